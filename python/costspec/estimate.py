@@ -1,0 +1,291 @@
+"""One-point estimates: resolve names against the catalog, evaluate in Rust, return a typed result.
+
+``estimate(...)`` is the whole pipeline for a single point:
+
+1. numbers are parsed (``"780B"`` → 7.8e11) and catalog names resolved (model preset, GPU, price);
+2. the resolved point goes to the native cost model (``costspec._native.estimate``);
+3. the outputs come back as an :class:`Estimate`, with the source of every catalog figure used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping
+
+from costspec import _native
+from costspec.catalog import PRECISIONS, Catalog, Gpu, ModelPreset
+from costspec.errors import InputError, ModelInputError
+from costspec.units import parse_number
+
+Number = float | int | str
+Convention = Literal["6nd", "palm", "megatron"]
+Recompute = Literal["none", "selective", "full"]
+Mode = Literal["pretrain", "finetune", "lora"]
+Precision = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "fp4"]
+Optimizer = Literal["adam", "adam8bit", "sgd"]
+
+CONVENTIONS = ("6nd", "palm", "megatron")
+RECOMPUTES = ("none", "selective", "full")
+MODES = ("pretrain", "finetune", "lora")
+OPTIMIZERS = ("adam", "adam8bit", "sgd")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The cost model at one point. Field names are the column names of every costspec output."""
+
+    # what was evaluated
+    model: str | None
+    params: float
+    active_params: float
+    trainable_params: float
+    tokens: float
+    gpu: str
+    gpus: float | None
+    precision: str
+    convention: str
+    recompute: str
+    mode: str
+    # compute
+    model_flops_per_token: float
+    model_flops: float
+    hardware_flops: float
+    peak_tflops: float
+    mfu: float
+    hfu: float
+    gpu_hours: float
+    wall_clock_days: float | None
+    # money and energy
+    usd_per_gpu_hour: float | None
+    cost_usd: float | None
+    watts: float | None
+    pue: float
+    grid_kg_co2e_per_kwh: float | None
+    energy_kwh: float | None
+    co2e_kg: float | None
+    # memory per GPU
+    optimizer: str
+    zero: int
+    tensor_parallel: int
+    pipeline_parallel: int
+    micro_batch: int
+    data_parallel: float | None
+    weights_gb: float
+    gradients_gb: float
+    optimizer_gb: float
+    activations_gb: float | None
+    memory_gb_per_gpu: float
+    gpu_memory_gb: float | None
+    fits: bool | None
+    min_gpus: float | None
+    # provenance
+    given: str  # which of mfu, gpu_hours, wall_clock_days pinned the duration
+    architecture: Mapping[str, float | bool] = field(default_factory=dict)
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Flat JSON-ready dictionary (architecture and sources as nested objects)."""
+        d = dataclasses.asdict(self)
+        d["architecture"] = dict(self.architecture)
+        d["sources"] = dict(self.sources)
+        return d
+
+
+def _num(value: Number | None, field: str) -> float | None:
+    return None if value is None else parse_number(value, field)
+
+
+def _choice(value: str, field: str, options: tuple[str, ...]) -> str:
+    v = str(value).lower()
+    if v not in options:
+        raise InputError(field, repr(value), f"one of {', '.join(options)}")
+    return v
+
+
+def estimate(
+    *,
+    gpu: str,
+    model: str | None = None,
+    params: Number | None = None,
+    active_params: Number | None = None,
+    architecture: Mapping[str, Number | bool] | None = None,
+    tokens: Number | None = None,
+    dataset_tokens: Number | None = None,
+    epochs: Number | None = None,
+    gpus: Number | None = None,
+    mfu: Number | None = None,
+    gpu_hours: Number | None = None,
+    wall_clock_days: Number | None = None,
+    usd_per_gpu_hour: Number | None = None,
+    provider: str | None = None,
+    precision: Precision | str = "bf16",
+    convention: Convention | str = "6nd",
+    recompute: Recompute | str = "none",
+    mode: Mode | str = "pretrain",
+    lora_rank: Number | None = None,
+    lora_fraction: Number | None = None,
+    watts: Number | None = None,
+    pue: Number = 1.0,
+    grid_kg_co2e_per_kwh: Number | None = None,
+    optimizer: Optimizer | str = "adam",
+    zero: int | str = 3,
+    tensor_parallel: Number = 1,
+    pipeline_parallel: Number = 1,
+    micro_batch: Number = 1,
+    catalog: Catalog | None = None,
+) -> Estimate:
+    """Estimate the cost of one training run.
+
+    Give a ``model`` preset or ``params`` (both: params overrides the preset's), ``tokens`` (or
+    ``dataset_tokens`` × ``epochs``; a preset's published token count otherwise), a ``gpu`` from the
+    catalog, and exactly one of ``mfu``, ``gpu_hours`` or ``wall_clock_days`` (with ``gpus``).
+    Price comes from ``usd_per_gpu_hour`` or a catalog ``provider``. Numbers accept suffixes
+    (``"7B"``, ``"2T"``). Raises :class:`InputError` / :class:`ModelInputError` on bad input.
+    """
+    cat = catalog or Catalog.builtin()
+    sources: dict[str, str] = {}
+
+    preset: ModelPreset | None = cat.model(model) if model is not None else None
+    arch: dict[str, float | bool] = dict(preset.architecture) if preset else {}
+    for k, v in (architecture or {}).items():
+        arch[k] = bool(v) if k == "gated_mlp" else parse_number(v, f"architecture.{k}")
+    if preset:
+        sources["model"] = f"{preset.name}: {preset.source} [{preset.status}]"
+
+    n = _num(params, "params")
+    if n is None:
+        if preset is None:
+            raise InputError("params", "nothing", "a model preset (--model) or a parameter count (--params)")
+        n = preset.params
+    n_active = _num(active_params, "active_params")
+    if n_active is None:
+        n_active = preset.active_params if (preset and params is None and preset.active_params) else n
+
+    d = _num(tokens, "tokens")
+    if dataset_tokens is not None:
+        if d is not None:
+            raise InputError("tokens", "both tokens and dataset_tokens", "one of them")
+        d = parse_number(dataset_tokens, "dataset_tokens") * (_num(epochs, "epochs") or 1.0)
+        sources["tokens"] = "dataset_tokens × epochs"
+    elif epochs is not None:
+        raise InputError("epochs", epochs, "dataset_tokens to go with it")
+    if d is None:
+        published = preset.training.get("tokens") if preset else None
+        if published is None:
+            raise InputError("tokens", "nothing", "a token count such as 780B or 2T")
+        d = float(published)
+        sources["tokens"] = f"published for {preset.id if preset else '?'} ({preset.source if preset else ''})"
+
+    g: Gpu = cat.gpu(gpu)
+    prec = _choice(precision, "precision", PRECISIONS)
+    peak = g.peak_tflops.get(prec)
+    if peak is None:
+        raise InputError(
+            "precision", prec, f"a precision {g.id} has a dense peak for: {', '.join(g.peak_tflops)}"
+        )
+    sources["peak_tflops"] = f"{g.id} {prec} dense: {peak.cite()}"
+
+    price = _num(usd_per_gpu_hour, "usd_per_gpu_hour")
+    if provider is not None:
+        if price is not None:
+            raise InputError("provider", provider, "either a provider or a price, not both")
+        row = cat.price(provider, g)
+        price = row.usd_per_gpu_hour
+        sources["usd_per_gpu_hour"] = row.cite()
+    elif price is not None:
+        sources["usd_per_gpu_hour"] = "given"
+
+    w = _num(watts, "watts")
+    if w is None and g.tdp_w is not None:
+        w = g.tdp_w.value
+        sources["watts"] = f"{g.id} TDP: {g.tdp_w.cite()}"
+    elif w is not None:
+        sources["watts"] = "given"
+    if g.memory_gb is not None:
+        sources["gpu_memory_gb"] = f"{g.id}: {g.memory_gb.cite()}"
+
+    given = [k for k, v in (("mfu", mfu), ("gpu_hours", gpu_hours), ("wall_clock_days", wall_clock_days)) if v is not None]
+    if len(given) != 1:
+        raise InputError(
+            "mfu", " and ".join(given) or "none of them", "exactly one of mfu, gpu_hours, wall_clock_days"
+        )
+    zero_stage = 3.0 if str(zero).lower() == "fsdp" else parse_number(zero, "zero")
+    point: dict[str, Any] = {
+        "params": n,
+        "active_params": n_active,
+        "tokens": d,
+        "architecture": arch,
+        "convention": _choice(convention, "convention", CONVENTIONS),
+        "recompute": _choice(recompute, "recompute", RECOMPUTES),
+        "mode": _choice(mode, "mode", MODES),
+        "lora_rank": _num(lora_rank, "lora_rank"),
+        "lora_fraction": _num(lora_fraction, "lora_fraction"),
+        "precision": prec,
+        "peak_tflops": peak.value,
+        "mfu": _num(mfu, "mfu"),
+        "gpu_hours": _num(gpu_hours, "gpu_hours"),
+        "wall_clock_days": _num(wall_clock_days, "wall_clock_days"),
+        "gpus": _num(gpus, "gpus"),
+        "usd_per_gpu_hour": price,
+        "watts": w,
+        "pue": parse_number(pue, "pue"),
+        "grid_kg_per_kwh": _num(grid_kg_co2e_per_kwh, "grid_kg_co2e_per_kwh"),
+        "gpu_memory_gb": g.memory_gb.value if g.memory_gb else None,
+        "optimizer": _choice(optimizer, "optimizer", OPTIMIZERS),
+        "zero": zero_stage,
+        "tensor_parallel": parse_number(tensor_parallel, "tensor_parallel"),
+        "pipeline_parallel": parse_number(pipeline_parallel, "pipeline_parallel"),
+        "micro_batch": parse_number(micro_batch, "micro_batch"),
+    }
+    try:
+        out = _native.estimate(point)
+    except _native.ModelError as e:
+        message, fld = e.args if len(e.args) == 2 else (str(e), None)
+        raise ModelInputError(str(message).replace("grid_kg_per_kwh", "grid_kg_co2e_per_kwh"), fld) from None
+
+    return Estimate(
+        model=preset.id if preset else None,
+        params=n,
+        active_params=n_active,
+        trainable_params=out["trainable_params"],
+        tokens=d,
+        gpu=g.id,
+        gpus=point["gpus"],
+        precision=prec,
+        convention=point["convention"],
+        recompute=point["recompute"],
+        mode=point["mode"],
+        model_flops_per_token=out["model_flops_per_token"],
+        model_flops=out["model_flops"],
+        hardware_flops=out["hardware_flops"],
+        peak_tflops=out["peak_tflops"],
+        mfu=out["mfu"],
+        hfu=out["hfu"],
+        gpu_hours=out["gpu_hours"],
+        wall_clock_days=out["wall_clock_days"],
+        usd_per_gpu_hour=price,
+        cost_usd=out["cost_usd"],
+        watts=w,
+        pue=point["pue"],
+        grid_kg_co2e_per_kwh=point["grid_kg_per_kwh"],
+        energy_kwh=out["energy_kwh"],
+        co2e_kg=out["co2e_kg"],
+        optimizer=point["optimizer"],
+        zero=int(zero_stage),
+        tensor_parallel=int(point["tensor_parallel"]),
+        pipeline_parallel=int(point["pipeline_parallel"]),
+        micro_batch=int(point["micro_batch"]),
+        data_parallel=out["data_parallel"],
+        weights_gb=out["weights_gb"],
+        gradients_gb=out["gradients_gb"],
+        optimizer_gb=out["optimizer_gb"],
+        activations_gb=out["activations_gb"],
+        memory_gb_per_gpu=out["memory_gb_per_gpu"],
+        gpu_memory_gb=point["gpu_memory_gb"],
+        fits=out["fits"],
+        min_gpus=out["min_gpus"],
+        given=given[0],
+        architecture=arch,
+        sources=sources,
+    )

@@ -1,0 +1,48 @@
+"""Numbers as users write them: ``7B``, ``780B``, ``2T``, ``1.5e12``, ``70_000``."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from costspec.errors import InputError
+
+SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12, "p": 1e15}
+_NUMBER = re.compile(r"^\s*([+-]?(?:\d[\d_]*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*([kKmMbBgGtTpP]?)\s*$")
+ACCEPTED = "a number such as 7B, 780B, 2T, 1.5e12 or 70000 (suffixes K, M, B, T, P)"
+
+
+def parse_number(value: object, field: str = "value") -> float:
+    """Parse a number with an optional magnitude suffix (K=1e3, M=1e6, B=1e9, T=1e12, P=1e15).
+
+    Raises InputError naming ``field`` for anything else (including NaN, infinities and booleans).
+    """
+    if isinstance(value, bool):
+        raise InputError(field, repr(value), ACCEPTED)
+    if isinstance(value, (int, float)):
+        x = float(value)
+    elif isinstance(value, str):
+        m = _NUMBER.match(value)
+        if not m:
+            raise InputError(field, repr(value), ACCEPTED)
+        try:
+            x = float(m.group(1)) * SUFFIXES.get(m.group(2).lower(), 1.0)
+        except ValueError:  # misplaced underscores: '1__0', '1_'
+            raise InputError(field, repr(value), ACCEPTED) from None
+    else:
+        raise InputError(field, repr(value), ACCEPTED)
+    if not math.isfinite(x):
+        raise InputError(field, repr(value), ACCEPTED)
+    return x
+
+
+def format_si(x: float, digits: int = 3) -> str:
+    """780e9 -> '780B', 1.72e6 -> '1.72M' (the suffixes parse_number reads)."""
+    if x == 0 or not math.isfinite(x):
+        return f"{x:g}"
+    if abs(x) >= 1e18:
+        return f"{x:.{digits}e}"
+    for suffix, scale in (("P", 1e15), ("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(x) >= scale:
+            return f"{x / scale:.{digits}g}{suffix}"
+    return f"{x:.{digits}g}"

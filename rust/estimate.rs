@@ -1,0 +1,237 @@
+//! One point of the cost model: FLOPs → GPU-hours → wall clock, cost, energy, emissions, memory.
+
+use crate::flops::{forward_flops, training_flops_per_token};
+use crate::memory::memory;
+use crate::types::{out_of_range, Architecture, Mode, ModelError, Outputs, Point, Trainable, Utilisation};
+
+fn positive(field: &str, x: f64) -> Result<(), ModelError> {
+    if x.is_finite() && x > 0.0 {
+        Ok(())
+    } else {
+        Err(out_of_range(field, x, "a finite number > 0"))
+    }
+}
+
+fn whole_at_least_one(field: &str, x: f64) -> Result<(), ModelError> {
+    if x.is_finite() && x >= 1.0 && x.fract() == 0.0 {
+        Ok(())
+    } else {
+        Err(out_of_range(field, x, "a whole number >= 1"))
+    }
+}
+
+/// LoRA adapters of rank r on the query and value projections of every layer: each adapter on
+/// a d_in × d_out matrix has r·(d_in + d_out) parameters (Hu et al. 2021, §4 and §7.1).
+pub fn lora_params(arch: &Architecture, rank: f64) -> Result<f64, ModelError> {
+    let missing: Vec<String> = ["layers", "d_model", "heads"]
+        .iter()
+        .filter(|f| arch.get(f).is_none())
+        .map(|f| f.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(ModelError::MissingArchitecture { what: "LoRA by rank".into(), missing });
+    }
+    let (l, h, heads) = (arch.layers.unwrap(), arch.d_model.unwrap(), arch.heads.unwrap());
+    let q = arch.head_dim_or_derived().unwrap();
+    let kv = arch.kv_heads.unwrap_or(heads);
+    Ok(l * rank * ((h + heads * q) + (h + kv * q)))
+}
+
+fn check(p: &Point) -> Result<(), ModelError> {
+    positive("params", p.params)?;
+    positive("active_params", p.active_params)?;
+    if p.active_params > p.params * (1.0 + 1e-12) {
+        return Err(out_of_range("active_params", p.active_params, "at most params"));
+    }
+    positive("tokens", p.tokens)?;
+    positive("peak_tflops", p.peak_tflops)?;
+    for f in Architecture::FIELDS {
+        if let Some(x) = p.arch.get(f) {
+            positive(f, x)?;
+        }
+    }
+    match p.utilisation {
+        Utilisation::Mfu(m) if !(m > 0.0 && m <= 1.0) => return Err(out_of_range("mfu", m, "a fraction in (0, 1]")),
+        Utilisation::GpuHours(h) => positive("gpu_hours", h)?,
+        Utilisation::WallClockDays(d) => {
+            positive("wall_clock_days", d)?;
+            if p.gpus.is_none() {
+                return Err(out_of_range("gpus", "nothing", "a GPU count to go with wall_clock_days"));
+            }
+        }
+        _ => {}
+    }
+    whole_at_least_one("tensor_parallel", p.tensor_parallel)?;
+    whole_at_least_one("pipeline_parallel", p.pipeline_parallel)?;
+    whole_at_least_one("micro_batch", p.micro_batch)?;
+    if p.zero_stage > 3 {
+        return Err(out_of_range("zero", p.zero_stage, "0, 1, 2 or 3"));
+    }
+    if let Some(g) = p.gpus {
+        whole_at_least_one("gpus", g)?;
+        let mp = p.tensor_parallel * p.pipeline_parallel;
+        if (g / mp).fract() != 0.0 {
+            return Err(out_of_range("gpus", g, &format!("a multiple of tensor × pipeline parallel ({mp})")));
+        }
+    }
+    for (field, v) in [("usd_per_gpu_hour", p.usd_per_gpu_hour), ("grid_kg_per_kwh", p.grid_kg_per_kwh)] {
+        if let Some(x) = v {
+            if !(x.is_finite() && x >= 0.0) {
+                return Err(out_of_range(field, x, "a finite number >= 0"));
+            }
+        }
+    }
+    if let Some(w) = p.watts {
+        positive("watts", w)?;
+    }
+    if let Some(m) = p.gpu_memory_gb {
+        positive("gpu_memory_gb", m)?;
+    }
+    if !(p.pue.is_finite() && p.pue >= 1.0) {
+        return Err(out_of_range("pue", p.pue, "a number >= 1"));
+    }
+    Ok(())
+}
+
+/// Evaluate the cost model at one point.
+pub fn estimate(p: &Point) -> Result<Outputs, ModelError> {
+    check(p)?;
+    let trainable = match (p.mode, p.lora) {
+        (Mode::Lora, Some(Trainable::Rank(r))) => {
+            positive("lora_rank", r)?;
+            lora_params(&p.arch, r)?
+        }
+        (Mode::Lora, Some(Trainable::Fraction(f))) => {
+            if !(f > 0.0 && f <= 1.0) {
+                return Err(out_of_range("lora_fraction", f, "a fraction in (0, 1]"));
+            }
+            f * p.params
+        }
+        (Mode::Lora, None) => {
+            return Err(out_of_range("lora", "nothing", "a LoRA rank or a trainable fraction in mode 'lora'"))
+        }
+        _ => p.params,
+    };
+
+    let fwd = forward_flops(p.convention, p.active_params, &p.arch)?;
+    let (model_pt, hardware_pt) = training_flops_per_token(&fwd, p.mode, trainable, p.recompute, &p.arch)?;
+    let model_flops = model_pt * p.tokens;
+    let hardware_flops = hardware_pt * p.tokens;
+
+    // GPU-hours = C / (peak × MFU) / 3600, or the inverse for a published run.
+    let peak = p.peak_tflops * 1e12;
+    let (mfu, gpu_hours) = match p.utilisation {
+        Utilisation::Mfu(m) => (m, model_flops / (peak * m) / 3600.0),
+        Utilisation::GpuHours(h) => (model_flops / (h * 3600.0 * peak), h),
+        Utilisation::WallClockDays(d) => {
+            let h = d * 24.0 * p.gpus.unwrap();
+            (model_flops / (h * 3600.0 * peak), h)
+        }
+    };
+    if mfu > 1.0 {
+        return Err(out_of_range(
+            "mfu",
+            format!("{mfu:.3} implied"),
+            "at most 1: the run cannot beat the GPU's dense peak (check the precision, the GPU and the token count)",
+        ));
+    }
+    let hfu = mfu * hardware_flops / model_flops;
+    let energy_kwh = p.watts.map(|w| gpu_hours * w / 1000.0 * p.pue);
+    Ok(Outputs {
+        trainable_params: trainable,
+        model_flops_per_token: model_pt,
+        model_flops,
+        hardware_flops,
+        peak_tflops: p.peak_tflops,
+        mfu,
+        hfu,
+        gpu_hours,
+        wall_clock_days: p.gpus.map(|g| gpu_hours / g / 24.0),
+        cost_usd: p.usd_per_gpu_hour.map(|usd| gpu_hours * usd),
+        energy_kwh,
+        co2e_kg: energy_kwh.zip(p.grid_kg_per_kwh).map(|(e, g)| e * g),
+        memory: memory(p, trainable),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::*;
+
+    fn base() -> Point {
+        Point {
+            params: 70e9,
+            active_params: 70e9,
+            tokens: 2e12,
+            arch: Architecture::default(),
+            convention: Convention::SixND,
+            recompute: Recompute::None,
+            mode: Mode::Pretrain,
+            lora: None,
+            precision: Precision::Bf16,
+            peak_tflops: 312.0,
+            utilisation: Utilisation::GpuHours(1_720_320.0),
+            gpus: None,
+            usd_per_gpu_hour: Some(2.0),
+            watts: Some(400.0),
+            pue: 1.1,
+            grid_kg_per_kwh: Some(0.385),
+            gpu_memory_gb: Some(80.0),
+            optimizer: Optimizer::Adam,
+            zero_stage: 3,
+            tensor_parallel: 1.0,
+            pipeline_parallel: 1.0,
+            micro_batch: 1.0,
+        }
+    }
+
+    #[test]
+    fn llama2_70b_carbon_and_mfu() {
+        let o = estimate(&base()).unwrap();
+        // Llama 2 paper, Table 2: 1,720,320 GPU-hours, 400 W, PUE 1.1, 0.385 kg/kWh -> 291.42 t.
+        assert!((o.co2e_kg.unwrap() / 1000.0 - 291.42).abs() < 0.005);
+        assert!((o.mfu - 0.4347).abs() < 0.001, "{}", o.mfu);
+        assert!(o.cost_usd.unwrap() > 3.4e6);
+    }
+
+    #[test]
+    fn mfu_round_trips() {
+        let o = estimate(&base()).unwrap();
+        let mut p = base();
+        p.utilisation = Utilisation::Mfu(o.mfu);
+        let back = estimate(&p).unwrap();
+        assert!((back.gpu_hours / 1_720_320.0 - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bad_mfu_is_an_error() {
+        let mut p = base();
+        p.utilisation = Utilisation::Mfu(1.5);
+        assert!(estimate(&p).unwrap_err().to_string().contains("mfu"));
+        p.utilisation = Utilisation::GpuHours(10.0);
+        assert!(estimate(&p).unwrap_err().to_string().contains("implied"));
+    }
+
+    #[test]
+    fn gpus_must_divide_by_model_parallel() {
+        let mut p = base();
+        p.gpus = Some(100.0);
+        p.tensor_parallel = 8.0;
+        assert!(estimate(&p).unwrap_err().to_string().contains("multiple"));
+    }
+
+    #[test]
+    fn min_gpus_fits_exactly() {
+        let mut p = base();
+        p.gpus = Some(16.0);
+        let o = estimate(&p).unwrap();
+        // 70e9 × 16 bytes fully sharded over dp: 1120 GB / 80 GB = 14 GPUs.
+        assert_eq!(o.memory.min_gpus, Some(14.0));
+        assert_eq!(o.memory.fits, Some(true));
+        p.gpus = Some(14.0);
+        assert_eq!(estimate(&p).unwrap().memory.fits, Some(true));
+        p.gpus = Some(13.0);
+        assert_eq!(estimate(&p).unwrap().memory.fits, Some(false));
+    }
+}

@@ -1,0 +1,245 @@
+//! The inputs and outputs of the cost model. Plain Rust: no Python types here.
+
+use std::fmt;
+
+/// How model FLOPs are counted. Recorded in every output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Convention {
+    /// 6·N_active·D (Kaplan et al. 2020; Hoffmann et al. 2022).
+    SixND,
+    /// 6·N + 12·L·H·Q·T per token (Chowdhery et al. 2022, PaLM Appendix B).
+    Palm,
+    /// Per-layer matmul count including logits (Narayanan et al. 2021).
+    Megatron,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recompute {
+    None,
+    Selective,
+    Full,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Pretrain,
+    Finetune,
+    Lora,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    Fp32,
+    Tf32,
+    Bf16,
+    Fp16,
+    Fp8,
+    Fp4,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Optimizer {
+    /// Adam/AdamW: two fp32 moments (+ an fp32 master copy under mixed precision).
+    Adam,
+    /// 8-bit Adam (Dettmers et al. 2022): two 1-byte moments.
+    Adam8bit,
+    /// SGD with momentum: one fp32 momentum buffer.
+    Sgd,
+}
+
+macro_rules! named_enum {
+    ($t:ty { $($name:literal => $v:expr),+ $(,)? }) => {
+        impl $t {
+            pub const NAMES: &'static [&'static str] = &[$($name),+];
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($name => Some($v),)+ _ => None }
+            }
+            pub fn name(self) -> &'static str {
+                $(if self == $v { return $name; })+
+                unreachable!()
+            }
+        }
+    };
+}
+
+named_enum!(Convention { "6nd" => Convention::SixND, "palm" => Convention::Palm, "megatron" => Convention::Megatron });
+named_enum!(Recompute { "none" => Recompute::None, "selective" => Recompute::Selective, "full" => Recompute::Full });
+named_enum!(Mode { "pretrain" => Mode::Pretrain, "finetune" => Mode::Finetune, "lora" => Mode::Lora });
+named_enum!(Precision {
+    "fp32" => Precision::Fp32, "tf32" => Precision::Tf32, "bf16" => Precision::Bf16,
+    "fp16" => Precision::Fp16, "fp8" => Precision::Fp8, "fp4" => Precision::Fp4,
+});
+named_enum!(Optimizer { "adam" => Optimizer::Adam, "adam8bit" => Optimizer::Adam8bit, "sgd" => Optimizer::Sgd });
+
+/// Transformer shape. Every field is optional; a formula that needs a missing field says so.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Architecture {
+    pub layers: Option<f64>,
+    pub d_model: Option<f64>,
+    pub heads: Option<f64>,
+    pub kv_heads: Option<f64>,
+    pub head_dim: Option<f64>,
+    pub ffn_dim: Option<f64>,
+    pub vocab: Option<f64>,
+    pub seq_len: Option<f64>,
+    pub experts: Option<f64>,
+    pub experts_per_token: Option<f64>,
+    pub gated_mlp: bool,
+}
+
+impl Architecture {
+    pub const FIELDS: &'static [&'static str] = &[
+        "layers", "d_model", "heads", "kv_heads", "head_dim", "ffn_dim", "vocab", "seq_len", "experts",
+        "experts_per_token",
+    ];
+
+    pub fn get(&self, field: &str) -> Option<f64> {
+        match field {
+            "layers" => self.layers,
+            "d_model" => self.d_model,
+            "heads" => self.heads,
+            "kv_heads" => self.kv_heads,
+            "head_dim" => self.head_dim,
+            "ffn_dim" => self.ffn_dim,
+            "vocab" => self.vocab,
+            "seq_len" => self.seq_len,
+            "experts" => self.experts,
+            "experts_per_token" => self.experts_per_token,
+            _ => None,
+        }
+    }
+
+    pub fn set(&mut self, field: &str, value: Option<f64>) -> bool {
+        let slot = match field {
+            "layers" => &mut self.layers,
+            "d_model" => &mut self.d_model,
+            "heads" => &mut self.heads,
+            "kv_heads" => &mut self.kv_heads,
+            "head_dim" => &mut self.head_dim,
+            "ffn_dim" => &mut self.ffn_dim,
+            "vocab" => &mut self.vocab,
+            "seq_len" => &mut self.seq_len,
+            "experts" => &mut self.experts,
+            "experts_per_token" => &mut self.experts_per_token,
+            _ => return false,
+        };
+        *slot = value;
+        true
+    }
+
+    /// Head dimension as given, else d_model / heads.
+    pub fn head_dim_or_derived(&self) -> Option<f64> {
+        self.head_dim.or(match (self.d_model, self.heads) {
+            (Some(d), Some(h)) => Some(d / h),
+            _ => None,
+        })
+    }
+}
+
+/// How the run's duration is pinned down.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Utilisation {
+    /// Model FLOPs utilisation in (0, 1]: gives GPU-hours.
+    Mfu(f64),
+    /// GPU-hours as published: gives the implied MFU.
+    GpuHours(f64),
+    /// Wall-clock days on `gpus` GPUs: gives GPU-hours, then the implied MFU.
+    WallClockDays(f64),
+}
+
+/// LoRA trainable parameters: from a rank (adapters on the query and value projections of
+/// every layer, as in Hu et al. 2021) or as a fraction of the base parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Trainable {
+    Rank(f64),
+    Fraction(f64),
+}
+
+/// One fully resolved point of the cost model: every catalog name already looked up.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Point {
+    pub params: f64,
+    pub active_params: f64,
+    pub tokens: f64,
+    pub arch: Architecture,
+    pub convention: Convention,
+    pub recompute: Recompute,
+    pub mode: Mode,
+    pub lora: Option<Trainable>,
+    pub precision: Precision,
+    /// Dense peak of the GPU at `precision`, TFLOP/s.
+    pub peak_tflops: f64,
+    pub utilisation: Utilisation,
+    pub gpus: Option<f64>,
+    pub usd_per_gpu_hour: Option<f64>,
+    pub watts: Option<f64>,
+    pub pue: f64,
+    pub grid_kg_per_kwh: Option<f64>,
+    pub gpu_memory_gb: Option<f64>,
+    pub optimizer: Optimizer,
+    pub zero_stage: u8,
+    pub tensor_parallel: f64,
+    pub pipeline_parallel: f64,
+    pub micro_batch: f64,
+}
+
+/// Per-GPU memory, GB (1e9 bytes).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Memory {
+    pub weights_gb: f64,
+    pub gradients_gb: f64,
+    pub optimizer_gb: f64,
+    /// None when the architecture needed for the activation formula is missing.
+    pub activations_gb: Option<f64>,
+    pub total_gb: f64,
+    pub data_parallel: Option<f64>,
+    pub fits: Option<bool>,
+    pub min_gpus: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outputs {
+    pub trainable_params: f64,
+    pub model_flops_per_token: f64,
+    pub model_flops: f64,
+    pub hardware_flops: f64,
+    pub peak_tflops: f64,
+    pub mfu: f64,
+    pub hfu: f64,
+    pub gpu_hours: f64,
+    pub wall_clock_days: Option<f64>,
+    pub cost_usd: Option<f64>,
+    pub energy_kwh: Option<f64>,
+    pub co2e_kg: Option<f64>,
+    pub memory: Memory,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ModelError {
+    /// A formula needs architecture fields the model does not give.
+    MissingArchitecture { what: String, missing: Vec<String> },
+    /// An input outside its domain: (field, given, accepted).
+    OutOfRange { field: String, given: String, accepted: String },
+}
+
+impl fmt::Display for ModelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModelError::MissingArchitecture { what, missing } => write!(
+                f,
+                "{what} needs architecture field{} {} that the model does not give",
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join(", ")
+            ),
+            ModelError::OutOfRange { field, given, accepted } => {
+                write!(f, "{field}: got {given}, expected {accepted}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ModelError {}
+
+pub(crate) fn out_of_range(field: &str, given: impl fmt::Display, accepted: &str) -> ModelError {
+    ModelError::OutOfRange { field: field.to_string(), given: given.to_string(), accepted: accepted.to_string() }
+}
