@@ -129,10 +129,17 @@ pub fn estimate(p: &Point) -> Result<Outputs, ModelError> {
         }
     };
     if mfu > 1.0 {
+        let (field, given) = match p.utilisation {
+            Utilisation::WallClockDays(d) => ("wall_clock_days", d),
+            _ => ("gpu_hours", gpu_hours),
+        };
         return Err(out_of_range(
-            "mfu",
-            format!("{mfu:.3} implied"),
-            "at most 1: the run cannot beat the GPU's dense peak (check the precision, the GPU and the token count)",
+            field,
+            given,
+            &format!(
+                "a duration implying an MFU of at most 1 (this implies {mfu:.3}): the run cannot beat the GPU's dense \
+                 peak; check the precision, the GPU and the token count"
+            ),
         ));
     }
     let hfu = mfu * hardware_flops / model_flops;
@@ -210,7 +217,7 @@ mod tests {
         p.utilisation = Utilisation::Mfu(1.5);
         assert!(estimate(&p).unwrap_err().to_string().contains("mfu"));
         p.utilisation = Utilisation::GpuHours(10.0);
-        assert!(estimate(&p).unwrap_err().to_string().contains("implied"));
+        assert!(estimate(&p).unwrap_err().to_string().contains("implies"));
     }
 
     #[test]

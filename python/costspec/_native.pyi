@@ -2,12 +2,13 @@
 
 from typing import Any, Mapping
 
+__all__ = ["ModelError", "__version__", "estimate", "lora_params"]
 __version__: str
 
 class ModelError(ValueError):
     """args: (message, field or None)."""
 
-def estimate(point: Mapping[str, Any], /) -> dict[str, Any]:
+def estimate(point: Mapping[str, Any]) -> dict[str, Any]:
     """Evaluate the cost model at one fully resolved point.
 
     Keys: params, active_params, tokens, architecture, convention, recompute, mode, lora_rank,
@@ -16,5 +17,5 @@ def estimate(point: Mapping[str, Any], /) -> dict[str, Any]:
     tensor_parallel, pipeline_parallel, micro_batch.
     """
 
-def lora_params(architecture: Mapping[str, Any], rank: float, /) -> float:
+def lora_params(architecture: Mapping[str, Any], rank: float) -> float:
     """Trainable parameters of rank-r LoRA adapters on the query and value projections."""

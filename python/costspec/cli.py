@@ -1,0 +1,256 @@
+"""The ``costspec`` command line.
+
+Exit status: 0 on success, 2 on bad input or usage (a one-line error on stderr, never a
+traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from typing import Any, NoReturn
+
+import click
+
+from costspec.catalog import Catalog
+from costspec.errors import CatalogError, CostspecError, InputError, ModelInputError
+
+# Input names (API / JSON) whose flag is not simply --name-with-dashes.
+FLAGS = {
+    "usd_per_gpu_hour": "--price",
+    "grid_kg_co2e_per_kwh": "--grid-kg-per-kwh",
+    "grid_kg_per_kwh": "--grid-kg-per-kwh",
+    "tensor_parallel": "--tp",
+    "pipeline_parallel": "--pp",
+    "peak_tflops": "--precision",
+    "gpu_memory_gb": "--gpu",
+    "architecture": "--arch",
+    "lora": "--lora-rank or --lora-fraction",
+    "wall_clock_days": "--wall-clock-days",
+}
+# Names that may appear inside an error's "expected ..." text, shown as flags on the command line.
+_NAMED = re.compile(r"\b(mfu|gpu_hours|wall_clock_days|dataset_tokens|tokens|params|gpus|lora_rank|lora_fraction)\b")
+
+
+def flag_for(field: str) -> str:
+    if field.startswith("architecture."):
+        return f"--arch {field.split('.', 1)[1]}=..."
+    return FLAGS.get(field, "--" + field.replace("_", "-"))
+
+
+class UsageFailure(Exception):
+    """A one-line usage error, printed as 'costspec: error: ...' with exit status 2."""
+
+
+def describe(err: CostspecError) -> str:
+    """The error as one line, naming the flag the user typed."""
+    if isinstance(err, CatalogError):
+        return f"--catalog: {err}"
+    if isinstance(err, InputError):
+        accepted = _NAMED.sub(lambda m: flag_for(m.group(1)), err.accepted)
+        return f"{flag_for(err.field)}: got {err.given}, expected {accepted}"
+    msg = str(err)
+    if isinstance(err, ModelInputError):
+        if err.field and msg.startswith(f"{err.field}:"):
+            return flag_for(err.field) + msg[len(err.field) :]
+        if "architecture field" in msg:
+            return msg + " (use --model with a preset, or --arch FIELD=VALUE)"
+    return msg
+
+
+def _arch(pairs: tuple[str, ...]) -> dict[str, str | bool]:
+    out: dict[str, str | bool] = {}
+    for p in pairs:
+        key, sep, value = p.partition("=")
+        if not sep or not key:
+            raise InputError("architecture", repr(p), "FIELD=VALUE, e.g. --arch layers=32")
+        key = key.strip().replace("-", "_")
+        out[key] = value.strip().lower() in ("1", "true", "yes") if key == "gated_mlp" else value.strip()
+    return out
+
+
+def _catalog(files: tuple[str, ...]) -> Catalog:
+    return Catalog.load(files)
+
+
+def _json_default(x: Any) -> Any:
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+
+
+def _dump(obj: Any) -> str:
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(obj), indent=2, default=_json_default)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="costspec")
+def cli() -> None:
+    """What will this model cost to train, and on what hardware?"""
+
+
+CHOICE = click.Choice
+
+
+@cli.command()
+@click.option("--model", metavar="PRESET", help="Model preset from the catalog (costspec catalog models).")
+@click.option("--params", metavar="N", help="Total parameters, e.g. 7B (overrides the preset's).")
+@click.option("--active-params", metavar="N", help="Parameters used per token (MoE); defaults to --params.")
+@click.option("--arch", multiple=True, metavar="FIELD=VALUE",
+              help="Architecture field (layers, d_model, heads, kv_heads, head_dim, ffn_dim, vocab, seq_len, "
+                   "experts, experts_per_token, gated_mlp); repeatable; overrides the preset's.")
+@click.option("--tokens", metavar="D", help="Training tokens, e.g. 780B or 2T (default: the preset's published count).")
+@click.option("--dataset-tokens", metavar="D", help="Dataset tokens, multiplied by --epochs instead of --tokens.")
+@click.option("--epochs", metavar="E", help="Epochs over --dataset-tokens.")
+@click.option("--gpu", required=True, metavar="ID", help="Accelerator from the catalog, e.g. h100 (costspec catalog gpus).")
+@click.option("--gpus", metavar="N", help="GPU count: gives wall-clock time and the data-parallel degree.")
+@click.option("--mfu", metavar="X", help="Model FLOPs utilisation in (0, 1].")
+@click.option("--gpu-hours", metavar="H", help="Published GPU-hours instead of --mfu: reports the implied MFU.")
+@click.option("--wall-clock-days", metavar="DAYS", help="Published wall-clock days (with --gpus) instead of --mfu.")
+@click.option("--price", metavar="USD", help="Price per GPU-hour in US dollars.")
+@click.option("--provider", metavar="NAME", help="Take the price from the catalog: aws, lambda, coreweave, gcp/spot, ...")
+@click.option("--precision", default="bf16", show_default=True, type=CHOICE(["fp32", "tf32", "bf16", "fp16", "fp8", "fp4"]),
+              help="Training precision; picks the GPU's dense peak.")
+@click.option("--convention", default="6nd", show_default=True, type=CHOICE(["6nd", "palm", "megatron"]),
+              help="How model FLOPs are counted.")
+@click.option("--recompute", default="none", show_default=True, type=CHOICE(["none", "selective", "full"]),
+              help="Activation recomputation (adds hardware FLOPs, saves memory).")
+@click.option("--mode", default="pretrain", show_default=True, type=CHOICE(["pretrain", "finetune", "lora"]))
+@click.option("--lora-rank", metavar="R", help="LoRA rank (adapters on query and value projections).")
+@click.option("--lora-fraction", metavar="F", help="LoRA trainable parameters as a fraction of --params.")
+@click.option("--watts", metavar="W", help="Power per GPU (default: the catalog TDP).")
+@click.option("--pue", default="1.0", show_default=True, metavar="X", help="Data-centre power usage effectiveness.")
+@click.option("--grid-kg-per-kwh", metavar="KG", help="Grid carbon intensity, kg CO2e per kWh.")
+@click.option("--optimizer", default="adam", show_default=True, type=CHOICE(["adam", "adam8bit", "sgd"]))
+@click.option("--zero", default="3", show_default=True, type=CHOICE(["0", "1", "2", "3", "fsdp"]),
+              help="ZeRO stage sharding model states over data parallelism (fsdp = 3).")
+@click.option("--tp", default="1", show_default=True, metavar="N", help="Tensor-parallel degree.")
+@click.option("--pp", default="1", show_default=True, metavar="N", help="Pipeline-parallel degree.")
+@click.option("--micro-batch", default="1", show_default=True, metavar="N", help="Sequences per micro-batch (activations).")
+@click.option("--catalog", "catalog_files", multiple=True, metavar="FILE", help="Extra catalog entries (YAML/JSON); repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def estimate(**o: Any) -> None:
+    """Estimate FLOPs, GPU-hours, wall clock, cost, energy and memory for one training run.
+
+    \b
+    costspec estimate --model palm-540b --tokens 780B --convention palm --gpu tpu-v4 --mfu 0.462
+    costspec estimate --params 7B --tokens 134B --gpu a100-40gb --mfu 0.42 --price 2.21
+    costspec estimate --model llama2-70b --gpu a100-80gb --gpu-hours 1720320 --pue 1.1 --grid-kg-per-kwh 0.385
+    """
+    from costspec.estimate import estimate as run
+    from costspec.report import render
+
+    result = run(
+        model=o["model"],
+        params=o["params"],
+        active_params=o["active_params"],
+        architecture=_arch(o["arch"]),
+        tokens=o["tokens"],
+        dataset_tokens=o["dataset_tokens"],
+        epochs=o["epochs"],
+        gpu=o["gpu"],
+        gpus=o["gpus"],
+        mfu=o["mfu"],
+        gpu_hours=o["gpu_hours"],
+        wall_clock_days=o["wall_clock_days"],
+        usd_per_gpu_hour=o["price"],
+        provider=o["provider"],
+        precision=o["precision"],
+        convention=o["convention"],
+        recompute=o["recompute"],
+        mode=o["mode"],
+        lora_rank=o["lora_rank"],
+        lora_fraction=o["lora_fraction"],
+        watts=o["watts"],
+        pue=o["pue"],
+        grid_kg_co2e_per_kwh=o["grid_kg_per_kwh"],
+        optimizer=o["optimizer"],
+        zero=o["zero"],
+        tensor_parallel=o["tp"],
+        pipeline_parallel=o["pp"],
+        micro_batch=o["micro_batch"],
+        catalog=_catalog(o["catalog_files"]),
+    )
+    click.echo(_dump(result.to_dict()) if o["as_json"] else render(result))
+
+
+@cli.command()
+@click.argument("what", type=CHOICE(["gpus", "models", "prices"]))
+@click.option("--catalog", "catalog_files", multiple=True, metavar="FILE", help="Extra catalog entries (YAML/JSON).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON with every figure's source.")
+def catalog(what: str, catalog_files: tuple[str, ...], as_json: bool) -> None:
+    """List the catalog's GPUs, model presets or prices."""
+    import dataclasses
+
+    cat = _catalog(catalog_files)
+    head: tuple[str, ...]
+    rows: list[tuple[str, ...]]
+    if what == "gpus":
+        items: list[Any] = list(cat.gpus)
+        if as_json:
+            click.echo(_dump([dataclasses.asdict(g) for g in items]))
+            return
+        head = ("id", "dense TFLOP/s (bf16 / fp8 / fp4)", "memory GB", "TDP W", "name")
+        rows = []
+        for g in items:
+            peaks = " / ".join(f"{g.peak_tflops[p].value:g}" if p in g.peak_tflops else "-" for p in ("bf16", "fp8", "fp4"))
+            rows.append((g.id, peaks, f"{g.memory_gb.value:g}" if g.memory_gb else "-",
+                         f"{g.tdp_w.value:g}" if g.tdp_w else "-", g.name))
+    elif what == "models":
+        items = list(cat.models)
+        if as_json:
+            click.echo(_dump([dataclasses.asdict(m) for m in items]))
+            return
+        head = ("id", "params", "active", "layers", "d_model", "seq", "published tokens", "name")
+        rows = []
+        for m in items:
+            a = m.architecture
+            rows.append((m.id, f"{m.params / 1e9:,.2f}B", f"{m.active_params / 1e9:,.1f}B" if m.active_params else "-",
+                         f"{a.get('layers', '-')}", f"{a.get('d_model', '-')}", f"{a.get('seq_len', '-')}",
+                         f"{m.training['tokens'] / 1e12:g}T" if m.training.get("tokens") else "-", m.name))
+    else:
+        items = cat.prices
+        if as_json:
+            click.echo(_dump([dataclasses.asdict(p) for p in items]))
+            return
+        head = ("provider", "gpu", "$/GPU-h", "pricing", "as of", "status")
+        rows = [(p.provider, p.gpu, f"{p.usd_per_gpu_hour:.2f}", p.pricing, p.as_of,
+                 p.status + (" (unverified)" if p.unverified else "")) for p in items]
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    for r in [head, *rows]:
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+def fail(prog: str, message: str) -> NoReturn:
+    click.echo(f"{prog}: error: {message}", err=True)
+    sys.exit(2)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    sub = next((a for a in args if not a.startswith("-")), None)
+    prog = f"costspec {sub}" if sub in cli.commands else "costspec"
+    try:
+        code = cli.main(args=args, prog_name="costspec", standalone_mode=False)
+    except click.exceptions.UsageError as e:
+        fail(prog, e.format_message().replace("\n", " "))
+    except click.exceptions.Abort:
+        fail(prog, "aborted")
+    except click.ClickException as e:
+        fail(prog, e.format_message())
+    except CostspecError as e:
+        fail(prog, describe(e))
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Human-readable breakdown of an estimate: every figure with the formula and inputs behind it."""
+
+from __future__ import annotations
+
+from costspec.estimate import Estimate
+from costspec.units import format_si
+
+
+def _money(x: float) -> str:
+    return f"${x:,.0f}" if x >= 100 else f"${x:,.2f}"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _int(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def _hours(x: float) -> str:
+    return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
+
+
+def _model_flops_formula(e: Estimate) -> str:
+    a = e.architecture
+    lora = e.mode == "lora"
+    base = "4·N + 6·N_lora" if lora else "6·N"
+    n = f"N={format_si(e.active_params, 5)}" + (f", N_lora={format_si(e.trainable_params, 3)}" if lora else "")
+    d = f"D={format_si(e.tokens, 4)}"
+    if e.convention == "6nd":
+        return f"({base})·D  [6nd: {n}, {d}]"
+    if e.convention == "palm":
+        q = a.get("head_dim") or (float(a["d_model"]) / float(a["heads"]))
+        shape = f"L={_int(float(a['layers']))}, H={_int(float(a['heads']))}, Q={_int(float(q))}, T={_int(float(a['seq_len']))}"
+        return f"({base} + 12·L·H·Q·T)·D  [palm, Chowdhery et al. 2022 App. B: {n}, {shape}, {d}]"
+    mult = "(2·(matmuls + logits) + 3·attention + 6·N_lora)" if lora else "3·(matmuls + logits + attention)"
+    return f"{mult} forward FLOPs per token × D  [megatron, Narayanan et al. 2021: {d}]"
+
+
+def _hardware_formula(e: Estimate) -> str:
+    return {
+        "none": "= model FLOPs (no activation recomputation)",
+        "selective": "model FLOPs + attention-core forward 4·L·H·Q·T·D (selective recomputation)",
+        "full": "model FLOPs + one more forward pass (full recomputation: 6·N·D becomes 8·N·D)",
+    }[e.recompute]
+
+
+def render(e: Estimate) -> str:
+    rows: list[tuple[str, str, str] | str] = []
+    add = rows.append
+    who = f"{e.model}" if e.model else f"{format_si(e.params, 4)}-parameter model"
+    gpus = f" × {_int(e.gpus)}" if e.gpus else ""
+    title = f"{who}, {e.mode}, {format_si(e.tokens, 4)} tokens on {e.gpu}{gpus} at {e.precision}"
+
+    add("Compute")
+    add(("model FLOPs", f"{e.model_flops:.4g}", _model_flops_formula(e)))
+    add(("hardware FLOPs", f"{e.hardware_flops:.4g}", _hardware_formula(e)))
+    add(("peak", f"{e.peak_tflops:g} TFLOP/s", f"{e.gpu} dense {e.precision} peak per GPU"))
+    peak = f"{e.peak_tflops:g}e12 FLOP/s"
+    if e.given == "mfu":
+        add(("MFU", _pct(e.mfu), "given"))
+        add(("GPU-hours", _hours(e.gpu_hours), f"model FLOPs / ({peak} × {e.mfu:g}) / 3600"))
+    else:
+        if e.given == "gpu_hours":
+            add(("GPU-hours", _hours(e.gpu_hours), "given"))
+        else:
+            add(("GPU-hours", _hours(e.gpu_hours), f"{e.wall_clock_days:g} days × 24 × {_int(e.gpus or 0)} GPUs"))
+        add(("MFU", _pct(e.mfu), f"implied: model FLOPs / ({format_si(e.gpu_hours)} GPU-h × 3600 × {peak})"))
+    add(("HFU", _pct(e.hfu), "MFU × hardware FLOPs / model FLOPs"))
+    if e.wall_clock_days is not None and e.given != "wall_clock_days":
+        add(("wall clock", f"{e.wall_clock_days:,.1f} days", f"GPU-hours / {_int(e.gpus or 0)} GPUs / 24"))
+    elif e.wall_clock_days is None:
+        add(("wall clock", "-", "give --gpus"))
+
+    add("Cost and energy")
+    if e.cost_usd is not None and e.usd_per_gpu_hour is not None:
+        add(("cost", _money(e.cost_usd), f"GPU-hours × ${e.usd_per_gpu_hour:g}/GPU-hour"))
+    else:
+        add(("cost", "-", "give --price USD_PER_GPU_HOUR or --provider NAME"))
+    if e.energy_kwh is not None and e.watts is not None:
+        add(("energy", f"{format_si(e.energy_kwh)} kWh", f"GPU-hours × {e.watts:g} W × PUE {e.pue:g} / 1000"))
+    else:
+        add(("energy", "-", f"{e.gpu} has no TDP in the catalog: give --watts"))
+    if e.co2e_kg is not None:
+        add(("CO2e", f"{e.co2e_kg / 1000:,.2f} t", f"energy × {e.grid_kg_co2e_per_kwh:g} kg CO2e/kWh"))
+    else:
+        add(("CO2e", "-", "give --grid-kg-per-kwh (e.g. 0.385, the US average Meta's model cards use)"))
+
+    dp = f"{_int(e.data_parallel)}-way" if e.data_parallel else "1-way (no --gpus)"
+    add(
+        f"Memory per GPU (ZeRO-{e.zero} over {dp} data parallel, TP {e.tensor_parallel}, PP {e.pipeline_parallel}, "
+        f"micro-batch {e.micro_batch}, {e.optimizer})"
+    )
+    add(("weights", f"{e.weights_gb:,.2f} GB", "sharded by TP·PP" + (" and DP (ZeRO-3)" if e.zero >= 3 else "")))
+    add(("gradients", f"{e.gradients_gb:,.2f} GB", "trainable params" + (", sharded by DP (ZeRO-2+)" if e.zero >= 2 else "")))
+    add(("optimizer", f"{e.optimizer_gb:,.2f} GB", f"{e.optimizer} states" + (", sharded by DP (ZeRO-1+)" if e.zero >= 1 else "")))
+    if e.activations_gb is not None:
+        add(("activations", f"{e.activations_gb:,.2f} GB", f"Korthikanti et al. 2022, recompute {e.recompute}"))
+    else:
+        add(("activations", "-", "not modelled: needs layers, d_model, heads, seq_len (--model or --arch)"))
+    if e.gpu_memory_gb is None:
+        verdict = "GPU memory unknown"
+    elif e.fits is None:
+        verdict = f"of {e.gpu_memory_gb:g} GB"
+    else:
+        verdict = f"of {e.gpu_memory_gb:g} GB: {'fits' if e.fits else 'does not fit'}"
+    add(("total", f"{e.memory_gb_per_gpu:,.2f} GB", verdict))
+    if e.min_gpus is not None:
+        add(("min GPUs", _int(e.min_gpus), "smallest GPU count (a multiple of TP·PP) whose memory holds this"))
+    elif e.gpu_memory_gb is not None:
+        tips = [t for t, ok in (("--recompute full", e.recompute != "full"), ("--zero 3", e.zero < 3)) if ok]
+        add(("min GPUs", "none", "what is not sharded over data parallelism exceeds one GPU: try " + ", ".join(tips + ["--tp", "--pp"])))
+
+    width = max(len(r[0]) for r in rows if isinstance(r, tuple))
+    vwidth = max(len(r[1]) for r in rows if isinstance(r, tuple))
+    lines = [title, ""]
+    for r in rows:
+        if isinstance(r, str):
+            lines.append(r)
+        else:
+            lines.append(f"  {r[0]:<{width}}  {r[1]:>{vwidth}}  {r[2]}")
+    if e.sources:
+        lines.append("Sources")
+        lines.extend(f"  {k}: {v}" for k, v in e.sources.items())
+    return "\n".join(lines)

@@ -1,0 +1,199 @@
+"""A plain-Python reference of costspec's cost model, written from the papers, not from the Rust.
+
+The Rust core must agree with it to rounding on every input (tests/test_reference.py). Where a
+formula has a printed closed form (Narayanan et al. 2021, Korthikanti et al. 2022, PaLM App. B),
+the reference follows the paper's own bookkeeping (lists of matmul shapes, tables of bytes) so that
+a shared mistake is unlikely.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class RefPoint:
+    params: float
+    tokens: float
+    peak_tflops: float
+    active_params: float | None = None
+    arch: dict[str, Any] = field(default_factory=dict)
+    convention: str = "6nd"
+    recompute: str = "none"
+    mode: str = "pretrain"
+    lora_rank: float | None = None
+    lora_fraction: float | None = None
+    precision: str = "bf16"
+    mfu: float | None = None
+    gpu_hours: float | None = None
+    wall_clock_days: float | None = None
+    gpus: float | None = None
+    usd_per_gpu_hour: float | None = None
+    watts: float | None = None
+    pue: float = 1.0
+    grid_kg_per_kwh: float | None = None
+    gpu_memory_gb: float | None = None
+    optimizer: str = "adam"
+    zero: int = 0
+    tensor_parallel: int = 1
+    pipeline_parallel: int = 1
+    micro_batch: int = 1
+
+    def native(self) -> dict[str, Any]:
+        """The same point as the dictionary costspec._native.estimate takes."""
+        d = {k: v for k, v in self.__dict__.items() if k != "arch"}
+        d["architecture"] = dict(self.arch)
+        d["grid_kg_per_kwh"] = self.grid_kg_per_kwh
+        return d
+
+
+def head_dim(a: dict[str, Any]) -> float:
+    return a["head_dim"] if a.get("head_dim") else a["d_model"] / a["heads"]
+
+
+def lora_trainable(a: dict[str, Any], rank: float) -> float:
+    """Hu et al. 2021: a rank-r adapter on W (d_in × d_out) is B (d_in × r) and A (r × d_out)."""
+    q_out = a["heads"] * head_dim(a)
+    v_out = a.get("kv_heads", a["heads"]) * head_dim(a)
+    per_layer = rank * (a["d_model"] + q_out) + rank * (a["d_model"] + v_out)
+    return a["layers"] * per_layer
+
+
+def megatron_matmuls(a: dict[str, Any]) -> list[tuple[float, float, float]]:
+    """(rows, inner, cols) of every matmul one token goes through in one layer's forward pass."""
+    h, heads, q = a["d_model"], a["heads"], head_dim(a)
+    kv = a.get("kv_heads", heads)
+    ffn = a["ffn_dim"]
+    experts = a.get("experts") or 1
+    k = a.get("experts_per_token") or 1 if experts > 1 else 1
+    mats = [(1, h, heads * q), (1, h, kv * q), (1, h, kv * q), (1, heads * q, h)]
+    n_mlp = 3 if a.get("gated_mlp") else 2
+    mats += [(1, h, ffn)] * int(n_mlp - 1) * int(k) + [(1, ffn, h)] * int(k)
+    if experts > 1:
+        mats.append((1, h, experts))  # router
+    return mats
+
+
+def forward_terms(conv: str, n_active: float, a: dict[str, Any]) -> tuple[float, float, float]:
+    """(weights, logits, attention core) forward FLOPs per token."""
+    if conv == "6nd":
+        return 2 * n_active, 0.0, 0.0
+    attn = 2 * a["seq_len"] * a["heads"] * head_dim(a) * 2 * a["layers"]  # QK^T and AV
+    if conv == "palm":
+        return 2 * n_active, 0.0, attn
+    weights = a["layers"] * sum(2 * m * kk * n for m, kk, n in megatron_matmuls(a))
+    return weights, 2 * a["d_model"] * a["vocab"], attn
+
+
+def bytes_per_param(precision: str, optimizer: str) -> tuple[float, float, float]:
+    """ZeRO paper §3.1 bookkeeping: (weights, gradients, optimizer) bytes per parameter."""
+    mixed = precision not in ("fp32", "tf32")
+    table = {
+        # optimizer: (mixed-precision optimizer bytes, fp32 optimizer bytes)
+        "adam": (4 + 4 + 4, 4 + 4),
+        "adam8bit": (4 + 1 + 1, 1 + 1),
+        "sgd": (4 + 4, 4),
+    }
+    return (2, 2, table[optimizer][0]) if mixed else (4, 4, table[optimizer][1])
+
+
+def activations(p: RefPoint) -> float | None:
+    a = p.arch
+    if not all(a.get(k) for k in ("layers", "d_model", "heads", "seq_len")):
+        return None
+    s, b, h, heads, t = a["seq_len"], p.micro_batch, a["d_model"], a["heads"], p.tensor_parallel
+    per_layer = {
+        "none": s * b * h * 34 / t + 5 * heads * s * s * b / t,
+        "selective": s * b * h * 34 / t,
+        "full": 2 * s * b * h / t,
+    }[p.recompute]
+    return a["layers"] * per_layer * (2 if p.precision in ("fp32", "tf32") else 1)
+
+
+def evaluate(p: RefPoint) -> dict[str, Any]:
+    n_active = p.active_params if p.active_params is not None else p.params
+    a = p.arch
+    if p.mode == "lora":
+        trainable = lora_trainable(a, p.lora_rank) if p.lora_rank is not None else p.lora_fraction * p.params
+    else:
+        trainable = p.params
+    w, lg, at = forward_terms(p.convention, n_active, a)
+    if p.mode == "lora":
+        model_pt = (w + lg) * 2 + at * 3 + 6 * trainable
+    else:
+        model_pt = (w + lg + at) * 3
+    extra = {"none": 0.0, "selective": None, "full": w + at + (2 * trainable if p.mode == "lora" else 0.0)}[p.recompute]
+    if extra is None:
+        extra = 4 * a["layers"] * a["heads"] * head_dim(a) * a["seq_len"]
+    model = model_pt * p.tokens
+    hardware = (model_pt + extra) * p.tokens
+    peak = p.peak_tflops * 1e12
+    if p.mfu is not None:
+        mfu, hours = p.mfu, model / (peak * p.mfu) / 3600
+    else:
+        hours = p.gpu_hours if p.gpu_hours is not None else p.wall_clock_days * 24 * p.gpus
+        mfu = model / (hours * 3600 * peak)
+    energy = None if p.watts is None else hours * p.watts / 1000 * p.pue
+
+    wb, gb, ob = bytes_per_param(p.precision, p.optimizer)
+    mp = p.tensor_parallel * p.pipeline_parallel
+    weights = (p.params * wb + (trainable * wb if p.mode == "lora" else 0)) / mp
+    grads = trainable * gb / mp
+    opt = trainable * ob / mp
+    act = activations(p)
+    dp = p.gpus / mp if p.gpus else None
+    div = dp or 1
+    w_pg = weights / div if p.zero >= 3 else weights
+    g_pg = grads / div if p.zero >= 2 else grads
+    o_pg = opt / div if p.zero >= 1 else opt
+    total = w_pg + g_pg + o_pg + (act or 0)
+    min_gpus = None
+    if p.gpu_memory_gb is not None:
+        cap = p.gpu_memory_gb * 1e9 * (1 + 1e-12)
+
+        def used(d: int) -> float:
+            return (
+                (weights / d if p.zero >= 3 else weights)
+                + (grads / d if p.zero >= 2 else grads)
+                + (opt / d if p.zero >= 1 else opt)
+                + (act or 0)
+            )
+
+        # used(d) falls as the data-parallel degree d grows: search for the smallest d that fits.
+        hi = 1
+        while used(hi) > cap and hi < 2**62 and p.zero > 0:
+            hi *= 2
+        if used(hi) <= cap:
+            lo = hi // 2 if hi > 1 else 0  # used(lo) > cap, or lo == 0
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (lo, mid) if used(mid) <= cap else (mid, hi)
+            min_gpus = hi * mp
+    return {
+        "trainable_params": trainable,
+        "model_flops_per_token": model_pt,
+        "model_flops": model,
+        "hardware_flops": hardware,
+        "mfu": mfu,
+        "hfu": mfu * hardware / model,
+        "gpu_hours": hours,
+        "wall_clock_days": None if not p.gpus else hours / p.gpus / 24,
+        "cost_usd": None if p.usd_per_gpu_hour is None else hours * p.usd_per_gpu_hour,
+        "energy_kwh": energy,
+        "co2e_kg": None if energy is None or p.grid_kg_per_kwh is None else energy * p.grid_kg_per_kwh,
+        "weights_gb": w_pg / 1e9,
+        "gradients_gb": g_pg / 1e9,
+        "optimizer_gb": o_pg / 1e9,
+        "activations_gb": None if act is None else act / 1e9,
+        "memory_gb_per_gpu": total / 1e9,
+        "fits": None if (p.gpu_memory_gb is None or not p.gpus) else total <= p.gpu_memory_gb * 1e9 * (1 + 1e-12),
+        "min_gpus": min_gpus,
+    }
+
+
+def close(a: Any, b: Any, rel: float = 1e-9) -> bool:
+    if a is None or b is None or isinstance(a, bool) or isinstance(b, bool):
+        return a == b
+    return math.isclose(a, b, rel_tol=rel, abs_tol=1e-12)
