@@ -199,11 +199,12 @@ def catalog(what: str, catalog_files: tuple[str, ...], as_json: bool) -> None:
         if as_json:
             click.echo(_dump([dataclasses.asdict(g) for g in items]))
             return
-        head = ("id", "dense TFLOP/s (bf16 / fp8 / fp4)", "memory GB", "TDP W", "name")
+        precisions = ("fp32", "tf32", "bf16", "fp16", "fp8", "fp4")
+        head = ("id", *precisions, "memory GB", "TDP W", "name")
         rows = []
         for g in items:
-            peaks = " / ".join(f"{g.peak_tflops[p].value:g}" if p in g.peak_tflops else "-" for p in ("bf16", "fp8", "fp4"))
-            rows.append((g.id, peaks, f"{g.memory_gb.value:g}" if g.memory_gb else "-",
+            peaks = [f"{g.peak_tflops[p].value:g}" if p in g.peak_tflops else "-" for p in precisions]
+            rows.append((g.id, *peaks, f"{g.memory_gb.value:g}" if g.memory_gb else "-",
                          f"{g.tdp_w.value:g}" if g.tdp_w else "-", g.name))
     elif what == "models":
         items = list(cat.models)

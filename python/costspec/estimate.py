@@ -175,7 +175,7 @@ def estimate(
         if published is None:
             raise InputError("tokens", "nothing", "a token count such as 780B or 2T")
         d = float(published)
-        sources["tokens"] = f"published for {preset.id if preset else '?'} ({preset.source if preset else ''})"
+        sources["tokens"] = f"published training tokens of {preset.id if preset else '?'} (see model)"
 
     g: Gpu = cat.gpu(gpu)
     prec = _choice(precision, "precision", PRECISIONS)

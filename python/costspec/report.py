@@ -69,7 +69,9 @@ def render(e: Estimate) -> str:
         add(("MFU", _pct(e.mfu), f"implied: model FLOPs / ({format_si(e.gpu_hours)} GPU-h × 3600 × {peak})"))
     add(("HFU", _pct(e.hfu), "MFU × hardware FLOPs / model FLOPs"))
     if e.wall_clock_days is not None and e.given != "wall_clock_days":
-        add(("wall clock", f"{e.wall_clock_days:,.1f} days", f"GPU-hours / {_int(e.gpus or 0)} GPUs / 24"))
+        days = e.wall_clock_days
+        shown = f"{days:,.1f} days" if days >= 2 else f"{days * 24:.3g} hours"
+        add(("wall clock", shown, f"GPU-hours / {_int(e.gpus or 0)} GPUs" + (" / 24" if days >= 2 else "")))
     elif e.wall_clock_days is None:
         add(("wall clock", "-", "give --gpus"))
 
