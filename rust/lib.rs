@@ -184,17 +184,9 @@ fn py_estimate<'py>(py: Python<'py>, point: &Bound<'py, PyDict>) -> PyResult<Bou
     outputs_dict(py, &out)
 }
 
-/// lora_params(architecture: dict, rank: float) -> float
-#[pyfunction(name = "lora_params")]
-fn py_lora_params(architecture: &Bound<'_, PyDict>, rank: f64) -> PyResult<f64> {
-    let arch = read_architecture(Some(architecture.clone().into_any()))?;
-    estimate::lora_params(&arch, rank).map_err(model_error)
-}
-
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(py_estimate, m)?)?;
-    m.add_function(wrap_pyfunction!(py_lora_params, m)?)?;
     m.add("ModelError", m.py().get_type::<ModelError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

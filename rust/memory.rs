@@ -107,4 +107,64 @@ mod tests {
         let (w, g, o) = bytes_per_param(Precision::Bf16, Optimizer::Adam8bit);
         assert_eq!(w + g + o, 10.0);
     }
+
+    fn point(recompute: Recompute, tp: f64, zero: u8, gpus: f64) -> Point {
+        use crate::types::*;
+        Point {
+            params: 175e9,
+            active_params: 175e9,
+            tokens: 1e9,
+            arch: Architecture {
+                layers: Some(96.0),
+                d_model: Some(12288.0),
+                heads: Some(96.0),
+                seq_len: Some(2048.0),
+                ..Default::default()
+            },
+            convention: Convention::SixND,
+            recompute,
+            mode: Mode::Pretrain,
+            lora: None,
+            precision: Precision::Bf16,
+            peak_tflops: 312.0,
+            utilisation: Utilisation::Mfu(0.5),
+            gpus: Some(gpus),
+            usd_per_gpu_hour: None,
+            watts: None,
+            pue: 1.0,
+            grid_kg_per_kwh: None,
+            gpu_memory_gb: Some(80.0),
+            optimizer: Optimizer::Adam,
+            zero_stage: zero,
+            tensor_parallel: tp,
+            pipeline_parallel: 1.0,
+            micro_batch: 1.0,
+        }
+    }
+
+    #[test]
+    fn korthikanti_activation_variants() {
+        // GPT-3 shape, s = 2048, b = 1, h = 12288, a = 96, L = 96 (Korthikanti et al. 2022 Table 3 model).
+        let sbh = 2048.0 * 12288.0;
+        let none = activation_bytes(&point(Recompute::None, 1.0, 0, 1.0)).unwrap();
+        assert_eq!(none, 96.0 * sbh * (34.0 + 5.0 * 96.0 * 2048.0 / 12288.0));
+        let sel = activation_bytes(&point(Recompute::Selective, 8.0, 0, 8.0)).unwrap();
+        assert_eq!(sel, 96.0 * 34.0 * sbh / 8.0);
+        let full = activation_bytes(&point(Recompute::Full, 8.0, 0, 8.0)).unwrap();
+        assert_eq!(full, 96.0 * 2.0 * sbh / 8.0);
+    }
+
+    #[test]
+    fn zero_stages_shard_what_the_paper_says() {
+        // ZeRO paper Figure 1: 7.5B params, 64-way DP: 120 GB (stage 0), 31.4 (1), 16.6 (2), 1.9 (3).
+        let mut p = point(Recompute::Full, 1.0, 0, 64.0);
+        p.params = 7.5e9;
+        p.arch = Default::default(); // model states only, as in the figure
+        let expect = [120.0, 31.4, 16.6, 1.9];
+        for (zero, want) in expect.iter().enumerate() {
+            p.zero_stage = zero as u8;
+            let m = memory(&p, p.params);
+            assert!((m.total_gb - want).abs() < 0.06, "stage {zero}: {} vs {want}", m.total_gb);
+        }
+    }
 }

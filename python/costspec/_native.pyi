@@ -2,7 +2,7 @@
 
 from typing import Any, Mapping
 
-__all__ = ["ModelError", "__version__", "estimate", "lora_params"]
+__all__ = ["ModelError", "__version__", "estimate"]
 __version__: str
 
 class ModelError(ValueError):
@@ -16,6 +16,3 @@ def estimate(point: Mapping[str, Any]) -> dict[str, Any]:
     usd_per_gpu_hour, watts, pue, grid_kg_per_kwh, gpu_memory_gb, optimizer, zero,
     tensor_parallel, pipeline_parallel, micro_batch.
     """
-
-def lora_params(architecture: Mapping[str, Any], rank: float) -> float:
-    """Trainable parameters of rank-r LoRA adapters on the query and value projections."""
