@@ -223,12 +223,18 @@ class Catalog:
         return _builtin()
 
     @classmethod
+    def fresh(cls) -> Catalog:
+        """A new catalog holding the built-in entries, for adding user entries to."""
+        cat = cls()
+        cat._merge_builtin()
+        return cat
+
+    @classmethod
     def load(cls, files: Iterable[str | Path] = ()) -> Catalog:
         files = list(files)
         if not files:
             return _builtin()
-        cat = cls()
-        cat._merge_builtin()
+        cat = cls.fresh()
         for f in files:
             cat.add_file(f)
         return cat
@@ -308,6 +314,4 @@ class Catalog:
 
 @cache
 def _builtin() -> Catalog:
-    cat = Catalog()
-    cat._merge_builtin()
-    return cat
+    return Catalog.fresh()

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from costspec.catalog import Catalog
-from costspec.errors import CatalogError, CostspecError, InputError, ModelInputError
+from costspec.errors import CatalogError, CostspecError, InputError, ModelInputError, SpecError
 
 # Input names (API / JSON) whose flag is not simply --name-with-dashes.
 FLAGS = {
@@ -111,7 +111,7 @@ CHOICE = click.Choice
 @click.option("--tokens", metavar="D", help="Training tokens, e.g. 780B or 2T (default: the preset's published count).")
 @click.option("--dataset-tokens", metavar="D", help="Dataset tokens, multiplied by --epochs instead of --tokens.")
 @click.option("--epochs", metavar="E", help="Epochs over --dataset-tokens.")
-@click.option("--gpu", required=True, metavar="ID", help="Accelerator from the catalog, e.g. h100 (costspec catalog gpus).")
+@click.option("--gpu", metavar="ID", help="Accelerator from the catalog, e.g. h100 (costspec catalog gpus).")
 @click.option("--gpus", metavar="N", help="GPU count: gives wall-clock time and the data-parallel degree.")
 @click.option("--mfu", metavar="X", help="Model FLOPs utilisation in (0, 1].")
 @click.option("--gpu-hours", metavar="H", help="Published GPU-hours instead of --mfu: reports the implied MFU.")
@@ -137,8 +137,11 @@ CHOICE = click.Choice
 @click.option("--pp", default="1", show_default=True, metavar="N", help="Pipeline-parallel degree.")
 @click.option("--micro-batch", default="1", show_default=True, metavar="N", help="Sequences per micro-batch (activations).")
 @click.option("--catalog", "catalog_files", multiple=True, metavar="FILE", help="Extra catalog entries (YAML/JSON); repeatable.")
+@click.option("--spec", "spec_file", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Evaluate a one-point spec file instead of flags.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def estimate(**o: Any) -> None:
+@click.pass_context
+def estimate(ctx: click.Context, **o: Any) -> None:
     """Estimate FLOPs, GPU-hours, wall clock, cost, energy and memory for one training run.
 
     \b
@@ -146,9 +149,14 @@ def estimate(**o: Any) -> None:
     costspec estimate --params 7B --tokens 134B --gpu a100-40gb --mfu 0.42 --price 2.21
     costspec estimate --model llama2-70b --gpu a100-80gb --gpu-hours 1720320 --pue 1.1 --grid-kg-per-kwh 0.385
     """
-    from costspec.estimate import estimate as run
+    from costspec.estimator import estimate as run
     from costspec.report import render
 
+    if o["spec_file"]:
+        _estimate_spec(ctx, o)
+        return
+    if not o["gpu"]:
+        raise click.UsageError("Missing option '--gpu' (or give --spec FILE).")
     result = run(
         model=o["model"],
         params=o["params"],
@@ -181,6 +189,56 @@ def estimate(**o: Any) -> None:
         catalog=_catalog(o["catalog_files"]),
     )
     click.echo(_dump(result.to_dict()) if o["as_json"] else render(result))
+
+
+def _estimate_spec(ctx: click.Context, o: dict[str, Any]) -> None:
+    from click.core import ParameterSource
+
+    from costspec.point import evaluate
+    from costspec.report import render
+    from costspec.spec import load
+
+    clashing = [f"--{k.replace('_', '-')}" for k in o
+                if k not in ("spec_file", "as_json", "catalog_files")
+                and ctx.get_parameter_source(k) not in (ParameterSource.DEFAULT, None)]
+    if clashing:
+        raise click.UsageError(f"--spec takes every input from the spec; drop {', '.join(clashing)}")
+    if o["catalog_files"]:
+        raise click.UsageError("--spec takes its catalog from the spec (catalog: include: [FILE])")
+    result = evaluate(load(o["spec_file"]))
+    if o["as_json"]:
+        click.echo(_dump(result.to_dict()))
+        return
+    click.echo(render(result.estimate))
+    if result.derived:
+        click.echo("Derived")
+        for k, v in result.derived.items():
+            click.echo(f"  {k} = {v:.6g}" if isinstance(v, float) else f"  {k} = {v}")
+    if result.kept is not None:
+        click.echo("where: " + ("the point passes every condition" if result.kept else "the point fails a condition "
+                                "(a sweep would drop it)"))
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--format", "fmt", type=CHOICE(["text", "json", "github"]), default=None,
+              help="Output format (default: github when GITHUB_ACTIONS=true, else text).")
+def validate(paths: tuple[str, ...], fmt: str | None) -> None:
+    """Check spec files (files, folders, globs) against the schema and the catalog.
+
+    Exit status: 0 when every spec is valid, 1 when any is invalid, 2 on usage errors.
+    """
+    from costspec.validation import run_validate
+
+    sys.exit(run_validate(paths, fmt))
+
+
+@cli.command("schema")
+def schema_cmd() -> None:
+    """Print the spec format's JSON Schema (draft 2020-12)."""
+    from costspec.schema import schema_text
+
+    click.echo(schema_text(), nl=False)
 
 
 @cli.command()
@@ -248,6 +306,10 @@ def main(argv: list[str] | None = None) -> None:
         fail(prog, "aborted")
     except click.ClickException as e:
         fail(prog, e.format_message())
+    except SpecError as e:
+        for err in e.errors:
+            click.echo(f"{prog}: error: {err.format()}", err=True)
+        sys.exit(2)
     except CostspecError as e:
         fail(prog, describe(e))
     sys.exit(code if isinstance(code, int) else 0)

@@ -46,3 +46,43 @@ class ModelInputError(CostspecError, ValueError):
 
 class CatalogError(CostspecError):
     """A catalog file that cannot be read or has a malformed entry."""
+
+
+class SpecError(CostspecError):
+    """One located problem in a spec file: where it is, what was expected and what was found.
+
+    ``load`` raises the first problem with ``errors`` holding all of them; ``validate`` returns the
+    list. Lines and columns are 1-based.
+    """
+
+    def __init__(
+        self,
+        file: str,
+        line: int,
+        column: int,
+        path: str,
+        message: str,
+        expected: str | None = None,
+        found: str | None = None,
+    ) -> None:
+        self.file, self.line, self.column, self.path = file, line, column, path
+        self.message, self.expected, self.found = message, expected, found
+        self.errors: list[SpecError] = [self]
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}"
+        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        detail = [f"expected {self.expected}" if self.expected else "", f"found {self.found}" if self.found else ""]
+        detail = [d for d in detail if d]
+        return text + (f" ({'; '.join(detail)})" if detail else "")
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file, "line": self.line, "column": self.column, "path": self.path,
+            "message": self.message, "expected": self.expected, "found": self.found,
+        }
+
+    def __str__(self) -> str:
+        more = len(self.errors) - 1
+        return self.format() + (f" (and {more} more error{'s' if more > 1 else ''})" if more > 0 else "")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from costspec.estimate import Estimate
+from costspec.estimator import Estimate
 from costspec.units import format_si
 
 

@@ -1,51 +1,207 @@
-"""Reading YAML 1.2 and JSON documents (catalog files now; spec files build on this)."""
+"""Reading YAML 1.2 and JSON documents, remembering where every key and value came from.
+
+ruamel.yaml composes the document into nodes (YAML 1.2 core schema: ``1e12`` is a number, ``no``
+is a string); this module turns the nodes into plain Python values and a position map, rejecting
+what a spec must not contain: duplicate keys, unknown tags, alias expansions beyond a bound (a
+"billion laughs" file is an error, not a hang), recursive aliases, over-deep nesting, oversize files.
+"""
 
 from __future__ import annotations
 
-import json
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from costspec.errors import CatalogError
+from costspec.errors import CatalogError, SpecError
 
-MAX_BYTES = 8 * 1024 * 1024
+MAX_BYTES = 1 << 20  # a spec larger than 1 MiB is a mistake, not a spec
+MAX_NODES = 100_000  # values after alias expansion
+MAX_DEPTH = 64
+
+Path_ = tuple[str | int, ...]
 
 
-def load_document(path: Path) -> Any:
-    """Load a YAML 1.2 or JSON file. Duplicate keys are errors; so are unreadable or oversize files."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise CatalogError(f"{path}: {size} bytes is larger than the {MAX_BYTES}-byte limit")
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise CatalogError(f"{path}: cannot read: {e.strerror or e}") from None
-    except UnicodeDecodeError as e:
-        raise CatalogError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    if path.suffix.lower() == ".json":
+@dataclass
+class Document:
+    """A loaded document: ``data`` plus 1-based (line, column) of every value and mapping key."""
+
+    file: str
+    text: str
+    data: Any
+    values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+
+    def where(self, path: Path_, key: bool = False) -> tuple[int, int]:
+        """Position of the value (or key) at ``path``, else of its nearest located ancestor."""
+        table = self.keys if key else self.values
+        p = tuple(path)
+        while p:
+            if p in table:
+                return table[p]
+            if not key and p in self.keys:
+                return self.keys[p]
+            p = p[:-1]
+        return self.values.get((), (1, 1))
+
+    def error(self, path: Path_, message: str, expected: str | None = None, found: str | None = None,
+              key: bool = False) -> SpecError:
+        line, col = self.where(path, key)
+        return SpecError(self.file, line, col, dotted(path), message, expected, found)
+
+
+def dotted(path: Path_) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+class _Builder:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.count = 0
+        self.values: dict[Path_, tuple[int, int]] = {}
+        self.keys: dict[Path_, tuple[int, int]] = {}
+        self.active: set[int] = set()
+
+    def fail(self, node: Any, message: str, path: Path_ = ()) -> SpecError:
+        m = node.start_mark
+        return SpecError(self.file, m.line + 1, m.column + 1, dotted(path), message)
+
+    def build(self, node: Any, path: Path_) -> Any:
+        from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise self.fail(node, f"the document expands to more than {MAX_NODES:,} values (aliases nested too deep?)", path)
+        if len(path) > MAX_DEPTH:
+            raise self.fail(node, f"nesting deeper than {MAX_DEPTH} levels", path)
+        if id(node) in self.active:
+            raise self.fail(node, "an alias refers to a node that contains it (recursive alias)", path)
+        self.values.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, ScalarNode):
+            return self.scalar(node, path)
+        self.active.add(id(node))
         try:
-            return json.loads(text, object_pairs_hook=_no_duplicates)
-        except json.JSONDecodeError as e:
-            raise CatalogError(f"{path}:{e.lineno}:{e.colno}: {e.msg}") from None
-        except ValueError as e:
-            raise CatalogError(f"{path}: {e}") from None
+            if isinstance(node, SequenceNode):
+                if node.tag not in ("tag:yaml.org,2002:seq",):
+                    raise self.fail(node, f"unsupported tag {node.tag}", path)
+                return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            if isinstance(node, MappingNode):
+                if node.tag not in ("tag:yaml.org,2002:map",):
+                    raise self.fail(node, f"unsupported tag {node.tag}", path)
+                return self.mapping(node, path)
+            raise self.fail(node, "unsupported YAML node", path)
+        finally:
+            self.active.discard(id(node))
+
+    def mapping(self, node: Any, path: Path_) -> dict[str, Any]:
+        from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+        out: dict[str, Any] = {}
+        seen: dict[str, int] = {}
+        merged: list[Any] = []
+        for knode, vnode in node.value:
+            if knode.tag == "tag:yaml.org,2002:merge":
+                sources = vnode.value if isinstance(vnode, SequenceNode) else [vnode]
+                if not all(isinstance(s, MappingNode) for s in sources):
+                    raise self.fail(vnode, "a merge key (<<) must refer to a mapping or a list of mappings", path)
+                merged.extend(sources)
+                continue
+            if not isinstance(knode, ScalarNode):
+                raise self.fail(knode, "mapping keys must be plain strings", path)
+            key = self.scalar(knode, path)
+            if not isinstance(key, str):
+                key = str(knode.value)
+            if key in seen:
+                raise SpecError(
+                    self.file, knode.start_mark.line + 1, knode.start_mark.column + 1, dotted((*path, key)),
+                    f"duplicate key {key!r} (first defined on line {seen[key]})",
+                )
+            seen[key] = knode.start_mark.line + 1
+            self.keys.setdefault((*path, key), (knode.start_mark.line + 1, knode.start_mark.column + 1))
+            out[key] = self.build(vnode, (*path, key))
+        for source in merged:  # explicit keys win over merged ones; earlier merges win over later
+            extra = self.mapping(source, path)
+            for k, v in extra.items():
+                out.setdefault(k, v)
+        return out
+
+    def scalar(self, node: Any, path: Path_) -> Any:
+        tag, value = node.tag, node.value
+        try:
+            if tag == "tag:yaml.org,2002:str" or tag == "tag:yaml.org,2002:timestamp":
+                return value
+            if tag == "tag:yaml.org,2002:null":
+                return None
+            if tag == "tag:yaml.org,2002:bool":
+                return value.lower() == "true"
+            if tag == "tag:yaml.org,2002:int":
+                v = value.replace("_", "")
+                try:
+                    return int(v, 10)
+                except ValueError:
+                    return int(v, 0)
+            if tag == "tag:yaml.org,2002:float":
+                v = value.replace("_", "").lower()
+                if v.lstrip("+-") in (".inf", ".nan"):
+                    return math.copysign(math.inf, -1.0 if v.startswith("-") else 1.0) if "inf" in v else math.nan
+                return float(v)
+        except ValueError:
+            raise self.fail(node, f"malformed number {value!r}", path) from None
+        raise self.fail(node, f"unsupported tag {tag}", path)
+
+
+def parse(text: str, file: str) -> Document:
+    """Parse YAML 1.2 (JSON is a subset) into a Document. Raises SpecError."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise SpecError(file, 1, 1, "", f"the file is larger than {MAX_BYTES:,} bytes")
     try:
-        return YAML(typ="safe", pure=True).load(text)
+        node = YAML(typ="rt").compose(text)
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise CatalogError(f"{where}: {e.problem or e.context}") from None
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = e.problem or e.context or "invalid YAML"
+        raise SpecError(file, line, col, "", f"YAML syntax: {problem}") from None
     except YAMLError as e:
-        raise CatalogError(f"{path}: {e}") from None
+        raise SpecError(file, 1, 1, "", f"YAML syntax: {e}") from None
+    except RecursionError:
+        raise SpecError(file, 1, 1, "", f"nesting deeper than {MAX_DEPTH} levels") from None
+    if node is None:
+        return Document(file, text, None, {(): (1, 1)})
+    b = _Builder(file)
+    try:
+        data = b.build(node, ())
+    except RecursionError:
+        raise SpecError(file, 1, 1, "", f"nesting deeper than {MAX_DEPTH} levels") from None
+    return Document(file, text, data, b.values, b.keys)
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise ValueError(f"duplicate key {k!r}")
-        out[k] = v
-    return out
+def read(path: Path) -> Document:
+    """Read and parse a spec or catalog file. Raises SpecError."""
+    file = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise SpecError(file, 1, 1, "", f"the file is {size:,} bytes, larger than the {MAX_BYTES:,}-byte limit")
+        raw = path.read_bytes()
+    except OSError as e:
+        raise SpecError(file, 1, 1, "", f"cannot read: {e.strerror or e}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise SpecError(file, line, 1, "", f"not UTF-8 text ({e.reason} at byte {e.start})") from None
+    return parse(text, file)
+
+
+def load_document(path: Path) -> Any:
+    """The data of a YAML or JSON catalog file. Raises CatalogError with file:line:column."""
+    try:
+        return read(path).data
+    except SpecError as e:
+        raise CatalogError(e.format()) from None

@@ -1,0 +1,48 @@
+"""Column names, units and meanings: the JSON keys of ``costspec estimate --json`` and the columns
+of every later output. Kept apart from the Rust-backed modules so validation can use it cheaply."""
+
+from __future__ import annotations
+
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("model", "", "model preset id, or null"),
+    ("params", "parameters", "total parameters N"),
+    ("active_params", "parameters", "parameters used per token (MoE)"),
+    ("trainable_params", "parameters", "parameters receiving gradients (LoRA: the adapters)"),
+    ("tokens", "tokens", "training tokens D"),
+    ("gpu", "", "accelerator catalog id"),
+    ("gpus", "GPUs", "GPU count (null if not given)"),
+    ("precision", "", "training precision"),
+    ("convention", "", "FLOPs counting convention"),
+    ("recompute", "", "activation recomputation"),
+    ("mode", "", "pretrain, finetune or lora"),
+    ("model_flops_per_token", "FLOPs", "model FLOPs per training token"),
+    ("model_flops", "FLOPs", "model FLOPs, the MFU numerator"),
+    ("hardware_flops", "FLOPs", "FLOPs executed, with recomputation"),
+    ("peak_tflops", "TFLOP/s", "dense peak per GPU at the precision"),
+    ("mfu", "fraction", "model FLOPs utilisation"),
+    ("hfu", "fraction", "hardware FLOPs utilisation"),
+    ("gpu_hours", "GPU-hours", "GPU-hours"),
+    ("wall_clock_days", "days", "GPU-hours / gpus / 24"),
+    ("usd_per_gpu_hour", "US$/GPU-hour", "price"),
+    ("cost_usd", "US$", "GPU-hours × price"),
+    ("watts", "W", "power per GPU"),
+    ("pue", "ratio", "data-centre power usage effectiveness"),
+    ("grid_kg_co2e_per_kwh", "kg CO2e/kWh", "grid carbon intensity"),
+    ("energy_kwh", "kWh", "GPU-hours × watts × PUE"),
+    ("co2e_kg", "kg CO2e", "energy × grid intensity"),
+    ("optimizer", "", "optimizer of the memory model"),
+    ("zero", "", "ZeRO stage"),
+    ("tensor_parallel", "GPUs", "tensor-parallel degree"),
+    ("pipeline_parallel", "GPUs", "pipeline-parallel degree"),
+    ("micro_batch", "sequences", "sequences per micro-batch"),
+    ("data_parallel", "GPUs", "data-parallel degree, gpus / (TP·PP)"),
+    ("weights_gb", "GB", "weights per GPU"),
+    ("gradients_gb", "GB", "gradients per GPU"),
+    ("optimizer_gb", "GB", "optimizer states per GPU"),
+    ("activations_gb", "GB", "activations per GPU (null without an architecture)"),
+    ("memory_gb_per_gpu", "GB", "total memory per GPU"),
+    ("gpu_memory_gb", "GB", "device memory"),
+    ("fits", "bool", "whether the layout fits in device memory"),
+    ("min_gpus", "GPUs", "fewest GPUs (a multiple of TP·PP) that fit"),
+)
+NAMES: tuple[str, ...] = tuple(c[0] for c in COLUMNS)

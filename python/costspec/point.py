@@ -1,0 +1,126 @@
+"""Evaluating a one-point spec: resolve its expressions, run the cost model, apply derive and where.
+
+(Sweeps compile to plans and run in Rust; a single point goes through ``costspec.estimate``.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from costspec import columns, expr
+from costspec.errors import CostspecError, InputError, ModelInputError, SpecError
+from costspec.estimator import Estimate, estimate
+from costspec.spec import FIELDS, Spec, Value
+
+# Defaults the cost model applies, so that expressions may refer to fields a spec leaves out.
+DEFAULTS: dict[str, Value] = {
+    "training.mode": "pretrain", "training.precision": "bf16", "training.recompute": "none",
+    "training.convention": "6nd", "training.optimizer": "adam", "training.micro_batch": 1.0,
+    "energy.pue": 1.0, "parallelism.tensor": 1.0, "parallelism.pipeline": 1.0, "parallelism.zero": "3",
+}
+KWARG_TO_FIELD = {info.kwarg: name for name, info in FIELDS.items()}
+
+
+@dataclass(frozen=True)
+class PointResult:
+    estimate: Estimate
+    derived: dict[str, Any]
+    kept: bool | None  # None when the spec has no where
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.estimate.to_dict()
+        d.update(self.derived)
+        if self.kept is not None:
+            d["where"] = self.kept
+        return d
+
+
+def _located(spec: Spec, field: str | None, message: str) -> SpecError:
+    name = KWARG_TO_FIELD.get(field or "", field or "")
+    path: tuple[Any, ...] = tuple(name.split(".")) if name in FIELDS else ("training", "convention")
+    for a in spec.sweep.axes:
+        if a.name == name:
+            path = ("sweep", "grid", name) if a.group is None else ("sweep", "zip", a.group, name)
+    if path == ("training", "convention") and "training" not in (spec.document.data or {}):
+        path = ("model",)
+    return spec.document.error(path, message)
+
+
+def inputs(spec: Spec) -> dict[str, Value]:
+    """Every input of the single point, with expressions evaluated (dependencies in any order)."""
+    if spec.points != 1:
+        raise spec.document.error(("sweep",), f"this spec sweeps {spec.points:,} points; estimate takes one point",
+                                  "a spec without a sweep (or with one value per axis)", key=True)
+    values: dict[str, Value] = dict(spec.fields)
+    for a in spec.sweep.axes:
+        values[a.name] = a.materialise()[0]
+    preset = None
+    if isinstance(values.get("model.preset"), str):
+        preset = spec.catalog.model(str(values["model.preset"]))
+    env: dict[str, Any] = {k: v for k, v in DEFAULTS.items()}
+    if preset is not None:
+        env["model.params"] = preset.params
+        env["model.active_params"] = preset.active_params or preset.params
+        env.update({f"model.architecture.{k}": v for k, v in preset.architecture.items()})
+        if preset.training.get("tokens"):
+            env["training.tokens"] = float(preset.training["tokens"])
+    env.update({k: v for k, v in values.items() if not isinstance(v, expr.Expr)})
+    pending = {k: v for k, v in values.items() if isinstance(v, expr.Expr)}
+    pending.update(spec.derive)
+    while pending:
+        progress = False
+        for name, e in list(pending.items()):
+            if all(n.name in env for n in e.names):
+                try:
+                    env[name] = e.evaluate(env)
+                except (ArithmeticError, ValueError, TypeError) as err:
+                    raise _located(spec, name, f"cannot evaluate {e.text!r}: {err}") from None
+                if name in values:
+                    values[name] = env[name]
+                del pending[name]
+                progress = True
+        if not progress:
+            name, e = next(iter(pending.items()))
+            missing = [n.name for n in e.names if n.name not in env]
+            raise _located(spec, name, f"cannot evaluate {e.text!r}: {', '.join(missing)} "
+                                       f"{'is' if len(missing) == 1 else 'are'} not known at this point")
+    return {**values, **{k: env[k] for k in spec.derive}}
+
+
+def evaluate(spec: Spec) -> PointResult:
+    """Run the cost model on a one-point spec. Raises SpecError located at the offending field."""
+    values = inputs(spec)
+    kwargs: dict[str, Any] = {}
+    arch: dict[str, Any] = {}
+    for name, v in values.items():
+        info = FIELDS.get(name)
+        if info is None:
+            continue
+        if info.kwarg.startswith("architecture."):
+            arch[info.kwarg.split(".", 1)[1]] = v == "true" if name.endswith("gated_mlp") else v
+        else:
+            kwargs[info.kwarg] = v
+    try:
+        result = estimate(**kwargs, architecture=arch, catalog=spec.catalog)
+    except (InputError, ModelInputError) as e:
+        raise _located(spec, e.field, str(e)) from None
+    except CostspecError as e:
+        raise _located(spec, None, str(e)) from None
+    derived = {k: values[k] for k in spec.derive}
+    kept = None
+    if spec.where:
+        env: dict[str, Any] = dict(values)
+        row = result.to_dict()
+        env.update({k: row[k] for k in columns.NAMES if k in row})
+        for e in spec.where:
+            try:
+                ok = bool(e.evaluate(env))
+            except (ArithmeticError, ValueError, TypeError) as err:
+                raise spec.document.error(("where",), f"cannot evaluate {e.text!r}: {err}") from None
+            if not ok:
+                kept = False
+                break
+        else:
+            kept = True
+    return PointResult(result, derived, kept)

@@ -1,0 +1,634 @@
+"""Spec files: load, check against the schema and the catalog, and describe as a typed Spec.
+
+``load(path)`` returns a :class:`Spec` or raises :class:`SpecError` (with every problem in
+``.errors``); ``validate(path)`` returns the list of problems. Nothing here imports the Rust
+extension, so ``costspec validate`` starts fast.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from costspec import columns, expr, schema, yamlio
+from costspec.catalog import PRECISIONS, Catalog
+from costspec.errors import CatalogError, InputError, SpecError, UnknownNameError
+from costspec.units import parse_number
+from costspec.yamlio import Document
+
+Value = float | int | str | bool | expr.Expr | None
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """A spec input: its estimate() keyword, its kind and the numeric domain it accepts."""
+
+    kwarg: str
+    kind: str  # "number", "name" (catalog lookup) or "choice" (fixed set)
+    ok: Callable[[float], bool] = lambda x: True
+    accepted: str = ""
+    choices: tuple[str, ...] = ()
+
+
+def _positive() -> dict[str, Any]:
+    return {"ok": lambda x: x > 0, "accepted": "a number > 0"}
+
+
+def _whole() -> dict[str, Any]:
+    return {"ok": lambda x: x >= 1 and float(x).is_integer(), "accepted": "a whole number >= 1"}
+
+
+_ARCH = ("layers", "d_model", "heads", "kv_heads", "head_dim", "ffn_dim", "vocab", "seq_len", "experts",
+         "experts_per_token")
+FIELDS: dict[str, FieldInfo] = {
+    "model.preset": FieldInfo("model", "name"),
+    "model.params": FieldInfo("params", "number", **_positive()),
+    "model.active_params": FieldInfo("active_params", "number", **_positive()),
+    **{f"model.architecture.{a}": FieldInfo(f"architecture.{a}", "number", **_positive()) for a in _ARCH},
+    "model.architecture.gated_mlp": FieldInfo("architecture.gated_mlp", "choice", choices=("true", "false")),
+    "training.tokens": FieldInfo("tokens", "number", **_positive()),
+    "training.dataset_tokens": FieldInfo("dataset_tokens", "number", **_positive()),
+    "training.epochs": FieldInfo("epochs", "number", **_positive()),
+    "training.mode": FieldInfo("mode", "choice", choices=("pretrain", "finetune", "lora")),
+    "training.precision": FieldInfo("precision", "choice", choices=PRECISIONS),
+    "training.recompute": FieldInfo("recompute", "choice", choices=("none", "selective", "full")),
+    "training.convention": FieldInfo("convention", "choice", choices=("6nd", "palm", "megatron")),
+    "training.lora_rank": FieldInfo("lora_rank", "number", **_positive()),
+    "training.lora_fraction": FieldInfo("lora_fraction", "number", ok=lambda x: 0 < x <= 1,
+                                        accepted="a fraction in (0, 1]"),
+    "training.optimizer": FieldInfo("optimizer", "choice", choices=("adam", "adam8bit", "sgd")),
+    "training.micro_batch": FieldInfo("micro_batch", "number", **_whole()),
+    "hardware.gpu": FieldInfo("gpu", "name"),
+    "hardware.count": FieldInfo("gpus", "number", **_whole()),
+    "hardware.mfu": FieldInfo("mfu", "number", ok=lambda x: 0 < x <= 1, accepted="a fraction in (0, 1]"),
+    "hardware.gpu_hours": FieldInfo("gpu_hours", "number", **_positive()),
+    "hardware.wall_clock_days": FieldInfo("wall_clock_days", "number", **_positive()),
+    "hardware.watts": FieldInfo("watts", "number", **_positive()),
+    "price.usd_per_gpu_hour": FieldInfo("usd_per_gpu_hour", "number", ok=lambda x: x >= 0, accepted="a number >= 0"),
+    "price.provider": FieldInfo("provider", "name"),
+    "energy.pue": FieldInfo("pue", "number", ok=lambda x: x >= 1, accepted="a number >= 1"),
+    "energy.grid_kg_co2e_per_kwh": FieldInfo("grid_kg_co2e_per_kwh", "number", ok=lambda x: x >= 0,
+                                             accepted="a number >= 0"),
+    "parallelism.tensor": FieldInfo("tensor_parallel", "number", **_whole()),
+    "parallelism.pipeline": FieldInfo("pipeline_parallel", "number", **_whole()),
+    "parallelism.zero": FieldInfo("zero", "choice", choices=("0", "1", "2", "3", "fsdp")),
+}
+SECTIONS = ("model", "training", "hardware", "price", "energy", "parallelism")
+DURATION = ("hardware.mfu", "hardware.gpu_hours", "hardware.wall_clock_days")
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One sweep axis: a field (dotted) or a variable, with its values or how to generate them."""
+
+    name: str
+    kind: str  # "values", "linspace", "logspace" or "range"
+    values: tuple[Value, ...] = ()
+    start: float = 0.0
+    stop: float = 0.0
+    step: float = 1.0
+    num: int = 0
+    group: int | None = None  # zip group, None for a grid axis
+
+    def __len__(self) -> int:
+        if self.kind == "values":
+            return len(self.values)
+        if self.kind in ("linspace", "logspace"):
+            return self.num
+        n = math.ceil((self.stop - self.start) / self.step) if self.step else 0
+        return max(n, 0)
+
+    def materialise(self) -> list[Value]:
+        """The axis values (numbers generated for linspace/logspace/range; ends included for
+        linspace and logspace, stop excluded for range)."""
+        n = len(self)
+        if self.kind == "values":
+            return list(self.values)
+        if self.kind == "range":
+            return [self.start + i * self.step for i in range(n)]
+        if n == 1:
+            return [self.start]
+        if self.kind == "linspace":
+            return [self.start + (self.stop - self.start) * i / (n - 1) for i in range(n)]
+        lo, hi = math.log(self.start), math.log(self.stop)
+        return [math.exp(lo + (hi - lo) * i / (n - 1)) for i in range(n)]
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """The grid's axes and the zip groups: the product of the grid axes and one axis per group."""
+
+    grid: tuple[Axis, ...] = ()
+    zip: tuple[tuple[Axis, ...], ...] = ()
+
+    @property
+    def axes(self) -> tuple[Axis, ...]:
+        return self.grid + tuple(a for g in self.zip for a in g)
+
+    @property
+    def points(self) -> int:
+        n = 1
+        for a in self.grid:
+            n *= len(a)
+        for g in self.zip:
+            n *= len(g[0]) if g else 1
+        return n
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A checked spec. ``fields`` maps dotted input names (``hardware.gpu``) to their fixed values:
+    numbers (suffixes already applied), names, or expressions (:class:`costspec.expr.Expr`)."""
+
+    file: str
+    text: str
+    name: str | None
+    description: str | None
+    fields: Mapping[str, Value]
+    sweep: Sweep
+    derive: Mapping[str, expr.Expr]
+    where: tuple[expr.Expr, ...]
+    output_path: str | None
+    output_format: str
+    catalog: Catalog
+    document: Document = field(repr=False)
+
+    @property
+    def points(self) -> int:
+        return self.sweep.points
+
+
+# ----------------------------------------------------------------------------------------------
+# Loading
+
+
+def load(path: str | Path) -> Spec:
+    """Load and check a spec file. Raises SpecError; ``err.errors`` lists every problem."""
+    spec, errors = _analyse(yamlio.read(Path(path)), Path(path).parent)
+    if errors:
+        first = errors[0]
+        first.errors = errors
+        raise first
+    assert spec is not None
+    return spec
+
+
+def load_text(text: str, file: str = "<string>", base: Path | None = None) -> Spec:
+    """Like load(), for a spec held in a string (``file`` names it in errors)."""
+    spec, errors = _analyse(yamlio.parse(text, file), base or Path.cwd())
+    if errors:
+        errors[0].errors = errors
+        raise errors[0]
+    assert spec is not None
+    return spec
+
+
+def validate(path: str | Path) -> list[SpecError]:
+    """Every problem in a spec file, located; an empty list when the spec is valid."""
+    try:
+        doc = yamlio.read(Path(path))
+    except SpecError as e:
+        return [e]
+    return _analyse(doc, Path(path).parent)[1]
+
+
+def validate_text(text: str, file: str = "<string>") -> list[SpecError]:
+    try:
+        doc = yamlio.parse(text, file)
+    except SpecError as e:
+        return [e]
+    return _analyse(doc, Path.cwd())[1]
+
+
+# ----------------------------------------------------------------------------------------------
+# Checking
+
+
+class _Checker:
+    def __init__(self, doc: Document, base: Path) -> None:
+        self.doc = doc
+        self.base = base
+        self.errors: list[SpecError] = []
+        self.catalog = Catalog.builtin()
+        self.checked_axes: list[Axis] = []  # every well-formed axis, kept or not
+
+    def err(self, path: tuple[Any, ...], message: str, expected: str | None = None, found: str | None = None,
+            key: bool = False) -> None:
+        self.errors.append(self.doc.error(path, message, expected, found, key))
+
+    def expr_error(self, path: tuple[Any, ...], text: str, message: str, offset: int,
+                   expected: str | None = None) -> None:
+        line, col = self.doc.where(path)
+        # Point inside the string: skip an opening quote and an '=' prefix.
+        lines = self.doc.text.splitlines()
+        if 0 < line <= len(lines) and col - 1 < len(lines[line - 1]) and lines[line - 1][col - 1] in "'\"":
+            col += 1
+        self.errors.append(SpecError(self.doc.file, line, col + offset, yamlio.dotted(path), message, expected,
+                                     repr(text)))
+
+    # -- catalog ---------------------------------------------------------------------------------
+    def build_catalog(self, raw: Any, add_entries: bool) -> None:
+        if not isinstance(raw, dict):
+            return
+        entries = {k: raw[k] for k in ("gpus", "models", "prices") if isinstance(raw.get(k), list)}
+        includes = raw.get("include") if isinstance(raw.get("include"), list) else []
+        if not entries and not includes:
+            return
+        cat = Catalog.fresh()
+        for i, inc in enumerate(includes):
+            if not isinstance(inc, str):
+                continue
+            try:
+                cat.add_file(self.base / inc)
+            except CatalogError as e:
+                self.err(("catalog", "include", i), f"cannot use catalog file: {e}")
+        if entries and add_entries:
+            try:
+                cat.add(entries, origin=f"{self.doc.file} (catalog)")
+            except (CatalogError, UnknownNameError) as e:
+                self.err(("catalog",), f"bad catalog entry: {e}")
+        self.catalog = cat
+
+    # -- values ----------------------------------------------------------------------------------
+    def value(self, name: str, raw: Any, path: tuple[Any, ...], from_schema_ok: bool) -> Value:
+        """Convert one raw input value by its field kind, reporting what the schema cannot see."""
+        info = FIELDS.get(name)
+        if isinstance(raw, str) and raw.startswith("="):
+            return self.expression(raw[1:], path, offset=1)
+        if info is None:  # a sweep variable
+            if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+                return raw
+            try:
+                return parse_number(raw, name)
+            except InputError:
+                self.err(path, "not a number", "a number such as 20, 7B or 1.5e12", schema.describe(raw))
+                return None
+        if info.kind == "number":
+            if isinstance(raw, bool) or raw is None or not isinstance(raw, (int, float, str)):
+                if not from_schema_ok:
+                    self.err(path, "not a number", "a number such as 7B, 2T or 1.5e12", schema.describe(raw))
+                return None
+            try:
+                x = parse_number(raw, name)
+            except InputError:
+                if not from_schema_ok:
+                    self.err(path, "not a number", "a number such as 7B, 2T or 1.5e12", schema.describe(raw))
+                return None
+            if not (math.isfinite(x) and info.ok(x)) and (isinstance(raw, str) or not from_schema_ok):
+                self.err(path, "out of range", info.accepted, schema.describe(raw))
+            return x
+        text = str(raw).lower() if isinstance(raw, (str, int, bool)) else None
+        if info.kind == "choice":
+            if text not in info.choices:
+                if not from_schema_ok:
+                    self.err(path, f"not an accepted value{schema.did_you_mean(str(raw), info.choices)}",
+                             "one of " + ", ".join(info.choices), schema.describe(raw))
+                return None
+            return text
+        if not isinstance(raw, str) or not raw:
+            if not from_schema_ok:
+                self.err(path, "expected a name", "a catalog name", schema.describe(raw))
+            return None
+        return raw
+
+    def expression(self, text: str, path: tuple[Any, ...], offset: int = 0) -> expr.Expr | None:
+        try:
+            return expr.parse(text)
+        except expr.ExprError as e:
+            self.expr_error(path, text, f"bad expression: {e}", offset + e.offset)
+            return None
+
+    # -- the sweep ------------------------------------------------------------------------------
+    def axis(self, name: str, raw: Any, path: tuple[Any, ...], group: int | None) -> Axis | None:
+        if isinstance(raw, list) or (isinstance(raw, dict) and "values" in raw):
+            items = raw if isinstance(raw, list) else raw.get("values")
+            if not isinstance(items, list):
+                return None
+            ipath = path if isinstance(raw, list) else (*path, "values")
+            if not items:
+                return None  # the schema reports it
+            vals = tuple(self.value(name, v, (*ipath, i), from_schema_ok=False) for i, v in enumerate(items))
+            return Axis(name, "values", vals, group=group)
+        if not isinstance(raw, dict):
+            return None
+        for kind in ("linspace", "logspace"):
+            if kind in raw:
+                pair, num = raw.get(kind), raw.get("num")
+                if not (isinstance(pair, list) and len(pair) == 2 and isinstance(num, int)):
+                    return None
+                a, b = (self.number((*path, kind, i), v) for i, v in enumerate(pair))
+                if a is None or b is None:
+                    return None
+                if num < 1:
+                    self.err((*path, "num"), "a sweep axis with no values has no points", "num >= 1", str(num))
+                    return None
+                if kind == "logspace" and (a <= 0 or b <= 0):
+                    self.err((*path, kind), "logspace ends must be > 0", "two numbers > 0", schema.describe(pair))
+                    return None
+                ax = Axis(name, kind, start=a, stop=b, num=num, group=group)
+                self.check_numbers(name, ax, path)
+                return ax
+        if "range" in raw and isinstance(raw["range"], list) and 2 <= len(raw["range"]) <= 3:
+            nums = [self.number((*path, "range", i), v) for i, v in enumerate(raw["range"])]
+            if any(n is None for n in nums):
+                return None
+            start, stop = float(nums[0]), float(nums[1])  # type: ignore[arg-type]
+            step = float(nums[2]) if len(nums) == 3 else 1.0  # type: ignore[arg-type]
+            if step == 0:
+                self.err((*path, "range", 2), "a range step of 0 never reaches its stop", "a step != 0", "0")
+                return None
+            ax = Axis(name, "range", start=start, stop=stop, step=step, group=group)
+            if len(ax) == 0:
+                self.err((*path, "range"), "this range has no values, so the sweep has no points",
+                         "start < stop for a positive step (stop is excluded)", schema.describe(raw["range"]))
+                return None
+            self.check_numbers(name, ax, path)
+            return ax
+        return None
+
+    def number(self, path: tuple[Any, ...], raw: Any) -> float | None:
+        try:
+            return parse_number(raw, "value")
+        except InputError:
+            return None  # the schema reports it
+
+    def check_numbers(self, name: str, ax: Axis, path: tuple[Any, ...]) -> None:
+        info = FIELDS.get(name)
+        if info is None:
+            return
+        if info.kind != "number":
+            self.err(path, f"{name} takes names, not generated numbers", "a list of values", ax.kind)
+            return
+        bad = [v for v in ax.materialise() if isinstance(v, (int, float)) and not info.ok(float(v))]
+        if bad:
+            self.err(path, "the axis generates values out of range", info.accepted, f"{bad[0]:g}")
+
+    # -- the whole spec ---------------------------------------------------------------------------
+    def run(self) -> Spec | None:
+        data = self.doc.data
+        if not isinstance(data, dict):
+            self.err((), "a spec is a mapping with costspec, model and hardware keys", "a mapping",
+                     schema.describe(data))
+            return None
+        self.errors.extend(schema.check(self.doc))
+        catalog_ok = not any(e.path.startswith("catalog") for e in self.errors)
+        self.build_catalog(data.get("catalog"), add_entries=catalog_ok)
+
+        fields: dict[str, Value] = {}
+        where_set: dict[str, tuple[Any, ...]] = {}
+        for section in SECTIONS:
+            body = data.get(section)
+            if not isinstance(body, dict):
+                continue
+            items = list(body.items())
+            if section == "model" and isinstance(body.get("architecture"), dict):
+                items = [(k, v) for k, v in items if k != "architecture"]
+                items += [(f"architecture.{k}", v) for k, v in body["architecture"].items()]
+            for key, raw in items:
+                name = f"{section}.{key}"
+                if name not in FIELDS:
+                    continue  # the schema reports unknown keys
+                path = (section, *key.split("."))
+                v = self.value(name, raw, path, from_schema_ok=True)
+                if v is not None:
+                    fields[name] = v
+                where_set[name] = path
+
+        sweep = self.sweep(data.get("sweep"), where_set)
+        swept = {a.name: a for a in self.checked_axes}
+
+        derive: dict[str, expr.Expr] = {}
+        raw_derive = data.get("derive") if isinstance(data.get("derive"), dict) else {}
+        raw_where = data.get("where")
+        wheres = [raw_where] if isinstance(raw_where, str) else (raw_where if isinstance(raw_where, list) else [])
+
+        variables = {n for n in swept if n not in FIELDS}
+        inputs = set(FIELDS) | variables
+        for name, text in raw_derive.items():
+            if not isinstance(text, str):
+                continue
+            if name in FIELDS or name in columns.NAMES or name in variables:
+                self.err(("derive", name), f"derived name {name!r} hides an input or output of the same name",
+                         "a new name", None, key=True)
+            e = self.expression(text, ("derive", name))
+            if e is not None:
+                self.known_names(e, ("derive", name), inputs | set(derive), "inputs and earlier derived names")
+                derive[name] = e
+        exprs: list[expr.Expr] = []
+        everything = inputs | set(derive) | set(columns.NAMES)
+        for i, text in enumerate(wheres):
+            if not isinstance(text, str):
+                continue
+            path = ("where", i) if isinstance(raw_where, list) else ("where",)
+            e = self.expression(text, path)
+            if e is not None:
+                self.known_names(e, path, everything, "inputs, outputs and derived names")
+                exprs.append(e)
+        for name, v in fields.items():
+            if isinstance(v, expr.Expr):
+                self.known_names(v, where_set[name], inputs | set(derive), "inputs, sweep variables and derived names",
+                                 offset=1)
+
+        for name, path in where_set.items():
+            if name in swept:
+                self.err(path, f"{name} is both set here and swept", "one of the two", None, key=True)
+        self.semantics(fields, where_set, swept)
+
+        out = data.get("output") if isinstance(data.get("output"), dict) else {}
+        spec = Spec(
+            file=self.doc.file,
+            text=self.doc.text,
+            name=data.get("name") if isinstance(data.get("name"), str) else None,
+            description=data.get("description") if isinstance(data.get("description"), str) else None,
+            fields=fields,
+            sweep=sweep,
+            derive=derive,
+            where=tuple(exprs),
+            output_path=out.get("path") if isinstance(out.get("path"), str) else None,
+            output_format=out.get("format") if isinstance(out.get("format"), str) else "parquet",
+            catalog=self.catalog,
+            document=self.doc,
+        )
+        return spec
+
+    def known_names(self, e: expr.Expr, path: tuple[Any, ...], known: set[str], what: str, offset: int = 0) -> None:
+        for n in e.names:
+            if n.name not in known:
+                hint = schema.did_you_mean(n.name, sorted(known))
+                self.expr_error(path, e.text, f"unknown name {n.name!r} in expression{hint}", offset + n.offset,
+                                expected=what)
+
+    def sweep(self, raw: Any, where_set: Mapping[str, tuple[Any, ...]]) -> Sweep:
+        if not isinstance(raw, dict):
+            return Sweep()
+        seen: dict[str, tuple[Any, ...]] = {}
+        grid: list[Axis] = []
+
+        def name_ok(name: str, path: tuple[Any, ...]) -> bool:
+            if "." in name and name not in FIELDS:
+                hint = schema.did_you_mean(name, FIELDS)
+                self.err(path, f"unknown field {name!r}{hint}", "a spec field such as hardware.count, or a plain "
+                         "variable name", None, key=True)
+                return False
+            if name in seen:
+                self.err(path, f"{name} is swept twice", "each axis once", None, key=True)
+                return False
+            if name in columns.NAMES:
+                self.err(path, f"sweep variable {name!r} has the name of an output column", "another name",
+                         None, key=True)
+                return False
+            seen[name] = path
+            return True
+
+        if isinstance(raw.get("grid"), dict):
+            for name, body in raw["grid"].items():
+                path = ("sweep", "grid", name)
+                if name_ok(name, path):
+                    ax = self.axis(name, body, path, None)
+                    if ax is not None:
+                        grid.append(ax)
+                        self.checked_axes.append(ax)
+        groups: list[tuple[Axis, ...]] = []
+        if isinstance(raw.get("zip"), list):
+            for gi, group in enumerate(raw["zip"]):
+                if not isinstance(group, dict):
+                    continue
+                axes: list[Axis] = []
+                for name, body in group.items():
+                    path = ("sweep", "zip", gi, name)
+                    if name_ok(name, path):
+                        ax = self.axis(name, body, path, gi)
+                        if ax is not None:
+                            axes.append(ax)
+                self.checked_axes.extend(axes)
+                if axes:
+                    lengths = {a.name: len(a) for a in axes}
+                    if len(set(lengths.values())) > 1:
+                        first = axes[0]
+                        for a in axes[1:]:
+                            if len(a) != len(first):
+                                self.err(("sweep", "zip", gi, a.name),
+                                         f"zip group {gi}: {a.name} has {len(a)} values but {first.name} has "
+                                         f"{len(first)}", f"{len(first)} values, as the group's other lists",
+                                         f"{len(a)} values", key=True)
+                        continue
+                    groups.append(tuple(axes))
+        return Sweep(tuple(grid), tuple(groups))
+
+    # -- meaning -------------------------------------------------------------------------------------
+    def semantics(self, fields: dict[str, Value], where_set: Mapping[str, tuple[Any, ...]],
+                  swept: Mapping[str, Axis]) -> None:
+        """Checks that need the catalog or several fields at once."""
+
+        def values_of(name: str) -> list[tuple[Value, tuple[Any, ...]]]:
+            if name in swept:
+                ax = swept[name]
+                base = ("sweep", "grid", name) if ax.group is None else ("sweep", "zip", ax.group, name)
+                raw = self.doc.data["sweep"]["grid"][name] if ax.group is None else \
+                    self.doc.data["sweep"]["zip"][ax.group][name]
+                inner = base if isinstance(raw, list) else (*base, "values")
+                return [(v, (*inner, i)) for i, v in enumerate(ax.values)] if ax.kind == "values" else []
+            if name in fields:
+                return [(fields[name], where_set[name])]
+            return []
+
+        def present(name: str) -> bool:
+            return name in fields or name in swept or name in where_set
+
+        lookups: dict[str, Callable[[str], Any]] = {
+            "model.preset": self.catalog.model, "hardware.gpu": self.catalog.gpu,
+        }
+        resolved: dict[str, list[Any]] = {"model.preset": [], "hardware.gpu": []}
+        for name, lookup in lookups.items():
+            for v, path in values_of(name):
+                if isinstance(v, str):
+                    try:
+                        resolved[name].append(lookup(v))
+                    except UnknownNameError as e:
+                        self.err(path, f"unknown {e.kind} {v!r}", e.accepted, None)
+
+        # Checks of a section the schema already reports missing would only repeat it.
+        has_model = isinstance(self.doc.data.get("model"), dict)
+        has_hardware = isinstance(self.doc.data.get("hardware"), dict) or any(n.startswith("hardware.") for n in swept)
+        if has_hardware and not present("hardware.gpu"):
+            self.err(("hardware",), "give hardware.gpu", "a GPU from the catalog, set or swept", None, key=True)
+
+        # A model needs a preset or a parameter count.
+        if has_model and not present("model.preset") and not present("model.params"):
+            self.err(("model",), "give a model preset or params", "model.preset or model.params", None, key=True)
+
+        # Exactly one way to pin the duration.
+        given = [d for d in DURATION if present(d)]
+        if has_hardware and len(given) != 1:
+            found = " and ".join(given) if given else "none of them"
+            path = where_set.get(given[1]) if len(given) > 1 and given[1] in where_set else ("hardware",)
+            self.err(path, "give exactly one of hardware.mfu, hardware.gpu_hours, hardware.wall_clock_days",
+                     "one of them, set or swept", found, key=True)
+        if "hardware.wall_clock_days" in given and not present("hardware.count"):
+            self.err(where_set.get("hardware.wall_clock_days", ("hardware",)),
+                     "wall_clock_days needs hardware.count", "a GPU count", None, key=True)
+
+        # Tokens: given, from dataset × epochs, or the preset's published count.
+        preset_names = [v for v, _ in values_of("model.preset")]
+        if has_model and not present("training.tokens") and not present("training.dataset_tokens") \
+                and len(resolved["model.preset"]) == len(preset_names):  # (unknown presets are reported)
+            presets = resolved["model.preset"]
+            if not presets or any(not m.training.get("tokens") for m in presets):
+                self.err(("training",) if "training" in (self.doc.data or {}) else ("model",),
+                         "give training.tokens (or dataset_tokens and epochs)",
+                         "a token count such as 2T", None, key=True)
+        if present("training.tokens") and present("training.dataset_tokens"):
+            self.err(where_set.get("training.dataset_tokens", ("training",)),
+                     "give training.tokens or training.dataset_tokens, not both", None, None, key=True)
+        if present("price.provider") and present("price.usd_per_gpu_hour"):
+            self.err(where_set.get("price.provider", ("price",)), "give price.provider or price.usd_per_gpu_hour, "
+                     "not both", None, None, key=True)
+
+        # Every GPU has a peak at every precision the spec uses, and every provider a price for it.
+        gpus = resolved["hardware.gpu"]
+        precisions = [(v, p) for v, p in values_of("training.precision") if isinstance(v, str)] or \
+            [("bf16", where_set.get("hardware.gpu", ("hardware",)))]
+        for g in gpus:
+            for prec, path in precisions:
+                if prec not in g.peak_tflops:
+                    self.err(path, f"{g.id} has no {prec} peak", "a precision with a dense peak on "
+                             f"{g.id}: {', '.join(g.peak_tflops)}", prec)
+        providers = [(v, p) for v, p in values_of("price.provider") if isinstance(v, str)]
+        zipped_gpu = swept.get("hardware.gpu")
+        zipped_provider = swept.get("price.provider")
+        paired = zipped_gpu is not None and zipped_provider is not None and zipped_gpu.group is not None \
+            and zipped_gpu.group == zipped_provider.group
+        for i, (prov, path) in enumerate(providers):
+            pool = [gpus[i]] if paired and i < len(gpus) else gpus
+            for g in pool:
+                try:
+                    self.catalog.price(prov, g)
+                except UnknownNameError as e:
+                    self.err(path, f"no {prov!r} price for {g.id}" if e.kind != "provider" else
+                             f"unknown provider {prov!r}", e.accepted, None)
+                    break
+
+
+def _analyse(doc: Document, base: Path) -> tuple[Spec | None, list[SpecError]]:
+    c = _Checker(doc, base)
+    try:
+        spec = c.run()
+    except RecursionError:
+        c.err((), "the spec is nested too deeply")
+        spec = None
+    errors = _dedupe(c.errors)
+    return (None if errors else spec), errors
+
+
+def _dedupe(errors: list[SpecError]) -> list[SpecError]:
+    seen: set[tuple[int, int, str]] = set()
+    out = []
+    for e in sorted(errors, key=lambda e: (e.line, e.column)):
+        k = (e.line, e.column, e.message)
+        if k not in seen:
+            seen.add(k)
+            out.append(e)
+    return out
+
