@@ -75,7 +75,7 @@ def test_catalog_listing(capsys: pytest.CaptureFixture[str]) -> None:
         (["--gpus", "12", "--tp", "8"], "--gpus: got 12, expected a multiple of tensor × pipeline parallel (8)"),
         (["--pue", "0.9"], "--pue: got 0.9, expected a number >= 1"),
         (["--mode", "lora"], "--lora-rank or --lora-fraction: got nothing"),
-        (["--catalog", "/nonexistent/file.yaml"], "--catalog: /nonexistent/file.yaml: cannot read"),
+        (["--catalog", "/nonexistent/file.yaml"], "--catalog: /nonexistent/file.yaml:1:1: cannot read"),
         (["--bogus"], "No such option '--bogus'"),
     ],
 )

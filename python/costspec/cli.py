@@ -141,7 +141,7 @@ CHOICE = click.Choice
               help="Evaluate a one-point spec file instead of flags.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
-def estimate(ctx: click.Context, **o: Any) -> None:
+def estimate(ctx: click.Context, /, **o: Any) -> None:
     """Estimate FLOPs, GPU-hours, wall clock, cost, energy and memory for one training run.
 
     \b

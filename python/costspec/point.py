@@ -113,11 +113,15 @@ def evaluate(spec: Spec) -> PointResult:
         env: dict[str, Any] = dict(values)
         row = result.to_dict()
         env.update({k: row[k] for k in columns.NAMES if k in row})
-        for e in spec.where:
+        for cond in spec.where:
+            missing = [n.name for n in cond.names if env.get(n.name) is None]
+            if missing:
+                raise spec.document.error(("where",), f"cannot evaluate {cond.text!r}: {', '.join(missing)} "
+                                          "has no value at this point (no price, power or GPU count given?)")
             try:
-                ok = bool(e.evaluate(env))
+                ok = bool(cond.evaluate(env))
             except (ArithmeticError, ValueError, TypeError) as err:
-                raise spec.document.error(("where",), f"cannot evaluate {e.text!r}: {err}") from None
+                raise spec.document.error(("where",), f"cannot evaluate {cond.text!r}: {err}") from None
             if not ok:
                 kept = False
                 break

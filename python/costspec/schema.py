@@ -54,8 +54,8 @@ def _expected(err: Any) -> str:
     v, value = err.validator, err.validator_value
     if v == "type":
         names = value if isinstance(value, list) else [value]
-        return " or ".join({"object": "a mapping", "array": "a list", "string": "a string", "number": "a number",
-                            "integer": "a whole number", "boolean": "true or false", "null": "nothing"}.get(n, n)
+        return " or ".join(str({"object": "a mapping", "array": "a list", "string": "a string", "number": "a number",
+                            "integer": "a whole number", "boolean": "true or false", "null": "nothing"}.get(n, n))
                            for n in names)
     if v == "enum":
         return "one of " + ", ".join(map(str, value))

@@ -75,6 +75,7 @@ FIELDS: dict[str, FieldInfo] = {
     "parallelism.pipeline": FieldInfo("pipeline_parallel", "number", **_whole()),
     "parallelism.zero": FieldInfo("zero", "choice", choices=("0", "1", "2", "3", "fsdp")),
 }
+MAX_AXIS = 10**12  # values one generated axis may have
 SECTIONS = ("model", "training", "hardware", "price", "energy", "parallelism")
 DURATION = ("hardware.mfu", "hardware.gpu_hours", "hardware.wall_clock_days")
 
@@ -97,8 +98,17 @@ class Axis:
             return len(self.values)
         if self.kind in ("linspace", "logspace"):
             return self.num
-        n = math.ceil((self.stop - self.start) / self.step) if self.step else 0
-        return max(n, 0)
+        q = (self.stop - self.start) / self.step if self.step else 0.0
+        return max(math.ceil(q), 0) if q < MAX_AXIS else MAX_AXIS + 1
+
+    def ends(self) -> list[Value]:
+        """The first and last values (all values for a list): bounds of a generated axis."""
+        if self.kind == "values":
+            return list(self.values)
+        n = len(self)
+        if self.kind == "range":
+            return [self.start, self.start + (n - 1) * self.step] if n else []
+        return [self.start, self.stop]
 
     def materialise(self) -> list[Value]:
         """The axis values (numbers generated for linspace/logspace/range; ends included for
@@ -233,7 +243,7 @@ class _Checker:
         if not isinstance(raw, dict):
             return
         entries = {k: raw[k] for k in ("gpus", "models", "prices") if isinstance(raw.get(k), list)}
-        includes = raw.get("include") if isinstance(raw.get("include"), list) else []
+        includes: list[Any] = raw["include"] if isinstance(raw.get("include"), list) else []
         if not entries and not includes:
             return
         cat = Catalog.fresh()
@@ -270,13 +280,16 @@ class _Checker:
                 if not from_schema_ok:
                     self.err(path, "not a number", "a number such as 7B, 2T or 1.5e12", schema.describe(raw))
                 return None
+            if isinstance(raw, float) and not math.isfinite(raw):  # .inf, .nan, 1e999: the schema takes them
+                self.err(path, "not a finite number", info.accepted, schema.describe(raw))
+                return None
             try:
                 x = parse_number(raw, name)
             except InputError:
                 if not from_schema_ok:
                     self.err(path, "not a number", "a number such as 7B, 2T or 1.5e12", schema.describe(raw))
                 return None
-            if not (math.isfinite(x) and info.ok(x)) and (isinstance(raw, str) or not from_schema_ok):
+            if not info.ok(x) and (isinstance(raw, str) or not from_schema_ok):
                 self.err(path, "out of range", info.accepted, schema.describe(raw))
             return x
         text = str(raw).lower() if isinstance(raw, (str, int, bool)) else None
@@ -340,6 +353,10 @@ class _Checker:
                 self.err((*path, "range", 2), "a range step of 0 never reaches its stop", "a step != 0", "0")
                 return None
             ax = Axis(name, "range", start=start, stop=stop, step=step, group=group)
+            if len(ax) > MAX_AXIS:
+                self.err((*path, "range"), f"this range has more than {MAX_AXIS:.0e} values", "a coarser step",
+                         schema.describe(raw["range"]))
+                return None
             if len(ax) == 0:
                 self.err((*path, "range"), "this range has no values, so the sweep has no points",
                          "start < stop for a positive step (stop is excluded)", schema.describe(raw["range"]))
@@ -361,7 +378,7 @@ class _Checker:
         if info.kind != "number":
             self.err(path, f"{name} takes names, not generated numbers", "a list of values", ax.kind)
             return
-        bad = [v for v in ax.materialise() if isinstance(v, (int, float)) and not info.ok(float(v))]
+        bad = [v for v in ax.ends() if isinstance(v, (int, float)) and not info.ok(float(v))]
         if bad:
             self.err(path, "the axis generates values out of range", info.accepted, f"{bad[0]:g}")
 
@@ -400,7 +417,7 @@ class _Checker:
         swept = {a.name: a for a in self.checked_axes}
 
         derive: dict[str, expr.Expr] = {}
-        raw_derive = data.get("derive") if isinstance(data.get("derive"), dict) else {}
+        raw_derive: dict[str, Any] = data["derive"] if isinstance(data.get("derive"), dict) else {}
         raw_where = data.get("where")
         wheres = [raw_where] if isinstance(raw_where, str) else (raw_where if isinstance(raw_where, list) else [])
 
@@ -436,7 +453,7 @@ class _Checker:
                 self.err(path, f"{name} is both set here and swept", "one of the two", None, key=True)
         self.semantics(fields, where_set, swept)
 
-        out = data.get("output") if isinstance(data.get("output"), dict) else {}
+        out: dict[str, Any] = data["output"] if isinstance(data.get("output"), dict) else {}
         spec = Spec(
             file=self.doc.file,
             text=self.doc.text,
@@ -447,7 +464,7 @@ class _Checker:
             derive=derive,
             where=tuple(exprs),
             output_path=out.get("path") if isinstance(out.get("path"), str) else None,
-            output_format=out.get("format") if isinstance(out.get("format"), str) else "parquet",
+            output_format=str(out.get("format") or "parquet"),
             catalog=self.catalog,
             document=self.doc,
         )
@@ -484,7 +501,7 @@ class _Checker:
 
         if isinstance(raw.get("grid"), dict):
             for name, body in raw["grid"].items():
-                path = ("sweep", "grid", name)
+                path: tuple[Any, ...] = ("sweep", "grid", name)
                 if name_ok(name, path):
                     ax = self.axis(name, body, path, None)
                     if ax is not None:
@@ -563,7 +580,7 @@ class _Checker:
         given = [d for d in DURATION if present(d)]
         if has_hardware and len(given) != 1:
             found = " and ".join(given) if given else "none of them"
-            path = where_set.get(given[1]) if len(given) > 1 and given[1] in where_set else ("hardware",)
+            path = where_set.get(given[1], ("hardware",)) if len(given) > 1 else ("hardware",)
             self.err(path, "give exactly one of hardware.mfu, hardware.gpu_hours, hardware.wall_clock_days",
                      "one of them, set or swept", found, key=True)
         if "hardware.wall_clock_days" in given and not present("hardware.count"):
@@ -626,7 +643,7 @@ def _dedupe(errors: list[SpecError]) -> list[SpecError]:
     seen: set[tuple[int, int, str]] = set()
     out = []
     for e in sorted(errors, key=lambda e: (e.line, e.column)):
-        k = (e.line, e.column, e.message)
+        k = (e.line, e.column, e.path)  # one error per spot: the schema's, which comes first
         if k not in seen:
             seen.add(k)
             out.append(e)
