@@ -6,7 +6,6 @@ when something needs it, so that loading and validating specs stays fast and pur
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from costspec.catalog import Catalog, Figure, Gpu, ModelPreset, Price
@@ -17,15 +16,19 @@ from costspec.units import parse_number
 if TYPE_CHECKING:
     from costspec.estimator import Estimate, estimate
 
-try:
-    __version__ = version("costspec")
-except PackageNotFoundError:  # running from a source tree without an install
-    __version__ = "0+unknown"
+    __version__: str
 
 _LAZY = {"estimate": "costspec.estimator", "Estimate": "costspec.estimator"}
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # importlib.metadata costs ~80 ms to import: only when asked
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("costspec")
+        except PackageNotFoundError:  # a source tree without an install
+            return "0+unknown"
     if name in _LAZY:
         import importlib
 
