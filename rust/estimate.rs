@@ -4,7 +4,7 @@ use crate::flops::{forward_flops, training_flops_per_token};
 use crate::memory::memory;
 use crate::types::{out_of_range, Architecture, Mode, ModelError, Outputs, Point, Trainable, Utilisation};
 
-fn positive(field: &str, x: f64) -> Result<(), ModelError> {
+pub fn positive(field: &str, x: f64) -> Result<(), ModelError> {
     if x.is_finite() && x > 0.0 {
         Ok(())
     } else {
@@ -12,7 +12,7 @@ fn positive(field: &str, x: f64) -> Result<(), ModelError> {
     }
 }
 
-fn whole_at_least_one(field: &str, x: f64) -> Result<(), ModelError> {
+pub fn whole_at_least_one(field: &str, x: f64) -> Result<(), ModelError> {
     if x.is_finite() && x >= 1.0 && x.fract() == 0.0 {
         Ok(())
     } else {
@@ -37,7 +37,7 @@ pub fn lora_params(arch: &Architecture, rank: f64) -> Result<f64, ModelError> {
     Ok(l * rank * ((h + heads * q) + (h + kv * q)))
 }
 
-fn check(p: &Point) -> Result<(), ModelError> {
+pub fn check(p: &Point) -> Result<(), ModelError> {
     positive("params", p.params)?;
     positive("active_params", p.active_params)?;
     if p.active_params > p.params * (1.0 + 1e-12) {
@@ -93,43 +93,53 @@ fn check(p: &Point) -> Result<(), ModelError> {
     Ok(())
 }
 
-/// Evaluate the cost model at one point.
-pub fn estimate(p: &Point) -> Result<Outputs, ModelError> {
-    check(p)?;
-    let trainable = match (p.mode, p.lora) {
+/// Parameters that receive gradients: all of them, or the LoRA adapters.
+pub fn trainable_params(p: &Point) -> Result<f64, ModelError> {
+    match (p.mode, p.lora) {
         (Mode::Lora, Some(Trainable::Rank(r))) => {
             positive("lora_rank", r)?;
-            lora_params(&p.arch, r)?
+            lora_params(&p.arch, r)
         }
         (Mode::Lora, Some(Trainable::Fraction(f))) => {
             if !(f > 0.0 && f <= 1.0) {
                 return Err(out_of_range("lora_fraction", f, "a fraction in (0, 1]"));
             }
-            f * p.params
+            Ok(f * p.params)
         }
         (Mode::Lora, None) => {
-            return Err(out_of_range("lora", "nothing", "a LoRA rank or a trainable fraction in mode 'lora'"))
+            Err(out_of_range("lora", "nothing", "a LoRA rank or a trainable fraction in mode 'lora'"))
         }
-        _ => p.params,
-    };
+        _ => Ok(p.params),
+    }
+}
 
+/// FLOPs of a point: (trainable params, model FLOPs per token, model FLOPs, hardware FLOPs).
+pub fn point_flops(p: &Point) -> Result<(f64, f64, f64, f64), ModelError> {
+    let trainable = trainable_params(p)?;
     let fwd = forward_flops(p.convention, p.active_params, &p.arch)?;
     let (model_pt, hardware_pt) = training_flops_per_token(&fwd, p.mode, trainable, p.recompute, &p.arch)?;
-    let model_flops = model_pt * p.tokens;
-    let hardware_flops = hardware_pt * p.tokens;
+    Ok((trainable, model_pt, model_pt * p.tokens, hardware_pt * p.tokens))
+}
 
-    // GPU-hours = C / (peak × MFU) / 3600, or the inverse for a published run.
-    let peak = p.peak_tflops * 1e12;
-    let (mfu, gpu_hours) = match p.utilisation {
+/// GPU-hours = C / (peak × MFU) / 3600, or the inverse for a published run: (mfu, gpu_hours).
+/// An implied MFU above 1 is an error: no run beats the dense peak.
+pub fn utilisation(
+    model_flops: f64,
+    peak_tflops: f64,
+    util: Utilisation,
+    gpus: Option<f64>,
+) -> Result<(f64, f64), ModelError> {
+    let peak = peak_tflops * 1e12;
+    let (mfu, gpu_hours) = match util {
         Utilisation::Mfu(m) => (m, model_flops / (peak * m) / 3600.0),
         Utilisation::GpuHours(h) => (model_flops / (h * 3600.0 * peak), h),
         Utilisation::WallClockDays(d) => {
-            let h = d * 24.0 * p.gpus.unwrap();
+            let h = d * 24.0 * gpus.unwrap_or(f64::NAN);
             (model_flops / (h * 3600.0 * peak), h)
         }
     };
     if mfu > 1.0 {
-        let (field, given) = match p.utilisation {
+        let (field, given) = match util {
             Utilisation::WallClockDays(d) => ("wall_clock_days", d),
             _ => ("gpu_hours", gpu_hours),
         };
@@ -142,8 +152,35 @@ pub fn estimate(p: &Point) -> Result<Outputs, ModelError> {
             ),
         ));
     }
-    let hfu = mfu * hardware_flops / model_flops;
-    let energy_kwh = p.watts.map(|w| gpu_hours * w / 1000.0 * p.pue);
+    Ok((mfu, gpu_hours))
+}
+
+/// Wall-clock days = GPU-hours / GPUs / 24.
+#[inline]
+pub fn wall_clock_days(gpu_hours: f64, gpus: f64) -> f64 {
+    gpu_hours / gpus / 24.0
+}
+
+/// (cost US$, energy kWh, emissions kg CO2e): GPU-hours × price; GPU-hours × watts × PUE;
+/// energy × grid intensity.
+#[inline]
+pub fn money(
+    gpu_hours: f64,
+    usd_per_gpu_hour: Option<f64>,
+    watts: Option<f64>,
+    pue: f64,
+    grid_kg_per_kwh: Option<f64>,
+) -> (Option<f64>, Option<f64>, Option<f64>) {
+    let energy = watts.map(|w| gpu_hours * w / 1000.0 * pue);
+    (usd_per_gpu_hour.map(|usd| gpu_hours * usd), energy, energy.zip(grid_kg_per_kwh).map(|(e, g)| e * g))
+}
+
+/// Evaluate the cost model at one point.
+pub fn estimate(p: &Point) -> Result<Outputs, ModelError> {
+    check(p)?;
+    let (trainable, model_pt, model_flops, hardware_flops) = point_flops(p)?;
+    let (mfu, gpu_hours) = utilisation(model_flops, p.peak_tflops, p.utilisation, p.gpus)?;
+    let (cost_usd, energy_kwh, co2e_kg) = money(gpu_hours, p.usd_per_gpu_hour, p.watts, p.pue, p.grid_kg_per_kwh);
     Ok(Outputs {
         trainable_params: trainable,
         model_flops_per_token: model_pt,
@@ -151,12 +188,12 @@ pub fn estimate(p: &Point) -> Result<Outputs, ModelError> {
         hardware_flops,
         peak_tflops: p.peak_tflops,
         mfu,
-        hfu,
+        hfu: mfu * hardware_flops / model_flops,
         gpu_hours,
-        wall_clock_days: p.gpus.map(|g| gpu_hours / g / 24.0),
-        cost_usd: p.usd_per_gpu_hour.map(|usd| gpu_hours * usd),
+        wall_clock_days: p.gpus.map(|g| wall_clock_days(gpu_hours, g)),
+        cost_usd,
         energy_kwh,
-        co2e_kg: energy_kwh.zip(p.grid_kg_per_kwh).map(|(e, g)| e * g),
+        co2e_kg,
         memory: memory(p, trainable),
     })
 }

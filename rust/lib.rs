@@ -2,11 +2,16 @@
 //! `memory`, `estimate`) with no Python types; this file only converts between Python
 //! dictionaries and those types, and releases the GIL around the computation.
 
+pub mod engine;
 pub mod estimate;
 pub mod flops;
 pub mod memory;
 pub mod types;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use pyo3::buffer::PyUntypedBuffer;
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -22,6 +27,13 @@ create_exception!(
     ModelError,
     PyValueError,
     "An input the cost model cannot evaluate. args: (message, field or None)."
+);
+
+create_exception!(
+    _native,
+    SweepError,
+    PyValueError,
+    "A point of a sweep the cost model cannot evaluate. args: (message, point index)."
 );
 
 fn model_error(e: CoreError) -> PyErr {
@@ -184,10 +196,196 @@ fn py_estimate<'py>(py: Python<'py>, point: &Bound<'py, PyDict>) -> PyResult<Bou
     outputs_dict(py, &out)
 }
 
+/// A compiled sweep plan, ready to evaluate any range of its points.
+#[pyclass(frozen, name = "Plan", module = "costspec._native")]
+struct PyPlan {
+    program: Arc<engine::Program>,
+}
+
+/// Raw output pointers shared with the worker threads; each region writes its own rows.
+struct Outs(Vec<(*mut u8, engine::OutKind)>);
+unsafe impl Send for Outs {}
+unsafe impl Sync for Outs {}
+
+fn pool(threads: usize) -> PyResult<Arc<rayon::ThreadPool>> {
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    let threads = if threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { threads };
+    let mut pools = POOLS.get_or_init(|| Mutex::new(HashMap::new())).lock().unwrap();
+    if let Some(p) = pools.get(&threads) {
+        return Ok(p.clone());
+    }
+    let p = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("costspec-{i}"))
+            .build()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?,
+    );
+    pools.insert(threads, p.clone());
+    Ok(p)
+}
+
+fn regions(start: u64, end: u64, chunk: u64) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut a = start;
+    while a < end {
+        let b = (a + chunk).min(end);
+        out.push((a, b));
+        a = b;
+    }
+    out
+}
+
+fn sweep_error(e: engine::PointError) -> PyErr {
+    SweepError::new_err((e.message, e.index))
+}
+
+#[pymethods]
+impl PyPlan {
+    #[new]
+    fn new(json: &str) -> PyResult<Self> {
+        let program = engine::Program::from_json(json).map_err(PyValueError::new_err)?;
+        Ok(PyPlan { program: Arc::new(program) })
+    }
+
+    /// Number of points in the product.
+    #[getter]
+    fn total(&self) -> u64 {
+        self.program.total()
+    }
+
+    /// Evaluate points [start, end) in regions of `chunk` points on `threads` threads (0: all
+    /// cores), writing kept rows of region r from row r·chunk of the output buffers (one per plan
+    /// output: f64, int32 or a bitmap). Returns (first row, rows kept) per region.
+    #[pyo3(signature = (start, end, chunk, threads, buffers))]
+    fn evaluate(
+        &self,
+        py: Python<'_>,
+        start: u64,
+        end: u64,
+        chunk: usize,
+        threads: usize,
+        buffers: Vec<Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<(usize, usize)>> {
+        if chunk == 0 || chunk % 8 != 0 {
+            return Err(PyValueError::new_err("chunk must be a positive multiple of 8"));
+        }
+        let end = end.min(self.program.total());
+        let regs = regions(start, end, chunk as u64);
+        let capacity = regs.len() * chunk;
+        let outputs = self.program.outputs();
+        if buffers.len() != outputs.len() {
+            return Err(PyValueError::new_err(format!("expected {} buffers, got {}", outputs.len(), buffers.len())));
+        }
+        let mut held = Vec::with_capacity(buffers.len());
+        let mut ptrs = Vec::with_capacity(buffers.len());
+        for (b, o) in buffers.iter().zip(outputs) {
+            let buf = PyUntypedBuffer::get(b)?;
+            let need = match o.kind {
+                engine::OutKind::F64 => capacity * 8,
+                engine::OutKind::I32 => capacity * 4,
+                engine::OutKind::Bool => capacity.div_ceil(8),
+            };
+            if buf.readonly() || buf.len_bytes() < need || !buf.is_c_contiguous() {
+                return Err(PyValueError::new_err(format!("each buffer must be writable with {need} bytes")));
+            }
+            ptrs.push((buf.buf_ptr() as *mut u8, o.kind));
+            held.push(buf);
+        }
+        let outs = Outs(ptrs);
+        let program = self.program.clone();
+        let pool = pool(threads)?;
+        let results: Vec<Result<(usize, usize), engine::PointError>> = py.detach(|| {
+            use rayon::prelude::*;
+            pool.install(|| {
+                regs.par_iter()
+                    .enumerate()
+                    .map(|(r, &(a, b))| {
+                        let outs = &outs;
+                        let mut sink = engine::Columns {
+                            f64s: outs.0.iter().map(|(p, _)| *p as *mut f64).collect(),
+                            i32s: outs.0.iter().map(|(p, _)| *p as *mut i32).collect(),
+                            bools: outs.0.iter().map(|(p, _)| *p).collect(),
+                            kinds: outs.0.iter().enumerate().map(|(i, (_, k))| (*k, i)).collect(),
+                            row: r * chunk,
+                            capacity: (r + 1) * chunk,
+                        };
+                        program.run(a, b, &mut sink).map(|n| (r * chunk, n))
+                    })
+                    .collect()
+            })
+        });
+        drop(held);
+        // The lowest failing point wins, whatever the thread count.
+        let mut ok = Vec::with_capacity(results.len());
+        let mut first_err: Option<engine::PointError> = None;
+        for r in results {
+            match r {
+                Ok(v) => ok.push(v),
+                Err(e) => {
+                    if first_err.as_ref().is_none_or(|f| e.index < f.index) {
+                        first_err = Some(e);
+                    }
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(sweep_error(e)),
+            None => Ok(ok),
+        }
+    }
+
+    /// Evaluate points [start, end) without writing anything; returns how many the filters keep.
+    #[pyo3(signature = (start, end, chunk, threads))]
+    fn count(&self, py: Python<'_>, start: u64, end: u64, chunk: usize, threads: usize) -> PyResult<u64> {
+        let end = end.min(self.program.total());
+        let regs = regions(start, end, chunk.max(1) as u64);
+        let program = self.program.clone();
+        let pool = pool(threads)?;
+        let results: Vec<Result<usize, engine::PointError>> = py.detach(|| {
+            use rayon::prelude::*;
+            pool.install(|| regs.par_iter().map(|&(a, b)| program.run(a, b, &mut engine::Count(0))).collect())
+        });
+        let mut total = 0u64;
+        let mut first_err: Option<engine::PointError> = None;
+        for r in results {
+            match r {
+                Ok(n) => total += n as u64,
+                Err(e) => {
+                    if first_err.as_ref().is_none_or(|f| e.index < f.index) {
+                        first_err = Some(e);
+                    }
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(sweep_error(e)),
+            None => Ok(total),
+        }
+    }
+}
+
+/// Register layouts of the cost-model stages: {stage: (inputs, outputs)}.
+#[pyfunction]
+fn stage_layouts() -> HashMap<&'static str, (Vec<&'static str>, Vec<&'static str>)> {
+    use engine::Stage::*;
+    [("flops", Flops), ("time", Time), ("wall", Wall), ("money", Money), ("mem_states", MemStates), ("mem_gpu", MemGpu)]
+        .into_iter()
+        .map(|(name, s)| {
+            let (i, o) = s.layout();
+            (name, (i.to_vec(), o.to_vec()))
+        })
+        .collect()
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(py_estimate, m)?)?;
+    m.add_function(wrap_pyfunction!(stage_layouts, m)?)?;
+    m.add_class::<PyPlan>()?;
     m.add("ModelError", m.py().get_type::<ModelError>())?;
+    m.add("SweepError", m.py().get_type::<SweepError>())?;
+    m.add("BLOCK", engine::BLOCK)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

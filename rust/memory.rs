@@ -40,9 +40,24 @@ pub fn activation_bytes(p: &Point) -> Option<f64> {
     Some(l * per_layer * width)
 }
 
-/// Per-GPU memory for `point`, with `trainable` parameters receiving gradients and optimizer
-/// states (all parameters unless LoRA).
-pub fn memory(p: &Point, trainable: f64) -> Memory {
+/// Model states and activations of one model-parallel shard, before data-parallel sharding.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct States {
+    /// Bytes per GPU of weights, gradients and optimizer states with TP·PP splitting only.
+    pub weights: f64,
+    pub grads: f64,
+    pub optim: f64,
+    pub activations: Option<f64>,
+    /// Bytes ZeRO shards over data parallelism, and bytes it does not (activations included).
+    pub shardable: f64,
+    pub fixed: f64,
+    /// Fewest GPUs (a multiple of TP·PP) whose memory holds this, if any.
+    pub min_gpus: Option<f64>,
+}
+
+/// Model states (Rajbhandari et al. 2020) and activations for a point, with `trainable`
+/// parameters receiving gradients and optimizer states (all of them unless LoRA).
+pub fn states(p: &Point, trainable: f64) -> States {
     let (wb, gb, ob) = bytes_per_param(p.precision, p.optimizer);
     let frozen_extra = if p.mode == Mode::Lora { trainable * wb } else { 0.0 };
     let model_parallel = p.tensor_parallel * p.pipeline_parallel;
@@ -56,16 +71,6 @@ pub fn memory(p: &Point, trainable: f64) -> Memory {
     let sharded = |stage: u8, bytes: f64| if z >= stage { bytes } else { 0.0 };
     let shardable = sharded(1, optim) + sharded(2, grads) + sharded(3, weights);
     let fixed = weights + grads + optim - shardable + activations.unwrap_or(0.0);
-
-    let data_parallel = p.gpus.map(|g| g / model_parallel);
-    let total = match data_parallel {
-        Some(dp) => fixed + shardable / dp,
-        None => fixed + shardable,
-    };
-    let fits = match (p.gpu_memory_gb, data_parallel) {
-        (Some(cap), Some(_)) => Some(total <= cap * GB * (1.0 + 1e-12)),
-        _ => None,
-    };
     // Smallest data-parallel degree with fixed + shardable/dp ≤ capacity.
     let min_gpus = p.gpu_memory_gb.and_then(|cap| {
         let room = cap * GB - fixed;
@@ -77,21 +82,34 @@ pub fn memory(p: &Point, trainable: f64) -> Memory {
             Some(model_parallel * (shardable / room * (1.0 - 1e-12)).ceil())
         }
     });
-    let scale = |x: f64| x / GB;
-    let shard_of = |stage: u8, bytes: f64| match data_parallel {
-        Some(dp) if z >= stage => bytes / dp,
-        _ => bytes,
-    };
+    States { weights, grads, optim, activations, shardable, fixed, min_gpus }
+}
+
+/// Per-GPU memory of `s` on `gpus` GPUs (data parallel = gpus / (TP·PP)) under ZeRO stage `zero`.
+pub fn per_gpu(s: &States, zero: u8, gpus: Option<f64>, model_parallel: f64, cap_gb: Option<f64>) -> Memory {
+    let data_parallel = gpus.map(|g| g / model_parallel);
+    let dp = data_parallel.unwrap_or(1.0);
+    let total = s.fixed + s.shardable / dp;
+    let shard_of = |stage: u8, bytes: f64| if zero >= stage { bytes / dp } else { bytes };
     Memory {
-        weights_gb: scale(shard_of(3, weights)),
-        gradients_gb: scale(shard_of(2, grads)),
-        optimizer_gb: scale(shard_of(1, optim)),
-        activations_gb: activations.map(scale),
-        total_gb: scale(total),
+        weights_gb: shard_of(3, s.weights) / GB,
+        gradients_gb: shard_of(2, s.grads) / GB,
+        optimizer_gb: shard_of(1, s.optim) / GB,
+        activations_gb: s.activations.map(|a| a / GB),
+        total_gb: total / GB,
         data_parallel,
-        fits,
-        min_gpus,
+        fits: match (cap_gb, data_parallel) {
+            (Some(cap), Some(_)) => Some(total <= cap * GB * (1.0 + 1e-12)),
+            _ => None,
+        },
+        min_gpus: s.min_gpus,
     }
+}
+
+/// Per-GPU memory for `point`.
+pub fn memory(p: &Point, trainable: f64) -> Memory {
+    let s = states(p, trainable);
+    per_gpu(&s, p.zero_stage, p.gpus, p.tensor_parallel * p.pipeline_parallel, p.gpu_memory_gb)
 }
 
 #[cfg(test)]

@@ -1,0 +1,608 @@
+"""Compiling a spec into a plan: axes as typed arrays, catalog attributes as lookup tables,
+expressions and cost-model stages as operations on registers, and the output columns.
+
+The plan never materialises the product: the Rust engine (``costspec._native.Plan``) decodes
+point ``i`` by mixed radix over the axes (the first axis varies slowest) and computes each
+quantity at the loop level of the axes it depends on. ``Plan.json`` is exactly what it receives.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from costspec import columns as colinfo
+from costspec import expr
+from costspec.catalog import PRECISIONS, Catalog, Gpu, ModelPreset
+from costspec.errors import SpecError, UnknownNameError
+from costspec.spec import DURATION, FIELDS, Axis, Spec
+
+ARCH = ("layers", "d_model", "heads", "kv_heads", "head_dim", "ffn_dim", "vocab", "seq_len", "experts",
+        "experts_per_token")
+# Category orders: the Rust engine decodes these indices (rust/engine.rs).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "training.convention": ("6nd", "palm", "megatron"),
+    "training.mode": ("pretrain", "finetune", "lora"),
+    "training.recompute": ("none", "selective", "full"),
+    "training.precision": PRECISIONS,
+    "training.optimizer": ("adam", "adam8bit", "sgd"),
+}
+DEFAULTS = {"training.convention": "6nd", "training.mode": "pretrain", "training.recompute": "none",
+            "training.precision": "bf16", "training.optimizer": "adam"}
+# Column name of each categorical input.
+CATEGORY_COLUMN = {"model.preset": "model", "hardware.gpu": "gpu", "price.provider": "provider",
+                   "training.convention": "convention", "training.mode": "mode", "training.recompute": "recompute",
+                   "training.precision": "precision", "training.optimizer": "optimizer"}
+# Columns every sweep writes (when they have values), beside swept inputs and derived names.
+CORE_COLUMNS = (
+    "model", "params", "active_params", "tokens", "gpu", "gpus", "precision", "mfu", "usd_per_gpu_hour",
+    "model_flops", "hardware_flops", "hfu", "gpu_hours", "wall_clock_days", "cost_usd", "energy_kwh", "co2e_kg",
+    "memory_gb_per_gpu", "fits", "min_gpus",
+)
+_BIN = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
+_CMP = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq", ast.NotEq: "ne"}
+_UN_FN = {"log": "log", "exp": "exp", "sqrt": "sqrt", "ceil": "ceil", "floor": "floor"}
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    name: str
+    kind: str  # "f64", "i32" (dictionary index) or "bool"
+    reg: int
+    dictionary: tuple[str, ...] = ()
+    nullable: bool = False  # NaN stands for "no value" and is written as null
+    unit: str = ""
+
+
+@dataclass
+class Plan:
+    """A compiled sweep: what the engine evaluates and how to read its output."""
+
+    spec: Spec
+    axes: list[tuple[tuple[str, ...], int]]  # (names of the axis' columns, length), outermost first
+    json: dict[str, Any]
+    columns: list[OutputColumn]
+    axis_values: list[dict[str, list[Any]]] = field(default_factory=list)
+
+    @property
+    def points(self) -> int:
+        return math.prod(n for _, n in self.axes) if self.axes else 1
+
+    def to_json(self) -> str:
+        return json.dumps(self.json, separators=(",", ":"))
+
+    def decode(self, index: int) -> dict[str, Any]:
+        """The swept values at point ``index``."""
+        out: dict[str, Any] = {}
+        for (names, n), values in zip(reversed(self.axes), reversed(self.axis_values)):
+            i = index % n
+            index //= n
+            for name in names:
+                out[name] = values[name][i]
+        return dict(reversed(list(out.items())))
+
+    def bytes_per_row(self) -> float:
+        return sum(8 if c.kind == "f64" else (4 if c.kind == "i32" else 0.125) for c in self.columns)
+
+
+class _Compiler:
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.cat: Catalog = spec.catalog
+        self.nreg = 0
+        self.consts: dict[float, int] = {}
+        self.const_list: list[tuple[int, float]] = []
+        self.ops: list[dict[str, Any]] = []
+        self.tables: list[dict[str, Any]] = []
+        self.messages: list[str] = []
+        self.regs: dict[str, int] = {}  # input / variable / derived / column name -> register
+        self.dicts: dict[str, tuple[str, ...]] = {}
+        self.axes_json: list[dict[str, Any]] = []
+        self.axes: list[tuple[tuple[str, ...], int]] = []
+        self.axis_values: list[dict[str, list[Any]]] = []
+        self.pending: dict[str, tuple[expr.Expr, tuple[Any, ...]]] = {}
+        self.active: set[str] = set()
+        self.presets: list[ModelPreset] = []
+        self.gpus: list[Gpu] = []
+
+    # -- registers ----------------------------------------------------------------------------
+    def new(self) -> int:
+        self.nreg += 1
+        return self.nreg - 1
+
+    def const(self, v: float) -> int:
+        key = float(v)
+        if key != key:  # NaN: one register for all
+            key = float("nan")
+            for k, r in self.consts.items():
+                if k != k:
+                    return r
+        if key in self.consts:
+            return self.consts[key]
+        r = self.new()
+        self.consts[key] = r
+        self.const_list.append((r, key))
+        return r
+
+    def op(self, **kw: Any) -> None:
+        self.ops.append(kw)
+
+    def bin(self, op: str, a: int, b: int, msg: str | None = None) -> int:
+        o = self.new()
+        d: dict[str, Any] = {"k": "bin", "op": op, "a": a, "b": b, "o": o}
+        if msg is not None:
+            self.messages.append(msg)
+            d["msg"] = len(self.messages) - 1
+        self.ops.append(d)
+        return o
+
+    def error(self, path: tuple[Any, ...], message: str) -> SpecError:
+        return self.spec.document.error(path, message)
+
+    # -- axes -----------------------------------------------------------------------------------
+    def encode(self, name: str, values: list[Any]) -> list[float]:
+        """Axis values as numbers: choices and names become category indices."""
+        if name in CHOICES:
+            order = CHOICES[name]
+            self.dicts[name] = order
+            return [float(order.index(str(v).lower())) for v in values]
+        if name == "parallelism.zero":
+            return [3.0 if str(v).lower() == "fsdp" else float(v) for v in values]
+        if name == "model.architecture.gated_mlp":
+            return [1.0 if str(v).lower() in ("true", "1") else 0.0 for v in values]
+        if name in ("model.preset", "hardware.gpu", "price.provider"):
+            resolved = [str(self.resolve_name(name, v)) for v in values]
+            names = list(dict.fromkeys(resolved))
+            self.dicts[name] = tuple(names)
+            return [float(names.index(v)) for v in resolved]
+        return [float(v) for v in values]
+
+    def add_axes(self) -> None:
+        groups: list[tuple[Axis, ...]] = [(a,) for a in self.spec.sweep.grid] + list(self.spec.sweep.zip)
+        for group in groups:
+            n = len(group[0])
+            cols: list[dict[str, Any]] = []
+            names: list[str] = []
+            values_by_name: dict[str, list[Any]] = {}
+            for a in group:
+                vals = a.materialise()
+                if any(isinstance(v, expr.Expr) for v in vals):
+                    raise self.error(("sweep",), f"{a.name}: sweep values must be plain values, not expressions")
+                r = self.new()
+                self.regs[a.name] = r
+                cols.append({"reg": r, "values": self.encode(a.name, vals)})
+                names.append(a.name)
+                values_by_name[a.name] = [self.resolve_name(a.name, v) for v in vals]
+                cols.extend(self.catalog_columns(a.name, vals))
+            self.axes_json.append({"len": n, "columns": cols})
+            self.axes.append((tuple(names), n))
+            self.axis_values.append(values_by_name)
+
+    def resolve_name(self, name: str, v: Any) -> Any:
+        if name == "model.preset":
+            return self.cat.model(str(v)).id
+        if name == "hardware.gpu":
+            return self.cat.gpu(str(v)).id
+        return v
+
+    def catalog_columns(self, name: str, vals: list[Any]) -> list[dict[str, Any]]:
+        """Attributes of catalog entries along an axis (a preset's params, a GPU's memory...)."""
+        out: list[dict[str, Any]] = []
+
+        def column(key: str, values: list[float]) -> None:
+            r = self.new()
+            self.regs[key] = r
+            out.append({"reg": r, "values": values})
+
+        if name == "model.preset":
+            ms = [self.cat.model(str(v)) for v in vals]
+            self.presets = ms
+            column("preset:params", [m.params for m in ms])
+            column("preset:active_params", [m.active_params or m.params for m in ms])
+            column("preset:tokens", [float(m.training.get("tokens") or math.nan) for m in ms])
+            for a in ARCH:
+                column(f"preset:{a}", [float(m.architecture.get(a, math.nan)) for m in ms])
+            column("preset:gated_mlp", [1.0 if m.architecture.get("gated_mlp") else 0.0 for m in ms])
+        elif name == "hardware.gpu":
+            gs = [self.cat.gpu(str(v)) for v in vals]
+            self.gpus = gs
+            column("gpu:memory", [g.memory_gb.value if g.memory_gb else math.nan for g in gs])
+            column("gpu:tdp", [g.tdp_w.value if g.tdp_w else math.nan for g in gs])
+            for p in PRECISIONS:
+                column(f"gpu:peak.{p}", [g.peak_tflops[p].value if p in g.peak_tflops else math.nan for g in gs])
+        return out
+
+    def fixed_inputs(self) -> None:
+        """Fields set to plain values become constants (catalog names expand like an axis)."""
+        for name, v in self.spec.fields.items():
+            if isinstance(v, expr.Expr) or name in self.regs:
+                continue
+            (code,) = self.encode(name, [v])
+            self.regs[name] = self.const(code)
+            for c in self.catalog_columns(name, [v]):
+                self.consts_from_column(c)
+
+    def consts_from_column(self, c: dict[str, Any]) -> None:
+        r, v = c["reg"], c["values"][0]
+        self.const_list.append((r, float(v)))
+
+    # -- expressions ----------------------------------------------------------------------------
+    def name_reg(self, name: str, path: tuple[Any, ...]) -> int:
+        if name in self.regs:
+            return self.regs[name]
+        if name in self.pending:
+            if name in self.active:
+                raise self.error(path, f"{name} depends on itself")
+            e, epath = self.pending[name]
+            self.active.add(name)
+            r = self.compile(e, epath, name)
+            self.active.discard(name)
+            self.regs[name] = r
+            del self.pending[name]
+            return r
+        if name in FIELDS:
+            return self.effective(name, path)
+        raise self.error(path, f"{name!r} has no value at this point of the plan")
+
+    def compile(self, e: expr.Expr, path: tuple[Any, ...], label: str) -> int:
+        msg = f"{label} = {e.text!r}"
+
+        def go(node: ast.AST) -> int:
+            if isinstance(node, ast.Constant):
+                return self.const(float(node.value))
+            if isinstance(node, (ast.Name, ast.Attribute)):
+                name = expr._dotted(node)  # noqa: SLF001 - the same module's name rule
+                if name in ("true", "True"):
+                    return self.const(1.0)
+                if name in ("false", "False"):
+                    return self.const(0.0)
+                return self.name_reg(name or "", path)
+            if isinstance(node, ast.BinOp):
+                a, b = go(node.left), go(node.right)
+                op = _BIN[type(node.op)]
+                return self.bin(op, a, b, msg if op == "div" else None)
+            if isinstance(node, ast.UnaryOp):
+                a = go(node.operand)
+                if isinstance(node.op, ast.UAdd):
+                    return a
+                o = self.new()
+                self.op(k="un", op="neg" if isinstance(node.op, ast.USub) else "not", a=a, o=o)
+                return o
+            if isinstance(node, ast.BoolOp):
+                regs = [go(v) for v in node.values]
+                acc = regs[0]
+                for r in regs[1:]:
+                    acc = self.bin("and" if isinstance(node.op, ast.And) else "or", acc, r)
+                if len(regs) == 1:
+                    acc = self.bin("ne", acc, self.const(0.0))
+                return acc
+            if isinstance(node, ast.Compare):
+                left = go(node.left)
+                acc = -1
+                for op, comp in zip(node.ops, node.comparators):
+                    right = go(comp)
+                    c = self.bin(_CMP[type(op)], left, right)
+                    acc = c if acc < 0 else self.bin("and", acc, c)
+                    left = right
+                return acc
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                args = [go(a) for a in node.args]
+                fname = node.func.id
+                if fname in ("min", "max"):
+                    acc = args[0]
+                    for r in args[1:]:
+                        acc = self.bin(fname, acc, r)
+                    return acc
+                o = self.new()
+                self.op(k="un", op=_UN_FN[fname], a=args[0], o=o)
+                return o
+            raise self.error(path, f"cannot compile {ast.dump(node)}")
+
+        return go(e.tree)
+
+    # -- the cost model -------------------------------------------------------------------------
+    def field_reg(self, name: str) -> int | None:
+        """The register of a field given in the spec (set, swept or an expression), if any."""
+        if name in self.regs:
+            return self.regs[name]
+        if name in self.pending:
+            return self.name_reg(name, self.pending[name][1])
+        return None
+
+    def effective(self, name: str, path: tuple[Any, ...] = ()) -> int:
+        """A field's value as the cost model sees it: given, else from the preset, else default."""
+        key = f"effective:{name}"
+        if key in self.regs:
+            return self.regs[key]
+        r = self.field_reg(name)
+        if r is None:
+            if name == "model.params":
+                r = self.regs.get("preset:params")
+            elif name == "model.active_params":
+                given = self.field_reg("model.params")
+                r = given if given is not None else self.regs.get("preset:active_params")
+            elif name.startswith("model.architecture."):
+                r = self.regs.get(f"preset:{name.rsplit('.', 1)[1]}")
+            elif name == "training.tokens":
+                ds = self.field_reg("training.dataset_tokens")
+                if ds is not None:
+                    ep = self.field_reg("training.epochs")
+                    r = ds if ep is None else self.bin("mul", ds, ep)
+                else:
+                    r = self.regs.get("preset:tokens")
+            elif name in DEFAULTS:
+                r = self.const(float(CHOICES[name].index(DEFAULTS[name])))
+            elif name == "hardware.watts":
+                r = self.regs.get("gpu:tdp")
+            elif name == "energy.pue":
+                r = self.const(1.0)
+            elif name == "parallelism.zero":
+                r = self.const(3.0)
+            elif name in ("parallelism.tensor", "parallelism.pipeline", "training.micro_batch"):
+                r = self.const(1.0)
+            elif name == "price.usd_per_gpu_hour":
+                r = self.price_reg()
+            if r is None:
+                r = self.const(math.nan)
+        self.regs[key] = r
+        return r
+
+    def price_reg(self) -> int | None:
+        provider = self.field_reg("price.provider")
+        if provider is None:
+            return None
+        providers = self.dicts.get("price.provider", ())
+        gpus = self.dicts.get("hardware.gpu", ())
+        table = []
+        for prov in providers:
+            for gid in gpus:
+                try:
+                    table.append(self.cat.price(prov, self.cat.gpu(gid)).usd_per_gpu_hour)
+                except UnknownNameError:
+                    table.append(math.nan)
+        self.tables.append({"cols": len(gpus), "values": table})
+        o = self.new()
+        self.op(k="lut", t=len(self.tables) - 1, a=provider, b=self.regs["hardware.gpu"], o=o)
+        return o
+
+    def peak_reg(self) -> int:
+        """The dense peak: a GPU attribute at a fixed precision, else a (GPU, precision) lookup."""
+        prec = self.spec.fields.get("training.precision", "bf16")
+        if "training.precision" not in self.regs or isinstance(prec, str) and "training.precision" in self.spec.fields:
+            return self.regs[f"gpu:peak.{prec}"]
+        gpus = [self.cat.gpu(g) for g in self.dicts["hardware.gpu"]]
+        table = [g.peak_tflops[p].value if p in g.peak_tflops else math.nan for g in gpus for p in PRECISIONS]
+        self.tables.append({"cols": len(PRECISIONS), "values": table})
+        o = self.new()
+        self.op(k="lut", t=len(self.tables) - 1, a=self.regs["hardware.gpu"], b=self.regs["training.precision"], o=o)
+        return o
+
+    def stage(self, name: str, layout: tuple[list[str], list[str]], inputs: dict[str, int]) -> dict[str, int]:
+        ins, outs = layout
+        o = {k: self.new() for k in outs}
+        self.op(k="model", stage=name, i=[inputs[k] for k in ins], o=[o[k] for k in outs])
+        return o
+
+    def model(self, layouts: dict[str, tuple[list[str], list[str]]]) -> dict[str, int]:
+        e = self.effective
+        arch = {a: e(f"model.architecture.{a}") for a in ARCH}
+        gated = self.field_reg("model.architecture.gated_mlp")
+        common = {
+            "params": e("model.params"), "active_params": e("model.active_params"), "tokens": e("training.tokens"),
+            **arch, "gated_mlp": gated if gated is not None else self.regs.get("preset:gated_mlp", self.const(0.0)),
+            "convention": e("training.convention"), "mode": e("training.mode"),
+            "recompute": e("training.recompute"), "lora_rank": e("training.lora_rank"),
+            "lora_fraction": e("training.lora_fraction"),
+        }
+        cols: dict[str, int] = {}
+        cols.update(self.stage("flops", layouts["flops"], common))
+        duration = next((d for d in DURATION if self.field_reg(d) is not None), None)
+        if duration is None:
+            raise self.error(("hardware",), "give one of hardware.mfu, hardware.gpu_hours, hardware.wall_clock_days")
+        gpus = self.field_reg("hardware.count")
+        nan = self.const(math.nan)
+        peak = self.peak_reg()
+        cols.update(self.stage("time", layouts["time"], {
+            "model_flops": cols["model_flops"], "hardware_flops": cols["hardware_flops"], "peak_tflops": peak,
+            "util_kind": self.const(float(DURATION.index(duration))), "util_value": self.regs[duration],
+            "gpus": gpus if duration == "hardware.wall_clock_days" and gpus is not None else nan,
+        }))
+        if gpus is not None:
+            cols.update(self.stage("wall", layouts["wall"], {"gpu_hours": cols["gpu_hours"], "gpus": gpus}))
+        price = e("price.usd_per_gpu_hour")
+        cols.update(self.stage("money", layouts["money"], {
+            "gpu_hours": cols["gpu_hours"], "usd_per_gpu_hour": price, "watts": e("hardware.watts"),
+            "pue": e("energy.pue"), "grid_kg_co2e_per_kwh": e("energy.grid_kg_co2e_per_kwh"),
+        }))
+        mem_in = {
+            "params": common["params"], "trainable_params": cols["trainable_params"], "layers": arch["layers"],
+            "d_model": arch["d_model"], "heads": arch["heads"], "seq_len": arch["seq_len"],
+            "precision": e("training.precision"), "optimizer": e("training.optimizer"), "zero": e("parallelism.zero"),
+            "tensor_parallel": e("parallelism.tensor"), "pipeline_parallel": e("parallelism.pipeline"),
+            "micro_batch": e("training.micro_batch"), "recompute": common["recompute"], "mode": common["mode"],
+            "gpu_memory_gb": self.regs["gpu:memory"],
+        }
+        st = self.stage("mem_states", layouts["mem_states"], mem_in)
+        mg = self.stage("mem_gpu", layouts["mem_gpu"], {
+            **{k: v for k, v in st.items()}, "zero": mem_in["zero"], "gpus": gpus if gpus is not None else nan,
+            "tensor_parallel": mem_in["tensor_parallel"], "pipeline_parallel": mem_in["pipeline_parallel"],
+            "gpu_memory_gb": mem_in["gpu_memory_gb"],
+        })
+        cols.update(mg)
+        cols["min_gpus"] = st["min_gpus"]
+        cols.update({
+            "model": self.regs["model.preset"] if "model.preset" in self.regs else nan,
+            "params": common["params"], "active_params": common["active_params"], "tokens": common["tokens"],
+            "gpu": self.regs["hardware.gpu"], "gpus": gpus if gpus is not None else nan,
+            "precision": mem_in["precision"], "convention": common["convention"], "mode": common["mode"],
+            "recompute": common["recompute"], "optimizer": mem_in["optimizer"], "peak_tflops": peak,
+            "usd_per_gpu_hour": price, "watts": e("hardware.watts"), "pue": e("energy.pue"),
+            "grid_kg_co2e_per_kwh": e("energy.grid_kg_co2e_per_kwh"), "zero": mem_in["zero"],
+            "tensor_parallel": mem_in["tensor_parallel"], "pipeline_parallel": mem_in["pipeline_parallel"],
+            "micro_batch": mem_in["micro_batch"], "gpu_memory_gb": mem_in["gpu_memory_gb"],
+        })
+        provider = self.field_reg("price.provider")
+        if provider is not None:
+            cols["provider"] = provider
+        return cols
+
+
+def compile_spec(spec: Spec) -> Plan:
+    """Compile a checked spec into a plan. Raises SpecError for what only compiling finds."""
+    from costspec import _native
+
+    c = _Compiler(spec)
+    for name, v in spec.fields.items():
+        if isinstance(v, expr.Expr):
+            if name in CATEGORY_COLUMN or name == "parallelism.zero":
+                raise c.error(tuple(name.split(".")), f"{name} takes a name, not an expression, in a sweep")
+            c.pending[name] = (v, tuple(name.split(".")))
+    for name, e in spec.derive.items():
+        c.pending[name] = (e, ("derive", name))
+    c.add_axes()
+    c.fixed_inputs()
+    layouts = {k: (list(v[0]), list(v[1])) for k, v in _native.stage_layouts().items()}
+    cols = c.model(layouts)
+
+    available = _available(spec, c)
+    derived = {}
+    for name in spec.derive:
+        derived[name] = c.name_reg(name, ("derive", name))
+    for name in list(c.pending):
+        c.name_reg(name, c.pending[name][1])
+    filters = []
+    c.regs.update({k: v for k, v in cols.items() if k not in c.regs})
+    for i, cond in enumerate(spec.where):
+        for n in cond.names:
+            if n.name in colinfo.NAMES and n.name not in available:
+                raise c.error(("where",), f"where {cond.text!r}: {n.name} has no value in this spec "
+                                          f"({_why_missing(n.name)})")
+        filters.append(c.compile(cond, ("where",), f"where[{i}]"))
+
+    out_cols: list[OutputColumn] = []
+    units = {n: u for n, u, _ in colinfo.COLUMNS}
+    swept = {n for names, _ in c.axes for n in names}
+    wanted = [n for n in CORE_COLUMNS if n in available]
+    for name in swept:  # swept inputs appear under their column names
+        col = CATEGORY_COLUMN.get(name) or _INPUT_COLUMN.get(name)
+        if col and col not in wanted:
+            wanted.append(col)
+    for name in colinfo.NAMES:
+        if name not in wanted and name in _ALWAYS_IF_SWEPT and _ALWAYS_IF_SWEPT[name] & swept:
+            wanted.append(name)
+    for col in wanted:
+        reg = cols[col]
+        if col in CATEGORY_COLUMN.values():
+            field_name = next(k for k, v in CATEGORY_COLUMN.items() if v == col)
+            dictionary = c.dicts.get(field_name) or (DEFAULTS.get(field_name, ""),)
+            if field_name in c.dicts or field_name in CHOICES:
+                dictionary = c.dicts.get(field_name, CHOICES.get(field_name, ()))
+            out_cols.append(OutputColumn(col, "i32", reg, tuple(dictionary), unit=units.get(col, "")))
+        elif col == "fits":
+            out_cols.append(OutputColumn(col, "bool", reg, unit="bool"))
+        else:
+            out_cols.append(OutputColumn(col, "f64", reg, nullable=col in _NULLABLE, unit=units.get(col, "")))
+    for name in [n for names, _ in c.axes for n in names if n not in FIELDS]:  # sweep variables
+        out_cols.append(OutputColumn(name, "f64", c.regs[name]))
+    for name, reg in derived.items():
+        out_cols.append(OutputColumn(name, "f64", reg))
+
+    plan_json = {
+        "registers": c.nreg,
+        "consts": c.const_list,
+        "axes": c.axes_json,
+        "tables": c.tables,
+        "ops": c.ops,
+        "filters": filters,
+        "outputs": [{"reg": o.reg, "kind": o.kind} for o in out_cols],
+        "messages": c.messages,
+    }
+    return Plan(spec, c.axes, _nan_safe(plan_json), out_cols, c.axis_values)
+
+
+_INPUT_COLUMN = {
+    "model.params": "params", "model.active_params": "active_params", "training.tokens": "tokens",
+    "hardware.count": "gpus", "hardware.mfu": "mfu", "price.usd_per_gpu_hour": "usd_per_gpu_hour",
+    "hardware.watts": "watts", "energy.pue": "pue", "energy.grid_kg_co2e_per_kwh": "grid_kg_co2e_per_kwh",
+    "parallelism.zero": "zero", "parallelism.tensor": "tensor_parallel", "parallelism.pipeline": "pipeline_parallel",
+    "training.micro_batch": "micro_batch",
+}
+_ALWAYS_IF_SWEPT = {
+    "peak_tflops": {"hardware.gpu", "training.precision"},
+    "data_parallel": {"hardware.count", "parallelism.tensor", "parallelism.pipeline"},
+    "activations_gb": {"training.recompute", "parallelism.tensor", "training.micro_batch"},
+    "trainable_params": {"training.mode", "training.lora_rank", "training.lora_fraction"},
+}
+_NULLABLE = {"energy_kwh", "co2e_kg", "watts", "min_gpus", "activations_gb", "model"}
+
+
+def _why_missing(name: str) -> str:
+    return {
+        "cost_usd": "no price.usd_per_gpu_hour or price.provider",
+        "usd_per_gpu_hour": "no price.usd_per_gpu_hour or price.provider",
+        "wall_clock_days": "no hardware.count", "gpus": "no hardware.count", "fits": "no hardware.count",
+        "data_parallel": "no hardware.count", "co2e_kg": "no energy.grid_kg_co2e_per_kwh",
+        "model": "no model.preset",
+    }.get(name, "not given")
+
+
+def _available(spec: Spec, c: _Compiler) -> set[str]:
+    """Columns that have values in this spec."""
+    given = set(spec.fields) | {n for names, _ in c.axes for n in names}
+    out = set(colinfo.NAMES)
+    if "hardware.count" not in given:
+        out -= {"gpus", "wall_clock_days", "fits", "data_parallel"}
+    if "price.usd_per_gpu_hour" not in given and "price.provider" not in given:
+        out -= {"usd_per_gpu_hour", "cost_usd"}
+    if "energy.grid_kg_co2e_per_kwh" not in given:
+        out -= {"co2e_kg", "grid_kg_co2e_per_kwh"}
+    if "model.preset" not in given:
+        out -= {"model"}
+    if "hardware.watts" not in given and all(g.tdp_w is None for g in c.gpus):
+        out -= {"watts", "energy_kwh", "co2e_kg"}
+    return out
+
+
+def _nan_safe(obj: Any) -> Any:
+    """JSON has no NaN: the engine reads null as NaN."""
+    if isinstance(obj, float) and obj != obj:
+        return None
+    if isinstance(obj, dict):
+        return {k: _nan_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_nan_safe(v) for v in obj]
+    return obj
+
+
+def describe(plan: Plan) -> str:
+    """What `costspec plan` prints: the axes, the point count and the output size."""
+    lines = [f"plan for {plan.spec.file}" + (f" ({plan.spec.name})" if plan.spec.name else "")]
+    lines.append("axes (the first varies slowest):")
+    for (names, n), values in zip(plan.axes, plan.axis_values):
+        first = values[names[0]]
+        shown = ", ".join(_short(v) for v in first[:4]) + (", ..." if n > 4 else "")
+        lines.append(f"  {' + '.join(names)}: {n:,} value{'s' if n != 1 else ''} [{shown}]")
+    if not plan.axes:
+        lines.append("  (none: one point)")
+    lines.append(f"points: {plan.points:,}")
+    if plan.spec.where:
+        lines.append("where: " + "; ".join(w.text for w in plan.spec.where) + " (kept points are fewer)")
+    size = plan.points * plan.bytes_per_row()
+    lines.append(f"columns: {len(plan.columns)} ({', '.join(c.name for c in plan.columns)})")
+    lines.append(f"output: up to {_bytes(size)} in memory, typically a third of that or less as Parquet (zstd)")
+    return "\n".join(lines)
+
+
+def _short(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _bytes(n: float) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n:.0f} B"
+

@@ -1,0 +1,362 @@
+"""Running a plan: record batches from the Rust engine, and writing them to Parquet, Arrow or CSV.
+
+The engine fills Arrow-allocated buffers in place (no copies), region by region; each region of
+``CHUNK`` points becomes one record batch, so batches are the same whatever the thread count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pyarrow as pa
+
+from costspec import columns as colinfo
+from costspec.errors import CostspecError
+from costspec.plan import OutputColumn, Plan, compile_spec
+from costspec.spec import Spec
+
+CHUNK = 65536  # points per region (one record batch)
+BATCH = 16 * CHUNK  # points per engine call
+FORMATS = ("parquet", "arrow", "csv")
+
+
+class SweepFailed(CostspecError):
+    """A point the cost model cannot evaluate; says which point, with its swept values."""
+
+
+def _native_plan(plan: Plan) -> Any:
+    from costspec import _native
+
+    return _native.Plan(plan.to_json())
+
+
+def _schema(plan: Plan) -> pa.Schema:
+    fields = []
+    for c in plan.columns:
+        if c.kind == "i32":
+            t: pa.DataType = pa.dictionary(pa.int32(), pa.string())
+        elif c.kind == "bool":
+            t = pa.bool_()
+        else:
+            t = pa.float64()
+        fields.append(pa.field(c.name, t, nullable=True, metadata={"unit": c.unit} if c.unit else None))
+    return pa.schema(fields, metadata=metadata(plan))
+
+
+def metadata(plan: Plan) -> dict[str, str]:
+    """Key-value metadata of every output: version, the spec text and its hash, the catalog."""
+    import costspec
+
+    units = {n: u for n, u, _ in colinfo.COLUMNS}
+    return {
+        "costspec.version": str(costspec.__version__),
+        "costspec.spec": plan.spec.text,
+        "costspec.spec_sha256": hashlib.sha256(plan.spec.text.encode()).hexdigest(),
+        "costspec.spec_file": plan.spec.file,
+        "costspec.catalog": ",".join(plan.spec.catalog.versions) or "builtin",
+        "costspec.points": str(plan.points),
+        "costspec.units": json.dumps({c.name: units.get(c.name, c.unit) for c in plan.columns}),
+    }
+
+
+class _Buffers:
+    """One Arrow buffer per output column, sized for BATCH points, reused batch after batch."""
+
+    def __init__(self, columns: list[OutputColumn], points: int) -> None:
+        self.columns = columns
+        self.points = points
+        self.buffers = [pa.allocate_buffer(self._size(c, points), resizable=False) for c in columns]
+        self.dicts = [pa.array(c.dictionary, pa.string()) if c.kind == "i32" else None for c in columns]
+
+    @staticmethod
+    def _size(c: OutputColumn, n: int) -> int:
+        return n * 8 if c.kind == "f64" else (n * 4 if c.kind == "i32" else (n + 7) // 8)
+
+    def batch(self, schema: pa.Schema, offset: int, count: int) -> pa.RecordBatch:
+        arrays = []
+        for c, buf, d in zip(self.columns, self.buffers, self.dicts):
+            if c.kind == "f64":
+                arr: pa.Array = pa.Array.from_buffers(pa.float64(), count, [None, buf], offset=offset)
+                if c.nullable:
+                    import pyarrow.compute as pc
+
+                    arr = pc.if_else(pc.is_nan(arr), pa.scalar(None, pa.float64()), arr)
+            elif c.kind == "i32":
+                idx = pa.Array.from_buffers(pa.int32(), count, [None, buf], offset=offset)
+                arr = pa.DictionaryArray.from_arrays(idx, d)
+            else:
+                arr = pa.Array.from_buffers(pa.bool_(), count, [None, buf], offset=offset)
+            arrays.append(arr)
+        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _fail(plan: Plan, err: Exception) -> SweepFailed:
+    message, index = err.args if len(err.args) == 2 else (str(err), 0)
+    where = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in plan.decode(index).items())
+    return SweepFailed(f"point {index:,} ({where or 'the only point'}): {message}")
+
+
+def batches(
+    plan: Plan,
+    *,
+    threads: int = 0,
+    start: int = 0,
+    end: int | None = None,
+    reuse: bool = False,
+    on_progress: Callable[[int], None] | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """Record batches of the kept points in [start, end), in point order.
+
+    With ``reuse`` the same buffers are refilled by every engine call: a batch is valid only until
+    the next call (right for writers that consume each batch at once).
+    """
+    for group in _groups(plan, threads, start, end, reuse, on_progress):
+        yield from group
+
+
+def _groups(
+    plan: Plan,
+    threads: int,
+    start: int,
+    end: int | None,
+    reuse: bool,
+    on_progress: Callable[[int], None] | None,
+) -> Iterator[list[pa.RecordBatch]]:
+    """The batches of one engine call at a time (BATCH points, one batch per CHUNK region)."""
+    from costspec import _native
+
+    native = _native_plan(plan)
+    end = plan.points if end is None else min(end, plan.points)
+    schema = _schema(plan)
+    bufs = _Buffers(plan.columns, BATCH) if reuse else None
+    a = start
+    while a < end:
+        b = min(a + BATCH, end)
+        if not reuse:
+            bufs = _Buffers(plan.columns, BATCH)
+        assert bufs is not None
+        try:
+            regions = native.evaluate(a, b, CHUNK, threads, bufs.buffers)
+        except _native.SweepError as e:
+            raise _fail(plan, e) from None
+        yield [bufs.batch(schema, offset, count) for offset, count in regions if count]
+        if on_progress:
+            on_progress(b - a)
+        a = b
+
+
+def evaluate_only(plan: Plan, threads: int = 0) -> int:
+    """Evaluate every point without writing anything; returns how many `where` keeps."""
+    from costspec import _native
+
+    try:
+        return int(_native_plan(plan).count(0, plan.points, CHUNK, threads))
+    except _native.SweepError as e:
+        raise _fail(plan, e) from None
+
+
+def sweep(spec: Spec | str | os.PathLike[str], *, threads: int = 0) -> pa.Table:
+    """Evaluate a spec's sweep into a ``pyarrow.Table`` (use ``iter_batches`` for large sweeps)."""
+    plan = _plan(spec)
+    return pa.Table.from_batches(list(batches(plan, threads=threads)), schema=_schema(plan))
+
+
+def iter_batches(spec: Spec | str | os.PathLike[str], *, threads: int = 0) -> Iterator[pa.RecordBatch]:
+    """The sweep as record batches, streamed (each batch owns its memory)."""
+    return batches(_plan(spec), threads=threads)
+
+
+def _plan(spec: Spec | str | os.PathLike[str]) -> Plan:
+    from costspec.spec import load
+
+    return compile_spec(spec if isinstance(spec, Spec) else load(spec))
+
+
+# ------------------------------------------------------------------------------------------------
+# Writing
+
+
+@dataclass
+class Summary:
+    points: int
+    kept: int
+    seconds: float
+    path: str
+    files: list[str] = field(default_factory=list)
+    cheapest: pa.Table | None = None
+
+    @property
+    def points_per_second(self) -> float:
+        return self.points / self.seconds if self.seconds > 0 else float("inf")
+
+
+class _Cheapest:
+    """The five cheapest points seen so far (by cost, else GPU-hours)."""
+
+    def __init__(self, plan: Plan) -> None:
+        names = [c.name for c in plan.columns]
+        self.key = "cost_usd" if "cost_usd" in names else "gpu_hours"
+        self.best: pa.Table | None = None
+        self.lock = threading.Lock()
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        import pyarrow.compute as pc
+
+        idx = pc.select_k_unstable(batch, 5, [(self.key, "ascending")])
+        top = pa.Table.from_batches([batch.take(idx)])
+        with self.lock:
+            both = top if self.best is None else pa.concat_tables([self.best, top]).unify_dictionaries()
+            order = pc.sort_indices(both, [(self.key, "ascending")])
+            self.best = both.take(order.slice(0, 5)).combine_chunks()
+
+
+def _tmp_path(target: Path) -> Path:
+    return target.with_name(f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+def _replace(tmp: Path, target: Path) -> None:
+    if target.exists() and target.is_dir() and not tmp.is_dir():
+        raise CostspecError(f"{target} is a folder; give a file path or remove it")
+    if target.is_dir():
+        old = _tmp_path(target)
+        os.rename(target, old)
+        os.rename(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, target)
+
+
+def check_room(plan: Plan, path: Path, max_points: int) -> None:
+    """Refuse a sweep too large for --max-points or for the free disk space."""
+    if plan.points > max_points:
+        raise CostspecError(
+            f"the sweep has {plan.points:,} points, more than --max-points {max_points:,}; raise --max-points or "
+            "shrink the sweep (costspec plan shows its axes)"
+        )
+    folder = path.parent if path.parent != Path("") else Path(".")
+    folder.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(folder).free
+    estimate = plan.points * plan.bytes_per_row() / 3  # zstd Parquet is usually smaller still
+    if estimate > free:
+        raise CostspecError(
+            f"the output may need about {estimate / 1e9:.1f} GB and {folder} has {free / 1e9:.1f} GB free; "
+            "add a where filter, shrink the sweep or write elsewhere"
+        )
+
+
+def write(
+    plan: Plan,
+    path: str | os.PathLike[str],
+    *,
+    fmt: str = "parquet",
+    threads: int = 0,
+    on_progress: Callable[[int], None] | None = None,
+) -> Summary:
+    """Write the sweep to ``path``: Parquet as a folder of part files (one writer per thread, over
+    disjoint point ranges), Arrow IPC or CSV as one file. Written under a temporary name and renamed
+    when complete: a failed or interrupted run leaves nothing at ``path``."""
+    target = Path(path)
+    threads = threads or (os.cpu_count() or 1)
+    tmp = _tmp_path(target)
+    cheapest = _Cheapest(plan)
+    t0 = time.perf_counter()
+    kept = 0
+    try:
+        if fmt == "parquet":
+            kept, files = _write_parquet(plan, tmp, threads, cheapest, on_progress)
+        else:
+            kept = _write_single(plan, tmp, fmt, threads, cheapest, on_progress)
+            files = [target.name]
+        _replace(tmp, target)
+    except BaseException:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp.exists():
+            tmp.unlink()
+        raise
+    return Summary(plan.points, kept, time.perf_counter() - t0, str(target), files, cheapest.best)
+
+
+def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,
+                   on_progress: Callable[[int], None] | None) -> tuple[int, list[str]]:
+    import pyarrow.parquet as pq
+
+    tmp.mkdir(parents=True)
+    schema = _schema(plan)
+    dict_cols = [c.name for c in plan.columns if c.kind == "i32"]
+    n = plan.points
+    # Parts cover disjoint ranges of at least one BATCH each, in point order.
+    parts = max(1, min(writers, -(-n // BATCH)))
+    bounds = [n * k // parts for k in range(parts + 1)]
+    counts = [0] * parts
+    errors: list[BaseException] = []
+    stop = threading.Event()
+    names = [f"part-{k:05d}.parquet" for k in range(parts)]
+
+    def work(k: int) -> None:
+        try:
+            with pq.ParquetWriter(tmp / names[k], schema, compression="zstd", compression_level=1,
+                                  use_dictionary=dict_cols, write_statistics=True) as w:
+                for batch_group in _groups(plan, 1, bounds[k], bounds[k + 1], True, on_progress):
+                    if stop.is_set():
+                        return
+                    if not batch_group:
+                        continue
+                    table = pa.Table.from_batches(batch_group, schema=schema)
+                    w.write_table(table, row_group_size=1 << 20)
+                    for b in batch_group:
+                        cheapest.add(b)
+                    counts[k] += table.num_rows
+        except BaseException as e:  # noqa: BLE001 - reported by the caller
+            errors.append(e)
+            stop.set()
+
+    threads = [threading.Thread(target=work, args=(k,), name=f"costspec-writer-{k}") for k in range(parts)]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(0.1)
+    except BaseException:
+        stop.set()
+        for t in threads:
+            t.join()
+        raise
+    if errors:
+        raise errors[0]
+    return sum(counts), names
+
+
+def _write_single(plan: Plan, tmp: Path, fmt: str, threads: int, cheapest: _Cheapest,
+                  on_progress: Callable[[int], None] | None) -> int:
+    schema = _schema(plan)
+    kept = 0
+    if fmt == "arrow":
+        import pyarrow.ipc as ipc
+
+        with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, schema, options=ipc.IpcWriteOptions(
+                compression="lz4")) as w:
+            for b in batches(plan, threads=threads, reuse=True, on_progress=on_progress):
+                w.write_batch(b)
+                cheapest.add(b)
+                kept += b.num_rows
+    else:
+        import pyarrow.csv as csv
+
+        with csv.CSVWriter(str(tmp), schema) as w:
+            for b in batches(plan, threads=threads, reuse=True, on_progress=on_progress):
+                w.write_batch(b)
+                cheapest.add(b)
+                kept += b.num_rows
+    return kept
+

@@ -1,0 +1,1094 @@
+//! The sweep engine: evaluates a compiled plan over any range of a Cartesian product of axes.
+//!
+//! A plan (built by `costspec.plan` in Python, handed over as JSON) is a register machine: every
+//! input, lookup, expression node and cost-model stage writes registers. Each register has a
+//! *level*: the index of the innermost axis it depends on. The product is walked as nested loops,
+//! and an operation runs at the loop level of its inputs, so FLOPs that depend on the model and the
+//! token count are computed once per (model, tokens), not once per GPU count. The innermost axes
+//! (whose product fits a block) are evaluated as vectors over the block; `where` filters at outer
+//! levels skip whole blocks, and the outputs of a block are computed only for the points a filter
+//! keeps. Point `i` decodes by mixed radix (the first axis varies slowest), so any index range
+//! evaluates on its own and in a fixed order.
+
+use serde::Deserialize;
+
+use crate::estimate::{money, point_flops, positive, utilisation, wall_clock_days, whole_at_least_one};
+use crate::memory::{per_gpu, states, States};
+use crate::types::{
+    Architecture, Convention, Mode, Optimizer, Point, Precision, Recompute, Trainable, Utilisation,
+};
+
+/// Most points evaluated together as vectors.
+pub const BLOCK: usize = 4096;
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct PlanSpec {
+    pub registers: usize,
+    #[serde(default, deserialize_with = "nan_pairs")]
+    pub consts: Vec<(usize, f64)>,
+    pub axes: Vec<AxisSpec>,
+    #[serde(default)]
+    pub tables: Vec<TableSpec>,
+    pub ops: Vec<OpSpec>,
+    #[serde(default)]
+    pub filters: Vec<usize>,
+    pub outputs: Vec<OutputSpec>,
+    #[serde(default)]
+    pub messages: Vec<String>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct AxisSpec {
+    pub len: usize,
+    #[serde(default)]
+    pub columns: Vec<AxisColumn>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct AxisColumn {
+    pub reg: usize,
+    #[serde(deserialize_with = "nan_vec")]
+    pub values: Vec<f64>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct TableSpec {
+    pub cols: usize,
+    #[serde(deserialize_with = "nan_vec")]
+    pub values: Vec<f64>,
+}
+
+// JSON has no NaN: the plan writes null for "no value", read here as NaN.
+fn nan_vec<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+    let v: Vec<Option<f64>> = Deserialize::deserialize(d)?;
+    Ok(v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+}
+
+fn nan_pairs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(usize, f64)>, D::Error> {
+    let v: Vec<(usize, Option<f64>)> = Deserialize::deserialize(d)?;
+    Ok(v.into_iter().map(|(r, x)| (r, x.unwrap_or(f64::NAN))).collect())
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+    And,
+    Or,
+    Min,
+    Max,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum UnOp {
+    Neg,
+    Not,
+    Log,
+    Exp,
+    Sqrt,
+    Ceil,
+    Floor,
+}
+
+/// Cost-model stages; their register layouts are the `*_IN` / `*_OUT` constants below.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Flops,
+    Time,
+    Wall,
+    Money,
+    MemStates,
+    MemGpu,
+}
+
+pub const FLOPS_IN: &[&str] = &[
+    "params", "active_params", "tokens", "layers", "d_model", "heads", "kv_heads", "head_dim", "ffn_dim", "vocab",
+    "seq_len", "experts", "experts_per_token", "gated_mlp", "convention", "mode", "recompute", "lora_rank",
+    "lora_fraction",
+];
+pub const FLOPS_OUT: &[&str] = &["trainable_params", "model_flops_per_token", "model_flops", "hardware_flops"];
+pub const TIME_IN: &[&str] = &["model_flops", "hardware_flops", "peak_tflops", "util_kind", "util_value", "gpus"];
+pub const TIME_OUT: &[&str] = &["mfu", "hfu", "gpu_hours"];
+pub const WALL_IN: &[&str] = &["gpu_hours", "gpus"];
+pub const WALL_OUT: &[&str] = &["wall_clock_days"];
+pub const MONEY_IN: &[&str] = &["gpu_hours", "usd_per_gpu_hour", "watts", "pue", "grid_kg_co2e_per_kwh"];
+pub const MONEY_OUT: &[&str] = &["cost_usd", "energy_kwh", "co2e_kg"];
+pub const MEM_STATES_IN: &[&str] = &[
+    "params", "trainable_params", "layers", "d_model", "heads", "seq_len", "precision", "optimizer", "zero",
+    "tensor_parallel", "pipeline_parallel", "micro_batch", "recompute", "mode", "gpu_memory_gb",
+];
+pub const MEM_STATES_OUT: &[&str] =
+    &["state_weights", "state_grads", "state_optim", "state_activations", "state_shardable", "state_fixed", "min_gpus"];
+pub const MEM_GPU_IN: &[&str] = &[
+    "state_weights", "state_grads", "state_optim", "state_activations", "state_shardable", "state_fixed", "zero",
+    "gpus", "tensor_parallel", "pipeline_parallel", "gpu_memory_gb", "min_gpus",
+];
+pub const MEM_GPU_OUT: &[&str] =
+    &["weights_gb", "gradients_gb", "optimizer_gb", "activations_gb", "memory_gb_per_gpu", "data_parallel", "fits"];
+
+impl Stage {
+    pub fn layout(self) -> (&'static [&'static str], &'static [&'static str]) {
+        match self {
+            Stage::Flops => (FLOPS_IN, FLOPS_OUT),
+            Stage::Time => (TIME_IN, TIME_OUT),
+            Stage::Wall => (WALL_IN, WALL_OUT),
+            Stage::Money => (MONEY_IN, MONEY_OUT),
+            Stage::MemStates => (MEM_STATES_IN, MEM_STATES_OUT),
+            Stage::MemGpu => (MEM_GPU_IN, MEM_GPU_OUT),
+        }
+    }
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(tag = "k", rename_all = "snake_case")]
+pub enum OpSpec {
+    /// o = a OP b. `msg` names the expression for a division-by-zero error.
+    Bin { op: BinOp, a: usize, b: usize, o: usize, #[serde(default)] msg: Option<usize> },
+    Un { op: UnOp, a: usize, o: usize },
+    /// o = table[t][a][b] (a and b hold row and column indices).
+    Lut { t: usize, a: usize, b: usize, o: usize },
+    /// A cost-model stage.
+    Model { stage: Stage, i: Vec<usize>, o: Vec<usize> },
+}
+
+impl OpSpec {
+    fn inputs(&self) -> Vec<usize> {
+        match self {
+            OpSpec::Bin { a, b, .. } | OpSpec::Lut { a, b, .. } => vec![*a, *b],
+            OpSpec::Un { a, .. } => vec![*a],
+            OpSpec::Model { i, .. } => i.clone(),
+        }
+    }
+    fn outputs(&self) -> Vec<usize> {
+        match self {
+            OpSpec::Bin { o, .. } | OpSpec::Un { o, .. } | OpSpec::Lut { o, .. } => vec![*o],
+            OpSpec::Model { o, .. } => o.clone(),
+        }
+    }
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OutKind {
+    F64,
+    I32,
+    Bool,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct OutputSpec {
+    pub reg: usize,
+    pub kind: OutKind,
+}
+
+/// An error at one point of the sweep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointError {
+    pub index: u64,
+    pub message: String,
+}
+
+// ------------------------------------------------------------------------------------------------
+// Stages: thin adapters from registers (NaN = absent) to the cost model in `estimate` and `memory`.
+
+fn opt(x: f64) -> Option<f64> {
+    if x.is_nan() {
+        None
+    } else {
+        Some(x)
+    }
+}
+
+fn pick<T: Copy>(names: &[T], x: f64, what: &str) -> Result<T, String> {
+    if x >= 0.0 && (x as usize) < names.len() && x.fract() == 0.0 {
+        Ok(names[x as usize])
+    } else {
+        Err(format!("{what}: bad category index {x}"))
+    }
+}
+
+const CONVENTIONS: [Convention; 3] = [Convention::SixND, Convention::Palm, Convention::Megatron];
+const MODES: [Mode; 3] = [Mode::Pretrain, Mode::Finetune, Mode::Lora];
+const RECOMPUTES: [Recompute; 3] = [Recompute::None, Recompute::Selective, Recompute::Full];
+const PRECISIONS: [Precision; 6] =
+    [Precision::Fp32, Precision::Tf32, Precision::Bf16, Precision::Fp16, Precision::Fp8, Precision::Fp4];
+const OPTIMIZERS: [Optimizer; 3] = [Optimizer::Adam, Optimizer::Adam8bit, Optimizer::Sgd];
+
+fn base_point() -> Point {
+    Point {
+        params: 1.0,
+        active_params: 1.0,
+        tokens: 1.0,
+        arch: Architecture::default(),
+        convention: Convention::SixND,
+        recompute: Recompute::None,
+        mode: Mode::Pretrain,
+        lora: None,
+        precision: Precision::Bf16,
+        peak_tflops: 1.0,
+        utilisation: Utilisation::Mfu(1.0),
+        gpus: None,
+        usd_per_gpu_hour: None,
+        watts: None,
+        pue: 1.0,
+        grid_kg_per_kwh: None,
+        gpu_memory_gb: None,
+        optimizer: Optimizer::Adam,
+        zero_stage: 0,
+        tensor_parallel: 1.0,
+        pipeline_parallel: 1.0,
+        micro_batch: 1.0,
+    }
+}
+
+fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), String> {
+    let e = |err: crate::types::ModelError| err.to_string();
+    match stage {
+        Stage::Flops => {
+            let mut p = base_point();
+            p.params = i[0];
+            p.active_params = if i[1].is_nan() { i[0] } else { i[1] };
+            p.tokens = i[2];
+            positive("params", p.params).map_err(e)?;
+            positive("active_params", p.active_params).map_err(e)?;
+            positive("tokens", p.tokens).map_err(e)?;
+            if p.active_params > p.params * (1.0 + 1e-12) {
+                return Err(format!("active_params: got {}, expected at most params ({})", p.active_params, p.params));
+            }
+            for (k, name) in Architecture::FIELDS.iter().enumerate() {
+                let v = opt(i[3 + k]);
+                if let Some(x) = v {
+                    positive(name, x).map_err(e)?;
+                }
+                p.arch.set(name, v);
+            }
+            p.arch.gated_mlp = i[13] != 0.0 && !i[13].is_nan();
+            p.convention = pick(&CONVENTIONS, i[14], "convention")?;
+            p.mode = pick(&MODES, i[15], "mode")?;
+            p.recompute = pick(&RECOMPUTES, i[16], "recompute")?;
+            p.lora = match (opt(i[17]), opt(i[18])) {
+                (Some(r), _) => Some(Trainable::Rank(r)),
+                (None, Some(f)) => Some(Trainable::Fraction(f)),
+                _ => None,
+            };
+            let (t, pt, m, h) = point_flops(&p).map_err(e)?;
+            o[0] = t;
+            o[1] = pt;
+            o[2] = m;
+            o[3] = h;
+        }
+        Stage::Time => {
+            positive("peak_tflops", i[2]).map_err(e)?;
+            let util = match i[3] as u8 {
+                0 => {
+                    if !(i[4] > 0.0 && i[4] <= 1.0) {
+                        return Err(format!("mfu: got {}, expected a fraction in (0, 1]", i[4]));
+                    }
+                    Utilisation::Mfu(i[4])
+                }
+                1 => {
+                    positive("gpu_hours", i[4]).map_err(e)?;
+                    Utilisation::GpuHours(i[4])
+                }
+                _ => {
+                    positive("wall_clock_days", i[4]).map_err(e)?;
+                    Utilisation::WallClockDays(i[4])
+                }
+            };
+            let (mfu, gh) = utilisation(i[0], i[2], util, opt(i[5])).map_err(e)?;
+            o[0] = mfu;
+            o[1] = mfu * i[1] / i[0];
+            o[2] = gh;
+        }
+        Stage::Wall => {
+            whole_at_least_one("gpus", i[1]).map_err(e)?;
+            o[0] = wall_clock_days(i[0], i[1]);
+        }
+        Stage::Money => {
+            if !(i[3].is_finite() && i[3] >= 1.0) {
+                return Err(format!("pue: got {}, expected a number >= 1", i[3]));
+            }
+            for (name, x) in [("usd_per_gpu_hour", i[1]), ("grid_kg_co2e_per_kwh", i[4])] {
+                if !x.is_nan() && !(x.is_finite() && x >= 0.0) {
+                    return Err(format!("{name}: got {x}, expected a finite number >= 0"));
+                }
+            }
+            if !i[2].is_nan() {
+                positive("watts", i[2]).map_err(e)?;
+            }
+            let (c, en, co2) = money(i[0], opt(i[1]), opt(i[2]), i[3], opt(i[4]));
+            o[0] = c.unwrap_or(f64::NAN);
+            o[1] = en.unwrap_or(f64::NAN);
+            o[2] = co2.unwrap_or(f64::NAN);
+        }
+        Stage::MemStates => {
+            let mut p = base_point();
+            p.params = i[0];
+            for (k, name) in ["layers", "d_model", "heads", "seq_len"].iter().enumerate() {
+                p.arch.set(name, opt(i[2 + k]));
+            }
+            p.precision = pick(&PRECISIONS, i[6], "precision")?;
+            p.optimizer = pick(&OPTIMIZERS, i[7], "optimizer")?;
+            if !(0.0..=3.0).contains(&i[8]) || i[8].fract() != 0.0 {
+                return Err(format!("zero: got {}, expected 0, 1, 2 or 3", i[8]));
+            }
+            p.zero_stage = i[8] as u8;
+            whole_at_least_one("tensor_parallel", i[9]).map_err(e)?;
+            whole_at_least_one("pipeline_parallel", i[10]).map_err(e)?;
+            whole_at_least_one("micro_batch", i[11]).map_err(e)?;
+            p.tensor_parallel = i[9];
+            p.pipeline_parallel = i[10];
+            p.micro_batch = i[11];
+            p.recompute = pick(&RECOMPUTES, i[12], "recompute")?;
+            p.mode = pick(&MODES, i[13], "mode")?;
+            p.gpu_memory_gb = opt(i[14]);
+            let s = states(&p, i[1]);
+            o[0] = s.weights;
+            o[1] = s.grads;
+            o[2] = s.optim;
+            o[3] = s.activations.unwrap_or(f64::NAN);
+            o[4] = s.shardable;
+            o[5] = s.fixed;
+            o[6] = s.min_gpus.unwrap_or(f64::NAN);
+        }
+        Stage::MemGpu => {
+            let s = States {
+                weights: i[0],
+                grads: i[1],
+                optim: i[2],
+                activations: opt(i[3]),
+                shardable: i[4],
+                fixed: i[5],
+                min_gpus: opt(i[11]),
+            };
+            let mp = i[8] * i[9];
+            let gpus = opt(i[7]);
+            if let Some(g) = gpus {
+                whole_at_least_one("gpus", g).map_err(e)?;
+                if (g / mp).fract() != 0.0 {
+                    return Err(format!("gpus: got {g}, expected a multiple of tensor × pipeline parallel ({mp})"));
+                }
+            }
+            let m = per_gpu(&s, i[6] as u8, gpus, mp, opt(i[10]));
+            o[0] = m.weights_gb;
+            o[1] = m.gradients_gb;
+            o[2] = m.optimizer_gb;
+            o[3] = m.activations_gb.unwrap_or(f64::NAN);
+            o[4] = m.total_gb;
+            o[5] = m.data_parallel.unwrap_or(f64::NAN);
+            o[6] = match m.fits {
+                Some(true) => 1.0,
+                Some(false) => 0.0,
+                None => f64::NAN,
+            };
+        }
+    }
+    Ok(())
+}
+
+#[inline(always)]
+fn bin(op: BinOp, x: f64, y: f64) -> f64 {
+    let b = |c: bool| if c { 1.0 } else { 0.0 };
+    match op {
+        BinOp::Add => x + y,
+        BinOp::Sub => x - y,
+        BinOp::Mul => x * y,
+        BinOp::Div => x / y,
+        BinOp::Pow => x.powf(y),
+        BinOp::Lt => b(x < y),
+        BinOp::Le => b(x <= y),
+        BinOp::Gt => b(x > y),
+        BinOp::Ge => b(x >= y),
+        BinOp::Eq => b(x == y),
+        BinOp::Ne => b(x != y),
+        BinOp::And => b(x != 0.0 && y != 0.0),
+        BinOp::Or => b(x != 0.0 || y != 0.0),
+        BinOp::Min => x.min(y),
+        BinOp::Max => x.max(y),
+    }
+}
+
+#[inline(always)]
+fn un(op: UnOp, x: f64) -> f64 {
+    match op {
+        UnOp::Neg => -x,
+        UnOp::Not => {
+            if x == 0.0 {
+                1.0
+            } else {
+                0.0
+            }
+        }
+        UnOp::Log => x.ln(),
+        UnOp::Exp => x.exp(),
+        UnOp::Sqrt => x.sqrt(),
+        UnOp::Ceil => x.ceil(),
+        UnOp::Floor => x.floor(),
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// The compiled program.
+
+#[derive(Debug)]
+pub struct Program {
+    spec: PlanSpec,
+    /// Loop axes, outermost first (a plan without axes gets one axis of length 1).
+    lens: Vec<usize>,
+    n_outer: usize,
+    /// Points per outer combination: the product of the inner axes.
+    inner_len: usize,
+    /// Per inner axis (by position among inner axes): its stride within the inner block.
+    inner_strides: Vec<usize>,
+    /// reg -> slot among vector registers (inner level), or usize::MAX.
+    slot: Vec<usize>,
+    n_slots: usize,
+    /// Operations by level: index 0 holds constant-level ops, 1 + l the outer level l.
+    outer_ops: Vec<Vec<usize>>,
+    /// Outer filters by level (same indexing).
+    outer_filters: Vec<Vec<usize>>,
+    /// Inner operations: those the inner filters need, then the rest.
+    inner_first: Vec<usize>,
+    inner_rest: Vec<usize>,
+    inner_filters: Vec<usize>,
+    total: u64,
+}
+
+impl Program {
+    pub fn new(mut spec: PlanSpec) -> Result<Program, String> {
+        if spec.axes.is_empty() {
+            spec.axes.push(AxisSpec { len: 1, columns: vec![] });
+        }
+        let n_axes = spec.axes.len();
+        let nreg = spec.registers;
+        let check_reg = |r: usize| if r < nreg { Ok(()) } else { Err(format!("register {r} out of range")) };
+        let mut level: Vec<i64> = vec![i64::MIN; nreg];
+        for &(r, _) in &spec.consts {
+            check_reg(r)?;
+            level[r] = -1;
+        }
+        let mut lens = Vec::with_capacity(n_axes);
+        for (ai, ax) in spec.axes.iter().enumerate() {
+            if ax.len == 0 {
+                return Err(format!("axis {ai} has no values"));
+            }
+            for c in &ax.columns {
+                check_reg(c.reg)?;
+                if c.values.len() != ax.len {
+                    return Err(format!("axis {ai}: a column has {} values, not {}", c.values.len(), ax.len));
+                }
+                level[c.reg] = ai as i64;
+            }
+            lens.push(ax.len);
+        }
+        for t in &spec.tables {
+            if t.cols == 0 || t.values.len() % t.cols != 0 {
+                return Err("a lookup table is ragged".into());
+            }
+        }
+        let mut op_level = Vec::with_capacity(spec.ops.len());
+        for (k, op) in spec.ops.iter().enumerate() {
+            let mut l = -1i64;
+            for r in op.inputs() {
+                check_reg(r)?;
+                if level[r] == i64::MIN {
+                    return Err(format!("op {k} reads register {r} before it is written"));
+                }
+                l = l.max(level[r]);
+            }
+            if let OpSpec::Model { stage, i, o } = op {
+                let (li, lo) = stage.layout();
+                if i.len() != li.len() || o.len() != lo.len() {
+                    return Err(format!("op {k}: stage {stage:?} takes {} inputs and {} outputs", li.len(), lo.len()));
+                }
+            }
+            if let OpSpec::Lut { t, .. } = op {
+                if *t >= spec.tables.len() {
+                    return Err(format!("op {k}: no table {t}"));
+                }
+            }
+            for r in op.outputs() {
+                check_reg(r)?;
+                level[r] = l;
+            }
+            op_level.push(l);
+        }
+        for &r in spec.filters.iter().chain(spec.outputs.iter().map(|o| &o.reg)) {
+            check_reg(r)?;
+            if level[r] == i64::MIN {
+                return Err(format!("register {r} is read but never written"));
+            }
+        }
+
+        // Inner axes: the innermost ones whose product fits a block (at least the last axis).
+        let mut k = 1;
+        let mut inner_len = lens[n_axes - 1];
+        while k < n_axes && inner_len * lens[n_axes - 1 - k] <= BLOCK {
+            inner_len *= lens[n_axes - 1 - k];
+            k += 1;
+        }
+        let n_outer = n_axes - k;
+        let mut inner_strides = vec![0; k];
+        let mut stride = 1;
+        for j in (0..k).rev() {
+            inner_strides[j] = stride;
+            stride *= lens[n_outer + j];
+        }
+        let mut slot = vec![usize::MAX; nreg];
+        let mut n_slots = 0;
+        for r in 0..nreg {
+            if level[r] >= n_outer as i64 {
+                slot[r] = n_slots;
+                n_slots += 1;
+            }
+        }
+        let mut outer_ops = vec![Vec::new(); n_outer + 1];
+        let mut inner_ops = Vec::new();
+        for (k, &l) in op_level.iter().enumerate() {
+            if l >= n_outer as i64 {
+                inner_ops.push(k);
+            } else {
+                outer_ops[(l + 1) as usize].push(k);
+            }
+        }
+        let mut outer_filters = vec![Vec::new(); n_outer + 1];
+        let mut inner_filters = Vec::new();
+        for &r in &spec.filters {
+            if level[r] >= n_outer as i64 {
+                inner_filters.push(r);
+            } else {
+                outer_filters[(level[r] + 1) as usize].push(r);
+            }
+        }
+        // Inner ops the inner filters depend on run first; the rest only for kept points.
+        let mut needed = vec![false; nreg];
+        for &r in &inner_filters {
+            needed[r] = true;
+        }
+        let mut first_mask = vec![false; spec.ops.len()];
+        for &k in inner_ops.iter().rev() {
+            if spec.ops[k].outputs().iter().any(|&r| needed[r]) {
+                first_mask[k] = true;
+                for r in spec.ops[k].inputs() {
+                    needed[r] = true;
+                }
+            }
+        }
+        let inner_first = inner_ops.iter().copied().filter(|&k| first_mask[k]).collect();
+        let inner_rest = inner_ops.iter().copied().filter(|&k| !first_mask[k]).collect();
+        let total = lens.iter().try_fold(1u64, |acc, &l| acc.checked_mul(l as u64)).ok_or("too many points")?;
+        Ok(Program {
+            spec,
+            lens,
+            n_outer,
+            inner_len,
+            inner_strides,
+            slot,
+            n_slots,
+            outer_ops,
+            outer_filters,
+            inner_first,
+            inner_rest,
+            inner_filters,
+            total,
+        })
+    }
+
+    pub fn from_json(text: &str) -> Result<Program, String> {
+        let spec: PlanSpec = serde_json::from_str(text).map_err(|e| format!("bad plan: {e}"))?;
+        Program::new(spec)
+    }
+
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    pub fn outputs(&self) -> &[OutputSpec] {
+        &self.spec.outputs
+    }
+
+    /// Evaluate points [start, end), appending the kept ones to `out`. Returns the number kept.
+    pub fn run(&self, start: u64, end: u64, out: &mut dyn Sink) -> Result<usize, PointError> {
+        let mut w = Worker::new(self);
+        w.run(start, end.min(self.total), out)
+    }
+}
+
+/// Where kept points go: one call per block, with the kept positions.
+pub trait Sink {
+    /// `get(out_index, j)` gives output column `out_index` at block position `j`.
+    fn emit(&mut self, kept: &[u32], get: &dyn Fn(usize, usize) -> f64);
+}
+
+/// Columnar output into caller-provided buffers (one per output, by kind), from row `row` on.
+pub struct Columns {
+    pub f64s: Vec<*mut f64>,
+    pub i32s: Vec<*mut i32>,
+    pub bools: Vec<*mut u8>,
+    pub kinds: Vec<(OutKind, usize)>,
+    pub row: usize,
+    pub capacity: usize,
+}
+
+unsafe impl Send for Columns {}
+
+impl Sink for Columns {
+    fn emit(&mut self, kept: &[u32], get: &dyn Fn(usize, usize) -> f64) {
+        let n = kept.len();
+        assert!(self.row + n <= self.capacity, "output buffer overflow");
+        for (c, &(kind, idx)) in self.kinds.iter().enumerate() {
+            match kind {
+                OutKind::F64 => {
+                    // SAFETY: the caller guarantees `capacity` rows of writable memory per column.
+                    let col = unsafe { std::slice::from_raw_parts_mut(self.f64s[idx].add(self.row), n) };
+                    for (dst, &j) in col.iter_mut().zip(kept) {
+                        *dst = get(c, j as usize);
+                    }
+                }
+                OutKind::I32 => {
+                    let col = unsafe { std::slice::from_raw_parts_mut(self.i32s[idx].add(self.row), n) };
+                    for (dst, &j) in col.iter_mut().zip(kept) {
+                        *dst = get(c, j as usize) as i32;
+                    }
+                }
+                OutKind::Bool => {
+                    let base = self.bools[idx];
+                    for (r, &j) in kept.iter().enumerate() {
+                        let bit = self.row + r;
+                        let v = get(c, j as usize);
+                        // SAFETY: bit < capacity; regions of different sinks start on byte boundaries.
+                        unsafe {
+                            let byte = base.add(bit / 8);
+                            if v != 0.0 && !v.is_nan() {
+                                *byte |= 1 << (bit % 8);
+                            } else {
+                                *byte &= !(1 << (bit % 8));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.row += n;
+    }
+}
+
+/// Counts kept points without writing them (evaluation alone).
+pub struct Count(pub usize);
+
+impl Sink for Count {
+    fn emit(&mut self, kept: &[u32], _get: &dyn Fn(usize, usize) -> f64) {
+        self.0 += kept.len();
+    }
+}
+
+struct Worker<'a> {
+    p: &'a Program,
+    scalars: Vec<f64>,
+    vectors: Vec<Vec<f64>>,
+    idx: Vec<usize>,
+    kept: Vec<u32>,
+    ins: Vec<f64>,
+    outs: Vec<f64>,
+}
+
+impl<'a> Worker<'a> {
+    fn new(p: &'a Program) -> Worker<'a> {
+        Worker {
+            p,
+            scalars: vec![f64::NAN; p.spec.registers],
+            vectors: vec![vec![0.0; BLOCK.min(p.inner_len)]; p.n_slots],
+            idx: vec![0; p.n_outer],
+            kept: Vec::with_capacity(BLOCK),
+            ins: vec![0.0; 32],
+            outs: vec![0.0; 16],
+        }
+    }
+
+    fn err(&self, index: u64, message: String) -> PointError {
+        PointError { index, message }
+    }
+
+    /// Run the ops of one outer level (0: constants, 1 + l: outer axis l) as scalars.
+    fn outer_level(&mut self, lvl: usize, index: u64) -> Result<bool, PointError> {
+        for &k in &self.p.outer_ops[lvl] {
+            self.scalar_op(k).map_err(|m| self.err(index, m))?;
+        }
+        Ok(self.p.outer_filters[lvl].iter().all(|&r| {
+            let v = self.scalars[r];
+            v != 0.0 && !v.is_nan()
+        }))
+    }
+
+    fn scalar_op(&mut self, k: usize) -> Result<(), String> {
+        let s = &mut self.scalars;
+        match &self.p.spec.ops[k] {
+            OpSpec::Bin { op, a, b, o, msg } => {
+                if *op == BinOp::Div && s[*b] == 0.0 {
+                    if let Some(m) = msg {
+                        return Err(format!("division by zero in {}", self.p.spec.messages[*m]));
+                    }
+                }
+                s[*o] = bin(*op, s[*a], s[*b]);
+            }
+            OpSpec::Un { op, a, o } => s[*o] = un(*op, s[*a]),
+            OpSpec::Lut { t, a, b, o } => s[*o] = lookup(&self.p.spec.tables[*t], s[*a], s[*b]),
+            OpSpec::Model { stage, i, o } => {
+                let n_in = i.len();
+                for (q, &r) in i.iter().enumerate() {
+                    self.ins[q] = s[r];
+                }
+                stage_eval(*stage, &self.ins[..n_in], &mut self.outs[..o.len()])?;
+                for (q, &r) in o.iter().enumerate() {
+                    s[r] = self.outs[q];
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn set_axis(&mut self, axis: usize, i: usize) {
+        for c in &self.p.spec.axes[axis].columns {
+            self.scalars[c.reg] = c.values[i];
+        }
+    }
+
+    /// Decode outer combination `o` and recompute from the outermost level that changed.
+    fn goto(&mut self, o: u64, first: bool, index: u64) -> Result<Option<usize>, PointError> {
+        let mut rest = o;
+        let mut new_idx = vec![0; self.p.n_outer];
+        for l in (0..self.p.n_outer).rev() {
+            let len = self.p.lens[l] as u64;
+            new_idx[l] = (rest % len) as usize;
+            rest /= len;
+        }
+        let from = if first { 0 } else { (0..self.p.n_outer).find(|&l| new_idx[l] != self.idx[l]).unwrap_or(self.p.n_outer) };
+        self.idx = new_idx;
+        if first && !self.outer_level(0, index)? {
+            return Ok(Some(0));
+        }
+        for l in from..self.p.n_outer {
+            self.set_axis(l, self.idx[l]);
+            if !self.outer_level(l + 1, index)? {
+                return Ok(Some(l + 1));
+            }
+        }
+        Ok(None)
+    }
+
+    fn run(&mut self, start: u64, end: u64, out: &mut dyn Sink) -> Result<usize, PointError> {
+        if start >= end {
+            return Ok(0);
+        }
+        for &(r, v) in &self.p.spec.consts {
+            self.scalars[r] = v;
+        }
+        let inner = self.p.inner_len as u64;
+        let mut o = start / inner;
+        let last = (end - 1) / inner;
+        let mut kept_total = 0;
+        let mut first = true;
+        while o <= last {
+            let combo_start = o * inner;
+            let failed = self.goto(o, first, combo_start.max(start))?;
+            first = false;
+            if let Some(lvl) = failed {
+                if lvl == 0 {
+                    return Ok(0); // a constant filter fails: nothing is kept anywhere
+                }
+                // Skip every combination sharing the failed level's prefix.
+                let span: u64 = self.p.lens[lvl..self.p.n_outer].iter().map(|&l| l as u64).product();
+                o = (o / span + 1) * span;
+                continue;
+            }
+            let p0 = start.saturating_sub(combo_start) as usize;
+            let p1 = (end - combo_start).min(inner) as usize;
+            let mut a = p0;
+            while a < p1 {
+                let b = (a + BLOCK).min(p1);
+                kept_total += self.block(combo_start, a, b, out)?;
+                a = b;
+            }
+            o += 1;
+        }
+        Ok(kept_total)
+    }
+
+    /// Evaluate inner positions [a, b) of the combination starting at point `base`.
+    fn block(&mut self, base: u64, a: usize, b: usize, out: &mut dyn Sink) -> Result<usize, PointError> {
+        let n = b - a;
+        let p = self.p;
+        // Load the inner axes' columns for positions a..b.
+        for (j, stride) in p.inner_strides.iter().enumerate() {
+            let axis = p.n_outer + j;
+            let len = p.lens[axis];
+            for c in &p.spec.axes[axis].columns {
+                let v = &mut self.vectors[p.slot[c.reg]];
+                if *stride == 1 && p.inner_strides.len() == 1 {
+                    v[..n].copy_from_slice(&c.values[a..b]);
+                } else {
+                    for (q, dst) in v[..n].iter_mut().enumerate() {
+                        *dst = c.values[((a + q) / stride) % len];
+                    }
+                }
+            }
+        }
+        for q in 0..p.inner_first.len() {
+            self.vector_op(p.inner_first[q], n, base + a as u64)?;
+        }
+        self.kept.clear();
+        if p.inner_filters.is_empty() {
+            self.kept.extend(0..n as u32);
+        } else {
+            'points: for j in 0..n {
+                for &r in &p.inner_filters {
+                    let v = self.vectors[p.slot[r]][j];
+                    if v == 0.0 || v.is_nan() {
+                        continue 'points;
+                    }
+                }
+                self.kept.push(j as u32);
+            }
+        }
+        if self.kept.is_empty() {
+            return Ok(0);
+        }
+        for q in 0..p.inner_rest.len() {
+            self.vector_op(p.inner_rest[q], n, base + a as u64)?;
+        }
+        let scalars = &self.scalars;
+        let vectors = &self.vectors;
+        let outputs = &p.spec.outputs;
+        let get = |c: usize, j: usize| {
+            let r = outputs[c].reg;
+            match p.slot[r] {
+                usize::MAX => scalars[r],
+                s => vectors[s][j],
+            }
+        };
+        out.emit(&self.kept, &get);
+        Ok(self.kept.len())
+    }
+
+    fn vector_op(&mut self, k: usize, n: usize, index0: u64) -> Result<(), PointError> {
+        let p = self.p;
+        match &p.spec.ops[k] {
+            OpSpec::Bin { op, a, b, o, msg } => {
+                let mut out = std::mem::take(&mut self.vectors[p.slot[*o]]);
+                let (sa, sb) = (p.slot[*a], p.slot[*b]);
+                {
+                    let x = if sa == usize::MAX { None } else { Some(&self.vectors[sa][..n]) };
+                    let y = if sb == usize::MAX { None } else { Some(&self.vectors[sb][..n]) };
+                    let (xs, ys) = (self.scalars[*a], self.scalars[*b]);
+                    if *op == BinOp::Div && msg.is_some() {
+                        let zero = match y {
+                            Some(y) => y.iter().position(|&v| v == 0.0),
+                            None => (ys == 0.0).then_some(0),
+                        };
+                        if let Some(j) = zero {
+                            let m = &p.spec.messages[msg.unwrap()];
+                            self.vectors[p.slot[*o]] = out;
+                            return Err(self.err(index0 + j as u64, format!("division by zero in {m}")));
+                        }
+                    }
+                    macro_rules! apply {
+                        ($f:expr) => {
+                            match (x, y) {
+                                (Some(x), Some(y)) => {
+                                    for ((d, &u), &v) in out[..n].iter_mut().zip(x).zip(y) {
+                                        *d = $f(u, v);
+                                    }
+                                }
+                                (Some(x), None) => {
+                                    for (d, &u) in out[..n].iter_mut().zip(x) {
+                                        *d = $f(u, ys);
+                                    }
+                                }
+                                (None, Some(y)) => {
+                                    for (d, &v) in out[..n].iter_mut().zip(y) {
+                                        *d = $f(xs, v);
+                                    }
+                                }
+                                (None, None) => out[..n].fill($f(xs, ys)),
+                            }
+                        };
+                    }
+                    // Monomorphised loops for the common arithmetic; the rest go through `bin`.
+                    match op {
+                        BinOp::Add => apply!(|u: f64, v: f64| u + v),
+                        BinOp::Sub => apply!(|u: f64, v: f64| u - v),
+                        BinOp::Mul => apply!(|u: f64, v: f64| u * v),
+                        BinOp::Div => apply!(|u: f64, v: f64| u / v),
+                        BinOp::Le => apply!(|u: f64, v: f64| if u <= v { 1.0 } else { 0.0 }),
+                        BinOp::Lt => apply!(|u: f64, v: f64| if u < v { 1.0 } else { 0.0 }),
+                        BinOp::Ge => apply!(|u: f64, v: f64| if u >= v { 1.0 } else { 0.0 }),
+                        BinOp::Gt => apply!(|u: f64, v: f64| if u > v { 1.0 } else { 0.0 }),
+                        other => {
+                            let other = *other;
+                            apply!(|u: f64, v: f64| bin(other, u, v))
+                        }
+                    }
+                }
+                self.vectors[p.slot[*o]] = out;
+            }
+            OpSpec::Un { op, a, o } => {
+                let mut out = std::mem::take(&mut self.vectors[p.slot[*o]]);
+                match p.slot[*a] {
+                    usize::MAX => out[..n].fill(un(*op, self.scalars[*a])),
+                    s => {
+                        for (d, &u) in out[..n].iter_mut().zip(&self.vectors[s][..n]) {
+                            *d = un(*op, u);
+                        }
+                    }
+                }
+                self.vectors[p.slot[*o]] = out;
+            }
+            OpSpec::Lut { t, a, b, o } => {
+                let mut out = std::mem::take(&mut self.vectors[p.slot[*o]]);
+                let table = &p.spec.tables[*t];
+                for (j, d) in out[..n].iter_mut().enumerate() {
+                    let x = self.read(*a, j);
+                    let y = self.read(*b, j);
+                    *d = lookup(table, x, y);
+                }
+                self.vectors[p.slot[*o]] = out;
+            }
+            OpSpec::Model { stage, i, o } => {
+                let mut outs: Vec<Vec<f64>> = o.iter().map(|&r| std::mem::take(&mut self.vectors[p.slot[r]])).collect();
+                let mut ins = [0.0f64; 32];
+                let mut res = [0.0f64; 16];
+                let mut failure = None;
+                for j in 0..n {
+                    for (q, &r) in i.iter().enumerate() {
+                        ins[q] = self.read(r, j);
+                    }
+                    if let Err(m) = stage_eval(*stage, &ins[..i.len()], &mut res[..o.len()]) {
+                        failure = Some((j, m));
+                        break;
+                    }
+                    for (q, col) in outs.iter_mut().enumerate() {
+                        col[j] = res[q];
+                    }
+                }
+                for (col, &r) in outs.into_iter().zip(o) {
+                    self.vectors[p.slot[r]] = col;
+                }
+                if let Some((j, m)) = failure {
+                    return Err(self.err(index0 + j as u64, m));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn read(&self, r: usize, j: usize) -> f64 {
+        match self.p.slot[r] {
+            usize::MAX => self.scalars[r],
+            s => self.vectors[s][j],
+        }
+    }
+}
+
+fn lookup(t: &TableSpec, a: f64, b: f64) -> f64 {
+    let rows = t.values.len() / t.cols;
+    if a >= 0.0 && b >= 0.0 && (a as usize) < rows && (b as usize) < t.cols {
+        t.values[a as usize * t.cols + b as usize]
+    } else {
+        f64::NAN
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(json: &str) -> Program {
+        Program::from_json(json).unwrap()
+    }
+
+    /// x in [1, 2, 3] (outer), y in 0..5000 (inner, split in blocks); z = x * y; keep z % 2 == 0 via
+    /// floor(z / 2) * 2 == z.
+    fn product_plan() -> String {
+        let ys: Vec<f64> = (0..5000).map(|v| v as f64).collect();
+        format!(
+            r#"{{"registers": 8, "consts": [[2, 2.0]],
+                "axes": [{{"len": 3, "columns": [{{"reg": 0, "values": [1, 2, 3]}}]}},
+                         {{"len": 5000, "columns": [{{"reg": 1, "values": {ys:?}}}]}}],
+                "ops": [{{"k": "bin", "op": "mul", "a": 0, "b": 1, "o": 3}},
+                        {{"k": "bin", "op": "div", "a": 3, "b": 2, "o": 4}},
+                        {{"k": "un", "op": "floor", "a": 4, "o": 5}},
+                        {{"k": "bin", "op": "mul", "a": 5, "b": 2, "o": 6}},
+                        {{"k": "bin", "op": "eq", "a": 6, "b": 3, "o": 7}}],
+                "filters": [7],
+                "outputs": [{{"reg": 3, "kind": "f64"}}]}}"#
+        )
+    }
+
+    struct Collect(Vec<f64>);
+    impl Sink for Collect {
+        fn emit(&mut self, kept: &[u32], get: &dyn Fn(usize, usize) -> f64) {
+            self.0.extend(kept.iter().map(|&j| get(0, j as usize)));
+        }
+    }
+
+    #[test]
+    fn product_order_filter_and_ranges() {
+        let p = plan(&product_plan());
+        assert_eq!(p.total(), 15000);
+        let mut all = Collect(vec![]);
+        p.run(0, p.total(), &mut all).unwrap();
+        let expect: Vec<f64> = (1..=3)
+            .flat_map(|x| (0..5000).map(move |y| (x * y) as f64))
+            .filter(|z| z % 2.0 == 0.0)
+            .collect();
+        assert_eq!(all.0, expect);
+        // Any split of the index range gives the same rows.
+        let mut parts = Collect(vec![]);
+        for (a, b) in [(0, 7), (7, 4999), (4999, 5001), (5001, 12345), (12345, 15000)] {
+            p.run(a, b, &mut parts).unwrap();
+        }
+        assert_eq!(parts.0, expect);
+    }
+
+    #[test]
+    fn division_by_zero_names_the_point() {
+        let json = r#"{"registers": 3, "axes": [{"len": 4, "columns": [{"reg": 0, "values": [2, 1, 0, 3]}]}],
+            "consts": [[1, 1.0]], "messages": ["derive.x = 1 / y"],
+            "ops": [{"k": "bin", "op": "div", "a": 1, "b": 0, "o": 2, "msg": 0}],
+            "outputs": [{"reg": 2, "kind": "f64"}]}"#;
+        let err = plan(json).run(0, 4, &mut Count(0)).unwrap_err();
+        assert_eq!(err.index, 2);
+        assert!(err.message.contains("derive.x"));
+    }
+
+    #[test]
+    fn outer_filters_skip_whole_blocks() {
+        // keep x >= 2 (outer level): 2 of 3 outer values survive.
+        let json = r#"{"registers": 4, "consts": [[2, 2.0]],
+            "axes": [{"len": 3, "columns": [{"reg": 0, "values": [1, 2, 3]}]},
+                     {"len": 10, "columns": [{"reg": 1, "values": [0,1,2,3,4,5,6,7,8,9]}]}],
+            "ops": [{"k": "bin", "op": "ge", "a": 0, "b": 2, "o": 3}],
+            "filters": [3], "outputs": [{"reg": 1, "kind": "f64"}]}"#;
+        let mut c = Count(0);
+        assert_eq!(plan(json).run(0, 30, &mut c).unwrap(), 20);
+    }
+
+    #[test]
+    fn bad_plans_are_rejected() {
+        assert!(Program::from_json(r#"{"registers": 1, "axes": [], "ops": [], "outputs": [{"reg": 0, "kind": "f64"}]}"#).is_err());
+        assert!(Program::from_json("{").is_err());
+    }
+}
