@@ -20,6 +20,9 @@ use crate::types::{
 
 /// Most points evaluated together as vectors.
 pub const BLOCK: usize = 4096;
+/// Inner axes are added until a block has at least this many points: longer blocks amortise the
+/// outer work, shorter ones keep more of the work at outer (hoisted) levels.
+pub const MIN_BLOCK: usize = 64;
 
 #[derive(Deserialize, Debug, Clone)]
 pub struct PlanSpec {
@@ -532,10 +535,10 @@ impl Program {
             }
         }
 
-        // Inner axes: the innermost ones whose product fits a block (at least the last axis).
+        // Inner axes: the innermost ones, until a block is long enough (at least the last axis).
         let mut k = 1;
         let mut inner_len = lens[n_axes - 1];
-        while k < n_axes && inner_len * lens[n_axes - 1 - k] <= BLOCK {
+        while k < n_axes && inner_len < MIN_BLOCK && inner_len * lens[n_axes - 1 - k] <= BLOCK {
             inner_len *= lens[n_axes - 1 - k];
             k += 1;
         }
@@ -768,14 +771,17 @@ impl<'a> Worker<'a> {
     /// Decode outer combination `o` and recompute from the outermost level that changed.
     fn goto(&mut self, o: u64, first: bool, index: u64) -> Result<Option<usize>, PointError> {
         let mut rest = o;
-        let mut new_idx = vec![0; self.p.n_outer];
+        let mut from = self.p.n_outer;
         for l in (0..self.p.n_outer).rev() {
             let len = self.p.lens[l] as u64;
-            new_idx[l] = (rest % len) as usize;
+            let i = (rest % len) as usize;
             rest /= len;
+            if first || i != self.idx[l] {
+                from = l;
+            }
+            self.idx[l] = i;
         }
-        let from = if first { 0 } else { (0..self.p.n_outer).find(|&l| new_idx[l] != self.idx[l]).unwrap_or(self.p.n_outer) };
-        self.idx = new_idx;
+        let from = if first { 0 } else { from };
         if first && !self.outer_level(0, index)? {
             return Ok(Some(0));
         }
@@ -849,17 +855,22 @@ impl<'a> Worker<'a> {
             self.vector_op(p.inner_first[q], n, base + a as u64)?;
         }
         self.kept.clear();
-        if p.inner_filters.is_empty() {
-            self.kept.extend(0..n as u32);
-        } else {
-            'points: for j in 0..n {
-                for &r in &p.inner_filters {
-                    let v = self.vectors[p.slot[r]][j];
-                    if v == 0.0 || v.is_nan() {
-                        continue 'points;
+        match p.inner_filters.as_slice() {
+            [] => self.kept.extend(0..n as u32),
+            [r] => {
+                let v = &self.vectors[p.slot[*r]][..n];
+                self.kept.extend((0..n as u32).filter(|&j| v[j as usize] != 0.0 && !v[j as usize].is_nan()));
+            }
+            filters => {
+                'points: for j in 0..n {
+                    for &r in filters {
+                        let v = self.vectors[p.slot[r]][j];
+                        if v == 0.0 || v.is_nan() {
+                            continue 'points;
+                        }
                     }
+                    self.kept.push(j as u32);
                 }
-                self.kept.push(j as u32);
             }
         }
         if self.kept.is_empty() {
@@ -965,14 +976,51 @@ impl<'a> Worker<'a> {
                 }
                 self.vectors[p.slot[*o]] = out;
             }
+            OpSpec::Model { stage: Stage::Wall, i, o } => {
+                // The innermost loop of most sweeps (GPU count): a checked division.
+                let mut out = std::mem::take(&mut self.vectors[p.slot[o[0]]]);
+                let gh_scalar = self.scalars[i[0]];
+                let g_scalar = self.scalars[i[1]];
+                let (sh, sg) = (p.slot[i[0]], p.slot[i[1]]);
+                let bad = {
+                    let gh_v = (sh != usize::MAX).then(|| &self.vectors[sh][..n]);
+                    let g_v = (sg != usize::MAX).then(|| &self.vectors[sg][..n]);
+                    let mut bad = None;
+                    for j in 0..n {
+                        let g = g_v.map_or(g_scalar, |v| v[j]);
+                        let gh = gh_v.map_or(gh_scalar, |v| v[j]);
+                        // whole and >= 1, without libm's trunc (slow on baseline x86-64)
+                        if !(g >= 1.0 && g <= 9.0e15 && (g as i64) as f64 == g) {
+                            bad = Some(j);
+                            break;
+                        }
+                        out[j] = wall_clock_days(gh, g);
+                    }
+                    bad
+                };
+                self.vectors[p.slot[o[0]]] = out;
+                if let Some(j) = bad {
+                    let g = self.read(i[1], j);
+                    return Err(self.err(index0 + j as u64, format!("gpus: got {g}, expected a whole number >= 1")));
+                }
+            }
             OpSpec::Model { stage, i, o } => {
                 let mut outs: Vec<Vec<f64>> = o.iter().map(|&r| std::mem::take(&mut self.vectors[p.slot[r]])).collect();
                 let mut ins = [0.0f64; 32];
                 let mut res = [0.0f64; 16];
                 let mut failure = None;
+                // Operands resolved once: (vector slot, or the scalar value).
+                let operands: Vec<(usize, f64)> = i.iter().map(|&r| (p.slot[r], self.scalars[r])).collect();
+                for (q, &(slot, v)) in operands.iter().enumerate() {
+                    if slot == usize::MAX {
+                        ins[q] = v;
+                    }
+                }
+                let varying: Vec<(usize, usize)> =
+                    operands.iter().enumerate().filter(|(_, (s, _))| *s != usize::MAX).map(|(q, (s, _))| (q, *s)).collect();
                 for j in 0..n {
-                    for (q, &r) in i.iter().enumerate() {
-                        ins[q] = self.read(r, j);
+                    for &(q, slot) in &varying {
+                        ins[q] = self.vectors[slot][j];
                     }
                     if let Err(m) = stage_eval(*stage, &ins[..i.len()], &mut res[..o.len()]) {
                         failure = Some((j, m));

@@ -233,6 +233,94 @@ def validate(paths: tuple[str, ...], fmt: str | None) -> None:
     sys.exit(run_validate(paths, fmt))
 
 
+def _load_plan(spec_file: str) -> Any:
+    from costspec.plan import compile_spec
+    from costspec.spec import load
+
+    return compile_spec(load(spec_file))
+
+
+@cli.command("plan")
+@click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the compiled plan the engine receives.")
+def plan_cmd(spec_file: str, as_json: bool) -> None:
+    """Show a spec's sweep: its axes, how many points, the columns and the output size. Evaluates nothing."""
+    from costspec.plan import describe
+
+    plan = _load_plan(spec_file)
+    click.echo(plan.to_json() if as_json else describe(plan))
+
+
+@cli.command("sweep")
+@click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "output", metavar="PATH",
+              help="Output path (default: the spec's output.path, else results/<name>.<format>).")
+@click.option("--format", "fmt", type=CHOICE(["parquet", "arrow", "csv"]), default=None,
+              help="parquet (a folder of part files, one per thread), arrow (IPC, lz4) or csv. Default: the "
+                   "spec's output.format, else parquet.")
+@click.option("--threads", default=0, type=click.IntRange(min=0), help="Threads (default 0: all cores).")
+@click.option("--max-points", default=1_000_000_000, show_default=True, type=click.IntRange(min=1),
+              help="Refuse larger sweeps.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int, max_points: int, quiet: bool) -> None:
+    """Evaluate a spec's sweep in parallel and write every kept point to Parquet, Arrow or CSV."""
+    from pathlib import Path
+
+    from costspec.sweep import check_room, write
+
+    plan = _load_plan(spec_file)
+    fmt = fmt or plan.spec.output_format or "parquet"
+    suffix = {"parquet": ".parquet", "arrow": ".arrow", "csv": ".csv"}[fmt]
+    name = plan.spec.name or Path(spec_file).stem
+    path = Path(output or plan.spec.output_path or f"results/{name}{suffix}")
+    check_room(plan, path, max_points)
+    show = not quiet and sys.stderr.isatty()
+    if show:
+        with click.progressbar(length=plan.points, label="points", file=sys.stderr, show_pos=True,
+                               item_show_func=None) as bar:
+            summary = write(plan, path, fmt=fmt, threads=threads, on_progress=bar.update)
+    else:
+        summary = write(plan, path, fmt=fmt, threads=threads)
+    if not quiet:
+        click.echo(_sweep_summary(summary))
+
+
+def _sweep_summary(s: Any) -> str:
+    lines = [
+        f"points: {s.points:,} evaluated, {s.kept:,} kept",
+        f"time: {s.seconds:.2f} s ({s.points_per_second:,.0f} points/s)",
+        f"output: {s.path}" + (f" ({len(s.files)} part files)" if len(s.files) > 1 else ""),
+    ]
+    best = s.cheapest
+    if best is not None and best.num_rows:
+        shown = [c for c in ("model", "params", "tokens", "gpu", "gpus", "mfu", "wall_clock_days", "gpu_hours",
+                             "cost_usd") if c in best.column_names]
+        key = "cost_usd" if "cost_usd" in best.column_names else "gpu_hours"
+        lines.append(f"cheapest {best.num_rows} by {key}:")
+        rows = [shown] + [[_cell(c, best.column(c)[i].as_py()) for c in shown] for i in range(best.num_rows)]
+        widths = [max(len(r[k]) for r in rows) for k in range(len(shown))]
+        lines += ["  " + "  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in rows]
+    return "\n".join(lines)
+
+
+def _cell(col: str, v: Any) -> str:
+    from costspec.units import format_si
+
+    if v is None:
+        return "-"
+    if col == "cost_usd":
+        return f"${v:,.0f}"
+    if col in ("params", "tokens", "gpu_hours"):
+        return format_si(v)
+    if col == "wall_clock_days":
+        return f"{v:,.1f}" if v >= 10 else f"{v:.3g}"
+    if col == "gpus":
+        return f"{v:,.0f}"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
 @cli.command("schema")
 def schema_cmd() -> None:
     """Print the spec format's JSON Schema (draft 2020-12)."""
@@ -312,6 +400,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except CostspecError as e:
         fail(prog, describe(e))
+    except KeyboardInterrupt:
+        click.echo(f"{prog}: interrupted; nothing was written", err=True)
+        sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -161,7 +161,7 @@ class _Compiler:
         return [float(v) for v in values]
 
     def add_axes(self) -> None:
-        groups: list[tuple[Axis, ...]] = [(a,) for a in self.spec.sweep.grid] + list(self.spec.sweep.zip)
+        groups: list[tuple[Axis, ...]] = list(self.spec.sweep.zip) + [(a,) for a in self.spec.sweep.grid]
         for group in groups:
             n = len(group[0])
             cols: list[dict[str, Any]] = []

@@ -128,14 +128,16 @@ class Axis:
 
 @dataclass(frozen=True)
 class Sweep:
-    """The grid's axes and the zip groups: the product of the grid axes and one axis per group."""
+    """The grid's axes and the zip groups: the product of the grid axes and one axis per group.
+    Loop order: the zip groups first, then the grid's axes, as written; the first varies slowest."""
 
     grid: tuple[Axis, ...] = ()
     zip: tuple[tuple[Axis, ...], ...] = ()
 
     @property
     def axes(self) -> tuple[Axis, ...]:
-        return self.grid + tuple(a for g in self.zip for a in g)
+        """Every axis in loop order: the zip groups, then the grid's axes (the first varies slowest)."""
+        return tuple(a for g in self.zip for a in g) + self.grid
 
     @property
     def points(self) -> int:

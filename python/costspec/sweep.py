@@ -205,17 +205,19 @@ class _Cheapest:
     def __init__(self, plan: Plan) -> None:
         names = [c.name for c in plan.columns]
         self.key = "cost_usd" if "cost_usd" in names else "gpu_hours"
+        # Ties (same cost at any GPU count) go to the fastest run, then to the fewest GPUs.
+        self.order = [(self.key, "ascending")] + [(k, "ascending") for k in ("wall_clock_days", "gpus") if k in names]
         self.best: pa.Table | None = None
         self.lock = threading.Lock()
 
     def add(self, batch: pa.RecordBatch) -> None:
         import pyarrow.compute as pc
 
-        idx = pc.select_k_unstable(batch, 5, [(self.key, "ascending")])
+        idx = pc.select_k_unstable(batch, 5, self.order)
         top = pa.Table.from_batches([batch.take(idx)])
         with self.lock:
             both = top if self.best is None else pa.concat_tables([self.best, top]).unify_dictionaries()
-            order = pc.sort_indices(both, [(self.key, "ascending")])
+            order = pc.sort_indices(both, self.order)
             self.best = both.take(order.slice(0, 5)).combine_chunks()
 
 

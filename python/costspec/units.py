@@ -42,6 +42,7 @@ def format_si(x: float, digits: int = 3) -> str:
         return f"{x:g}"
     if abs(x) >= 1e18:
         return f"{x:.{digits}e}"
+    x = float(f"{x:.{digits}g}")  # round first: 999.9999e6 shows as 1B, not 1e+03M
     for suffix, scale in (("P", 1e15), ("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
         if abs(x) >= scale:
             return f"{x / scale:.{digits}g}{suffix}"
