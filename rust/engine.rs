@@ -629,18 +629,33 @@ impl Program {
     }
 }
 
-/// Where kept points go: one call per block, with the kept positions.
+/// A block's value of one output column: the same for every point, or one per block position.
+#[derive(Clone, Copy)]
+pub enum Source<'a> {
+    Scalar(f64),
+    Vector(&'a [f64]),
+}
+
+impl Source<'_> {
+    #[inline(always)]
+    fn at(&self, j: usize) -> f64 {
+        match self {
+            Source::Scalar(v) => *v,
+            Source::Vector(v) => v[j],
+        }
+    }
+}
+
+/// Where kept points go: one call per block, with the kept positions (`all` when every position
+/// of the block is kept, in order) and each output column's values.
 pub trait Sink {
-    /// `get(out_index, j)` gives output column `out_index` at block position `j`.
-    fn emit(&mut self, kept: &[u32], get: &dyn Fn(usize, usize) -> f64);
+    fn emit(&mut self, kept: &[u32], all: bool, columns: &[Source<'_>]);
 }
 
 /// Columnar output into caller-provided buffers (one per output, by kind), from row `row` on.
 pub struct Columns {
-    pub f64s: Vec<*mut f64>,
-    pub i32s: Vec<*mut i32>,
-    pub bools: Vec<*mut u8>,
-    pub kinds: Vec<(OutKind, usize)>,
+    pub ptrs: Vec<*mut u8>,
+    pub kinds: Vec<OutKind>,
     pub row: usize,
     pub capacity: usize,
 }
@@ -648,32 +663,42 @@ pub struct Columns {
 unsafe impl Send for Columns {}
 
 impl Sink for Columns {
-    fn emit(&mut self, kept: &[u32], get: &dyn Fn(usize, usize) -> f64) {
+    fn emit(&mut self, kept: &[u32], all: bool, columns: &[Source<'_>]) {
         let n = kept.len();
         assert!(self.row + n <= self.capacity, "output buffer overflow");
-        for (c, &(kind, idx)) in self.kinds.iter().enumerate() {
+        for ((&ptr, &kind), src) in self.ptrs.iter().zip(&self.kinds).zip(columns) {
             match kind {
                 OutKind::F64 => {
                     // SAFETY: the caller guarantees `capacity` rows of writable memory per column.
-                    let col = unsafe { std::slice::from_raw_parts_mut(self.f64s[idx].add(self.row), n) };
-                    for (dst, &j) in col.iter_mut().zip(kept) {
-                        *dst = get(c, j as usize);
+                    let col = unsafe { std::slice::from_raw_parts_mut((ptr as *mut f64).add(self.row), n) };
+                    match src {
+                        Source::Scalar(v) => col.fill(*v),
+                        Source::Vector(v) if all => col.copy_from_slice(&v[..n]),
+                        Source::Vector(v) => {
+                            for (d, &j) in col.iter_mut().zip(kept) {
+                                *d = v[j as usize];
+                            }
+                        }
                     }
                 }
                 OutKind::I32 => {
-                    let col = unsafe { std::slice::from_raw_parts_mut(self.i32s[idx].add(self.row), n) };
-                    for (dst, &j) in col.iter_mut().zip(kept) {
-                        *dst = get(c, j as usize) as i32;
+                    let col = unsafe { std::slice::from_raw_parts_mut((ptr as *mut i32).add(self.row), n) };
+                    match src {
+                        Source::Scalar(v) => col.fill(*v as i32),
+                        Source::Vector(v) => {
+                            for (d, &j) in col.iter_mut().zip(kept) {
+                                *d = v[j as usize] as i32;
+                            }
+                        }
                     }
                 }
                 OutKind::Bool => {
-                    let base = self.bools[idx];
                     for (r, &j) in kept.iter().enumerate() {
                         let bit = self.row + r;
-                        let v = get(c, j as usize);
+                        let v = src.at(j as usize);
                         // SAFETY: bit < capacity; regions of different sinks start on byte boundaries.
                         unsafe {
-                            let byte = base.add(bit / 8);
+                            let byte = ptr.add(bit / 8);
                             if v != 0.0 && !v.is_nan() {
                                 *byte |= 1 << (bit % 8);
                             } else {
@@ -692,7 +717,7 @@ impl Sink for Columns {
 pub struct Count(pub usize);
 
 impl Sink for Count {
-    fn emit(&mut self, kept: &[u32], _get: &dyn Fn(usize, usize) -> f64) {
+    fn emit(&mut self, kept: &[u32], _all: bool, _columns: &[Source<'_>]) {
         self.0 += kept.len();
     }
 }
@@ -879,17 +904,17 @@ impl<'a> Worker<'a> {
         for q in 0..p.inner_rest.len() {
             self.vector_op(p.inner_rest[q], n, base + a as u64)?;
         }
-        let scalars = &self.scalars;
-        let vectors = &self.vectors;
-        let outputs = &p.spec.outputs;
-        let get = |c: usize, j: usize| {
-            let r = outputs[c].reg;
-            match p.slot[r] {
-                usize::MAX => scalars[r],
-                s => vectors[s][j],
-            }
-        };
-        out.emit(&self.kept, &get);
+        let all = self.kept.len() == n;
+        let sources: Vec<Source<'_>> = p
+            .spec
+            .outputs
+            .iter()
+            .map(|o| match p.slot[o.reg] {
+                usize::MAX => Source::Scalar(self.scalars[o.reg]),
+                s => Source::Vector(&self.vectors[s][..n]),
+            })
+            .collect();
+        out.emit(&self.kept, all, &sources);
         Ok(self.kept.len())
     }
 
@@ -1087,8 +1112,8 @@ mod tests {
 
     struct Collect(Vec<f64>);
     impl Sink for Collect {
-        fn emit(&mut self, kept: &[u32], get: &dyn Fn(usize, usize) -> f64) {
-            self.0.extend(kept.iter().map(|&j| get(0, j as usize)));
+        fn emit(&mut self, kept: &[u32], _all: bool, columns: &[Source<'_>]) {
+            self.0.extend(kept.iter().map(|&j| columns[0].at(j as usize)));
         }
     }
 

@@ -303,10 +303,8 @@ impl PyPlan {
                     .map(|(r, &(a, b))| {
                         let outs = &outs;
                         let mut sink = engine::Columns {
-                            f64s: outs.0.iter().map(|(p, _)| *p as *mut f64).collect(),
-                            i32s: outs.0.iter().map(|(p, _)| *p as *mut i32).collect(),
-                            bools: outs.0.iter().map(|(p, _)| *p).collect(),
-                            kinds: outs.0.iter().enumerate().map(|(i, (_, k))| (*k, i)).collect(),
+                            ptrs: outs.0.iter().map(|(p, _)| *p).collect(),
+                            kinds: outs.0.iter().map(|(_, k)| *k).collect(),
                             row: r * chunk,
                             capacity: (r + 1) * chunk,
                         };

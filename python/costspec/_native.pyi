@@ -1,12 +1,16 @@
 """Type stubs for costspec's native module (Rust, PyO3). Checked by mypy.stubtest."""
 
-from typing import Any, Mapping
+from typing import Any, Mapping, final
 
-__all__ = ["ModelError", "__version__", "estimate"]
+__all__ = ["BLOCK", "ModelError", "Plan", "SweepError", "__version__", "estimate", "stage_layouts"]
 __version__: str
+BLOCK: int
 
 class ModelError(ValueError):
     """args: (message, field or None)."""
+
+class SweepError(ValueError):
+    """args: (message, point index)."""
 
 def estimate(point: Mapping[str, Any]) -> dict[str, Any]:
     """Evaluate the cost model at one fully resolved point.
@@ -16,3 +20,18 @@ def estimate(point: Mapping[str, Any]) -> dict[str, Any]:
     usd_per_gpu_hour, watts, pue, grid_kg_per_kwh, gpu_memory_gb, optimizer, zero,
     tensor_parallel, pipeline_parallel, micro_batch.
     """
+
+def stage_layouts() -> dict[str, tuple[list[str], list[str]]]:
+    """Register layouts of the cost-model stages a plan may use: {stage: (inputs, outputs)}."""
+
+@final
+class Plan:
+    """A compiled sweep plan (the JSON that costspec.plan builds)."""
+
+    def __new__(cls, json: str) -> Plan: ...
+    @property
+    def total(self) -> int: ...
+    def evaluate(self, start: int, end: int, chunk: int, threads: int, buffers: list[Any]) -> list[tuple[int, int]]:
+        """Evaluate points [start, end); region r's kept rows start at row r·chunk. Returns (row, count)s."""
+    def count(self, start: int, end: int, chunk: int, threads: int) -> int:
+        """Evaluate points [start, end) without output; returns how many the filters keep."""

@@ -276,8 +276,8 @@ def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int,
     check_room(plan, path, max_points)
     show = not quiet and sys.stderr.isatty()
     if show:
-        with click.progressbar(length=plan.points, label="points", file=sys.stderr, show_pos=True,
-                               item_show_func=None) as bar:
+        bar: Any
+        with click.progressbar(length=plan.points, label="points", file=sys.stderr, show_pos=True) as bar:
             summary = write(plan, path, fmt=fmt, threads=threads, on_progress=bar.update)
     else:
         summary = write(plan, path, fmt=fmt, threads=threads)
@@ -390,8 +390,9 @@ def main(argv: list[str] | None = None) -> None:
         code = cli.main(args=args, prog_name="costspec", standalone_mode=False)
     except click.exceptions.UsageError as e:
         fail(prog, e.format_message().replace("\n", " "))
-    except click.exceptions.Abort:
-        fail(prog, "aborted")
+    except click.exceptions.Abort:  # Ctrl-C under click: every writer cleans up before this point
+        click.echo(f"{prog}: interrupted; nothing was written", err=True)
+        sys.exit(130)
     except click.ClickException as e:
         fail(prog, e.format_message())
     except SpecError as e:

@@ -72,11 +72,11 @@ class Expr:
         return _eval(self.tree, env)
 
 
-def _dotted(node: ast.expr) -> str | None:
+def dotted_name(node: ast.expr) -> str | None:
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
+        base = dotted_name(node.value)
         return None if base is None else f"{base}.{node.attr}"
     return None
 
@@ -89,7 +89,7 @@ def _check(node: ast.AST, names: list[Name]) -> None:
                 raise ExprError(f"only numbers are allowed here, not {node.value!r}", offset)
         return
     if isinstance(node, (ast.Name, ast.Attribute)):
-        name = _dotted(node)
+        name = dotted_name(node)
         if name is None:
             raise ExprError("expected a name such as model.params", offset)
         if name in ("true", "false", "True", "False"):
@@ -165,7 +165,7 @@ def _eval(node: ast.expr, env: Mapping[str, Any]) -> Any:
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, (ast.Name, ast.Attribute)):
-        name = _dotted(node)
+        name = dotted_name(node)
         if name in ("true", "True"):
             return True
         if name in ("false", "False"):

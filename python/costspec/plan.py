@@ -252,9 +252,9 @@ class _Compiler:
 
         def go(node: ast.AST) -> int:
             if isinstance(node, ast.Constant):
-                return self.const(float(node.value))
+                return self.const(float(node.value))  # type: ignore[arg-type]  # numbers and booleans only
             if isinstance(node, (ast.Name, ast.Attribute)):
-                name = expr._dotted(node)  # noqa: SLF001 - the same module's name rule
+                name = expr.dotted_name(node)
                 if name in ("true", "True"):
                     return self.const(1.0)
                 if name in ("false", "False"):
@@ -262,8 +262,8 @@ class _Compiler:
                 return self.name_reg(name or "", path)
             if isinstance(node, ast.BinOp):
                 a, b = go(node.left), go(node.right)
-                op = _BIN[type(node.op)]
-                return self.bin(op, a, b, msg if op == "div" else None)
+                kind = _BIN[type(node.op)]
+                return self.bin(kind, a, b, msg if kind == "div" else None)
             if isinstance(node, ast.UnaryOp):
                 a = go(node.operand)
                 if isinstance(node.op, ast.UAdd):
@@ -282,9 +282,9 @@ class _Compiler:
             if isinstance(node, ast.Compare):
                 left = go(node.left)
                 acc = -1
-                for op, comp in zip(node.ops, node.comparators):
+                for cmp, comp in zip(node.ops, node.comparators):
                     right = go(comp)
-                    c = self.bin(_CMP[type(op)], left, right)
+                    c = self.bin(_CMP[type(cmp)], left, right)
                     acc = c if acc < 0 else self.bin("and", acc, c)
                     left = right
                 return acc

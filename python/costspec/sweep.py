@@ -85,11 +85,14 @@ class _Buffers:
         arrays = []
         for c, buf, d in zip(self.columns, self.buffers, self.dicts):
             if c.kind == "f64":
-                arr: pa.Array = pa.Array.from_buffers(pa.float64(), count, [None, buf], offset=offset)
-                if c.nullable:
+                data = buf.slice(offset * 8, count * 8)
+                arr: pa.Array = pa.Array.from_buffers(pa.float64(), count, [None, data])
+                if c.nullable:  # NaN means "no value": mark it null, sharing the data buffer
                     import pyarrow.compute as pc
 
-                    arr = pc.if_else(pc.is_nan(arr), pa.scalar(None, pa.float64()), arr)
+                    valid = pc.invert(pc.is_nan(arr))
+                    if valid.false_count:
+                        arr = pa.Array.from_buffers(pa.float64(), count, [valid.buffers()[1], data])
             elif c.kind == "i32":
                 idx = pa.Array.from_buffers(pa.int32(), count, [None, buf], offset=offset)
                 arr = pa.DictionaryArray.from_arrays(idx, d)
@@ -178,7 +181,7 @@ def iter_batches(spec: Spec | str | os.PathLike[str], *, threads: int = 0) -> It
 def _plan(spec: Spec | str | os.PathLike[str]) -> Plan:
     from costspec.spec import load
 
-    return compile_spec(spec if isinstance(spec, Spec) else load(spec))
+    return compile_spec(spec if isinstance(spec, Spec) else load(os.fspath(spec)))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -245,8 +248,11 @@ def check_room(plan: Plan, path: Path, max_points: int) -> None:
             "shrink the sweep (costspec plan shows its axes)"
         )
     folder = path.parent if path.parent != Path("") else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(folder).free
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(folder).free
+    except OSError as e:
+        raise CostspecError(f"cannot write under {folder}: {e.strerror or e}") from None
     estimate = plan.points * plan.bytes_per_row() / 3  # zstd Parquet is usually smaller still
     if estimate > free:
         raise CostspecError(
@@ -279,11 +285,13 @@ def write(
             kept = _write_single(plan, tmp, fmt, threads, cheapest, on_progress)
             files = [target.name]
         _replace(tmp, target)
-    except BaseException:
+    except BaseException as e:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         elif tmp.exists():
             tmp.unlink()
+        if isinstance(e, OSError):
+            raise CostspecError(f"cannot write {target}: {e.strerror or e}") from None
         raise
     return Summary(plan.points, kept, time.perf_counter() - t0, str(target), files, cheapest.best)
 

@@ -1,0 +1,246 @@
+"""Sweeps: plans, index decoding, grid/zip/range semantics, engine results against the one-point
+model, thread-count independence, filtering, output files and their failure modes."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import costspec
+from costspec.cli import main
+from costspec.plan import compile_spec
+from costspec.spec import load_text
+from costspec.sweep import SweepFailed, evaluate_only, iter_batches, sweep, write
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SMALL = """
+costspec: 1
+name: small
+model: {preset: llama2-7b}
+training: {tokens: "=tokens_per_param * model.params"}
+hardware: {mfu: 0.4}
+energy: {pue: 1.1, grid_kg_co2e_per_kwh: 0.385}
+sweep:
+  zip:
+    - hardware.gpu: [h100, a100]
+      price.provider: [lambda, runpod]
+  grid:
+    tokens_per_param: [10, 20, 40]
+    hardware.count: {range: [8, 40, 8]}
+derive:
+  tpp: training.tokens / model.params
+"""
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return int(exc.value.code or 0), out, err
+
+
+def test_plan_counts_and_decodes_in_mixed_radix() -> None:
+    plan = compile_spec(load_text(SMALL))
+    assert plan.points == 2 * 3 * 4
+    assert [names for names, _ in plan.axes] == [
+        ("hardware.gpu", "price.provider"), ("tokens_per_param",), ("hardware.count",)]
+    # Point i: the zip group varies slowest, the GPU count fastest.
+    expected = list(itertools.product(
+        [("H100-SXM", "lambda"), ("A100-80GB", "runpod")], [10.0, 20.0, 40.0], [8.0, 16.0, 24.0, 32.0]))
+    for i, ((gpu, prov), tpp, count) in enumerate(expected):
+        assert plan.decode(i) == {"hardware.gpu": gpu, "price.provider": prov, "tokens_per_param": tpp,
+                                  "hardware.count": count}
+
+
+def test_sweep_rows_match_the_one_point_model() -> None:
+    table = sweep(load_text(SMALL))
+    assert table.num_rows == 24
+    for row in table.to_pylist():
+        e = costspec.estimate(model="llama2-7b", tokens=row["tokens"], gpu=row["gpu"], gpus=row["gpus"], mfu=0.4,
+                              provider=row["provider"], pue=1.1, grid_kg_co2e_per_kwh=0.385)
+        d = e.to_dict()
+        for k in ("model_flops", "hardware_flops", "gpu_hours", "wall_clock_days", "cost_usd", "energy_kwh", "co2e_kg",
+                  "memory_gb_per_gpu", "fits", "min_gpus", "usd_per_gpu_hour", "peak_tflops"):
+            if k in row:
+                if d[k] is None or isinstance(d[k], bool):
+                    assert row[k] == d[k], (k, row, d[k])
+                else:
+                    assert row[k] == pytest.approx(d[k], rel=1e-12), (k, row, d[k])
+        assert row["tpp"] == pytest.approx(row["tokens_per_param"])
+
+
+def _expand(axis: dict[str, object]) -> list[float]:
+    """A plain-Python reading of the axis forms, from the spec documentation."""
+    if "linspace" in axis:
+        a, b = axis["linspace"]  # type: ignore[misc]
+        n = axis["num"]
+        return [a + (b - a) * i / (n - 1) for i in range(n)] if n > 1 else [a]  # type: ignore[operator]
+    if "logspace" in axis:
+        a, b = axis["logspace"]  # type: ignore[misc]
+        n = axis["num"]
+        return [a * (b / a) ** (i / (n - 1)) for i in range(n)] if n > 1 else [a]  # type: ignore[operator]
+    start, stop, *step = axis["range"]  # type: ignore[misc]
+    step = step[0] if step else 1
+    out, x = [], start
+    while (x < stop) if step > 0 else (x > stop):
+        out.append(x)
+        x = start + len(out) * step
+    return out
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from([
+        {"linspace": [0.3, 0.55], "num": 6}, {"linspace": [0.5, 0.5], "num": 1}, {"logspace": [0.01, 1.0], "num": 5},
+        {"range": [0.1, 1.0, 0.2]}, {"range": [0.9, 0.1, -0.25]}, [0.2, 0.4, 0.6],
+    ]),
+    st.lists(st.integers(1, 64), min_size=1, max_size=5, unique=True),
+)
+def test_grid_and_zip_semantics_against_plain_python(mfu_axis: object, counts: list[int]) -> None:
+    text = (
+        "costspec: 1\nmodel: {params: 1B}\ntraining: {tokens: 20B}\nhardware: {}\n"
+        "sweep:\n  zip:\n    - hardware.gpu: [h100, b200]\n      price.usd_per_gpu_hour: [3, 6]\n"
+        f"  grid:\n    hardware.mfu: {json.dumps(mfu_axis)}\n    hardware.count: {json.dumps(counts)}\n"
+    )
+    table = sweep(load_text(text))
+    mfus = mfu_axis if isinstance(mfu_axis, list) else _expand(mfu_axis)  # type: ignore[arg-type]
+    expect = [(g, p, m, c) for (g, p), m, c in itertools.product([("H100-SXM", 3), ("B200", 6)], mfus, counts)]
+    got = [(r["gpu"], r["usd_per_gpu_hour"], r["mfu"], r["gpus"]) for r in table.to_pylist()]
+    assert [(g, p, c) for g, p, _, c in got] == [(g, p, c) for g, p, _, c in expect]
+    assert [m for *_, m, _ in got] == pytest.approx([m for *_, m, _ in expect], rel=1e-12)
+
+
+def test_output_is_identical_whatever_the_thread_count() -> None:
+    spec = load_text(SMALL.replace("range: [8, 40, 8]", "range: [8, 20000, 8]") + 'where: ["wall_clock_days < 30"]\n')
+    one = sweep(spec, threads=1)
+    two = sweep(spec, threads=2)
+    assert one.num_rows == two.num_rows > 0
+    assert one.equals(two)
+    assert evaluate_only(compile_spec(spec), threads=2) == one.num_rows
+
+
+def test_where_filters_points() -> None:
+    spec = load_text(SMALL + 'where: ["wall_clock_days <= 60", "tokens_per_param >= 20"]\n')
+    table = sweep(spec)
+    everything = sweep(load_text(SMALL)).to_pylist()
+    keep = [r for r in everything if r["wall_clock_days"] <= 60 and r["tokens_per_param"] >= 20]
+    assert table.to_pylist() == keep
+    assert 0 < table.num_rows < len(everything)
+
+
+def test_iter_batches_streams() -> None:
+    batches = list(iter_batches(load_text(SMALL)))
+    assert sum(b.num_rows for b in batches) == 24
+
+
+def test_division_by_zero_names_the_point() -> None:
+    spec = load_text(SMALL + "  x: 1 / (tokens_per_param - 20)\n")
+    with pytest.raises(SweepFailed) as e:
+        sweep(spec)
+    message = str(e.value)
+    assert "division by zero in x = '1 / (tokens_per_param - 20)'" in message
+    assert "point 4 " in message and "tokens_per_param=20" in message and "hardware.gpu=H100-SXM" in message
+
+
+def test_parquet_opens_in_duckdb_with_metadata(tmp_path: Path) -> None:
+    duckdb = pytest.importorskip("duckdb")
+    spec = load_text(SMALL)
+    out = tmp_path / "small.parquet"
+    summary = write(compile_spec(spec), out)
+    assert summary.kept == 24 and out.is_dir()
+    rows = duckdb.sql(f"select gpu, count(*) n, min(cost_usd) from read_parquet('{out}/*.parquet') "
+                      "group by gpu order by gpu").fetchall()
+    assert [(g, n) for g, n, _ in rows] == [("A100-80GB", 12), ("H100-SXM", 12)]
+    meta = dict(duckdb.sql(f"select decode(key), decode(value) from parquet_kv_metadata('{out}/*.parquet')").fetchall())
+    assert meta["costspec.spec"] == spec.text and len(meta["costspec.spec_sha256"]) == 64
+    assert "gpus@" in meta["costspec.catalog"] and meta["costspec.version"]
+    schema = pq.read_schema(next(out.glob("*.parquet")))
+    assert pa.types.is_dictionary(schema.field("gpu").type) and schema.field("cost_usd").type == pa.float64()
+    # Dictionary encoding on the categorical columns only.
+    md = pq.ParquetFile(next(out.glob("*.parquet"))).metadata.row_group(0)
+    encodings = {md.column(i).path_in_schema: md.column(i).encodings for i in range(md.num_columns)}
+    assert any("DICTIONARY" in e or "RLE_DICTIONARY" in e for e in encodings["gpu"])
+    assert not any("DICTIONARY" in e for e in encodings["cost_usd"])
+
+
+def test_arrow_and_csv_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SMALL)
+    code, out, _ = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "s.arrow"), "--format", "arrow")
+    assert code == 0 and "24 evaluated, 24 kept" in out
+    with pa.memory_map(str(tmp_path / "s.arrow")) as f:
+        assert pa.ipc.open_file(f).read_all().num_rows == 24
+    code, out, _ = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "s.csv"), "--format", "csv")
+    assert code == 0 and (tmp_path / "s.csv").read_text().count("\n") == 25
+
+
+def test_sweep_cli_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SMALL)
+    code, out, _ = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.parquet"), "--threads", "1")
+    assert code == 0
+    assert "points: 24 evaluated, 24 kept" in out and "points/s" in out and "cheapest 5 by cost_usd" in out
+    code, out, _ = run(capsys, "plan", str(spec))
+    assert code == 0 and "points: 24" in out and "hardware.gpu + price.provider: 2 values" in out
+
+
+def test_max_points_guard_and_bad_output_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SMALL)
+    code, _, err = run(capsys, "sweep", str(spec), "--max-points", "10", "-o", str(tmp_path / "x.parquet"))
+    assert code == 2 and "24 points, more than --max-points 10" in err
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(blocker / "x.parquet"))
+    assert code == 2 and "error" in err and "Traceback" not in err
+    assert not (tmp_path / "x.parquet").exists()
+
+
+def test_failed_sweep_leaves_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SMALL + "  x: 1 / (tokens_per_param - 20)\n")
+    out = tmp_path / "o.parquet"
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(out))
+    assert code == 2 and "division by zero" in err
+    assert list(tmp_path.iterdir()) == [spec]
+
+
+def test_interrupted_write_leaves_nothing(tmp_path: Path) -> None:
+    spec = tmp_path / "big.yaml"
+    spec.write_text(SMALL.replace("range: [8, 40, 8]", "range: [8, 80000000, 8]"))
+    out = tmp_path / "o.parquet"
+    proc = subprocess.Popen([sys.executable, "-m", "costspec.cli", "sweep", str(spec), "-o", str(out),
+                             "--max-points", "10000000000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(p.name.startswith(".o.parquet.tmp") for p in tmp_path.iterdir()):
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted; nothing was written" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.yaml"]
+
+
+def test_scaling_example_plan() -> None:
+    plan = compile_spec(costspec.load(ROOT / "specs" / "scaling.yaml"))
+    assert plan.points > 1_000_000
+    assert math.prod(n for _, n in plan.axes) == plan.points
+
+
+def test_thread_count_env_free() -> None:
+    assert os.cpu_count()
