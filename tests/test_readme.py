@@ -15,7 +15,7 @@ def readme_commands() -> list[str]:
 
 def test_ci_runs_the_readme_test_command() -> None:
     install_and_run, install_and_test = readme_commands()
-    assert "costspec estimate" in install_and_run
+    assert "costspec sweep specs/scaling.yaml" in install_and_run
     assert "pytest" in install_and_test and "cargo test" in install_and_test
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert install_and_test in ci
