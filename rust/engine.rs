@@ -458,8 +458,10 @@ pub struct Program {
     /// reg -> slot among vector registers (inner level), or usize::MAX.
     slot: Vec<usize>,
     n_slots: usize,
-    /// Operations by level: index 0 holds constant-level ops, 1 + l the outer level l.
+    /// Operations by level: index 0 holds constant-level ops, 1 + l the outer level l; those the
+    /// filters need, and those run only when a block keeps a point.
     outer_ops: Vec<Vec<usize>>,
+    deferred: Vec<Vec<usize>>,
     /// Outer filters by level (same indexing).
     outer_filters: Vec<Vec<usize>>,
     /// Inner operations: those the inner filters need, then the rest.
@@ -575,13 +577,14 @@ impl Program {
                 outer_filters[(level[r] + 1) as usize].push(r);
             }
         }
-        // Inner ops the inner filters depend on run first; the rest only for kept points.
+        // Ops the filters depend on run first; the rest (outer or inner) only once a block keeps
+        // a point.
         let mut needed = vec![false; nreg];
-        for &r in &inner_filters {
+        for &r in &spec.filters {
             needed[r] = true;
         }
         let mut first_mask = vec![false; spec.ops.len()];
-        for &k in inner_ops.iter().rev() {
+        for k in (0..spec.ops.len()).rev() {
             if spec.ops[k].outputs().iter().any(|&r| needed[r]) {
                 first_mask[k] = true;
                 for r in spec.ops[k].inputs() {
@@ -591,6 +594,10 @@ impl Program {
         }
         let inner_first = inner_ops.iter().copied().filter(|&k| first_mask[k]).collect();
         let inner_rest = inner_ops.iter().copied().filter(|&k| !first_mask[k]).collect();
+        let deferred: Vec<Vec<usize>> =
+            outer_ops.iter().map(|ops| ops.iter().copied().filter(|&k| !first_mask[k]).collect()).collect();
+        let outer_ops: Vec<Vec<usize>> =
+            outer_ops.iter().map(|ops| ops.iter().copied().filter(|&k| first_mask[k]).collect()).collect();
         let total = lens.iter().try_fold(1u64, |acc, &l| acc.checked_mul(l as u64)).ok_or("too many points")?;
         Ok(Program {
             spec,
@@ -601,6 +608,7 @@ impl Program {
             slot,
             n_slots,
             outer_ops,
+            deferred,
             outer_filters,
             inner_first,
             inner_rest,
@@ -727,6 +735,8 @@ struct Worker<'a> {
     scalars: Vec<f64>,
     vectors: Vec<Vec<f64>>,
     idx: Vec<usize>,
+    /// Lowest level whose deferred ops are stale.
+    stale: Option<usize>,
     kept: Vec<u32>,
     ins: Vec<f64>,
     outs: Vec<f64>,
@@ -739,6 +749,7 @@ impl<'a> Worker<'a> {
             scalars: vec![f64::NAN; p.spec.registers],
             vectors: vec![vec![0.0; BLOCK.min(p.inner_len)]; p.n_slots],
             idx: vec![0; p.n_outer],
+            stale: None,
             kept: Vec::with_capacity(BLOCK),
             ins: vec![0.0; 32],
             outs: vec![0.0; 16],
@@ -807,6 +818,8 @@ impl<'a> Worker<'a> {
             self.idx[l] = i;
         }
         let from = if first { 0 } else { from };
+        let lvl = if first { 0 } else { from + 1 };
+        self.stale = Some(self.stale.map_or(lvl, |s| s.min(lvl)));
         if first && !self.outer_level(0, index)? {
             return Ok(Some(0));
         }
@@ -900,6 +913,14 @@ impl<'a> Worker<'a> {
         }
         if self.kept.is_empty() {
             return Ok(0);
+        }
+        if let Some(from) = self.stale.take() {
+            for lvl in from..p.deferred.len() {
+                for q in 0..p.deferred[lvl].len() {
+                    let k = p.deferred[lvl][q];
+                    self.scalar_op(k).map_err(|m| self.err(base + a as u64, m))?;
+                }
+            }
         }
         for q in 0..p.inner_rest.len() {
             self.vector_op(p.inner_rest[q], n, base + a as u64)?;
@@ -1010,23 +1031,104 @@ impl<'a> Worker<'a> {
                 let bad = {
                     let gh_v = (sh != usize::MAX).then(|| &self.vectors[sh][..n]);
                     let g_v = (sg != usize::MAX).then(|| &self.vectors[sg][..n]);
-                    let mut bad = None;
-                    for j in 0..n {
-                        let g = g_v.map_or(g_scalar, |v| v[j]);
-                        let gh = gh_v.map_or(gh_scalar, |v| v[j]);
-                        // whole and >= 1, without libm's trunc (slow on baseline x86-64)
-                        if !(g >= 1.0 && g <= 9.0e15 && (g as i64) as f64 == g) {
-                            bad = Some(j);
-                            break;
+                    // whole and >= 1: (g + 2^52) - 2^52 rounds to an integer, vectorisable unlike trunc
+                    const ROUND: f64 = 4503599627370496.0;
+                    let whole = |g: f64| g >= 1.0 && g < ROUND && (g + ROUND) - ROUND == g;
+                    let ok = match (gh_v, g_v) {
+                        (Some(gh), Some(g)) => {
+                            let mut ok = true;
+                            for ((d, &h), &c) in out[..n].iter_mut().zip(gh).zip(g) {
+                                *d = wall_clock_days(h, c);
+                                ok &= whole(c);
+                            }
+                            ok
                         }
-                        out[j] = wall_clock_days(gh, g);
+                        (None, Some(g)) => {
+                            let mut ok = true;
+                            for (d, &c) in out[..n].iter_mut().zip(g) {
+                                *d = wall_clock_days(gh_scalar, c);
+                                ok &= whole(c);
+                            }
+                            ok
+                        }
+                        (Some(gh), None) => {
+                            for (d, &h) in out[..n].iter_mut().zip(gh) {
+                                *d = wall_clock_days(h, g_scalar);
+                            }
+                            whole(g_scalar)
+                        }
+                        (None, None) => {
+                            out[..n].fill(wall_clock_days(gh_scalar, g_scalar));
+                            whole(g_scalar)
+                        }
+                    };
+                    if ok {
+                        None
+                    } else {
+                        (0..n).find(|&j| !whole(g_v.map_or(g_scalar, |v| v[j])))
                     }
-                    bad
                 };
                 self.vectors[p.slot[o[0]]] = out;
                 if let Some(j) = bad {
                     let g = self.read(i[1], j);
                     return Err(self.err(index0 + j as u64, format!("gpus: got {g}, expected a whole number >= 1")));
+                }
+            }
+            OpSpec::Model { stage: Stage::MemGpu, i, o } => {
+                // Per-GPU memory varies with the GPU count, usually the innermost axis.
+                let mut outs: Vec<Vec<f64>> = o.iter().map(|&r| std::mem::take(&mut self.vectors[p.slot[r]])).collect();
+                let ops: Vec<Source<'_>> = i
+                    .iter()
+                    .map(|&r| match p.slot[r] {
+                        usize::MAX => Source::Scalar(self.scalars[r]),
+                        s => Source::Vector(&self.vectors[s][..n]),
+                    })
+                    .collect();
+                let mut failure = None;
+                for j in 0..n {
+                    let v = |q: usize| ops[q].at(j);
+                    let (g, tp, pp) = (v(7), v(8), v(9));
+                    let mp = tp * pp;
+                    if !g.is_nan() {
+                        let dp = g / mp;
+                        if !(g >= 1.0 && g <= 9.0e15 && (g as i64) as f64 == g && (dp as i64) as f64 == dp) {
+                            failure = Some((j, g, mp));
+                            break;
+                        }
+                    }
+                    let s = States {
+                        weights: v(0),
+                        grads: v(1),
+                        optim: v(2),
+                        activations: opt(v(3)),
+                        shardable: v(4),
+                        fixed: v(5),
+                        min_gpus: opt(v(11)),
+                    };
+                    let m = per_gpu(&s, v(6) as u8, opt(g), mp, opt(v(10)));
+                    outs[0][j] = m.weights_gb;
+                    outs[1][j] = m.gradients_gb;
+                    outs[2][j] = m.optimizer_gb;
+                    outs[3][j] = m.activations_gb.unwrap_or(f64::NAN);
+                    outs[4][j] = m.total_gb;
+                    outs[5][j] = m.data_parallel.unwrap_or(f64::NAN);
+                    outs[6][j] = match m.fits {
+                        Some(true) => 1.0,
+                        Some(false) => 0.0,
+                        None => f64::NAN,
+                    };
+                }
+                drop(ops);
+                for (col, &r) in outs.into_iter().zip(o) {
+                    self.vectors[p.slot[r]] = col;
+                }
+                if let Some((j, g, mp)) = failure {
+                    let m = if g >= 1.0 && (g as i64) as f64 == g {
+                        format!("gpus: got {g}, expected a multiple of tensor × pipeline parallel ({mp})")
+                    } else {
+                        format!("gpus: got {g}, expected a whole number >= 1")
+                    };
+                    return Err(self.err(index0 + j as u64, m));
                 }
             }
             OpSpec::Model { stage, i, o } => {

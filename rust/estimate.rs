@@ -158,7 +158,7 @@ pub fn utilisation(
 /// Wall-clock days = GPU-hours / GPUs / 24.
 #[inline]
 pub fn wall_clock_days(gpu_hours: f64, gpus: f64) -> f64 {
-    gpu_hours / gpus / 24.0
+    gpu_hours / (gpus * 24.0)
 }
 
 /// (cost US$, energy kWh, emissions kg CO2e): GPU-hours × price; GPU-hours × watts × PUE;

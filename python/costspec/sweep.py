@@ -26,6 +26,9 @@ from costspec.spec import Spec
 
 CHUNK = 65536  # points per region (one record batch)
 BATCH = 16 * CHUNK  # points per engine call
+# Each Parquet writer refills its own buffers; smaller ones cost less to fault in (fresh memory is
+# slow to touch on these machines) and keep the peak RSS low.
+WRITER_BATCH = 4 * CHUNK
 FORMATS = ("parquet", "arrow", "csv")
 
 
@@ -133,6 +136,7 @@ def _groups(
     end: int | None,
     reuse: bool,
     on_progress: Callable[[int], None] | None,
+    batch: int = BATCH,
 ) -> Iterator[list[pa.RecordBatch]]:
     """The batches of one engine call at a time (BATCH points, one batch per CHUNK region)."""
     from costspec import _native
@@ -140,12 +144,12 @@ def _groups(
     native = _native_plan(plan)
     end = plan.points if end is None else min(end, plan.points)
     schema = _schema(plan)
-    bufs = _Buffers(plan.columns, BATCH) if reuse else None
+    bufs = _Buffers(plan.columns, batch) if reuse else None
     a = start
     while a < end:
-        b = min(a + BATCH, end)
+        b = min(a + batch, end)
         if not reuse:
-            bufs = _Buffers(plan.columns, BATCH)
+            bufs = _Buffers(plan.columns, batch)
         assert bufs is not None
         try:
             regions = native.evaluate(a, b, CHUNK, threads, bufs.buffers)
@@ -305,7 +309,7 @@ def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,
     dict_cols = [c.name for c in plan.columns if c.kind == "i32"]
     n = plan.points
     # Parts cover disjoint ranges of at least one BATCH each, in point order.
-    parts = max(1, min(writers, -(-n // BATCH)))
+    parts = max(1, min(writers, -(-n // WRITER_BATCH)))
     bounds = [n * k // parts for k in range(parts + 1)]
     counts = [0] * parts
     errors: list[BaseException] = []
@@ -316,7 +320,7 @@ def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,
         try:
             with pq.ParquetWriter(tmp / names[k], schema, compression="zstd", compression_level=1,
                                   use_dictionary=dict_cols, write_statistics=True) as w:
-                for batch_group in _groups(plan, 1, bounds[k], bounds[k + 1], True, on_progress):
+                for batch_group in _groups(plan, 1, bounds[k], bounds[k + 1], True, on_progress, WRITER_BATCH):
                     if stop.is_set():
                         return
                     if not batch_group:
