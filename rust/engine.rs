@@ -468,6 +468,8 @@ pub struct Program {
     inner_first: Vec<usize>,
     inner_rest: Vec<usize>,
     inner_filters: Vec<usize>,
+    /// Comparisons evaluated as filters directly: (op, a, b).
+    fused: Vec<(BinOp, usize, usize)>,
     total: u64,
 }
 
@@ -476,6 +478,7 @@ impl Program {
         if spec.axes.is_empty() {
             spec.axes.push(AxisSpec { len: 1, columns: vec![] });
         }
+        reduce_wall_clock(&mut spec)?;
         let n_axes = spec.axes.len();
         let nreg = spec.registers;
         let check_reg = |r: usize| if r < nreg { Ok(()) } else { Err(format!("register {r} out of range")) };
@@ -592,6 +595,35 @@ impl Program {
                 }
             }
         }
+        // A filter made by a comparison nothing else reads is evaluated while choosing the kept
+        // points, without a vector of its own.
+        let mut readers = vec![0usize; nreg];
+        for op in &spec.ops {
+            for r in op.inputs() {
+                readers[r] += 1;
+            }
+        }
+        for o in &spec.outputs {
+            readers[o.reg] += 1;
+        }
+        let mut fused = Vec::new();
+        let mut fused_ops = vec![false; spec.ops.len()];
+        let mut plain_filters = Vec::new();
+        for &r in &inner_filters {
+            let producer = (0..spec.ops.len()).rev().find(|&k| spec.ops[k].outputs().contains(&r));
+            match producer.map(|k| (k, &spec.ops[k])) {
+                Some((k, OpSpec::Bin { op, a, b, .. }))
+                    if readers[r] == 0
+                        && matches!(op, BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne) =>
+                {
+                    fused.push((*op, *a, *b));
+                    fused_ops[k] = true;
+                }
+                _ => plain_filters.push(r),
+            }
+        }
+        let inner_filters = plain_filters;
+        let inner_ops: Vec<usize> = inner_ops.into_iter().filter(|&k| !fused_ops[k]).collect();
         let inner_first = inner_ops.iter().copied().filter(|&k| first_mask[k]).collect();
         let inner_rest = inner_ops.iter().copied().filter(|&k| !first_mask[k]).collect();
         let deferred: Vec<Vec<usize>> =
@@ -613,6 +645,7 @@ impl Program {
             inner_first,
             inner_rest,
             inner_filters,
+            fused,
             total,
         })
     }
@@ -893,17 +926,46 @@ impl<'a> Worker<'a> {
             self.vector_op(p.inner_first[q], n, base + a as u64)?;
         }
         self.kept.clear();
-        match p.inner_filters.as_slice() {
-            [] => self.kept.extend(0..n as u32),
-            [r] => {
-                let v = &self.vectors[p.slot[*r]][..n];
-                self.kept.extend((0..n as u32).filter(|&j| v[j as usize] != 0.0 && !v[j as usize].is_nan()));
+        let src = |r: usize| match p.slot[r] {
+            usize::MAX => Source::Scalar(self.scalars[r]),
+            s => Source::Vector(&self.vectors[s][..n]),
+        };
+        match (p.inner_filters.as_slice(), p.fused.as_slice()) {
+            ([], []) => self.kept.extend(0..n as u32),
+            ([], [(op, a, b)]) => {
+                // The common case: one condition such as wall_clock_days <= 90.
+                let (x, y) = (src(*a), src(*b));
+                macro_rules! keep {
+                    ($cmp:tt) => {
+                        match (x, y) {
+                            (Source::Vector(x), Source::Scalar(c)) => {
+                                self.kept.extend((0..n as u32).filter(|&j| x[j as usize] $cmp c))
+                            }
+                            (x, y) => self.kept.extend((0..n as u32).filter(|&j| x.at(j as usize) $cmp y.at(j as usize))),
+                        }
+                    };
+                }
+                match op {
+                    BinOp::Lt => keep!(<),
+                    BinOp::Le => keep!(<=),
+                    BinOp::Gt => keep!(>),
+                    BinOp::Ge => keep!(>=),
+                    BinOp::Eq => keep!(==),
+                    _ => keep!(!=),
+                }
             }
-            filters => {
+            (plain, fused) => {
+                let plain: Vec<&[f64]> = plain.iter().map(|&r| &self.vectors[p.slot[r]][..n]).collect();
+                let fused: Vec<(BinOp, Source<'_>, Source<'_>)> =
+                    fused.iter().map(|&(op, a, b)| (op, src(a), src(b))).collect();
                 'points: for j in 0..n {
-                    for &r in filters {
-                        let v = self.vectors[p.slot[r]][j];
-                        if v == 0.0 || v.is_nan() {
+                    for v in &plain {
+                        if v[j] == 0.0 || v[j].is_nan() {
+                            continue 'points;
+                        }
+                    }
+                    for (op, a, b) in &fused {
+                        if bin(*op, a.at(j), b.at(j)) == 0.0 {
                             continue 'points;
                         }
                     }
@@ -1175,6 +1237,42 @@ impl<'a> Worker<'a> {
             s => self.vectors[s][j],
         }
     }
+}
+
+/// Strength reduction: a wall clock over a GPU-count axis becomes GPU-hours × 1/(24·GPUs), with the
+/// reciprocals computed (and the counts checked) once per axis value instead of once per point.
+fn reduce_wall_clock(spec: &mut PlanSpec) -> Result<(), String> {
+    let mut column_of = std::collections::HashMap::new();
+    for (ai, ax) in spec.axes.iter().enumerate() {
+        for (ci, c) in ax.columns.iter().enumerate() {
+            column_of.insert(c.reg, (ai, ci));
+        }
+    }
+    let mut recips: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    for k in 0..spec.ops.len() {
+        let (gh, g, w) = match &spec.ops[k] {
+            OpSpec::Model { stage: Stage::Wall, i, o } if i.len() == 2 && o.len() == 1 => (i[0], i[1], o[0]),
+            _ => continue,
+        };
+        let Some(&(ai, ci)) = column_of.get(&g) else { continue };
+        let recip = match recips.get(&g) {
+            Some(&r) => r,
+            None => {
+                let values = &spec.axes[ai].columns[ci].values;
+                if let Some(bad) = values.iter().find(|&&v| !(v >= 1.0 && v < 9.0e15 && v.fract() == 0.0)) {
+                    return Err(format!("gpus: got {bad}, expected a whole number >= 1"));
+                }
+                let r = spec.registers;
+                spec.registers += 1;
+                let column = AxisColumn { reg: r, values: values.iter().map(|&v| 1.0 / (v * 24.0)).collect() };
+                spec.axes[ai].columns.push(column);
+                recips.insert(g, r);
+                r
+            }
+        };
+        spec.ops[k] = OpSpec::Bin { op: BinOp::Mul, a: gh, b: recip, o: w, msg: None };
+    }
+    Ok(())
 }
 
 fn lookup(t: &TableSpec, a: f64, b: f64) -> f64 {

@@ -276,8 +276,17 @@ def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int,
     check_room(plan, path, max_points)
     show = not quiet and sys.stderr.isatty()
     if show:
-        bar: Any
-        with click.progressbar(length=plan.points, label="points", file=sys.stderr, show_pos=True) as bar:
+        import time
+
+        started = time.perf_counter()
+        bar: Any = None
+
+        def rate(_: object) -> str:
+            done = bar.pos if bar is not None else 0
+            return f"{done / max(time.perf_counter() - started, 1e-9):,.0f} points/s"
+
+        with click.progressbar(length=plan.points, label="points", file=sys.stderr, show_pos=True,
+                               item_show_func=rate) as bar:
             summary = write(plan, path, fmt=fmt, threads=threads, on_progress=bar.update)
     else:
         summary = write(plan, path, fmt=fmt, threads=threads)

@@ -26,9 +26,8 @@ from costspec.spec import Spec
 
 CHUNK = 65536  # points per region (one record batch)
 BATCH = 16 * CHUNK  # points per engine call
-# Each Parquet writer refills its own buffers; smaller ones cost less to fault in (fresh memory is
-# slow to touch on these machines) and keep the peak RSS low.
-WRITER_BATCH = 4 * CHUNK
+# Each Parquet writer refills its own buffers, written as one row group per engine call.
+WRITER_BATCH = BATCH
 FORMATS = ("parquet", "arrow", "csv")
 
 
@@ -217,11 +216,12 @@ class _Cheapest:
         self.best: pa.Table | None = None
         self.lock = threading.Lock()
 
-    def add(self, batch: pa.RecordBatch) -> None:
+    def add(self, batch: pa.RecordBatch | pa.Table) -> None:
         import pyarrow.compute as pc
 
         idx = pc.select_k_unstable(batch, 5, self.order)
-        top = pa.Table.from_batches([batch.take(idx)])
+        taken = batch.take(idx)
+        top = taken if isinstance(taken, pa.Table) else pa.Table.from_batches([taken])
         with self.lock:
             both = top if self.best is None else pa.concat_tables([self.best, top]).unify_dictionaries()
             order = pc.sort_indices(both, self.order)
@@ -326,9 +326,8 @@ def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,
                     if not batch_group:
                         continue
                     table = pa.Table.from_batches(batch_group, schema=schema)
-                    w.write_table(table, row_group_size=1 << 20)
-                    for b in batch_group:
-                        cheapest.add(b)
+                    w.write_table(table, row_group_size=WRITER_BATCH)
+                    cheapest.add(table)
                     counts[k] += table.num_rows
         except BaseException as e:  # noqa: BLE001 - reported by the caller
             errors.append(e)
