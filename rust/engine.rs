@@ -770,6 +770,8 @@ struct Worker<'a> {
     idx: Vec<usize>,
     /// Lowest level whose deferred ops are stale.
     stale: Option<usize>,
+    /// The outer combination `idx` holds.
+    at: u64,
     kept: Vec<u32>,
     ins: Vec<f64>,
     outs: Vec<f64>,
@@ -783,6 +785,7 @@ impl<'a> Worker<'a> {
             vectors: vec![vec![0.0; BLOCK.min(p.inner_len)]; p.n_slots],
             idx: vec![0; p.n_outer],
             stale: None,
+            at: 0,
             kept: Vec::with_capacity(BLOCK),
             ins: vec![0.0; 32],
             outs: vec![0.0; 16],
@@ -839,17 +842,30 @@ impl<'a> Worker<'a> {
 
     /// Decode outer combination `o` and recompute from the outermost level that changed.
     fn goto(&mut self, o: u64, first: bool, index: u64) -> Result<Option<usize>, PointError> {
-        let mut rest = o;
         let mut from = self.p.n_outer;
-        for l in (0..self.p.n_outer).rev() {
-            let len = self.p.lens[l] as u64;
-            let i = (rest % len) as usize;
-            rest /= len;
-            if first || i != self.idx[l] {
+        if !first && o == self.at + 1 {
+            // The next combination: an odometer step, no division.
+            for l in (0..self.p.n_outer).rev() {
                 from = l;
+                self.idx[l] += 1;
+                if self.idx[l] < self.p.lens[l] {
+                    break;
+                }
+                self.idx[l] = 0;
             }
-            self.idx[l] = i;
+        } else {
+            let mut rest = o;
+            for l in (0..self.p.n_outer).rev() {
+                let len = self.p.lens[l] as u64;
+                let i = (rest % len) as usize;
+                rest /= len;
+                if first || i != self.idx[l] {
+                    from = l;
+                }
+                self.idx[l] = i;
+            }
         }
+        self.at = o;
         let from = if first { 0 } else { from };
         let lvl = if first { 0 } else { from + 1 };
         self.stale = Some(self.stale.map_or(lvl, |s| s.min(lvl)));
