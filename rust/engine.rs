@@ -772,6 +772,8 @@ struct Worker<'a> {
     stale: Option<usize>,
     /// The outer combination `idx` holds.
     at: u64,
+    /// Inner positions whose axis values the vector registers hold.
+    loaded: Option<(usize, usize)>,
     kept: Vec<u32>,
     ins: Vec<f64>,
     outs: Vec<f64>,
@@ -786,6 +788,7 @@ impl<'a> Worker<'a> {
             idx: vec![0; p.n_outer],
             stale: None,
             at: 0,
+            loaded: None,
             kept: Vec::with_capacity(BLOCK),
             ins: vec![0.0; 32],
             outs: vec![0.0; 16],
@@ -923,8 +926,11 @@ impl<'a> Worker<'a> {
     fn block(&mut self, base: u64, a: usize, b: usize, out: &mut dyn Sink) -> Result<usize, PointError> {
         let n = b - a;
         let p = self.p;
-        // Load the inner axes' columns for positions a..b.
-        for (j, stride) in p.inner_strides.iter().enumerate() {
+        // Load the inner axes' columns for positions a..b (unchanged since the last block when it
+        // covered the same positions: axis registers are never written by operations).
+        let reload = self.loaded != Some((a, b));
+        self.loaded = Some((a, b));
+        for (j, stride) in p.inner_strides.iter().enumerate().filter(|_| reload) {
             let axis = p.n_outer + j;
             let len = p.lens[axis];
             for c in &p.spec.axes[axis].columns {
@@ -954,9 +960,7 @@ impl<'a> Worker<'a> {
                 macro_rules! keep {
                     ($cmp:tt) => {
                         match (x, y) {
-                            (Source::Vector(x), Source::Scalar(c)) => {
-                                self.kept.extend((0..n as u32).filter(|&j| x[j as usize] $cmp c))
-                            }
+                            (Source::Vector(x), Source::Scalar(c)) => keep_where(&mut self.kept, x, |v| v $cmp c),
                             (x, y) => self.kept.extend((0..n as u32).filter(|&j| x.at(j as usize) $cmp y.at(j as usize))),
                         }
                     };
@@ -1251,6 +1255,33 @@ impl<'a> Worker<'a> {
         match self.p.slot[r] {
             usize::MAX => self.scalars[r],
             s => self.vectors[s][j],
+        }
+    }
+}
+
+/// Append the positions of `x` where `f` holds. Eight at a time with a branch-free test first, so a
+/// filter that keeps little costs about one vectorised comparison per point.
+#[inline(always)]
+fn keep_where(kept: &mut Vec<u32>, x: &[f64], f: impl Fn(f64) -> bool) {
+    let mut chunks = x.chunks_exact(8);
+    let mut base = 0u32;
+    for chunk in &mut chunks {
+        let mut any = false;
+        for &v in chunk {
+            any |= f(v);
+        }
+        if any {
+            for (k, &v) in chunk.iter().enumerate() {
+                if f(v) {
+                    kept.push(base + k as u32);
+                }
+            }
+        }
+        base += 8;
+    }
+    for (k, &v) in chunks.remainder().iter().enumerate() {
+        if f(v) {
+            kept.push(base + k as u32);
         }
     }
 }
