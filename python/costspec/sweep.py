@@ -136,6 +136,7 @@ def _groups(
     reuse: bool,
     on_progress: Callable[[int], None] | None,
     batch: int = BATCH,
+    chunk: int = CHUNK,
 ) -> Iterator[list[pa.RecordBatch]]:
     """The batches of one engine call at a time (BATCH points, one batch per CHUNK region)."""
     from costspec import _native
@@ -151,7 +152,7 @@ def _groups(
             bufs = _Buffers(plan.columns, batch)
         assert bufs is not None
         try:
-            regions = native.evaluate(a, b, CHUNK, threads, bufs.buffers)
+            regions = native.evaluate(a, b, chunk, threads, bufs.buffers)
         except _native.SweepError as e:
             raise _fail(plan, e) from None
         yield [bufs.batch(schema, offset, count) for offset, count in regions if count]
@@ -320,7 +321,9 @@ def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,
         try:
             with pq.ParquetWriter(tmp / names[k], schema, compression="zstd", compression_level=1,
                                   use_dictionary=dict_cols, write_statistics=True) as w:
-                for batch_group in _groups(plan, 1, bounds[k], bounds[k + 1], True, on_progress, WRITER_BATCH):
+                # One thread per writer and one region per call: each row group is one contiguous batch.
+                for batch_group in _groups(plan, 1, bounds[k], bounds[k + 1], True, on_progress, WRITER_BATCH,
+                                           WRITER_BATCH):
                     if stop.is_set():
                         return
                     if not batch_group:
