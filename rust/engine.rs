@@ -1167,7 +1167,44 @@ impl<'a> Worker<'a> {
                     })
                     .collect();
                 let mut failure = None;
-                for j in 0..n {
+                let only_gpus_vary = ops.iter().enumerate().all(|(q, o)| q == 7 || matches!(o, Source::Scalar(_)));
+                let fast = only_gpus_vary && matches!(ops[7], Source::Vector(_));
+                if let (true, Source::Vector(gs)) = (fast, ops[7]) {
+                    // The usual case: the model and its layout are fixed within the block, the GPU
+                    // count varies.
+                    let v = |q: usize| ops[q].at(0);
+                    let s = States {
+                        weights: v(0),
+                        grads: v(1),
+                        optim: v(2),
+                        activations: opt(v(3)),
+                        shardable: v(4),
+                        fixed: v(5),
+                        min_gpus: opt(v(11)),
+                    };
+                    let (zero, mp, cap) = (v(6) as u8, v(8) * v(9), opt(v(10)));
+                    const ROUND: f64 = 4503599627370496.0;
+                    for (j, &g) in gs.iter().enumerate() {
+                        let dp = g / mp;
+                        if !(g >= 1.0 && g < ROUND && (g + ROUND) - ROUND == g && (dp + ROUND) - ROUND == dp) {
+                            failure = Some((j, g, mp));
+                            break;
+                        }
+                        let m = per_gpu(&s, zero, Some(g), mp, cap);
+                        outs[0][j] = m.weights_gb;
+                        outs[1][j] = m.gradients_gb;
+                        outs[2][j] = m.optimizer_gb;
+                        outs[3][j] = m.activations_gb.unwrap_or(f64::NAN);
+                        outs[4][j] = m.total_gb;
+                        outs[5][j] = m.data_parallel.unwrap_or(f64::NAN);
+                        outs[6][j] = match m.fits {
+                            Some(true) => 1.0,
+                            Some(false) => 0.0,
+                            None => f64::NAN,
+                        };
+                    }
+                }
+                for j in (0..n).filter(|_| !fast) {
                     let v = |q: usize| ops[q].at(j);
                     let (g, tp, pp) = (v(7), v(8), v(9));
                     let mp = tp * pp;
