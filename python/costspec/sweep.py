@@ -215,11 +215,20 @@ class _Cheapest:
         # Ties (same cost at any GPU count) go to the fastest run, then to the fewest GPUs.
         self.order = [(self.key, "ascending")] + [(k, "ascending") for k in ("wall_clock_days", "gpus") if k in names]
         self.best: pa.Table | None = None
+        self.threshold: float | None = None  # the fifth-best key so far
         self.lock = threading.Lock()
 
     def add(self, batch: pa.RecordBatch | pa.Table) -> None:
         import pyarrow.compute as pc
 
+        with self.lock:
+            bar = self.threshold
+        if bar is not None:  # only rows that can still make the five cheapest
+            keys = batch.column(self.key)
+            low = pc.min(keys).as_py()
+            if low is None or low > bar:
+                return
+            batch = batch.filter(pc.less_equal(keys, bar))
         idx = pc.select_k_unstable(batch, 5, self.order)
         taken = batch.take(idx)
         top = taken if isinstance(taken, pa.Table) else pa.Table.from_batches([taken])
@@ -227,6 +236,8 @@ class _Cheapest:
             both = top if self.best is None else pa.concat_tables([self.best, top]).unify_dictionaries()
             order = pc.sort_indices(both, self.order)
             self.best = both.take(order.slice(0, 5)).combine_chunks()
+            if self.best.num_rows == 5:
+                self.threshold = self.best.column(self.key)[4].as_py()
 
 
 def _tmp_path(target: Path) -> Path:
