@@ -242,9 +242,6 @@ def test_scaling_example_plan() -> None:
     assert math.prod(n for _, n in plan.axes) == plan.points
 
 
-def test_thread_count_env_free() -> None:
-    assert os.cpu_count()
-
 
 # -- the engine against the plain-Python reference, on random sweeps ----------------------------
 

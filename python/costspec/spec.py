@@ -415,7 +415,7 @@ class _Checker:
                     fields[name] = v
                 where_set[name] = path
 
-        sweep = self.sweep(data.get("sweep"), where_set)
+        sweep = self.sweep(data.get("sweep"))
         swept = {a.name: a for a in self.checked_axes}
 
         derive: dict[str, expr.Expr] = {}
@@ -479,7 +479,7 @@ class _Checker:
                 self.expr_error(path, e.text, f"unknown name {n.name!r} in expression{hint}", offset + n.offset,
                                 expected=what)
 
-    def sweep(self, raw: Any, where_set: Mapping[str, tuple[Any, ...]]) -> Sweep:
+    def sweep(self, raw: Any) -> Sweep:
         if not isinstance(raw, dict):
             return Sweep()
         seen: dict[str, tuple[Any, ...]] = {}
