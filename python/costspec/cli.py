@@ -278,16 +278,23 @@ def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int,
     if show:
         import time
 
+        import threading
+
         started = time.perf_counter()
-        bar: Any = None
+        done = [0]
+        lock = threading.Lock()  # writer threads report progress concurrently
+
+        def advance(n: int) -> None:
+            with lock:
+                done[0] += n
+                progress.update(n)
 
         def rate(_: object) -> str:
-            done = bar.pos if bar is not None else 0
-            return f"{done / max(time.perf_counter() - started, 1e-9):,.0f} points/s"
+            return f"{done[0] / max(time.perf_counter() - started, 1e-9):,.0f} points/s"
 
         with click.progressbar(length=plan.points, label="points", file=sys.stderr, show_pos=True,
-                               item_show_func=rate) as bar:
-            summary = write(plan, path, fmt=fmt, threads=threads, on_progress=bar.update)
+                               item_show_func=rate) as progress:
+            summary = write(plan, path, fmt=fmt, threads=threads, on_progress=advance)
     else:
         summary = write(plan, path, fmt=fmt, threads=threads)
     if not quiet:
