@@ -218,7 +218,8 @@ def test_failed_sweep_leaves_nothing(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert list(tmp_path.iterdir()) == [spec]
 
 
-def test_interrupted_write_leaves_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_write_leaves_nothing(tmp_path: Path, sig: int) -> None:
     spec = tmp_path / "big.yaml"
     spec.write_text(SMALL.replace("range: [8, 40, 8]", "range: [8, 80000000, 8]"))
     out = tmp_path / "o.parquet"
@@ -228,7 +229,7 @@ def test_interrupted_write_leaves_nothing(tmp_path: Path) -> None:
     while time.time() < deadline and not any(p.name.startswith(".o.parquet.tmp") for p in tmp_path.iterdir()):
         time.sleep(0.05)
     time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "interrupted; nothing was written" in err and "Traceback" not in err

@@ -264,6 +264,20 @@ def plan_cmd(spec_file: str, as_json: bool) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int, max_points: int, quiet: bool) -> None:
     """Evaluate a spec's sweep in parallel and write every kept point to Parquet, Arrow or CSV."""
+    import signal
+
+    def interrupted(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM / SIGHUP clean up like Ctrl-C: no partial output
+
+    previous = {sig: signal.signal(sig, interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        _sweep(spec_file, output, fmt, threads, max_points, quiet)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, max_points: int, quiet: bool) -> None:
     from pathlib import Path
 
     from costspec.sweep import check_room, write
