@@ -187,7 +187,7 @@ def engine(spec_file: str, threads: int) -> dict[str, float]:
         import json, time
         from costspec.spec import load
         from costspec.plan import compile_spec
-        from costspec.sweep import evaluate_only
+        from costspec.runner import evaluate_only
         plan = compile_spec(load({spec_file!r}))
         evaluate_only(plan, threads={threads})  # warm the thread pool
         t0 = time.perf_counter()
@@ -202,7 +202,7 @@ def sweep_to_parquet(spec_file: str, out: str) -> dict[str, float]:
         import json, time
         from costspec.spec import load
         from costspec.plan import compile_spec
-        from costspec.sweep import write
+        from costspec.runner import write
         plan = compile_spec(load({spec_file!r}))
         t0 = time.perf_counter()
         s = write(plan, {out!r}, fmt="parquet", threads=2)

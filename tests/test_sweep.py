@@ -22,7 +22,7 @@ import costspec
 from costspec.cli import main
 from costspec.plan import compile_spec
 from costspec.spec import load_text
-from costspec.sweep import SweepFailed, evaluate_only, iter_batches, sweep, write
+from costspec.runner import SweepFailed, evaluate_only, iter_batches, sweep, write
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -312,3 +312,10 @@ def test_engine_matches_the_reference_on_random_sweeps(text: str) -> None:
                   "memory_gb_per_gpu", "fits", "min_gpus", "hfu"):
             if k in row:
                 assert close(row[k], ref[k]), (k, row[k], ref[k], row)
+
+
+def test_public_api_exports_sweeps() -> None:
+    table = costspec.sweep(ROOT / "specs" / "mosaicml-7b.yaml")
+    assert table.num_rows == 1 and table.column("gpu_hours")[0].as_py() == 11462
+    assert sum(b.num_rows for b in costspec.iter_batches(ROOT / "specs" / "alpaca-7b-finetune.yaml")) == 1
+    assert costspec.compile_spec(costspec.load(ROOT / "specs" / "scaling.yaml")).points == 1_126_400

@@ -15,10 +15,20 @@ from costspec.units import parse_number
 
 if TYPE_CHECKING:
     from costspec.estimator import Estimate, estimate
+    from costspec.plan import Plan, compile_spec
+    from costspec.runner import iter_batches, sweep
 
     __version__: str
 
-_LAZY = {"estimate": "costspec.estimator", "Estimate": "costspec.estimator"}
+# Loaded on first use: the Rust extension and pyarrow stay out of `costspec validate`.
+_LAZY = {
+    "estimate": "costspec.estimator",
+    "Estimate": "costspec.estimator",
+    "sweep": "costspec.runner",
+    "iter_batches": "costspec.runner",
+    "compile_spec": "costspec.plan",
+    "Plan": "costspec.plan",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -46,13 +56,17 @@ __all__ = [
     "InputError",
     "ModelInputError",
     "ModelPreset",
+    "Plan",
     "Price",
     "Spec",
     "SpecError",
     "UnknownNameError",
     "__version__",
+    "compile_spec",
     "estimate",
+    "iter_batches",
     "load",
     "parse_number",
+    "sweep",
     "validate",
 ]

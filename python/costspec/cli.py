@@ -280,7 +280,7 @@ def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int,
 def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, max_points: int, quiet: bool) -> None:
     from pathlib import Path
 
-    from costspec.sweep import check_room, write
+    from costspec.runner import check_room, write
 
     plan = _load_plan(spec_file)
     fmt = fmt or plan.spec.output_format or "parquet"
