@@ -50,8 +50,43 @@ pub struct AxisSpec {
 #[derive(Deserialize, Debug, Clone)]
 pub struct AxisColumn {
     pub reg: usize,
-    #[serde(deserialize_with = "nan_vec")]
+    #[serde(default, deserialize_with = "nan_vec")]
     pub values: Vec<f64>,
+    /// Generated values (linspace, logspace, range) instead of a list.
+    #[serde(default)]
+    pub gen: Option<Generator>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct Generator {
+    pub kind: String,
+    pub start: f64,
+    pub stop: f64,
+    pub step: f64,
+    pub num: usize,
+}
+
+impl Generator {
+    /// The values, by the formulas of the spec format: range start + i·step (stop excluded);
+    /// linspace and logspace include both ends, logspace geometric.
+    fn values(&self) -> Result<Vec<f64>, String> {
+        let n = self.num;
+        let at = |i: usize| -> f64 {
+            match self.kind.as_str() {
+                "range" => self.start + i as f64 * self.step,
+                _ if n == 1 => self.start,
+                "linspace" => self.start + (self.stop - self.start) * i as f64 / (n - 1) as f64,
+                _ => {
+                    let (lo, hi) = (self.start.ln(), self.stop.ln());
+                    (lo + (hi - lo) * i as f64 / (n - 1) as f64).exp()
+                }
+            }
+        };
+        match self.kind.as_str() {
+            "range" | "linspace" | "logspace" => Ok((0..n).map(at).collect()),
+            other => Err(format!("unknown axis generator {other:?}")),
+        }
+    }
 }
 
 #[derive(Deserialize, Debug, Clone)]
@@ -477,6 +512,13 @@ impl Program {
     pub fn new(mut spec: PlanSpec) -> Result<Program, String> {
         if spec.axes.is_empty() {
             spec.axes.push(AxisSpec { len: 1, columns: vec![] });
+        }
+        for ax in &mut spec.axes {
+            for c in &mut ax.columns {
+                if let Some(g) = c.gen.take() {
+                    c.values = g.values()?;
+                }
+            }
         }
         reduce_wall_clock(&mut spec)?;
         let n_axes = spec.axes.len();
@@ -1348,7 +1390,8 @@ fn reduce_wall_clock(spec: &mut PlanSpec) -> Result<(), String> {
                 }
                 let r = spec.registers;
                 spec.registers += 1;
-                let column = AxisColumn { reg: r, values: values.iter().map(|&v| 1.0 / (v * 24.0)).collect() };
+                let column =
+                    AxisColumn { reg: r, values: values.iter().map(|&v| 1.0 / (v * 24.0)).collect(), gen: None };
                 spec.axes[ai].columns.push(column);
                 recips.insert(g, r);
                 r

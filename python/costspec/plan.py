@@ -65,7 +65,7 @@ class Plan:
     axes: list[tuple[tuple[str, ...], int]]  # (names of the axis' columns, length), outermost first
     json: dict[str, Any]
     columns: list[OutputColumn]
-    axis_values: list[dict[str, list[Any]]] = field(default_factory=list)
+    axis_values: list[dict[str, Axis]] = field(default_factory=list)
 
     @property
     def points(self) -> int:
@@ -77,11 +77,11 @@ class Plan:
     def decode(self, index: int) -> dict[str, Any]:
         """The swept values at point ``index``."""
         out: dict[str, Any] = {}
-        for (names, n), values in zip(reversed(self.axes), reversed(self.axis_values)):
+        for (names, n), axes in zip(reversed(self.axes), reversed(self.axis_values)):
             i = index % n
             index //= n
             for name in names:
-                out[name] = values[name][i]
+                out[name] = _shown(name, axes[name].value_at(i), self.spec.catalog)
         return dict(reversed(list(out.items())))
 
     def bytes_per_row(self) -> float:
@@ -102,7 +102,7 @@ class _Compiler:
         self.dicts: dict[str, tuple[str, ...]] = {}
         self.axes_json: list[dict[str, Any]] = []
         self.axes: list[tuple[tuple[str, ...], int]] = []
-        self.axis_values: list[dict[str, list[Any]]] = []
+        self.axis_values: list[dict[str, Axis]] = []
         self.pending: dict[str, tuple[expr.Expr, tuple[Any, ...]]] = {}
         self.active: set[str] = set()
         self.presets: list[ModelPreset] = []
@@ -166,20 +166,24 @@ class _Compiler:
             n = len(group[0])
             cols: list[dict[str, Any]] = []
             names: list[str] = []
-            values_by_name: dict[str, list[Any]] = {}
+            by_name: dict[str, Axis] = {}
             for a in group:
-                vals = a.materialise()
-                if any(isinstance(v, expr.Expr) for v in vals):
-                    raise self.error(("sweep",), f"{a.name}: sweep values must be plain values, not expressions")
                 r = self.new()
                 self.regs[a.name] = r
-                cols.append({"reg": r, "values": self.encode(a.name, vals)})
                 names.append(a.name)
-                values_by_name[a.name] = [self.resolve_name(a.name, v) for v in vals]
+                by_name[a.name] = a
+                if a.kind != "values":  # generated numbers: the engine generates them too
+                    gen = {"kind": a.kind, "start": a.start, "stop": a.stop, "step": a.step, "num": len(a)}
+                    cols.append({"reg": r, "gen": gen})
+                    continue
+                vals = list(a.values)
+                if any(isinstance(v, expr.Expr) for v in vals):
+                    raise self.error(("sweep",), f"{a.name}: sweep values must be plain values, not expressions")
+                cols.append({"reg": r, "values": self.encode(a.name, vals)})
                 cols.extend(self.catalog_columns(a.name, vals))
             self.axes_json.append({"len": n, "columns": cols})
             self.axes.append((tuple(names), n))
-            self.axis_values.append(values_by_name)
+            self.axis_values.append(by_name)
 
     def resolve_name(self, name: str, v: Any) -> Any:
         if name == "model.preset":
@@ -581,9 +585,9 @@ def describe(plan: Plan) -> str:
     """What `costspec plan` prints: the axes, the point count and the output size."""
     lines = [f"plan for {plan.spec.file}" + (f" ({plan.spec.name})" if plan.spec.name else "")]
     lines.append("axes (the first varies slowest):")
-    for (names, n), values in zip(plan.axes, plan.axis_values):
-        first = values[names[0]]
-        shown = ", ".join(_short(v) for v in first[:4]) + (", ..." if n > 4 else "")
+    for (names, n), axes in zip(plan.axes, plan.axis_values):
+        first = [_shown(names[0], axes[names[0]].value_at(i), plan.spec.catalog) for i in range(min(n, 4))]
+        shown = ", ".join(_short(v) for v in first) + (", ..." if n > 4 else "")
         lines.append(f"  {' + '.join(names)}: {n:,} value{'s' if n != 1 else ''} [{shown}]")
     if not plan.axes:
         lines.append("  (none: one point)")
@@ -594,6 +598,15 @@ def describe(plan: Plan) -> str:
     lines.append(f"columns: {len(plan.columns)} ({', '.join(c.name for c in plan.columns)})")
     lines.append(f"output: up to {_bytes(size)} in memory, typically a third of that or less as Parquet (zstd)")
     return "\n".join(lines)
+
+
+def _shown(name: str, v: Any, cat: Catalog) -> Any:
+    """An axis value as users know it: catalog names resolved to their ids."""
+    if name == "model.preset":
+        return cat.model(str(v)).id
+    if name == "hardware.gpu":
+        return cat.gpu(str(v)).id
+    return v
 
 
 def _short(v: Any) -> str:

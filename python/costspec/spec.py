@@ -110,6 +110,20 @@ class Axis:
             return [self.start, self.start + (n - 1) * self.step] if n else []
         return [self.start, self.stop]
 
+    def value_at(self, i: int) -> Value:
+        """The i-th value, without generating the others (the formulas of materialise)."""
+        n = len(self)
+        if self.kind == "values":
+            return self.values[i]
+        if self.kind == "range":
+            return self.start + i * self.step
+        if n == 1:
+            return self.start
+        if self.kind == "linspace":
+            return self.start + (self.stop - self.start) * i / (n - 1)
+        lo, hi = math.log(self.start), math.log(self.stop)
+        return math.exp(lo + (hi - lo) * i / (n - 1))
+
     def materialise(self) -> list[Value]:
         """The axis values (numbers generated for linspace/logspace/range; ends included for
         linspace and logspace, stop excluded for range)."""
