@@ -319,3 +319,21 @@ def test_public_api_exports_sweeps() -> None:
     assert table.num_rows == 1 and table.column("gpu_hours")[0].as_py() == 11462
     assert sum(b.num_rows for b in costspec.iter_batches(ROOT / "specs" / "alpaca-7b-finetune.yaml")) == 1
     assert costspec.compile_spec(costspec.load(ROOT / "specs" / "scaling.yaml")).points == 1_126_400
+
+
+def test_output_columns_choose_and_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = load_text(SMALL + "output: {columns: [tokens_per_param, gpus, cost_usd, tpp, gpu]}\n")
+    table = sweep(spec)
+    assert table.column_names == ["tokens_per_param", "gpus", "cost_usd", "tpp", "gpu"] and table.num_rows == 24
+    with pytest.raises(costspec.SpecError, match="column 'cost_usd' has no value in this spec"):
+        compile_spec(load_text(SMALL.replace("      price.provider: [lambda, runpod]\n", "")
+                               .replace("    - hardware.gpu: [h100, a100]\n", "    - hardware.gpu: [h100, a100]\n"
+                                        "      hardware.watts: [700, 400]\n")
+                               + "output: {columns: [cost_usd]}\n"))
+    f = tmp_path / "s.yaml"
+    f.write_text(SMALL)
+    code, _, err = run(capsys, "sweep", str(f), "--columns", "gpus,cost_usdd", "-o", str(tmp_path / "o.parquet"))
+    assert code == 2 and "--columns: got 'cost_usdd'" in err and "did you mean 'cost_usd'" in err
+    code, _, _ = run(capsys, "sweep", str(f), "--columns", "gpu,gpus,cost_usd", "-o", str(tmp_path / "o.parquet"), "-q")
+    assert code == 0
+    assert pq.read_schema(next((tmp_path / "o.parquet").glob("*.parquet"))).names == ["gpu", "gpus", "cost_usd"]

@@ -6,6 +6,7 @@ traceback).
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
@@ -261,8 +262,10 @@ def plan_cmd(spec_file: str, as_json: bool) -> None:
 @click.option("--threads", default=0, type=click.IntRange(min=0), help="Threads (default 0: all cores).")
 @click.option("--max-points", default=1_000_000_000, show_default=True, type=click.IntRange(min=1),
               help="Refuse larger sweeps.")
+@click.option("--columns", metavar="A,B,...", help="Columns to write, in order (overrides the spec's output.columns).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
-def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int, max_points: int, quiet: bool) -> None:
+def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int, max_points: int,
+              columns: str | None, quiet: bool) -> None:
     """Evaluate a spec's sweep in parallel and write every kept point to Parquet, Arrow or CSV."""
     import signal
 
@@ -271,18 +274,33 @@ def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int,
 
     previous = {sig: signal.signal(sig, interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        _sweep(spec_file, output, fmt, threads, max_points, quiet)
+        _sweep(spec_file, output, fmt, threads, max_points, columns, quiet)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
-def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, max_points: int, quiet: bool) -> None:
+def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, max_points: int,
+           columns: str | None, quiet: bool) -> None:
+    import dataclasses
     from pathlib import Path
 
+    from costspec.plan import compile_spec
     from costspec.runner import check_room, write
+    from costspec.spec import load
 
-    plan = _load_plan(spec_file)
+    spec = load(spec_file)
+    if columns is not None:
+        from costspec.columns import NAMES
+
+        chosen = tuple(c.strip() for c in columns.split(",") if c.strip())
+        known = set(NAMES) | {"provider"} | set(spec.derive) | {a.name for a in spec.sweep.axes if "." not in a.name}
+        for c in chosen:
+            if c not in known:
+                near = difflib.get_close_matches(c, sorted(known), n=1)
+                raise InputError("columns", repr(c), "column names" + (f" (did you mean {near[0]!r}?)" if near else ""))
+        spec = dataclasses.replace(spec, output_columns=chosen or None)
+    plan = compile_spec(spec)
     fmt = fmt or plan.spec.output_format or "parquet"
     suffix = {"parquet": ".parquet", "arrow": ".arrow", "csv": ".csv"}[fmt]
     name = plan.spec.name or Path(spec_file).stem

@@ -486,33 +486,43 @@ def compile_spec(spec: Spec) -> Plan:
                                           f"({_why_missing(n.name)})")
         filters.append(c.compile(cond, ("where",), f"where[{i}]"))
 
-    out_cols: list[OutputColumn] = []
     units = {n: u for n, u, _ in colinfo.COLUMNS}
-    swept = {n for names, _ in c.axes for n in names}
-    wanted = [n for n in CORE_COLUMNS if n in available]
-    for name in swept:  # swept inputs appear under their column names
-        col = CATEGORY_COLUMN.get(name) or _INPUT_COLUMN.get(name)
-        if col and col not in wanted:
-            wanted.append(col)
-    for name in colinfo.NAMES:
-        if name not in wanted and name in _ALWAYS_IF_SWEPT and _ALWAYS_IF_SWEPT[name] & swept:
-            wanted.append(name)
-    for col in wanted:
+
+    def column(col: str) -> OutputColumn:
         reg = cols[col]
         if col in CATEGORY_COLUMN.values():
             field_name = next(k for k, v in CATEGORY_COLUMN.items() if v == col)
-            dictionary = c.dicts.get(field_name) or (DEFAULTS.get(field_name, ""),)
-            if field_name in c.dicts or field_name in CHOICES:
-                dictionary = c.dicts.get(field_name, CHOICES.get(field_name, ()))
-            out_cols.append(OutputColumn(col, "i32", reg, tuple(dictionary), unit=units.get(col, "")))
-        elif col == "fits":
-            out_cols.append(OutputColumn(col, "bool", reg, unit="bool"))
-        else:
-            out_cols.append(OutputColumn(col, "f64", reg, nullable=col in _NULLABLE, unit=units.get(col, "")))
-    for name in [n for names, _ in c.axes for n in names if n not in FIELDS]:  # sweep variables
-        out_cols.append(OutputColumn(name, "f64", c.regs[name]))
-    for name, reg in derived.items():
-        out_cols.append(OutputColumn(name, "f64", reg))
+            dictionary = c.dicts.get(field_name, CHOICES.get(field_name, ()))
+            return OutputColumn(col, "i32", reg, tuple(dictionary), unit=units.get(col, ""))
+        if col == "fits":
+            return OutputColumn(col, "bool", reg, unit="bool")
+        return OutputColumn(col, "f64", reg, nullable=col in _NULLABLE, unit=units.get(col, ""))
+
+    variables = [n for names, _ in c.axes for n in names if n not in FIELDS]
+    extra = {n: OutputColumn(n, "f64", c.regs[n]) for n in variables}
+    extra.update({n: OutputColumn(n, "f64", r) for n, r in derived.items()})
+    if "provider" in cols:
+        available.add("provider")
+    out_cols: list[OutputColumn] = []
+    if spec.output_columns:
+        for i, col in enumerate(spec.output_columns):
+            if col in extra:
+                out_cols.append(extra[col])
+            elif col in available and col in cols:
+                out_cols.append(column(col))
+            else:
+                raise c.error(("output", "columns", i), f"column {col!r} has no value in this spec ({_why_missing(col)})")
+    else:
+        swept = {n for names, _ in c.axes for n in names}
+        wanted = [n for n in CORE_COLUMNS if n in available]
+        for name in swept:  # swept inputs appear under their column names
+            as_column = CATEGORY_COLUMN.get(name) or _INPUT_COLUMN.get(name)
+            if as_column and as_column not in wanted:
+                wanted.append(as_column)
+        for name in colinfo.NAMES:
+            if name not in wanted and name in _ALWAYS_IF_SWEPT and _ALWAYS_IF_SWEPT[name] & swept:
+                wanted.append(name)
+        out_cols = [column(col) for col in wanted] + list(extra.values())
 
     plan_json = {
         "registers": c.nreg,

@@ -179,6 +179,7 @@ class Spec:
     output_path: str | None
     output_format: str
     catalog: Catalog
+    output_columns: tuple[str, ...] | None
     document: Document = field(repr=False)
 
     @property
@@ -482,9 +483,21 @@ class _Checker:
             output_path=out.get("path") if isinstance(out.get("path"), str) else None,
             output_format=str(out.get("format") or "parquet"),
             catalog=self.catalog,
+            output_columns=self.output_columns(out.get("columns"), everything),
             document=self.doc,
         )
         return spec
+
+    def output_columns(self, raw: Any, known: set[str]) -> tuple[str, ...] | None:
+        """Requested output columns: output names, sweep variables or derived names."""
+        if not isinstance(raw, list) or not all(isinstance(c, str) for c in raw):
+            return None
+        names = set(columns.NAMES) | {"provider"} | {n for n in known if "." not in n}
+        for i, c in enumerate(raw):
+            if c not in names:
+                self.err(("output", "columns", i), f"unknown column {c!r}{schema.did_you_mean(c, sorted(names))}",
+                         "an output column, a sweep variable or a derived name", repr(c))
+        return tuple(raw)
 
     def known_names(self, e: expr.Expr, path: tuple[Any, ...], known: set[str], what: str, offset: int = 0) -> None:
         for n in e.names:
