@@ -337,3 +337,14 @@ def test_output_columns_choose_and_order(tmp_path: Path, capsys: pytest.CaptureF
     code, _, _ = run(capsys, "sweep", str(f), "--columns", "gpu,gpus,cost_usd", "-o", str(tmp_path / "o.parquet"), "-q")
     assert code == 0
     assert pq.read_schema(next((tmp_path / "o.parquet").glob("*.parquet"))).names == ["gpu", "gpus", "cost_usd"]
+
+
+def test_plans_are_deterministic_across_interpreters() -> None:
+    """Column order and the compiled plan do not depend on hash randomisation."""
+    spec = ROOT / "tests" / "specs" / "determinism.yaml"
+    outs = set()
+    for seed in ("1", "2", "3"):
+        proc = subprocess.run([sys.executable, "-m", "costspec.cli", "plan", "--json", str(spec)], capture_output=True,
+                              text=True, check=True, env={**__import__("os").environ, "PYTHONHASHSEED": seed})
+        outs.add(proc.stdout)
+    assert len(outs) == 1

@@ -513,9 +513,10 @@ def compile_spec(spec: Spec) -> Plan:
             else:
                 raise c.error(("output", "columns", i), f"column {col!r} has no value in this spec ({_why_missing(col)})")
     else:
-        swept = {n for names, _ in c.axes for n in names}
+        swept_in_order = [n for names, _ in c.axes for n in names]
+        swept = set(swept_in_order)
         wanted = [n for n in CORE_COLUMNS if n in available]
-        for name in swept:  # swept inputs appear under their column names
+        for name in swept_in_order:  # swept inputs appear under their column names, in axis order
             as_column = CATEGORY_COLUMN.get(name) or _INPUT_COLUMN.get(name)
             if as_column and as_column not in wanted:
                 wanted.append(as_column)
