@@ -732,7 +732,8 @@ impl Source<'_> {
 /// Where kept points go: one call per block, with the kept positions (`all` when every position
 /// of the block is kept, in order) and each output column's values.
 pub trait Sink {
-    fn emit(&mut self, kept: &[u32], all: bool, columns: &[Source<'_>]);
+    /// `index0` is the point index of block position 0.
+    fn emit(&mut self, kept: &[u32], all: bool, columns: &[Source<'_>], index0: u64);
 }
 
 /// Columnar output into caller-provided buffers (one per output, by kind), from row `row` on.
@@ -746,7 +747,7 @@ pub struct Columns {
 unsafe impl Send for Columns {}
 
 impl Sink for Columns {
-    fn emit(&mut self, kept: &[u32], all: bool, columns: &[Source<'_>]) {
+    fn emit(&mut self, kept: &[u32], all: bool, columns: &[Source<'_>], _index0: u64) {
         let n = kept.len();
         assert!(self.row + n <= self.capacity, "output buffer overflow");
         for ((&ptr, &kind), src) in self.ptrs.iter().zip(&self.kinds).zip(columns) {
@@ -800,8 +801,99 @@ impl Sink for Columns {
 pub struct Count(pub usize);
 
 impl Sink for Count {
-    fn emit(&mut self, kept: &[u32], _all: bool, _columns: &[Source<'_>]) {
+    fn emit(&mut self, kept: &[u32], _all: bool, _columns: &[Source<'_>], _index0: u64) {
         self.0 += kept.len();
+    }
+}
+
+/// The k best points per group by one output column (smallest first; `maximise` for largest),
+/// ties broken by point index, so the answer does not depend on how the sweep was split. Memory
+/// holds k rows per group, whatever the number of points.
+pub struct TopK {
+    k: usize,
+    key: usize,
+    maximise: bool,
+    per: Vec<usize>,
+    groups: std::collections::BTreeMap<Vec<i64>, std::collections::BinaryHeap<Candidate>>,
+}
+
+/// A kept row: its ranking key (lower is better), its point index and its output values.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub key: f64,
+    pub index: u64,
+    pub row: Vec<f64>,
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for Candidate {}
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Candidate {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.key.total_cmp(&o.key).then(self.index.cmp(&o.index))
+    }
+}
+
+impl TopK {
+    pub fn new(k: usize, key: usize, maximise: bool, per: Vec<usize>) -> TopK {
+        TopK { k, key, maximise, per, groups: Default::default() }
+    }
+
+    fn offer(&mut self, group: Vec<i64>, c: Candidate) {
+        let heap = self.groups.entry(group).or_default();
+        if heap.len() < self.k {
+            heap.push(c);
+        } else if heap.peek().is_some_and(|worst| c < *worst) {
+            heap.pop();
+            heap.push(c);
+        }
+    }
+
+    /// Fold another region's answer in (any order gives the same result).
+    pub fn merge(&mut self, other: TopK) {
+        for (g, heap) in other.groups {
+            for c in heap {
+                self.offer(g.clone(), c);
+            }
+        }
+    }
+
+    /// The rows, by group, then rank.
+    pub fn finish(self) -> Vec<Candidate> {
+        self.groups.into_values().flat_map(|h| h.into_sorted_vec()).collect()
+    }
+}
+
+impl Sink for TopK {
+    fn emit(&mut self, kept: &[u32], _all: bool, columns: &[Source<'_>], index0: u64) {
+        for &j in kept {
+            let j = j as usize;
+            let v = columns[self.key].at(j);
+            if v.is_nan() {
+                continue; // no value: not ranked
+            }
+            let key = if self.maximise { -v } else { v };
+            let index = index0 + j as u64;
+            let group: Vec<i64> = self.per.iter().map(|&c| columns[c].at(j) as i64).collect();
+            // Build the row only when the point enters the answer.
+            let cannot_enter = self.groups.get(&group).is_some_and(|h| {
+                h.len() >= self.k
+                    && h.peek().is_some_and(|worst| key.total_cmp(&worst.key).then(index.cmp(&worst.index)).is_ge())
+            });
+            if cannot_enter {
+                continue;
+            }
+            let row = columns.iter().map(|c| c.at(j)).collect();
+            self.offer(group, Candidate { key, index, row });
+        }
     }
 }
 
@@ -1059,7 +1151,7 @@ impl<'a> Worker<'a> {
                 s => Source::Vector(&self.vectors[s][..n]),
             })
             .collect();
-        out.emit(&self.kept, all, &sources);
+        out.emit(&self.kept, all, &sources, base + a as u64);
         Ok(self.kept.len())
     }
 
@@ -1439,7 +1531,7 @@ mod tests {
 
     struct Collect(Vec<f64>);
     impl Sink for Collect {
-        fn emit(&mut self, kept: &[u32], _all: bool, columns: &[Source<'_>]) {
+        fn emit(&mut self, kept: &[u32], _all: bool, columns: &[Source<'_>], _index0: u64) {
             self.0.extend(kept.iter().map(|&j| columns[0].at(j as usize)));
         }
     }

@@ -333,6 +333,56 @@ impl PyPlan {
         }
     }
 
+    /// The k best points per group: by output column `key` (smallest, or largest with
+    /// `maximise`), grouped by the output columns `per`. Returns (point index, row values) pairs
+    /// by group then rank; the same whatever `threads` and `chunk`.
+    #[pyo3(signature = (k, key, maximise, per, chunk, threads))]
+    fn top_k(
+        &self,
+        py: Python<'_>,
+        k: usize,
+        key: usize,
+        maximise: bool,
+        per: Vec<usize>,
+        chunk: usize,
+        threads: usize,
+    ) -> PyResult<Vec<(u64, Vec<f64>)>> {
+        let n_out = self.program.outputs().len();
+        if k == 0 || key >= n_out || per.iter().any(|&c| c >= n_out) {
+            return Err(PyValueError::new_err("top_k: k must be >= 1 and columns must be plan outputs"));
+        }
+        let regs = regions(0, self.program.total(), chunk.max(1) as u64);
+        let program = self.program.clone();
+        let pool = pool(threads)?;
+        let results: Vec<Result<engine::TopK, engine::PointError>> = py.detach(|| {
+            use rayon::prelude::*;
+            pool.install(|| {
+                regs.par_iter()
+                    .map(|&(a, b)| {
+                        let mut sink = engine::TopK::new(k, key, maximise, per.clone());
+                        program.run(a, b, &mut sink).map(|_| sink)
+                    })
+                    .collect()
+            })
+        });
+        let mut total = engine::TopK::new(k, key, maximise, per);
+        let mut first_err: Option<engine::PointError> = None;
+        for r in results {
+            match r {
+                Ok(t) => total.merge(t),
+                Err(e) => {
+                    if first_err.as_ref().is_none_or(|f| e.index < f.index) {
+                        first_err = Some(e);
+                    }
+                }
+            }
+        }
+        if let Some(e) = first_err {
+            return Err(sweep_error(e));
+        }
+        Ok(total.finish().into_iter().map(|c| (c.index, c.row)).collect())
+    }
+
     /// Evaluate points [start, end) without writing anything; returns how many the filters keep.
     #[pyo3(signature = (start, end, chunk, threads))]
     fn count(&self, py: Python<'_>, start: u64, end: u64, chunk: usize, threads: usize) -> PyResult<u64> {

@@ -33,5 +33,9 @@ class Plan:
     def total(self) -> int: ...
     def evaluate(self, start: int, end: int, chunk: int, threads: int, buffers: list[Any]) -> list[tuple[int, int]]:
         """Evaluate points [start, end); region r's kept rows start at row r·chunk. Returns (row, count)s."""
+    def top_k(
+        self, k: int, key: int, maximise: bool, per: list[int], chunk: int, threads: int
+    ) -> list[tuple[int, list[float]]]:
+        """The k best points per group of output columns `per`, by output column `key`: (index, row) pairs."""
     def count(self, start: int, end: int, chunk: int, threads: int) -> int:
         """Evaluate points [start, end) without output; returns how many the filters keep."""

@@ -22,7 +22,7 @@ import pyarrow as pa
 from costspec import columns as colinfo
 from costspec.errors import CostspecError
 from costspec.plan import OutputColumn, Plan, compile_spec
-from costspec.spec import Spec
+from costspec.spec import Keep, Spec
 
 CHUNK = 65536  # points per region (one record batch)
 BATCH = 16 * CHUNK  # points per engine call
@@ -161,6 +161,38 @@ def _groups(
         a = b
 
 
+def top_k(plan: Plan, keep: Keep, *, threads: int = 0) -> pa.Table:
+    """The sweep reduced in the engine to ``keep.top`` points per group (see ``Keep``), as a table
+    ordered by group, then rank; identical whatever the thread count."""
+    from costspec import _native
+
+    names = [c.name for c in plan.columns]
+    where = plan.spec.document
+    if keep.by not in names:
+        raise where.error(("output", "keep", "by"), f"cannot rank by {keep.by!r}: it is not among the written columns "
+                                                  f"({', '.join(names)})")
+    for p in keep.per:
+        if p not in names:
+            raise where.error(("output", "keep", "per"), f"cannot group by {p!r}: it is not among the written columns")
+    try:
+        rows = _native_plan(plan).top_k(keep.top, names.index(keep.by), keep.maximise,
+                                        [names.index(p) for p in keep.per], CHUNK, threads)
+    except _native.SweepError as e:
+        raise _fail(plan, e) from None
+    schema = _schema(plan)
+    arrays = []
+    for i, c in enumerate(plan.columns):
+        values = [r[i] for _, r in rows]
+        if c.kind == "i32":
+            idx = pa.array([int(v) for v in values], pa.int32())
+            arrays.append(pa.DictionaryArray.from_arrays(idx, pa.array(c.dictionary, pa.string())))
+        elif c.kind == "bool":
+            arrays.append(pa.array([None if v != v else v != 0 for v in values], pa.bool_()))
+        else:
+            arrays.append(pa.array([None if (c.nullable and v != v) else v for v in values], pa.float64()))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
 def evaluate_only(plan: Plan, threads: int = 0) -> int:
     """Evaluate every point without writing anything; returns how many `where` keeps."""
     from costspec import _native
@@ -172,8 +204,11 @@ def evaluate_only(plan: Plan, threads: int = 0) -> int:
 
 
 def sweep(spec: Spec | str | os.PathLike[str], *, threads: int = 0) -> pa.Table:
-    """Evaluate a spec's sweep into a ``pyarrow.Table`` (use ``iter_batches`` for large sweeps)."""
+    """Evaluate a spec's sweep into a ``pyarrow.Table`` (use ``iter_batches`` for large sweeps).
+    A spec with ``output.keep`` gives the reduced table."""
     plan = _plan(spec)
+    if plan.spec.keep is not None:
+        return top_k(plan, plan.spec.keep, threads=threads)
     return pa.Table.from_batches(list(batches(plan, threads=threads)), schema=_schema(plan))
 
 
@@ -295,7 +330,14 @@ def write(
     t0 = time.perf_counter()
     kept = 0
     try:
-        if fmt == "parquet":
+        if plan.spec.keep is not None:  # reduced in the engine: a small table, written at once
+            table = top_k(plan, plan.spec.keep, threads=threads)
+            if on_progress:
+                on_progress(plan.points)
+            if table.num_rows:
+                cheapest.add(table)
+            kept, files = table.num_rows, _write_table(table, tmp, fmt)
+        elif fmt == "parquet":
             kept, files = _write_parquet(plan, tmp, threads, cheapest, on_progress)
         else:
             kept = _write_single(plan, tmp, fmt, threads, cheapest, on_progress)
@@ -362,6 +404,28 @@ def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,
     if errors:
         raise errors[0]
     return sum(counts), names
+
+
+def _write_table(table: pa.Table, tmp: Path, fmt: str) -> list[str]:
+    """One in-memory table, in the same layouts as a streamed sweep."""
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        tmp.mkdir(parents=True)
+        dict_cols = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
+        pq.write_table(table, tmp / "part-00000.parquet", compression="zstd", compression_level=1,
+                       use_dictionary=dict_cols)
+        return ["part-00000.parquet"]
+    if fmt == "arrow":
+        import pyarrow.ipc as ipc
+
+        with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, table.schema) as w:
+            w.write_table(table)
+    else:
+        import pyarrow.csv as csv
+
+        csv.write_csv(table, str(tmp))
+    return [tmp.name]
 
 
 def _write_single(plan: Plan, tmp: Path, fmt: str, threads: int, cheapest: _Cheapest,

@@ -163,6 +163,20 @@ class Sweep:
         return n
 
 
+CATEGORICAL_COLUMNS = ("model", "gpu", "provider", "precision", "convention", "mode", "recompute", "optimizer")
+
+
+@dataclass(frozen=True)
+class Keep:
+    """Reduce a sweep to the `top` best points by column `by` (largest first when `maximise`), per
+    group of the categorical columns `per`."""
+
+    top: int
+    by: str
+    maximise: bool = False
+    per: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Spec:
     """A checked spec. ``fields`` maps dotted input names (``hardware.gpu``) to their fixed values:
@@ -180,6 +194,7 @@ class Spec:
     output_format: str
     catalog: Catalog
     output_columns: tuple[str, ...] | None
+    keep: Keep | None
     document: Document = field(repr=False)
 
     @property
@@ -484,6 +499,7 @@ class _Checker:
             output_format=str(out.get("format") or "parquet"),
             catalog=self.catalog,
             output_columns=self.output_columns(out.get("columns"), everything),
+            keep=self.keep(out.get("keep"), everything),
             document=self.doc,
         )
         return spec
@@ -498,6 +514,23 @@ class _Checker:
                 self.err(("output", "columns", i), f"unknown column {c!r}{schema.did_you_mean(c, sorted(names))}",
                          "an output column, a sweep variable or a derived name", repr(c))
         return tuple(raw)
+
+    def keep(self, raw: Any, known: set[str]) -> Keep | None:
+        """`output.keep`: the ranking column must exist, the groups must be categorical columns."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("top"), int) or not isinstance(raw.get("by"), str):
+            return None
+        by = raw["by"]
+        name = by.lstrip("-")
+        names = (set(columns.NAMES) | {n for n in known if "." not in n}) - set(CATEGORICAL_COLUMNS) - {"fits"}
+        if name not in names:
+            self.err(("output", "keep", "by"), f"cannot rank by {name!r}{schema.did_you_mean(name, sorted(names))}",
+                     "a numeric column such as cost_usd or wall_clock_days ('-column' for largest first)", repr(by))
+        per: list[Any] = raw["per"] if isinstance(raw.get("per"), list) else []
+        for i, p in enumerate(per):
+            if p not in CATEGORICAL_COLUMNS:
+                self.err(("output", "keep", "per", i), f"cannot group by {p!r}: not a categorical column",
+                         "one of " + ", ".join(CATEGORICAL_COLUMNS), repr(p))
+        return Keep(int(raw["top"]), name, by.startswith("-"), tuple(str(p) for p in per))
 
     def known_names(self, e: expr.Expr, path: tuple[Any, ...], known: set[str], what: str, offset: int = 0) -> None:
         for n in e.names:
