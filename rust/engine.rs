@@ -897,6 +897,68 @@ impl Sink for TopK {
     }
 }
 
+/// The non-dominated points per group over several output columns (each minimised; negate a
+/// column's values to maximise it): a point stays unless another is at least as good in every
+/// column and better in one. Points with equal values all stay. The set does not depend on the
+/// order points arrive in, so regions merge into the same answer for any split.
+pub struct Pareto {
+    keys: Vec<(usize, bool)>,
+    per: Vec<usize>,
+    fronts: std::collections::BTreeMap<Vec<i64>, Vec<(Vec<f64>, u64, Vec<f64>)>>,
+}
+
+fn dominates(a: &[f64], b: &[f64]) -> bool {
+    a.iter().zip(b).all(|(x, y)| x <= y) && a.iter().zip(b).any(|(x, y)| x < y)
+}
+
+impl Pareto {
+    pub fn new(keys: Vec<(usize, bool)>, per: Vec<usize>) -> Pareto {
+        Pareto { keys, per, fronts: Default::default() }
+    }
+
+    fn offer(&mut self, group: Vec<i64>, key: Vec<f64>, index: u64, row: impl FnOnce() -> Vec<f64>) {
+        let front = self.fronts.entry(group).or_default();
+        if front.iter().any(|(k, _, _)| dominates(k, &key)) {
+            return;
+        }
+        front.retain(|(k, _, _)| !dominates(&key, k));
+        front.push((key, index, row()));
+    }
+
+    pub fn merge(&mut self, other: Pareto) {
+        for (g, front) in other.fronts {
+            for (k, i, r) in front {
+                self.offer(g.clone(), k, i, || r);
+            }
+        }
+    }
+
+    /// The rows by group, then by the first column, then by point index.
+    pub fn finish(self) -> Vec<Candidate> {
+        let mut out = Vec::new();
+        for (_, mut front) in self.fronts {
+            front.sort_by(|a, b| a.0[0].total_cmp(&b.0[0]).then(a.1.cmp(&b.1)));
+            out.extend(front.into_iter().map(|(k, index, row)| Candidate { key: k[0], index, row }));
+        }
+        out
+    }
+}
+
+impl Sink for Pareto {
+    fn emit(&mut self, kept: &[u32], _all: bool, columns: &[Source<'_>], index0: u64) {
+        for &j in kept {
+            let j = j as usize;
+            let key: Vec<f64> =
+                self.keys.iter().map(|&(c, max)| if max { -columns[c].at(j) } else { columns[c].at(j) }).collect();
+            if key.iter().any(|v| v.is_nan()) {
+                continue; // a point without a value in a ranked column is not compared
+            }
+            let group: Vec<i64> = self.per.iter().map(|&c| columns[c].at(j) as i64).collect();
+            self.offer(group, key, index0 + j as u64, || columns.iter().map(|c| c.at(j)).collect());
+        }
+    }
+}
+
 struct Worker<'a> {
     p: &'a Program,
     scalars: Vec<f64>,

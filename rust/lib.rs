@@ -383,6 +383,54 @@ impl PyPlan {
         Ok(total.finish().into_iter().map(|c| (c.index, c.row)).collect())
     }
 
+    /// The non-dominated points per group over the output columns `keys` ((column, maximise)
+    /// pairs), grouped by the output columns `per`: (point index, row values) by group, then by
+    /// the first key. The same whatever `threads` and `chunk`.
+    #[pyo3(signature = (keys, per, chunk, threads))]
+    fn pareto(
+        &self,
+        py: Python<'_>,
+        keys: Vec<(usize, bool)>,
+        per: Vec<usize>,
+        chunk: usize,
+        threads: usize,
+    ) -> PyResult<Vec<(u64, Vec<f64>)>> {
+        let n_out = self.program.outputs().len();
+        if keys.is_empty() || keys.iter().any(|&(c, _)| c >= n_out) || per.iter().any(|&c| c >= n_out) {
+            return Err(PyValueError::new_err("pareto: give at least one column; columns must be plan outputs"));
+        }
+        let regs = regions(0, self.program.total(), chunk.max(1) as u64);
+        let program = self.program.clone();
+        let pool = pool(threads)?;
+        let results: Vec<Result<engine::Pareto, engine::PointError>> = py.detach(|| {
+            use rayon::prelude::*;
+            pool.install(|| {
+                regs.par_iter()
+                    .map(|&(a, b)| {
+                        let mut sink = engine::Pareto::new(keys.clone(), per.clone());
+                        program.run(a, b, &mut sink).map(|_| sink)
+                    })
+                    .collect()
+            })
+        });
+        let mut total = engine::Pareto::new(keys, per);
+        let mut first_err: Option<engine::PointError> = None;
+        for r in results {
+            match r {
+                Ok(t) => total.merge(t),
+                Err(e) => {
+                    if first_err.as_ref().is_none_or(|f| e.index < f.index) {
+                        first_err = Some(e);
+                    }
+                }
+            }
+        }
+        if let Some(e) = first_err {
+            return Err(sweep_error(e));
+        }
+        Ok(total.finish().into_iter().map(|c| (c.index, c.row)).collect())
+    }
+
     /// Evaluate points [start, end) without writing anything; returns how many the filters keep.
     #[pyo3(signature = (start, end, chunk, threads))]
     fn count(&self, py: Python<'_>, start: u64, end: u64, chunk: usize, threads: usize) -> PyResult<u64> {

@@ -403,3 +403,55 @@ def test_top_k_from_the_cli_and_the_spec(tmp_path: Path, capsys: pytest.CaptureF
     assert code == 0 and "24 evaluated, 1 kept" in out
     code, _, err = run(capsys, "sweep", str(f), "--top", "1", "--by", "gpus", "--per", "gpus")
     assert code == 2 and "--per: got 'gpus', expected categorical columns" in err
+
+
+def _brute_pareto(table: pa.Table, keep: Keep) -> list[tuple[object, ...]]:
+    """Plain-Python Pareto front per group: points no other point is at least as good as in every
+    column and better in one; equal points all stay. Ordered by group, first column, point order."""
+    rows = table.to_pylist()
+    keyed = []
+    for i, r in enumerate(rows):
+        vals = [r[c] for c, _ in keep.pareto]
+        if any(v is None for v in vals):
+            continue
+        key = tuple(-v if m else v for v, (_, m) in zip(vals, keep.pareto))  # type: ignore[operator]
+        keyed.append((tuple(r[p] for p in keep.per), key, i, r))
+    out = []
+    order: dict[tuple[object, ...], int] = {}
+    for g, _, i, _ in keyed:
+        order.setdefault(g, i)
+    for g in sorted(order, key=lambda g: order[g]):
+        members = [(k, i, r) for gg, k, i, r in keyed if gg == g]
+        front = [(k, i, r) for k, i, r in members
+                 if not any(all(a <= b for a, b in zip(k2, k)) and k2 != k for k2, _, _ in members)]
+        out += [tuple(r.values()) for _, _, r in sorted(front, key=lambda t: (t[0][0], t[1]))]
+    return out
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from(["cost_usd", "wall_clock_days", "memory_gb_per_gpu", "gpus", "tokens_per_param"]),
+             min_size=1, max_size=3, unique=True),
+    st.lists(st.booleans(), min_size=3, max_size=3),
+    st.sampled_from([(), ("gpu",), ("gpu", "provider")]),
+    st.sampled_from(["", 'where: ["wall_clock_days < 50"]\n']),
+)
+def test_pareto_matches_a_brute_force_front(cols: list[str], maximise: list[bool], per: tuple[str, ...],
+                                           where: str) -> None:
+    spec = load_text(SMALL + where)
+    keep = Keep(per=per, pareto=tuple(zip(cols, maximise)))
+    plan = compile_spec(spec)
+    got = top_k(plan, keep, threads=2)
+    assert [tuple(r.values()) for r in got.to_pylist()] == _brute_pareto(sweep(spec), keep)
+    assert top_k(plan, keep, threads=1).equals(got)
+
+
+def test_pareto_from_the_cli_and_the_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "s.yaml"
+    f.write_text(SMALL + "output: {keep: {pareto: [cost_usd, wall_clock_days], per: [gpu]}}\n")
+    table = sweep(costspec.load(f))
+    assert 2 <= table.num_rows <= 24 and set(table.column("gpu").to_pylist()) == {"H100-SXM", "A100-80GB"}
+    code, out, _ = run(capsys, "sweep", str(f), "-o", str(tmp_path / "o.parquet"), "--pareto", "cost_usd,-tokens_per_param")
+    assert code == 0 and "24 evaluated" in out
+    code, _, err = run(capsys, "sweep", str(f), "--pareto", "cost_usd", "--top", "2", "--by", "cost_usd")
+    assert code == 2 and "one reduction" in err

@@ -37,5 +37,9 @@ class Plan:
         self, k: int, key: int, maximise: bool, per: list[int], chunk: int, threads: int
     ) -> list[tuple[int, list[float]]]:
         """The k best points per group of output columns `per`, by output column `key`: (index, row) pairs."""
+    def pareto(
+        self, keys: list[tuple[int, bool]], per: list[int], chunk: int, threads: int
+    ) -> list[tuple[int, list[float]]]:
+        """The non-dominated points per group over output columns `keys` ((column, maximise)): (index, row) pairs."""
     def count(self, start: int, end: int, chunk: int, threads: int) -> int:
         """Evaluate points [start, end) without output; returns how many the filters keep."""

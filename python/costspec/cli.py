@@ -265,10 +265,12 @@ def plan_cmd(spec_file: str, as_json: bool) -> None:
 @click.option("--columns", metavar="A,B,...", help="Columns to write, in order (overrides the spec's output.columns).")
 @click.option("--top", type=click.IntRange(min=1), help="Keep only the K best points (per group), reduced in the engine.")
 @click.option("--by", metavar="COLUMN", help="Rank by this column with --top ('-column': largest first).")
-@click.option("--per", metavar="A,B", help="Rank within groups of these categorical columns (gpu, model, ...).")
+@click.option("--pareto", metavar="A,B", help="Keep only the Pareto front over these columns ('-column' to maximise).")
+@click.option("--per", metavar="A,B", help="Reduce within groups of these categorical columns (gpu, model, ...).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int, max_points: int,
-              columns: str | None, top: int | None, by: str | None, per: str | None, quiet: bool) -> None:
+              columns: str | None, top: int | None, by: str | None, pareto: str | None, per: str | None,
+              quiet: bool) -> None:
     """Evaluate a spec's sweep in parallel and write every kept point to Parquet, Arrow or CSV."""
     import signal
 
@@ -277,14 +279,15 @@ def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int,
 
     previous = {sig: signal.signal(sig, interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        _sweep(spec_file, output, fmt, threads, max_points, columns, (top, by, per), quiet)
+        _sweep(spec_file, output, fmt, threads, max_points, columns, (top, by, pareto, per), quiet)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
 def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, max_points: int,
-           columns: str | None, ranking: tuple[int | None, str | None, str | None], quiet: bool) -> None:
+           columns: str | None, ranking: tuple[int | None, str | None, str | None, str | None],
+           quiet: bool) -> None:
     import dataclasses
     from pathlib import Path
 
@@ -303,17 +306,24 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
                 near = difflib.get_close_matches(c, sorted(known), n=1)
                 raise InputError("columns", repr(c), "column names" + (f" (did you mean {near[0]!r}?)" if near else ""))
         spec = dataclasses.replace(spec, output_columns=chosen or None)
-    top, by, per = ranking
-    if top is not None or by is not None or per is not None:
+    top, by, pareto, per = ranking
+    if any(x is not None for x in ranking):
         from costspec.spec import CATEGORICAL_COLUMNS, Keep
 
-        if top is None or by is None:
-            raise InputError("top", "only part of --top / --by", "--top K together with --by COLUMN")
         groups = tuple(p.strip() for p in (per or "").split(",") if p.strip())
         for g in groups:
             if g not in CATEGORICAL_COLUMNS:
                 raise InputError("per", repr(g), "categorical columns: " + ", ".join(CATEGORICAL_COLUMNS))
-        spec = dataclasses.replace(spec, keep=Keep(top, by.lstrip("-"), by.startswith("-"), groups))
+        if pareto is not None:
+            if top is not None or by is not None:
+                raise InputError("pareto", "--pareto with --top/--by", "one reduction: --pareto, or --top with --by")
+            cols = tuple((c.strip().lstrip("-"), c.strip().startswith("-")) for c in pareto.split(",") if c.strip())
+            keep = Keep(per=groups, pareto=cols)
+        elif top is None or by is None:
+            raise InputError("top", "only part of --top / --by", "--top K together with --by COLUMN")
+        else:
+            keep = Keep(top, by.lstrip("-"), by.startswith("-"), groups)
+        spec = dataclasses.replace(spec, keep=keep)
     plan = compile_spec(spec)
     fmt = fmt or plan.spec.output_format or "parquet"
     suffix = {"parquet": ".parquet", "arrow": ".arrow", "csv": ".csv"}[fmt]

@@ -161,22 +161,30 @@ def _groups(
         a = b
 
 
-def top_k(plan: Plan, keep: Keep, *, threads: int = 0) -> pa.Table:
-    """The sweep reduced in the engine to ``keep.top`` points per group (see ``Keep``), as a table
-    ordered by group, then rank; identical whatever the thread count."""
+def reduce(plan: Plan, keep: Keep, *, threads: int = 0) -> pa.Table:
+    """The sweep reduced in the engine (``Keep``: top-k or Pareto front, per group), as a table
+    ordered by group, then rank (top-k) or the first column (Pareto); the same for any thread
+    count."""
     from costspec import _native
 
     names = [c.name for c in plan.columns]
     where = plan.spec.document
-    if keep.by not in names:
-        raise where.error(("output", "keep", "by"), f"cannot rank by {keep.by!r}: it is not among the written columns "
+    ranked = [keep.by] if keep.by else [c for c, _ in keep.pareto]
+    for col in ranked:
+        if col not in names:
+            raise where.error(("output", "keep"), f"cannot rank by {col!r}: it is not among the written columns "
                                                   f"({', '.join(names)})")
     for p in keep.per:
         if p not in names:
             raise where.error(("output", "keep", "per"), f"cannot group by {p!r}: it is not among the written columns")
+    per = [names.index(p) for p in keep.per]
     try:
-        rows = _native_plan(plan).top_k(keep.top, names.index(keep.by), keep.maximise,
-                                        [names.index(p) for p in keep.per], CHUNK, threads)
+        native = _native_plan(plan)
+        if keep.pareto:
+            rows = native.pareto([(names.index(c), m) for c, m in keep.pareto], per, CHUNK, threads)
+        else:
+            assert keep.top is not None and keep.by is not None
+            rows = native.top_k(keep.top, names.index(keep.by), keep.maximise, per, CHUNK, threads)
     except _native.SweepError as e:
         raise _fail(plan, e) from None
     schema = _schema(plan)
@@ -191,6 +199,11 @@ def top_k(plan: Plan, keep: Keep, *, threads: int = 0) -> pa.Table:
         else:
             arrays.append(pa.array([None if (c.nullable and v != v) else v for v in values], pa.float64()))
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def top_k(plan: Plan, keep: Keep, *, threads: int = 0) -> pa.Table:
+    """The `keep.top` best points per group (see ``reduce``)."""
+    return reduce(plan, keep, threads=threads)
 
 
 def evaluate_only(plan: Plan, threads: int = 0) -> int:
@@ -208,7 +221,7 @@ def sweep(spec: Spec | str | os.PathLike[str], *, threads: int = 0) -> pa.Table:
     A spec with ``output.keep`` gives the reduced table."""
     plan = _plan(spec)
     if plan.spec.keep is not None:
-        return top_k(plan, plan.spec.keep, threads=threads)
+        return reduce(plan, plan.spec.keep, threads=threads)
     return pa.Table.from_batches(list(batches(plan, threads=threads)), schema=_schema(plan))
 
 
@@ -331,7 +344,7 @@ def write(
     kept = 0
     try:
         if plan.spec.keep is not None:  # reduced in the engine: a small table, written at once
-            table = top_k(plan, plan.spec.keep, threads=threads)
+            table = reduce(plan, plan.spec.keep, threads=threads)
             if on_progress:
                 on_progress(plan.points)
             if table.num_rows:

@@ -168,13 +168,15 @@ CATEGORICAL_COLUMNS = ("model", "gpu", "provider", "precision", "convention", "m
 
 @dataclass(frozen=True)
 class Keep:
-    """Reduce a sweep to the `top` best points by column `by` (largest first when `maximise`), per
-    group of the categorical columns `per`."""
+    """Reduce a sweep while it runs: the `top` best points by column `by` (largest first when
+    `maximise`), or the Pareto front over `pareto` ((column, maximise) pairs), within each group of
+    the categorical columns `per`."""
 
-    top: int
-    by: str
+    top: int | None = None
+    by: str | None = None
     maximise: bool = False
     per: tuple[str, ...] = ()
+    pareto: tuple[tuple[str, bool], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -516,21 +518,34 @@ class _Checker:
         return tuple(raw)
 
     def keep(self, raw: Any, known: set[str]) -> Keep | None:
-        """`output.keep`: the ranking column must exist, the groups must be categorical columns."""
-        if not isinstance(raw, dict) or not isinstance(raw.get("top"), int) or not isinstance(raw.get("by"), str):
+        """`output.keep`: ranked columns must exist and be numeric, groups must be categorical."""
+        if not isinstance(raw, dict):
             return None
-        by = raw["by"]
-        name = by.lstrip("-")
         names = (set(columns.NAMES) | {n for n in known if "." not in n}) - set(CATEGORICAL_COLUMNS) - {"fits"}
-        if name not in names:
-            self.err(("output", "keep", "by"), f"cannot rank by {name!r}{schema.did_you_mean(name, sorted(names))}",
-                     "a numeric column such as cost_usd or wall_clock_days ('-column' for largest first)", repr(by))
+
+        def column(path: tuple[Any, ...], text: Any) -> tuple[str, bool] | None:
+            if not isinstance(text, str):
+                return None
+            name = text.lstrip("-")
+            if name not in names:
+                self.err(path, f"cannot rank by {name!r}{schema.did_you_mean(name, sorted(names))}",
+                         "a numeric column such as cost_usd or wall_clock_days ('-column' for largest first)",
+                         repr(text))
+            return name, text.startswith("-")
+
         per: list[Any] = raw["per"] if isinstance(raw.get("per"), list) else []
         for i, p in enumerate(per):
             if p not in CATEGORICAL_COLUMNS:
                 self.err(("output", "keep", "per", i), f"cannot group by {p!r}: not a categorical column",
                          "one of " + ", ".join(CATEGORICAL_COLUMNS), repr(p))
-        return Keep(int(raw["top"]), name, by.startswith("-"), tuple(str(p) for p in per))
+        groups = tuple(str(p) for p in per)
+        if isinstance(raw.get("pareto"), list):
+            cols = [column(("output", "keep", "pareto", i), c) for i, c in enumerate(raw["pareto"])]
+            return Keep(per=groups, pareto=tuple(c for c in cols if c is not None))
+        if isinstance(raw.get("top"), int) and isinstance(raw.get("by"), str):
+            by = column(("output", "keep", "by"), raw["by"])
+            return Keep(int(raw["top"]), by[0] if by else None, bool(by and by[1]), groups)
+        return None
 
     def known_names(self, e: expr.Expr, path: tuple[Any, ...], known: set[str], what: str, offset: int = 0) -> None:
         for n in e.names:
