@@ -874,6 +874,13 @@ impl TopK {
 
 impl Sink for TopK {
     fn emit(&mut self, kept: &[u32], _all: bool, columns: &[Source<'_>], index0: u64) {
+        // Groups are usually outer axes (the GPU), the same for the whole block: look the group up
+        // once and skip every point that cannot beat its current k-th best.
+        let fixed_group = self.per.iter().all(|&c| matches!(columns[c], Source::Scalar(_)));
+        let per = self.per.clone();
+        let group_at = |j: usize| -> Vec<i64> { per.iter().map(|&c| columns[c].at(j) as i64).collect() };
+        let mut group = if fixed_group { group_at(0) } else { Vec::new() };
+        let mut bar = if fixed_group { self.bar(&group) } else { None };
         for &j in kept {
             let j = j as usize;
             let v = columns[self.key].at(j);
@@ -882,18 +889,28 @@ impl Sink for TopK {
             }
             let key = if self.maximise { -v } else { v };
             let index = index0 + j as u64;
-            let group: Vec<i64> = self.per.iter().map(|&c| columns[c].at(j) as i64).collect();
-            // Build the row only when the point enters the answer.
-            let cannot_enter = self.groups.get(&group).is_some_and(|h| {
-                h.len() >= self.k
-                    && h.peek().is_some_and(|worst| key.total_cmp(&worst.key).then(index.cmp(&worst.index)).is_ge())
-            });
-            if cannot_enter {
-                continue;
+            if !fixed_group {
+                group = group_at(j);
+                bar = self.bar(&group);
+            }
+            if let Some((bk, bi)) = bar {
+                if key.total_cmp(&bk).then(index.cmp(&bi)).is_ge() {
+                    continue;
+                }
             }
             let row = columns.iter().map(|c| c.at(j)).collect();
-            self.offer(group, Candidate { key, index, row });
+            self.offer(group.clone(), Candidate { key, index, row });
+            if fixed_group {
+                bar = self.bar(&group);
+            }
         }
+    }
+}
+
+impl TopK {
+    /// The (key, index) a point must beat to enter a full group, if the group is full.
+    fn bar(&self, group: &[i64]) -> Option<(f64, u64)> {
+        self.groups.get(group).filter(|h| h.len() >= self.k).and_then(|h| h.peek()).map(|w| (w.key, w.index))
     }
 }
 
