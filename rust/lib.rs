@@ -207,6 +207,18 @@ struct Outs(Vec<(*mut u8, engine::OutKind)>);
 unsafe impl Send for Outs {}
 unsafe impl Sync for Outs {}
 
+impl Outs {
+    /// The sink of region `r`: its rows start at r·chunk in every buffer.
+    fn sink(&self, r: usize, chunk: usize) -> engine::Columns {
+        engine::Columns {
+            ptrs: self.0.iter().map(|(p, _)| *p).collect(),
+            kinds: self.0.iter().map(|(_, k)| *k).collect(),
+            row: r * chunk,
+            capacity: (r + 1) * chunk,
+        }
+    }
+}
+
 fn pool(threads: usize) -> PyResult<Arc<rayon::ThreadPool>> {
     static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
     let threads = if threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { threads };
@@ -238,6 +250,49 @@ fn regions(start: u64, end: u64, chunk: u64) -> Vec<(u64, u64)> {
 
 fn sweep_error(e: engine::PointError) -> PyErr {
     SweepError::new_err((e.message, e.index))
+}
+
+/// Run `[start, end)` in regions of `chunk` points on a pool of `threads`, one sink per region
+/// (made by `make`), GIL released. Returns the sinks in region order, or the error at the lowest
+/// failing point, so the outcome does not depend on the thread count.
+fn run_regions<S: engine::Sink + Send>(
+    py: Python<'_>,
+    program: &Arc<engine::Program>,
+    (start, end): (u64, u64),
+    chunk: usize,
+    threads: usize,
+    make: impl Fn(usize) -> S + Sync + Send,
+) -> PyResult<Vec<S>> {
+    let regs = regions(start, end.min(program.total()), chunk.max(1) as u64);
+    let pool = pool(threads)?;
+    let results: Vec<Result<S, engine::PointError>> = py.detach(|| {
+        use rayon::prelude::*;
+        pool.install(|| {
+            regs.par_iter()
+                .enumerate()
+                .map(|(r, &(a, b))| {
+                    let mut sink = make(r);
+                    program.run(a, b, &mut sink).map(|_| sink)
+                })
+                .collect()
+        })
+    });
+    let mut sinks = Vec::with_capacity(results.len());
+    let mut first_err: Option<engine::PointError> = None;
+    for r in results {
+        match r {
+            Ok(s) => sinks.push(s),
+            Err(e) => {
+                if first_err.as_ref().is_none_or(|f| e.index < f.index) {
+                    first_err = Some(e);
+                }
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(sweep_error(e)),
+        None => Ok(sinks),
+    }
 }
 
 #[pymethods]
@@ -293,44 +348,9 @@ impl PyPlan {
             held.push(buf);
         }
         let outs = Outs(ptrs);
-        let program = self.program.clone();
-        let pool = pool(threads)?;
-        let results: Vec<Result<(usize, usize), engine::PointError>> = py.detach(|| {
-            use rayon::prelude::*;
-            pool.install(|| {
-                regs.par_iter()
-                    .enumerate()
-                    .map(|(r, &(a, b))| {
-                        let outs = &outs;
-                        let mut sink = engine::Columns {
-                            ptrs: outs.0.iter().map(|(p, _)| *p).collect(),
-                            kinds: outs.0.iter().map(|(_, k)| *k).collect(),
-                            row: r * chunk,
-                            capacity: (r + 1) * chunk,
-                        };
-                        program.run(a, b, &mut sink).map(|n| (r * chunk, n))
-                    })
-                    .collect()
-            })
-        });
+        let sinks = run_regions(py, &self.program, (start, end), chunk, threads, |r| outs.sink(r, chunk))?;
         drop(held);
-        // The lowest failing point wins, whatever the thread count.
-        let mut ok = Vec::with_capacity(results.len());
-        let mut first_err: Option<engine::PointError> = None;
-        for r in results {
-            match r {
-                Ok(v) => ok.push(v),
-                Err(e) => {
-                    if first_err.as_ref().is_none_or(|f| e.index < f.index) {
-                        first_err = Some(e);
-                    }
-                }
-            }
-        }
-        match first_err {
-            Some(e) => Err(sweep_error(e)),
-            None => Ok(ok),
-        }
+        Ok(sinks.iter().enumerate().map(|(r, s)| (r * chunk, s.row - r * chunk)).collect())
     }
 
     /// The k best points per group: by output column `key` (smallest, or largest with
@@ -351,35 +371,11 @@ impl PyPlan {
         if k == 0 || key >= n_out || per.iter().any(|&c| c >= n_out) {
             return Err(PyValueError::new_err("top_k: k must be >= 1 and columns must be plan outputs"));
         }
-        let regs = regions(0, self.program.total(), chunk.max(1) as u64);
-        let program = self.program.clone();
-        let pool = pool(threads)?;
-        let results: Vec<Result<engine::TopK, engine::PointError>> = py.detach(|| {
-            use rayon::prelude::*;
-            pool.install(|| {
-                regs.par_iter()
-                    .map(|&(a, b)| {
-                        let mut sink = engine::TopK::new(k, key, maximise, per.clone());
-                        program.run(a, b, &mut sink).map(|_| sink)
-                    })
-                    .collect()
-            })
-        });
+        let parts = run_regions(py, &self.program, (0, u64::MAX), chunk, threads, |_| {
+            engine::TopK::new(k, key, maximise, per.clone())
+        })?;
         let mut total = engine::TopK::new(k, key, maximise, per);
-        let mut first_err: Option<engine::PointError> = None;
-        for r in results {
-            match r {
-                Ok(t) => total.merge(t),
-                Err(e) => {
-                    if first_err.as_ref().is_none_or(|f| e.index < f.index) {
-                        first_err = Some(e);
-                    }
-                }
-            }
-        }
-        if let Some(e) = first_err {
-            return Err(sweep_error(e));
-        }
+        parts.into_iter().for_each(|t| total.merge(t));
         Ok(total.finish().into_iter().map(|c| (c.index, c.row)).collect())
     }
 
@@ -399,65 +395,19 @@ impl PyPlan {
         if keys.is_empty() || keys.iter().any(|&(c, _)| c >= n_out) || per.iter().any(|&c| c >= n_out) {
             return Err(PyValueError::new_err("pareto: give at least one column; columns must be plan outputs"));
         }
-        let regs = regions(0, self.program.total(), chunk.max(1) as u64);
-        let program = self.program.clone();
-        let pool = pool(threads)?;
-        let results: Vec<Result<engine::Pareto, engine::PointError>> = py.detach(|| {
-            use rayon::prelude::*;
-            pool.install(|| {
-                regs.par_iter()
-                    .map(|&(a, b)| {
-                        let mut sink = engine::Pareto::new(keys.clone(), per.clone());
-                        program.run(a, b, &mut sink).map(|_| sink)
-                    })
-                    .collect()
-            })
-        });
+        let parts = run_regions(py, &self.program, (0, u64::MAX), chunk, threads, |_| {
+            engine::Pareto::new(keys.clone(), per.clone())
+        })?;
         let mut total = engine::Pareto::new(keys, per);
-        let mut first_err: Option<engine::PointError> = None;
-        for r in results {
-            match r {
-                Ok(t) => total.merge(t),
-                Err(e) => {
-                    if first_err.as_ref().is_none_or(|f| e.index < f.index) {
-                        first_err = Some(e);
-                    }
-                }
-            }
-        }
-        if let Some(e) = first_err {
-            return Err(sweep_error(e));
-        }
+        parts.into_iter().for_each(|t| total.merge(t));
         Ok(total.finish().into_iter().map(|c| (c.index, c.row)).collect())
     }
 
     /// Evaluate points [start, end) without writing anything; returns how many the filters keep.
     #[pyo3(signature = (start, end, chunk, threads))]
     fn count(&self, py: Python<'_>, start: u64, end: u64, chunk: usize, threads: usize) -> PyResult<u64> {
-        let end = end.min(self.program.total());
-        let regs = regions(start, end, chunk.max(1) as u64);
-        let program = self.program.clone();
-        let pool = pool(threads)?;
-        let results: Vec<Result<usize, engine::PointError>> = py.detach(|| {
-            use rayon::prelude::*;
-            pool.install(|| regs.par_iter().map(|&(a, b)| program.run(a, b, &mut engine::Count(0))).collect())
-        });
-        let mut total = 0u64;
-        let mut first_err: Option<engine::PointError> = None;
-        for r in results {
-            match r {
-                Ok(n) => total += n as u64,
-                Err(e) => {
-                    if first_err.as_ref().is_none_or(|f| e.index < f.index) {
-                        first_err = Some(e);
-                    }
-                }
-            }
-        }
-        match first_err {
-            Some(e) => Err(sweep_error(e)),
-            None => Ok(total),
-        }
+        let parts = run_regions(py, &self.program, (start, end), chunk, threads, |_| engine::Count(0))?;
+        Ok(parts.iter().map(|c| c.0 as u64).sum())
     }
 }
 
