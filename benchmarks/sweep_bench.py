@@ -63,19 +63,25 @@ def run_child(code: str) -> dict[str, float]:
     return out
 
 
-def numpy_baseline(spec_file: str) -> dict[str, float]:
-    """The cost model in numpy, as an expert would vectorise it for this sweep."""
-    return run_child(f"""
+# The sweep's axes and catalog attributes as numpy arrays: what either numpy baseline starts from.
+NUMPY_SETUP = """
         import json, time, numpy as np
         from costspec.spec import load
         from costspec.plan import compile_spec
         plan = compile_spec(load({spec_file!r}))
-        ax = {{name: np.array(vals, dtype=object) for a in plan.axis_values for name, vals in a.items()}}
+        ax = {{name: np.array(axis.materialise(), dtype=object) for a in plan.axis_values for name, axis in a.items()}}
         cat = plan.spec.catalog
         gpus = [cat.gpu(g) for g in ax["hardware.gpu"]]
         peak = np.array([g.peak_tflops["bf16"].value for g in gpus]) * 1e12
         price = np.array([cat.price(p, g).usd_per_gpu_hour for p, g in zip(ax["price.provider"], gpus)])
         watts = np.array([g.tdp_w.value for g in gpus])
+        mem = np.array([g.memory_gb.value for g in gpus]) * 1e9
+"""
+
+
+def numpy_baseline(spec_file: str) -> dict[str, float]:
+    """The cost model in numpy, as an expert would vectorise it for this sweep."""
+    return run_child(NUMPY_SETUP.format(spec_file=spec_file) + """
         params = ax["model.params"].astype(float)
         tpp = ax["tokens_per_param"].astype(float)
         mfu = ax["hardware.mfu"].astype(float)
@@ -99,25 +105,14 @@ def numpy_baseline(spec_file: str) -> dict[str, float]:
             if n:  # the other outputs only for kept points (never reached here)
                 kept += n
         dt = time.perf_counter() - t0
-        print(json.dumps({{"seconds": dt, "points": plan.points, "kept": kept}}))
+        print(json.dumps({"seconds": dt, "points": plan.points, "kept": kept}))
     """)
 
 
 def numpy_full(spec_file: str) -> dict[str, float]:
     """numpy computing every output column of the sweep per point (as the design notes' baseline
     did), streamed through reused buffers, then the filter."""
-    return run_child(f"""
-        import json, time, numpy as np
-        from costspec.spec import load
-        from costspec.plan import compile_spec
-        plan = compile_spec(load({spec_file!r}))
-        ax = {{name: np.array(vals, dtype=object) for a in plan.axis_values for name, vals in a.items()}}
-        cat = plan.spec.catalog
-        gpus = [cat.gpu(g) for g in ax["hardware.gpu"]]
-        peak = np.array([g.peak_tflops["bf16"].value for g in gpus]) * 1e12
-        price = np.array([cat.price(p, g).usd_per_gpu_hour for p, g in zip(ax["price.provider"], gpus)])
-        watts = np.array([g.tdp_w.value for g in gpus])
-        mem = np.array([g.memory_gb.value for g in gpus]) * 1e9
+    return run_child(NUMPY_SETUP.format(spec_file=spec_file) + """
         params = ax["model.params"].astype(float)
         tpp = ax["tokens_per_param"].astype(float)
         mfu = ax["hardware.mfu"].astype(float)
@@ -146,7 +141,7 @@ def numpy_full(spec_file: str) -> dict[str, float]:
             np.less_equal(wall[:m], 0.0, out=mask[:m])
             kept += int(np.count_nonzero(mask[:m]))
         dt = time.perf_counter() - t0
-        print(json.dumps({{"seconds": dt, "points": plan.points, "kept": kept}}))
+        print(json.dumps({"seconds": dt, "points": plan.points, "kept": kept}))
     """)
 
 

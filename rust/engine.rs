@@ -291,6 +291,42 @@ fn base_point() -> Point {
     }
 }
 
+/// Model states of a memory stage from its inputs (the `MEM_GPU_IN` layout).
+#[inline(always)]
+fn mem_states(v: impl Fn(usize) -> f64) -> States {
+    States {
+        weights: v(0),
+        grads: v(1),
+        optim: v(2),
+        activations: opt(v(3)),
+        shardable: v(4),
+        fixed: v(5),
+        min_gpus: opt(v(11)),
+    }
+}
+
+/// Per-GPU memory as the `MEM_GPU_OUT` registers (NaN = no value; `fits` as 1/0).
+#[inline(always)]
+fn memory_row(m: &crate::types::Memory) -> [f64; 7] {
+    [
+        m.weights_gb,
+        m.gradients_gb,
+        m.optimizer_gb,
+        m.activations_gb.unwrap_or(f64::NAN),
+        m.total_gb,
+        m.data_parallel.unwrap_or(f64::NAN),
+        m.fits.map_or(f64::NAN, |f| if f { 1.0 } else { 0.0 }),
+    ]
+}
+
+/// A whole number >= 1, tested without libm's trunc (slow on baseline x86-64, and it keeps loops
+/// from vectorising): (x + 2^52) - 2^52 rounds to an integer.
+#[inline(always)]
+fn whole(x: f64) -> bool {
+    const ROUND: f64 = 4503599627370496.0;
+    x >= 1.0 && x < ROUND && (x + ROUND) - ROUND == x
+}
+
 fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), String> {
     let e = |err: crate::types::ModelError| err.to_string();
     match stage {
@@ -402,15 +438,7 @@ fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), String> {
             o[6] = s.min_gpus.unwrap_or(f64::NAN);
         }
         Stage::MemGpu => {
-            let s = States {
-                weights: i[0],
-                grads: i[1],
-                optim: i[2],
-                activations: opt(i[3]),
-                shardable: i[4],
-                fixed: i[5],
-                min_gpus: opt(i[11]),
-            };
+            let s = mem_states(|q| i[q]);
             let mp = i[8] * i[9];
             let gpus = opt(i[7]);
             if let Some(g) = gpus {
@@ -420,17 +448,7 @@ fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), String> {
                 }
             }
             let m = per_gpu(&s, i[6] as u8, gpus, mp, opt(i[10]));
-            o[0] = m.weights_gb;
-            o[1] = m.gradients_gb;
-            o[2] = m.optimizer_gb;
-            o[3] = m.activations_gb.unwrap_or(f64::NAN);
-            o[4] = m.total_gb;
-            o[5] = m.data_parallel.unwrap_or(f64::NAN);
-            o[6] = match m.fits {
-                Some(true) => 1.0,
-                Some(false) => 0.0,
-                None => f64::NAN,
-            };
+            o[..7].copy_from_slice(&memory_row(&m));
         }
     }
     Ok(())
@@ -1327,8 +1345,6 @@ impl<'a> Worker<'a> {
                     let gh_v = (sh != usize::MAX).then(|| &self.vectors[sh][..n]);
                     let g_v = (sg != usize::MAX).then(|| &self.vectors[sg][..n]);
                     // whole and >= 1: (g + 2^52) - 2^52 rounds to an integer, vectorisable unlike trunc
-                    const ROUND: f64 = 4503599627370496.0;
-                    let whole = |g: f64| g >= 1.0 && g < ROUND && (g + ROUND) - ROUND == g;
                     let ok = match (gh_v, g_v) {
                         (Some(gh), Some(g)) => {
                             let mut ok = true;
@@ -1386,76 +1402,39 @@ impl<'a> Worker<'a> {
                     // The usual case: the model and its layout are fixed within the block, the GPU
                     // count varies.
                     let v = |q: usize| ops[q].at(0);
-                    let s = States {
-                        weights: v(0),
-                        grads: v(1),
-                        optim: v(2),
-                        activations: opt(v(3)),
-                        shardable: v(4),
-                        fixed: v(5),
-                        min_gpus: opt(v(11)),
-                    };
+                    let s = mem_states(v);
                     let (zero, mp, cap) = (v(6) as u8, v(8) * v(9), opt(v(10)));
-                    const ROUND: f64 = 4503599627370496.0;
                     for (j, &g) in gs.iter().enumerate() {
-                        let dp = g / mp;
-                        if !(g >= 1.0 && g < ROUND && (g + ROUND) - ROUND == g && (dp + ROUND) - ROUND == dp) {
+                        if !(whole(g) && whole(g / mp)) {
                             failure = Some((j, g, mp));
                             break;
                         }
                         let m = per_gpu(&s, zero, Some(g), mp, cap);
-                        outs[0][j] = m.weights_gb;
-                        outs[1][j] = m.gradients_gb;
-                        outs[2][j] = m.optimizer_gb;
-                        outs[3][j] = m.activations_gb.unwrap_or(f64::NAN);
-                        outs[4][j] = m.total_gb;
-                        outs[5][j] = m.data_parallel.unwrap_or(f64::NAN);
-                        outs[6][j] = match m.fits {
-                            Some(true) => 1.0,
-                            Some(false) => 0.0,
-                            None => f64::NAN,
-                        };
+                        for (col, x) in outs.iter_mut().zip(memory_row(&m)) {
+                            col[j] = x;
+                        }
                     }
                 }
                 for j in (0..n).filter(|_| !fast) {
                     let v = |q: usize| ops[q].at(j);
                     let (g, tp, pp) = (v(7), v(8), v(9));
                     let mp = tp * pp;
-                    if !g.is_nan() {
-                        let dp = g / mp;
-                        if !(g >= 1.0 && g <= 9.0e15 && (g as i64) as f64 == g && (dp as i64) as f64 == dp) {
-                            failure = Some((j, g, mp));
-                            break;
-                        }
+                    if !g.is_nan() && !(whole(g) && whole(g / mp)) {
+                        failure = Some((j, g, mp));
+                        break;
                     }
-                    let s = States {
-                        weights: v(0),
-                        grads: v(1),
-                        optim: v(2),
-                        activations: opt(v(3)),
-                        shardable: v(4),
-                        fixed: v(5),
-                        min_gpus: opt(v(11)),
-                    };
+                    let s = mem_states(v);
                     let m = per_gpu(&s, v(6) as u8, opt(g), mp, opt(v(10)));
-                    outs[0][j] = m.weights_gb;
-                    outs[1][j] = m.gradients_gb;
-                    outs[2][j] = m.optimizer_gb;
-                    outs[3][j] = m.activations_gb.unwrap_or(f64::NAN);
-                    outs[4][j] = m.total_gb;
-                    outs[5][j] = m.data_parallel.unwrap_or(f64::NAN);
-                    outs[6][j] = match m.fits {
-                        Some(true) => 1.0,
-                        Some(false) => 0.0,
-                        None => f64::NAN,
-                    };
+                    for (col, x) in outs.iter_mut().zip(memory_row(&m)) {
+                        col[j] = x;
+                    }
                 }
                 drop(ops);
                 for (col, &r) in outs.into_iter().zip(o) {
                     self.vectors[p.slot[r]] = col;
                 }
                 if let Some((j, g, mp)) = failure {
-                    let m = if g >= 1.0 && (g as i64) as f64 == g {
+                    let m = if whole(g) {
                         format!("gpus: got {g}, expected a multiple of tensor × pipeline parallel ({mp})")
                     } else {
                         format!("gpus: got {g}, expected a whole number >= 1")
