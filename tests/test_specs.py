@@ -47,7 +47,7 @@ def test_example_specs_give_the_published_figures() -> None:
     assert llama.estimate.co2e_kg is not None and llama.estimate.co2e_kg / 1000 == pytest.approx(291.42, abs=0.005)
     assert llama.estimate.mfu == pytest.approx(0.43, abs=0.01)
     assert llama.estimate.cost_usd is not None and llama.estimate.cost_usd > 3.5e6
-    assert llama.derived["tokens_per_param"] == pytest.approx(2e12 / 68.976648192e9)
+    assert llama.estimate.tokens_per_param == pytest.approx(2e12 / 68.976648192e9)
     assert llama.kept is True
     alpaca = evaluate(load(ROOT / "specs" / "alpaca-7b-finetune.yaml"))
     assert alpaca.estimate.gpu_hours == pytest.approx(24) and alpaca.estimate.cost_usd is not None
@@ -129,7 +129,7 @@ sweep:
   grid:
     hardware.count: {range: [8, 64, 8]}
     model.params: {logspace: [1B, 1T], num: 4}
-    tokens_per_param: {linspace: [10, 30], num: 3}
+    ratio: {linspace: [10, 30], num: 3}
   zip:
     - hardware.gpu: [h100, h200]
       price.usd_per_gpu_hour: [2.5, 3.5]
@@ -138,7 +138,7 @@ sweep:
     axes = {a.name: a.materialise() for a in spec.sweep.axes}
     assert axes["hardware.count"] == [8, 16, 24, 32, 40, 48, 56]
     assert axes["model.params"] == pytest.approx([1e9, 1e10, 1e11, 1e12])
-    assert axes["tokens_per_param"] == [10, 20, 30]
+    assert axes["ratio"] == [10, 20, 30]
 
 
 def test_estimate_spec_refuses_a_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -30,7 +30,7 @@ SMALL = """
 costspec: 1
 name: small
 model: {preset: llama2-7b}
-training: {tokens: "=tokens_per_param * model.params"}
+training: {tokens: "=ratio * model.params"}
 hardware: {mfu: 0.4}
 energy: {pue: 1.1, grid_kg_co2e_per_kwh: 0.385}
 sweep:
@@ -38,7 +38,7 @@ sweep:
     - hardware.gpu: [h100, a100]
       price.provider: [lambda, runpod]
   grid:
-    tokens_per_param: [10, 20, 40]
+    ratio: [10, 20, 40]
     hardware.count: {range: [8, 40, 8]}
 derive:
   tpp: training.tokens / model.params
@@ -56,12 +56,12 @@ def test_plan_counts_and_decodes_in_mixed_radix() -> None:
     plan = compile_spec(load_text(SMALL))
     assert plan.points == 2 * 3 * 4
     assert [names for names, _ in plan.axes] == [
-        ("hardware.gpu", "price.provider"), ("tokens_per_param",), ("hardware.count",)]
+        ("hardware.gpu", "price.provider"), ("ratio",), ("hardware.count",)]
     # Point i: the zip group varies slowest, the GPU count fastest.
     expected = list(itertools.product(
         [("H100-SXM", "lambda"), ("A100-80GB", "runpod")], [10.0, 20.0, 40.0], [8.0, 16.0, 24.0, 32.0]))
     for i, ((gpu, prov), tpp, count) in enumerate(expected):
-        assert plan.decode(i) == {"hardware.gpu": gpu, "price.provider": prov, "tokens_per_param": tpp,
+        assert plan.decode(i) == {"hardware.gpu": gpu, "price.provider": prov, "ratio": tpp,
                                   "hardware.count": count}
 
 
@@ -79,7 +79,7 @@ def test_sweep_rows_match_the_one_point_model() -> None:
                     assert row[k] == d[k], (k, row, d[k])
                 else:
                     assert row[k] == pytest.approx(d[k], rel=1e-12), (k, row, d[k])
-        assert row["tpp"] == pytest.approx(row["tokens_per_param"])
+        assert row["tpp"] == pytest.approx(row["ratio"])
 
 
 def _expand(axis: dict[str, object]) -> list[float]:
@@ -133,10 +133,10 @@ def test_output_is_identical_whatever_the_thread_count() -> None:
 
 
 def test_where_filters_points() -> None:
-    spec = load_text(SMALL + 'where: ["wall_clock_days <= 60", "tokens_per_param >= 20"]\n')
+    spec = load_text(SMALL + 'where: ["wall_clock_days <= 60", "ratio >= 20"]\n')
     table = sweep(spec)
     everything = sweep(load_text(SMALL)).to_pylist()
-    keep = [r for r in everything if r["wall_clock_days"] <= 60 and r["tokens_per_param"] >= 20]
+    keep = [r for r in everything if r["wall_clock_days"] <= 60 and r["ratio"] >= 20]
     assert table.to_pylist() == keep
     assert 0 < table.num_rows < len(everything)
 
@@ -147,12 +147,12 @@ def test_iter_batches_streams() -> None:
 
 
 def test_division_by_zero_names_the_point() -> None:
-    spec = load_text(SMALL + "  x: 1 / (tokens_per_param - 20)\n")
+    spec = load_text(SMALL + "  x: 1 / (ratio - 20)\n")
     with pytest.raises(SweepFailed) as e:
         sweep(spec)
     message = str(e.value)
-    assert "division by zero in x = '1 / (tokens_per_param - 20)'" in message
-    assert "point 4 " in message and "tokens_per_param=20" in message and "hardware.gpu=H100-SXM" in message
+    assert "division by zero in x = '1 / (ratio - 20)'" in message
+    assert "point 4 " in message and "ratio=20" in message and "hardware.gpu=H100-SXM" in message
 
 
 def test_parquet_opens_in_duckdb_with_metadata(tmp_path: Path) -> None:
@@ -211,7 +211,7 @@ def test_max_points_guard_and_bad_output_path(tmp_path: Path, capsys: pytest.Cap
 
 def test_failed_sweep_leaves_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = tmp_path / "s.yaml"
-    spec.write_text(SMALL + "  x: 1 / (tokens_per_param - 20)\n")
+    spec.write_text(SMALL + "  x: 1 / (ratio - 20)\n")
     out = tmp_path / "o.parquet"
     code, _, err = run(capsys, "sweep", str(spec), "-o", str(out))
     assert code == 2 and "division by zero" in err
@@ -322,9 +322,9 @@ def test_public_api_exports_sweeps() -> None:
 
 
 def test_output_columns_choose_and_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    spec = load_text(SMALL + "output: {columns: [tokens_per_param, gpus, cost_usd, tpp, gpu]}\n")
+    spec = load_text(SMALL + "output: {columns: [ratio, gpus, cost_usd, tpp, gpu]}\n")
     table = sweep(spec)
-    assert table.column_names == ["tokens_per_param", "gpus", "cost_usd", "tpp", "gpu"] and table.num_rows == 24
+    assert table.column_names == ["ratio", "gpus", "cost_usd", "tpp", "gpu"] and table.num_rows == 24
     with pytest.raises(costspec.SpecError, match="column 'cost_usd' has no value in this spec"):
         compile_spec(load_text(SMALL.replace("      price.provider: [lambda, runpod]\n", "")
                                .replace("    - hardware.gpu: [h100, a100]\n", "    - hardware.gpu: [h100, a100]\n"
@@ -430,7 +430,7 @@ def _brute_pareto(table: pa.Table, keep: Keep) -> list[tuple[object, ...]]:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    st.lists(st.sampled_from(["cost_usd", "wall_clock_days", "memory_gb_per_gpu", "gpus", "tokens_per_param"]),
+    st.lists(st.sampled_from(["cost_usd", "wall_clock_days", "memory_gb_per_gpu", "gpus", "ratio"]),
              min_size=1, max_size=3, unique=True),
     st.lists(st.booleans(), min_size=3, max_size=3),
     st.sampled_from([(), ("gpu",), ("gpu", "provider")]),
@@ -451,7 +451,7 @@ def test_pareto_from_the_cli_and_the_spec(tmp_path: Path, capsys: pytest.Capture
     f.write_text(SMALL + "output: {keep: {pareto: [cost_usd, wall_clock_days], per: [gpu]}}\n")
     table = sweep(costspec.load(f))
     assert 2 <= table.num_rows <= 24 and set(table.column("gpu").to_pylist()) == {"H100-SXM", "A100-80GB"}
-    code, out, _ = run(capsys, "sweep", str(f), "-o", str(tmp_path / "o.parquet"), "--pareto", "cost_usd,-tokens_per_param")
+    code, out, _ = run(capsys, "sweep", str(f), "-o", str(tmp_path / "o.parquet"), "--pareto", "cost_usd,-ratio")
     assert code == 0 and "24 evaluated" in out
     code, _, err = run(capsys, "sweep", str(f), "--pareto", "cost_usd", "--top", "2", "--by", "cost_usd")
     assert code == 2 and "one reduction" in err

@@ -140,6 +140,13 @@ CHOICE = click.Choice
 @click.option("--catalog", "catalog_files", multiple=True, metavar="FILE", help="Extra catalog entries (YAML/JSON); repeatable.")
 @click.option("--spec", "spec_file", metavar="FILE", type=click.Path(dir_okay=False),
               help="Evaluate a one-point spec file instead of flags.")
+@click.option("--solve", "solve_for", type=CHOICE(["tokens", "params", "gpus", "mfu"]),
+              help="Solve for this unknown from the targets below (each an upper bound).")
+@click.option("--budget-usd", metavar="USD", help="Target: cost at most this (with --solve).")
+@click.option("--deadline-days", metavar="DAYS", help="Target: wall clock at most this (with --solve).")
+@click.option("--max-gpu-hours", metavar="H", help="Target: GPU-hours at most this (with --solve).")
+@click.option("--compute-flops", metavar="C", help="Target: model FLOPs at most this (with --solve).")
+@click.option("--max-energy-kwh", metavar="KWH", help="Target: energy at most this (with --solve).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def estimate(ctx: click.Context, /, **o: Any) -> None:
@@ -149,6 +156,8 @@ def estimate(ctx: click.Context, /, **o: Any) -> None:
     costspec estimate --model palm-540b --tokens 780B --convention palm --gpu tpu-v4 --mfu 0.462
     costspec estimate --params 7B --tokens 134B --gpu a100-40gb --mfu 0.42 --price 2.21
     costspec estimate --model llama2-70b --gpu a100-80gb --gpu-hours 1720320 --pue 1.1 --grid-kg-per-kwh 0.385
+    costspec estimate --params 7B --gpu h100 --gpus 256 --mfu 0.4 --provider lambda --solve tokens --budget-usd 1e6
+    costspec estimate --model llama2-70b --gpu h100 --mfu 0.4 --recompute full --solve gpus --deadline-days 30
     """
     from costspec.estimator import estimate as run
     from costspec.report import render
@@ -158,7 +167,16 @@ def estimate(ctx: click.Context, /, **o: Any) -> None:
         return
     if not o["gpu"]:
         raise click.UsageError("Missing option '--gpu' (or give --spec FILE).")
-    result = run(
+    targets = {k: o[f] for k, f in _TARGET_FLAGS.items() if o[f] is not None}
+    if targets and not o["solve_for"]:
+        raise click.UsageError(f"{_flag(next(iter(targets)))} is a target: give --solve tokens|params|gpus|mfu")
+    if o["solve_for"] and not targets:
+        raise click.UsageError("--solve needs a target: --budget-usd, --deadline-days, --max-gpu-hours, "
+                               "--compute-flops or --max-energy-kwh")
+    if o["solve_for"] and o[_SOLVE_FLAG[o["solve_for"]]] is not None:
+        raise click.UsageError(f"--{_SOLVE_FLAG[o['solve_for']].replace('_', '-')} is given, but --solve "
+                               f"{o['solve_for']} solves for it; drop one")
+    inputs = dict(
         model=o["model"],
         params=o["params"],
         active_params=o["active_params"],
@@ -189,7 +207,36 @@ def estimate(ctx: click.Context, /, **o: Any) -> None:
         micro_batch=o["micro_batch"],
         catalog=_catalog(o["catalog_files"]),
     )
+    if o["solve_for"]:
+        from costspec.solve import SolveError, solve
+
+        try:
+            solution = solve(o["solve_for"], targets, **inputs)
+        except SolveError as e:
+            raise CostspecError(f"{_flag(e.field.split('.', 1)[1]) if e.field != 'solve.for' else '--solve'}: "
+                                f"{e}") from None
+        if o["as_json"]:
+            click.echo(_dump({**solution.estimate.to_dict(), "solved": _solved(solution)}))
+        else:
+            click.echo(solution.describe())
+            click.echo(render(solution.estimate))
+        return
+    result = run(**inputs)
     click.echo(_dump(result.to_dict()) if o["as_json"] else render(result))
+
+
+_TARGET_FLAGS = {"cost_usd": "budget_usd", "wall_clock_days": "deadline_days", "gpu_hours": "max_gpu_hours",
+                 "model_flops": "compute_flops", "energy_kwh": "max_energy_kwh"}
+_SOLVE_FLAG = {"tokens": "tokens", "params": "params", "gpus": "gpus", "mfu": "mfu"}
+
+
+def _flag(target: str) -> str:
+    return "--" + _TARGET_FLAGS.get(target, target).replace("_", "-")
+
+
+def _solved(solution: Any) -> dict[str, Any]:
+    return {"for": solution.unknown, "value": solution.value, "set_by": solution.binding,
+            "targets": dict(solution.targets)}
 
 
 def _estimate_spec(ctx: click.Context, o: dict[str, Any]) -> None:
@@ -208,9 +255,21 @@ def _estimate_spec(ctx: click.Context, o: dict[str, Any]) -> None:
         raise click.UsageError("--spec takes its catalog from the spec (catalog: include: [FILE])")
     result = evaluate(load(o["spec_file"]))
     if o["as_json"]:
-        click.echo(_dump(result.to_dict()))
+        d = result.to_dict()
+        if result.solution is not None:
+            d["solved"] = _solved(result.solution)
+        click.echo(_dump(d))
         return
+    if result.solution is not None:
+        click.echo(result.solution.describe())
     click.echo(render(result.estimate))
+    if result.planning:
+        click.echo("Scaling")
+        if "compute_flops" in result.planning:
+            click.echo(f"  compute-optimal for C = {result.planning['compute_flops']:.4g} FLOPs (6·N·D)")
+        click.echo(f"  tokens_per_param = {result.estimate.tokens / result.estimate.params:.4g}")
+        if "loss" in result.planning:
+            click.echo(f"  loss = {result.planning['loss']:.4f} nats/token (predicted by the fit)")
     if result.derived:
         click.echo("Derived")
         for k, v in result.derived.items():
@@ -218,6 +277,72 @@ def _estimate_spec(ctx: click.Context, o: dict[str, Any]) -> None:
     if result.kept is not None:
         click.echo("where: " + ("the point passes every condition" if result.kept else "the point fails a condition "
                                 "(a sweep would drop it)"))
+
+
+@cli.command()
+@click.option("--flops", metavar="C", help="FLOPs budget C = 6·N·D, e.g. 5.76e23.")
+@click.option("--budget-usd", metavar="USD", help="Dollar budget instead of --flops (with --gpu, --mfu and a price).")
+@click.option("--gpu", metavar="ID", help="Accelerator for --budget-usd.")
+@click.option("--mfu", metavar="X", help="MFU for --budget-usd.")
+@click.option("--price", metavar="USD", help="Price per GPU-hour for --budget-usd.")
+@click.option("--provider", metavar="NAME", help="Catalog price for --budget-usd.")
+@click.option("--precision", default="bf16", show_default=True,
+              type=CHOICE(["fp32", "tf32", "bf16", "fp16", "fp8", "fp4"]))
+@click.option("--fit", "fits", multiple=True, type=CHOICE(["hoffmann2022", "besiroglu2024", "tokens-per-param"]),
+              help="Fit(s) to use (default: all three); repeatable.")
+@click.option("--tokens-per-param", default="20", show_default=True, metavar="R",
+              help="Ratio of the tokens-per-param rule.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def optimal(flops: str | None, budget_usd: str | None, gpu: str | None, mfu: str | None, price: str | None,
+            provider: str | None, precision: str, fits: tuple[str, ...], tokens_per_param: str, as_json: bool) -> None:
+    """Compute-optimal parameters and tokens for a FLOPs or dollar budget, under each scaling fit.
+
+    \b
+    costspec optimal --flops 5.76e23
+    costspec optimal --budget-usd 1e6 --gpu h100 --mfu 0.4 --provider lambda
+    """
+    from costspec import scaling
+    from costspec.units import format_si, parse_number
+
+    if (flops is None) == (budget_usd is None):
+        raise click.UsageError("give --flops or --budget-usd (one of them)")
+    lines = []
+    if budget_usd is not None:
+        if gpu is None or mfu is None or (price is None) == (provider is None):
+            raise click.UsageError("--budget-usd needs --gpu, --mfu and one of --price or --provider")
+        from costspec.estimator import estimate as run
+
+        usd = parse_number(budget_usd, "budget_usd")
+        probe = run(params=1e9, tokens=1e9, gpu=gpu, mfu=mfu, usd_per_gpu_hour=price, provider=provider,
+                    precision=precision)
+        assert probe.usd_per_gpu_hour is not None
+        c = scaling.flops_for_budget(usd, probe.usd_per_gpu_hour, probe.peak_tflops, probe.mfu)
+        lines.append(f"${usd:,.0f} buys {usd / probe.usd_per_gpu_hour:,.0f} {probe.gpu} GPU-hours at "
+                     f"${probe.usd_per_gpu_hour:g}/h: {c:.4g} FLOPs at MFU {probe.mfu:g} of "
+                     f"{probe.peak_tflops:g} TFLOP/s ({precision} dense)")
+    else:
+        c = parse_number(flops, "flops")
+        if not c > 0:
+            raise InputError("flops", flops, "a number > 0")
+    ratio = parse_number(tokens_per_param, "tokens_per_param")
+    rows: list[dict[str, Any]] = []
+    for fit in fits or scaling.FIT_NAMES:
+        n, d = scaling.optimal(fit, c, ratio)
+        f = scaling.FITS.get(fit)
+        rows.append({"fit": fit, "params": n, "tokens": d, "tokens_per_param": d / n,
+                     "loss": f.loss(n, d) if f else None, "source": f.source if f else scaling.RULE_SOURCE})
+    if as_json:
+        click.echo(_dump({"compute_flops": c, "optimal": rows}))
+        return
+    lines.append(f"compute-optimal allocation of C = {c:.4g} FLOPs (C = 6·N·D)")
+    lines.append(f"  {'fit':<17} {'params':>8} {'tokens':>8} {'tokens/param':>12} {'loss':>7}")
+    for r in rows:
+        loss = f"{r['loss']:.4f}" if r["loss"] is not None else "-"
+        lines.append(f"  {r['fit']:<17} {format_si(r['params']):>8} {format_si(r['tokens']):>8} "
+                     f"{r['tokens_per_param']:>12.1f} {loss:>7}")
+    lines.append("sources:")
+    lines.extend(f"  {r['fit']}: {r['source']}" for r in rows)
+    click.echo("\n".join(lines))
 
 
 @cli.command()

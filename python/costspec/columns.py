@@ -44,5 +44,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("gpu_memory_gb", "GB", "device memory"),
     ("fits", "bool", "whether the layout fits in device memory"),
     ("min_gpus", "GPUs", "fewest GPUs (a multiple of TP·PP) that fit"),
+    ("tokens_per_param", "tokens/parameter", "training tokens per parameter, D / N"),
+    ("compute_flops", "FLOPs", "compute-optimal budget C = 6·N·D (scaling.compute_flops or budget_usd)"),
+    ("loss", "nats/token", "loss predicted by the scaling fit, E + A/N^α + B/D^β"),
 )
 NAMES: tuple[str, ...] = tuple(c[0] for c in COLUMNS)

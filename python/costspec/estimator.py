@@ -79,6 +79,7 @@ class Estimate:
     gpu_memory_gb: float | None
     fits: bool | None
     min_gpus: float | None
+    tokens_per_param: float
     # provenance
     given: str  # which of mfu, gpu_hours, wall_clock_days pinned the duration
     architecture: Mapping[str, float | bool] = field(default_factory=dict)
@@ -250,6 +251,7 @@ def estimate(
         params=n,
         active_params=n_active,
         tokens=d,
+        tokens_per_param=d / n,
         gpu=g.id,
         gpus=point["gpus"],
         precision=prec,

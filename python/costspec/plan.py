@@ -222,7 +222,7 @@ class _Compiler:
     def fixed_inputs(self) -> None:
         """Fields set to plain values become constants (catalog names expand like an axis)."""
         for name, v in self.spec.fields.items():
-            if isinstance(v, expr.Expr) or name in self.regs:
+            if isinstance(v, expr.Expr) or name in self.regs or name in ("solve.for", "scaling.fit"):
                 continue
             (code,) = self.encode(name, [v])
             self.regs[name] = self.const(code)
@@ -390,8 +390,17 @@ class _Compiler:
         self.op(k="model", stage=name, i=[inputs[k] for k in ins], o=[o[k] for k in outs])
         return o
 
-    def model(self, layouts: dict[str, tuple[list[str], list[str]]]) -> dict[str, int]:
-        e = self.effective
+    def peak(self) -> int:
+        if "peak" not in self.regs:
+            self.regs["peak"] = self.peak_reg()
+        return self.regs["peak"]
+
+    def compute(self, layouts: dict[str, tuple[list[str], list[str]]], ov: dict[str, int]) -> dict[str, int]:
+        """The FLOPs, time, wall-clock and money stages, with some inputs overridden (``ov``: field
+        name -> register): the solver evaluates them at trial values of its unknown."""
+        def e(name: str) -> int:
+            return ov[name] if name in ov else self.effective(name)
+
         arch = {a: e(f"model.architecture.{a}") for a in ARCH}
         gated = self.field_reg("model.architecture.gated_mlp")
         common = {
@@ -403,32 +412,126 @@ class _Compiler:
         }
         cols: dict[str, int] = {}
         cols.update(self.stage("flops", layouts["flops"], common))
-        duration = next((d for d in DURATION if self.field_reg(d) is not None), None)
+        duration = next((d for d in DURATION if d in ov or self.field_reg(d) is not None), None)
         if duration is None:
             raise self.error(("hardware",), "give one of hardware.mfu, hardware.gpu_hours, hardware.wall_clock_days")
-        gpus = self.field_reg("hardware.count")
+        gpus = ov.get("hardware.count", self.field_reg("hardware.count"))
         nan = self.const(math.nan)
-        peak = self.peak_reg()
         cols.update(self.stage("time", layouts["time"], {
-            "model_flops": cols["model_flops"], "hardware_flops": cols["hardware_flops"], "peak_tflops": peak,
-            "util_kind": self.const(float(DURATION.index(duration))), "util_value": self.regs[duration],
+            "model_flops": cols["model_flops"], "hardware_flops": cols["hardware_flops"], "peak_tflops": self.peak(),
+            "util_kind": self.const(float(DURATION.index(duration))), "util_value": e(duration),
             "gpus": gpus if duration == "hardware.wall_clock_days" and gpus is not None else nan,
         }))
         if gpus is not None:
             cols.update(self.stage("wall", layouts["wall"], {"gpu_hours": cols["gpu_hours"], "gpus": gpus}))
-        price = e("price.usd_per_gpu_hour")
         cols.update(self.stage("money", layouts["money"], {
-            "gpu_hours": cols["gpu_hours"], "usd_per_gpu_hour": price, "watts": e("hardware.watts"),
+            "gpu_hours": cols["gpu_hours"], "usd_per_gpu_hour": e("price.usd_per_gpu_hour"), "watts": e("hardware.watts"),
             "pue": e("energy.pue"), "grid_kg_co2e_per_kwh": e("energy.grid_kg_co2e_per_kwh"),
         }))
-        mem_in = {
-            "params": common["params"], "trainable_params": cols["trainable_params"], "layers": arch["layers"],
-            "d_model": arch["d_model"], "heads": arch["heads"], "seq_len": arch["seq_len"],
+        self.common = common
+        return cols
+
+    # -- planning: compute-optimal allocation and solving ---------------------------------------------
+    def un(self, op: str, a: int) -> int:
+        o = self.new()
+        self.op(k="un", op=op, a=a, o=o)
+        return o
+
+    def allocate(self) -> None:
+        """scaling.compute_flops or budget_usd: params and tokens become the fit's optimum (scaling.py)."""
+        from costspec import scaling
+
+        c = self.field_reg("scaling.compute_flops")
+        if c is None:  # FLOPs the dollars buy: budget / price × 3600 × peak × 1e12 × MFU
+            hours = self.bin("div", self.field_reg("scaling.budget_usd"), self.effective("price.usd_per_gpu_hour"))  # type: ignore[arg-type]
+            c = self.bin("mul", self.bin("mul", hours, self.const(3600.0 * 1e12)),
+                         self.bin("mul", self.peak(), self.effective("hardware.mfu")))
+        x = self.bin("div", c, self.const(6.0))
+        fit = str(self.spec.fields["scaling.fit"])
+        if fit == scaling.RULE:
+            r = self.field_reg("scaling.tokens_per_param")
+            r = r if r is not None else self.const(scaling.TOKENS_PER_PARAM)
+            n = self.un("sqrt", self.bin("div", x, r))
+            d = self.bin("mul", r, n)
+        else:
+            f = scaling.FITS[fit]
+            n = self.bin("mul", self.const(f.G), self.bin("pow", x, self.const(f.a)))
+            d = self.bin("div", self.bin("pow", x, self.const(f.b)), self.const(f.G))
+        self.regs.update({"effective:model.params": n, "effective:model.active_params": n,
+                          "effective:training.tokens": d, "compute_flops": c})
+
+    def solve(self, layouts: dict[str, tuple[list[str], list[str]]]) -> dict[str, int]:
+        """solve.for: the unknown from two trial evaluations (the affine forms of solve.py), clamped
+        into its domain; ``self.solve_checks`` are the filters that drop points with no answer."""
+        from costspec import solve as sv
+
+        unknown = str(self.spec.fields["solve.for"])
+        short = next(k for k, v in sv.UNKNOWNS.items() if v == unknown)
+        recip = short in sv.RECIPROCAL
+        if short == "gpus":
+            mp = self.bin("mul", self.effective("parallelism.tensor"), self.effective("parallelism.pipeline"))
+            t = (self.bin("div", self.const(1.0), mp), self.bin("div", self.const(0.5), mp))
+        else:
+            t = (self.const(sv.TRIALS[short][0]), self.const(sv.TRIALS[short][1]))
+
+        def value(tr: int) -> int:
+            return self.bin("div", self.const(1.0), tr) if recip else tr
+
+        def over(x: int) -> dict[str, int]:
+            return {unknown: x, "model.active_params": x} if unknown == "model.params" else {unknown: x}
+
+        outs = [self.compute(layouts, over(value(tr))) for tr in t]
+        dt = self.bin("sub", t[1], t[0])
+        best = -1
+        self.solve_targets: list[tuple[str, int]] = []
+        for name in sv.TARGETS:
+            target = self.field_reg(f"solve.{name}")
+            if target is None:
+                continue
+            self.solve_targets.append((name, target))
+            f1, f2 = outs[0][name], outs[1][name]
+            b = self.bin("div", self.bin("sub", f2, f1), dt)
+            a = self.bin("sub", f1, self.bin("mul", b, t[0]))
+            bound = self.bin("div", self.bin("sub", target, a), b)  # b = 0: ±inf or NaN; min skips NaN
+            best = bound if best < 0 else self.bin("min", best, bound)
+        x = value(best)
+        lo, hi = {"tokens": (1.0, 1e30), "params": (1.0, 1e30), "mfu": (1e-12, 1.0), "gpus": (1.0, 1e12)}[short]
+        if short == "gpus":  # whole multiples of TP·PP, at least the memory minimum
+            x = self.bin("mul", self.un("ceil", self.bin("mul", self.bin("div", x, mp), self.const(1 - 1e-12))), mp)
+            x = self.bin("max", self.bin("min", x, self.const(hi)), mp)
+            states = self.stage("mem_states", layouts["mem_states"], self.mem_inputs(over(x), outs[0]))
+            x = self.bin("max", x, states["min_gpus"])  # (NaN: memory unknown, or never fits; fits says which)
+        else:
+            x = self.bin("max", self.bin("min", x, self.const(hi)), self.const(lo))  # NaN → hi; checked later
+        self.regs["solved"] = x
+        return over(x)
+
+    def mem_inputs(self, ov: dict[str, int], cols: dict[str, int]) -> dict[str, int]:
+        def e(name: str) -> int:
+            return ov[name] if name in ov else self.effective(name)
+
+        return {
+            "params": e("model.params"), "trainable_params": cols["trainable_params"],
+            "layers": e("model.architecture.layers"), "d_model": e("model.architecture.d_model"),
+            "heads": e("model.architecture.heads"), "seq_len": e("model.architecture.seq_len"),
             "precision": e("training.precision"), "optimizer": e("training.optimizer"), "zero": e("parallelism.zero"),
             "tensor_parallel": e("parallelism.tensor"), "pipeline_parallel": e("parallelism.pipeline"),
-            "micro_batch": e("training.micro_batch"), "recompute": common["recompute"], "mode": common["mode"],
-            "gpu_memory_gb": self.regs["gpu:memory"],
+            "micro_batch": e("training.micro_batch"), "recompute": e("training.recompute"),
+            "mode": e("training.mode"), "gpu_memory_gb": self.regs["gpu:memory"],
         }
+
+    def model(self, layouts: dict[str, tuple[list[str], list[str]]]) -> dict[str, int]:
+        e = self.effective
+        if self.spec.fields.get("scaling.compute_flops") is not None or "scaling.compute_flops" in self.regs \
+                or self.spec.fields.get("scaling.budget_usd") is not None or "scaling.budget_usd" in self.regs:
+            self.allocate()
+        ov = self.solve(layouts) if self.spec.fields.get("solve.for") else {}
+        cols = self.compute(layouts, ov)
+        common, arch = self.common, {a: e(f"model.architecture.{a}") for a in ARCH}
+        gpus = ov.get("hardware.count", self.field_reg("hardware.count"))
+        nan = self.const(math.nan)
+        peak, price = self.peak(), e("price.usd_per_gpu_hour")
+        mem_in = self.mem_inputs(ov, cols)
         st = self.stage("mem_states", layouts["mem_states"], mem_in)
         mg = self.stage("mem_gpu", layouts["mem_gpu"], {
             **{k: v for k, v in st.items()}, "zero": mem_in["zero"], "gpus": gpus if gpus is not None else nan,
@@ -451,6 +554,21 @@ class _Compiler:
         provider = self.field_reg("price.provider")
         if provider is not None:
             cols["provider"] = provider
+        cols["tokens_per_param"] = self.bin("div", common["tokens"], common["params"])
+        if "compute_flops" in self.regs:
+            cols["compute_flops"] = self.regs["compute_flops"]
+        fit = self.spec.fields.get("scaling.fit")
+        from costspec import scaling
+        if fit in scaling.FITS:  # L = E + A·N^-α + B·D^-β
+            f = scaling.FITS[str(fit)]
+            term_n = self.bin("mul", self.const(f.A), self.bin("pow", common["params"], self.const(-f.alpha)))
+            term_d = self.bin("mul", self.const(f.B), self.bin("pow", common["tokens"], self.const(-f.beta)))
+            cols["loss"] = self.bin("add", self.const(f.E), self.bin("add", term_n, term_d))
+        self.checks: list[int] = []
+        for name, target in getattr(self, "solve_targets", []):  # the answer meets every target, else no answer
+            self.checks.append(self.bin("le", cols[name], self.bin("mul", target, self.const(1 + 1e-9))))
+        if self.spec.fields.get("solve.for") == "hardware.count":
+            self.checks.append(self.bin("ne", cols["fits"], self.const(0.0)))
         return cols
 
 
@@ -477,7 +595,7 @@ def compile_spec(spec: Spec) -> Plan:
         derived[name] = c.name_reg(name, ("derive", name))
     for name in list(c.pending):
         c.name_reg(name, c.pending[name][1])
-    filters = []
+    filters = list(c.checks)
     c.regs.update({k: v for k, v in cols.items() if k not in c.regs})
     for i, cond in enumerate(spec.where):
         for n in cond.names:
@@ -523,6 +641,8 @@ def compile_spec(spec: Spec) -> Plan:
         for name in colinfo.NAMES:
             if name not in wanted and name in _ALWAYS_IF_SWEPT and _ALWAYS_IF_SWEPT[name] & swept:
                 wanted.append(name)
+        if any(n.startswith(("solve.", "scaling.")) for n in given_names(spec, c)):
+            wanted += [n for n in ("tokens_per_param", "compute_flops", "loss") if n in available]
         out_cols = [column(col) for col in wanted] + list(extra.values())
 
     plan_json = {
@@ -564,10 +684,20 @@ def _why_missing(name: str) -> str:
     }.get(name, "not given")
 
 
+def given_names(spec: Spec, c: _Compiler) -> set[str]:
+    return set(spec.fields) | {n for names, _ in c.axes for n in names}
+
+
 def _available(spec: Spec, c: _Compiler) -> set[str]:
     """Columns that have values in this spec."""
-    given = set(spec.fields) | {n for names, _ in c.axes for n in names}
+    given = given_names(spec, c)
+    if spec.fields.get("solve.for") is not None:
+        given.add(str(spec.fields["solve.for"]))
     out = set(colinfo.NAMES)
+    if "compute_flops" not in c.regs:
+        out.discard("compute_flops")
+    if spec.fields.get("scaling.fit") not in ("hoffmann2022", "besiroglu2024"):
+        out.discard("loss")
     if "hardware.count" not in given:
         out -= {"gpus", "wall_clock_days", "fits", "data_parallel"}
     if "price.usd_per_gpu_hour" not in given and "price.provider" not in given:

@@ -5,13 +5,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from costspec import columns, expr
+from costspec import columns, expr, scaling
 from costspec.errors import CostspecError, InputError, ModelInputError, SpecError
 from costspec.estimator import Estimate, estimate
-from costspec.spec import FIELDS, Spec, Value
+from costspec.solve import UNKNOWNS, Solution, SolveError, solve
+from costspec.spec import FIELDS, PLANNING, Spec, Value
 
 # Defaults the cost model applies, so that expressions may refer to fields a spec leaves out.
 DEFAULTS: dict[str, Value] = {
@@ -27,9 +28,12 @@ class PointResult:
     estimate: Estimate
     derived: dict[str, Any]
     kept: bool | None  # None when the spec has no where
+    planning: dict[str, Any] = field(default_factory=dict)  # loss, compute_flops, solved value (solve, scaling)
+    solution: Solution | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = self.estimate.to_dict()
+        d.update(self.planning)
         d.update(self.derived)
         if self.kept is not None:
             d["where"] = self.kept
@@ -45,6 +49,14 @@ def _located(spec: Spec, field: str | None, message: str) -> SpecError:
     if path == ("training", "convention") and "training" not in (spec.document.data or {}):
         path = ("model",)
     return spec.document.error(path, message)
+
+
+def _path(spec: Spec, name: str) -> tuple[Any, ...]:
+    """Where a field is in the spec: its own key, its sweep axis, or its section."""
+    for a in spec.sweep.axes:
+        if a.name == name:
+            return ("sweep", "grid", name) if a.group is None else ("sweep", "zip", a.group, name)
+    return tuple(name.split("."))
 
 
 def inputs(spec: Spec) -> dict[str, Value]:
@@ -95,14 +107,41 @@ def evaluate(spec: Spec) -> PointResult:
     arch: dict[str, Any] = {}
     for name, v in values.items():
         info = FIELDS.get(name)
-        if info is None:
+        if info is None or name in PLANNING:
             continue
         if info.kwarg.startswith("architecture."):
             arch[info.kwarg.split(".", 1)[1]] = v == "true" if name.endswith("gated_mlp") else v
         else:
             kwargs[info.kwarg] = v
+    planning: dict[str, Any] = {}
+    solution = None
     try:
-        result = estimate(**kwargs, architecture=arch, catalog=spec.catalog)
+        fit = values.get("scaling.fit")
+        flops = values.get("scaling.compute_flops")
+        if values.get("scaling.budget_usd") is not None:  # what the budget buys at this GPU, MFU and price
+            probe = estimate(**{**kwargs, "params": 1e9, "tokens": 1e9}, architecture=arch, catalog=spec.catalog)
+            assert probe.usd_per_gpu_hour is not None  # (the spec check asks for a price)
+            flops = scaling.flops_for_budget(float(values["scaling.budget_usd"]),  # type: ignore[arg-type]
+                                             probe.usd_per_gpu_hour, probe.peak_tflops, probe.mfu)
+        if flops is not None:
+            ratio = values.get("scaling.tokens_per_param")
+            n, d = scaling.optimal(str(fit), float(flops),  # type: ignore[arg-type]
+                                   float(ratio) if isinstance(ratio, (int, float)) else scaling.TOKENS_PER_PARAM)
+            kwargs.update(params=n, tokens=d)
+            planning["compute_flops"] = float(flops)  # type: ignore[arg-type]
+        unknown = values.get("solve.for")
+        if unknown is not None:
+            short = next(k for k, v in UNKNOWNS.items() if v == unknown)
+            targets = {k.split(".", 1)[1]: v for k, v in values.items()
+                       if k.startswith("solve.") and k != "solve.for" and v is not None}
+            solution = solve(short, targets, **kwargs, architecture=arch, catalog=spec.catalog)  # type: ignore[arg-type]
+            result = solution.estimate
+        else:
+            result = estimate(**kwargs, architecture=arch, catalog=spec.catalog)
+        if fit in scaling.FITS:
+            planning["loss"] = scaling.FITS[str(fit)].loss(result.params, result.tokens)
+    except SolveError as e:
+        raise spec.document.error(_path(spec, e.field), str(e)) from None
     except (InputError, ModelInputError) as e:
         raise _located(spec, e.field, str(e)) from None
     except CostspecError as e:
@@ -113,6 +152,7 @@ def evaluate(spec: Spec) -> PointResult:
         env: dict[str, Any] = dict(values)
         row = result.to_dict()
         env.update({k: row[k] for k in columns.NAMES if k in row})
+        env.update(planning)
         for cond in spec.where:
             missing = [n.name for n in cond.names if env.get(n.name) is None]
             if missing:
@@ -127,4 +167,4 @@ def evaluate(spec: Spec) -> PointResult:
                 break
         else:
             kept = True
-    return PointResult(result, derived, kept)
+    return PointResult(result, derived, kept, planning, solution)

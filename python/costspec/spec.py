@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from costspec import columns, expr, schema, yamlio
+from costspec import columns, expr, schema, scaling, yamlio
 from costspec.catalog import PRECISIONS, Catalog
 from costspec.errors import CatalogError, InputError, SpecError, UnknownNameError
 from costspec.units import parse_number
@@ -74,9 +74,22 @@ FIELDS: dict[str, FieldInfo] = {
     "parallelism.tensor": FieldInfo("tensor_parallel", "number", **_whole()),
     "parallelism.pipeline": FieldInfo("pipeline_parallel", "number", **_whole()),
     "parallelism.zero": FieldInfo("zero", "choice", choices=("0", "1", "2", "3", "fsdp")),
+    # Solving for one unknown (costspec.solve): its targets are upper bounds.
+    "solve.for": FieldInfo("solve.for", "choice", choices=("training.tokens", "model.params", "hardware.count",
+                                                            "hardware.mfu")),
+    **{f"solve.{t}": FieldInfo(f"solve.{t}", "number", **_positive()) for t in
+       ("cost_usd", "wall_clock_days", "gpu_hours", "model_flops", "energy_kwh")},
+    # Compute-optimal scaling (costspec.scaling).
+    "scaling.fit": FieldInfo("scaling.fit", "choice", choices=scaling.FIT_NAMES),
+    "scaling.tokens_per_param": FieldInfo("scaling.tokens_per_param", "number", **_positive()),
+    "scaling.compute_flops": FieldInfo("scaling.compute_flops", "number", **_positive()),
+    "scaling.budget_usd": FieldInfo("scaling.budget_usd", "number", **_positive()),
 }
+SOLVE_TARGETS = ("cost_usd", "wall_clock_days", "gpu_hours", "model_flops", "energy_kwh")
 MAX_AXIS = 10**12  # values one generated axis may have
-SECTIONS = ("model", "training", "hardware", "price", "energy", "parallelism")
+SECTIONS = ("model", "training", "hardware", "price", "energy", "parallelism", "solve", "scaling")
+# Fields that are not cost-model inputs: they steer solving and scaling.
+PLANNING = tuple(n for n in FIELDS if n.startswith(("solve.", "scaling.")))
 DURATION = ("hardware.mfu", "hardware.gpu_hours", "hardware.wall_clock_days")
 
 
@@ -649,13 +662,20 @@ class _Checker:
         if has_hardware and not present("hardware.gpu"):
             self.err(("hardware",), "give hardware.gpu", "a GPU from the catalog, set or swept", None, key=True)
 
+        unknown = fields.get("solve.for") if isinstance(fields.get("solve.for"), str) else None
+        allocates = present("scaling.compute_flops") or present("scaling.budget_usd")  # sets params and tokens
+
         # A model needs a preset or a parameter count.
-        if has_model and not present("model.preset") and not present("model.params"):
+        if has_model and not present("model.preset") and not present("model.params") \
+                and unknown != "model.params" and not allocates:
             self.err(("model",), "give a model preset or params", "model.preset or model.params", None, key=True)
 
         # Exactly one way to pin the duration.
         given = [d for d in DURATION if present(d)]
-        if has_hardware and len(given) != 1:
+        if unknown == "hardware.mfu" and given:
+            self.err(where_set.get(given[0], ("hardware",)), "hardware.mfu is solved for (solve.for), so the "
+                     "targets set the duration", "no hardware.mfu, gpu_hours or wall_clock_days", given[0], key=True)
+        elif has_hardware and len(given) != 1 and unknown != "hardware.mfu":
             found = " and ".join(given) if given else "none of them"
             path = where_set.get(given[1], ("hardware",)) if len(given) > 1 else ("hardware",)
             self.err(path, "give exactly one of hardware.mfu, hardware.gpu_hours, hardware.wall_clock_days",
@@ -667,6 +687,7 @@ class _Checker:
         # Tokens: given, from dataset × epochs, or the preset's published count.
         preset_names = [v for v, _ in values_of("model.preset")]
         if has_model and not present("training.tokens") and not present("training.dataset_tokens") \
+                and unknown != "training.tokens" and not allocates \
                 and len(resolved["model.preset"]) == len(preset_names):  # (unknown presets are reported)
             presets = resolved["model.preset"]
             if not presets or any(not m.training.get("tokens") for m in presets):
@@ -679,6 +700,8 @@ class _Checker:
         if present("price.provider") and present("price.usd_per_gpu_hour"):
             self.err(where_set.get("price.provider", ("price",)), "give price.provider or price.usd_per_gpu_hour, "
                      "not both", None, None, key=True)
+
+        self.planning(fields, where_set, swept, present, values_of, resolved["model.preset"])
 
         # Every GPU has a peak at every precision the spec uses, and every provider a price for it.
         gpus = resolved["hardware.gpu"]
@@ -703,6 +726,109 @@ class _Checker:
                     self.err(path, f"no {prov!r} price for {g.id}" if e.kind != "provider" else
                              f"unknown provider {prov!r}", e.accepted, None)
                     break
+
+
+    def planning(self, fields: dict[str, Value], where_set: Mapping[str, tuple[Any, ...]],
+                 swept: Mapping[str, Axis], present: Callable[[str], bool],
+                 values_of: Callable[[str], list[tuple[Value, tuple[Any, ...]]]], presets: list[Any]) -> None:
+        """`solve` and `scaling`: what they need, and what they may not be given with."""
+        def at(name: str, default: tuple[Any, ...]) -> tuple[Any, ...]:
+            if name in where_set:
+                return where_set[name]
+            if name in swept:
+                ax = swept[name]
+                return ("sweep", "grid", name) if ax.group is None else ("sweep", "zip", ax.group, name)
+            return default
+
+        has_price = present("price.usd_per_gpu_hour") or present("price.provider")
+        allocates = [n for n in ("scaling.compute_flops", "scaling.budget_usd") if present(n)]
+        for name in ("solve.for", "scaling.fit"):
+            if name in swept:
+                self.err(at(name, ("sweep",)), f"{name} cannot be swept", "one value, set in its section", None,
+                         key=True)
+        unknown = str(fields["solve.for"]) if isinstance(fields.get("solve.for"), str) else None
+        targets = [t for t in SOLVE_TARGETS if present(f"solve.{t}")]
+        if isinstance(self.doc.data.get("solve"), dict) and unknown is not None:
+            spath = at("solve.for", ("solve",))
+            if not targets:
+                self.err(("solve",), "nothing to solve for", "a target: solve.cost_usd, wall_clock_days, "
+                         "gpu_hours, model_flops or energy_kwh", None, key=True)
+            clash = [unknown] + (["training.dataset_tokens"] if unknown == "training.tokens" else []) + \
+                (["model.active_params"] if unknown == "model.params" else [])
+            for name in clash:
+                if present(name):
+                    self.err(at(name, ("solve",)), f"{name} is given, but solve.for {unknown} solves for it",
+                             "one of the two", None, key=True)
+            if unknown == "hardware.count" and present("hardware.wall_clock_days"):
+                self.err(at("hardware.wall_clock_days", ("hardware",)), "a published wall clock with an unknown GPU "
+                         "count fixes nothing", "hardware.mfu to solve for the GPU count", None, key=True)
+            if unknown in ("training.tokens", "model.params") and allocates:
+                self.err(at(allocates[0], ("scaling",)), f"{allocates[0]} sets {unknown}, which solve.for also "
+                         "solves for", "one of the two", None, key=True)
+            if unknown == "model.params":
+                if any(v == "megatron" for v, _ in values_of("training.convention")):
+                    self.err(spath, "no unique answer: under the megatron convention the FLOPs come from the "
+                             "architecture, not model.params", "the 6nd or palm convention", "megatron")
+                for m in presets:
+                    if m.active_params and m.active_params != m.params:
+                        self.err(spath, f"solving for model.params needs a dense model; {m.id} is a mixture of "
+                                 "experts", "a dense model preset, or none", m.id)
+            # Which targets move with the unknown (solve.py: the affine forms).
+            duration = next((d for d in DURATION if present(d)), "hardware.mfu")
+            timed = duration == "hardware.mfu" or unknown == "hardware.mfu"
+            depends = {
+                "model_flops": unknown in ("training.tokens", "model.params"),
+                "wall_clock_days": timed or (duration == "hardware.gpu_hours" and unknown == "hardware.count"),
+            }
+            for t in ("cost_usd", "gpu_hours", "energy_kwh"):
+                depends[t] = timed and unknown != "hardware.count"
+            if unknown == "hardware.count" and duration == "hardware.wall_clock_days":
+                depends["wall_clock_days"] = False
+            if targets and not any(depends[t] for t in targets):
+                why = {"hardware.count": "only the wall clock depends on the GPU count: give solve.wall_clock_days",
+                       "hardware.mfu": "the FLOPs do not depend on the MFU: give a budget, deadline or GPU-hours"}.get(
+                    unknown, f"{duration} fixes the GPU-hours: give hardware.mfu, or solve.model_flops")
+                self.err(spath, f"no unique answer: none of the targets ({', '.join(targets)}) depends on "
+                         f"{unknown}", why, ", ".join(targets))
+            if "cost_usd" in targets and not has_price:
+                self.err(at("solve.cost_usd", ("solve",)), "a budget needs a price", "price.usd_per_gpu_hour or "
+                         "price.provider", None, key=True)
+            if "wall_clock_days" in targets and unknown != "hardware.count" and not present("hardware.count"):
+                self.err(at("solve.wall_clock_days", ("solve",)), "a deadline needs a GPU count",
+                         "hardware.count, or solve.for: hardware.count", None, key=True)
+            for name, v in fields.items():
+                if isinstance(v, expr.Expr) and not name.startswith(("solve.", "scaling.")) \
+                        and any(n.name == unknown for n in v.names):
+                    self.err(where_set[name], f"{name} depends on {unknown}, which is solved for",
+                             "an expression that does not use the unknown", v.text)
+
+        if isinstance(self.doc.data.get("scaling"), dict):
+            fit = fields.get("scaling.fit")
+            if present("scaling.tokens_per_param") and fit != scaling.RULE:
+                self.err(at("scaling.tokens_per_param", ("scaling",)), "tokens_per_param belongs to the "
+                         f"{scaling.RULE} fit", f"scaling.fit: {scaling.RULE}", str(fit), key=True)
+            if len(allocates) > 1:
+                self.err(at(allocates[1], ("scaling",)), "give scaling.compute_flops or scaling.budget_usd, not both",
+                         "one budget", None, key=True)
+            if fit == scaling.RULE and not allocates:
+                self.err(at("scaling.fit", ("scaling",)), "the tokens-per-param rule allocates a budget",
+                         "scaling.compute_flops or scaling.budget_usd", None)
+            if allocates:
+                for name in ("model.params", "model.active_params", "training.tokens", "training.dataset_tokens"):
+                    if present(name):
+                        self.err(at(name, ("scaling",)), f"{name} is given, but {allocates[0]} chooses the "
+                                 "compute-optimal params and tokens", "one of the two", None, key=True)
+                for m in presets:
+                    if m.active_params and m.active_params != m.params:
+                        self.err(at("model.preset", ("model",)), f"compute-optimal scaling is for dense models; "
+                                 f"{m.id} is a mixture of experts", "a dense model preset, or none", m.id)
+            if "scaling.budget_usd" in allocates:
+                if not present("hardware.mfu"):
+                    self.err(at("scaling.budget_usd", ("scaling",)), "a dollar budget buys FLOPs at an MFU",
+                             "hardware.mfu", None, key=True)
+                if not has_price:
+                    self.err(at("scaling.budget_usd", ("scaling",)), "a dollar budget needs a price",
+                             "price.usd_per_gpu_hour or price.provider", None, key=True)
 
 
 def _analyse(doc: Document, base: Path) -> tuple[Spec | None, list[SpecError]]:
