@@ -28,7 +28,7 @@ SPEC = """
 costspec: 1
 name: bench
 model: {{}}
-training: {{tokens: "=tokens_per_param * model.params", precision: bf16}}
+training: {{tokens: "=ratio * model.params", precision: bf16}}
 hardware: {{}}
 energy: {{pue: 1.1, grid_kg_co2e_per_kwh: 0.385}}
 sweep:
@@ -37,7 +37,7 @@ sweep:
       price.provider: [lambda, lambda, nebius, lambda, vultr]
   grid:
     model.params: {{logspace: [1B, 1T], num: {n_params}}}
-    tokens_per_param: {{linspace: [10, 30], num: 20}}
+    ratio: {{linspace: [10, 30], num: 20}}
     hardware.mfu: {{linspace: [0.30, 0.55], num: 20}}
     hardware.count: {{range: [256, 65792, 256]}}
 {where}
@@ -83,7 +83,7 @@ def numpy_baseline(spec_file: str) -> dict[str, float]:
     """The cost model in numpy, as an expert would vectorise it for this sweep."""
     return run_child(NUMPY_SETUP.format(spec_file=spec_file) + """
         params = ax["model.params"].astype(float)
-        tpp = ax["tokens_per_param"].astype(float)
+        tpp = ax["ratio"].astype(float)
         mfu = ax["hardware.mfu"].astype(float)
         count = ax["hardware.count"].astype(float)
         t0 = time.perf_counter()
@@ -114,7 +114,7 @@ def numpy_full(spec_file: str) -> dict[str, float]:
     did), streamed through reused buffers, then the filter."""
     return run_child(NUMPY_SETUP.format(spec_file=spec_file) + """
         params = ax["model.params"].astype(float)
-        tpp = ax["tokens_per_param"].astype(float)
+        tpp = ax["ratio"].astype(float)
         mfu = ax["hardware.mfu"].astype(float)
         count = ax["hardware.count"].astype(float)
         t0 = time.perf_counter()

@@ -38,6 +38,10 @@ pub struct PlanSpec {
     pub outputs: Vec<OutputSpec>,
     #[serde(default)]
     pub messages: Vec<String>,
+    /// Registers a reduction ranks or groups by: computed first, so the reduction can rule a
+    /// block's points out before the filters' inputs and the other outputs are computed.
+    #[serde(default)]
+    pub ranked: Vec<usize>,
 }
 
 #[derive(Deserialize, Debug, Clone)]
@@ -517,7 +521,8 @@ pub struct Program {
     deferred: Vec<Vec<usize>>,
     /// Outer filters by level (same indexing).
     outer_filters: Vec<Vec<usize>>,
-    /// Inner operations: those the inner filters need, then the rest.
+    /// Inner operations: those ranked registers need, those the inner filters need, the rest.
+    inner_rank: Vec<usize>,
     inner_first: Vec<usize>,
     inner_rest: Vec<usize>,
     inner_filters: Vec<usize>,
@@ -593,7 +598,7 @@ impl Program {
             }
             op_level.push(l);
         }
-        for &r in spec.filters.iter().chain(spec.outputs.iter().map(|o| &o.reg)) {
+        for &r in spec.filters.iter().chain(spec.outputs.iter().map(|o| &o.reg)).chain(&spec.ranked) {
             check_reg(r)?;
             if level[r] == i64::MIN {
                 return Err(format!("register {r} is read but never written"));
@@ -640,21 +645,27 @@ impl Program {
                 outer_filters[(level[r] + 1) as usize].push(r);
             }
         }
-        // Ops the filters depend on run first; the rest (outer or inner) only once a block keeps
-        // a point.
-        let mut needed = vec![false; nreg];
-        for &r in &spec.filters {
-            needed[r] = true;
-        }
-        let mut first_mask = vec![false; spec.ops.len()];
-        for k in (0..spec.ops.len()).rev() {
-            if spec.ops[k].outputs().iter().any(|&r| needed[r]) {
-                first_mask[k] = true;
-                for r in spec.ops[k].inputs() {
-                    needed[r] = true;
+        // Ops the ranked registers depend on run first, then those the filters depend on; the rest
+        // (outer or inner) only once a block keeps a point.
+        let needed_by = |seeds: &[usize]| {
+            let mut needed = vec![false; nreg];
+            for &r in seeds {
+                needed[r] = true;
+            }
+            let mut mask = vec![false; spec.ops.len()];
+            for k in (0..spec.ops.len()).rev() {
+                if spec.ops[k].outputs().iter().any(|&r| needed[r]) {
+                    mask[k] = true;
+                    for r in spec.ops[k].inputs() {
+                        needed[r] = true;
+                    }
                 }
             }
-        }
+            mask
+        };
+        let rank_mask = needed_by(&spec.ranked);
+        let filter_mask = needed_by(&spec.filters);
+        let first_mask: Vec<bool> = rank_mask.iter().zip(&filter_mask).map(|(a, b)| *a || *b).collect();
         // A filter made by a comparison nothing else reads is evaluated while choosing the kept
         // points, without a vector of its own.
         let mut readers = vec![0usize; nreg];
@@ -684,7 +695,8 @@ impl Program {
         }
         let inner_filters = plain_filters;
         let inner_ops: Vec<usize> = inner_ops.into_iter().filter(|&k| !fused_ops[k]).collect();
-        let inner_first = inner_ops.iter().copied().filter(|&k| first_mask[k]).collect();
+        let inner_rank = inner_ops.iter().copied().filter(|&k| rank_mask[k]).collect();
+        let inner_first = inner_ops.iter().copied().filter(|&k| filter_mask[k] && !rank_mask[k]).collect();
         let inner_rest = inner_ops.iter().copied().filter(|&k| !first_mask[k]).collect();
         let deferred: Vec<Vec<usize>> =
             outer_ops.iter().map(|ops| ops.iter().copied().filter(|&k| !first_mask[k]).collect()).collect();
@@ -702,6 +714,7 @@ impl Program {
             outer_ops,
             deferred,
             outer_filters,
+            inner_rank,
             inner_first,
             inner_rest,
             inner_filters,
@@ -752,6 +765,14 @@ impl Source<'_> {
 pub trait Sink {
     /// `index0` is the point index of block position 0.
     fn emit(&mut self, kept: &[u32], all: bool, columns: &[Source<'_>], index0: u64);
+
+    /// Before anything but the ranked columns is computed (the plan's `ranked` registers; other
+    /// columns hold stale values): push to `cand` the positions of the block's `n` that may still
+    /// enter the answer. A reduction's bar only tightens, so a point ruled out now would never be
+    /// kept. Default: every position.
+    fn prune(&self, _columns: &[Source<'_>], n: usize, _index0: u64, cand: &mut Vec<u32>) {
+        cand.extend(0..n as u32);
+    }
 }
 
 /// Columnar output into caller-provided buffers (one per output, by kind), from row `row` on.
@@ -923,6 +944,43 @@ impl Sink for TopK {
             }
         }
     }
+
+    fn prune(&self, columns: &[Source<'_>], n: usize, index0: u64, cand: &mut Vec<u32>) {
+        let group = match fixed_group(&self.per, columns) {
+            Some(g) => g,
+            None => return cand.extend(0..n as u32),
+        };
+        let Some((bk, bi)) = self.bar(&group) else { return cand.extend(0..n as u32) };
+        let sign = if self.maximise { -1.0 } else { 1.0 };
+        let beats = |key: f64, index: u64| key.total_cmp(&bk).then(index.cmp(&bi)).is_lt();
+        match columns[self.key] {
+            Source::Scalar(v) => {
+                let key = sign * v;
+                if v.is_nan() || key > bk {
+                    return;
+                }
+                // One key for the block: positions before the bar's index, or all if better.
+                let m = if key < bk { n as u64 } else { bi.saturating_sub(index0).min(n as u64) };
+                cand.extend(0..m as u32);
+            }
+            Source::Vector(v) => {
+                cand.extend((0..n as u32).filter(|&j| {
+                    let x = v[j as usize];
+                    !x.is_nan() && beats(sign * x, index0 + j as u64)
+                }));
+            }
+        }
+    }
+}
+
+/// The group of a block whose grouping columns are the same for every position, if they are.
+fn fixed_group(per: &[usize], columns: &[Source<'_>]) -> Option<Vec<i64>> {
+    per.iter()
+        .map(|&c| match columns[c] {
+            Source::Scalar(v) => Some(v as i64),
+            Source::Vector(_) => None,
+        })
+        .collect()
 }
 
 impl TopK {
@@ -935,15 +993,36 @@ impl TopK {
 /// The non-dominated points per group over several output columns (each minimised; negate a
 /// column's values to maximise it): a point stays unless another is at least as good in every
 /// column and better in one. Points with equal values all stay. The set does not depend on the
-/// order points arrive in, so regions merge into the same answer for any split.
+/// order points arrive in, so regions merge into the same answer for any split. With two columns
+/// (the usual cost/time front) each group's front is kept sorted by the first column, so the
+/// second falls along it and a point is tested against one neighbour (binary search).
 pub struct Pareto {
     keys: Vec<(usize, bool)>,
     per: Vec<usize>,
-    fronts: std::collections::BTreeMap<Vec<i64>, Vec<(Vec<f64>, u64, Vec<f64>)>>,
+    fronts: std::collections::BTreeMap<Vec<i64>, Vec<FrontPoint>>,
+}
+
+#[derive(Debug)]
+struct FrontPoint {
+    key: Vec<f64>,
+    index: u64,
+    row: Vec<f64>,
 }
 
 fn dominates(a: &[f64], b: &[f64]) -> bool {
     a.iter().zip(b).all(|(x, y)| x <= y) && a.iter().zip(b).any(|(x, y)| x < y)
+}
+
+/// Whether some point of `front` dominates `key`.
+fn dominated(front: &[FrontPoint], key: &[f64]) -> bool {
+    if key.len() == 2 {
+        // Sorted by the first column; along a non-dominated set the second does not increase, so
+        // the last point with first ≤ key's has the least second of all that could dominate.
+        let p = front.partition_point(|f| f.key[0] <= key[0]);
+        p > 0 && dominates(&front[p - 1].key, key)
+    } else {
+        front.iter().any(|f| dominates(&f.key, key))
+    }
 }
 
 impl Pareto {
@@ -953,17 +1032,34 @@ impl Pareto {
 
     fn offer(&mut self, group: Vec<i64>, key: Vec<f64>, index: u64, row: impl FnOnce() -> Vec<f64>) {
         let front = self.fronts.entry(group).or_default();
-        if front.iter().any(|(k, _, _)| dominates(k, &key)) {
+        if dominated(front, &key) {
             return;
         }
-        front.retain(|(k, _, _)| !dominates(&key, k));
-        front.push((key, index, row()));
+        let point = FrontPoint { key, index, row: row() };
+        if point.key.len() == 2 {
+            let (x, y) = (point.key[0], point.key[1]);
+            // The points it dominates have first ≥ x and second ≥ y: a run starting at the first
+            // point with first ≥ x (seconds fall along the front); equal points stay.
+            let q = front.partition_point(|f| f.key[0] < x);
+            let mut r = q;
+            while r < front.len() && front[r].key[1] >= y {
+                r += 1;
+            }
+            let mut kept_run: Vec<FrontPoint> =
+                front.drain(q..r).filter(|f| f.key[0] == x && f.key[1] == y).collect();
+            let at = kept_run.partition_point(|f| f.index < point.index);
+            kept_run.insert(at, point);
+            front.splice(q..q, kept_run);
+        } else {
+            front.retain(|f| !dominates(&point.key, &f.key));
+            front.push(point);
+        }
     }
 
     pub fn merge(&mut self, other: Pareto) {
         for (g, front) in other.fronts {
-            for (k, i, r) in front {
-                self.offer(g.clone(), k, i, || r);
+            for f in front {
+                self.offer(g.clone(), f.key, f.index, || f.row);
             }
         }
     }
@@ -972,10 +1068,14 @@ impl Pareto {
     pub fn finish(self) -> Vec<Candidate> {
         let mut out = Vec::new();
         for (_, mut front) in self.fronts {
-            front.sort_by(|a, b| a.0[0].total_cmp(&b.0[0]).then(a.1.cmp(&b.1)));
-            out.extend(front.into_iter().map(|(k, index, row)| Candidate { key: k[0], index, row }));
+            front.sort_by(|a, b| a.key[0].total_cmp(&b.key[0]).then(a.index.cmp(&b.index)));
+            out.extend(front.into_iter().map(|f| Candidate { key: f.key[0], index: f.index, row: f.row }));
         }
         out
+    }
+
+    fn key_at(&self, columns: &[Source<'_>], j: usize) -> Vec<f64> {
+        self.keys.iter().map(|&(c, max)| if max { -columns[c].at(j) } else { columns[c].at(j) }).collect()
     }
 }
 
@@ -983,14 +1083,41 @@ impl Sink for Pareto {
     fn emit(&mut self, kept: &[u32], _all: bool, columns: &[Source<'_>], index0: u64) {
         for &j in kept {
             let j = j as usize;
-            let key: Vec<f64> =
-                self.keys.iter().map(|&(c, max)| if max { -columns[c].at(j) } else { columns[c].at(j) }).collect();
+            let key = self.key_at(columns, j);
             if key.iter().any(|v| v.is_nan()) {
                 continue; // a point without a value in a ranked column is not compared
             }
             let group: Vec<i64> = self.per.iter().map(|&c| columns[c].at(j) as i64).collect();
             self.offer(group, key, index0 + j as u64, || columns.iter().map(|c| c.at(j)).collect());
         }
+    }
+
+    fn prune(&self, columns: &[Source<'_>], n: usize, _index0: u64, cand: &mut Vec<u32>) {
+        let Some(front) = fixed_group(&self.per, columns).and_then(|g| self.fronts.get(&g)) else {
+            return cand.extend(0..n as u32);
+        };
+        // The block's ideal point (the best of each column): if a front point dominates it, it
+        // dominates every point of the block.
+        let mut ideal = Vec::with_capacity(self.keys.len());
+        for &(c, max) in &self.keys {
+            let sign = if max { -1.0 } else { 1.0 };
+            let best = match columns[c] {
+                Source::Scalar(v) => sign * v,
+                Source::Vector(v) => v[..n].iter().fold(f64::INFINITY, |m, &x| if sign * x < m { sign * x } else { m }),
+            };
+            ideal.push(best);
+        }
+        if ideal.iter().all(|v| !v.is_nan()) && dominated(front, &ideal) {
+            return;
+        }
+        let mut key = vec![0.0; self.keys.len()];
+        cand.extend((0..n as u32).filter(|&j| {
+            for (q, &(c, max)) in self.keys.iter().enumerate() {
+                let v = columns[c].at(j as usize);
+                key[q] = if max { -v } else { v };
+            }
+            key.iter().any(|v| v.is_nan()) || !dominated(front, &key)
+        }));
     }
 }
 
@@ -1006,6 +1133,8 @@ struct Worker<'a> {
     /// Inner positions whose axis values the vector registers hold.
     loaded: Option<(usize, usize)>,
     kept: Vec<u32>,
+    /// Positions a reduction has not ruled out.
+    cand: Vec<u32>,
     ins: Vec<f64>,
     outs: Vec<f64>,
 }
@@ -1021,6 +1150,7 @@ impl<'a> Worker<'a> {
             at: 0,
             loaded: None,
             kept: Vec::with_capacity(BLOCK),
+            cand: Vec::with_capacity(BLOCK),
             ins: vec![0.0; 32],
             outs: vec![0.0; 16],
         }
@@ -1175,6 +1305,20 @@ impl<'a> Worker<'a> {
                 }
             }
         }
+        for q in 0..p.inner_rank.len() {
+            self.vector_op(p.inner_rank[q], n, base + a as u64)?;
+        }
+        // A reduction rules out, on the ranked columns alone, the points that cannot enter it.
+        let pruned = !p.spec.ranked.is_empty() && {
+            let mut cand = std::mem::take(&mut self.cand);
+            cand.clear();
+            out.prune(&self.sources(n), n, base + a as u64, &mut cand);
+            self.cand = cand;
+            self.cand.len() < n
+        };
+        if pruned && self.cand.is_empty() {
+            return Ok(0);
+        }
         for q in 0..p.inner_first.len() {
             self.vector_op(p.inner_first[q], n, base + a as u64)?;
         }
@@ -1224,6 +1368,9 @@ impl<'a> Worker<'a> {
                 }
             }
         }
+        if pruned {
+            intersect(&mut self.kept, &self.cand);
+        }
         if self.kept.is_empty() {
             return Ok(0);
         }
@@ -1239,17 +1386,22 @@ impl<'a> Worker<'a> {
             self.vector_op(p.inner_rest[q], n, base + a as u64)?;
         }
         let all = self.kept.len() == n;
-        let sources: Vec<Source<'_>> = p
-            .spec
+        let sources = self.sources(n);
+        out.emit(&self.kept, all, &sources, base + a as u64);
+        Ok(self.kept.len())
+    }
+
+    /// Each output column's values over the block's first `n` positions.
+    fn sources(&self, n: usize) -> Vec<Source<'_>> {
+        let p = self.p;
+        p.spec
             .outputs
             .iter()
             .map(|o| match p.slot[o.reg] {
                 usize::MAX => Source::Scalar(self.scalars[o.reg]),
                 s => Source::Vector(&self.vectors[s][..n]),
             })
-            .collect();
-        out.emit(&self.kept, all, &sources, base + a as u64);
-        Ok(self.kept.len())
+            .collect()
     }
 
     fn vector_op(&mut self, k: usize, n: usize, index0: u64) -> Result<(), PointError> {
@@ -1491,6 +1643,17 @@ impl<'a> Worker<'a> {
 /// Append the positions of `x` where `f` holds. Eight at a time with a branch-free test first, so a
 /// filter that keeps little costs about one vectorised comparison per point.
 #[inline(always)]
+/// Keep the positions of `kept` that are also in `cand` (both ascending).
+fn intersect(kept: &mut Vec<u32>, cand: &[u32]) {
+    let mut c = 0;
+    kept.retain(|&j| {
+        while c < cand.len() && cand[c] < j {
+            c += 1;
+        }
+        c < cand.len() && cand[c] == j
+    });
+}
+
 fn keep_where(kept: &mut Vec<u32>, x: &[f64], f: impl Fn(f64) -> bool) {
     let mut chunks = x.chunks_exact(8);
     let mut base = 0u32;
@@ -1634,6 +1797,137 @@ mod tests {
             "filters": [3], "outputs": [{"reg": 1, "kind": "f64"}]}"#;
         let mut c = Count(0);
         assert_eq!(plan(json).run(0, 30, &mut c).unwrap(), 20);
+    }
+
+    /// A sweep with ties and a real front: group g (outer, 2), a (outer, 9), and an inner axis of
+    /// 300 positions carrying two random numbers x, y (a noisy anti-diagonal, with ties). Keys:
+    /// k1 = x + a, k2 = y - a (vectors), k3 = floor(a / 3) (one value per block, equal in three
+    /// blocks). Filter: x != 3.
+    fn reduction_plan(ranked: &[usize]) -> Program {
+        let mut seed = 12345u64;
+        let mut next = |m: u64| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((seed >> 33) % m) as f64
+        };
+        // Along an anti-diagonal with noise, on a coarse grid: long fronts, ties in each key.
+        let xs: Vec<f64> = (0..300).map(|_| next(40) * 5.0).collect();
+        let ys: Vec<f64> = xs.iter().map(|x| 200.0 - x + next(4) * 5.0).collect();
+        let json = format!(
+            r#"{{"registers": 12, "consts": [[5, 3.0]],
+                "axes": [{{"len": 2, "columns": [{{"reg": 0, "values": [0, 1]}}]}},
+                         {{"len": 9, "columns": [{{"reg": 1, "values": [0,1,2,3,4,5,6,7,8]}}]}},
+                         {{"len": 300, "columns": [{{"reg": 2, "values": {xs:?}}}, {{"reg": 3, "values": {ys:?}}}]}}],
+                "ops": [{{"k": "bin", "op": "add", "a": 2, "b": 1, "o": 6}},
+                        {{"k": "bin", "op": "sub", "a": 3, "b": 1, "o": 7}},
+                        {{"k": "bin", "op": "ne", "a": 2, "b": 5, "o": 8}},
+                        {{"k": "bin", "op": "div", "a": 1, "b": 5, "o": 9}},
+                        {{"k": "un", "op": "floor", "a": 9, "o": 10}}],
+                "filters": [8],
+                "outputs": [{{"reg": 0, "kind": "f64"}}, {{"reg": 6, "kind": "f64"}}, {{"reg": 7, "kind": "f64"}},
+                            {{"reg": 10, "kind": "f64"}}],
+                "ranked": {ranked:?}}}"#
+        );
+        plan(&json)
+    }
+
+    struct Rows(Vec<(u64, Vec<f64>)>);
+    impl Sink for Rows {
+        fn emit(&mut self, kept: &[u32], _all: bool, columns: &[Source<'_>], index0: u64) {
+            for &j in kept {
+                self.0.push((index0 + j as u64, columns.iter().map(|c| c.at(j as usize)).collect()));
+            }
+        }
+    }
+
+    #[test]
+    fn pruned_reductions_match_brute_force() {
+        let all = {
+            let mut r = Rows(vec![]);
+            reduction_plan(&[]).run(0, 5400, &mut r).unwrap();
+            r.0
+        };
+        let splits: [&[u64]; 4] = [&[0, 5400], &[0, 1, 299, 300, 2000, 5400], &[0, 4000, 5400], &[0, 2700, 5400]];
+        for keys in [vec![(1, false), (2, false)], vec![(1, false), (2, true)], vec![(1, false), (2, false), (3, true)],
+                     vec![(3, false), (1, false)]] {
+            // Brute force: per group, the rows no other row dominates, by (first key, index).
+            let key = |row: &[f64]| -> Vec<f64> { keys.iter().map(|&(c, m)| if m { -row[c] } else { row[c] }).collect() };
+            let mut expect = vec![];
+            for g in [0.0, 1.0] {
+                let members: Vec<_> = all.iter().filter(|(_, r)| r[0] == g).collect();
+                let mut front: Vec<_> = members
+                    .iter()
+                    .filter(|(_, r)| !members.iter().any(|(_, o)| dominates(&key(o), &key(r))))
+                    .map(|(i, r)| (key(r)[0], *i))
+                    .collect();
+                front.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                expect.extend(front.into_iter().map(|(_, i)| i));
+            }
+            let ranked: Vec<usize> = vec![0, 6, 7, 10];
+            let p = reduction_plan(&ranked);
+            for cuts in splits {
+                let mut total = Pareto::new(keys.clone(), vec![0]);
+                for w in cuts.windows(2) {
+                    let mut part = Pareto::new(keys.clone(), vec![0]);
+                    p.run(w[0], w[1], &mut part).unwrap();
+                    total.merge(part);
+                }
+                let got: Vec<u64> = total.finish().into_iter().map(|c| c.index).collect();
+                assert_eq!(got, expect, "keys {keys:?}, cuts {cuts:?}");
+            }
+        }
+        for (key, maximise) in [(1, false), (2, true), (3, false), (3, true)] {
+            let mut expect = vec![];
+            for g in [0.0, 1.0] {
+                let mut members: Vec<_> = all
+                    .iter()
+                    .filter(|(_, r)| r[0] == g)
+                    .map(|(i, r)| (if maximise { -r[key] } else { r[key] }, *i))
+                    .collect();
+                members.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                expect.extend(members.into_iter().take(7).map(|(_, i)| i));
+            }
+            let p = reduction_plan(&[0, 6, 7, 10]);
+            for cuts in splits {
+                let mut total = TopK::new(7, key, maximise, vec![0]);
+                for w in cuts.windows(2) {
+                    let mut part = TopK::new(7, key, maximise, vec![0]);
+                    p.run(w[0], w[1], &mut part).unwrap();
+                    total.merge(part);
+                }
+                let got: Vec<u64> = total.finish().into_iter().map(|c| c.index).collect();
+                assert_eq!(got, expect, "key {key}, cuts {cuts:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn two_column_fronts_match_brute_force() {
+        let mut seed = 99u64;
+        let mut next = |m: u64| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((seed >> 33) % m) as f64
+        };
+        for trial in 0..200 {
+            let n = 1 + (trial * 7) % 300;
+            let grid = 1 + trial as u64 % 50; // coarse grids make ties
+            let pts: Vec<Vec<f64>> = (0..n)
+                .map(|_| {
+                    let x = next(grid);
+                    vec![x, (grid as f64 - x) + next(1 + grid / 5)]
+                })
+                .collect();
+            let mut front = Pareto::new(vec![(0, false), (1, false)], vec![]);
+            for (i, k) in pts.iter().enumerate() {
+                front.offer(vec![], k.clone(), i as u64, || k.clone());
+            }
+            let mut got: Vec<u64> = front.finish().into_iter().map(|c| c.index).collect();
+            got.sort();
+            let expect: Vec<u64> = (0..n)
+                .filter(|&i| !pts.iter().any(|o| dominates(o, &pts[i])))
+                .map(|i| i as u64)
+                .collect();
+            assert_eq!(got, expect, "trial {trial}");
+        }
     }
 
     #[test]

@@ -200,6 +200,8 @@ fn py_estimate<'py>(py: Python<'py>, point: &Bound<'py, PyDict>) -> PyResult<Bou
 #[pyclass(frozen, name = "Plan", module = "costspec._native")]
 struct PyPlan {
     program: Arc<engine::Program>,
+    /// The plan as received: reductions recompile it with their ranked registers.
+    json: String,
 }
 
 /// Raw output pointers shared with the worker threads; each region writes its own rows.
@@ -295,12 +297,22 @@ fn run_regions<S: engine::Sink + Send>(
     }
 }
 
+impl PyPlan {
+    /// The plan recompiled so that the given output columns are computed before anything else.
+    fn ranked(&self, columns: impl Iterator<Item = usize>) -> PyResult<Arc<engine::Program>> {
+        let mut spec: engine::PlanSpec =
+            serde_json::from_str(&self.json).map_err(|e| PyValueError::new_err(format!("bad plan: {e}")))?;
+        spec.ranked = columns.map(|c| spec.outputs[c].reg).collect();
+        Ok(Arc::new(engine::Program::new(spec).map_err(PyValueError::new_err)?))
+    }
+}
+
 #[pymethods]
 impl PyPlan {
     #[new]
     fn new(json: &str) -> PyResult<Self> {
         let program = engine::Program::from_json(json).map_err(PyValueError::new_err)?;
-        Ok(PyPlan { program: Arc::new(program) })
+        Ok(PyPlan { program: Arc::new(program), json: json.to_owned() })
     }
 
     /// Number of points in the product.
@@ -371,7 +383,8 @@ impl PyPlan {
         if k == 0 || key >= n_out || per.iter().any(|&c| c >= n_out) {
             return Err(PyValueError::new_err("top_k: k must be >= 1 and columns must be plan outputs"));
         }
-        let parts = run_regions(py, &self.program, (0, u64::MAX), chunk, threads, |_| {
+        let program = self.ranked(std::iter::once(key).chain(per.iter().copied()))?;
+        let parts = run_regions(py, &program, (0, u64::MAX), chunk, threads, |_| {
             engine::TopK::new(k, key, maximise, per.clone())
         })?;
         let mut total = engine::TopK::new(k, key, maximise, per);
@@ -395,7 +408,8 @@ impl PyPlan {
         if keys.is_empty() || keys.iter().any(|&(c, _)| c >= n_out) || per.iter().any(|&c| c >= n_out) {
             return Err(PyValueError::new_err("pareto: give at least one column; columns must be plan outputs"));
         }
-        let parts = run_regions(py, &self.program, (0, u64::MAX), chunk, threads, |_| {
+        let program = self.ranked(keys.iter().map(|&(c, _)| c).chain(per.iter().copied()))?;
+        let parts = run_regions(py, &program, (0, u64::MAX), chunk, threads, |_| {
             engine::Pareto::new(keys.clone(), per.clone())
         })?;
         let mut total = engine::Pareto::new(keys, per);

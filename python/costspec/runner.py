@@ -178,13 +178,16 @@ def reduce(plan: Plan, keep: Keep, *, threads: int = 0) -> pa.Table:
         if p not in names:
             raise where.error(("output", "keep", "per"), f"cannot group by {p!r}: it is not among the written columns")
     per = [names.index(p) for p in keep.per]
+    # Few, long regions: each starts with an empty answer, and the longer one runs, the more of its
+    # points the reduction rules out before computing them (the answer is the same for any split).
+    chunk = max(CHUNK, -(-plan.points // (8 * (threads or os.cpu_count() or 1))))
     try:
         native = _native_plan(plan)
         if keep.pareto:
-            rows = native.pareto([(names.index(c), m) for c, m in keep.pareto], per, CHUNK, threads)
+            rows = native.pareto([(names.index(c), m) for c, m in keep.pareto], per, chunk, threads)
         else:
             assert keep.top is not None and keep.by is not None
-            rows = native.top_k(keep.top, names.index(keep.by), keep.maximise, per, CHUNK, threads)
+            rows = native.top_k(keep.top, names.index(keep.by), keep.maximise, per, chunk, threads)
     except _native.SweepError as e:
         raise _fail(plan, e) from None
     schema = _schema(plan)
