@@ -1002,11 +1002,11 @@ pub struct Pareto {
     fronts: std::collections::BTreeMap<Vec<i64>, Vec<FrontPoint>>,
 }
 
+/// A point of a front, with every point of equal values (by point index).
 #[derive(Debug)]
 struct FrontPoint {
     key: Vec<f64>,
-    index: u64,
-    row: Vec<f64>,
+    members: Vec<(u64, Vec<f64>)>,
 }
 
 fn dominates(a: &[f64], b: &[f64]) -> bool {
@@ -1016,8 +1016,8 @@ fn dominates(a: &[f64], b: &[f64]) -> bool {
 /// Whether some point of `front` dominates `key`.
 fn dominated(front: &[FrontPoint], key: &[f64]) -> bool {
     if key.len() == 2 {
-        // Sorted by the first column; along a non-dominated set the second does not increase, so
-        // the last point with first ≤ key's has the least second of all that could dominate.
+        // Sorted by the first column; along a non-dominated set the second falls, so the last
+        // point with first ≤ key's has the least second of all that could dominate.
         let p = front.partition_point(|f| f.key[0] <= key[0]);
         p > 0 && dominates(&front[p - 1].key, key)
     } else {
@@ -1035,21 +1035,30 @@ impl Pareto {
         if dominated(front, &key) {
             return;
         }
-        let point = FrontPoint { key, index, row: row() };
+        // An equal point already there: this one joins it (it dominates nothing either).
+        let equal = if key.len() == 2 {
+            let q = front.partition_point(|f| f.key[0] < key[0]);
+            front.get(q).is_some_and(|f| f.key == key).then_some(q)
+        } else {
+            front.iter().position(|f| f.key == key)
+        };
+        if let Some(q) = equal {
+            let members = &mut front[q].members;
+            let at = members.partition_point(|(i, _)| *i < index);
+            members.insert(at, (index, row()));
+            return;
+        }
+        let point = FrontPoint { members: vec![(index, row())], key };
         if point.key.len() == 2 {
-            let (x, y) = (point.key[0], point.key[1]);
             // The points it dominates have first ≥ x and second ≥ y: a run starting at the first
-            // point with first ≥ x (seconds fall along the front); equal points stay.
+            // point with first ≥ x, as seconds fall along the front.
+            let (x, y) = (point.key[0], point.key[1]);
             let q = front.partition_point(|f| f.key[0] < x);
             let mut r = q;
             while r < front.len() && front[r].key[1] >= y {
                 r += 1;
             }
-            let mut kept_run: Vec<FrontPoint> =
-                front.drain(q..r).filter(|f| f.key[0] == x && f.key[1] == y).collect();
-            let at = kept_run.partition_point(|f| f.index < point.index);
-            kept_run.insert(at, point);
-            front.splice(q..q, kept_run);
+            front.splice(q..r, std::iter::once(point));
         } else {
             front.retain(|f| !dominates(&point.key, &f.key));
             front.push(point);
@@ -1059,7 +1068,9 @@ impl Pareto {
     pub fn merge(&mut self, other: Pareto) {
         for (g, front) in other.fronts {
             for f in front {
-                self.offer(g.clone(), f.key, f.index, || f.row);
+                for (index, row) in f.members {
+                    self.offer(g.clone(), f.key.clone(), index, || row);
+                }
             }
         }
     }
@@ -1067,9 +1078,16 @@ impl Pareto {
     /// The rows by group, then by the first column, then by point index.
     pub fn finish(self) -> Vec<Candidate> {
         let mut out = Vec::new();
-        for (_, mut front) in self.fronts {
-            front.sort_by(|a, b| a.key[0].total_cmp(&b.key[0]).then(a.index.cmp(&b.index)));
-            out.extend(front.into_iter().map(|f| Candidate { key: f.key[0], index: f.index, row: f.row }));
+        for (_, front) in self.fronts {
+            let mut rows: Vec<Candidate> = front
+                .into_iter()
+                .flat_map(|f| {
+                    let k = f.key[0];
+                    f.members.into_iter().map(move |(index, row)| Candidate { key: k, index, row })
+                })
+                .collect();
+            rows.sort_by(|a, b| a.key.total_cmp(&b.key).then(a.index.cmp(&b.index)));
+            out.extend(rows);
         }
         out
     }
