@@ -215,6 +215,10 @@ def estimate(ctx: click.Context, /, **o: Any) -> None:
         except SolveError as e:
             raise CostspecError(f"{_flag(e.field.split('.', 1)[1]) if e.field != 'solve.for' else '--solve'}: "
                                 f"{e}") from None
+        except InputError as e:  # a bad target: name its flag, not its spec field
+            if not e.field.startswith("solve."):
+                raise
+            raise InputError(_TARGET_FLAGS.get(e.field.split(".", 1)[1], e.field), e.given, e.accepted) from None
         if o["as_json"]:
             click.echo(_dump({**solution.estimate.to_dict(), "solved": _solved(solution)}))
         else:
@@ -313,9 +317,13 @@ def optimal(flops: str | None, budget_usd: str | None, gpu: str | None, mfu: str
         from costspec.estimator import estimate as run
 
         usd = parse_number(budget_usd, "budget_usd")
+        if not usd > 0:
+            raise InputError("budget_usd", budget_usd, "a number > 0")
         probe = run(params=1e9, tokens=1e9, gpu=gpu, mfu=mfu, usd_per_gpu_hour=price, provider=provider,
                     precision=precision)
         assert probe.usd_per_gpu_hour is not None
+        if not probe.usd_per_gpu_hour > 0:
+            raise InputError("usd_per_gpu_hour", price, "a price > 0 (a dollar budget buys nothing at 0)")
         c = scaling.flops_for_budget(usd, probe.usd_per_gpu_hour, probe.peak_tflops, probe.mfu)
         lines.append(f"${usd:,.0f} buys {usd / probe.usd_per_gpu_hour:,.0f} {probe.gpu} GPU-hours at "
                      f"${probe.usd_per_gpu_hour:g}/h: {c:.4g} FLOPs at MFU {probe.mfu:g} of "
@@ -325,6 +333,8 @@ def optimal(flops: str | None, budget_usd: str | None, gpu: str | None, mfu: str
         if not c > 0:
             raise InputError("flops", flops, "a number > 0")
     ratio = parse_number(tokens_per_param, "tokens_per_param")
+    if not ratio > 0:
+        raise InputError("tokens_per_param", tokens_per_param, "a number > 0")
     rows: list[dict[str, Any]] = []
     for fit in fits or scaling.FIT_NAMES:
         n, d = scaling.optimal(fit, c, ratio)

@@ -491,8 +491,12 @@ class _Compiler:
             self.solve_targets.append((name, target))
             f1, f2 = outs[0][name], outs[1][name]
             b = self.bin("div", self.bin("sub", f2, f1), dt)
+            # -0 + 0 = +0: a target that does not move gets the bound +inf (met) or -inf (contradicted),
+            # whatever the sign of dt (negative for the GPU count), met within solve.RTOL as solve.py checks it
+            b = self.bin("add", b, self.const(0.0))
             a = self.bin("sub", f1, self.bin("mul", b, t[0]))
-            bound = self.bin("div", self.bin("sub", target, a), b)  # b = 0: ±inf or NaN; min skips NaN
+            slack = self.bin("mul", self.bin("eq", b, self.const(0.0)), self.bin("mul", target, self.const(sv.RTOL)))
+            bound = self.bin("div", self.bin("add", self.bin("sub", target, a), slack), b)  # b = 0: ±inf; min skips NaN
             best = bound if best < 0 else self.bin("min", best, bound)
         x = value(best)
         lo, hi = {"tokens": (1.0, 1e30), "params": (1.0, 1e30), "mfu": (1e-12, 1.0), "gpus": (1.0, 1e12)}[short]

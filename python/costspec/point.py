@@ -121,6 +121,9 @@ def evaluate(spec: Spec) -> PointResult:
         if values.get("scaling.budget_usd") is not None:  # what the budget buys at this GPU, MFU and price
             probe = estimate(**{**kwargs, "params": 1e9, "tokens": 1e9}, architecture=arch, catalog=spec.catalog)
             assert probe.usd_per_gpu_hour is not None  # (the spec check asks for a price)
+            if not probe.usd_per_gpu_hour > 0:
+                raise spec.document.error(_path(spec, "price.usd_per_gpu_hour"), "a dollar budget "
+                                          "(scaling.budget_usd) buys nothing at a price of 0")
             flops = scaling.flops_for_budget(float(values["scaling.budget_usd"]),  # type: ignore[arg-type]
                                              probe.usd_per_gpu_hour, probe.peak_tflops, probe.mfu)
         if flops is not None:
@@ -140,6 +143,8 @@ def evaluate(spec: Spec) -> PointResult:
             result = estimate(**kwargs, architecture=arch, catalog=spec.catalog)
         if fit in scaling.FITS:
             planning["loss"] = scaling.FITS[str(fit)].loss(result.params, result.tokens)
+    except SpecError:
+        raise
     except SolveError as e:
         raise spec.document.error(_path(spec, e.field), str(e)) from None
     except (InputError, ModelInputError) as e:

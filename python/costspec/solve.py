@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from costspec.catalog import Catalog
 from costspec.errors import CostspecError, InputError
 from costspec.estimator import Estimate, estimate
 
@@ -113,8 +114,10 @@ def solve(unknown: str, targets: Mapping[str, float | int | str], **kw: Any) -> 
             raise SolveError("give hardware.mfu (or gpu_hours / wall_clock_days) to solve for "
                              f"{UNKNOWNS[unknown]}") from None
         raise
-    if unknown == "params" and e1.active_params != e1.params:
-        raise SolveError(f"solving for params needs a dense model; {e1.model} is a mixture of experts")
+    if unknown == "params" and e1.model is not None:  # (a params override makes e1 dense: ask the preset)
+        preset = (kw.get("catalog") or Catalog.builtin()).model(e1.model)
+        if preset.active_params and preset.active_params != preset.params:
+            raise SolveError(f"solving for params needs a dense model; {e1.model} is a mixture of experts")
 
     limits: list[tuple[float, str]] = []
     fixed: list[tuple[str, float]] = []
@@ -148,6 +151,8 @@ def solve(unknown: str, targets: Mapping[str, float | int | str], **kw: Any) -> 
     if unknown == "mfu" and x > 1 + RTOL:
         raise SolveError(f"impossible: meeting the {TARGETS[binding]} needs MFU {x:.3g} > 1 (a higher "
                          "peak, more GPUs or a looser target)", f"solve.{binding}")
+    if unknown == "mfu":
+        x = min(x, 1.0)  # within rounding of 1: the cost model takes no more than 1
     if unknown == "gpus":
         mp = float(kw.get("tensor_parallel") or 1) * float(kw.get("pipeline_parallel") or 1)
         x = math.ceil(x / mp * (1 - 1e-12)) * mp
