@@ -1,4 +1,4 @@
-"""Planning: solving for one unknown from targets (costspec.solve) and compute-optimal scaling
+"""Planning: solving for one unknown from targets (costspec.solver) and compute-optimal scaling
 (costspec.scaling), through the API, one-point specs, sweeps and the command line."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import costspec
 from costspec import scaling
 from costspec.cli import main
 from costspec.point import evaluate
-from costspec.solve import TARGETS, SolveError, solve
+from costspec.solver import TARGETS, SolveError, solve
 from costspec.spec import load_text
 
 RTOL = 1e-9

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from costspec.catalog import Catalog, Figure, Gpu, ModelPreset, Price
+from costspec.scaling import FITS, optimal
 from costspec.errors import CatalogError, CostspecError, InputError, ModelInputError, SpecError, UnknownNameError
 from costspec.spec import Spec, load, validate
 from costspec.units import parse_number
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from costspec.estimator import Estimate, estimate
     from costspec.plan import Plan, compile_spec
     from costspec.runner import iter_batches, sweep
+    from costspec.solver import Solution, SolveError, solve
 
     __version__: str
 
@@ -28,6 +30,9 @@ _LAZY = {
     "iter_batches": "costspec.runner",
     "compile_spec": "costspec.plan",
     "Plan": "costspec.plan",
+    "solve": "costspec.solver",
+    "Solution": "costspec.solver",
+    "SolveError": "costspec.solver",
 }
 
 
@@ -51,6 +56,7 @@ __all__ = [
     "CatalogError",
     "CostspecError",
     "Estimate",
+    "FITS",
     "Figure",
     "Gpu",
     "InputError",
@@ -59,6 +65,8 @@ __all__ = [
     "Plan",
     "Price",
     "Spec",
+    "Solution",
+    "SolveError",
     "SpecError",
     "UnknownNameError",
     "__version__",
@@ -66,7 +74,9 @@ __all__ = [
     "estimate",
     "iter_batches",
     "load",
+    "optimal",
     "parse_number",
+    "solve",
     "sweep",
     "validate",
 ]

@@ -208,7 +208,7 @@ def estimate(ctx: click.Context, /, **o: Any) -> None:
         catalog=_catalog(o["catalog_files"]),
     )
     if o["solve_for"]:
-        from costspec.solve import SolveError, solve
+        from costspec.solver import SolveError, solve
 
         try:
             solution = solve(o["solve_for"], targets, **inputs)
@@ -489,19 +489,26 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
     else:
         summary = write(plan, path, fmt=fmt, threads=threads)
     if not quiet:
-        click.echo(_sweep_summary(summary))
+        click.echo(_sweep_summary(summary, plan.spec))
 
 
-def _sweep_summary(s: Any) -> str:
-    lines = [
+def _sweep_summary(s: Any, spec: Any) -> str:
+    unknown = spec.fields.get("solve.for")
+    solved = []
+    if unknown is not None:
+        targets = [t for t in ("cost_usd", "wall_clock_days", "gpu_hours", "model_flops", "energy_kwh")
+                   if f"solve.{t}" in spec.fields or any(a.name == f"solve.{t}" for a in spec.sweep.axes)]
+        solved = [f"solved: {unknown} for {', '.join(targets)} at every point (points with no answer are "
+                  f"left out)"]
+    lines = solved + [
         f"points: {s.points:,} evaluated, {s.kept:,} kept",
         f"time: {s.seconds:.2f} s ({s.points_per_second:,.0f} points/s)",
         f"output: {s.path}" + (f" ({len(s.files)} part files)" if len(s.files) > 1 else ""),
     ]
     best = s.cheapest
     if best is not None and best.num_rows:
-        shown = [c for c in ("model", "params", "tokens", "gpu", "gpus", "mfu", "wall_clock_days", "gpu_hours",
-                             "cost_usd") if c in best.column_names]
+        default = ("model", "params", "tokens", "gpu", "gpus", "mfu", "wall_clock_days", "gpu_hours", "cost_usd")
+        shown = [c for c in (spec.output_columns or default) if c in best.column_names]
         key = "cost_usd" if "cost_usd" in best.column_names else "gpu_hours"
         lines.append(f"cheapest {best.num_rows} by {key}:")
         rows = [shown] + [[_cell(c, best.column(c)[i].as_py()) for c in shown] for i in range(best.num_rows)]
@@ -517,8 +524,12 @@ def _cell(col: str, v: Any) -> str:
         return "-"
     if col == "cost_usd":
         return f"${v:,.0f}"
-    if col in ("params", "tokens", "gpu_hours"):
+    if col in ("params", "tokens", "gpu_hours", "active_params", "trainable_params"):
         return format_si(v)
+    if col in ("model_flops", "hardware_flops", "compute_flops"):
+        return f"{v:.3g}"
+    if col in ("tokens_per_param", "memory_gb_per_gpu", "loss", "min_gpus") and isinstance(v, float):
+        return f"{v:.4g}"
     if col == "wall_clock_days":
         return f"{v:,.1f}" if v >= 10 else f"{v:.3g}"
     if col == "gpus":

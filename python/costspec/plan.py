@@ -461,9 +461,9 @@ class _Compiler:
                           "effective:training.tokens": d, "compute_flops": c})
 
     def solve(self, layouts: dict[str, tuple[list[str], list[str]]]) -> dict[str, int]:
-        """solve.for: the unknown from two trial evaluations (the affine forms of solve.py), clamped
+        """solve.for: the unknown from two trial evaluations (the affine forms of solver.py), clamped
         into its domain; ``self.solve_checks`` are the filters that drop points with no answer."""
-        from costspec import solve as sv
+        from costspec import solver as sv
 
         unknown = str(self.spec.fields["solve.for"])
         short = next(k for k, v in sv.UNKNOWNS.items() if v == unknown)
@@ -492,7 +492,7 @@ class _Compiler:
             f1, f2 = outs[0][name], outs[1][name]
             b = self.bin("div", self.bin("sub", f2, f1), dt)
             # -0 + 0 = +0: a target that does not move gets the bound +inf (met) or -inf (contradicted),
-            # whatever the sign of dt (negative for the GPU count), met within solve.RTOL as solve.py checks it
+            # whatever the sign of dt (negative for the GPU count), met within solve.RTOL as solver.py checks it
             b = self.bin("add", b, self.const(0.0))
             a = self.bin("sub", f1, self.bin("mul", b, t[0]))
             slack = self.bin("mul", self.bin("eq", b, self.const(0.0)), self.bin("mul", target, self.const(sv.RTOL)))
@@ -531,7 +531,7 @@ class _Compiler:
             self.allocate()
         ov = self.solve(layouts) if self.spec.fields.get("solve.for") else {}
         cols = self.compute(layouts, ov)
-        common, arch = self.common, {a: e(f"model.architecture.{a}") for a in ARCH}
+        common = self.common
         gpus = ov.get("hardware.count", self.field_reg("hardware.count"))
         nan = self.const(math.nan)
         peak, price = self.peak(), e("price.usd_per_gpu_hour")

@@ -11,7 +11,7 @@ from typing import Any
 from costspec import columns, expr, scaling
 from costspec.errors import CostspecError, InputError, ModelInputError, SpecError
 from costspec.estimator import Estimate, estimate
-from costspec.solve import UNKNOWNS, Solution, SolveError, solve
+from costspec.solver import UNKNOWNS, Solution, SolveError, solve
 from costspec.spec import FIELDS, PLANNING, Spec, Value
 
 # Defaults the cost model applies, so that expressions may refer to fields a spec leaves out.

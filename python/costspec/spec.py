@@ -74,7 +74,7 @@ FIELDS: dict[str, FieldInfo] = {
     "parallelism.tensor": FieldInfo("tensor_parallel", "number", **_whole()),
     "parallelism.pipeline": FieldInfo("pipeline_parallel", "number", **_whole()),
     "parallelism.zero": FieldInfo("zero", "choice", choices=("0", "1", "2", "3", "fsdp")),
-    # Solving for one unknown (costspec.solve): its targets are upper bounds.
+    # Solving for one unknown (costspec.solver): its targets are upper bounds.
     "solve.for": FieldInfo("solve.for", "choice", choices=("training.tokens", "model.params", "hardware.count",
                                                             "hardware.mfu")),
     **{f"solve.{t}": FieldInfo(f"solve.{t}", "number", **_positive()) for t in
@@ -773,7 +773,7 @@ class _Checker:
                     if m.active_params and m.active_params != m.params:
                         self.err(spath, f"solving for model.params needs a dense model; {m.id} is a mixture of "
                                  "experts", "a dense model preset, or none", m.id)
-            # Which targets move with the unknown (solve.py: the affine forms).
+            # Which targets move with the unknown (solver.py: the affine forms).
             duration = next((d for d in DURATION if present(d)), "hardware.mfu")
             timed = duration == "hardware.mfu" or unknown == "hardware.mfu"
             depends = {
