@@ -585,3 +585,43 @@ def test_cli_estimate_spec_with_solve(tmp_path: Any, capsys: pytest.CaptureFixtu
     code, out, _ = run(capsys, "estimate", "--spec", str(f), "--json")
     data = json.loads(out)
     assert code == 0 and data["compute_flops"] == 5.76e23 and data["params"] == pytest.approx(72.25e9, rel=1e-3)
+
+
+# -- the example specs --------------------------------------------------------------------------
+
+ROOT_SPECS = __import__("pathlib").Path(__file__).resolve().parent.parent / "specs"
+
+
+def test_budget_example_meets_both_targets_and_one_binds() -> None:
+    rows = costspec.sweep(costspec.load(ROOT_SPECS / "budget.yaml")).to_pylist()
+    assert len(rows) == 5
+    for r in rows:
+        assert r["cost_usd"] <= 1e6 * (1 + RTOL) and r["wall_clock_days"] <= 30 * (1 + RTOL)
+        assert math.isclose(r["cost_usd"], 1e6, rel_tol=1e-9) or math.isclose(r["wall_clock_days"], 30, rel_tol=1e-9)
+        assert r["tokens_per_param"] == pytest.approx(r["tokens"] / 6.738415616e9)
+        fit = scaling.FITS["besiroglu2024"]
+        assert r["loss"] == pytest.approx(fit.loss(6.738415616e9, r["tokens"]))
+
+
+def test_deadline_example_keeps_three_cheapest_whole_counts_per_gpu() -> None:
+    rows = costspec.sweep(costspec.load(ROOT_SPECS / "deadline.yaml")).to_pylist()
+    assert len(rows) == 15 and {r["gpu"] for r in rows} == {"A100-80GB", "H100-SXM", "H200", "B200", "MI300X"}
+    for r in rows:
+        assert r["wall_clock_days"] <= 90 and r["gpus"] % r["tensor_parallel"] == 0 and r["gpus"] >= r["min_gpus"]
+        # one step of TP fewer misses the deadline (or the memory minimum set the count)
+        fewer = r["gpus"] - r["tensor_parallel"]
+        assert r["gpus"] == r["min_gpus"] or r["wall_clock_days"] * r["gpus"] / fewer > 90
+    for gpu in {r["gpu"] for r in rows}:
+        costs = [r["cost_usd"] for r in rows if r["gpu"] == gpu]
+        assert costs == sorted(costs)
+
+
+def test_frontier_example_is_compute_optimal() -> None:
+    rows = costspec.sweep(costspec.load(ROOT_SPECS / "frontier.yaml")).to_pylist()
+    assert len(rows) == 45
+    fit = scaling.FITS["besiroglu2024"]
+    for r in rows:
+        assert 6 * r["params"] * r["tokens"] == pytest.approx(r["compute_flops"], rel=1e-9)
+        n, d = fit.optimal(r["compute_flops"])
+        assert (r["params"], r["tokens"]) == (pytest.approx(n, rel=1e-9), pytest.approx(d, rel=1e-9))
+        assert 15 < r["tokens_per_param"] < 25 and r["wall_clock_days"] <= 90
