@@ -625,3 +625,30 @@ def test_frontier_example_is_compute_optimal() -> None:
         n, d = fit.optimal(r["compute_flops"])
         assert (r["params"], r["tokens"]) == (pytest.approx(n, rel=1e-9), pytest.approx(d, rel=1e-9))
         assert 15 < r["tokens_per_param"] < 25 and r["wall_clock_days"] <= 90
+
+
+CONTRADICTED = """
+costspec: 1
+model: {preset: llama2-70b}
+training: {recompute: full}
+hardware: {gpu: h100%s}
+price: {provider: lambda}
+%s
+solve:
+  for: hardware.count
+  cost_usd: 1M
+  wall_clock_days: 30
+"""
+
+
+def test_sweep_with_no_answer_fails_and_writes_nothing(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    one = tmp_path / "one.yaml"
+    one.write_text(CONTRADICTED % (", mfu: 0.4", ""))
+    out = tmp_path / "o.parquet"
+    code, _, err = run(capsys, "sweep", str(one), "-o", str(out))
+    assert code == 2 and f"{one}:10:13: solve.cost_usd: contradictory targets" in err and not out.exists()
+    many = tmp_path / "many.yaml"
+    many.write_text(CONTRADICTED % ("", "sweep: {grid: {hardware.mfu: [0.3, 0.4]}}"))
+    code, _, err = run(capsys, "sweep", str(many), "-o", str(out))
+    assert code == 2 and "has an answer" in err and "nothing written" in err and not out.exists()
+    assert list(tmp_path.iterdir()) == [one, many] or sorted(tmp_path.iterdir()) == sorted([one, many])

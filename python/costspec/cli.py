@@ -459,6 +459,11 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
         else:
             keep = Keep(top, by.lstrip("-"), by.startswith("-"), groups)
         spec = dataclasses.replace(spec, keep=keep)
+    solving = spec.fields.get("solve.for") is not None
+    if solving and spec.points == 1:  # one point: say why it has no answer, before writing anything
+        from costspec.point import evaluate
+
+        evaluate(spec)
     plan = compile_spec(spec)
     fmt = fmt or plan.spec.output_format or "parquet"
     suffix = {"parquet": ".parquet", "arrow": ".arrow", "csv": ".csv"}[fmt]
@@ -488,6 +493,16 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
             summary = write(plan, path, fmt=fmt, threads=threads, on_progress=advance)
     else:
         summary = write(plan, path, fmt=fmt, threads=threads)
+    if solving and summary.kept == 0:
+        import shutil
+
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        raise CostspecError(f"no point of {spec_file} has an answer{' that passes where' if spec.where else ''} "
+                            "(each target impossible or contradicted); nothing written. costspec estimate --spec "
+                            "on one of its points says why")
     if not quiet:
         click.echo(_sweep_summary(summary, plan.spec))
 
