@@ -15,14 +15,12 @@ Run: python benchmarks/reduce_bench.py [--quick] [--no-duckdb]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import textwrap
 from pathlib import Path
+
+from child import run_child, sweep_to_parquet  # benchmarks/child.py, beside this script
 
 SPEC = """
 costspec: 1
@@ -55,21 +53,6 @@ CASES = (
 )
 
 
-def run_child(code: str) -> dict[str, object]:
-    """Run `code` in a fresh interpreter; it prints one JSON line. Adds the child's peak RSS."""
-    code = textwrap.dedent(code) + (
-        "\nimport resource as _r, json as _j\n"
-        "print(_j.dumps({'rss': _r.getrusage(_r.RUSAGE_SELF).ru_maxrss / 1024}))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr)
-    lines = proc.stdout.strip().splitlines()
-    out: dict[str, object] = json.loads(lines[-2])
-    out["peak_rss_mb"] = json.loads(lines[-1])["rss"]
-    return out
-
-
 def engine(spec_file: str, keep: str, threads: int) -> dict[str, object]:
     return run_child(f"""
         import json, time
@@ -85,17 +68,6 @@ def engine(spec_file: str, keep: str, threads: int) -> dict[str, object]:
     """)
 
 
-def write_all(spec_file: str, out: str) -> dict[str, object]:
-    return run_child(f"""
-        import json, time
-        from costspec.spec import load
-        from costspec.plan import compile_spec
-        from costspec.runner import write
-        plan = compile_spec(load({spec_file!r}))
-        t = time.perf_counter()
-        summary = write(plan, {out!r}, fmt="parquet", threads=2)
-        print(json.dumps({{"seconds": time.perf_counter() - t, "points": plan.points, "kept": summary.kept}}))
-    """)
 
 
 QUERIES = {
@@ -170,7 +142,7 @@ def main() -> None:
             return
         print("for scale: write every kept point to Parquet, then query it in DuckDB (2 threads)")
         out = tmp / "all.parquet"
-        w = write_all(str(spec), str(out))
+        w = sweep_to_parquet(str(spec), str(out))
         size = sum(f.stat().st_size for f in out.glob("*.parquet"))
         line("costspec sweep -> Parquet", w, f"{w['kept']:,} rows, {size / 1e9:.1f} GB")
         files = str(out / "*.parquet")

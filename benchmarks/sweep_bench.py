@@ -15,14 +15,12 @@ Run: python benchmarks/sweep_bench.py [--quick]   (needs numpy; --quick uses 1/1
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import textwrap
 from pathlib import Path
+
+from child import run_child, sweep_to_parquet  # benchmarks/child.py, beside this script
 
 SPEC = """
 costspec: 1
@@ -46,21 +44,6 @@ sweep:
 
 def spec_text(n_params: int, where: str) -> str:
     return SPEC.format(n_params=n_params, where=where)
-
-
-def run_child(code: str) -> dict[str, float]:
-    """Run `code` in a fresh interpreter; it prints one JSON line. Adds the child's peak RSS."""
-    code = textwrap.dedent(code) + (
-        "\nimport resource as _r, json as _j\n"
-        "print(_j.dumps({'rss': _r.getrusage(_r.RUSAGE_SELF).ru_maxrss / 1024}))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr)
-    lines = proc.stdout.strip().splitlines()
-    out: dict[str, float] = json.loads(lines[-2])
-    out["peak_rss_mb"] = json.loads(lines[-1])["rss"]
-    return out
 
 
 # The sweep's axes and catalog attributes as numpy arrays: what either numpy baseline starts from.
@@ -192,18 +175,6 @@ def engine(spec_file: str, threads: int) -> dict[str, float]:
     """)
 
 
-def sweep_to_parquet(spec_file: str, out: str) -> dict[str, float]:
-    return run_child(f"""
-        import json, time
-        from costspec.spec import load
-        from costspec.plan import compile_spec
-        from costspec.runner import write
-        plan = compile_spec(load({spec_file!r}))
-        t0 = time.perf_counter()
-        s = write(plan, {out!r}, fmt="parquet", threads=2)
-        dt = time.perf_counter() - t0
-        print(json.dumps({{"seconds": dt, "points": plan.points, "kept": s.kept}}))
-    """)
 
 
 def pyarrow_alone(src: str, out: str, parts: int) -> dict[str, float]:

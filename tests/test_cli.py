@@ -9,21 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from costspec.cli import main
+from clirun import run
 
 REQUIRED_JSON_KEYS = {
     "params", "active_params", "tokens", "convention", "model_flops", "hardware_flops", "peak_tflops", "mfu",
     "hfu", "gpu_hours", "wall_clock_days", "cost_usd", "energy_kwh", "co2e_kg", "memory_gb_per_gpu", "fits",
     "min_gpus",
 }
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exc.value.code
-    return (code if isinstance(code, int) else 0), out, err
 
 
 def test_done_when_palm_540b_json(capsys: pytest.CaptureFixture[str]) -> None:

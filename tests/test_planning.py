@@ -16,22 +16,14 @@ from hypothesis import strategies as st
 
 import costspec
 from costspec import scaling
-from costspec.cli import main
 from costspec.point import evaluate
 from costspec.solver import TARGETS, SolveError, solve
 from costspec.spec import load_text
+from clirun import run
 
 RTOL = 1e-9
 GPUS = ["h100", "a100", "b200", "mi300x", "l40s", "h200"]
 PRESETS = ["llama2-7b", "llama2-13b", "llama2-70b", "llama-7b", "palm-8b", "chinchilla-70b"]
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exc.value.code
-    return (code if isinstance(code, int) else 0), out, err
 
 
 def log_uniform(lo: float, hi: float) -> st.SearchStrategy[float]:

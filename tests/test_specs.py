@@ -13,23 +13,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from costspec import SpecError, load, validate
-from costspec.cli import main
 from costspec.expr import ExprError
 from costspec.expr import parse as parse_expr
 from costspec.point import evaluate
 from costspec.spec import Spec, load_text, validate_text
 from costspec.validation import github_annotation
+from clirun import run
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "specs").glob("*.yaml"))
 INVALID = sorted((ROOT / "tests" / "specs" / "invalid").glob("*.yaml"))
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exc.value.code or 0), out, err
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import costspec
-from costspec.cli import main
+from clirun import run
 from costspec.plan import compile_spec
 from costspec.spec import load_text
 from costspec.runner import SweepFailed, evaluate_only, iter_batches, sweep, write
@@ -43,13 +43,6 @@ sweep:
 derive:
   tpp: training.tokens / model.params
 """
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exc.value.code or 0), out, err
 
 
 def test_plan_counts_and_decodes_in_mixed_radix() -> None:
@@ -455,3 +448,12 @@ def test_pareto_from_the_cli_and_the_spec(tmp_path: Path, capsys: pytest.Capture
     assert code == 0 and "24 evaluated" in out
     code, _, err = run(capsys, "sweep", str(f), "--pareto", "cost_usd", "--top", "2", "--by", "cost_usd")
     assert code == 2 and "one reduction" in err
+
+
+def test_pyarrow_compute_is_loaded_before_writer_threads_start() -> None:
+    """Importing pyarrow.compute registers its kernels; done in a writer thread while another thread
+    writes Parquet, it races (seen here: 'No function registered with name: unique', and a crash).
+    The runner imports it up front."""
+    code = "import sys, costspec.runner; print('pyarrow.compute' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "True"

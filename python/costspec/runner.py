@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc  # here, not in a writer thread: importing it registers kernels (a race otherwise)
 
 from costspec import columns as colinfo
 from costspec.errors import CostspecError
@@ -90,8 +91,6 @@ class _Buffers:
                 data = buf.slice(offset * 8, count * 8)
                 arr: pa.Array = pa.Array.from_buffers(pa.float64(), count, [None, data])
                 if c.nullable:  # NaN means "no value": mark it null, sharing the data buffer
-                    import pyarrow.compute as pc
-
                     valid = pc.invert(pc.is_nan(arr))
                     if valid.false_count:
                         arr = pa.Array.from_buffers(pa.float64(), count, [valid.buffers()[1], data])
@@ -270,8 +269,6 @@ class _Cheapest:
         self.lock = threading.Lock()
 
     def add(self, batch: pa.RecordBatch | pa.Table) -> None:
-        import pyarrow.compute as pc
-
         with self.lock:
             bar = self.threshold
         if bar is not None:  # only rows that can still make the five cheapest
