@@ -59,16 +59,16 @@ NUMPY_SETUP = """
         price = np.array([cat.price(p, g).usd_per_gpu_hour for p, g in zip(ax["price.provider"], gpus)])
         watts = np.array([g.tdp_w.value for g in gpus])
         mem = np.array([g.memory_gb.value for g in gpus]) * 1e9
+        params = ax["model.params"].astype(float)
+        tpp = ax["ratio"].astype(float)
+        mfu = ax["hardware.mfu"].astype(float)
+        count = ax["hardware.count"].astype(float)
 """
 
 
 def numpy_baseline(spec_file: str) -> dict[str, float]:
     """The cost model in numpy, as an expert would vectorise it for this sweep."""
     return run_child(NUMPY_SETUP.format(spec_file=spec_file) + """
-        params = ax["model.params"].astype(float)
-        tpp = ax["ratio"].astype(float)
-        mfu = ax["hardware.mfu"].astype(float)
-        count = ax["hardware.count"].astype(float)
         t0 = time.perf_counter()
         # Hoisted by broadcasting: FLOPs per (params, tpp); GPU-hours per (gpu, params, tpp, mfu).
         flops = 6.0 * params[:, None] ** 2 * tpp[None, :]                     # 6·N·D with D = tpp·N
@@ -96,10 +96,6 @@ def numpy_full(spec_file: str) -> dict[str, float]:
     """numpy computing every output column of the sweep per point (as the design notes' baseline
     did), streamed through reused buffers, then the filter."""
     return run_child(NUMPY_SETUP.format(spec_file=spec_file) + """
-        params = ax["model.params"].astype(float)
-        tpp = ax["ratio"].astype(float)
-        mfu = ax["hardware.mfu"].astype(float)
-        count = ax["hardware.count"].astype(float)
         t0 = time.perf_counter()
         flops = 6.0 * params[:, None] ** 2 * tpp[None, :]
         shape = (gpus.__len__(), params.size, tpp.size, mfu.size)

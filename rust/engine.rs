@@ -268,33 +268,6 @@ const PRECISIONS: [Precision; 6] =
     [Precision::Fp32, Precision::Tf32, Precision::Bf16, Precision::Fp16, Precision::Fp8, Precision::Fp4];
 const OPTIMIZERS: [Optimizer; 3] = [Optimizer::Adam, Optimizer::Adam8bit, Optimizer::Sgd];
 
-fn base_point() -> Point {
-    Point {
-        params: 1.0,
-        active_params: 1.0,
-        tokens: 1.0,
-        arch: Architecture::default(),
-        convention: Convention::SixND,
-        recompute: Recompute::None,
-        mode: Mode::Pretrain,
-        lora: None,
-        precision: Precision::Bf16,
-        peak_tflops: 1.0,
-        utilisation: Utilisation::Mfu(1.0),
-        gpus: None,
-        usd_per_gpu_hour: None,
-        watts: None,
-        pue: 1.0,
-        grid_kg_per_kwh: None,
-        gpu_memory_gb: None,
-        optimizer: Optimizer::Adam,
-        zero_stage: 0,
-        tensor_parallel: 1.0,
-        pipeline_parallel: 1.0,
-        micro_batch: 1.0,
-    }
-}
-
 /// Model states of a memory stage from its inputs (the `MEM_GPU_IN` layout).
 #[inline(always)]
 fn mem_states(v: impl Fn(usize) -> f64) -> States {
@@ -335,7 +308,7 @@ fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), String> {
     let e = |err: crate::types::ModelError| err.to_string();
     match stage {
         Stage::Flops => {
-            let mut p = base_point();
+            let mut p = Point::default();
             p.params = i[0];
             p.active_params = if i[1].is_nan() { i[0] } else { i[1] };
             p.tokens = i[2];
@@ -412,7 +385,7 @@ fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), String> {
             o[2] = co2.unwrap_or(f64::NAN);
         }
         Stage::MemStates => {
-            let mut p = base_point();
+            let mut p = Point::default();
             p.params = i[0];
             for (k, name) in ["layers", "d_model", "heads", "seq_len"].iter().enumerate() {
                 p.arch.set(name, opt(i[2 + k]));
@@ -915,10 +888,11 @@ impl Sink for TopK {
     fn emit(&mut self, kept: &[u32], _all: bool, columns: &[Source<'_>], index0: u64) {
         // Groups are usually outer axes (the GPU), the same for the whole block: look the group up
         // once and skip every point that cannot beat its current k-th best.
-        let fixed_group = self.per.iter().all(|&c| matches!(columns[c], Source::Scalar(_)));
+        let fixed = fixed_group(&self.per, columns);
+        let fixed_group = fixed.is_some();
         let per = self.per.clone();
         let group_at = |j: usize| -> Vec<i64> { per.iter().map(|&c| columns[c].at(j) as i64).collect() };
-        let mut group = if fixed_group { group_at(0) } else { Vec::new() };
+        let mut group = fixed.unwrap_or_default();
         let mut bar = if fixed_group { self.bar(&group) } else { None };
         for &j in kept {
             let j = j as usize;

@@ -208,25 +208,15 @@ mod tests {
             params: 70e9,
             active_params: 70e9,
             tokens: 2e12,
-            arch: Architecture::default(),
-            convention: Convention::SixND,
-            recompute: Recompute::None,
-            mode: Mode::Pretrain,
-            lora: None,
-            precision: Precision::Bf16,
             peak_tflops: 312.0,
             utilisation: Utilisation::GpuHours(1_720_320.0),
-            gpus: None,
             usd_per_gpu_hour: Some(2.0),
             watts: Some(400.0),
             pue: 1.1,
             grid_kg_per_kwh: Some(0.385),
             gpu_memory_gb: Some(80.0),
-            optimizer: Optimizer::Adam,
             zero_stage: 3,
-            tensor_parallel: 1.0,
-            pipeline_parallel: 1.0,
-            micro_batch: 1.0,
+            ..Point::default()
         }
     }
 

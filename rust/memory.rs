@@ -139,24 +139,14 @@ mod tests {
                 seq_len: Some(2048.0),
                 ..Default::default()
             },
-            convention: Convention::SixND,
             recompute,
-            mode: Mode::Pretrain,
-            lora: None,
-            precision: Precision::Bf16,
             peak_tflops: 312.0,
             utilisation: Utilisation::Mfu(0.5),
             gpus: Some(gpus),
-            usd_per_gpu_hour: None,
-            watts: None,
-            pue: 1.0,
-            grid_kg_per_kwh: None,
             gpu_memory_gb: Some(80.0),
-            optimizer: Optimizer::Adam,
             zero_stage: zero,
             tensor_parallel: tp,
-            pipeline_parallel: 1.0,
-            micro_batch: 1.0,
+            ..Point::default()
         }
     }
 

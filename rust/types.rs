@@ -183,6 +183,37 @@ pub struct Point {
     pub micro_batch: f64,
 }
 
+impl Default for Point {
+    /// A neutral point: one parameter and one token at MFU 1 on a 1 TFLOP/s GPU, bf16, Adam,
+    /// no parallelism, no price or power. Callers set what they mean.
+    fn default() -> Point {
+        Point {
+            params: 1.0,
+            active_params: 1.0,
+            tokens: 1.0,
+            arch: Architecture::default(),
+            convention: Convention::SixND,
+            recompute: Recompute::None,
+            mode: Mode::Pretrain,
+            lora: None,
+            precision: Precision::Bf16,
+            peak_tflops: 1.0,
+            utilisation: Utilisation::Mfu(1.0),
+            gpus: None,
+            usd_per_gpu_hour: None,
+            watts: None,
+            pue: 1.0,
+            grid_kg_per_kwh: None,
+            gpu_memory_gb: None,
+            optimizer: Optimizer::Adam,
+            zero_stage: 0,
+            tensor_parallel: 1.0,
+            pipeline_parallel: 1.0,
+            micro_batch: 1.0,
+        }
+    }
+}
+
 /// Per-GPU memory, GB (1e9 bytes).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Memory {

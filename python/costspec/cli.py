@@ -30,7 +30,12 @@ FLAGS = {
     "architecture": "--arch",
     "lora": "--lora-rank or --lora-fraction",
     "wall_clock_days": "--wall-clock-days",
+    "solve.for": "--solve",
 }
+# Targets of --solve: column -> option name (as click passes it).
+TARGET_OPTIONS = {"cost_usd": "budget_usd", "wall_clock_days": "deadline_days", "gpu_hours": "max_gpu_hours",
+                  "model_flops": "compute_flops", "energy_kwh": "max_energy_kwh"}
+FLAGS.update({f"solve.{t}": "--" + opt.replace("_", "-") for t, opt in TARGET_OPTIONS.items()})
 # Names that may appear inside an error's "expected ..." text, shown as flags on the command line.
 _NAMED = re.compile(r"\b(mfu|gpu_hours|wall_clock_days|dataset_tokens|tokens|params|gpus|lora_rank|lora_fraction)\b")
 
@@ -167,14 +172,15 @@ def estimate(ctx: click.Context, /, **o: Any) -> None:
         return
     if not o["gpu"]:
         raise click.UsageError("Missing option '--gpu' (or give --spec FILE).")
-    targets = {k: o[f] for k, f in _TARGET_FLAGS.items() if o[f] is not None}
+    targets = {k: o[f] for k, f in TARGET_OPTIONS.items() if o[f] is not None}
     if targets and not o["solve_for"]:
-        raise click.UsageError(f"{_flag(next(iter(targets)))} is a target: give --solve tokens|params|gpus|mfu")
+        raise click.UsageError(f"{flag_for('solve.' + next(iter(targets)))} is a target: give --solve "
+                               "tokens|params|gpus|mfu")
     if o["solve_for"] and not targets:
         raise click.UsageError("--solve needs a target: --budget-usd, --deadline-days, --max-gpu-hours, "
                                "--compute-flops or --max-energy-kwh")
-    if o["solve_for"] and o[_SOLVE_FLAG[o["solve_for"]]] is not None:
-        raise click.UsageError(f"--{_SOLVE_FLAG[o['solve_for']].replace('_', '-')} is given, but --solve "
+    if o["solve_for"] and o[o["solve_for"]] is not None:  # the unknown's own flag: --tokens, --params, ...
+        raise click.UsageError(f"--{o['solve_for']} is given, but --solve "
                                f"{o['solve_for']} solves for it; drop one")
     inputs = dict(
         model=o["model"],
@@ -213,12 +219,7 @@ def estimate(ctx: click.Context, /, **o: Any) -> None:
         try:
             solution = solve(o["solve_for"], targets, **inputs)
         except SolveError as e:
-            raise CostspecError(f"{_flag(e.field.split('.', 1)[1]) if e.field != 'solve.for' else '--solve'}: "
-                                f"{e}") from None
-        except InputError as e:  # a bad target: name its flag, not its spec field
-            if not e.field.startswith("solve."):
-                raise
-            raise InputError(_TARGET_FLAGS.get(e.field.split(".", 1)[1], e.field), e.given, e.accepted) from None
+            raise CostspecError(f"{flag_for(e.field)}: {e}") from None
         if o["as_json"]:
             click.echo(_dump({**solution.estimate.to_dict(), "solved": _solved(solution)}))
         else:
@@ -227,15 +228,6 @@ def estimate(ctx: click.Context, /, **o: Any) -> None:
         return
     result = run(**inputs)
     click.echo(_dump(result.to_dict()) if o["as_json"] else render(result))
-
-
-_TARGET_FLAGS = {"cost_usd": "budget_usd", "wall_clock_days": "deadline_days", "gpu_hours": "max_gpu_hours",
-                 "model_flops": "compute_flops", "energy_kwh": "max_energy_kwh"}
-_SOLVE_FLAG = {"tokens": "tokens", "params": "params", "gpus": "gpus", "mfu": "mfu"}
-
-
-def _flag(target: str) -> str:
-    return "--" + _TARGET_FLAGS.get(target, target).replace("_", "-")
 
 
 def _solved(solution: Any) -> dict[str, Any]:
@@ -314,17 +306,14 @@ def optimal(flops: str | None, budget_usd: str | None, gpu: str | None, mfu: str
     if budget_usd is not None:
         if gpu is None or mfu is None or (price is None) == (provider is None):
             raise click.UsageError("--budget-usd needs --gpu, --mfu and one of --price or --provider")
-        from costspec.estimator import estimate as run
+        from costspec.solver import budget_flops
 
         usd = parse_number(budget_usd, "budget_usd")
         if not usd > 0:
             raise InputError("budget_usd", budget_usd, "a number > 0")
-        probe = run(params=1e9, tokens=1e9, gpu=gpu, mfu=mfu, usd_per_gpu_hour=price, provider=provider,
-                    precision=precision)
+        c, probe = budget_flops(usd, gpu=gpu, mfu=mfu, usd_per_gpu_hour=price, provider=provider,
+                                precision=precision)
         assert probe.usd_per_gpu_hour is not None
-        if not probe.usd_per_gpu_hour > 0:
-            raise InputError("usd_per_gpu_hour", price, "a price > 0 (a dollar budget buys nothing at 0)")
-        c = scaling.flops_for_budget(usd, probe.usd_per_gpu_hour, probe.peak_tflops, probe.mfu)
         lines.append(f"${usd:,.0f} buys {usd / probe.usd_per_gpu_hour:,.0f} {probe.gpu} GPU-hours at "
                      f"${probe.usd_per_gpu_hour:g}/h: {c:.4g} FLOPs at MFU {probe.mfu:g} of "
                      f"{probe.peak_tflops:g} TFLOP/s ({precision} dense)")
@@ -511,7 +500,9 @@ def _sweep_summary(s: Any, spec: Any) -> str:
     unknown = spec.fields.get("solve.for")
     solved = []
     if unknown is not None:
-        targets = [t for t in ("cost_usd", "wall_clock_days", "gpu_hours", "model_flops", "energy_kwh")
+        from costspec.spec import SOLVE_TARGETS
+
+        targets = [t for t in SOLVE_TARGETS
                    if f"solve.{t}" in spec.fields or any(a.name == f"solve.{t}" for a in spec.sweep.axes)]
         solved = [f"solved: {unknown} for {', '.join(targets)} at every point (points with no answer are "
                   f"left out)"]

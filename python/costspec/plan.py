@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from costspec import columns as colinfo
-from costspec import expr
+from costspec import expr, scaling
 from costspec.catalog import PRECISIONS, Catalog, Gpu, ModelPreset
 from costspec.errors import SpecError, UnknownNameError
 from costspec.spec import DURATION, FIELDS, Axis, Spec
@@ -106,6 +106,9 @@ class _Compiler:
         self.pending: dict[str, tuple[expr.Expr, tuple[Any, ...]]] = {}
         self.active: set[str] = set()
         self.presets: list[ModelPreset] = []
+        self.solve_targets: list[tuple[str, int]] = []  # (column, register of its bound)
+        self.solved_states: dict[str, int] | None = None  # memory states, when solving for the GPU count
+        self.checks: list[int] = []  # filters dropping points whose solved value misses a target
         self.gpus: list[Gpu] = []
 
     # -- registers ----------------------------------------------------------------------------
@@ -129,6 +132,11 @@ class _Compiler:
 
     def op(self, **kw: Any) -> None:
         self.ops.append(kw)
+
+    def un(self, op: str, a: int) -> int:
+        o = self.new()
+        self.op(k="un", op=op, a=a, o=o)
+        return o
 
     def bin(self, op: str, a: int, b: int, msg: str | None = None) -> int:
         o = self.new()
@@ -272,9 +280,7 @@ class _Compiler:
                 a = go(node.operand)
                 if isinstance(node.op, ast.UAdd):
                     return a
-                o = self.new()
-                self.op(k="un", op="neg" if isinstance(node.op, ast.USub) else "not", a=a, o=o)
-                return o
+                return self.un("neg" if isinstance(node.op, ast.USub) else "not", a)
             if isinstance(node, ast.BoolOp):
                 regs = [go(v) for v in node.values]
                 acc = regs[0]
@@ -300,9 +306,7 @@ class _Compiler:
                     for r in args[1:]:
                         acc = self.bin(fname, acc, r)
                     return acc
-                o = self.new()
-                self.op(k="un", op=_UN_FN[fname], a=args[0], o=o)
-                return o
+                return self.un(_UN_FN[fname], args[0])
             raise self.error(path, f"cannot compile {ast.dump(node)}")
 
         return go(e.tree)
@@ -432,15 +436,8 @@ class _Compiler:
         return cols
 
     # -- planning: compute-optimal allocation and solving ---------------------------------------------
-    def un(self, op: str, a: int) -> int:
-        o = self.new()
-        self.op(k="un", op=op, a=a, o=o)
-        return o
-
     def allocate(self) -> None:
         """scaling.compute_flops or budget_usd: params and tokens become the fit's optimum (scaling.py)."""
-        from costspec import scaling
-
         c = self.field_reg("scaling.compute_flops")
         if c is None:  # FLOPs the dollars buy: budget / price × 3600 × peak × 1e12 × MFU
             hours = self.bin("div", self.field_reg("scaling.budget_usd"), self.effective("price.usd_per_gpu_hour"))  # type: ignore[arg-type]
@@ -462,7 +459,7 @@ class _Compiler:
 
     def solve(self, layouts: dict[str, tuple[list[str], list[str]]]) -> dict[str, int]:
         """solve.for: the unknown from two trial evaluations (the affine forms of solver.py), clamped
-        into its domain; ``self.solve_checks`` are the filters that drop points with no answer."""
+        into its domain; ``self.checks`` (made in ``model``) drop the points with no answer."""
         from costspec import solver as sv
 
         unknown = str(self.spec.fields["solve.for"])
@@ -483,7 +480,6 @@ class _Compiler:
         outs = [self.compute(layouts, over(value(tr))) for tr in t]
         dt = self.bin("sub", t[1], t[0])
         best = -1
-        self.solve_targets: list[tuple[str, int]] = []
         for name in sv.TARGETS:
             target = self.field_reg(f"solve.{name}")
             if target is None:
@@ -503,11 +499,10 @@ class _Compiler:
         if short == "gpus":  # whole multiples of TP·PP, at least the memory minimum
             x = self.bin("mul", self.un("ceil", self.bin("mul", self.bin("div", x, mp), self.const(1 - 1e-12))), mp)
             x = self.bin("max", self.bin("min", x, self.const(hi)), mp)
-            states = self.stage("mem_states", layouts["mem_states"], self.mem_inputs(over(x), outs[0]))
-            x = self.bin("max", x, states["min_gpus"])  # (NaN: memory unknown, or never fits; fits says which)
+            self.solved_states = self.stage("mem_states", layouts["mem_states"], self.mem_inputs(over(x), outs[0]))
+            x = self.bin("max", x, self.solved_states["min_gpus"])  # (NaN: memory unknown, or never fits; fits says which)
         else:
             x = self.bin("max", self.bin("min", x, self.const(hi)), self.const(lo))  # NaN → hi; checked later
-        self.regs["solved"] = x
         return over(x)
 
     def mem_inputs(self, ov: dict[str, int], cols: dict[str, int]) -> dict[str, int]:
@@ -526,8 +521,7 @@ class _Compiler:
 
     def model(self, layouts: dict[str, tuple[list[str], list[str]]]) -> dict[str, int]:
         e = self.effective
-        if self.spec.fields.get("scaling.compute_flops") is not None or "scaling.compute_flops" in self.regs \
-                or self.spec.fields.get("scaling.budget_usd") is not None or "scaling.budget_usd" in self.regs:
+        if any(self.field_reg(n) is not None for n in ("scaling.compute_flops", "scaling.budget_usd")):
             self.allocate()
         ov = self.solve(layouts) if self.spec.fields.get("solve.for") else {}
         cols = self.compute(layouts, ov)
@@ -536,7 +530,8 @@ class _Compiler:
         nan = self.const(math.nan)
         peak, price = self.peak(), e("price.usd_per_gpu_hour")
         mem_in = self.mem_inputs(ov, cols)
-        st = self.stage("mem_states", layouts["mem_states"], mem_in)
+        # (solving for the GPU count computed these already: they do not depend on the count)
+        st = self.solved_states or self.stage("mem_states", layouts["mem_states"], mem_in)
         mg = self.stage("mem_gpu", layouts["mem_gpu"], {
             **{k: v for k, v in st.items()}, "zero": mem_in["zero"], "gpus": gpus if gpus is not None else nan,
             "tensor_parallel": mem_in["tensor_parallel"], "pipeline_parallel": mem_in["pipeline_parallel"],
@@ -562,16 +557,14 @@ class _Compiler:
         if "compute_flops" in self.regs:
             cols["compute_flops"] = self.regs["compute_flops"]
         fit = self.spec.fields.get("scaling.fit")
-        from costspec import scaling
         if fit in scaling.FITS:  # L = E + A·N^-α + B·D^-β
             f = scaling.FITS[str(fit)]
             term_n = self.bin("mul", self.const(f.A), self.bin("pow", common["params"], self.const(-f.alpha)))
             term_d = self.bin("mul", self.const(f.B), self.bin("pow", common["tokens"], self.const(-f.beta)))
             cols["loss"] = self.bin("add", self.const(f.E), self.bin("add", term_n, term_d))
-        self.checks: list[int] = []
-        for name, target in getattr(self, "solve_targets", []):  # the answer meets every target, else no answer
+        for name, target in self.solve_targets:  # the answer meets every target, else no answer
             self.checks.append(self.bin("le", cols[name], self.bin("mul", target, self.const(1 + 1e-9))))
-        if self.spec.fields.get("solve.for") == "hardware.count":
+        if self.spec.fields.get("solve.for") == "hardware.count":  # the count never fits
             self.checks.append(self.bin("ne", cols["fits"], self.const(0.0)))
         return cols
 
@@ -700,7 +693,7 @@ def _available(spec: Spec, c: _Compiler) -> set[str]:
     out = set(colinfo.NAMES)
     if "compute_flops" not in c.regs:
         out.discard("compute_flops")
-    if spec.fields.get("scaling.fit") not in ("hoffmann2022", "besiroglu2024"):
+    if spec.fields.get("scaling.fit") not in scaling.FITS:
         out.discard("loss")
     if "hardware.count" not in given:
         out -= {"gpus", "wall_clock_days", "fits", "data_parallel"}

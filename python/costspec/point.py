@@ -11,7 +11,7 @@ from typing import Any
 from costspec import columns, expr, scaling
 from costspec.errors import CostspecError, InputError, ModelInputError, SpecError
 from costspec.estimator import Estimate, estimate
-from costspec.solver import UNKNOWNS, Solution, SolveError, solve
+from costspec.solver import UNKNOWNS, Solution, SolveError, budget_flops, solve
 from costspec.spec import FIELDS, PLANNING, Spec, Value
 
 # Defaults the cost model applies, so that expressions may refer to fields a spec leaves out.
@@ -43,9 +43,7 @@ class PointResult:
 def _located(spec: Spec, field: str | None, message: str) -> SpecError:
     name = KWARG_TO_FIELD.get(field or "", field or "")
     path: tuple[Any, ...] = tuple(name.split(".")) if name in FIELDS else ("training", "convention")
-    for a in spec.sweep.axes:
-        if a.name == name:
-            path = ("sweep", "grid", name) if a.group is None else ("sweep", "zip", a.group, name)
+    path = _path(spec, name) if name in FIELDS else path
     if path == ("training", "convention") and "training" not in (spec.document.data or {}):
         path = ("model",)
     return spec.document.error(path, message)
@@ -53,10 +51,7 @@ def _located(spec: Spec, field: str | None, message: str) -> SpecError:
 
 def _path(spec: Spec, name: str) -> tuple[Any, ...]:
     """Where a field is in the spec: its own key, its sweep axis, or its section."""
-    for a in spec.sweep.axes:
-        if a.name == name:
-            return ("sweep", "grid", name) if a.group is None else ("sweep", "zip", a.group, name)
-    return tuple(name.split("."))
+    return next((a.path for a in spec.sweep.axes if a.name == name), tuple(name.split(".")))
 
 
 def inputs(spec: Spec) -> dict[str, Value]:
@@ -119,13 +114,8 @@ def evaluate(spec: Spec) -> PointResult:
         fit = values.get("scaling.fit")
         flops = values.get("scaling.compute_flops")
         if values.get("scaling.budget_usd") is not None:  # what the budget buys at this GPU, MFU and price
-            probe = estimate(**{**kwargs, "params": 1e9, "tokens": 1e9}, architecture=arch, catalog=spec.catalog)
-            assert probe.usd_per_gpu_hour is not None  # (the spec check asks for a price)
-            if not probe.usd_per_gpu_hour > 0:
-                raise spec.document.error(_path(spec, "price.usd_per_gpu_hour"), "a dollar budget "
-                                          "(scaling.budget_usd) buys nothing at a price of 0")
-            flops = scaling.flops_for_budget(float(values["scaling.budget_usd"]),  # type: ignore[arg-type]
-                                             probe.usd_per_gpu_hour, probe.peak_tflops, probe.mfu)
+            flops, _ = budget_flops(float(values["scaling.budget_usd"]),  # type: ignore[arg-type]
+                                    **kwargs, architecture=arch, catalog=spec.catalog)
         if flops is not None:
             ratio = values.get("scaling.tokens_per_param")
             n, d = scaling.optimal(str(fit), float(flops),  # type: ignore[arg-type]
@@ -143,8 +133,6 @@ def evaluate(spec: Spec) -> PointResult:
             result = estimate(**kwargs, architecture=arch, catalog=spec.catalog)
         if fit in scaling.FITS:
             planning["loss"] = scaling.FITS[str(fit)].loss(result.params, result.tokens)
-    except SpecError:
-        raise
     except SolveError as e:
         raise spec.document.error(_path(spec, e.field), str(e)) from None
     except (InputError, ModelInputError) as e:

@@ -23,20 +23,19 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from costspec.catalog import Catalog
+from costspec import scaling
 from costspec.errors import CostspecError, InputError
 from costspec.estimator import Estimate, estimate
+from costspec.spec import SOLVE_TARGETS, SOLVE_UNKNOWNS
 
 # Unknown (estimate() keyword) -> spec field, and the spec field's short name on the command line.
-UNKNOWNS: dict[str, str] = {"tokens": "training.tokens", "params": "model.params", "gpus": "hardware.count",
-                            "mfu": "hardware.mfu"}
+UNKNOWNS = SOLVE_UNKNOWNS
 RECIPROCAL = {"gpus", "mfu"}  # targets are affine in 1/x
 # Trial values of the transformed unknown t (x = t, or x = 1/t): exact for affine targets.
 TRIALS: dict[str, tuple[float, float]] = {"tokens": (1e9, 2e9), "params": (1e9, 2e9), "mfu": (1.0, 2.0)}
 # Targets: column name -> what it is called in messages.
-TARGETS: dict[str, str] = {
-    "cost_usd": "budget", "wall_clock_days": "deadline", "gpu_hours": "GPU-hour budget",
-    "model_flops": "compute", "energy_kwh": "energy budget",
-}
+TARGETS: dict[str, str] = dict(zip(SOLVE_TARGETS, ("budget", "deadline", "GPU-hour budget", "compute",
+                                                    "energy budget")))
 RTOL = 1e-9
 
 
@@ -66,9 +65,14 @@ class Solution:
         return f"solved {UNKNOWNS[self.unknown]} = {shown}, set by {why}"
 
 
+def _model_parallel(kw: Mapping[str, Any]) -> float:
+    """TP·PP: GPU counts are whole multiples of it."""
+    return float(kw.get("tensor_parallel") or 1) * float(kw.get("pipeline_parallel") or 1)
+
+
 def _trials(unknown: str, kw: Mapping[str, Any]) -> tuple[float, float]:
     if unknown == "gpus":
-        mp = float(kw.get("tensor_parallel") or 1) * float(kw.get("pipeline_parallel") or 1)
+        mp = _model_parallel(kw)
         return 1.0 / mp, 0.5 / mp  # t = 1/gpus at mp and 2·mp GPUs
     return TRIALS[unknown]
 
@@ -154,7 +158,7 @@ def solve(unknown: str, targets: Mapping[str, float | int | str], **kw: Any) -> 
     if unknown == "mfu":
         x = min(x, 1.0)  # within rounding of 1: the cost model takes no more than 1
     if unknown == "gpus":
-        mp = float(kw.get("tensor_parallel") or 1) * float(kw.get("pipeline_parallel") or 1)
+        mp = _model_parallel(kw)
         x = math.ceil(x / mp * (1 - 1e-12)) * mp
         mem = e1  # memory minimum does not depend on the count
         if mem.min_gpus is None and mem.gpu_memory_gb is not None:
@@ -169,6 +173,17 @@ def solve(unknown: str, targets: Mapping[str, float | int | str], **kw: Any) -> 
         got = getattr(final, name)
         assert got is not None and got <= target * (1 + 1e-6), (name, got, target)
     return Solution(unknown, x, binding, final, bounds)
+
+
+def budget_flops(budget_usd: float, **kw: Any) -> tuple[float, Estimate]:
+    """The model FLOPs a dollar budget buys at the GPU, MFU and price of ``kw`` (the inputs of
+    :func:`costspec.estimate`, without params and tokens), and the run that priced it."""
+    probe = estimate(**{**kw, "params": 1e9, "tokens": 1e9})
+    if not (probe.usd_per_gpu_hour or 0.0) > 0:
+        raise InputError("usd_per_gpu_hour", probe.usd_per_gpu_hour,
+                         "a price > 0 (a dollar budget buys nothing at a price of 0)")
+    assert probe.usd_per_gpu_hour is not None
+    return scaling.flops_for_budget(budget_usd, probe.usd_per_gpu_hour, probe.peak_tflops, probe.mfu), probe
 
 
 def _unshardable_gb(e: Estimate) -> float:

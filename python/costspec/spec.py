@@ -40,6 +40,11 @@ def _whole() -> dict[str, Any]:
     return {"ok": lambda x: x >= 1 and float(x).is_integer(), "accepted": "a whole number >= 1"}
 
 
+# Solving (costspec.solver): the unknowns (estimate() keyword -> spec field) and the targets (columns;
+# each an upper bound).
+SOLVE_UNKNOWNS: dict[str, str] = {"tokens": "training.tokens", "params": "model.params", "gpus": "hardware.count",
+                                  "mfu": "hardware.mfu"}
+SOLVE_TARGETS = ("cost_usd", "wall_clock_days", "gpu_hours", "model_flops", "energy_kwh")
 _ARCH = ("layers", "d_model", "heads", "kv_heads", "head_dim", "ffn_dim", "vocab", "seq_len", "experts",
          "experts_per_token")
 FIELDS: dict[str, FieldInfo] = {
@@ -75,17 +80,14 @@ FIELDS: dict[str, FieldInfo] = {
     "parallelism.pipeline": FieldInfo("pipeline_parallel", "number", **_whole()),
     "parallelism.zero": FieldInfo("zero", "choice", choices=("0", "1", "2", "3", "fsdp")),
     # Solving for one unknown (costspec.solver): its targets are upper bounds.
-    "solve.for": FieldInfo("solve.for", "choice", choices=("training.tokens", "model.params", "hardware.count",
-                                                            "hardware.mfu")),
-    **{f"solve.{t}": FieldInfo(f"solve.{t}", "number", **_positive()) for t in
-       ("cost_usd", "wall_clock_days", "gpu_hours", "model_flops", "energy_kwh")},
+    "solve.for": FieldInfo("solve.for", "choice", choices=tuple(SOLVE_UNKNOWNS.values())),
+    **{f"solve.{t}": FieldInfo(f"solve.{t}", "number", **_positive()) for t in SOLVE_TARGETS},
     # Compute-optimal scaling (costspec.scaling).
     "scaling.fit": FieldInfo("scaling.fit", "choice", choices=scaling.FIT_NAMES),
     "scaling.tokens_per_param": FieldInfo("scaling.tokens_per_param", "number", **_positive()),
     "scaling.compute_flops": FieldInfo("scaling.compute_flops", "number", **_positive()),
     "scaling.budget_usd": FieldInfo("scaling.budget_usd", "number", **_positive()),
 }
-SOLVE_TARGETS = ("cost_usd", "wall_clock_days", "gpu_hours", "model_flops", "energy_kwh")
 MAX_AXIS = 10**12  # values one generated axis may have
 SECTIONS = ("model", "training", "hardware", "price", "energy", "parallelism", "solve", "scaling")
 # Fields that are not cost-model inputs: they steer solving and scaling.
@@ -105,6 +107,11 @@ class Axis:
     step: float = 1.0
     num: int = 0
     group: int | None = None  # zip group, None for a grid axis
+
+    @property
+    def path(self) -> tuple[Any, ...]:
+        """Where the axis is written in a spec."""
+        return ("sweep", "grid", self.name) if self.group is None else ("sweep", "zip", self.group, self.name)
 
     def __len__(self) -> int:
         if self.kind == "values":
@@ -632,7 +639,7 @@ class _Checker:
         def values_of(name: str) -> list[tuple[Value, tuple[Any, ...]]]:
             if name in swept:
                 ax = swept[name]
-                base = ("sweep", "grid", name) if ax.group is None else ("sweep", "zip", ax.group, name)
+                base = ax.path
                 raw = self.doc.data["sweep"]["grid"][name] if ax.group is None else \
                     self.doc.data["sweep"]["zip"][ax.group][name]
                 inner = base if isinstance(raw, list) else (*base, "values")
@@ -736,8 +743,7 @@ class _Checker:
             if name in where_set:
                 return where_set[name]
             if name in swept:
-                ax = swept[name]
-                return ("sweep", "grid", name) if ax.group is None else ("sweep", "zip", ax.group, name)
+                return swept[name].path
             return default
 
         has_price = present("price.usd_per_gpu_hour") or present("price.provider")
@@ -782,8 +788,6 @@ class _Checker:
             }
             for t in ("cost_usd", "gpu_hours", "energy_kwh"):
                 depends[t] = timed and unknown != "hardware.count"
-            if unknown == "hardware.count" and duration == "hardware.wall_clock_days":
-                depends["wall_clock_days"] = False
             if targets and not any(depends[t] for t in targets):
                 why = {"hardware.count": "only the wall clock depends on the GPU count: give solve.wall_clock_days",
                        "hardware.mfu": "the FLOPs do not depend on the MFU: give a budget, deadline or GPU-hours"}.get(
