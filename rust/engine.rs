@@ -10,6 +10,8 @@
 //! keeps. Point `i` decodes by mixed radix (the first axis varies slowest), so any index range
 //! evaluates on its own and in a fixed order.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use serde::Deserialize;
 
 use crate::estimate::{money, point_flops, positive, utilisation, wall_clock_days, whole_at_least_one};
@@ -87,7 +89,13 @@ impl Generator {
             }
         };
         match self.kind.as_str() {
-            "range" | "linspace" | "logspace" => Ok((0..n).map(at).collect()),
+            "range" | "linspace" | "logspace" => {
+                // Held in memory: a plan too large for it is an error, not an abort.
+                let mut v = Vec::new();
+                v.try_reserve_exact(n).map_err(|_| format!("an axis of {n} values does not fit in memory"))?;
+                v.extend((0..n).map(at));
+                Ok(v)
+            }
             other => Err(format!("unknown axis generator {other:?}")),
         }
     }
@@ -240,6 +248,11 @@ pub struct OutputSpec {
 pub struct PointError {
     pub index: u64,
     pub message: String,
+}
+
+impl PointError {
+    /// The index of a run stopped from outside (`Program::run_until`), not a point's error.
+    pub const STOPPED: u64 = u64::MAX;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -711,7 +724,12 @@ impl Program {
 
     /// Evaluate points [start, end), appending the kept ones to `out`. Returns the number kept.
     pub fn run(&self, start: u64, end: u64, out: &mut dyn Sink) -> Result<usize, PointError> {
-        let mut w = Worker::new(self);
+        self.run_until(start, end, out, &AtomicBool::new(false))
+    }
+
+    /// `run`, stopping between blocks once `stop` is set (an interrupted run: `PointError::STOPPED`).
+    pub fn run_until(&self, start: u64, end: u64, out: &mut dyn Sink, stop: &AtomicBool) -> Result<usize, PointError> {
+        let mut w = Worker::new(self, stop);
         w.run(start, end.min(self.total), out)
     }
 }
@@ -1115,6 +1133,7 @@ impl Sink for Pareto {
 
 struct Worker<'a> {
     p: &'a Program,
+    stop: &'a AtomicBool,
     scalars: Vec<f64>,
     vectors: Vec<Vec<f64>>,
     idx: Vec<usize>,
@@ -1132,9 +1151,10 @@ struct Worker<'a> {
 }
 
 impl<'a> Worker<'a> {
-    fn new(p: &'a Program) -> Worker<'a> {
+    fn new(p: &'a Program, stop: &'a AtomicBool) -> Worker<'a> {
         Worker {
             p,
+            stop,
             scalars: vec![f64::NAN; p.spec.registers],
             vectors: vec![vec![0.0; BLOCK.min(p.inner_len)]; p.n_slots],
             idx: vec![0; p.n_outer],
@@ -1250,6 +1270,9 @@ impl<'a> Worker<'a> {
         let mut kept_total = 0;
         let mut first = true;
         while o <= last {
+            if self.stop.load(Ordering::Relaxed) {
+                return Err(self.err(PointError::STOPPED, "interrupted".into()));
+            }
             let combo_start = o * inner;
             let failed = self.goto(o, first, combo_start.max(start))?;
             first = false;
@@ -1266,6 +1289,9 @@ impl<'a> Worker<'a> {
             let p1 = (end - combo_start).min(inner) as usize;
             let mut a = p0;
             while a < p1 {
+                if self.stop.load(Ordering::Relaxed) {
+                    return Err(self.err(PointError::STOPPED, "interrupted".into()));
+                }
                 let b = (a + BLOCK).min(p1);
                 kept_total += self.block(combo_start, a, b, out)?;
                 a = b;

@@ -9,6 +9,7 @@ pub mod memory;
 pub mod types;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use pyo3::buffer::PyUntypedBuffer;
@@ -221,12 +222,22 @@ impl Outs {
     }
 }
 
+/// Most threads a pool may have, per core: more only adds switching.
+const MAX_THREADS_PER_CORE: usize = 4;
+/// Pools kept for reuse (the most recently used sizes); an evicted pool's threads end once no
+/// call is using it.
+const POOLS_KEPT: usize = 4;
+
 fn pool(threads: usize) -> PyResult<Arc<rayon::ThreadPool>> {
-    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
-    let threads = if threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { threads };
-    let mut pools = POOLS.get_or_init(|| Mutex::new(HashMap::new())).lock().unwrap();
-    if let Some(p) = pools.get(&threads) {
-        return Ok(p.clone());
+    static POOLS: OnceLock<Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>>> = OnceLock::new();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let threads = if threads == 0 { cores } else { threads.min(MAX_THREADS_PER_CORE * cores) };
+    let mut pools = POOLS.get_or_init(|| Mutex::new(Vec::new())).lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(i) = pools.iter().position(|(n, _)| *n == threads) {
+        let entry = pools.remove(i);
+        let p = entry.1.clone();
+        pools.push(entry);
+        return Ok(p);
     }
     let p = Arc::new(
         rayon::ThreadPoolBuilder::new()
@@ -235,7 +246,10 @@ fn pool(threads: usize) -> PyResult<Arc<rayon::ThreadPool>> {
             .build()
             .map_err(|e| PyValueError::new_err(e.to_string()))?,
     );
-    pools.insert(threads, p.clone());
+    if pools.len() >= POOLS_KEPT {
+        pools.remove(0);
+    }
+    pools.push((threads, p.clone()));
     Ok(p)
 }
 
@@ -254,9 +268,16 @@ fn sweep_error(e: engine::PointError) -> PyErr {
     SweepError::new_err((e.message, e.index))
 }
 
+/// How often a running call looks for a signal (Ctrl-C, SIGTERM) to act on.
+const SIGNAL_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Run `[start, end)` in regions of `chunk` points on a pool of `threads`, one sink per region
 /// (made by `make`), GIL released. Returns the sinks in region order, or the error at the lowest
 /// failing point, so the outcome does not depend on the thread count.
+///
+/// While the pool works, the calling thread takes the GIL every 50 ms to run Python's signal
+/// handlers: when one raises (KeyboardInterrupt on Ctrl-C), the workers stop at their next block
+/// and that exception is returned, so an interrupt takes effect within milliseconds.
 fn run_regions<S: engine::Sink + Send>(
     py: Python<'_>,
     program: &Arc<engine::Program>,
@@ -267,18 +288,40 @@ fn run_regions<S: engine::Sink + Send>(
 ) -> PyResult<Vec<S>> {
     let regs = regions(start, end.min(program.total()), chunk.max(1) as u64);
     let pool = pool(threads)?;
-    let results: Vec<Result<S, engine::PointError>> = py.detach(|| {
-        use rayon::prelude::*;
-        pool.install(|| {
-            regs.par_iter()
-                .enumerate()
-                .map(|(r, &(a, b))| {
-                    let mut sink = make(r);
-                    program.run(a, b, &mut sink).map(|_| sink)
-                })
-                .collect()
+    let stop = AtomicBool::new(false);
+    let (results, signal) = py.detach(|| {
+        std::thread::scope(|scope| {
+            let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+            let (regs, pool, stop, make) = (&regs, &pool, &stop, &make);
+            let work = scope.spawn(move || {
+                use rayon::prelude::*;
+                let out: Vec<Result<S, engine::PointError>> = pool.install(|| {
+                    regs.par_iter()
+                        .enumerate()
+                        .map(|(r, &(a, b))| {
+                            let mut sink = make(r);
+                            program.run_until(a, b, &mut sink, &stop).map(|_| sink)
+                        })
+                        .collect()
+                });
+                let _ = done_tx.send(());
+                out
+            });
+            let mut signal: Option<PyErr> = None;
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(SIGNAL_POLL) {
+                if signal.is_none() {
+                    if let Err(e) = Python::attach(|py| py.check_signals()) {
+                        signal = Some(e);
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
+            (work.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), signal)
         })
     });
+    if let Some(e) = signal {
+        return Err(e);
+    }
     let mut sinks = Vec::with_capacity(results.len());
     let mut first_err: Option<engine::PointError> = None;
     for r in results {

@@ -198,10 +198,14 @@ def test_validate_github_format(capsys: pytest.CaptureFixture[str], monkeypatch:
 
 
 def test_github_annotation_escaping() -> None:
-    e = SpecError("a,b:c.yaml", 3, 4, "x", "bad 100% value\nnext\r")
+    e = SpecError("a,b:c.yaml", 3, 4, "x", "bad 100% value")
     assert github_annotation(e) == (
-        "::error file=a%2Cb%3Ac.yaml,line=3,col=4,title=costspec validate::x: bad 100%25 value%0Anext%0D"
+        "::error file=a%2Cb%3Ac.yaml,line=3,col=4,title=costspec validate::x: bad 100%25 value"
     )
+    # Control characters never reach the log raw (SpecError escapes them): no forged second command.
+    e = SpecError("a\n::error file=x.yaml::b", 3, 4, "k\r\n::warning::forged", "bad\nnext")
+    line = github_annotation(e)
+    assert "\n" not in line and "\r" not in line and line.count("::error") == 1 and "::warning::" in line
 
 
 def test_validate_does_not_import_the_rust_extension() -> None:

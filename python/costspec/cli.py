@@ -6,7 +6,6 @@ traceback).
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
@@ -409,45 +408,55 @@ def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int,
             signal.signal(sig, handler)
 
 
+def _output_overrides(columns: str | None, ranking: tuple[int | None, str | None, str | None, str | None]
+                      ) -> dict[tuple[str, ...], tuple[Any, str]]:
+    """--columns, --top/--by/--pareto/--per as values of the spec's output section: checked by the
+    same rules as the file's (errors name the flag)."""
+    def names(text: str) -> list[str]:
+        return [c.strip() for c in text.split(",") if c.strip()]
+
+    out: dict[tuple[str, ...], tuple[Any, str]] = {}
+    if columns is not None:
+        out[("output", "columns")] = (names(columns), "--columns")
+    top, by, pareto, per = ranking
+    if all(x is None for x in ranking):
+        return out
+    groups = names(per) if per is not None else None
+    if pareto is not None:
+        if top is not None or by is not None:
+            raise click.UsageError("--pareto keeps a front, --top with --by the best points: give one reduction")
+        keep: dict[str, Any] = {"pareto": names(pareto)}
+        flag = "--pareto"
+    elif top is None or by is None:
+        raise click.UsageError("--top K goes with --by COLUMN" if top is not None or by is not None else
+                               "--per groups a reduction: give --top K --by COLUMN, or --pareto A,B")
+    else:
+        keep, flag = {"top": top, "by": by}, "--top/--by"
+    if groups is not None:
+        keep["per"] = groups
+    out[("output", "keep")] = (keep, flag)
+    for key, f in (("top", "--top"), ("by", "--by"), ("pareto", "--pareto"), ("per", "--per")):
+        if key in keep:
+            out[("output", "keep", key)] = (keep[key], f)
+    return out
+
+
 def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, max_points: int,
            columns: str | None, ranking: tuple[int | None, str | None, str | None, str | None],
            quiet: bool) -> None:
-    import dataclasses
     from pathlib import Path
 
     from costspec.plan import compile_spec
-    from costspec.runner import check_room, write
+    from costspec.runner import MAX_THREADS_PER_CORE, check_room, clamp_threads, cores, write
     from costspec.spec import load
 
-    spec = load(spec_file)
-    if columns is not None:
-        from costspec.columns import NAMES
-
-        chosen = tuple(c.strip() for c in columns.split(",") if c.strip())
-        known = set(NAMES) | {"provider"} | set(spec.derive) | {a.name for a in spec.sweep.axes if "." not in a.name}
-        for c in chosen:
-            if c not in known:
-                near = difflib.get_close_matches(c, sorted(known), n=1)
-                raise InputError("columns", repr(c), "column names" + (f" (did you mean {near[0]!r}?)" if near else ""))
-        spec = dataclasses.replace(spec, output_columns=chosen or None)
-    top, by, pareto, per = ranking
-    if any(x is not None for x in ranking):
-        from costspec.spec import CATEGORICAL_COLUMNS, Keep
-
-        groups = tuple(p.strip() for p in (per or "").split(",") if p.strip())
-        for g in groups:
-            if g not in CATEGORICAL_COLUMNS:
-                raise InputError("per", repr(g), "categorical columns: " + ", ".join(CATEGORICAL_COLUMNS))
-        if pareto is not None:
-            if top is not None or by is not None:
-                raise InputError("pareto", "--pareto with --top/--by", "one reduction: --pareto, or --top with --by")
-            cols = tuple((c.strip().lstrip("-"), c.strip().startswith("-")) for c in pareto.split(",") if c.strip())
-            keep = Keep(per=groups, pareto=cols)
-        elif top is None or by is None:
-            raise InputError("top", "only part of --top / --by", "--top K together with --by COLUMN")
-        else:
-            keep = Keep(top, by.lstrip("-"), by.startswith("-"), groups)
-        spec = dataclasses.replace(spec, keep=keep)
+    if output is not None and not output.strip():
+        raise click.UsageError("-o/--output: give a file or folder name")
+    spec = load(spec_file, overrides=_output_overrides(columns, ranking))
+    if threads > MAX_THREADS_PER_CORE * cores():
+        click.echo(f"costspec sweep: note: --threads {threads:,} is more than {MAX_THREADS_PER_CORE}× the "
+                   f"{cores()} cores; using {MAX_THREADS_PER_CORE * cores()}", err=True)
+    threads = clamp_threads(threads, warn=False)
     solving = spec.fields.get("solve.for") is not None
     if solving and spec.points == 1:  # one point: say why it has no answer, before writing anything
         from costspec.point import evaluate
@@ -458,7 +467,11 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
     suffix = {"parquet": ".parquet", "arrow": ".arrow", "csv": ".csv"}[fmt]
     name = plan.spec.name or Path(spec_file).stem
     path = Path(output or plan.spec.output_path or f"results/{name}{suffix}")
-    check_room(plan, path, max_points)
+    check_room(plan, path, max_points, fmt)
+    # A solving sweep where no point has an answer fails before its output replaces anything.
+    if_empty = (f"no point of {spec_file} has an answer{' that passes where' if spec.where else ''} (each "
+                "target impossible or contradicted); nothing written. costspec estimate --spec on one of its "
+                "points says why") if solving else None
     show = not quiet and sys.stderr.isatty()
     if show:
         import time
@@ -479,19 +492,9 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
 
         with click.progressbar(length=plan.points, label="points", file=sys.stderr, show_pos=True,
                                item_show_func=rate) as progress:
-            summary = write(plan, path, fmt=fmt, threads=threads, on_progress=advance)
+            summary = write(plan, path, fmt=fmt, threads=threads, on_progress=advance, if_empty=if_empty)
     else:
-        summary = write(plan, path, fmt=fmt, threads=threads)
-    if solving and summary.kept == 0:
-        import shutil
-
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-        raise CostspecError(f"no point of {spec_file} has an answer{' that passes where' if spec.where else ''} "
-                            "(each target impossible or contradicted); nothing written. costspec estimate --spec "
-                            "on one of its points says why")
+        summary = write(plan, path, fmt=fmt, threads=threads, if_empty=if_empty)
     if not quiet:
         click.echo(_sweep_summary(summary, plan.spec))
 

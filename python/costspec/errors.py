@@ -3,6 +3,19 @@
 from __future__ import annotations
 
 
+import re
+
+# Control characters (C0, DEL, C1), line and paragraph separators and bidirectional overrides: a
+# message holding one could break a one-line error apart, forge a CI annotation or reorder text on
+# a terminal. They are shown escaped, as Python writes them in a string literal.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control or bidirectional-override character escaped (``\\n``, ``\\x1b``)."""
+    return _UNSAFE.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 class CostspecError(Exception):
     """Base class of every error costspec reports to a user."""
 
@@ -64,24 +77,35 @@ class SpecError(CostspecError):
         message: str,
         expected: str | None = None,
         found: str | None = None,
+        flag: str | None = None,
     ) -> None:
-        self.file, self.line, self.column, self.path = file, line, column, path
-        self.message, self.expected, self.found = message, expected, found
+        # Every part may hold text from the file or its name: escaped, so that one error stays one line.
+        self.file, self.line, self.column, self.path = printable(file), line, column, printable(path)
+        self.message = printable(message)
+        self.expected = None if expected is None else printable(expected)
+        self.found = None if found is None else printable(found)
+        self.flag = flag  # set when the value came from a command-line flag rather than the file
         self.errors: list[SpecError] = [self]
         super().__init__(self.format())
 
     def format(self) -> str:
-        where = f"{self.file}:{self.line}:{self.column}"
-        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        if self.flag:  # the flag is where the value is: its path in the spec would only mislead
+            text = f"{self.flag}: {self.message}"
+        else:
+            where = f"{self.file}:{self.line}:{self.column}"
+            text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
         detail = [f"expected {self.expected}" if self.expected else "", f"found {self.found}" if self.found else ""]
         detail = [d for d in detail if d]
         return text + (f" ({'; '.join(detail)})" if detail else "")
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        d: dict[str, object] = {
             "file": self.file, "line": self.line, "column": self.column, "path": self.path,
             "message": self.message, "expected": self.expected, "found": self.found,
         }
+        if self.flag:
+            d["flag"] = self.flag
+        return d
 
     def __str__(self) -> str:
         more = len(self.errors) - 1

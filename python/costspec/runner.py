@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -21,7 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc  # here, not in a writer thread: importing it registers kernels (a race otherwise)
 
 from costspec import columns as colinfo
-from costspec.errors import CostspecError
+from costspec import targets
+from costspec.errors import CostspecError, InputError
 from costspec.plan import OutputColumn, Plan, compile_spec
 from costspec.spec import Keep, Spec
 
@@ -30,6 +31,32 @@ BATCH = 16 * CHUNK  # points per engine call
 # Each Parquet writer refills its own buffers, written as one row group per engine call.
 WRITER_BATCH = BATCH
 FORMATS = ("parquet", "arrow", "csv")
+
+
+MAX_THREADS_PER_CORE = 4  # more threads than this only add switching (10,000 threads: 1 s became > 120 s)
+
+
+def cores() -> int:
+    return os.cpu_count() or 1
+
+
+def clamp_threads(threads: object, *, warn: bool = True) -> int:
+    """The thread count to run with: 0 means all cores; more than 4× the cores is clamped to that
+    (with a warning, when ``warn``). Anything but a whole number >= 0 is an InputError."""
+    import numbers
+
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or int(threads) < 0:
+        raise InputError("threads", repr(threads), "a whole number >= 0 (0: all cores)")
+    n = int(threads) or cores()
+    most = MAX_THREADS_PER_CORE * cores()
+    if n > most:
+        if warn:
+            import warnings
+
+            warnings.warn(f"threads={n:,} is more than {MAX_THREADS_PER_CORE}× the {cores()} cores; using {most}",
+                          stacklevel=3)
+        n = most
+    return n
 
 
 class SweepFailed(CostspecError):
@@ -140,8 +167,13 @@ def _groups(
     """The batches of one engine call at a time (BATCH points, one batch per CHUNK region)."""
     from costspec import _native
 
+    threads = clamp_threads(threads)
     native = _native_plan(plan)
     end = plan.points if end is None else min(end, plan.points)
+    # Buffers hold one engine call: no more than the points in the range (a one-point sweep with
+    # a thousand derived columns needs kilobytes, not a BATCH-sized buffer per column).
+    span = -(-max(end - start, 1) // 8) * 8
+    chunk, batch = min(chunk, span), min(batch, -(-span // chunk) * chunk)
     schema = _schema(plan)
     bufs = _Buffers(plan.columns, batch) if reuse else None
     a = start
@@ -171,22 +203,23 @@ def reduce(plan: Plan, keep: Keep, *, threads: int = 0) -> pa.Table:
     ranked = [keep.by] if keep.by else [c for c, _ in keep.pareto]
     for col in ranked:
         if col not in names:
-            raise where.error(("output", "keep"), f"cannot rank by {col!r}: it is not among the written columns "
-                                                  f"({', '.join(names)})")
+            raise where.error(("output", "keep", "by" if keep.by else "pareto"),
+                              f"cannot rank by {col!r}: it is not among the written columns ({', '.join(names)})")
     for p in keep.per:
         if p not in names:
             raise where.error(("output", "keep", "per"), f"cannot group by {p!r}: it is not among the written columns")
     per = [names.index(p) for p in keep.per]
+    threads = clamp_threads(threads)
     # Few, long regions: each starts with an empty answer, and the longer one runs, the more of its
     # points the reduction rules out before computing them (the answer is the same for any split).
-    chunk = max(CHUNK, -(-plan.points // (8 * (threads or os.cpu_count() or 1))))
+    chunk = max(CHUNK, -(-plan.points // (8 * threads)))
     try:
         native = _native_plan(plan)
         if keep.pareto:
             rows = native.pareto([(names.index(c), m) for c, m in keep.pareto], per, chunk, threads)
         else:
             assert keep.top is not None and keep.by is not None
-            rows = native.top_k(keep.top, names.index(keep.by), keep.maximise, per, chunk, threads)
+            rows = native.top_k(min(keep.top, plan.points), names.index(keep.by), keep.maximise, per, chunk, threads)
     except _native.SweepError as e:
         raise _fail(plan, e) from None
     schema = _schema(plan)
@@ -212,6 +245,7 @@ def evaluate_only(plan: Plan, threads: int = 0) -> int:
     """Evaluate every point without writing anything; returns how many `where` keeps."""
     from costspec import _native
 
+    threads = clamp_threads(threads)
     try:
         return int(_native_plan(plan).count(0, plan.points, CHUNK, threads))
     except _native.SweepError as e:
@@ -261,7 +295,8 @@ class _Cheapest:
 
     def __init__(self, plan: Plan) -> None:
         names = [c.name for c in plan.columns]
-        self.key = "cost_usd" if "cost_usd" in names else "gpu_hours"
+        # Ranked by cost, else GPU-hours; with neither among the written columns there is no table.
+        self.key = next((k for k in ("cost_usd", "gpu_hours") if k in names), None)
         # Ties (same cost at any GPU count) go to the fastest run, then to the fewest GPUs.
         self.order = [(self.key, "ascending")] + [(k, "ascending") for k in ("wall_clock_days", "gpus") if k in names]
         self.best: pa.Table | None = None
@@ -269,6 +304,8 @@ class _Cheapest:
         self.lock = threading.Lock()
 
     def add(self, batch: pa.RecordBatch | pa.Table) -> None:
+        if self.key is None:
+            return
         with self.lock:
             bar = self.threshold
         if bar is not None:  # only rows that can still make the five cheapest
@@ -288,36 +325,38 @@ class _Cheapest:
                 self.threshold = self.best.column(self.key)[4].as_py()
 
 
-def _tmp_path(target: Path) -> Path:
-    return target.with_name(f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+def expected_rows(plan: Plan) -> int | None:
+    """How many rows a run writes at most: every point, or a top-k's k per group; None for a
+    Pareto front (unknown in advance, and held in memory as it is built)."""
+    keep = plan.spec.keep
+    if keep is None:
+        return plan.points
+    if keep.pareto:
+        return None
+    groups = math.prod(max(len(c.dictionary), 1) for c in plan.columns if c.name in keep.per)
+    return min(plan.points, (keep.top or 1) * groups)
 
 
-def _replace(tmp: Path, target: Path) -> None:
-    if target.exists() and target.is_dir() and not tmp.is_dir():
-        raise CostspecError(f"{target} is a folder; give a file path or remove it")
-    if target.is_dir():
-        old = _tmp_path(target)
-        os.rename(target, old)
-        os.rename(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, target)
-
-
-def check_room(plan: Plan, path: Path, max_points: int) -> None:
-    """Refuse a sweep too large for --max-points or for the free disk space."""
+def check_room(plan: Plan, path: Path, max_points: int, fmt: str = "parquet") -> None:
+    """Before anything runs: refuse a target costspec may not replace, a sweep larger than
+    --max-points, and an output that would not fit on the disk."""
+    targets.check(path, fmt == "parquet")
     if plan.points > max_points:
         raise CostspecError(
             f"the sweep has {plan.points:,} points, more than --max-points {max_points:,}; raise --max-points or "
             "shrink the sweep (costspec plan shows its axes)"
         )
+    rows = expected_rows(plan)
+    if rows is None:
+        return
     folder = path.parent if path.parent != Path("") else Path(".")
+    while not folder.exists() and folder != folder.parent:  # the disk the missing folders will be on
+        folder = folder.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
         free = shutil.disk_usage(folder).free
     except OSError as e:
         raise CostspecError(f"cannot write under {folder}: {e.strerror or e}") from None
-    estimate = plan.points * plan.bytes_per_row() / 3  # zstd Parquet is usually smaller still
+    estimate = rows * plan.bytes_per_row() / 3  # zstd Parquet is usually smaller still
     if estimate > free:
         raise CostspecError(
             f"the output may need about {estimate / 1e9:.1f} GB and {folder} has {free / 1e9:.1f} GB free; "
@@ -332,13 +371,17 @@ def write(
     fmt: str = "parquet",
     threads: int = 0,
     on_progress: Callable[[int], None] | None = None,
+    if_empty: str | None = None,
 ) -> Summary:
     """Write the sweep to ``path``: Parquet as a folder of part files (one writer per thread, over
     disjoint point ranges), Arrow IPC or CSV as one file. Written under a temporary name and renamed
-    when complete: a failed or interrupted run leaves nothing at ``path``."""
-    target = Path(path)
-    threads = threads or (os.cpu_count() or 1)
-    tmp = _tmp_path(target)
+    over ``path`` only when complete (see ``costspec.targets``): a failed or interrupted run leaves
+    the previous output as it was. With ``if_empty``, a run that keeps no row fails with that
+    message instead of replacing the previous output."""
+    target = targets.Target(Path(path), fmt == "parquet")
+    threads = clamp_threads(threads)
+    target.prepare()
+    tmp = target.tmp
     cheapest = _Cheapest(plan)
     t0 = time.perf_counter()
     kept = 0
@@ -354,17 +397,16 @@ def write(
             kept, files = _write_parquet(plan, tmp, threads, cheapest, on_progress)
         else:
             kept = _write_single(plan, tmp, fmt, threads, cheapest, on_progress)
-            files = [target.name]
-        _replace(tmp, target)
+            files = [target.path.name]
+        if if_empty is not None and kept == 0:
+            raise CostspecError(if_empty)
+        target.commit()
     except BaseException as e:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        elif tmp.exists():
-            tmp.unlink()
+        target.discard()
         if isinstance(e, OSError):
-            raise CostspecError(f"cannot write {target}: {e.strerror or e}") from None
+            raise CostspecError(f"cannot write {target.path}: {e.strerror or e}") from None
         raise
-    return Summary(plan.points, kept, time.perf_counter() - t0, str(target), files, cheapest.best)
+    return Summary(plan.points, kept, time.perf_counter() - t0, str(target.path), files, cheapest.best)
 
 
 def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,

@@ -73,6 +73,8 @@ def _expected(err: Any) -> str:
         return f"at most {value} items"
     if v == "minLength":
         return "a non-empty string"
+    if v == "uniqueItems":
+        return "each item once"
     if v == "minProperties":
         return f"at least {value} entr{'ies' if value != 1 else 'y'}"
     return str(err.message)
@@ -111,8 +113,17 @@ def _convert(doc: Document, err: Any) -> list[SpecError]:
 
         # The branch the value was meant for (its type matched) explains the problem best; when no
         # branch's type matches, say what the alternatives are.
-        specific = [e for e in err.context if e.validator != "type"]
-        best = best_match(specific or err.context)
+        # Among mappings, the branch whose keys the value has (no missing or unknown key) is the one
+        # it was meant for: {top: 3, by: "-"} is a malformed top-k, not a Pareto front missing 'pareto'.
+        branches: dict[int, list[Any]] = {}
+        for e in err.context:
+            branches.setdefault(int(e.relative_schema_path[0]), []).append(e)
+        fitting = [errs for errs in branches.values()
+                   if not any(e.validator in ("type", "required", "additionalProperties") and not e.relative_path
+                              for e in errs)]
+        pool = fitting[0] if len(fitting) == 1 else err.context
+        specific = [e for e in pool if e.validator != "type"]
+        best = best_match(specific or pool)
         if best is not None and (best.validator != "type" or "x-expected" not in (err.schema or {})):
             return _convert(doc, best)
         if "x-expected" not in (err.schema or {}):
@@ -120,7 +131,8 @@ def _convert(doc: Document, err: Any) -> list[SpecError]:
     found = describe(err.instance)
     hint = did_you_mean(err.instance, _choices(err)) if isinstance(err.instance, str) else ""
     what = {"type": "wrong type", "enum": "not an accepted value", "const": "not an accepted value",
-            "pattern": "malformed value", "anyOf": "not an accepted value"}.get(v, "out of range")
+            "pattern": "malformed value", "anyOf": "not an accepted value", "uniqueItems": "an item is repeated",
+            "minItems": "too few items", "maxItems": "too many items"}.get(v, "out of range")
     return [doc.error(path, f"{what}{hint}", _expected(err), found)]
 
 

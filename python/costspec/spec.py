@@ -88,7 +88,7 @@ FIELDS: dict[str, FieldInfo] = {
     "scaling.compute_flops": FieldInfo("scaling.compute_flops", "number", **_positive()),
     "scaling.budget_usd": FieldInfo("scaling.budget_usd", "number", **_positive()),
 }
-MAX_AXIS = 10**12  # values one generated axis may have
+MAX_AXIS = 10**8  # values one axis may have (the engine holds each axis in memory: 800 MB at most)
 SECTIONS = ("model", "training", "hardware", "price", "energy", "parallelism", "solve", "scaling")
 # Fields that are not cost-model inputs: they steer solving and scaling.
 PLANNING = tuple(n for n in FIELDS if n.startswith(("solve.", "scaling.")))
@@ -228,9 +228,18 @@ class Spec:
 # Loading
 
 
-def load(path: str | Path) -> Spec:
-    """Load and check a spec file. Raises SpecError; ``err.errors`` lists every problem."""
-    spec, errors = _analyse(yamlio.read(Path(path)), Path(path).parent)
+Overrides = Mapping[tuple[str, ...], tuple[Any, str]]
+
+
+def load(path: str | Path, overrides: Overrides | None = None) -> Spec:
+    """Load and check a spec file. Raises SpecError; ``err.errors`` lists every problem.
+
+    ``overrides`` maps spec paths (``("output", "columns")``) to (value, flag): values given on the
+    command line, checked by the same rules as the file's, with errors naming the flag."""
+    doc = yamlio.read(Path(path))
+    for p, (value, flag) in (overrides or {}).items():
+        doc.override(p, value, flag)
+    spec, errors = _analyse(doc, Path(path).parent)
     if errors:
         first = errors[0]
         first.errors = errors
@@ -391,6 +400,10 @@ class _Checker:
                 if num < 1:
                     self.err((*path, "num"), "a sweep axis with no values has no points", "num >= 1", str(num))
                     return None
+                if num > MAX_AXIS:
+                    self.err((*path, "num"), f"an axis may have at most {MAX_AXIS:.0e} values", "a smaller num, or "
+                             "two axes whose product is the size you need", str(num))
+                    return None
                 if kind == "logspace" and (a <= 0 or b <= 0):
                     self.err((*path, kind), "logspace ends must be > 0", "two numbers > 0", schema.describe(pair))
                     return None
@@ -408,7 +421,8 @@ class _Checker:
                 return None
             ax = Axis(name, "range", start=start, stop=stop, step=step, group=group)
             if len(ax) > MAX_AXIS:
-                self.err((*path, "range"), f"this range has more than {MAX_AXIS:.0e} values", "a coarser step",
+                self.err((*path, "range"), f"this range has more than {MAX_AXIS:.0e} values (an axis may have at "
+                         "most that many)", "a coarser step, or two axes whose product is the size you need",
                          schema.describe(raw["range"]))
                 return None
             if len(ax) == 0:

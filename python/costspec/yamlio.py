@@ -31,6 +31,8 @@ class Document:
     data: Any
     values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    # Values set from the command line instead of the file: path -> the flag that set it.
+    flags: dict[Path_, str] = field(default_factory=dict)
 
     def where(self, path: Path_, key: bool = False) -> tuple[int, int]:
         """Position of the value (or key) at ``path``, else of its nearest located ancestor."""
@@ -46,8 +48,32 @@ class Document:
 
     def error(self, path: Path_, message: str, expected: str | None = None, found: str | None = None,
               key: bool = False) -> SpecError:
-        line, col = self.where(path, key)
-        return SpecError(self.file, line, col, dotted(path), message, expected, found)
+        flag = self.flag_of(path)
+        line, col = (0, 0) if flag else self.where(path, key)
+        return SpecError(self.file, line, col, dotted(path), message, expected, found, flag=flag)
+
+    def flag_of(self, path: Path_) -> str | None:
+        """The command-line flag that set the value at ``path`` (or an ancestor of it), if any."""
+        p = tuple(path)
+        while p:
+            if p in self.flags:
+                return self.flags[p]
+            p = p[:-1]
+        return None
+
+    def override(self, path: Path_, value: Any, flag: str) -> None:
+        """Set the value at ``path`` (creating mappings on the way) as given by ``flag``; errors
+        about it then name the flag. A path through a non-mapping value is left for the schema."""
+        if not isinstance(self.data, dict):
+            return
+        node = self.data
+        for k in path[:-1]:
+            nxt = node.setdefault(str(k), {})
+            if not isinstance(nxt, dict):
+                return
+            node = nxt
+        node[str(path[-1])] = value
+        self.flags[tuple(path)] = flag
 
 
 def dotted(path: Path_) -> str:

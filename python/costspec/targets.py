@@ -1,0 +1,231 @@
+"""Output targets: what costspec may replace, and how it replaces it.
+
+The rules that keep a user's files safe, in one place:
+
+- A run writes under a temporary name beside the target (``.NAME.tmp-PID-XXXXXXXX``) and renames
+  it over the target only once the output is complete, so a failed or interrupted run leaves the
+  previous output exactly as it was.
+- A target that exists is replaced only when costspec may replace it: a regular file (as every
+  tool replaces its output file), or a folder that holds nothing but costspec part files carrying
+  costspec metadata. Any other folder, a symbolic link, a named pipe, a device or a socket is
+  refused before anything runs.
+- Folders are never removed recursively: costspec unlinks the part files it recognises, then
+  removes the folder only if that left it empty.
+- Parent folders a run created are removed again when the run fails.
+- Temporaries left by a killed run (their PID no longer alive) are removed by the next run at the
+  same target.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import stat
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from costspec.errors import CostspecError
+
+PART = re.compile(r"part-\d{5}\.parquet")
+MAX_PARTS = 4096  # a costspec output folder holds one part per writer thread
+_TMP = re.compile(r"\.(?P<name>.+)\.tmp-(?P<pid>\d+)-[0-9a-f]{8}")
+
+
+class TargetError(CostspecError):
+    """An output path costspec will not write to (or could not prepare)."""
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a named pipe"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"), (stat.S_ISREG, "a file")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise TargetError(f"cannot use {path} as the output: {e.strerror or e}") from None
+
+
+def _is_costspec_part(path: Path) -> bool:
+    """A regular file named part-NNNNN.parquet whose footer carries costspec metadata."""
+    st = _lstat(path)
+    if st is None or not stat.S_ISREG(st.st_mode) or not PART.fullmatch(path.name):
+        return False
+    try:
+        import pyarrow.parquet as pq
+
+        meta = pq.read_metadata(path).metadata or {}
+    except Exception:  # noqa: BLE001 - not a readable Parquet file: not ours
+        return False
+    return b"costspec.version" in meta
+
+
+def _foreign_entries(folder: Path) -> list[str]:
+    """Entries of ``folder`` that are not costspec part files (at most a few, for the message)."""
+    foreign: list[str] = []
+    with os.scandir(folder) as it:
+        for n, entry in enumerate(it):
+            if n >= MAX_PARTS or not _is_costspec_part(Path(entry.path)):
+                foreign.append(entry.name if n < MAX_PARTS else "...")
+                if len(foreign) >= 3:
+                    break
+    return foreign
+
+
+def _shown(names: list[str]) -> str:
+    return ", ".join(repr(n) for n in names[:2]) + (" and more" if len(names) > 2 else "")
+
+
+def check(target: Path, folder_output: bool) -> None:
+    """Refuse a target costspec may not replace; ``folder_output`` is True for Parquet (a folder of
+    part files), False for one file (Arrow, CSV). Checked before the run and again before the rename."""
+    if target.name in ("", ".", ".."):
+        raise TargetError(f"{str(target) or repr('')} is not a file or folder name; give one, e.g. -o results/run.parquet")
+    st = _lstat(target)
+    if st is None:
+        return
+    kind = _kind(st.st_mode)
+    if stat.S_ISDIR(st.st_mode):
+        if not folder_output:
+            raise TargetError(f"{target} is a folder; give a file path for this format, or another path")
+        try:
+            foreign = _foreign_entries(target)
+        except OSError as e:
+            raise TargetError(f"cannot read the folder {target}: {e.strerror or e}") from None
+        if foreign:
+            raise TargetError(f"{target} is a folder costspec did not write (it holds {_shown(foreign)}); costspec "
+                              "replaces only its own output folders: give another path, or remove it yourself")
+        return
+    if stat.S_ISREG(st.st_mode):
+        if folder_output:
+            raise TargetError(f"{target} is a file, and Parquet output is a folder of part files; give another "
+                              "path, or --format csv or arrow")
+        return
+    raise TargetError(f"{target} is {kind}; costspec writes only regular files and folders of its own "
+                      "(it never writes through or replaces links, pipes or devices)")
+
+
+@dataclass
+class Target:
+    """One run's output: checked, with its temporary beside it and the parents it created."""
+
+    path: Path
+    folder_output: bool
+    tmp: Path = field(init=False)
+    created: list[Path] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.tmp = temporary(self.path)
+
+    def prepare(self) -> None:
+        """Check the target, create missing parent folders (remembered), clean stale temporaries."""
+        check(self.path, self.folder_output)
+        missing = []
+        parent = self.path.parent
+        while not parent.exists() and parent != parent.parent:
+            if parent.is_symlink():  # a dangling link: never create through it
+                raise TargetError(f"cannot write under {parent}: it is a broken symbolic link")
+            missing.append(parent)
+            parent = parent.parent
+        for p in reversed(missing):
+            try:
+                p.mkdir()
+            except FileExistsError:
+                continue
+            except OSError as e:
+                self.discard()
+                raise TargetError(f"cannot write under {p}: {e.strerror or e}") from None
+            self.created.append(p)
+        if not self.path.parent.is_dir():
+            self.discard()
+            raise TargetError(f"cannot write under {self.path.parent}: it is not a folder")
+        clean_stale(self.path)
+
+    def commit(self) -> None:
+        """Put the finished temporary in place of the target (checked again first)."""
+        check(self.path, self.folder_output)
+        if self.path.is_dir():
+            aside = temporary(self.path)
+            os.rename(self.path, aside)
+            os.rename(self.tmp, self.path)
+            remove_output(aside)
+        else:
+            os.replace(self.tmp, self.path)  # atomic: the old file or the new one, never a partial file
+        self.created.clear()
+
+    def discard(self) -> None:
+        """After a failure: remove the temporary and the parent folders this run created."""
+        remove_output(self.tmp)
+        for p in reversed(self.created):
+            try:
+                p.rmdir()  # only if empty: something else may have been put there meanwhile
+            except OSError:
+                break
+        self.created.clear()
+
+
+def temporary(target: Path) -> Path:
+    return target.with_name(f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+def remove_output(path: Path) -> None:
+    """Remove a temporary or replaced output: a file (or link) is unlinked; a folder loses its
+    part files and is removed only if nothing else is left in it."""
+    st = _lstat(path)
+    if st is None:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        path.unlink(missing_ok=True)
+        return
+    with os.scandir(path) as it:
+        entries = [Path(e.path) for e in it]
+    for e in entries:
+        if PART.fullmatch(e.name) and stat.S_ISREG(os.lstat(e).st_mode):
+            e.unlink(missing_ok=True)
+    try:
+        path.rmdir()
+    except OSError as e:
+        if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
+def clean_stale(target: Path) -> list[Path]:
+    """Remove temporaries of ``target`` left by runs whose process is gone (SIGKILL, power loss)."""
+    removed: list[Path] = []
+    folder = target.parent
+    try:
+        with os.scandir(folder) as it:
+            names = [e.name for e in it if e.name.startswith(f".{target.name}.tmp-")]
+    except OSError:
+        return removed
+    for name in names:
+        m = _TMP.fullmatch(name)
+        if m is None or m["name"] != target.name or _alive(int(m["pid"])):
+            continue
+        try:
+            remove_output(folder / name)
+        except OSError:
+            continue
+        removed.append(folder / name)
+    return removed
