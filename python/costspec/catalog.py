@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -16,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from costspec.errors import CatalogError, UnknownNameError
+from costspec.errors import CatalogError, InputError, UnknownNameError
 
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8", "fp4")
 ARCH_FIELDS = (
@@ -110,6 +111,8 @@ class _Index:
             self.by_key[normalise(name)] = entry
 
     def get(self, name: str) -> Any:
+        if not isinstance(name, str) or not name:
+            raise InputError(self.field, repr(name), f"a {self.kind} name from the catalog")
         hit = self.by_key.get(normalise(name))
         if hit is not None:
             return hit
@@ -124,80 +127,142 @@ class _Index:
         return iter(seen[i] for i in self.ids)
 
 
-def _figure(raw: Any, where: str) -> Figure | None:
+class _Where:
+    """Locates a problem in a catalog source: ``origin:line:column: path: message``.
+
+    Messages name known keys and positions only, never values or unknown keys from the file: a
+    catalog may be any file a spec points at, and its errors must not print its content."""
+
+    def __init__(self, origin: str, doc: Any = None, prefix: tuple[Any, ...] = ()) -> None:
+        self.origin, self.doc, self.prefix = origin, doc, prefix
+
+    def error(self, path: tuple[Any, ...], message: str, at: tuple[Any, ...] | None = None,
+              key: bool = False) -> CatalogError:
+        from costspec.yamlio import dotted
+
+        path, at = (*self.prefix, *path), None if at is None else (*self.prefix, *at)
+        shown = dotted(path)
+        if self.doc is None:
+            return CatalogError(f"{self.origin}: {shown}: {message}" if shown else f"{self.origin}: {message}")
+        line, col = self.doc.where(at if at is not None else path, key=key or at is not None)
+        where = f"{self.origin}:{line}:{col}"
+        return CatalogError(f"{where}: {shown}: {message}" if shown else f"{where}: {message}",
+                            (line, col, shown, message))
+
+    def unknown_keys(self, raw: Mapping[Any, Any], known: Iterable[str], path: tuple[Any, ...], what: str,
+                     shown: Iterable[str] | None = None) -> None:
+        known = tuple(known)
+        unknown = [k for k in raw if k not in known]
+        if unknown:
+            many = f"{len(unknown)} unknown {what}s" if len(unknown) > 1 else f"an unknown {what}"
+            raise self.error(path, f"{many} (the first is located here); expected {', '.join(shown or known)}",
+                             at=(*path, unknown[0]))
+
+
+def _figure(raw: Any, path: tuple[Any, ...], where: _Where) -> Figure | None:
     if raw is None:
         return None
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        return Figure(float(raw))
-    if isinstance(raw, Mapping) and isinstance(raw.get("value"), (int, float)):
+        return Figure(_finite(raw, path, where))
+    if isinstance(raw, Mapping) and isinstance(raw.get("value"), (int, float)) and not isinstance(raw["value"], bool):
         return Figure(
-            float(raw["value"]), str(raw.get("status", "user")), raw.get("src"), bool(raw.get("unverified", False))
+            _finite(raw["value"], (*path, "value"), where), str(raw.get("status", "user")), raw.get("src"),
+            bool(raw.get("unverified", False))
         )
     if isinstance(raw, Mapping) and raw.get("value") is None:
         return None
-    raise CatalogError(f"{where}: expected a number or {{value, status, src}}, got {raw!r}")
+    raise where.error(path, "expected a number or {value, status, src}")
 
 
-def _require(entry: Mapping[str, Any], keys: Iterable[str], where: str) -> None:
+def _finite(x: Any, path: tuple[Any, ...], where: _Where) -> float:
+    try:
+        v = float(x)
+    except (OverflowError, TypeError, ValueError):
+        v = math.nan
+    if not math.isfinite(v) or v < 0:
+        raise where.error(path, "expected a finite number >= 0")
+    return v
+
+
+def _text(raw: Any, key: str, path: tuple[Any, ...], where: _Where) -> str:
+    v = raw.get(key)
+    if not isinstance(v, (str, int, float)) or isinstance(v, bool) or str(v) == "":
+        raise where.error((*path, key), "expected a non-empty name")
+    return str(v)
+
+
+def _require(entry: Mapping[str, Any], keys: Iterable[str], path: tuple[Any, ...], where: _Where) -> None:
     missing = [k for k in keys if entry.get(k) is None]
     if missing:
-        raise CatalogError(f"{where}: missing {', '.join(missing)}")
+        raise where.error(path, f"missing {', '.join(missing)}")
 
 
-def _gpu(raw: Mapping[str, Any], origin: str) -> Gpu:
-    where = f"{origin}: gpu {raw.get('id', '?')}"
-    _require(raw, ("id",), where)
+def _gpu(raw: Mapping[str, Any], origin: str, path: tuple[Any, ...], where: _Where) -> Gpu:
+    _require(raw, ("id",), path, where)
     peaks_raw = raw.get("peak_tflops") or {}
-    unknown = set(peaks_raw) - set(PRECISIONS)
-    if unknown:
-        raise CatalogError(f"{where}: unknown precision {sorted(unknown)}; expected {', '.join(PRECISIONS)}")
-    peaks = {p: f for p, r in peaks_raw.items() if (f := _figure(r, f"{where} peak_tflops.{p}")) is not None}
+    if not isinstance(peaks_raw, Mapping):
+        raise where.error((*path, "peak_tflops"), "expected a mapping of precision to TFLOP/s")
+    where.unknown_keys(peaks_raw, PRECISIONS, (*path, "peak_tflops"), "precision")
+    peaks = {p: f for p, r in peaks_raw.items()
+             if (f := _figure(r, (*path, "peak_tflops", p), where)) is not None}
     if not peaks:
-        raise CatalogError(f"{where}: needs peak_tflops for at least one of {', '.join(PRECISIONS)}")
+        raise where.error(path, f"needs peak_tflops for at least one of {', '.join(PRECISIONS)}")
     return Gpu(
-        id=str(raw["id"]),
+        id=_text(raw, "id", path, where),
         name=str(raw.get("name", raw["id"])),
         vendor=str(raw.get("vendor", "")),
         peak_tflops=peaks,
-        memory_gb=_figure(raw.get("memory_gb"), f"{where} memory_gb"),
-        tdp_w=_figure(raw.get("tdp_w"), f"{where} tdp_w"),
-        bandwidth_tbps=_figure(raw.get("bandwidth_tbps"), f"{where} bandwidth_tbps"),
-        aliases=tuple(str(a) for a in raw.get("aliases", ())),
+        memory_gb=_figure(raw.get("memory_gb"), (*path, "memory_gb"), where),
+        tdp_w=_figure(raw.get("tdp_w"), (*path, "tdp_w"), where),
+        bandwidth_tbps=_figure(raw.get("bandwidth_tbps"), (*path, "bandwidth_tbps"), where),
+        aliases=tuple(str(a) for a in _list(raw, "aliases", path, where)),
         year=raw.get("year"),
         notes=raw.get("notes"),
         origin=origin,
     )
 
 
-def _model(raw: Mapping[str, Any], origin: str) -> ModelPreset:
-    where = f"{origin}: model {raw.get('id', '?')}"
-    _require(raw, ("id", "params"), where)
-    arch = dict(raw.get("architecture") or {})
-    unknown = set(arch) - set(ARCH_FIELDS) - {"gated_mlp"}
-    if unknown:
-        raise CatalogError(f"{where}: unknown architecture field {sorted(unknown)}; expected {', '.join(ARCH_FIELDS)}")
+def _list(raw: Mapping[str, Any], key: str, path: tuple[Any, ...], where: _Where) -> list[Any]:
+    v = raw.get(key) or []
+    if not isinstance(v, list):
+        raise where.error((*path, key), "expected a list")
+    return v
+
+
+def _model(raw: Mapping[str, Any], origin: str, path: tuple[Any, ...], where: _Where) -> ModelPreset:
+    _require(raw, ("id", "params"), path, where)
+    arch_raw = raw.get("architecture") or {}
+    if not isinstance(arch_raw, Mapping):
+        raise where.error((*path, "architecture"), "expected a mapping")
+    where.unknown_keys(arch_raw, (*ARCH_FIELDS, "gated_mlp"), (*path, "architecture"), "architecture field")
+    arch = {k: (bool(v) if k == "gated_mlp" else _finite(v, (*path, "architecture", k), where))
+            for k, v in arch_raw.items() if v is not None}
+    params = _finite(raw["params"], (*path, "params"), where)
+    active = raw.get("active_params")
+    training = raw.get("training") or {}
+    if not isinstance(training, Mapping):
+        raise where.error((*path, "training"), "expected a mapping")
     return ModelPreset(
-        id=str(raw["id"]),
+        id=_text(raw, "id", path, where),
         name=str(raw.get("name", raw["id"])),
-        params=float(raw["params"]),
-        active_params=None if raw.get("active_params") is None else float(raw["active_params"]),
-        architecture={k: v for k, v in arch.items() if v is not None},
+        params=params,
+        active_params=None if active is None else _finite(active, (*path, "active_params"), where),
+        architecture=arch,
         source=str(raw.get("source", origin)),
         status=str(raw.get("status", "user")),
-        aliases=tuple(str(a) for a in raw.get("aliases", ())),
-        training=dict(raw.get("training") or {}),
+        aliases=tuple(str(a) for a in _list(raw, "aliases", path, where)),
+        training=dict(training),
         notes=raw.get("notes"),
         origin=origin,
     )
 
 
-def _price(raw: Mapping[str, Any], origin: str) -> Price:
-    where = f"{origin}: price {raw.get('provider', '?')}/{raw.get('gpu', '?')}"
-    _require(raw, ("provider", "gpu", "usd_per_gpu_hour"), where)
+def _price(raw: Mapping[str, Any], origin: str, path: tuple[Any, ...], where: _Where) -> Price:
+    _require(raw, ("provider", "gpu", "usd_per_gpu_hour"), path, where)
     return Price(
-        provider=str(raw["provider"]),
-        gpu=str(raw["gpu"]),
-        usd_per_gpu_hour=float(raw["usd_per_gpu_hour"]),
+        provider=_text(raw, "provider", path, where),
+        gpu=_text(raw, "gpu", path, where),
+        usd_per_gpu_hour=_finite(raw["usd_per_gpu_hour"], (*path, "usd_per_gpu_hour"), where),
         pricing=str(raw.get("pricing", "on-demand")),
         as_of=str(raw.get("as_of", "")),
         src=str(raw.get("src", origin)),
@@ -246,33 +311,46 @@ class Catalog:
             self.versions.append(f"{name}@{raw['version']}")
             self.add(raw, origin="built-in")
 
-    def add_file(self, path: str | Path) -> None:
-        from costspec.yamlio import load_document
+    def add_file(self, path: str | Path, regular_only: bool = False) -> None:
+        """Add a YAML or JSON catalog file. Its errors give positions, never its content; with
+        ``regular_only`` anything but a regular file is refused unread."""
+        from costspec.errors import SpecError
+        from costspec.yamlio import read
 
-        raw = load_document(Path(path))
-        if not isinstance(raw, Mapping):
-            raise CatalogError(f"{path}: expected a mapping with gpus, models and/or prices")
+        try:
+            doc = read(Path(path), foreign=True, regular_only=regular_only)
+        except SpecError as e:
+            raise CatalogError(e.format()) from None
+        if not isinstance(doc.data, Mapping):
+            raise CatalogError(f"{path}:1:1: expected a mapping with gpus, models and/or prices")
         self.versions.append(f"user:{path}")
-        self.add(raw, origin=str(path))
+        self.add(doc.data, origin=str(path), doc=doc)
 
-    def add(self, raw: Mapping[str, Any], origin: str) -> None:
-        unknown = set(raw) - {"gpus", "models", "prices", "catalog", "version", "about"}
-        if unknown:
-            raise CatalogError(f"{origin}: unknown section {sorted(unknown)}; expected gpus, models, prices")
+    def add(self, raw: Mapping[str, Any], origin: str, doc: Any = None, prefix: tuple[Any, ...] = ()) -> None:
+        """Add entries (``{gpus: [...], models: [...], prices: [...]}``); ``doc``, the document they
+        were read from (under ``prefix`` in it), locates errors."""
+        where = _Where(origin, doc, prefix)
+        where.unknown_keys(raw, ("gpus", "models", "prices", "catalog", "version", "about"), (), "section",
+                           shown=("gpus", "models", "prices"))
         for section in ("gpus", "models", "prices"):
             entries = raw.get(section) or []
             if not isinstance(entries, list):
-                raise CatalogError(f"{origin}: {section} must be a list of entries")
-            for e in entries:
+                raise where.error((section,), "must be a list of entries")
+            for i, e in enumerate(entries):
+                path = (section, i)
                 if not isinstance(e, Mapping):
-                    raise CatalogError(f"{origin}: each entry of {section} must be a mapping, got {e!r}")
+                    raise where.error(path, "each entry must be a mapping")
                 if section == "gpus":
-                    self.gpus.add(_gpu(e, origin))
+                    self.gpus.add(_gpu(e, origin, path, where))
                 elif section == "models":
-                    self.models.add(_model(e, origin))
+                    self.models.add(_model(e, origin, path, where))
                 else:
-                    p = _price(e, origin)
-                    self.gpu(p.gpu)  # a price must name a known GPU
+                    p = _price(e, origin, path, where)
+                    try:
+                        self.gpu(p.gpu)  # a price must name a known GPU
+                    except UnknownNameError as err:
+                        raise where.error((*path, "gpu"), f"not a known GPU (closest: {', '.join(err.closest)})"
+                                          if err.closest else "not a known GPU") from None
                     self.prices.append(p)
 
     def gpu(self, name: str) -> Gpu:

@@ -104,6 +104,10 @@ def cli() -> None:
 
 
 CHOICE = click.Choice
+ALLOW_INCLUDE_OUTSIDE = click.option(
+    "--allow-include-outside", is_flag=True,
+    help="Let catalog.include name files outside the spec's repository (the nearest folder with .git above "
+         "the spec, else the spec's folder).")
 
 
 @cli.command()
@@ -152,6 +156,7 @@ CHOICE = click.Choice
 @click.option("--compute-flops", metavar="C", help="Target: model FLOPs at most this (with --solve).")
 @click.option("--max-energy-kwh", metavar="KWH", help="Target: energy at most this (with --solve).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@ALLOW_INCLUDE_OUTSIDE
 @click.pass_context
 def estimate(ctx: click.Context, /, **o: Any) -> None:
     """Estimate FLOPs, GPU-hours, wall clock, cost, energy and memory for one training run.
@@ -242,13 +247,13 @@ def _estimate_spec(ctx: click.Context, o: dict[str, Any]) -> None:
     from costspec.spec import load
 
     clashing = [f"--{k.replace('_', '-')}" for k in o
-                if k not in ("spec_file", "as_json", "catalog_files")
+                if k not in ("spec_file", "as_json", "catalog_files", "allow_include_outside")
                 and ctx.get_parameter_source(k) not in (ParameterSource.DEFAULT, None)]
     if clashing:
         raise click.UsageError(f"--spec takes every input from the spec; drop {', '.join(clashing)}")
     if o["catalog_files"]:
         raise click.UsageError("--spec takes its catalog from the spec (catalog: include: [FILE])")
-    result = evaluate(load(o["spec_file"]))
+    result = evaluate(load(o["spec_file"], allow_include_outside=o["allow_include_outside"]))
     if o["as_json"]:
         d = result.to_dict()
         if result.solution is not None:
@@ -347,31 +352,33 @@ def optimal(flops: str | None, budget_usd: str | None, gpu: str | None, mfu: str
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--format", "fmt", type=CHOICE(["text", "json", "github"]), default=None,
               help="Output format (default: github when GITHUB_ACTIONS=true, else text).")
-def validate(paths: tuple[str, ...], fmt: str | None) -> None:
+@ALLOW_INCLUDE_OUTSIDE
+def validate(paths: tuple[str, ...], fmt: str | None, allow_include_outside: bool) -> None:
     """Check spec files (files, folders, globs) against the schema and the catalog.
 
     Exit status: 0 when every spec is valid, 1 when any is invalid, 2 on usage errors.
     """
     from costspec.validation import run_validate
 
-    sys.exit(run_validate(paths, fmt))
+    sys.exit(run_validate(paths, fmt, allow_include_outside))
 
 
-def _load_plan(spec_file: str) -> Any:
+def _load_plan(spec_file: str, allow_include_outside: bool) -> Any:
     from costspec.plan import compile_spec
     from costspec.spec import load
 
-    return compile_spec(load(spec_file))
+    return compile_spec(load(spec_file, allow_include_outside=allow_include_outside))
 
 
 @cli.command("plan")
 @click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the compiled plan the engine receives.")
-def plan_cmd(spec_file: str, as_json: bool) -> None:
+@ALLOW_INCLUDE_OUTSIDE
+def plan_cmd(spec_file: str, as_json: bool, allow_include_outside: bool) -> None:
     """Show a spec's sweep: its axes, how many points, the columns and the output size. Evaluates nothing."""
     from costspec.plan import describe
 
-    plan = _load_plan(spec_file)
+    plan = _load_plan(spec_file, allow_include_outside)
     click.echo(plan.to_json() if as_json else describe(plan))
 
 
@@ -391,9 +398,10 @@ def plan_cmd(spec_file: str, as_json: bool) -> None:
 @click.option("--pareto", metavar="A,B", help="Keep only the Pareto front over these columns ('-column' to maximise).")
 @click.option("--per", metavar="A,B", help="Reduce within groups of these categorical columns (gpu, model, ...).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+@ALLOW_INCLUDE_OUTSIDE
 def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int, max_points: int,
               columns: str | None, top: int | None, by: str | None, pareto: str | None, per: str | None,
-              quiet: bool) -> None:
+              quiet: bool, allow_include_outside: bool) -> None:
     """Evaluate a spec's sweep in parallel and write every kept point to Parquet, Arrow or CSV."""
     import signal
 
@@ -402,7 +410,8 @@ def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int,
 
     previous = {sig: signal.signal(sig, interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        _sweep(spec_file, output, fmt, threads, max_points, columns, (top, by, pareto, per), quiet)
+        _sweep(spec_file, output, fmt, threads, max_points, columns, (top, by, pareto, per), quiet,
+               allow_include_outside)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -443,7 +452,7 @@ def _output_overrides(columns: str | None, ranking: tuple[int | None, str | None
 
 def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, max_points: int,
            columns: str | None, ranking: tuple[int | None, str | None, str | None, str | None],
-           quiet: bool) -> None:
+           quiet: bool, allow_include_outside: bool) -> None:
     from pathlib import Path
 
     from costspec.plan import compile_spec
@@ -452,7 +461,7 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
 
     if output is not None and not output.strip():
         raise click.UsageError("-o/--output: give a file or folder name")
-    spec = load(spec_file, overrides=_output_overrides(columns, ranking))
+    spec = load(spec_file, overrides=_output_overrides(columns, ranking), allow_include_outside=allow_include_outside)
     if threads > MAX_THREADS_PER_CORE * cores():
         click.echo(f"costspec sweep: note: --threads {threads:,} is more than {MAX_THREADS_PER_CORE}× the "
                    f"{cores()} cores; using {MAX_THREADS_PER_CORE * cores()}", err=True)
@@ -605,7 +614,9 @@ def catalog(what: str, catalog_files: tuple[str, ...], as_json: bool) -> None:
 
 
 def fail(prog: str, message: str) -> NoReturn:
-    click.echo(f"{prog}: error: {message}", err=True)
+    from costspec.errors import printable
+
+    click.echo(f"{prog}: error: {printable(message)}", err=True)
     sys.exit(2)
 
 

@@ -58,7 +58,12 @@ class ModelInputError(CostspecError, ValueError):
 
 
 class CatalogError(CostspecError):
-    """A catalog file that cannot be read or has a malformed entry."""
+    """A catalog file that cannot be read or has a malformed entry. ``where`` is (line, column,
+    path, message) when the problem has a position in the document it came from."""
+
+    def __init__(self, text: str, where: tuple[int, int, str, str] | None = None) -> None:
+        self.where = where
+        super().__init__(printable(text))
 
 
 class SpecError(CostspecError):

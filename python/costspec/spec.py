@@ -231,15 +231,16 @@ class Spec:
 Overrides = Mapping[tuple[str, ...], tuple[Any, str]]
 
 
-def load(path: str | Path, overrides: Overrides | None = None) -> Spec:
+def load(path: str | Path, overrides: Overrides | None = None, *, allow_include_outside: bool = False) -> Spec:
     """Load and check a spec file. Raises SpecError; ``err.errors`` lists every problem.
 
     ``overrides`` maps spec paths (``("output", "columns")``) to (value, flag): values given on the
-    command line, checked by the same rules as the file's, with errors naming the flag."""
+    command line, checked by the same rules as the file's, with errors naming the flag. Catalog
+    includes must stay inside the spec's repository unless ``allow_include_outside``."""
     doc = yamlio.read(Path(path))
     for p, (value, flag) in (overrides or {}).items():
         doc.override(p, value, flag)
-    spec, errors = _analyse(doc, Path(path).parent)
+    spec, errors = _analyse(doc, Path(path).parent, allow_include_outside)
     if errors:
         first = errors[0]
         first.errors = errors
@@ -248,9 +249,11 @@ def load(path: str | Path, overrides: Overrides | None = None) -> Spec:
     return spec
 
 
-def load_text(text: str, file: str = "<string>", base: Path | None = None) -> Spec:
-    """Like load(), for a spec held in a string (``file`` names it in errors)."""
-    spec, errors = _analyse(yamlio.parse(text, file), base or Path.cwd())
+def load_text(text: str, file: str = "<string>", base: Path | None = None, *,
+              allow_include_outside: bool = False) -> Spec:
+    """Like load(), for a spec held in a string (``file`` names it in errors; includes resolve
+    against ``base``, default the current folder)."""
+    spec, errors = _analyse(yamlio.parse(text, file), base or Path.cwd(), allow_include_outside)
     if errors:
         errors[0].errors = errors
         raise errors[0]
@@ -258,31 +261,50 @@ def load_text(text: str, file: str = "<string>", base: Path | None = None) -> Sp
     return spec
 
 
-def validate(path: str | Path) -> list[SpecError]:
+def validate(path: str | Path, *, allow_include_outside: bool = False) -> list[SpecError]:
     """Every problem in a spec file, located; an empty list when the spec is valid."""
     try:
         doc = yamlio.read(Path(path))
     except SpecError as e:
         return [e]
-    return _analyse(doc, Path(path).parent)[1]
+    return _analyse(doc, Path(path).parent, allow_include_outside)[1]
 
 
-def validate_text(text: str, file: str = "<string>") -> list[SpecError]:
+def validate_text(text: str, file: str = "<string>", *, allow_include_outside: bool = False) -> list[SpecError]:
     try:
         doc = yamlio.parse(text, file)
     except SpecError as e:
         return [e]
-    return _analyse(doc, Path.cwd())[1]
+    return _analyse(doc, Path.cwd(), allow_include_outside)[1]
 
 
 # ----------------------------------------------------------------------------------------------
 # Checking
 
 
+def repository_root(folder: Path) -> Path:
+    """The repository a spec in ``folder`` belongs to: the nearest folder above it (itself
+    included) holding ``.git``, else ``folder`` itself. Catalog includes stay inside it."""
+    start = folder.resolve()
+    for p in (start, *start.parents):
+        if (p / ".git").exists():
+            return p
+    return start
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path``, every link resolved, lies under ``root``."""
+    try:
+        return path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # a link loop
+        return False
+
+
 class _Checker:
-    def __init__(self, doc: Document, base: Path) -> None:
+    def __init__(self, doc: Document, base: Path, allow_outside: bool = False) -> None:
         self.doc = doc
         self.base = base
+        self.allow_outside = allow_outside
         self.errors: list[SpecError] = []
         self.catalog = Catalog.builtin()
         self.checked_axes: list[Axis] = []  # every well-formed axis, kept or not
@@ -310,18 +332,28 @@ class _Checker:
         if not entries and not includes:
             return
         cat = Catalog.fresh()
+        root = None if self.allow_outside else repository_root(self.base)
         for i, inc in enumerate(includes):
             if not isinstance(inc, str):
                 continue
+            target = self.base / inc
+            if root is not None and not _inside(target, root):
+                self.err(("catalog", "include", i), f"the include leads outside the spec's repository ({root})",
+                         "a catalog file under that folder (or --allow-include-outside)", repr(inc))
+                continue
             try:
-                cat.add_file(self.base / inc)
+                cat.add_file(target, regular_only=True)
             except CatalogError as e:
                 self.err(("catalog", "include", i), f"cannot use catalog file: {e}")
         if entries and add_entries:
             try:
-                cat.add(entries, origin=f"{self.doc.file} (catalog)")
-            except (CatalogError, UnknownNameError) as e:
-                self.err(("catalog",), f"bad catalog entry: {e}")
+                cat.add(entries, origin=self.doc.file, doc=self.doc, prefix=("catalog",))
+            except CatalogError as e:
+                if e.where is not None:
+                    line, col, path, message = e.where
+                    self.errors.append(SpecError(self.doc.file, line, col, path, f"bad catalog entry: {message}"))
+                else:
+                    self.err(("catalog",), f"bad catalog entry: {e}")
         self.catalog = cat
 
     # -- values ----------------------------------------------------------------------------------
@@ -849,8 +881,8 @@ class _Checker:
                              "price.usd_per_gpu_hour or price.provider", None, key=True)
 
 
-def _analyse(doc: Document, base: Path) -> tuple[Spec | None, list[SpecError]]:
-    c = _Checker(doc, base)
+def _analyse(doc: Document, base: Path, allow_outside: bool = False) -> tuple[Spec | None, list[SpecError]]:
+    c = _Checker(doc, base, allow_outside)
     try:
         spec = c.run()
     except RecursionError:

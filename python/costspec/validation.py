@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import glob
+import fnmatch
 import json
 import os
+import stat
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -20,26 +22,105 @@ class UsageProblem(click.UsageError):
     pass
 
 
+MAX_FILES = 100_000  # spec files one run checks at most
+
+
 def find_files(paths: tuple[str, ...]) -> list[Path]:
-    """Files as given, spec files under folders (recursively), and glob matches, in order."""
+    """Files as given, spec files under folders (recursively), and glob matches, in order, each
+    once (by its real path). Searching never follows a link to a folder (a link loop cannot hang
+    it) and takes a linked file only when it resolves inside the folder searched."""
     found: list[Path] = []
     for p in paths:
         path = Path(p)
-        if path.is_file():
-            found.append(path)
-        elif path.is_dir():
-            hits = sorted(f for f in path.rglob("*") if f.suffix.lower() in SUFFIXES and f.is_file())
-            if not hits:
-                raise UsageProblem(f"no spec files (*.yaml, *.yml, *.json) under {p}")
-            found.extend(hits)
-        elif any(ch in p for ch in "*?["):
-            hits = sorted(Path(h) for h in glob.glob(p, recursive=True) if Path(h).is_file())
+        if any(ch in p for ch in "*?["):
+            hits = _glob(p)
             if not hits:
                 raise UsageProblem(f"no files match {p}")
             found.extend(hits)
+        elif path.is_dir():
+            hits = sorted(_walk(path, lambda rel: rel.suffix.lower() in SUFFIXES))
+            if not hits:
+                raise UsageProblem(f"no spec files (*.yaml, *.yml, *.json) under {p}")
+            found.extend(hits)
+        elif os.path.lexists(path):
+            found.append(path)  # named by the user: read as given (bounded, whatever it is)
         else:
             raise UsageProblem(f"no such file or folder: {p}")
-    return list(dict.fromkeys(found))
+        if len(found) > MAX_FILES:
+            raise UsageProblem(f"more than {MAX_FILES:,} files to check; give narrower paths")
+    seen: set[str] = set()
+    out = []
+    for f in found:
+        try:
+            key = str(f.resolve())
+        except (OSError, RuntimeError):
+            key = str(f)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def _walk(root: Path, keep: Any) -> list[Path]:
+    """Regular files under ``root`` whose path relative to it ``keep`` accepts; hidden files and
+    folders are skipped, links to folders not followed, links to files taken only when they
+    resolve inside ``root``."""
+    real_root = root.resolve()
+    out: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))  # .git, .venv, ...
+        here = Path(dirpath)
+        for name in sorted(f for f in filenames if not f.startswith(".")):
+            f = here / name
+            if not keep(f.relative_to(root)):
+                continue
+            try:
+                st = os.lstat(f)
+                if stat.S_ISLNK(st.st_mode):
+                    target = f.resolve(strict=True)
+                    if not target.is_relative_to(real_root) or not target.is_file():
+                        continue
+                elif not stat.S_ISREG(st.st_mode):
+                    continue
+            except (OSError, RuntimeError):
+                continue
+            out.append(f)
+            if len(out) > MAX_FILES:
+                raise UsageProblem(f"more than {MAX_FILES:,} files under {root}; give narrower paths")
+    return out
+
+
+def _glob(pattern: str) -> list[Path]:
+    """Files matching a glob (``**`` spans folders), found by walking from the pattern's literal
+    prefix without following links to folders."""
+    parts = Path(pattern).parts
+    first = next(i for i, part in enumerate(parts) if any(ch in part for ch in "*?["))
+    base = Path(*parts[:first]) if first else Path(".")
+    rest = parts[first:]
+    if not base.is_dir():
+        return []
+
+    def match(rel: Path) -> bool:
+        return _match(rel.parts, rest)
+
+    return sorted(_walk(base, match))
+
+
+def _match(names: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    """Whether path components match glob components (``**``: zero or more components; hidden
+    names match only a pattern that starts with a dot, as in the shell)."""
+    if not pattern:
+        return not names
+    head, rest = pattern[0], pattern[1:]
+    if head == "**":
+        return any(_match(names[i:], rest) for i in range(len(names) + 1)
+                   if all(not n.startswith(".") for n in names[:i]))
+    if not names:
+        return False
+    name = names[0]
+    if name.startswith(".") and not head.startswith("."):
+        return False
+    return fnmatch.fnmatchcase(name, head) and _match(names[1:], rest)
 
 
 def _escape_data(s: str) -> str:
@@ -58,11 +139,11 @@ def github_annotation(e: SpecError) -> str:
     return f"::error {props}::{_escape_data(message + (f' ({detail})' if detail else ''))}"
 
 
-def run_validate(paths: tuple[str, ...], fmt: str | None) -> int:
+def run_validate(paths: tuple[str, ...], fmt: str | None, allow_include_outside: bool = False) -> int:
     if fmt is None:
         fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
     files = find_files(paths)
-    results = [(f, validate(f)) for f in files]
+    results = [(f, validate(f, allow_include_outside=allow_include_outside)) for f in files]
     invalid = [(f, errs) for f, errs in results if errs]
     n_errors = sum(len(e) for _, e in invalid)
     summary = (f"{len(files)} file{'s' if len(files) != 1 else ''} checked: {len(files) - len(invalid)} valid, "

@@ -18,6 +18,8 @@ from costspec.errors import CatalogError, SpecError
 MAX_BYTES = 1 << 20  # a spec larger than 1 MiB is a mistake, not a spec
 MAX_NODES = 100_000  # values after alias expansion
 MAX_DEPTH = 64
+MAX_INT = int(1.7976931348623157e308)  # an integer a float can hold (larger ones: an error, not inf)
+MAX_DIGITS = 400  # a longer integer literal is beyond the float range anyway
 
 Path_ = tuple[str | int, ...]
 
@@ -84,15 +86,19 @@ def dotted(path: Path_) -> str:
 
 
 class _Builder:
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, foreign: bool = False) -> None:
         self.file = file
+        self.foreign = foreign  # a file costspec was not asked to show: no content in its errors
         self.count = 0
         self.values: dict[Path_, tuple[int, int]] = {}
         self.keys: dict[Path_, tuple[int, int]] = {}
         self.active: set[int] = set()
 
-    def fail(self, node: Any, message: str, path: Path_ = ()) -> SpecError:
+    def fail(self, node: Any, message: str, path: Path_ = (), generic: str | None = None) -> SpecError:
+        """An error at ``node``; in a foreign file, ``generic`` (no text from the file) and no path."""
         m = node.start_mark
+        if self.foreign:
+            return SpecError(self.file, m.line + 1, m.column + 1, "", generic or message)
         return SpecError(self.file, m.line + 1, m.column + 1, dotted(path), message)
 
     def build(self, node: Any, path: Path_) -> Any:
@@ -112,11 +118,11 @@ class _Builder:
         try:
             if isinstance(node, SequenceNode):
                 if node.tag not in ("tag:yaml.org,2002:seq",):
-                    raise self.fail(node, f"unsupported tag {node.tag}", path)
+                    raise self.fail(node, f"unsupported tag {node.tag}", path, "unsupported tag")
                 return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
             if isinstance(node, MappingNode):
                 if node.tag not in ("tag:yaml.org,2002:map",):
-                    raise self.fail(node, f"unsupported tag {node.tag}", path)
+                    raise self.fail(node, f"unsupported tag {node.tag}", path, "unsupported tag")
                 return self.mapping(node, path)
             raise self.fail(node, "unsupported YAML node", path)
         finally:
@@ -141,10 +147,8 @@ class _Builder:
             if not isinstance(key, str):
                 key = str(knode.value)
             if key in seen:
-                raise SpecError(
-                    self.file, knode.start_mark.line + 1, knode.start_mark.column + 1, dotted((*path, key)),
-                    f"duplicate key {key!r} (first defined on line {seen[key]})",
-                )
+                raise self.fail(knode, f"duplicate key {key!r} (first defined on line {seen[key]})", (*path, key),
+                                f"duplicate key (first defined on line {seen[key]})")
             seen[key] = knode.start_mark.line + 1
             self.keys.setdefault((*path, key), (knode.start_mark.line + 1, knode.start_mark.column + 1))
             out[key] = self.build(vnode, (*path, key))
@@ -162,44 +166,59 @@ class _Builder:
             if tag == "tag:yaml.org,2002:null":
                 return None
             if tag == "tag:yaml.org,2002:bool":
+                # YAML 1.2 has true and false only: '!!bool yes' is an error, not false.
+                if value not in ("true", "True", "TRUE", "false", "False", "FALSE"):
+                    raise self.fail(node, f"malformed boolean {value!r} (YAML 1.2 booleans are true and false)",
+                                    path, "malformed boolean (YAML 1.2 booleans are true and false)")
                 return value.lower() == "true"
             if tag == "tag:yaml.org,2002:int":
                 v = value.replace("_", "")
+                if len(v) > MAX_DIGITS:  # int() of a huge literal is quadratic, and no float holds it
+                    raise ValueError(v)
                 try:
-                    return int(v, 10)
+                    n = int(v, 10)
                 except ValueError:
-                    return int(v, 0)
+                    n = int(v, 0)
+                if abs(n) > MAX_INT:
+                    raise self.fail(node, f"the number {value} is beyond the float range (±1.8e308)", path,
+                                    "a number beyond the float range (±1.8e308)")
+                return n
             if tag == "tag:yaml.org,2002:float":
                 v = value.replace("_", "").lower()
                 if v.lstrip("+-") in (".inf", ".nan"):
                     return math.copysign(math.inf, -1.0 if v.startswith("-") else 1.0) if "inf" in v else math.nan
                 return float(v)
         except ValueError:
-            raise self.fail(node, f"malformed number {value!r}", path) from None
-        raise self.fail(node, f"unsupported tag {tag}", path)
+            raise self.fail(node, f"malformed number {value[:40]!r}", path, "malformed number") from None
+        raise self.fail(node, f"unsupported tag {tag}", path, "unsupported tag")
 
 
-def parse(text: str, file: str) -> Document:
-    """Parse YAML 1.2 (JSON is a subset) into a Document. Raises SpecError."""
+def parse(text: str, file: str, foreign: bool = False) -> Document:
+    """Parse YAML 1.2 (JSON is a subset) into a Document. Raises SpecError. In a ``foreign`` file
+    (a catalog the user did not ask to see) errors give positions, never the file's text."""
+    import warnings
+
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise SpecError(file, 1, 1, "", f"the file is larger than {MAX_BYTES:,} bytes")
     try:
-        node = YAML(typ="rt").compose(text)
+        with warnings.catch_warnings():  # ruamel warns with excerpts of the file (duplicate anchors)
+            warnings.simplefilter("ignore")
+            node = YAML(typ="rt").compose(text)
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = e.problem or e.context or "invalid YAML"
-        raise SpecError(file, line, col, "", f"YAML syntax: {problem}") from None
+        raise SpecError(file, line, col, "", "YAML syntax error" if foreign else f"YAML syntax: {problem}") from None
     except YAMLError as e:
-        raise SpecError(file, 1, 1, "", f"YAML syntax: {e}") from None
+        raise SpecError(file, 1, 1, "", "YAML syntax error" if foreign else f"YAML syntax: {e}") from None
     except RecursionError:
         raise SpecError(file, 1, 1, "", f"nesting deeper than {MAX_DEPTH} levels") from None
     if node is None:
         return Document(file, text, None, {(): (1, 1)})
-    b = _Builder(file)
+    b = _Builder(file, foreign)
     try:
         data = b.build(node, ())
     except RecursionError:
@@ -207,14 +226,42 @@ def parse(text: str, file: str) -> Document:
     return Document(file, text, data, b.values, b.keys)
 
 
-def read(path: Path) -> Document:
-    """Read and parse a spec or catalog file. Raises SpecError."""
+def read_bytes(path: Path, regular_only: bool = False) -> bytes:
+    """At most MAX_BYTES of a file, bounded by the bytes actually read (a device or a pipe reports
+    no size: /dev/zero is an error after 1 MiB, not a MemoryError). A named pipe with no writer
+    reads as empty instead of blocking. With ``regular_only``, anything but a regular file (after
+    links) is refused before it is opened. Raises OSError, or ValueError past the limit."""
+    import os
+    import stat
+
+    if regular_only and not stat.S_ISREG(os.stat(path).st_mode):
+        raise IsADirectoryError(0, "not a regular file") if path.is_dir() else OSError(0, "not a regular file")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)  # opened without waiting for a writer; now read normally
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_BYTES:
+            chunk = os.read(fd, min(1 << 16, MAX_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > MAX_BYTES:
+        raise ValueError(f"the file is larger than the {MAX_BYTES:,}-byte limit")
+    return b"".join(chunks)
+
+
+def read(path: Path, foreign: bool = False, regular_only: bool = False) -> Document:
+    """Read and parse a spec or catalog file (see ``parse`` and ``read_bytes``). Raises SpecError."""
     file = str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise SpecError(file, 1, 1, "", f"the file is {size:,} bytes, larger than the {MAX_BYTES:,}-byte limit")
-        raw = path.read_bytes()
+        raw = read_bytes(path, regular_only)
+    except ValueError as e:
+        raise SpecError(file, 1, 1, "", str(e)) from None
     except OSError as e:
         raise SpecError(file, 1, 1, "", f"cannot read: {e.strerror or e}") from None
     try:
@@ -222,12 +269,4 @@ def read(path: Path) -> Document:
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         raise SpecError(file, line, 1, "", f"not UTF-8 text ({e.reason} at byte {e.start})") from None
-    return parse(text, file)
-
-
-def load_document(path: Path) -> Any:
-    """The data of a YAML or JSON catalog file. Raises CatalogError with file:line:column."""
-    try:
-        return read(path).data
-    except SpecError as e:
-        raise CatalogError(e.format()) from None
+    return parse(text, file, foreign)
