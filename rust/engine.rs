@@ -204,9 +204,11 @@ impl Stage {
 #[derive(Deserialize, Debug, Clone)]
 #[serde(tag = "k", rename_all = "snake_case")]
 pub enum OpSpec {
-    /// o = a OP b. `msg` names the expression for a division-by-zero error.
+    /// o = a OP b. With `msg` (naming the user's expression) the op is *checked*: a non-finite
+    /// result from operands that have values is an error at that point (see `checked`).
     Bin { op: BinOp, a: usize, b: usize, o: usize, #[serde(default)] msg: Option<usize> },
-    Un { op: UnOp, a: usize, o: usize },
+    /// o = OP a, checked like `Bin` when `msg` is set.
+    Un { op: UnOp, a: usize, o: usize, #[serde(default)] msg: Option<usize> },
     /// o = table[t][a][b] (a and b hold row and column indices).
     Lut { t: usize, a: usize, b: usize, o: usize },
     /// A cost-model stage.
@@ -392,7 +394,7 @@ fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), String> {
             if !i[2].is_nan() {
                 positive("watts", i[2]).map_err(e)?;
             }
-            let (c, en, co2) = money(i[0], opt(i[1]), opt(i[2]), i[3], opt(i[4]));
+            let (c, en, co2) = money(i[0], opt(i[1]), opt(i[2]), i[3], opt(i[4])).map_err(e)?;
             o[0] = c.unwrap_or(f64::NAN);
             o[1] = en.unwrap_or(f64::NAN);
             o[2] = co2.unwrap_or(f64::NAN);
@@ -419,6 +421,9 @@ fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), String> {
             p.mode = pick(&MODES, i[13], "mode")?;
             p.gpu_memory_gb = opt(i[14]);
             let s = states(&p, i[1]);
+            for x in [s.weights, s.grads, s.optim, s.activations.unwrap_or(0.0), s.shardable, s.fixed] {
+                crate::estimate::finite(x, "params", p.params, "the memory per GPU").map_err(e)?;
+            }
             o[0] = s.weights;
             o[1] = s.grads;
             o[2] = s.optim;
@@ -464,6 +469,33 @@ fn bin(op: BinOp, x: f64, y: f64) -> f64 {
         BinOp::Min => x.min(y),
         BinOp::Max => x.max(y),
     }
+}
+
+/// A checked op of a user's expression: min and max pass a missing value (NaN) on instead of
+/// skipping it; everything else as `bin`.
+#[inline(always)]
+fn bin_checked(op: BinOp, x: f64, y: f64) -> f64 {
+    match op {
+        BinOp::Min | BinOp::Max if x.is_nan() || y.is_nan() => f64::NAN,
+        _ => bin(op, x, y),
+    }
+}
+
+/// The rule of expressions (the same in `costspec.expr.arith`, with the same words): a value
+/// computed from operands that all have values must be finite; a missing operand (NaN) gives a
+/// missing result. Returns why `r = op(x, y)` breaks the rule, if it does.
+fn checked(op: Option<BinOp>, un_op: Option<UnOp>, x: f64, y: f64, r: f64) -> Option<&'static str> {
+    if r.is_finite() || x.is_nan() || y.is_nan() {
+        return None;
+    }
+    Some(match (op, un_op) {
+        (Some(BinOp::Div), _) => "division by zero",
+        (Some(BinOp::Pow), _) if x == 0.0 => "zero to a negative power",
+        (Some(BinOp::Pow), _) if x < 0.0 => "a negative number to a fractional power",
+        (_, Some(UnOp::Log)) => "log of a number <= 0",
+        (_, Some(UnOp::Sqrt)) => "square root of a negative number",
+        _ => "overflow (beyond ±1.8e308)",
+    })
 }
 
 #[inline(always)]
@@ -1187,14 +1219,27 @@ impl<'a> Worker<'a> {
         let s = &mut self.scalars;
         match &self.p.spec.ops[k] {
             OpSpec::Bin { op, a, b, o, msg } => {
-                if *op == BinOp::Div && s[*b] == 0.0 {
-                    if let Some(m) = msg {
-                        return Err(format!("division by zero in {}", self.p.spec.messages[*m]));
+                let (x, y) = (s[*a], s[*b]);
+                s[*o] = if let Some(m) = msg {
+                    let r = bin_checked(*op, x, y);
+                    if let Some(why) = checked(Some(*op), None, x, y, r) {
+                        return Err(format!("{why} in {}", self.p.spec.messages[*m]));
+                    }
+                    r
+                } else {
+                    bin(*op, x, y)
+                };
+            }
+            OpSpec::Un { op, a, o, msg } => {
+                let x = s[*a];
+                let r = un(*op, x);
+                if let Some(m) = msg {
+                    if let Some(why) = checked(None, Some(*op), x, 0.0, r) {
+                        return Err(format!("{why} in {}", self.p.spec.messages[*m]));
                     }
                 }
-                s[*o] = bin(*op, s[*a], s[*b]);
+                s[*o] = r;
             }
-            OpSpec::Un { op, a, o } => s[*o] = un(*op, s[*a]),
             OpSpec::Lut { t, a, b, o } => s[*o] = lookup(&self.p.spec.tables[*t], s[*a], s[*b]),
             OpSpec::Model { stage, i, o } => {
                 let n_in = i.len();
@@ -1432,17 +1477,6 @@ impl<'a> Worker<'a> {
                     let x = if sa == usize::MAX { None } else { Some(&self.vectors[sa][..n]) };
                     let y = if sb == usize::MAX { None } else { Some(&self.vectors[sb][..n]) };
                     let (xs, ys) = (self.scalars[*a], self.scalars[*b]);
-                    if *op == BinOp::Div && msg.is_some() {
-                        let zero = match y {
-                            Some(y) => y.iter().position(|&v| v == 0.0),
-                            None => (ys == 0.0).then_some(0),
-                        };
-                        if let Some(j) = zero {
-                            let m = &p.spec.messages[msg.unwrap()];
-                            self.vectors[p.slot[*o]] = out;
-                            return Err(self.err(index0 + j as u64, format!("division by zero in {m}")));
-                        }
-                    }
                     macro_rules! apply {
                         ($f:expr) => {
                             match (x, y) {
@@ -1475,21 +1509,55 @@ impl<'a> Worker<'a> {
                         BinOp::Lt => apply!(|u: f64, v: f64| if u < v { 1.0 } else { 0.0 }),
                         BinOp::Ge => apply!(|u: f64, v: f64| if u >= v { 1.0 } else { 0.0 }),
                         BinOp::Gt => apply!(|u: f64, v: f64| if u > v { 1.0 } else { 0.0 }),
+                        other if msg.is_some() => {
+                            let other = *other;
+                            apply!(|u: f64, v: f64| bin_checked(other, u, v))
+                        }
                         other => {
                             let other = *other;
                             apply!(|u: f64, v: f64| bin(other, u, v))
                         }
                     }
+                    // A checked op: find a non-finite result whose operands had values (rare: a
+                    // scan of the block, then a look at the operands only where it fails).
+                    if let Some(m) = msg {
+                        let at = |src: Option<&[f64]>, c: f64, j: usize| src.map_or(c, |v| v[j]);
+                        for (j, &r) in out[..n].iter().enumerate() {
+                            if r.is_finite() {
+                                continue;
+                            }
+                            let (u, v) = (at(x, xs, j), at(y, ys, j));
+                            if let Some(why) = checked(Some(*op), None, u, v, r) {
+                                let message = format!("{why} in {}", p.spec.messages[*m]);
+                                self.vectors[p.slot[*o]] = out;
+                                return Err(self.err(index0 + j as u64, message));
+                            }
+                        }
+                    }
                 }
                 self.vectors[p.slot[*o]] = out;
             }
-            OpSpec::Un { op, a, o } => {
+            OpSpec::Un { op, a, o, msg } => {
                 let mut out = std::mem::take(&mut self.vectors[p.slot[*o]]);
                 match p.slot[*a] {
                     usize::MAX => out[..n].fill(un(*op, self.scalars[*a])),
                     s => {
                         for (d, &u) in out[..n].iter_mut().zip(&self.vectors[s][..n]) {
                             *d = un(*op, u);
+                        }
+                    }
+                }
+                if let Some(m) = msg {
+                    let src = p.slot[*a];
+                    for (j, &r) in out[..n].iter().enumerate() {
+                        if r.is_finite() {
+                            continue;
+                        }
+                        let u = if src == usize::MAX { self.scalars[*a] } else { self.vectors[src][j] };
+                        if let Some(why) = checked(None, Some(*op), u, 0.0, r) {
+                            let message = format!("{why} in {}", p.spec.messages[*m]);
+                            self.vectors[p.slot[*o]] = out;
+                            return Err(self.err(index0 + j as u64, message));
                         }
                     }
                 }

@@ -113,12 +113,25 @@ pub fn trainable_params(p: &Point) -> Result<f64, ModelError> {
     }
 }
 
+/// `x` when it is finite, else an error blaming the input `field` (given `given`): an output past
+/// the float range (±1.8e308) is never reported as `inf`, nor as "no value".
+pub fn finite(x: f64, field: &str, given: f64, what: &str) -> Result<f64, ModelError> {
+    if x.is_finite() {
+        Ok(x)
+    } else {
+        Err(out_of_range(field, given, &format!("a value that keeps {what} within the float range (±1.8e308)")))
+    }
+}
+
 /// FLOPs of a point: (trainable params, model FLOPs per token, model FLOPs, hardware FLOPs).
 pub fn point_flops(p: &Point) -> Result<(f64, f64, f64, f64), ModelError> {
     let trainable = trainable_params(p)?;
     let fwd = forward_flops(p.convention, p.active_params, &p.arch)?;
     let (model_pt, hardware_pt) = training_flops_per_token(&fwd, p.mode, trainable, p.recompute, &p.arch)?;
-    Ok((trainable, model_pt, model_pt * p.tokens, hardware_pt * p.tokens))
+    finite(hardware_pt, "params", p.params, "the FLOPs per token")?;
+    let model = finite(model_pt * p.tokens, "tokens", p.tokens, "the model FLOPs")?;
+    let hardware = finite(hardware_pt * p.tokens, "tokens", p.tokens, "the hardware FLOPs")?;
+    Ok((trainable, model_pt, model, hardware))
 }
 
 /// GPU-hours = C / (peak × MFU) / 3600, or the inverse for a published run: (mfu, gpu_hours).
@@ -138,6 +151,22 @@ pub fn utilisation(
             (model_flops / (h * 3600.0 * peak), h)
         }
     };
+    match util {
+        Utilisation::Mfu(m) => {
+            finite(gpu_hours, "mfu", m, "the GPU-hours")?;
+        }
+        Utilisation::WallClockDays(d) => {
+            finite(gpu_hours, "wall_clock_days", d, "the GPU-hours")?;
+        }
+        Utilisation::GpuHours(_) => {}
+    }
+    if !(mfu > 0.0) {
+        let (field, given) = match util {
+            Utilisation::WallClockDays(d) => ("wall_clock_days", d),
+            _ => ("gpu_hours", gpu_hours),
+        };
+        return Err(out_of_range(field, given, "a duration implying an MFU above 0 (this one rounds it to 0)"));
+    }
     if mfu > 1.0 {
         let (field, given) = match util {
             Utilisation::WallClockDays(d) => ("wall_clock_days", d),
@@ -162,7 +191,7 @@ pub fn wall_clock_days(gpu_hours: f64, gpus: f64) -> f64 {
 }
 
 /// (cost US$, energy kWh, emissions kg CO2e): GPU-hours × price; GPU-hours × watts × PUE;
-/// energy × grid intensity.
+/// energy × grid intensity. A result past the float range blames the input that took it there.
 #[inline]
 pub fn money(
     gpu_hours: f64,
@@ -170,9 +199,19 @@ pub fn money(
     watts: Option<f64>,
     pue: f64,
     grid_kg_per_kwh: Option<f64>,
-) -> (Option<f64>, Option<f64>, Option<f64>) {
-    let energy = watts.map(|w| gpu_hours * w / 1000.0 * pue);
-    (usd_per_gpu_hour.map(|usd| gpu_hours * usd), energy, energy.zip(grid_kg_per_kwh).map(|(e, g)| e * g))
+) -> Result<(Option<f64>, Option<f64>, Option<f64>), ModelError> {
+    let cost = usd_per_gpu_hour.map(|usd| finite(gpu_hours * usd, "usd_per_gpu_hour", usd, "the cost")).transpose()?;
+    let energy = watts
+        .map(|w| {
+            finite(gpu_hours * w, "watts", w, "the energy")?;
+            finite(gpu_hours * w / 1000.0 * pue, "pue", pue, "the energy")
+        })
+        .transpose()?;
+    let co2 = energy
+        .zip(grid_kg_per_kwh)
+        .map(|(e, g)| finite(e * g, "grid_kg_per_kwh", g, "the emissions"))
+        .transpose()?;
+    Ok((cost, energy, co2))
 }
 
 /// Evaluate the cost model at one point.
@@ -180,7 +219,9 @@ pub fn estimate(p: &Point) -> Result<Outputs, ModelError> {
     check(p)?;
     let (trainable, model_pt, model_flops, hardware_flops) = point_flops(p)?;
     let (mfu, gpu_hours) = utilisation(model_flops, p.peak_tflops, p.utilisation, p.gpus)?;
-    let (cost_usd, energy_kwh, co2e_kg) = money(gpu_hours, p.usd_per_gpu_hour, p.watts, p.pue, p.grid_kg_per_kwh);
+    let (cost_usd, energy_kwh, co2e_kg) = money(gpu_hours, p.usd_per_gpu_hour, p.watts, p.pue, p.grid_kg_per_kwh)?;
+    let memory = memory(p, trainable);
+    finite(memory.total_gb, "params", p.params, "the memory per GPU")?;
     Ok(Outputs {
         trainable_params: trainable,
         model_flops_per_token: model_pt,
@@ -194,7 +235,7 @@ pub fn estimate(p: &Point) -> Result<Outputs, ModelError> {
         cost_usd,
         energy_kwh,
         co2e_kg,
-        memory: memory(p, trainable),
+        memory,
     })
 }
 

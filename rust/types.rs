@@ -271,6 +271,39 @@ impl fmt::Display for ModelError {
 
 impl std::error::Error for ModelError {}
 
-pub(crate) fn out_of_range(field: &str, given: impl fmt::Display, accepted: &str) -> ModelError {
-    ModelError::OutOfRange { field: field.to_string(), given: given.to_string(), accepted: accepted.to_string() }
+/// How an input is shown in an error: numbers as Python shows them (`1e+200`, `0.4`, `5e-324`),
+/// never as hundreds of digits.
+pub trait Shown {
+    fn shown(&self) -> String;
+}
+
+impl Shown for f64 {
+    fn shown(&self) -> String {
+        let x = *self;
+        if x != 0.0 && x.is_finite() && (x.abs() >= 1e16 || x.abs() < 1e-4) {
+            let s = format!("{x:e}"); // 1e200, 5e-324, 1.5e-7
+            match s.split_once('e') {
+                Some((m, e)) if !e.starts_with('-') => format!("{m}e+{e}"),
+                _ => s,
+            }
+        } else {
+            format!("{x}")
+        }
+    }
+}
+
+impl Shown for &str {
+    fn shown(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Shown for u8 {
+    fn shown(&self) -> String {
+        self.to_string()
+    }
+}
+
+pub(crate) fn out_of_range(field: &str, given: impl Shown, accepted: &str) -> ModelError {
+    ModelError::OutOfRange { field: field.to_string(), given: given.shown(), accepted: accepted.to_string() }
 }

@@ -330,7 +330,11 @@ def optimal(flops: str | None, budget_usd: str | None, gpu: str | None, mfu: str
         raise InputError("tokens_per_param", tokens_per_param, "a number > 0")
     rows: list[dict[str, Any]] = []
     for fit in fits or scaling.FIT_NAMES:
-        n, d = scaling.optimal(fit, c, ratio)
+        try:
+            n, d = scaling.optimal(fit, c, ratio)
+        except InputError as e:  # name the flag that set the budget
+            field = e.field if e.field != "compute_flops" else ("flops" if flops is not None else "budget_usd")
+            raise InputError(field, e.given, e.accepted) from None
         f = scaling.FITS.get(fit)
         rows.append({"fit": fit, "params": n, "tokens": d, "tokens_per_param": d / n,
                      "loss": f.loss(n, d) if f else None, "source": f.source if f else scaling.RULE_SOURCE})

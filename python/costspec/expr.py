@@ -23,7 +23,7 @@ FUNCTIONS: dict[str, tuple[Callable[..., float], int, int]] = {
     "sqrt": (math.sqrt, 1, 1),
     "ceil": (math.ceil, 1, 1),
     "floor": (math.floor, 1, 1),
-}
+}  # (the functions are applied by ``arith`` and ``unary``, which keep to the engine's rule)
 _BIN = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 _CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 _HINTS = {
@@ -35,10 +35,76 @@ _HINTS = {
 }
 
 
-_BIN_FN: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-    ast.Pow: operator.pow,
-}
+MAX_FLOAT = 1.7976931348623157e308
+
+
+class EvalError(ArithmeticError):
+    """A value with no finite result from finite operands: division by zero, overflow, a domain
+    error. The sweep engine (rust/engine.rs, ``checked``) applies the same rule with the same words:
+    a non-finite value computed from finite ones is an error at that point, while a missing value
+    (NaN, "no value") passes through as missing."""
+
+
+def _pow(a: float, b: float) -> float:
+    try:
+        return math.pow(a, b)
+    except OverflowError:
+        return math.inf
+    except ValueError:  # 0 ** -1, (-8) ** 0.5: no real result
+        return math.inf if a == 0 else math.nan
+
+
+def _why(op: str, a: float, b: float = 0.0) -> str:
+    """Why an operation on finite operands gave a non-finite result (the engine's words too)."""
+    if op == "/":
+        return "division by zero"
+    if op == "log":
+        return "log of a number <= 0"
+    if op == "sqrt":
+        return "square root of a negative number"
+    if op == "**" and a == 0:
+        return "zero to a negative power"
+    if op == "**" and a < 0:
+        return "a negative number to a fractional power"
+    return "overflow (beyond ±1.8e308)"
+
+
+_ARITH: dict[str, Callable[[float, float], float]] = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": _pow,
+    "min": lambda a, b: min(a, b), "max": lambda a, b: max(a, b)}
+
+
+def arith(op: str, a: float, b: float) -> float:
+    """``a op b`` in floats (+ - * / ** min max): NaN in, NaN out; a non-finite result from finite
+    operands raises EvalError."""
+    if a != a or b != b:
+        return math.nan
+    if op == "/" and b == 0:
+        raise EvalError(_why(op, a, b))
+    r = _ARITH[op](a, b)
+    if not math.isfinite(r):
+        raise EvalError(_why(op, a, b))
+    return float(r)
+
+
+def unary(fn: str, a: float) -> float:
+    """``fn(a)`` for log exp sqrt ceil floor, by the rule of ``arith``."""
+    if a != a:
+        return math.nan
+    if fn == "log":
+        r = math.log(a) if a > 0 else (-math.inf if a == 0 else math.nan)
+    elif fn == "sqrt":
+        r = math.sqrt(a) if a >= 0 else math.nan
+    elif fn == "exp":
+        r = math.exp(a) if a <= 709.782712893384 else math.inf
+    else:
+        r = float(math.ceil(a) if fn == "ceil" else math.floor(a))
+    if not math.isfinite(r):
+        raise EvalError(_why(fn, a))
+    return r
+
+
+_BIN_OP = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 _CMP_FN: dict[type, Callable[[Any, Any], bool]] = {
     ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Eq: operator.eq,
     ast.NotEq: operator.ne,
@@ -68,7 +134,8 @@ class Expr:
     names: tuple[Name, ...]
 
     def evaluate(self, env: Mapping[str, Any]) -> Any:
-        """Evaluate with ``env`` giving every name's value (numbers or booleans)."""
+        """Evaluate in floats with ``env`` giving every name's value (numbers or booleans; None or
+        NaN for "no value"). Raises EvalError for a non-finite value (see ``arith``)."""
         return _eval(self.tree, env)
 
 
@@ -87,6 +154,8 @@ def _check(node: ast.AST, names: list[Name]) -> None:
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
             if not isinstance(node.value, bool):
                 raise ExprError(f"only numbers are allowed here, not {node.value!r}", offset)
+        elif not abs(node.value) <= MAX_FLOAT:  # 1e400 parses as inf; a 400-digit integer as an int
+            raise ExprError("a number beyond the float range (±1.8e308)", offset)
         return
     if isinstance(node, (ast.Name, ast.Attribute)):
         name = dotted_name(node)
@@ -154,6 +223,7 @@ def parse(text: str) -> Expr:
     lead = len(text) - len(text.lstrip())
     try:
         _check(tree.body, names)
+        _fold(tree.body)
     except RecursionError:
         raise ExprError("expression nested too deeply") from None
     except ExprError as e:
@@ -161,9 +231,48 @@ def parse(text: str) -> Expr:
     return Expr(text, tree.body, tuple(Name(n.name, lead + n.offset) for n in names))
 
 
+def _fold(node: ast.AST) -> bool:
+    """Evaluate every part made of numbers only (``10 ** 10 ** 10``, ``1 / 0``): one with no finite
+    value is an error wherever the expression is used, so it is reported where it is written.
+    Returns whether ``node`` is made of numbers only."""
+    children = node.args if isinstance(node, ast.Call) else \
+        [c for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr)]
+    constant = all([_fold(c) for c in children])  # (a list: fold every child)
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        return False
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and _fold_value(node.right) == 0:
+        raise ExprError(f"division by zero in {ast.unparse(node)!r} (a divisor of 0: no point can evaluate it)",
+                        getattr(node, "col_offset", 0))
+    if constant and not isinstance(node, ast.Constant) and isinstance(node, ast.expr):
+        try:
+            _eval(node, {})
+        except EvalError as e:
+            raise ExprError(f"{e} in {ast.unparse(node)!r} (numbers only: no point can evaluate it)",
+                            getattr(node, "col_offset", 0)) from None
+    return constant
+
+
+def _fold_value(node: ast.expr) -> float | None:
+    """The value of a part made of numbers only, else None."""
+    if any(isinstance(n, (ast.Name, ast.Attribute)) for n in ast.walk(node)):
+        return None
+    try:
+        return float(_eval(node, {}))
+    except (EvalError, TypeError, ValueError):
+        return None
+
+
+def _number(v: Any) -> float:
+    if v is None:
+        return math.nan
+    if isinstance(v, (bool, int, float)):
+        return float(v)
+    raise TypeError(f"{v!r} is not a number")
+
+
 def _eval(node: ast.expr, env: Mapping[str, Any]) -> Any:
     if isinstance(node, ast.Constant):
-        return node.value
+        return node.value if isinstance(node.value, bool) else float(node.value)  # type: ignore[arg-type]
     if isinstance(node, (ast.Name, ast.Attribute)):
         name = dotted_name(node)
         if name in ("true", "True"):
@@ -172,11 +281,14 @@ def _eval(node: ast.expr, env: Mapping[str, Any]) -> Any:
             return False
         return env[name or ""]
     if isinstance(node, ast.BinOp):
-        a, b = _eval(node.left, env), _eval(node.right, env)
-        return _BIN_FN[type(node.op)](a, b)
+        a, b = _number(_eval(node.left, env)), _number(_eval(node.right, env))
+        return arith(_BIN_OP[type(node.op)], a, b)
     if isinstance(node, ast.UnaryOp):
         v = _eval(node.operand, env)
-        return -v if isinstance(node.op, ast.USub) else (+v if isinstance(node.op, ast.UAdd) else not v)
+        if isinstance(node.op, ast.Not):
+            return not v
+        x = _number(v)
+        return -x if isinstance(node.op, ast.USub) else x
     if isinstance(node, ast.BoolOp):
         vals = [_eval(v, env) for v in node.values]
         return all(vals) if isinstance(node.op, ast.And) else any(vals)
@@ -184,11 +296,18 @@ def _eval(node: ast.expr, env: Mapping[str, Any]) -> Any:
         left = _eval(node.left, env)
         for op, comp in zip(node.ops, node.comparators):
             right = _eval(comp, env)
-            ok = _CMP_FN[type(op)](left, right)
+            ok = _CMP_FN[type(op)](_number(left), _number(right))  # NaN ("no value") compares false
             if not ok:
                 return False
             left = right
         return True
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-        return FUNCTIONS[node.func.id][0](*[_eval(a, env) for a in node.args])
+        args = [_number(_eval(a, env)) for a in node.args]
+        fname = node.func.id
+        if fname in ("min", "max"):
+            acc = args[0]
+            for x in args[1:]:
+                acc = arith(fname, acc, x)
+            return acc
+        return unary(fname, args[0])
     raise ExprError("unsupported syntax")

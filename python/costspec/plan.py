@@ -17,7 +17,7 @@ from typing import Any
 from costspec import columns as colinfo
 from costspec import expr, scaling
 from costspec.catalog import PRECISIONS, Catalog, Gpu, ModelPreset
-from costspec.errors import SpecError, UnknownNameError
+from costspec.errors import CostspecError, SpecError, UnknownNameError
 from costspec.spec import DURATION, FIELDS, Axis, Spec
 
 ARCH = ("layers", "d_model", "heads", "kv_heads", "head_dim", "ffn_dim", "vocab", "seq_len", "experts",
@@ -72,7 +72,7 @@ class Plan:
         return math.prod(n for _, n in self.axes) if self.axes else 1
 
     def to_json(self) -> str:
-        return json.dumps(self.json, separators=(",", ":"))
+        return json.dumps(self.json, separators=(",", ":"), allow_nan=False)
 
     def decode(self, index: int) -> dict[str, Any]:
         """The swept values at point ``index``."""
@@ -98,6 +98,7 @@ class _Compiler:
         self.ops: list[dict[str, Any]] = []
         self.tables: list[dict[str, Any]] = []
         self.messages: list[str] = []
+        self.message_index: dict[str, int] = {}
         self.regs: dict[str, int] = {}  # input / variable / derived / column name -> register
         self.dicts: dict[str, tuple[str, ...]] = {}
         self.axes_json: list[dict[str, Any]] = []
@@ -133,19 +134,25 @@ class _Compiler:
     def op(self, **kw: Any) -> None:
         self.ops.append(kw)
 
-    def un(self, op: str, a: int) -> int:
+    def un(self, op: str, a: int, msg: str | None = None) -> int:
         o = self.new()
-        self.op(k="un", op=op, a=a, o=o)
+        self.ops.append(self.checked({"k": "un", "op": op, "a": a, "o": o}, msg))
         return o
 
     def bin(self, op: str, a: int, b: int, msg: str | None = None) -> int:
         o = self.new()
-        d: dict[str, Any] = {"k": "bin", "op": op, "a": a, "b": b, "o": o}
-        if msg is not None:
-            self.messages.append(msg)
-            d["msg"] = len(self.messages) - 1
-        self.ops.append(d)
+        self.ops.append(self.checked({"k": "bin", "op": op, "a": a, "b": b, "o": o}, msg))
         return o
+
+    def checked(self, op: dict[str, Any], msg: str | None) -> dict[str, Any]:
+        """An op of the user's expression ``msg``: the engine reports a non-finite result from
+        operands with values as an error at that point (costspec.expr.arith states the rule)."""
+        if msg is not None:
+            if msg not in self.message_index:
+                self.message_index[msg] = len(self.messages)
+                self.messages.append(msg)
+            op["msg"] = self.message_index[msg]
+        return op
 
     def error(self, path: tuple[Any, ...], message: str) -> SpecError:
         return self.spec.document.error(path, message)
@@ -274,8 +281,7 @@ class _Compiler:
                 return self.name_reg(name or "", path)
             if isinstance(node, ast.BinOp):
                 a, b = go(node.left), go(node.right)
-                kind = _BIN[type(node.op)]
-                return self.bin(kind, a, b, msg if kind == "div" else None)
+                return self.bin(_BIN[type(node.op)], a, b, msg)
             if isinstance(node, ast.UnaryOp):
                 a = go(node.operand)
                 if isinstance(node.op, ast.UAdd):
@@ -304,9 +310,9 @@ class _Compiler:
                 if fname in ("min", "max"):
                     acc = args[0]
                     for r in args[1:]:
-                        acc = self.bin(fname, acc, r)
+                        acc = self.bin(fname, acc, r, msg)
                     return acc
-                return self.un(_UN_FN[fname], args[0])
+                return self.un(_UN_FN[fname], args[0], msg if fname in ("log", "exp", "sqrt") else None)
             raise self.error(path, f"cannot compile {ast.dump(node)}")
 
         return go(e.tree)
@@ -495,7 +501,7 @@ class _Compiler:
             bound = self.bin("div", self.bin("add", self.bin("sub", target, a), slack), b)  # b = 0: ±inf; min skips NaN
             best = bound if best < 0 else self.bin("min", best, bound)
         x = value(best)
-        lo, hi = {"tokens": (1.0, 1e30), "params": (1.0, 1e30), "mfu": (1e-12, 1.0), "gpus": (1.0, 1e12)}[short]
+        lo, hi = sv.DOMAIN[short]
         if short == "gpus":  # whole multiples of TP·PP, at least the memory minimum
             x = self.bin("mul", self.un("ceil", self.bin("mul", self.bin("div", x, mp), self.const(1 - 1e-12))), mp)
             x = self.bin("max", self.bin("min", x, self.const(hi)), mp)
@@ -709,9 +715,12 @@ def _available(spec: Spec, c: _Compiler) -> set[str]:
 
 
 def _nan_safe(obj: Any) -> Any:
-    """JSON has no NaN: the engine reads null as NaN."""
+    """JSON has no NaN: the engine reads null as NaN. Nor infinities: the checks keep every input
+    finite, so one here is a bug, reported as an error rather than written as non-JSON."""
     if isinstance(obj, float) and obj != obj:
         return None
+    if isinstance(obj, float) and not math.isfinite(obj):
+        raise CostspecError(f"the plan holds a non-finite number ({obj}); please report this spec")
     if isinstance(obj, dict):
         return {k: _nan_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

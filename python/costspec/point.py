@@ -42,6 +42,8 @@ class PointResult:
 
 def _located(spec: Spec, field: str | None, message: str) -> SpecError:
     name = KWARG_TO_FIELD.get(field or "", field or "")
+    if name in spec.derive:
+        return spec.document.error(("derive", name), message)
     path: tuple[Any, ...] = tuple(name.split(".")) if name in FIELDS else ("training", "convention")
     path = _path(spec, name) if name in FIELDS else path
     if path == ("training", "convention") and "training" not in (spec.document.data or {}):
@@ -81,6 +83,8 @@ def inputs(spec: Spec) -> dict[str, Value]:
             if all(n.name in env for n in e.names):
                 try:
                     env[name] = e.evaluate(env)
+                except expr.EvalError as err:  # the engine's rule and words (rust/engine.rs)
+                    raise _located(spec, name, f"{err} in {name} = {e.text!r}") from None
                 except (ArithmeticError, ValueError, TypeError) as err:
                     raise _located(spec, name, f"cannot evaluate {e.text!r}: {err}") from None
                 if name in values:
@@ -146,15 +150,18 @@ def evaluate(spec: Spec) -> PointResult:
         row = result.to_dict()
         env.update({k: row[k] for k in columns.NAMES if k in row})
         env.update(planning)
-        for cond in spec.where:
+        for i, cond in enumerate(spec.where):
+            path = ("where", i)
             missing = [n.name for n in cond.names if env.get(n.name) is None]
             if missing:
-                raise spec.document.error(("where",), f"cannot evaluate {cond.text!r}: {', '.join(missing)} "
+                raise spec.document.error(path, f"cannot evaluate {cond.text!r}: {', '.join(missing)} "
                                           "has no value at this point (no price, power or GPU count given?)")
             try:
                 ok = bool(cond.evaluate(env))
+            except expr.EvalError as err:  # the engine's rule and words
+                raise spec.document.error(path, f"{err} in where[{i}] = {cond.text!r}") from None
             except (ArithmeticError, ValueError, TypeError) as err:
-                raise spec.document.error(("where",), f"cannot evaluate {cond.text!r}: {err}") from None
+                raise spec.document.error(path, f"cannot evaluate {cond.text!r}: {err}") from None
             if not ok:
                 kept = False
                 break

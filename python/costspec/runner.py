@@ -173,7 +173,8 @@ def _groups(
     # Buffers hold one engine call: no more than the points in the range (a one-point sweep with
     # a thousand derived columns needs kilobytes, not a BATCH-sized buffer per column).
     span = -(-max(end - start, 1) // 8) * 8
-    chunk, batch = min(chunk, span), min(batch, -(-span // chunk) * chunk)
+    chunk = min(chunk, span)
+    batch = min(batch, -(-span // chunk) * chunk)
     schema = _schema(plan)
     bufs = _Buffers(plan.columns, batch) if reuse else None
     a = start

@@ -73,11 +73,29 @@ RULE_SOURCE = ("about 20 tokens per parameter: Chinchilla, 70B parameters on 1.4
 
 
 def optimal(fit: str, flops: float, tokens_per_param: float = TOKENS_PER_PARAM) -> tuple[float, float]:
-    """(params, tokens) minimising the fit's loss for ``flops`` = 6·N·D, or the rule's split."""
+    """(params, tokens) minimising the fit's loss for ``flops`` = 6·N·D, or the rule's split.
+    Raises InputError for an unknown fit, a budget that is not a finite number > 0, or one whose
+    optimum is not at least one parameter and one token."""
+    from costspec.errors import InputError
+    from costspec.units import parse_number
+
+    if fit not in FIT_NAMES:
+        raise InputError("fit", repr(fit), "one of " + ", ".join(FIT_NAMES))
+    c = parse_number(flops, "compute_flops")
+    r = parse_number(tokens_per_param, "tokens_per_param")
+    for name, v, given in (("compute_flops", c, flops), ("tokens_per_param", r, tokens_per_param)):
+        if not v > 0:
+            raise InputError(name, repr(given), "a number > 0")
     if fit == RULE:
-        n = math.sqrt(flops / (6.0 * tokens_per_param))
-        return n, tokens_per_param * n
-    return FITS[fit].optimal(flops)
+        n = math.sqrt(c / 6.0 / r)
+        d = r * n
+    else:
+        n, d = FITS[fit].optimal(c)
+    if not (math.isfinite(n) and math.isfinite(d) and n >= 1 and d >= 1):
+        raise InputError("compute_flops", f"{c:g}" + (f" (at {r:g} tokens per parameter)" if fit == RULE else ""),
+                         f"a budget whose compute-optimal split is at least one parameter and one token "
+                         f"(this one gives N = {n:.3g}, D = {d:.3g})")
+    return n, d
 
 
 def flops_for_budget(budget_usd: float, usd_per_gpu_hour: float, peak_tflops: float, mfu: float) -> float:

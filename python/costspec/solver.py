@@ -24,7 +24,7 @@ from typing import Any, Mapping
 
 from costspec.catalog import Catalog
 from costspec import scaling
-from costspec.errors import CostspecError, InputError
+from costspec.errors import CostspecError, InputError, ModelInputError
 from costspec.estimator import Estimate, estimate
 from costspec.spec import SOLVE_TARGETS, SOLVE_UNKNOWNS
 
@@ -37,6 +37,9 @@ TRIALS: dict[str, tuple[float, float]] = {"tokens": (1e9, 2e9), "params": (1e9, 
 TARGETS: dict[str, str] = dict(zip(SOLVE_TARGETS, ("budget", "deadline", "GPU-hour budget", "compute",
                                                     "energy budget")))
 RTOL = 1e-9
+# The range an answer must fall in (the sweep compiler clamps to it too): beyond it, no answer.
+DOMAIN: dict[str, tuple[float, float]] = {"tokens": (1.0, 1e30), "params": (1.0, 1e30), "mfu": (1e-12, 1.0),
+                                          "gpus": (1.0, 1e12)}
 
 
 class SolveError(CostspecError):
@@ -151,7 +154,10 @@ def solve(unknown: str, targets: Mapping[str, float | int | str], **kw: Any) -> 
         raise SolveError(f"impossible: the {TARGETS[binding]} {bounds[binding]:.6g} is below what the run "
                          f"costs with no {UNKNOWNS[unknown].split('.')[-1]} at all", f"solve.{binding}")
     x = _value(unknown, t)
-
+    lo, hi = DOMAIN[unknown]
+    if unknown != "mfu" and not x <= hi:
+        raise SolveError(f"impossible: the {TARGETS[binding]} {bounds[binding]:.6g} gives {unknown} = {x:.3g}, "
+                         f"beyond the {hi:g} costspec evaluates", f"solve.{binding}")
     if unknown == "mfu" and x > 1 + RTOL:
         raise SolveError(f"impossible: meeting the {TARGETS[binding]} needs MFU {x:.3g} > 1 (a higher "
                          "peak, more GPUs or a looser target)", f"solve.{binding}")
@@ -168,7 +174,13 @@ def solve(unknown: str, targets: Mapping[str, float | int | str], **kw: Any) -> 
                              "parallelism or a higher ZeRO stage", "solve.for")
         if mem.min_gpus is not None and mem.min_gpus > x:
             x, binding = mem.min_gpus, "memory"
-    final = estimate(**{**kw, unknown: x})
+    try:
+        final = estimate(**{**kw, unknown: x})
+    except (InputError, ModelInputError) as e:  # the answer takes an output past the float range
+        if e.field != unknown:
+            raise
+        raise SolveError(f"impossible: the {TARGETS[binding]} {bounds[binding]:.6g} gives {unknown} = {x:.6g}, at "
+                         f"which the run cannot be evaluated ({e})", f"solve.{binding}") from None
     for name, target in bounds.items():  # the answer meets every target (rounding only helps)
         got = getattr(final, name)
         assert got is not None and got <= target * (1 + 1e-6), (name, got, target)

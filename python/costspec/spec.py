@@ -308,6 +308,7 @@ class _Checker:
         self.errors: list[SpecError] = []
         self.catalog = Catalog.builtin()
         self.checked_axes: list[Axis] = []  # every well-formed axis, kept or not
+        self.axis_names: set[str] = set()  # every axis name, well-formed or not (no second error for its uses)
 
     def err(self, path: tuple[Any, ...], message: str, expected: str | None = None, found: str | None = None,
             key: bool = False) -> None:
@@ -363,12 +364,12 @@ class _Checker:
         if isinstance(raw, str) and raw.startswith("="):
             return self.expression(raw[1:], path, offset=1)
         if info is None:  # a sweep variable
-            if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            if isinstance(raw, (int, float)) and not isinstance(raw, bool) and math.isfinite(raw):
                 return raw
             try:
                 return parse_number(raw, name)
             except InputError:
-                self.err(path, "not a number", "a number such as 20, 7B or 1.5e12", schema.describe(raw))
+                self.err(path, "not a finite number", "a number such as 20, 7B or 1.5e12", schema.describe(raw))
                 return None
         if info.kind == "number":
             if isinstance(raw, bool) or raw is None or not isinstance(raw, (int, float, str)):
@@ -466,10 +467,13 @@ class _Checker:
         return None
 
     def number(self, path: tuple[Any, ...], raw: Any) -> float | None:
+        """An end or step of a generated axis: a finite number (.inf, .nan and '1e400' included)."""
         try:
             return parse_number(raw, "value")
         except InputError:
-            return None  # the schema reports it
+            if isinstance(raw, (int, float, str)) and not isinstance(raw, bool):  # else the schema reports it
+                self.err(path, "not a finite number", "a finite number such as 1B or 0.5", schema.describe(raw))
+            return None
 
     def check_numbers(self, name: str, ax: Axis, path: tuple[Any, ...]) -> None:
         info = FIELDS.get(name)
@@ -521,7 +525,7 @@ class _Checker:
         raw_where = data.get("where")
         wheres = [raw_where] if isinstance(raw_where, str) else (raw_where if isinstance(raw_where, list) else [])
 
-        variables = {n for n in swept if n not in FIELDS}
+        variables = {n for n in (*swept, *self.axis_names) if n not in FIELDS}
         inputs = set(FIELDS) | variables
         for name, text in raw_derive.items():
             if not isinstance(text, str):
@@ -640,6 +644,7 @@ class _Checker:
                          None, key=True)
                 return False
             seen[name] = path
+            self.axis_names.add(name)
             return True
 
         if isinstance(raw.get("grid"), dict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import re
 
 from costspec.errors import InputError
@@ -17,10 +18,13 @@ def parse_number(value: object, field: str = "value") -> float:
 
     Raises InputError naming ``field`` for anything else (including NaN, infinities and booleans).
     """
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, numbers.Number) and not isinstance(value, numbers.Real)):
         raise InputError(field, repr(value), ACCEPTED)
-    if isinstance(value, (int, float)):
-        x = float(value)
+    if isinstance(value, numbers.Real):  # int, float, Fraction, Decimal, numpy scalars
+        try:
+            x = float(value)
+        except (OverflowError, ValueError, TypeError):  # 10**400: beyond the float range
+            raise InputError(field, _short(value), ACCEPTED + ", within the float range (±1.8e308)") from None
     elif isinstance(value, str):
         m = _NUMBER.match(value)
         if not m:
@@ -32,8 +36,13 @@ def parse_number(value: object, field: str = "value") -> float:
     else:
         raise InputError(field, repr(value), ACCEPTED)
     if not math.isfinite(x):
-        raise InputError(field, repr(value), ACCEPTED)
+        raise InputError(field, _short(value), ACCEPTED + ", within the float range (±1.8e308)")
     return x
+
+
+def _short(value: object) -> str:
+    text = repr(value) if not isinstance(value, int) else str(value)
+    return text if len(text) <= 40 else f"{text[:20]}...{text[-8:]} ({len(text)} characters)"
 
 
 def format_si(x: float, digits: int = 3) -> str:

@@ -173,12 +173,13 @@ class _Builder:
                 return value.lower() == "true"
             if tag == "tag:yaml.org,2002:int":
                 v = value.replace("_", "")
-                if len(v) > MAX_DIGITS:  # int() of a huge literal is quadratic, and no float holds it
-                    raise ValueError(v)
-                try:
-                    n = int(v, 10)
-                except ValueError:
-                    n = int(v, 0)
+                # (a longer literal is beyond any float: not converted, int() of it is quadratic)
+                n = MAX_INT + 1 if len(v) > MAX_DIGITS else None
+                if n is None:
+                    try:
+                        n = int(v, 10)
+                    except ValueError:
+                        n = int(v, 0)
                 if abs(n) > MAX_INT:
                     raise self.fail(node, f"the number {value} is beyond the float range (±1.8e308)", path,
                                     "a number beyond the float range (±1.8e308)")

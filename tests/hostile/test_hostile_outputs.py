@@ -332,3 +332,47 @@ def test_a_small_reduction_of_a_huge_sweep_passes_the_disk_check(tmp_path: Path)
     plain = compile_spec(load_text(HUGE))
     with pytest.raises(CostspecError, match="may need about"):
         check_room(plain, tmp_path / "o.parquet", 10**13)
+
+
+# -- 10, 11, 16. output options that crashed or wrote what cannot be read -----------------------------
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "arrow"])
+def test_columns_without_cost_or_gpu_hours(tmp_path: Path, spec: Path, capsys: pytest.CaptureFixture[str],
+                                           fmt: str) -> None:
+    out = tmp_path / f"o.{fmt}"
+    code, stdout, err = cli(capsys, "sweep", str(spec), "-o", str(out), "--format", fmt, "--columns", "gpu,mfu")
+    assert code == 0 and "Traceback" not in err and "cheapest" not in stdout
+    spec.write_text(SPEC + "output: {columns: [gpus, mfu]}\n")
+    code, _, err = cli(capsys, "sweep", str(spec), "-o", str(out), "--format", fmt)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("args,flag", [
+    (["--columns", "gpu,gpu,cost_usd"], "--columns: an item is repeated"),
+    (["--columns", ","], "--columns: too few items"),
+    (["--columns", "cost_ud"], "--columns: unknown column 'cost_ud' (did you mean 'cost_usd'?)"),
+    (["--top", "3", "--by", "gpu"], "--by: cannot rank by 'gpu'"),
+    (["--top", "3", "--by", "-"], "--by: malformed value"),
+    (["--top", "3", "--by", "cost_ud"], "did you mean 'cost_usd'"),
+    (["--pareto", ","], "--pareto: too few items"),
+    (["--pareto", "cost_usd,cost_usd"], "--pareto: an item is repeated"),
+    (["--pareto", "cost_usd", "--per", "gpus"], "--per: cannot group by 'gpus'"),
+    (["--top", "3"], "--top K goes with --by COLUMN"),
+    (["--per", "gpu"], "--per groups a reduction"),
+])
+def test_bad_output_options_are_one_line_errors(tmp_path: Path, spec: Path, capsys: pytest.CaptureFixture[str],
+                                                args: list[str], flag: str) -> None:
+    before = snapshot(tmp_path)
+    code, _, err = cli(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.parquet"), *args)
+    assert flag in one_line_error(code, err)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_huge_top_k_keeps_every_point(tmp_path: Path, spec: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "o.parquet"
+    code, _, err = cli(capsys, "sweep", str(spec), "-o", str(out), "--top", "99999999999999999999", "--by", "cost_usd")
+    assert code == 0, err
+    assert pq.read_table(out).num_rows == 2
+    # Written columns read back, with their names once each.
+    code, _, _ = cli(capsys, "sweep", str(spec), "-o", str(out), "--columns", "gpu,gpus,cost_usd", "-q")
+    assert code == 0 and pq.read_table(out).column_names == ["gpu", "gpus", "cost_usd"]
