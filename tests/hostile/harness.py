@@ -62,6 +62,13 @@ def child(*args: str, cwd: Path | None = None, **kw: Any) -> subprocess.Popen[st
                             stderr=subprocess.PIPE, text=True, **kw)
 
 
+def call(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
+    """`costspec ARGS...` in a child process, to the end: (exit status, stdout, stderr)."""
+    proc = child(*args, cwd=cwd)
+    out, err = proc.communicate(timeout=300)
+    return proc.returncode, out, err
+
+
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return run(capsys, *args)
 

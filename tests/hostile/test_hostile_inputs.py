@@ -132,7 +132,7 @@ def test_an_endless_pipe_is_bounded(tmp_path: Path) -> None:
                               cwd=tmp_path)
     finally:
         yes.kill()
-        yes.wait()
+        yes.communicate()
     assert "larger than" in one_line_error(proc.returncode, proc.stderr)
     assert list(tmp_path.iterdir()) == []
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from harness import SPEC, child, cli, one_line_error, snapshot
+from harness import SPEC, call, child, cli, one_line_error, snapshot
 
 from costspec.errors import CostspecError
 from costspec.plan import compile_spec
@@ -242,8 +242,7 @@ def test_sigkill_mid_write_leaves_a_temporary_the_next_run_cleans(tmp_path: Path
     assert len(left) == 1 and left[0].stat().st_size > 0  # what SIGKILL leaves (nothing can run on it)
     small = tmp_path / "s.yaml"
     small.write_text(SPEC)
-    proc = child("sweep", str(small), "-o", str(out), "--format", "csv", "-q")
-    assert proc.wait(timeout=60) == 0
+    assert call("sweep", str(small), "-o", str(out), "--format", "csv", "-q")[0] == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.yaml", "out.csv", "s.yaml"]
 
 
@@ -304,7 +303,7 @@ def test_interrupted_reduction_leaves_the_previous_output(tmp_path: Path) -> Non
     out = tmp_path / "o.parquet"
     small = tmp_path / "s.yaml"
     small.write_text(SPEC)
-    assert child("sweep", str(small), "-o", str(out), "-q").wait(timeout=60) == 0
+    assert call("sweep", str(small), "-o", str(out), "-q")[0] == 0
     before = snapshot(tmp_path)
     big = tmp_path / "big.yaml"
     big.write_text(HUGE)
