@@ -2041,4 +2041,35 @@ mod tests {
         assert!(Program::from_json(r#"{"registers": 1, "axes": [], "ops": [], "outputs": [{"reg": 0, "kind": "f64"}]}"#).is_err());
         assert!(Program::from_json("{").is_err());
     }
+
+    #[test]
+    fn all_finite_finds_every_non_finite_value_at_every_position() {
+        let specials = [f64::INFINITY, f64::NEG_INFINITY, f64::NAN, -f64::NAN];
+        let ordinary = [0.0, -0.0, 5e-324, -5e-324, f64::MAX, f64::MIN, 1.0, -2.5e300, f64::MIN_POSITIVE];
+        for n in [0usize, 1, 3, 4, 5, 8, 13, 4096] {
+            let base: Vec<f64> = (0..n).map(|i| ordinary[i % ordinary.len()]).collect();
+            assert!(all_finite(&base));
+            for j in 0..n.min(13) {
+                for &x in &specials {
+                    let mut v = base.clone();
+                    v[j] = x;
+                    assert!(!all_finite(&v), "n={n} j={j} x={x}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn checked_ops_name_the_reason_and_pass_missing_values() {
+        assert_eq!(checked(Some(BinOp::Div), None, 1.0, 0.0, f64::INFINITY), Some("division by zero"));
+        assert_eq!(checked(Some(BinOp::Div), None, 0.0, 0.0, f64::NAN), Some("division by zero"));
+        assert_eq!(checked(Some(BinOp::Pow), None, 0.0, -1.0, f64::INFINITY), Some("zero to a negative power"));
+        assert_eq!(checked(Some(BinOp::Pow), None, -8.0, 0.5, f64::NAN), Some("a negative number to a fractional power"));
+        assert_eq!(checked(None, Some(UnOp::Log), -1.0, 0.0, f64::NAN), Some("log of a number <= 0"));
+        assert_eq!(checked(None, Some(UnOp::Sqrt), -1.0, 0.0, f64::NAN), Some("square root of a negative number"));
+        assert_eq!(checked(Some(BinOp::Mul), None, 1e308, 10.0, f64::INFINITY), Some("overflow (beyond ±1.8e308)"));
+        assert_eq!(checked(Some(BinOp::Add), None, f64::NAN, 1.0, f64::NAN), None); // a missing value passes
+        assert_eq!(checked(Some(BinOp::Mul), None, 2.0, 3.0, 6.0), None);
+        assert!(bin_checked(BinOp::Min, f64::NAN, 1.0).is_nan() && bin(BinOp::Min, f64::NAN, 1.0) == 1.0);
+    }
 }
