@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from costspec.errors import CatalogError, InputError, UnknownNameError
+from costspec.errors import CatalogError, InputError, UnknownNameError, printable
 
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8", "fp4")
 ARCH_FIELDS = (
@@ -97,10 +97,13 @@ class Price:
 class _Index:
     """Names → entries, matched case-insensitively, with aliases and 'did you mean'."""
 
-    def __init__(self, kind: str, field: str) -> None:
+    def __init__(self, kind: str, field: str, foreign: set[str] | None = None) -> None:
         self.kind, self.field = kind, field
         self.by_key: dict[str, Any] = {}
         self.ids: list[str] = []
+        # Origins (catalog files) whose names are never offered as suggestions: an error must not
+        # print what a file the user did not ask to see defines.
+        self.foreign = foreign if foreign is not None else set()
 
     def add(self, entry: Any) -> None:
         if entry.id not in self.ids:
@@ -116,11 +119,12 @@ class _Index:
         hit = self.by_key.get(normalise(name))
         if hit is not None:
             return hit
-        keys = {normalise(i): i for i in self.ids}
-        keys.update({k: v.id for k, v in self.by_key.items()})
+        shown = {v.id for v in self.by_key.values() if v.origin not in self.foreign}
+        keys = {normalise(i): i for i in self.ids if i in shown}
+        keys.update({k: v.id for k, v in self.by_key.items() if v.id in shown})
         near = difflib.get_close_matches(normalise(name), list(keys), n=5, cutoff=0.5)
         closest = list(dict.fromkeys(keys[k] for k in near))[:3]
-        raise UnknownNameError(self.field, self.kind, name, closest, self.ids)
+        raise UnknownNameError(self.field, self.kind, name, closest, [i for i in self.ids if i in shown])
 
     def __iter__(self) -> Any:
         seen = {v.id: v for v in self.by_key.values()}
@@ -188,6 +192,8 @@ def _text(raw: Any, key: str, path: tuple[Any, ...], where: _Where) -> str:
     v = raw.get(key)
     if not isinstance(v, (str, int, float)) or isinstance(v, bool) or str(v) == "":
         raise where.error((*path, key), "expected a non-empty name")
+    if printable(str(v)) != str(v):
+        raise where.error((*path, key), "a name may not hold control characters")
     return str(v)
 
 
@@ -239,9 +245,13 @@ def _model(raw: Mapping[str, Any], origin: str, path: tuple[Any, ...], where: _W
             for k, v in arch_raw.items() if v is not None}
     params = _finite(raw["params"], (*path, "params"), where)
     active = raw.get("active_params")
-    training = raw.get("training") or {}
-    if not isinstance(training, Mapping):
+    training = dict(raw.get("training") or {})
+    if not isinstance(raw.get("training") or {}, Mapping):
         raise where.error((*path, "training"), "expected a mapping")
+    for key in ("tokens", "gpu_hours", "gpu_hours_total", "gpu_hours_derived", "wall_clock_days", "flops", "mfu",
+                "co2e_t", "cost_usd", "accelerators", "throughput_tokens_per_s"):
+        if training.get(key) is not None:  # published figures: numbers (tokens is used as an input)
+            training[key] = _finite(training[key], (*path, "training", key), where)
     return ModelPreset(
         id=_text(raw, "id", path, where),
         name=str(raw.get("name", raw["id"])),
@@ -251,7 +261,7 @@ def _model(raw: Mapping[str, Any], origin: str, path: tuple[Any, ...], where: _W
         source=str(raw.get("source", origin)),
         status=str(raw.get("status", "user")),
         aliases=tuple(str(a) for a in _list(raw, "aliases", path, where)),
-        training=dict(training),
+        training=training,
         notes=raw.get("notes"),
         origin=origin,
     )
@@ -278,8 +288,9 @@ class Catalog:
     """GPUs, model presets and prices. ``Catalog.load(files)`` adds user files to the built-in one."""
 
     def __init__(self) -> None:
-        self.gpus = _Index("GPU", "gpu")
-        self.models = _Index("model preset", "model")
+        self.foreign: set[str] = set()  # origins of catalog files: their names are never suggested
+        self.gpus = _Index("GPU", "gpu", self.foreign)
+        self.models = _Index("model preset", "model", self.foreign)
         self.prices: list[Price] = []
         self.versions: list[str] = []
 
@@ -324,6 +335,7 @@ class Catalog:
         if not isinstance(doc.data, Mapping):
             raise CatalogError(f"{path}:1:1: expected a mapping with gpus, models and/or prices")
         self.versions.append(f"user:{path}")
+        self.foreign.add(str(path))
         self.add(doc.data, origin=str(path), doc=doc)
 
     def add(self, raw: Mapping[str, Any], origin: str, doc: Any = None, prefix: tuple[Any, ...] = ()) -> None:
@@ -367,10 +379,12 @@ class Catalog:
         ``provider`` may name a tier after a slash ('gcp/spot', 'runpod/secure'), matched against
         the row's pricing text.
         """
+        if not isinstance(provider, str) or not provider:
+            raise InputError("provider", repr(provider), "a provider name from the catalog")
         name, _, tier = provider.partition("/")
         rows = [p for p in self.prices if normalise(p.provider) == normalise(name)]
         if not rows:
-            providers = sorted({p.provider for p in self.prices})
+            providers = sorted({p.provider for p in self.prices if p.origin not in self.foreign})
             near = difflib.get_close_matches(name.lower(), [p.lower() for p in providers], n=3, cutoff=0.4)
             closest = [p for p in providers if p.lower() in near]
             raise UnknownNameError("provider", "provider", provider, closest, providers)
@@ -380,7 +394,7 @@ class Catalog:
         else:
             for_gpu = [p for p in for_gpu if p.pricing.startswith("on-demand")] or for_gpu
         if not for_gpu:
-            offered = sorted({f"{p.gpu} ({p.pricing})" for p in rows})
+            offered = sorted({f"{p.gpu} ({p.pricing})" for p in rows if p.origin not in self.foreign})
             raise UnknownNameError(
                 "provider", f"price for {gpu.id} at this provider", provider, [], offered
             )

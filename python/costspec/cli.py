@@ -39,6 +39,14 @@ FLAGS.update({f"solve.{t}": "--" + opt.replace("_", "-") for t, opt in TARGET_OP
 _NAMED = re.compile(r"\b(mfu|gpu_hours|wall_clock_days|dataset_tokens|tokens|params|gpus|lora_rank|lora_fraction)\b")
 
 
+def echo(text: str, nl: bool = True) -> None:
+    """Print to stdout, every line's control characters escaped: names and paths from specs and
+    catalogs cannot break a line apart or forge one (a GitHub annotation, say)."""
+    from costspec.errors import printable
+
+    click.echo("\n".join(printable(line) for line in str(text).split("\n")), nl=nl)
+
+
 def flag_for(field: str) -> str:
     if field.startswith("architecture."):
         return f"--arch {field.split('.', 1)[1]}=..."
@@ -225,13 +233,13 @@ def estimate(ctx: click.Context, /, **o: Any) -> None:
         except SolveError as e:
             raise CostspecError(f"{flag_for(e.field)}: {e}") from None
         if o["as_json"]:
-            click.echo(_dump({**solution.estimate.to_dict(), "solved": _solved(solution)}))
+            echo(_dump({**solution.estimate.to_dict(), "solved": _solved(solution)}))
         else:
-            click.echo(solution.describe())
-            click.echo(render(solution.estimate))
+            echo(solution.describe())
+            echo(render(solution.estimate))
         return
     result = run(**inputs)
-    click.echo(_dump(result.to_dict()) if o["as_json"] else render(result))
+    echo(_dump(result.to_dict()) if o["as_json"] else render(result))
 
 
 def _solved(solution: Any) -> dict[str, Any]:
@@ -258,24 +266,24 @@ def _estimate_spec(ctx: click.Context, o: dict[str, Any]) -> None:
         d = result.to_dict()
         if result.solution is not None:
             d["solved"] = _solved(result.solution)
-        click.echo(_dump(d))
+        echo(_dump(d))
         return
     if result.solution is not None:
-        click.echo(result.solution.describe())
-    click.echo(render(result.estimate))
+        echo(result.solution.describe())
+    echo(render(result.estimate))
     if result.planning:
-        click.echo("Scaling")
+        echo("Scaling")
         if "compute_flops" in result.planning:
-            click.echo(f"  compute-optimal for C = {result.planning['compute_flops']:.4g} FLOPs (6·N·D)")
-        click.echo(f"  tokens_per_param = {result.estimate.tokens / result.estimate.params:.4g}")
+            echo(f"  compute-optimal for C = {result.planning['compute_flops']:.4g} FLOPs (6·N·D)")
+        echo(f"  tokens_per_param = {result.estimate.tokens / result.estimate.params:.4g}")
         if "loss" in result.planning:
-            click.echo(f"  loss = {result.planning['loss']:.4f} nats/token (predicted by the fit)")
+            echo(f"  loss = {result.planning['loss']:.4f} nats/token (predicted by the fit)")
     if result.derived:
-        click.echo("Derived")
+        echo("Derived")
         for k, v in result.derived.items():
-            click.echo(f"  {k} = {v:.6g}" if isinstance(v, float) else f"  {k} = {v}")
+            echo(f"  {k} = {v:.6g}" if isinstance(v, float) else f"  {k} = {v}")
     if result.kept is not None:
-        click.echo("where: " + ("the point passes every condition" if result.kept else "the point fails a condition "
+        echo("where: " + ("the point passes every condition" if result.kept else "the point fails a condition "
                                 "(a sweep would drop it)"))
 
 
@@ -339,7 +347,7 @@ def optimal(flops: str | None, budget_usd: str | None, gpu: str | None, mfu: str
         rows.append({"fit": fit, "params": n, "tokens": d, "tokens_per_param": d / n,
                      "loss": f.loss(n, d) if f else None, "source": f.source if f else scaling.RULE_SOURCE})
     if as_json:
-        click.echo(_dump({"compute_flops": c, "optimal": rows}))
+        echo(_dump({"compute_flops": c, "optimal": rows}))
         return
     lines.append(f"compute-optimal allocation of C = {c:.4g} FLOPs (C = 6·N·D)")
     lines.append(f"  {'fit':<17} {'params':>8} {'tokens':>8} {'tokens/param':>12} {'loss':>7}")
@@ -349,7 +357,7 @@ def optimal(flops: str | None, budget_usd: str | None, gpu: str | None, mfu: str
                      f"{r['tokens_per_param']:>12.1f} {loss:>7}")
     lines.append("sources:")
     lines.extend(f"  {r['fit']}: {r['source']}" for r in rows)
-    click.echo("\n".join(lines))
+    echo("\n".join(lines))
 
 
 @cli.command()
@@ -383,7 +391,7 @@ def plan_cmd(spec_file: str, as_json: bool, allow_include_outside: bool) -> None
     from costspec.plan import describe
 
     plan = _load_plan(spec_file, allow_include_outside)
-    click.echo(plan.to_json() if as_json else describe(plan))
+    echo(plan.to_json() if as_json else describe(plan))
 
 
 @cli.command("sweep")
@@ -509,7 +517,7 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
     else:
         summary = write(plan, path, fmt=fmt, threads=threads, if_empty=if_empty)
     if not quiet:
-        click.echo(_sweep_summary(summary, plan.spec))
+        echo(_sweep_summary(summary, plan.spec))
 
 
 def _sweep_summary(s: Any, spec: Any) -> str:
@@ -566,7 +574,7 @@ def schema_cmd() -> None:
     """Print the spec format's JSON Schema (draft 2020-12)."""
     from costspec.schema import schema_text
 
-    click.echo(schema_text(), nl=False)
+    echo(schema_text(), nl=False)
 
 
 @cli.command()
@@ -583,7 +591,7 @@ def catalog(what: str, catalog_files: tuple[str, ...], as_json: bool) -> None:
     if what == "gpus":
         items: list[Any] = list(cat.gpus)
         if as_json:
-            click.echo(_dump([dataclasses.asdict(g) for g in items]))
+            echo(_dump([dataclasses.asdict(g) for g in items]))
             return
         precisions = ("fp32", "tf32", "bf16", "fp16", "fp8", "fp4")
         head = ("id", *precisions, "memory GB", "TDP W", "name")
@@ -595,7 +603,7 @@ def catalog(what: str, catalog_files: tuple[str, ...], as_json: bool) -> None:
     elif what == "models":
         items = list(cat.models)
         if as_json:
-            click.echo(_dump([dataclasses.asdict(m) for m in items]))
+            echo(_dump([dataclasses.asdict(m) for m in items]))
             return
         head = ("id", "params", "active", "layers", "d_model", "seq", "published tokens", "name")
         rows = []
@@ -607,14 +615,14 @@ def catalog(what: str, catalog_files: tuple[str, ...], as_json: bool) -> None:
     else:
         items = cat.prices
         if as_json:
-            click.echo(_dump([dataclasses.asdict(p) for p in items]))
+            echo(_dump([dataclasses.asdict(p) for p in items]))
             return
         head = ("provider", "gpu", "$/GPU-h", "pricing", "as of", "status")
         rows = [(p.provider, p.gpu, f"{p.usd_per_gpu_hour:.2f}", p.pricing, p.as_of,
                  p.status + (" (unverified)" if p.unverified else "")) for p in items]
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     for r in [head, *rows]:
-        click.echo("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+        echo("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
 
 
 def fail(prog: str, message: str) -> NoReturn:

@@ -255,16 +255,44 @@ class _Compiler:
         if name in self.pending:
             if name in self.active:
                 raise self.error(path, f"{name} depends on itself")
-            e, epath = self.pending[name]
-            self.active.add(name)
-            r = self.compile(e, epath, name)
-            self.active.discard(name)
-            self.regs[name] = r
-            del self.pending[name]
-            return r
+            # The expressions it depends on first, in dependency order (found without recursion: a
+            # chain of thousands of derived names is no RecursionError), then itself.
+            for dep in self.dependency_order(name, path):
+                e, epath = self.pending[dep]
+                self.active.add(dep)
+                r = self.compile(e, epath, dep)
+                self.active.discard(dep)
+                self.regs[dep] = r
+                del self.pending[dep]
+            return self.regs[name]
         if name in FIELDS:
             return self.effective(name, path)
         raise self.error(path, f"{name!r} has no value at this point of the plan")
+
+    def dependency_order(self, name: str, path: tuple[Any, ...]) -> list[str]:
+        """The pending expressions ``name`` needs, each after those it needs, ``name`` last."""
+        order: list[str] = []
+        done: set[str] = set()
+        stack: list[tuple[str, bool]] = [(name, False)]
+        on_path: set[str] = set()
+        while stack:
+            n, expanded = stack.pop()
+            if expanded:
+                on_path.discard(n)
+                if n not in done:
+                    done.add(n)
+                    order.append(n)
+                continue
+            if n in done:
+                continue
+            if n in on_path or n in self.active:
+                raise self.error(path, f"{n} depends on itself")
+            on_path.add(n)
+            stack.append((n, True))
+            for dep in reversed([d.name for d in self.pending[n][0].names]):
+                if dep in self.pending and dep not in self.regs and dep not in done:
+                    stack.append((dep, False))
+        return order
 
     def compile(self, e: expr.Expr, path: tuple[Any, ...], label: str) -> int:
         msg = f"{label} = {e.text!r}"

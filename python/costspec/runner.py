@@ -64,9 +64,14 @@ class SweepFailed(CostspecError):
 
 
 def _native_plan(plan: Plan) -> Any:
+    """The engine's program for a plan. What the engine refuses to build (a plan the checks let
+    through) is a CostspecError, never a raw ValueError."""
     from costspec import _native
 
-    return _native.Plan(plan.to_json())
+    try:
+        return _native.Plan(plan.to_json())
+    except ValueError as e:
+        raise CostspecError(f"{plan.spec.file}: the sweep cannot be evaluated: {e}") from None
 
 
 def _schema(plan: Plan) -> pa.Schema:
@@ -341,7 +346,7 @@ def expected_rows(plan: Plan) -> int | None:
 def check_room(plan: Plan, path: Path, max_points: int, fmt: str = "parquet") -> None:
     """Before anything runs: refuse a target costspec may not replace, a sweep larger than
     --max-points, and an output that would not fit on the disk."""
-    targets.check(path, fmt == "parquet")
+    targets.check(path, fmt == "parquet", plan.spec.inputs)
     if plan.points > max_points:
         raise CostspecError(
             f"the sweep has {plan.points:,} points, more than --max-points {max_points:,}; raise --max-points or "
@@ -379,7 +384,7 @@ def write(
     over ``path`` only when complete (see ``costspec.targets``): a failed or interrupted run leaves
     the previous output as it was. With ``if_empty``, a run that keeps no row fails with that
     message instead of replacing the previous output."""
-    target = targets.Target(Path(path), fmt == "parquet")
+    target = targets.Target(Path(path), fmt == "parquet", plan.spec.inputs)
     threads = clamp_threads(threads)
     target.prepare()
     tmp = target.tmp

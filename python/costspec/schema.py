@@ -42,8 +42,18 @@ def describe(value: Any) -> str:
     return f"{kind} {text if len(text) <= 60 else text[:57] + '...'}"
 
 
+MAX_CANDIDATES = 500  # names a suggestion compares against (a spec may declare 30,000 variables)
+
+
 def did_you_mean(word: str, options: Iterable[str]) -> str:
-    near = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
+    """' (did you mean 'x'?)' for the closest option, or ''. With many options only those of about
+    the word's length that share its first letter are compared, so that a spec with tens of
+    thousands of names and errors stays linear."""
+    word = str(word)
+    pool = list(options)
+    if len(pool) > MAX_CANDIDATES:
+        pool = sorted(o for o in pool if o[:1] == word[:1] and abs(len(o) - len(word)) <= 3)[:MAX_CANDIDATES]
+    near = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
     return f" (did you mean {near[0]!r}?)" if near else ""
 
 

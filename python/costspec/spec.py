@@ -7,6 +7,7 @@ extension, so ``costspec validate`` starts fast.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any, Callable, Mapping
 
 from costspec import columns, expr, schema, scaling, yamlio
 from costspec.catalog import PRECISIONS, Catalog
-from costspec.errors import CatalogError, InputError, SpecError, UnknownNameError
+from costspec.errors import CatalogError, InputError, SpecError, UnknownNameError, printable
 from costspec.units import parse_number
 from costspec.yamlio import Document
 
@@ -36,8 +37,12 @@ def _positive() -> dict[str, Any]:
     return {"ok": lambda x: x > 0, "accepted": "a number > 0"}
 
 
+WHOLE = "a whole number >= 1"
+MAX_WHOLE_CHECK = 10**6  # values of a generated whole-number axis checked one by one
+
+
 def _whole() -> dict[str, Any]:
-    return {"ok": lambda x: x >= 1 and float(x).is_integer(), "accepted": "a whole number >= 1"}
+    return {"ok": lambda x: x >= 1 and float(x).is_integer(), "accepted": WHOLE}
 
 
 # Solving (costspec.solver): the unknowns (estimate() keyword -> spec field) and the targets (columns;
@@ -218,6 +223,7 @@ class Spec:
     output_columns: tuple[str, ...] | None
     keep: Keep | None
     document: Document = field(repr=False)
+    inputs: tuple[Path, ...] = ()  # files the spec is read from: itself and its catalog includes
 
     @property
     def points(self) -> int:
@@ -246,7 +252,7 @@ def load(path: str | Path, overrides: Overrides | None = None, *, allow_include_
         first.errors = errors
         raise first
     assert spec is not None
-    return spec
+    return dataclasses.replace(spec, inputs=(Path(path), *spec.inputs))
 
 
 def load_text(text: str, file: str = "<string>", base: Path | None = None, *,
@@ -282,6 +288,13 @@ def validate_text(text: str, file: str = "<string>", *, allow_include_outside: b
 # Checking
 
 
+def raw_includes(data: Any) -> list[tuple[int, str]]:
+    """The spec's catalog.include entries that are strings, with their positions in the list."""
+    cat = data.get("catalog") if isinstance(data, dict) else None
+    inc = cat.get("include") if isinstance(cat, dict) else None
+    return [(i, x) for i, x in enumerate(inc) if isinstance(x, str)] if isinstance(inc, list) else []
+
+
 def repository_root(folder: Path) -> Path:
     """The repository a spec in ``folder`` belongs to: the nearest folder above it (itself
     included) holding ``.git``, else ``folder`` itself. Catalog includes stay inside it."""
@@ -305,6 +318,9 @@ class _Checker:
         self.doc = doc
         self.base = base
         self.allow_outside = allow_outside
+        self.inputs: list[Path] = []
+        self.lines: list[str] | None = None
+        self.hints_left = 100  # 'did you mean' for the first errors only: each compares against every name
         self.errors: list[SpecError] = []
         self.catalog = Catalog.builtin()
         self.checked_axes: list[Axis] = []  # every well-formed axis, kept or not
@@ -318,7 +334,9 @@ class _Checker:
                    expected: str | None = None) -> None:
         line, col = self.doc.where(path)
         # Point inside the string: skip an opening quote and an '=' prefix.
-        lines = self.doc.text.splitlines()
+        if self.lines is None:  # (split once: a spec may hold tens of thousands of expressions)
+            self.lines = self.doc.text.splitlines()
+        lines = self.lines
         if 0 < line <= len(lines) and col - 1 < len(lines[line - 1]) and lines[line - 1][col - 1] in "'\"":
             col += 1
         self.errors.append(SpecError(self.doc.file, line, col + offset, yamlio.dotted(path), message, expected,
@@ -335,8 +353,8 @@ class _Checker:
         cat = Catalog.fresh()
         root = None if self.allow_outside else repository_root(self.base)
         for i, inc in enumerate(includes):
-            if not isinstance(inc, str):
-                continue
+            if not isinstance(inc, str) or "\0" in inc:
+                continue  # (a NUL is reported with the other path checks)
             target = self.base / inc
             if root is not None and not _inside(target, root):
                 self.err(("catalog", "include", i), f"the include leads outside the spec's repository ({root})",
@@ -344,6 +362,7 @@ class _Checker:
                 continue
             try:
                 cat.add_file(target, regular_only=True)
+                self.inputs.append(target)
             except CatalogError as e:
                 self.err(("catalog", "include", i), f"cannot use catalog file: {e}")
         if entries and add_entries:
@@ -485,6 +504,20 @@ class _Checker:
         bad = [v for v in ax.ends() if isinstance(v, (int, float)) and not info.ok(float(v))]
         if bad:
             self.err(path, "the axis generates values out of range", info.accepted, f"{bad[0]:g}")
+            return
+        if info.accepted == WHOLE and ax.kind != "range":  # (a range of whole ends and step is whole)
+            if len(ax) > MAX_WHOLE_CHECK:
+                self.err(path, f"{name} takes whole numbers: generate them with range", "{range: [start, stop, step]}",
+                         ax.kind)
+                return
+            for i in range(len(ax)):
+                v = ax.value_at(i)
+                if isinstance(v, float) and not info.ok(v):
+                    self.err(path, f"the axis generates {v!r}, not a whole number", "whole numbers, e.g. "
+                             "{range: [8, 1032, 8]} or a list", f"value {i} of {ax.kind}")
+                    return
+        if info.accepted == WHOLE and ax.kind == "range" and not (float(ax.step).is_integer()):
+            self.err(path, f"{name} takes whole numbers: the step must be whole", "a whole step", f"{ax.step:g}")
 
     # -- the whole spec ---------------------------------------------------------------------------
     def run(self) -> Spec | None:
@@ -527,6 +560,7 @@ class _Checker:
 
         variables = {n for n in (*swept, *self.axis_names) if n not in FIELDS}
         inputs = set(FIELDS) | variables
+        known = set(inputs)  # inputs and the derived names so far (grown, not rebuilt: 60k entries)
         for name, text in raw_derive.items():
             if not isinstance(text, str):
                 continue
@@ -535,8 +569,9 @@ class _Checker:
                          "a new name", None, key=True)
             e = self.expression(text, ("derive", name))
             if e is not None:
-                self.known_names(e, ("derive", name), inputs | set(derive), "inputs and earlier derived names")
+                self.known_names(e, ("derive", name), known, "inputs and earlier derived names")
                 derive[name] = e
+                known.add(name)
         exprs: list[expr.Expr] = []
         everything = inputs | set(derive) | set(columns.NAMES)
         for i, text in enumerate(wheres):
@@ -557,7 +592,20 @@ class _Checker:
                 self.err(path, f"{name} is both set here and swept", "one of the two", None, key=True)
         self.semantics(fields, where_set, swept)
 
+        plan_name = data.get("name")
+        if isinstance(plan_name, str) and (not plan_name.strip() or plan_name in (".", "..")
+                                           or any(c in plan_name for c in "/\\\0") or printable(plan_name) != plan_name):
+            self.err(("name",), "the name must be a plain file name: it names the default output "
+                     "(results/<name>.parquet)", "a name without path separators or control characters",
+                     repr(plan_name))
         out: dict[str, Any] = data["output"] if isinstance(data.get("output"), dict) else {}
+        out_path = out.get("path")
+        if isinstance(out_path, str) and ("\0" in out_path or printable(out_path) != out_path):
+            self.err(("output", "path"), "the output path has a control character", "a path without control "
+                     "characters", repr(out_path))
+        for i, inc in raw_includes(data):
+            if "\0" in inc:
+                self.err(("catalog", "include", i), "the include path has a NUL character", "a file path", repr(inc))
         spec = Spec(
             file=self.doc.file,
             text=self.doc.text,
@@ -573,6 +621,7 @@ class _Checker:
             output_columns=self.output_columns(out.get("columns"), everything),
             keep=self.keep(out.get("keep"), everything),
             document=self.doc,
+            inputs=tuple(self.inputs),
         )
         return spec
 
@@ -583,7 +632,7 @@ class _Checker:
         names = set(columns.NAMES) | {"provider"} | {n for n in known if "." not in n}
         for i, c in enumerate(raw):
             if c not in names:
-                self.err(("output", "columns", i), f"unknown column {c!r}{schema.did_you_mean(c, sorted(names))}",
+                self.err(("output", "columns", i), f"unknown column {c!r}{schema.did_you_mean(c, names)}",
                          "an output column, a sweep variable or a derived name", repr(c))
         return tuple(raw)
 
@@ -598,7 +647,7 @@ class _Checker:
                 return None
             name = text.lstrip("-")
             if name not in names:
-                self.err(path, f"cannot rank by {name!r}{schema.did_you_mean(name, sorted(names))}",
+                self.err(path, f"cannot rank by {name!r}{schema.did_you_mean(name, names)}",
                          "a numeric column such as cost_usd or wall_clock_days ('-column' for largest first)",
                          repr(text))
             return name, text.startswith("-")
@@ -620,7 +669,8 @@ class _Checker:
     def known_names(self, e: expr.Expr, path: tuple[Any, ...], known: set[str], what: str, offset: int = 0) -> None:
         for n in e.names:
             if n.name not in known:
-                hint = schema.did_you_mean(n.name, sorted(known))
+                hint = schema.did_you_mean(n.name, known) if self.hints_left > 0 else ""
+                self.hints_left -= 1
                 self.expr_error(path, e.text, f"unknown name {n.name!r} in expression{hint}", offset + n.offset,
                                 expected=what)
 

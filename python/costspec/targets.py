@@ -13,7 +13,9 @@ The rules that keep a user's files safe, in one place:
   removes the folder only if that left it empty.
 - Parent folders a run created are removed again when the run fails.
 - Temporaries left by a killed run (their PID no longer alive) are removed by the next run at the
-  same target.
+  same target; a previous output a killed run had just moved aside (``.NAME.old-PID-XXXXXXXX``,
+  for the instant between two renames) is put back if nothing took its place.
+- A target that is the spec itself or one of its input files is refused.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from costspec.errors import CostspecError
 
 PART = re.compile(r"part-\d{5}\.parquet")
 MAX_PARTS = 4096  # a costspec output folder holds one part per writer thread
-_TMP = re.compile(r"\.(?P<name>.+)\.tmp-(?P<pid>\d+)-[0-9a-f]{8}")
+_TMP = re.compile(r"\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>\d+)-[0-9a-f]{8}")
+MAX_NAME = 200  # bytes of a target's name kept in its temporaries' names (a file name has at most 255)
 
 
 class TargetError(CostspecError):
@@ -85,12 +88,21 @@ def _shown(names: list[str]) -> str:
     return ", ".join(repr(n) for n in names[:2]) + (" and more" if len(names) > 2 else "")
 
 
-def check(target: Path, folder_output: bool) -> None:
+def check(target: Path, folder_output: bool, inputs: tuple[Path, ...] = ()) -> None:
     """Refuse a target costspec may not replace; ``folder_output`` is True for Parquet (a folder of
-    part files), False for one file (Arrow, CSV). Checked before the run and again before the rename."""
-    if target.name in ("", ".", ".."):
+    part files), False for one file (Arrow, CSV); ``inputs`` are the files the run reads (the spec,
+    its catalogs), which it must not write over. Checked before the run and again before the rename."""
+    if target.name in ("", ".", "..") or "\0" in str(target):
         raise TargetError(f"{str(target) or repr('')} is not a file or folder name; give one, e.g. -o results/run.parquet")
     st = _lstat(target)
+    if st is not None and inputs:
+        for f in inputs:
+            try:
+                same = os.path.samefile(f, target)
+            except (OSError, ValueError):
+                same = False
+            if same:
+                raise TargetError(f"{target} is {f}, a file this run reads; give another output path")
     if st is None:
         return
     kind = _kind(st.st_mode)
@@ -120,6 +132,7 @@ class Target:
 
     path: Path
     folder_output: bool
+    inputs: tuple[Path, ...] = ()
     tmp: Path = field(init=False)
     created: list[Path] = field(default_factory=list)
 
@@ -128,7 +141,7 @@ class Target:
 
     def prepare(self) -> None:
         """Check the target, create missing parent folders (remembered), clean stale temporaries."""
-        check(self.path, self.folder_output)
+        check(self.path, self.folder_output, self.inputs)
         missing = []
         parent = self.path.parent
         while not parent.exists() and parent != parent.parent:
@@ -152,11 +165,19 @@ class Target:
 
     def commit(self) -> None:
         """Put the finished temporary in place of the target (checked again first)."""
-        check(self.path, self.folder_output)
+        check(self.path, self.folder_output, self.inputs)
         if self.path.is_dir():
-            aside = temporary(self.path)
-            os.rename(self.path, aside)
-            os.rename(self.tmp, self.path)
+            # Two renames: the previous output goes aside, the new one in its place. Interrupted
+            # between them (Ctrl-C, an error), the previous output is put back; killed between
+            # them, the next run puts it back (clean_stale).
+            aside = temporary(self.path, "old")
+            try:
+                os.rename(self.path, aside)
+                os.rename(self.tmp, self.path)
+            except BaseException:
+                if os.path.lexists(aside) and not os.path.lexists(self.path):
+                    os.rename(aside, self.path)
+                raise
             remove_output(aside)
         else:
             os.replace(self.tmp, self.path)  # atomic: the old file or the new one, never a partial file
@@ -164,17 +185,30 @@ class Target:
 
     def discard(self) -> None:
         """After a failure: remove the temporary and the parent folders this run created."""
-        remove_output(self.tmp)
-        for p in reversed(self.created):
-            try:
-                p.rmdir()  # only if empty: something else may have been put there meanwhile
-            except OSError:
-                break
-        self.created.clear()
+        try:
+            remove_output(self.tmp)
+        finally:
+            for p in reversed(self.created):
+                try:
+                    p.rmdir()  # only if empty: something else may have been put there meanwhile
+                except OSError:
+                    break
+            self.created.clear()
 
 
-def temporary(target: Path) -> Path:
-    return target.with_name(f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+def _stem(target: Path) -> str:
+    """The target's name as its temporaries carry it: a long name is replaced by a digest, so that
+    a temporary's name stays within the 255 bytes a file name may have."""
+    name = target.name
+    if len(os.fsencode(name)) <= MAX_NAME:
+        return name
+    import hashlib
+
+    return "costspec-" + hashlib.sha256(os.fsencode(name)).hexdigest()[:20]
+
+
+def temporary(target: Path, kind: str = "tmp") -> Path:
+    return target.with_name(f".{_stem(target)}.{kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
 
 def remove_output(path: Path) -> None:
@@ -211,19 +245,24 @@ def _alive(pid: int) -> bool:
 
 
 def clean_stale(target: Path) -> list[Path]:
-    """Remove temporaries of ``target`` left by runs whose process is gone (SIGKILL, power loss)."""
+    """Remove temporaries of ``target`` left by runs whose process is gone (SIGKILL, power loss);
+    put back a previous output such a run had moved aside, if nothing has taken its place."""
     removed: list[Path] = []
     folder = target.parent
+    stem = _stem(target)
     try:
         with os.scandir(folder) as it:
-            names = [e.name for e in it if e.name.startswith(f".{target.name}.tmp-")]
+            names = sorted(e.name for e in it if e.name.startswith((f".{stem}.tmp-", f".{stem}.old-")))
     except OSError:
         return removed
     for name in names:
         m = _TMP.fullmatch(name)
-        if m is None or m["name"] != target.name or _alive(int(m["pid"])):
+        if m is None or m["name"] != stem or _alive(int(m["pid"])):
             continue
         try:
+            if m["kind"] == "old" and not os.path.lexists(target):
+                os.rename(folder / name, target)
+                continue
             remove_output(folder / name)
         except OSError:
             continue

@@ -64,30 +64,40 @@ def find_files(paths: tuple[str, ...]) -> list[Path]:
 def _walk(root: Path, keep: Any) -> list[Path]:
     """Regular files under ``root`` whose path relative to it ``keep`` accepts; hidden files and
     folders are skipped, links to folders not followed, links to files taken only when they
-    resolve inside ``root``."""
+    resolve inside ``root``. Iterative (a folder 1,500 levels deep is no recursion error)."""
     real_root = root.resolve()
     out: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))  # .git, .venv, ...
-        here = Path(dirpath)
-        for name in sorted(f for f in filenames if not f.startswith(".")):
-            f = here / name
-            if not keep(f.relative_to(root)):
+    stack = [root]
+    while stack:
+        here = stack.pop()
+        try:
+            with os.scandir(here) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue
+        folders = []
+        for e in entries:
+            if e.name.startswith("."):  # .git, .venv, ...
                 continue
+            f = Path(e.path)
             try:
-                st = os.lstat(f)
-                if stat.S_ISLNK(st.st_mode):
+                if e.is_dir(follow_symlinks=False):
+                    folders.append(f)
+                    continue
+                if e.is_symlink():
                     target = f.resolve(strict=True)
                     if not target.is_relative_to(real_root) or not target.is_file():
                         continue
-                elif not stat.S_ISREG(st.st_mode):
+                elif not e.is_file(follow_symlinks=False):
                     continue
             except (OSError, RuntimeError):
                 continue
-            out.append(f)
-            if len(out) > MAX_FILES:
-                raise UsageProblem(f"more than {MAX_FILES:,} files under {root}; give narrower paths")
-    return out
+            if keep(f.relative_to(root)):
+                out.append(f)
+                if len(out) > MAX_FILES:
+                    raise UsageProblem(f"more than {MAX_FILES:,} files under {root}; give narrower paths")
+        stack.extend(reversed(folders))
+    return sorted(out)
 
 
 def _glob(pattern: str) -> list[Path]:
@@ -96,31 +106,32 @@ def _glob(pattern: str) -> list[Path]:
     parts = Path(pattern).parts
     first = next(i for i, part in enumerate(parts) if any(ch in part for ch in "*?["))
     base = Path(*parts[:first]) if first else Path(".")
-    rest = parts[first:]
+    rest: list[str] = []
+    for part in parts[first:]:  # '**/**' is '**'
+        if not (part == "**" and rest and rest[-1] == "**"):
+            rest.append(part)
     if not base.is_dir():
         return []
-
-    def match(rel: Path) -> bool:
-        return _match(rel.parts, rest)
-
-    return sorted(_walk(base, match))
+    pattern_parts = tuple(rest)
+    return _walk(base, lambda rel: _match(rel.parts, pattern_parts))
 
 
 def _match(names: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
     """Whether path components match glob components (``**``: zero or more components; hidden
-    names match only a pattern that starts with a dot, as in the shell)."""
-    if not pattern:
-        return not names
-    head, rest = pattern[0], pattern[1:]
-    if head == "**":
-        return any(_match(names[i:], rest) for i in range(len(names) + 1)
-                   if all(not n.startswith(".") for n in names[:i]))
-    if not names:
-        return False
-    name = names[0]
-    if name.startswith(".") and not head.startswith("."):
-        return False
-    return fnmatch.fnmatchcase(name, head) and _match(names[1:], rest)
+    names match only a pattern that starts with a dot, as in the shell). A table over (component,
+    pattern part), filled from the end: time proportional to names × pattern, no recursion."""
+    n = len(names)
+    # after[i]: names[i:] matches pattern[j + 1:] (for the j of the previous round)
+    after = [i == n for i in range(n + 1)]
+    for head in reversed(pattern):
+        now = [False] * (n + 1)
+        for i in range(n, -1, -1):
+            if head == "**":
+                now[i] = after[i] or (i < n and not names[i].startswith(".") and now[i + 1])
+            elif i < n and not (names[i].startswith(".") and not head.startswith(".")):
+                now[i] = after[i + 1] and fnmatch.fnmatchcase(names[i], head)
+        after = now
+    return after[0]
 
 
 def _escape_data(s: str) -> str:
