@@ -17,7 +17,7 @@ use serde::Deserialize;
 use crate::estimate::{money, point_flops, positive, utilisation, wall_clock_days, whole_at_least_one};
 use crate::memory::{per_gpu, states, States};
 use crate::types::{
-    Architecture, Convention, Mode, Optimizer, Point, Precision, Recompute, Trainable, Utilisation,
+    Architecture, Convention, Mode, Optimizer, Point, Precision, Recompute, Shown, Trainable, Utilisation,
 };
 
 /// Most points evaluated together as vectors.
@@ -421,7 +421,10 @@ fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), String> {
             p.mode = pick(&MODES, i[13], "mode")?;
             p.gpu_memory_gb = opt(i[14]);
             let s = states(&p, i[1]);
-            for x in [s.weights, s.grads, s.optim, s.activations.unwrap_or(0.0), s.shardable, s.fixed] {
+            if let Some(a) = s.activations {
+                crate::estimate::finite(a, "micro_batch", p.micro_batch, "the activation memory").map_err(e)?;
+            }
+            for x in [s.weights, s.grads, s.optim, s.shardable, s.fixed] {
                 crate::estimate::finite(x, "params", p.params, "the memory per GPU").map_err(e)?;
             }
             o[0] = s.weights;
@@ -489,9 +492,9 @@ fn checked(op: Option<BinOp>, un_op: Option<UnOp>, x: f64, y: f64, r: f64) -> Op
         return None;
     }
     Some(match (op, un_op) {
-        (Some(BinOp::Div), _) => "division by zero",
+        (Some(BinOp::Div), _) if y == 0.0 => "division by zero",
         (Some(BinOp::Pow), _) if x == 0.0 => "zero to a negative power",
-        (Some(BinOp::Pow), _) if x < 0.0 => "a negative number to a fractional power",
+        (Some(BinOp::Pow), _) if r.is_nan() => "a negative number to a fractional power",
         (_, Some(UnOp::Log)) => "log of a number <= 0",
         (_, Some(UnOp::Sqrt)) => "square root of a negative number",
         _ => "overflow (beyond ±1.8e308)",
@@ -888,9 +891,23 @@ impl Sink for Count {
     }
 }
 
-/// The k best points per group by one output column (smallest first; `maximise` for largest),
-/// ties broken by point index, so the answer does not depend on how the sweep was split. Memory
-/// holds k rows per group, whatever the number of points.
+/// A value as a reduction ranks it (lower is better): negated to maximise; a missing value
+/// (NaN) ranks after every value, as SQL's NULLS LAST, so a group whose points lack the value
+/// still has its rows rather than disappearing.
+#[inline(always)]
+fn rank_value(v: f64, maximise: bool) -> f64 {
+    if v.is_nan() {
+        f64::INFINITY
+    } else if maximise {
+        -v
+    } else {
+        v
+    }
+}
+
+/// The k best points per group by one output column (smallest first; `maximise` for largest;
+/// points without a value last), ties broken by point index, so the answer does not depend on how
+/// the sweep was split. Memory holds k rows per group, whatever the number of points.
 pub struct TopK {
     k: usize,
     key: usize,
@@ -966,11 +983,7 @@ impl Sink for TopK {
         let mut bar = if fixed_group { self.bar(&group) } else { None };
         for &j in kept {
             let j = j as usize;
-            let v = columns[self.key].at(j);
-            if v.is_nan() {
-                continue; // no value: not ranked
-            }
-            let key = if self.maximise { -v } else { v };
+            let key = rank_value(columns[self.key].at(j), self.maximise);
             let index = index0 + j as u64;
             if !fixed_group {
                 group = group_at(j);
@@ -995,12 +1008,12 @@ impl Sink for TopK {
             None => return cand.extend(0..n as u32),
         };
         let Some((bk, bi)) = self.bar(&group) else { return cand.extend(0..n as u32) };
-        let sign = if self.maximise { -1.0 } else { 1.0 };
+        let maximise = self.maximise;
         let beats = |key: f64, index: u64| key.total_cmp(&bk).then(index.cmp(&bi)).is_lt();
         match columns[self.key] {
             Source::Scalar(v) => {
-                let key = sign * v;
-                if v.is_nan() || key > bk {
+                let key = rank_value(v, maximise);
+                if key > bk {
                     return;
                 }
                 // One key for the block: positions before the bar's index, or all if better.
@@ -1008,10 +1021,7 @@ impl Sink for TopK {
                 cand.extend(0..m as u32);
             }
             Source::Vector(v) => {
-                cand.extend((0..n as u32).filter(|&j| {
-                    let x = v[j as usize];
-                    !x.is_nan() && beats(sign * x, index0 + j as u64)
-                }));
+                cand.extend((0..n as u32).filter(|&j| beats(rank_value(v[j as usize], maximise), index0 + j as u64)));
             }
         }
     }
@@ -1035,8 +1045,8 @@ impl TopK {
 }
 
 /// The non-dominated points per group over several output columns (each minimised; negate a
-/// column's values to maximise it): a point stays unless another is at least as good in every
-/// column and better in one. Points with equal values all stay. The set does not depend on the
+/// column's values to maximise it; a missing value counts as the worst, see `rank_value`): a
+/// point stays unless another is at least as good in every column and better in one. Points with equal values all stay. The set does not depend on the
 /// order points arrive in, so regions merge into the same answer for any split. With two columns
 /// (the usual cost/time front) each group's front is kept sorted by the first column, so the
 /// second falls along it and a point is tested against one neighbour (binary search).
@@ -1137,7 +1147,7 @@ impl Pareto {
     }
 
     fn key_at(&self, columns: &[Source<'_>], j: usize) -> Vec<f64> {
-        self.keys.iter().map(|&(c, max)| if max { -columns[c].at(j) } else { columns[c].at(j) }).collect()
+        self.keys.iter().map(|&(c, max)| rank_value(columns[c].at(j), max)).collect()
     }
 }
 
@@ -1146,9 +1156,6 @@ impl Sink for Pareto {
         for &j in kept {
             let j = j as usize;
             let key = self.key_at(columns, j);
-            if key.iter().any(|v| v.is_nan()) {
-                continue; // a point without a value in a ranked column is not compared
-            }
             let group: Vec<i64> = self.per.iter().map(|&c| columns[c].at(j) as i64).collect();
             self.offer(group, key, index0 + j as u64, || columns.iter().map(|c| c.at(j)).collect());
         }
@@ -1162,23 +1169,21 @@ impl Sink for Pareto {
         // dominates every point of the block.
         let mut ideal = Vec::with_capacity(self.keys.len());
         for &(c, max) in &self.keys {
-            let sign = if max { -1.0 } else { 1.0 };
             let best = match columns[c] {
-                Source::Scalar(v) => sign * v,
-                Source::Vector(v) => v[..n].iter().fold(f64::INFINITY, |m, &x| if sign * x < m { sign * x } else { m }),
+                Source::Scalar(v) => rank_value(v, max),
+                Source::Vector(v) => v[..n].iter().fold(f64::INFINITY, |m, &x| m.min(rank_value(x, max))),
             };
             ideal.push(best);
         }
-        if ideal.iter().all(|v| !v.is_nan()) && dominated(front, &ideal) {
+        if dominated(front, &ideal) {
             return;
         }
         let mut key = vec![0.0; self.keys.len()];
         cand.extend((0..n as u32).filter(|&j| {
             for (q, &(c, max)) in self.keys.iter().enumerate() {
-                let v = columns[c].at(j as usize);
-                key[q] = if max { -v } else { v };
+                key[q] = rank_value(columns[c].at(j as usize), max);
             }
-            key.iter().any(|v| v.is_nan()) || !dominated(front, &key)
+            !dominated(front, &key)
         }));
     }
 }
@@ -1640,7 +1645,7 @@ impl<'a> Worker<'a> {
                 self.vectors[p.slot[o[0]]] = out;
                 if let Some(j) = bad {
                     let g = self.read(i[1], j);
-                    return Err(self.err(index0 + j as u64, format!("gpus: got {g}, expected a whole number >= 1")));
+                    return Err(self.err(index0 + j as u64, format!("gpus: got {}, expected a whole number from 1 to 4.5e15", g.shown())));
                 }
             }
             OpSpec::Model { stage: Stage::MemGpu, i, o } => {
@@ -1695,7 +1700,7 @@ impl<'a> Worker<'a> {
                     let m = if whole(g) {
                         format!("gpus: got {g}, expected a multiple of tensor × pipeline parallel ({mp})")
                     } else {
-                        format!("gpus: got {g}, expected a whole number >= 1")
+                        format!("gpus: got {}, expected a whole number from 1 to 4.5e15", g.shown())
                     };
                     return Err(self.err(index0 + j as u64, m));
                 }
@@ -1805,7 +1810,7 @@ fn reduce_wall_clock(spec: &mut PlanSpec) -> Result<(), String> {
             None => {
                 let values = &spec.axes[ai].columns[ci].values;
                 if let Some(bad) = values.iter().find(|&&v| !(v >= 1.0 && v < 9.0e15 && v.fract() == 0.0)) {
-                    return Err(format!("gpus: got {bad}, expected a whole number >= 1"));
+                    return Err(format!("gpus: got {}, expected a whole number from 1 to 4.5e15", bad.shown()));
                 }
                 let r = spec.registers;
                 spec.registers += 1;
@@ -2063,6 +2068,8 @@ mod tests {
     fn checked_ops_name_the_reason_and_pass_missing_values() {
         assert_eq!(checked(Some(BinOp::Div), None, 1.0, 0.0, f64::INFINITY), Some("division by zero"));
         assert_eq!(checked(Some(BinOp::Div), None, 0.0, 0.0, f64::NAN), Some("division by zero"));
+        assert_eq!(checked(Some(BinOp::Div), None, 3.0, 1e-308, f64::INFINITY), Some("overflow (beyond ±1.8e308)"));
+        assert_eq!(checked(Some(BinOp::Pow), None, -1e-200, -2.0, f64::INFINITY), Some("overflow (beyond ±1.8e308)"));
         assert_eq!(checked(Some(BinOp::Pow), None, 0.0, -1.0, f64::INFINITY), Some("zero to a negative power"));
         assert_eq!(checked(Some(BinOp::Pow), None, -8.0, 0.5, f64::NAN), Some("a negative number to a fractional power"));
         assert_eq!(checked(None, Some(UnOp::Log), -1.0, 0.0, f64::NAN), Some("log of a number <= 0"));

@@ -12,11 +12,14 @@ pub fn positive(field: &str, x: f64) -> Result<(), ModelError> {
     }
 }
 
+/// Above this a float no longer holds every whole number (2^52): a count beyond it is not a count.
+pub const MAX_WHOLE: f64 = 4503599627370496.0;
+
 pub fn whole_at_least_one(field: &str, x: f64) -> Result<(), ModelError> {
-    if x.is_finite() && x >= 1.0 && x.fract() == 0.0 {
+    if x.is_finite() && (1.0..MAX_WHOLE).contains(&x) && x.fract() == 0.0 {
         Ok(())
     } else {
-        Err(out_of_range(field, x, "a whole number >= 1"))
+        Err(out_of_range(field, x, "a whole number from 1 to 4.5e15"))
     }
 }
 
@@ -98,7 +101,7 @@ pub fn trainable_params(p: &Point) -> Result<f64, ModelError> {
     match (p.mode, p.lora) {
         (Mode::Lora, Some(Trainable::Rank(r))) => {
             positive("lora_rank", r)?;
-            lora_params(&p.arch, r)
+            finite(lora_params(&p.arch, r)?, "lora_rank", r, "the LoRA parameters")
         }
         (Mode::Lora, Some(Trainable::Fraction(f))) => {
             if !(f > 0.0 && f <= 1.0) {
@@ -131,6 +134,10 @@ pub fn point_flops(p: &Point) -> Result<(f64, f64, f64, f64), ModelError> {
     finite(hardware_pt, "params", p.params, "the FLOPs per token")?;
     let model = finite(model_pt * p.tokens, "tokens", p.tokens, "the model FLOPs")?;
     let hardware = finite(hardware_pt * p.tokens, "tokens", p.tokens, "the hardware FLOPs")?;
+    if !(model > 0.0) {
+        // 1e-200 parameters on 1e-200 tokens: FLOPs that round to 0 make every ratio 0/0
+        return Err(out_of_range("tokens", p.tokens, "a token count whose model FLOPs do not round to 0"));
+    }
     Ok((trainable, model_pt, model, hardware))
 }
 
@@ -176,8 +183,9 @@ pub fn utilisation(
             field,
             given,
             &format!(
-                "a duration implying an MFU of at most 1 (this implies {mfu:.3}): the run cannot beat the GPU's dense \
-                 peak; check the precision, the GPU and the token count"
+                "a duration implying an MFU of at most 1 (this implies {}): the run cannot beat the GPU's dense \
+                 peak; check the precision, the GPU and the token count",
+                if mfu < 1e6 { format!("{mfu:.3}") } else { format!("{mfu:.3e}") }
             ),
         ));
     }
@@ -214,6 +222,16 @@ pub fn money(
     Ok((cost, energy, co2))
 }
 
+/// Memory past the float range blames what took it there: the activations (the micro-batch,
+/// with the architecture), else the model states (the parameters).
+pub fn memory_finite(m: &crate::types::Memory, p: &Point) -> Result<(), ModelError> {
+    if let Some(a) = m.activations_gb {
+        finite(a, "micro_batch", p.micro_batch, "the activation memory")?;
+    }
+    finite(m.total_gb, "params", p.params, "the memory per GPU")?;
+    Ok(())
+}
+
 /// Evaluate the cost model at one point.
 pub fn estimate(p: &Point) -> Result<Outputs, ModelError> {
     check(p)?;
@@ -221,7 +239,7 @@ pub fn estimate(p: &Point) -> Result<Outputs, ModelError> {
     let (mfu, gpu_hours) = utilisation(model_flops, p.peak_tflops, p.utilisation, p.gpus)?;
     let (cost_usd, energy_kwh, co2e_kg) = money(gpu_hours, p.usd_per_gpu_hour, p.watts, p.pue, p.grid_kg_per_kwh)?;
     let memory = memory(p, trainable);
-    finite(memory.total_gb, "params", p.params, "the memory per GPU")?;
+    memory_finite(&memory, p)?;
     Ok(Outputs {
         trainable_params: trainable,
         model_flops_per_token: model_pt,

@@ -350,13 +350,13 @@ from costspec.spec import Keep  # noqa: E402
 
 
 def _brute_top(table: pa.Table, keep: Keep) -> list[tuple[object, ...]]:
-    """Plain-Python reduction: per group, sort by (key, point order), take k."""
+    """Plain-Python reduction: per group, sort by (key, point order), take k; no value ranks last
+    (SQL's NULLS LAST)."""
     rows = table.to_pylist()
     groups: dict[tuple[object, ...], list[tuple[float, int, dict[str, object]]]] = {}
     for i, r in enumerate(rows):
-        if r[keep.by] is None:
-            continue
-        key = -r[keep.by] if keep.maximise else r[keep.by]  # type: ignore[operator]
+        v = r[keep.by]
+        key = math.inf if v is None else (-v if keep.maximise else v)  # type: ignore[operator]
         groups.setdefault(tuple(r[p] for p in keep.per), []).append((key, i, r))  # type: ignore[arg-type]
     out = []
     order = {g: min(i for _, i, _ in v) for g, v in groups.items()}
@@ -387,6 +387,35 @@ def test_top_k_matches_a_brute_force_reduction(k: int, by: str, maximise: bool, 
     assert top_k(plan, keep, threads=1).equals(got)
 
 
+NULLS = """
+costspec: 1
+model: {preset: llama2-7b}
+training: {tokens: 1T}
+hardware: {mfu: 0.4}
+price: {usd_per_gpu_hour: 2}
+sweep:
+  grid:
+    hardware.gpu: [h100, tpu-v5e, a100]
+    hardware.count: {range: [8, 40, 8]}
+"""
+
+
+@pytest.mark.parametrize("keep", [Keep(1, "energy_kwh", False, ("gpu",)), Keep(2, "energy_kwh", True, ()),
+                                  Keep(per=("gpu",), pareto=(("energy_kwh", False), ("wall_clock_days", False))),
+                                  Keep(per=(), pareto=(("energy_kwh", False), ("cost_usd", False)))])
+def test_reductions_rank_missing_values_last(keep: Keep) -> None:
+    """A GPU without a TDP has no energy: its group keeps its rows (energy null), ranked after every
+    value, as SQL's NULLS LAST; it used to vanish from the answer."""
+    spec = load_text(NULLS)
+    assert costspec.Catalog.builtin().gpu("tpu-v5e").tdp_w is None
+    plan = compile_spec(spec)
+    got = top_k(plan, keep, threads=2)
+    want = _brute_top(sweep(spec), keep) if keep.top else _brute_pareto(sweep(spec), keep)
+    assert [tuple(r.values()) for r in got.to_pylist()] == want
+    if keep.per:
+        assert set(got.column("gpu").to_pylist()) == {"H100-SXM", "TPU-v5e", "A100-80GB"}
+
+
 def test_top_k_from_the_cli_and_the_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     f = tmp_path / "s.yaml"
     f.write_text(SMALL + "output: {keep: {top: 2, by: cost_usd, per: [gpu]}}\n")
@@ -405,9 +434,8 @@ def _brute_pareto(table: pa.Table, keep: Keep) -> list[tuple[object, ...]]:
     keyed = []
     for i, r in enumerate(rows):
         vals = [r[c] for c, _ in keep.pareto]
-        if any(v is None for v in vals):
-            continue
-        key = tuple(-v if m else v for v, (_, m) in zip(vals, keep.pareto))  # type: ignore[operator]
+        key = tuple(math.inf if v is None else (-v if m else v)  # type: ignore[operator]
+                    for v, (_, m) in zip(vals, keep.pareto))
         keyed.append((tuple(r[p] for p in keep.per), key, i, r))
     out = []
     order: dict[tuple[object, ...], int] = {}

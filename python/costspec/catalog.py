@@ -170,7 +170,8 @@ def _figure(raw: Any, path: tuple[Any, ...], where: _Where) -> Figure | None:
         return Figure(_finite(raw, path, where))
     if isinstance(raw, Mapping) and isinstance(raw.get("value"), (int, float)) and not isinstance(raw["value"], bool):
         return Figure(
-            _finite(raw["value"], (*path, "value"), where), str(raw.get("status", "user")), raw.get("src"),
+            _finite(raw["value"], (*path, "value"), where), printable(str(raw.get("status", "user"))),
+            None if raw.get("src") is None else printable(str(raw["src"])),
             bool(raw.get("unverified", False))
         )
     if isinstance(raw, Mapping) and raw.get("value") is None:
@@ -215,15 +216,15 @@ def _gpu(raw: Mapping[str, Any], origin: str, path: tuple[Any, ...], where: _Whe
         raise where.error(path, f"needs peak_tflops for at least one of {', '.join(PRECISIONS)}")
     return Gpu(
         id=_text(raw, "id", path, where),
-        name=str(raw.get("name", raw["id"])),
-        vendor=str(raw.get("vendor", "")),
+        name=printable(str(raw.get("name", raw["id"]))),
+        vendor=printable(str(raw.get("vendor", ""))),
         peak_tflops=peaks,
         memory_gb=_figure(raw.get("memory_gb"), (*path, "memory_gb"), where),
         tdp_w=_figure(raw.get("tdp_w"), (*path, "tdp_w"), where),
         bandwidth_tbps=_figure(raw.get("bandwidth_tbps"), (*path, "bandwidth_tbps"), where),
-        aliases=tuple(str(a) for a in _list(raw, "aliases", path, where)),
+        aliases=tuple(printable(str(a)) for a in _list(raw, "aliases", path, where)),
         year=raw.get("year"),
-        notes=raw.get("notes"),
+        notes=None if raw.get("notes") is None else printable(str(raw["notes"])),
         origin=origin,
     )
 
@@ -254,15 +255,15 @@ def _model(raw: Mapping[str, Any], origin: str, path: tuple[Any, ...], where: _W
             training[key] = _finite(training[key], (*path, "training", key), where)
     return ModelPreset(
         id=_text(raw, "id", path, where),
-        name=str(raw.get("name", raw["id"])),
+        name=printable(str(raw.get("name", raw["id"]))),
         params=params,
         active_params=None if active is None else _finite(active, (*path, "active_params"), where),
         architecture=arch,
-        source=str(raw.get("source", origin)),
-        status=str(raw.get("status", "user")),
-        aliases=tuple(str(a) for a in _list(raw, "aliases", path, where)),
+        source=printable(str(raw.get("source", origin))),
+        status=printable(str(raw.get("status", "user"))),
+        aliases=tuple(printable(str(a)) for a in _list(raw, "aliases", path, where)),
         training=training,
-        notes=raw.get("notes"),
+        notes=None if raw.get("notes") is None else printable(str(raw["notes"])),
         origin=origin,
     )
 
@@ -273,12 +274,12 @@ def _price(raw: Mapping[str, Any], origin: str, path: tuple[Any, ...], where: _W
         provider=_text(raw, "provider", path, where),
         gpu=_text(raw, "gpu", path, where),
         usd_per_gpu_hour=_finite(raw["usd_per_gpu_hour"], (*path, "usd_per_gpu_hour"), where),
-        pricing=str(raw.get("pricing", "on-demand")),
-        as_of=str(raw.get("as_of", "")),
-        src=str(raw.get("src", origin)),
-        status=str(raw.get("status", "user")),
-        product=raw.get("product"),
-        region=raw.get("region"),
+        pricing=printable(str(raw.get("pricing", "on-demand"))),
+        as_of=printable(str(raw.get("as_of", ""))),
+        src=printable(str(raw.get("src", origin))),
+        status=printable(str(raw.get("status", "user"))),
+        product=None if raw.get("product") is None else printable(str(raw["product"])),
+        region=None if raw.get("region") is None else printable(str(raw["region"])),
         unverified=bool(raw.get("unverified", False)),
         origin=origin,
     )

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from costspec.catalog import Catalog
-from costspec.errors import CatalogError, CostspecError, InputError, ModelInputError, SpecError
+from costspec.errors import CatalogError, CostspecError, InputError, ModelInputError, SpecError, printable
 
 # Input names (API / JSON) whose flag is not simply --name-with-dashes.
 FLAGS = {
@@ -80,7 +80,13 @@ def _arch(pairs: tuple[str, ...]) -> dict[str, str | bool]:
         if not sep or not key:
             raise InputError("architecture", repr(p), "FIELD=VALUE, e.g. --arch layers=32")
         key = key.strip().replace("-", "_")
-        out[key] = value.strip().lower() in ("1", "true", "yes") if key == "gated_mlp" else value.strip()
+        if key == "gated_mlp":
+            flag = value.strip().lower()
+            if flag not in ("1", "true", "yes", "0", "false", "no"):
+                raise InputError("architecture.gated_mlp", repr(value), "true or false")
+            out[key] = flag in ("1", "true", "yes")
+        else:
+            out[key] = value.strip()
     return out
 
 
@@ -533,7 +539,7 @@ def _sweep_summary(s: Any, spec: Any) -> str:
     lines = solved + [
         f"points: {s.points:,} evaluated, {s.kept:,} kept",
         f"time: {s.seconds:.2f} s ({s.points_per_second:,.0f} points/s)",
-        f"output: {s.path}" + (f" ({len(s.files)} part files)" if len(s.files) > 1 else ""),
+        f"output: {printable(s.path)}" + (f" ({len(s.files)} part files)" if len(s.files) > 1 else ""),
     ]
     best = s.cheapest
     if best is not None and best.num_rows:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
@@ -144,13 +145,22 @@ def estimate(
     Price comes from ``usd_per_gpu_hour`` or a catalog ``provider``. Numbers accept suffixes
     (``"7B"``, ``"2T"``). Raises :class:`InputError` / :class:`ModelInputError` on bad input.
     """
+    if catalog is not None and not isinstance(catalog, Catalog):
+        raise InputError("catalog", type(catalog).__name__, "a costspec.Catalog (Catalog.load([...files]))")
+    if architecture is not None and not isinstance(architecture, Mapping):
+        raise InputError("architecture", type(architecture).__name__, "a mapping of architecture fields to numbers")
     cat = catalog or Catalog.builtin()
     sources: dict[str, str] = {}
 
     preset: ModelPreset | None = cat.model(model) if model is not None else None
     arch: dict[str, float | bool] = dict(preset.architecture) if preset else {}
     for k, v in (architecture or {}).items():
-        arch[k] = bool(v) if k == "gated_mlp" else parse_number(v, f"architecture.{k}")
+        if k == "gated_mlp":
+            if not isinstance(v, bool):
+                raise InputError("architecture.gated_mlp", repr(v), "true or false")
+            arch[k] = v
+        else:
+            arch[k] = parse_number(v, f"architecture.{k}")
     if preset:
         sources["model"] = f"{preset.name}: {preset.source} [{preset.status}]"
 
@@ -239,6 +249,9 @@ def estimate(
         "pipeline_parallel": parse_number(pipeline_parallel, "pipeline_parallel"),
         "micro_batch": parse_number(micro_batch, "micro_batch"),
     }
+    if not math.isfinite(d / n):
+        raise InputError("params", repr(n), "a parameter count that keeps tokens per parameter within the float "
+                                            "range (±1.8e308)")
     try:
         out = _native.estimate(point)
     except _native.ModelError as e:

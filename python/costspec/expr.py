@@ -54,9 +54,9 @@ def _pow(a: float, b: float) -> float:
         return math.inf if a == 0 else math.nan
 
 
-def _why(op: str, a: float, b: float = 0.0) -> str:
-    """Why an operation on finite operands gave a non-finite result (the engine's words too)."""
-    if op == "/":
+def _why(op: str, a: float, b: float, r: float) -> str:
+    """Why ``r = a op b`` (finite operands) is not finite (the engine's words, rust/engine.rs)."""
+    if op == "/" and b == 0:
         return "division by zero"
     if op == "log":
         return "log of a number <= 0"
@@ -64,7 +64,7 @@ def _why(op: str, a: float, b: float = 0.0) -> str:
         return "square root of a negative number"
     if op == "**" and a == 0:
         return "zero to a negative power"
-    if op == "**" and a < 0:
+    if op == "**" and r != r:
         return "a negative number to a fractional power"
     return "overflow (beyond ±1.8e308)"
 
@@ -80,10 +80,10 @@ def arith(op: str, a: float, b: float) -> float:
     if a != a or b != b:
         return math.nan
     if op == "/" and b == 0:
-        raise EvalError(_why(op, a, b))
+        raise EvalError(_why(op, a, b, math.nan))
     r = _ARITH[op](a, b)
     if not math.isfinite(r):
-        raise EvalError(_why(op, a, b))
+        raise EvalError(_why(op, a, b, r))
     return float(r)
 
 
@@ -100,7 +100,7 @@ def unary(fn: str, a: float) -> float:
     else:
         r = float(math.ceil(a) if fn == "ceil" else math.floor(a))
     if not math.isfinite(r):
-        raise EvalError(_why(fn, a))
+        raise EvalError(_why(fn, a, 0.0, r))
     return r
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from costspec import columns as colinfo
 from costspec import expr, scaling
 from costspec.catalog import PRECISIONS, Catalog, Gpu, ModelPreset
-from costspec.errors import CostspecError, SpecError, UnknownNameError
+from costspec.errors import CostspecError, SpecError, UnknownNameError, printable
 from costspec.spec import DURATION, FIELDS, Axis, Spec
 
 ARCH = ("layers", "d_model", "heads", "kv_heads", "head_dim", "ffn_dim", "vocab", "seq_len", "experts",
@@ -587,7 +587,8 @@ class _Compiler:
         provider = self.field_reg("price.provider")
         if provider is not None:
             cols["provider"] = provider
-        cols["tokens_per_param"] = self.bin("div", common["tokens"], common["params"])
+        cols["tokens_per_param"] = self.bin("div", common["tokens"], common["params"],
+                                            "tokens_per_param = training.tokens / model.params")
         if "compute_flops" in self.regs:
             cols["compute_flops"] = self.regs["compute_flops"]
         fit = self.spec.fields.get("scaling.fit")
@@ -758,7 +759,7 @@ def _nan_safe(obj: Any) -> Any:
 
 def describe(plan: Plan) -> str:
     """What `costspec plan` prints: the axes, the point count and the output size."""
-    lines = [f"plan for {plan.spec.file}" + (f" ({plan.spec.name})" if plan.spec.name else "")]
+    lines = [f"plan for {printable(plan.spec.file)}" + (f" ({plan.spec.name})" if plan.spec.name else "")]
     lines.append("axes (the first varies slowest):")
     for (names, n), axes in zip(plan.axes, plan.axis_values):
         first = [_shown(names[0], axes[names[0]].value_at(i), plan.spec.catalog) for i in range(min(n, 4))]

@@ -77,12 +77,14 @@ def inputs(spec: Spec) -> dict[str, Value]:
     env.update({k: v for k, v in values.items() if not isinstance(v, expr.Expr)})
     pending = {k: v for k, v in values.items() if isinstance(v, expr.Expr)}
     pending.update(spec.derive)
+    _implied(spec, values, env)
     while pending:
         progress = False
         for name, e in list(pending.items()):
             if all(n.name in env for n in e.names):
                 try:
                     env[name] = e.evaluate(env)
+                    _implied(spec, values, env)
                 except expr.EvalError as err:  # the engine's rule and words (rust/engine.rs)
                     raise _located(spec, name, f"{err} in {name} = {e.text!r}") from None
                 except (ArithmeticError, ValueError, TypeError) as err:
@@ -97,6 +99,26 @@ def inputs(spec: Spec) -> dict[str, Value]:
             raise _located(spec, name, f"cannot evaluate {e.text!r}: {', '.join(missing)} "
                                        f"{'is' if len(missing) == 1 else 'are'} not known at this point")
     return {**values, **{k: env[k] for k in spec.derive}}
+
+
+def _implied(spec: Spec, values: dict[str, Value], env: dict[str, Any]) -> None:
+    """Inputs the cost model takes from others when the spec leaves them out, as the sweep
+    compiler does (plan.py, ``effective``): active params = params, tokens = dataset tokens ×
+    epochs, watts = the GPU's TDP, the price = the provider's for the GPU."""
+    if "model.params" in values and "model.active_params" not in values and "model.params" in env:
+        env["model.active_params"] = env["model.params"]
+    if "training.dataset_tokens" in env and "training.tokens" not in values:
+        epochs = env.get("training.epochs", 1.0)
+        if isinstance(env["training.dataset_tokens"], float) and isinstance(epochs, (int, float)):
+            env["training.tokens"] = env["training.dataset_tokens"] * float(epochs)
+    gpu = values.get("hardware.gpu")
+    if isinstance(gpu, str):
+        g = spec.catalog.gpu(gpu)
+        if "hardware.watts" not in values and g.tdp_w is not None:
+            env.setdefault("hardware.watts", g.tdp_w.value)
+        provider = values.get("price.provider")
+        if "price.usd_per_gpu_hour" not in values and isinstance(provider, str):
+            env.setdefault("price.usd_per_gpu_hour", spec.catalog.price(provider, g).usd_per_gpu_hour)
 
 
 def evaluate(spec: Spec) -> PointResult:

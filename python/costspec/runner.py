@@ -273,9 +273,9 @@ def iter_batches(spec: Spec | str | os.PathLike[str], *, threads: int = 0) -> It
 
 
 def _plan(spec: Spec | str | os.PathLike[str]) -> Plan:
-    from costspec.spec import load
+    from costspec.spec import load, spec_path
 
-    return compile_spec(spec if isinstance(spec, Spec) else load(os.fspath(spec)))
+    return compile_spec(spec if isinstance(spec, Spec) else load(spec_path(spec)))
 
 
 # ------------------------------------------------------------------------------------------------

@@ -90,8 +90,11 @@ def solve(unknown: str, targets: Mapping[str, float | int | str], **kw: Any) -> 
     is met; ``kw`` are the other inputs of :func:`costspec.estimate`. Raises :class:`SolveError`."""
     from costspec.units import parse_number
 
-    if unknown not in UNKNOWNS:
-        raise InputError("solve", unknown, "one of " + ", ".join(UNKNOWNS))
+    if not isinstance(unknown, str) or unknown not in UNKNOWNS:
+        raise InputError("solve", repr(unknown), "one of " + ", ".join(UNKNOWNS))
+    if not isinstance(targets, Mapping):
+        raise InputError("targets", type(targets).__name__, "a mapping of target columns to upper bounds, e.g. "
+                                                           "{'cost_usd': 1e6}")
     if not targets:
         raise SolveError("nothing to solve for: give a target (a budget, deadline, GPU-hours, compute or energy)")
     bounds = {}
@@ -195,7 +198,11 @@ def budget_flops(budget_usd: float, **kw: Any) -> tuple[float, Estimate]:
         raise InputError("usd_per_gpu_hour", probe.usd_per_gpu_hour,
                          "a price > 0 (a dollar budget buys nothing at a price of 0)")
     assert probe.usd_per_gpu_hour is not None
-    return scaling.flops_for_budget(budget_usd, probe.usd_per_gpu_hour, probe.peak_tflops, probe.mfu), probe
+    flops = scaling.flops_for_budget(budget_usd, probe.usd_per_gpu_hour, probe.peak_tflops, probe.mfu)
+    if not math.isfinite(flops):
+        raise InputError("budget_usd", f"{budget_usd:g}", f"a budget that buys at most 1.8e308 FLOPs (at "
+                         f"${probe.usd_per_gpu_hour:g}/GPU-hour it buys more)")
+    return flops, probe
 
 
 def _unshardable_gb(e: Estimate) -> float:

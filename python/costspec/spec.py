@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -37,12 +38,12 @@ def _positive() -> dict[str, Any]:
     return {"ok": lambda x: x > 0, "accepted": "a number > 0"}
 
 
-WHOLE = "a whole number >= 1"
+WHOLE = "a whole number from 1 to 4.5e15"  # (2^52: beyond it a float does not hold every whole number)
 MAX_WHOLE_CHECK = 10**6  # values of a generated whole-number axis checked one by one
 
 
 def _whole() -> dict[str, Any]:
-    return {"ok": lambda x: x >= 1 and float(x).is_integer(), "accepted": WHOLE}
+    return {"ok": lambda x: 1 <= x < 2**52 and float(x).is_integer(), "accepted": WHOLE}
 
 
 # Solving (costspec.solver): the unknowns (estimate() keyword -> spec field) and the targets (columns;
@@ -93,6 +94,7 @@ FIELDS: dict[str, FieldInfo] = {
     "scaling.compute_flops": FieldInfo("scaling.compute_flops", "number", **_positive()),
     "scaling.budget_usd": FieldInfo("scaling.budget_usd", "number", **_positive()),
 }
+MAX_POINTS = 2**63 - 1  # the engine indexes points with 64-bit integers
 MAX_AXIS = 10**8  # values one axis may have (the engine holds each axis in memory: 800 MB at most)
 SECTIONS = ("model", "training", "hardware", "price", "energy", "parallelism", "solve", "scaling")
 # Fields that are not cost-model inputs: they steer solving and scaling.
@@ -124,7 +126,7 @@ class Axis:
         if self.kind in ("linspace", "logspace"):
             return self.num
         q = (self.stop - self.start) / self.step if self.step else 0.0
-        return max(math.ceil(q), 0) if q < MAX_AXIS else MAX_AXIS + 1
+        return max(math.ceil(q), 0) if q <= MAX_AXIS else MAX_AXIS + 1
 
     def ends(self) -> list[Value]:
         """The first and last values (all values for a list): bounds of a generated axis."""
@@ -237,13 +239,20 @@ class Spec:
 Overrides = Mapping[tuple[str, ...], tuple[Any, str]]
 
 
+def spec_path(path: object) -> Path:
+    """A spec's path as given to the API: a string or path-like, else an InputError."""
+    if isinstance(path, (str, os.PathLike)) and not isinstance(path, bytes):
+        return Path(path)
+    raise InputError("path", type(path).__name__, "the path of a spec file (a string or a pathlib.Path)")
+
+
 def load(path: str | Path, overrides: Overrides | None = None, *, allow_include_outside: bool = False) -> Spec:
     """Load and check a spec file. Raises SpecError; ``err.errors`` lists every problem.
 
     ``overrides`` maps spec paths (``("output", "columns")``) to (value, flag): values given on the
     command line, checked by the same rules as the file's, with errors naming the flag. Catalog
     includes must stay inside the spec's repository unless ``allow_include_outside``."""
-    doc = yamlio.read(Path(path))
+    doc = yamlio.read(spec_path(path))
     for p, (value, flag) in (overrides or {}).items():
         doc.override(p, value, flag)
     spec, errors = _analyse(doc, Path(path).parent, allow_include_outside)
@@ -270,7 +279,7 @@ def load_text(text: str, file: str = "<string>", base: Path | None = None, *,
 def validate(path: str | Path, *, allow_include_outside: bool = False) -> list[SpecError]:
     """Every problem in a spec file, located; an empty list when the spec is valid."""
     try:
-        doc = yamlio.read(Path(path))
+        doc = yamlio.read(spec_path(path))
     except SpecError as e:
         return [e]
     return _analyse(doc, Path(path).parent, allow_include_outside)[1]
@@ -460,6 +469,10 @@ class _Checker:
                     self.err((*path, kind), "logspace ends must be > 0", "two numbers > 0", schema.describe(pair))
                     return None
                 ax = Axis(name, kind, start=a, stop=b, num=num, group=group)
+                if kind == "linspace" and not math.isfinite(b - a):
+                    self.err((*path, kind), "the ends are further apart than the float range (±1.8e308)",
+                             "ends whose difference is a finite number", schema.describe(pair))
+                    return None
                 self.check_numbers(name, ax, path)
                 return ax
         if "range" in raw and isinstance(raw["range"], list) and 2 <= len(raw["range"]) <= 3:
@@ -472,6 +485,10 @@ class _Checker:
                 self.err((*path, "range", 2), "a range step of 0 never reaches its stop", "a step != 0", "0")
                 return None
             ax = Axis(name, "range", start=start, stop=stop, step=step, group=group)
+            if not math.isfinite(stop - start) or not all(math.isfinite(float(v)) for v in ax.ends()):  # type: ignore[arg-type]
+                self.err((*path, "range"), "the range spans beyond the float range (±1.8e308)",
+                         "ends whose difference is a finite number", schema.describe(raw["range"]))
+                return None
             if len(ax) > MAX_AXIS:
                 self.err((*path, "range"), f"this range has more than {MAX_AXIS:.0e} values (an axis may have at "
                          "most that many)", "a coarser step, or two axes whose product is the size you need",
@@ -552,6 +569,9 @@ class _Checker:
 
         sweep = self.sweep(data.get("sweep"))
         swept = {a.name: a for a in self.checked_axes}
+        if sweep.points > MAX_POINTS:
+            self.err(("sweep",), f"the sweep has {sweep.points:.3g} points, more than the {MAX_POINTS:.3g} a point "
+                     "index can count", "fewer or shorter axes", None, key=True)
 
         derive: dict[str, expr.Expr] = {}
         raw_derive: dict[str, Any] = data["derive"] if isinstance(data.get("derive"), dict) else {}
@@ -668,7 +688,11 @@ class _Checker:
 
     def known_names(self, e: expr.Expr, path: tuple[Any, ...], known: set[str], what: str, offset: int = 0) -> None:
         for n in e.names:
-            if n.name not in known:
+            info = FIELDS.get(n.name)
+            if ((info is not None and info.kind != "number") or n.name in CATEGORICAL_COLUMNS) and n.name in known:
+                self.expr_error(path, e.text, f"{n.name} is a name, not a number: expressions compute with "
+                                "numbers", offset + n.offset, expected="a numeric field, variable or column")
+            elif n.name not in known:
                 hint = schema.did_you_mean(n.name, known) if self.hints_left > 0 else ""
                 self.hints_left -= 1
                 self.expr_error(path, e.text, f"unknown name {n.name!r} in expression{hint}", offset + n.offset,
@@ -805,6 +829,9 @@ class _Checker:
         if present("training.tokens") and present("training.dataset_tokens"):
             self.err(where_set.get("training.dataset_tokens", ("training",)),
                      "give training.tokens or training.dataset_tokens, not both", None, None, key=True)
+        if present("training.epochs") and not present("training.dataset_tokens"):
+            self.err(where_set.get("training.epochs", ("training",)), "epochs multiply training.dataset_tokens",
+                     "training.dataset_tokens to go with it (or no epochs)", None, key=True)
         if present("price.provider") and present("price.usd_per_gpu_hour"):
             self.err(where_set.get("price.provider", ("price",)), "give price.provider or price.usd_per_gpu_hour, "
                      "not both", None, None, key=True)

@@ -37,7 +37,7 @@ def parse_number(value: object, field: str = "value") -> float:
         raise InputError(field, repr(value), ACCEPTED)
     if not math.isfinite(x):
         raise InputError(field, _short(value), ACCEPTED + ", within the float range (±1.8e308)")
-    return x
+    return x + 0.0  # -0 is 0 (a price of -0 printed as $-0.00)
 
 
 def _short(value: object) -> str:

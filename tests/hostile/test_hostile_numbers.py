@@ -139,7 +139,8 @@ where: ["log(cost_usd) / wall_clock_days > 0"]
 @given(k=st.one_of(st.floats(-1e308, 1e308), st.integers(-10**6, 10**6).map(float),
                    st.sampled_from([0.0, -0.0, 5e-324, -5e-324, 1e308, -1e308, 1.0, 2.0, 9.0, 20.0])),
        text=st.sampled_from(["log(k)", "sqrt(k)", "exp(k)", "k ** 0.5", "k ** k", "1 / k", "k * k * k",
-                             "10 ** k", "min(k, 1) / (k - 1)", "max(k, -k) ** 3", "k / k", "ceil(k) * 1e300"]))
+                             "10 ** k", "min(k, 1) / (k - 1)", "max(k, -k) ** 3", "k / k", "ceil(k) * 1e300",
+                             "k / 1e-308", "(0 - k) ** -2", "(0 - k) ** 0.5", "0 ** k"]))
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_one_rule_at_numeric_extremes(k: float, text: str) -> None:
     """Hypothesis over ±0, subnormals, 1e308 and ordinary values: the one-point path (Python) and

@@ -1,0 +1,313 @@
+"""Reproducers from the second hostile look (after the first round of fixes): each must stay fixed."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from harness import SPEC, call, cli, one_line_error, snapshot
+
+import costspec
+from costspec.errors import CostspecError, InputError
+
+BASE = "costspec: 1\nmodel: {params: 7B}\ntraining: {tokens: 140B}\nhardware: {gpu: h100, mfu: 0.4}\n"
+
+
+def _write(folder: Path, text: str, name: str = "s.yaml") -> Path:
+    f = folder / name
+    f.write_text(text)
+    return f
+
+
+# -- data loss ------------------------------------------------------------------------------------------
+
+def test_a_sweep_never_writes_over_its_spec_or_includes(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # output.path is relative to the current folder
+    (tmp_path / ".git").mkdir()
+    cat = _write(tmp_path, "gpus: [{id: Acme-X1, peak_tflops: {bf16: 500}, memory_gb: 96}]\n", "cat.yaml")
+    spec = _write(tmp_path, SPEC + "catalog: {include: [cat.yaml]}\noutput: {path: s.yaml, format: csv}\n")
+    before = snapshot(tmp_path)
+    code, _, err = cli(capsys, "sweep", str(spec))
+    assert "a file this run reads" in one_line_error(code, err)
+    code, _, err = cli(capsys, "sweep", str(spec), "-o", str(cat), "--format", "csv")
+    assert "a file this run reads" in one_line_error(code, err)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_name_cannot_lead_the_default_output_elsewhere(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("../../escaped", "a/b", "..", "x\\ny", "x\x00y"):
+        spec = _write(tmp_path, SPEC + f"name: {name!r}\n".replace("'", '"'))
+        code, out, _ = cli(capsys, "validate", str(spec))
+        assert code == 1 and "plain file name" in out, (name, out)
+
+
+def test_an_interrupt_between_the_two_renames_puts_the_previous_output_back(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from costspec import targets
+
+    spec = _write(tmp_path, SPEC)
+    out = tmp_path / "o.parquet"
+    assert cli(capsys, "sweep", str(spec), "-o", str(out), "-q")[0] == 0
+    before = snapshot(tmp_path)
+    real = os.rename
+    calls: list[tuple[Any, Any]] = []
+
+    def rename(a: Any, b: Any) -> None:
+        real(a, b)
+        calls.append((a, b))
+        if len(calls) == 1:  # the previous output has just gone aside
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(targets.os, "rename", rename)
+    code, _, err = cli(capsys, "sweep", str(spec), "-o", str(out), "-q")
+    assert code == 130 and "interrupted" in err
+    monkeypatch.setattr(targets.os, "rename", real)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_previous_output_a_killed_run_moved_aside_is_put_back(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _write(tmp_path, SPEC)
+    out = tmp_path / "o.parquet"
+    assert cli(capsys, "sweep", str(spec), "-o", str(out), "-q")[0] == 0
+    parts = snapshot(out)
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    aside = tmp_path / f".o.parquet.old-{p.pid}-0123abcd"  # killed between its two renames
+    out.rename(aside)
+    from costspec.targets import clean_stale
+
+    clean_stale(out)
+    assert snapshot(out) == parts and not aside.exists()
+
+
+def test_long_names_are_written_and_failures_remove_created_folders(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    long = "L" * 250
+    spec = _write(tmp_path, SPEC)
+    out = tmp_path / "newp" / "deeper" / f"{long}.csv"
+    code, _, err = cli(capsys, "sweep", str(spec), "-o", str(out), "--format", "csv", "-q")
+    assert code == 0, err
+    assert out.read_text().count("\n") == 3
+    failing = _write(tmp_path, SPEC + "derive:\n  x: 1 / (hardware.count - 128)\n", "f.yaml")
+    before = snapshot(tmp_path)
+    code, _, err = cli(capsys, "sweep", str(failing), "-o", str(tmp_path / "n2" / "d" / f"{long}.csv"), "--format", "csv")
+    assert "division by zero" in one_line_error(code, err)
+    assert snapshot(tmp_path) == before
+
+
+# -- leaks -------------------------------------------------------------------------------------------------
+
+SECRET = "hunter2-password"
+
+
+def test_catalog_figures_must_be_numbers_and_never_leak(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / ".git").mkdir()
+    _write(tmp_path, f"models: [{{id: m, params: 1, training: {{tokens: {SECRET}}}}}]\n", "c.yaml")
+    spec = _write(tmp_path, "costspec: 1\nmodel: {preset: m}\nhardware: {gpu: h100, mfu: 0.4}\n"
+                            "catalog: {include: [c.yaml]}\n")
+    for fmt in ("text", "json", "github"):
+        code, out, err = cli(capsys, "validate", "--format", fmt, str(spec))
+        assert code == 1 and SECRET not in out + err and "training.tokens" in out
+    for args in (["estimate", "--spec", str(spec)], ["sweep", str(spec)], ["catalog", "models", "--catalog",
+                                                                          str(tmp_path / "c.yaml")]):
+        code, out, err = cli(capsys, *args)
+        assert SECRET not in out + err
+        one_line_error(code, err, many=True)
+
+
+def test_names_from_catalog_files_are_never_suggested(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / ".git").mkdir()
+    _write(tmp_path, f"gpus: [{{id: {SECRET}, peak_tflops: {{bf16: 1}}}}]\n"
+                     f"prices: [{{provider: p, gpu: {SECRET[:-1]}e, usd_per_gpu_hour: 1}}]\n", "cs.yaml")
+    _write(tmp_path, f"gpus: [{{id: {SECRET}, peak_tflops: {{bf16: 1}}}}]\n", "ok.yaml")
+    spec = _write(tmp_path, "costspec: 1\nmodel: {params: 7B}\ntraining: {tokens: 1T}\n"
+                            f"hardware: {{gpu: {SECRET[:-1]}x, mfu: 0.4}}\ncatalog: {{include: [ok.yaml]}}\n")
+    for fmt in ("text", "json", "github"):
+        code, out, _ = cli(capsys, "validate", "--format", fmt, str(spec))
+        assert code == 1 and "unknown GPU" in out and SECRET not in out.replace(f"{SECRET[:-1]}x", "")
+    code, out, err = cli(capsys, "catalog", "gpus", "--catalog", str(tmp_path / "cs.yaml"))
+    assert "not a known GPU" in one_line_error(code, err) and SECRET[:-1] not in err
+
+
+# -- forged lines ---------------------------------------------------------------------------------------------
+
+def test_control_characters_never_reach_stdout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _write(tmp_path, SPEC)
+    evil = tmp_path / "evil\n::error file=x::forged.csv"
+    code, out, err = cli(capsys, "sweep", str(spec), "-o", str(evil), "--format", "csv")
+    assert code == 0 and not any(line.startswith("::error") for line in out.splitlines()), out
+    code, out, _ = cli(capsys, "plan", str(spec))
+    assert code == 0
+    (tmp_path / ".git").mkdir()
+    _write(tmp_path, 'gpus: [{id: "X1\\n::error file=y::forged", peak_tflops: {bf16: 1}}]\n', "cc.yaml")
+    code, out, err = cli(capsys, "catalog", "gpus", "--catalog", str(tmp_path / "cc.yaml"))
+    assert code == 2 and "control characters" in err and "::error file=y" not in out
+
+
+# -- hangs and recursion ------------------------------------------------------------------------------------------
+
+def test_repeated_double_stars_and_deep_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    deep = Path("gg", *["b"] * 30)
+    deep.mkdir(parents=True)
+    (deep / "x.yaml").write_text(BASE)
+    code, out, err = call("validate", "gg/" + "**/" * 10 + "*.yaml", cwd=tmp_path)
+    assert code == 0 and "1 file checked" in out, err
+    very = Path("dd")
+    very.mkdir()
+    for _ in range(1500):  # (os.makedirs recurses once per level)
+        very = very / "a"
+        very.mkdir()
+    (very / "x.yaml").write_text(BASE)
+    for args in (["dd"], ["dd/**/*.yaml"]):
+        code, out, err = call("validate", *args, cwd=tmp_path)
+        assert code == 0 and "1 file checked" in out and "Traceback" not in err
+
+
+def test_specs_with_tens_of_thousands_of_names_validate_in_linear_time(tmp_path: Path) -> None:
+    """5,000 variables and 5,000 unknown names: each error once, 'did you mean' for the first few
+    (this took minutes when every error compared against every name and re-split the file)."""
+    lines = [BASE.rstrip("\n"), "sweep:", "  grid:"] + [f"    v{i}: [1]" for i in range(5000)]
+    lines += ["where:"] + [f'  - "zz{i} > 0"' for i in range(5000)]
+    lines += ["derive:"] + [f"  d{i}: v{i} * 2" for i in range(5000)]
+    spec = _write(tmp_path, "\n".join(lines) + "\n")
+    started = time.monotonic()
+    errors = costspec.validate(spec)
+    assert len(errors) == 5000 and time.monotonic() - started < 120
+
+
+def test_a_long_derive_chain_compiles(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    chain = ["derive:", "  d0: model.params * 0 + 8"] + [f"  d{i}: d{i - 1} + 0" for i in range(1, 1500)]
+    spec = _write(tmp_path, BASE.replace("mfu: 0.4}", 'mfu: 0.4, count: "=d1499"}') + "\n".join(chain) + "\n")
+    code, out, err = cli(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"), "--format", "csv", "-q")
+    assert code == 0, err
+    assert cli(capsys, "plan", str(spec))[0] == 0
+
+
+# -- NUL, huge products, overflowing axes -------------------------------------------------------------------------
+
+def test_nul_characters_are_located_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for extra in ('catalog: {include: ["a\\0b"]}\n', 'output: {path: "q\\0r.csv"}\n', 'name: "x\\0y"\n'):
+        spec = _write(tmp_path, BASE + extra)
+        code, out, err = cli(capsys, "validate", str(spec))
+        assert code == 1 and "Traceback" not in err, out
+        for args in (["estimate", "--spec", str(spec)], ["sweep", str(spec)]):
+            one_line_error(*cli(capsys, *args)[::2], many=True)
+    with pytest.raises(costspec.SpecError):
+        costspec.load("a\0b.yaml")
+
+
+def test_a_sweep_too_large_to_index_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    axes = "\n".join(f"    v{i}: {{range: [0, 100000000]}}" for i in range(5))
+    spec = _write(tmp_path, BASE + "sweep:\n  grid:\n" + axes + "\n")
+    code, out, _ = cli(capsys, "validate", str(spec))
+    assert code == 1 and "a point index can count" in out
+    code, _, err = cli(capsys, "sweep", str(spec), "--top", "1", "--by", "cost_usd", "--max-points", str(10**41))
+    assert "a point index can count" in one_line_error(code, err)
+    with pytest.raises(CostspecError):
+        next(iter(costspec.iter_batches(spec)))
+
+
+@pytest.mark.parametrize("name,axis,message", [
+    ("x", "{linspace: [-1.7e308, 1.7e308], num: 3}", "further apart than the float range"),
+    ("x", "{range: [-1.7e308, 1.7e308, 1e307]}", "beyond the float range"),
+    ("hardware.count", "{logspace: [1, 1000], num: 4}", "not a whole number"),
+    ("hardware.count", "{linspace: [8, 17], num: 3}", "not a whole number"),
+    ("hardware.count", "{range: [8, 40, 0.5]}", "found 39.5"),
+    ("hardware.count", "{range: [8, 41.5, 0.5]}", "the step must be whole"),
+])
+def test_axes_that_would_write_nan_inf_or_fractions(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str,
+                                                    axis: str, message: str) -> None:
+    spec = _write(tmp_path, BASE + f"sweep: {{grid: {{{name}: {axis}}}}}\n")
+    code, out, _ = cli(capsys, "validate", str(spec))
+    assert code == 1 and message in out, out
+    code, _, err = cli(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"), "--format", "csv")
+    assert message in one_line_error(code, err)
+
+
+# -- wrong results ---------------------------------------------------------------------------------------------------
+
+def test_no_nan_hfu_and_no_null_tokens_per_param(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = cli(capsys, "estimate", "--params", "1e-200", "--tokens", "1e-200", "--gpu", "a100", "--mfu", "0.4")
+    assert "--tokens" in one_line_error(code, err) and "round to 0" in err
+    code, _, err = cli(capsys, "estimate", "--params", "5e-324", "--tokens", "1T", "--gpu", "h100", "--mfu", "0.4")
+    assert "--params" in one_line_error(code, err)
+    spec = _write(tmp_path, BASE.replace("7B", "5e-324") + "sweep: {grid: {hardware.count: [8]}}\n")
+    code, _, err = cli(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"), "--format", "csv")
+    assert "tokens_per_param" in one_line_error(code, err)
+    code, out, _ = cli(capsys, "estimate", "--params", "7B", "--tokens", "1T", "--gpu", "h100", "--mfu", "0.4",
+                       "--price=-0")
+    assert code == 0 and "$-0" not in out and "$0" in out
+
+
+def test_expressions_compute_with_numbers_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for text in ("training.precision + 1", "hardware.gpu * 1", "parallelism.zero + 1", "gpu + 0"):
+        where = "where" if text.startswith("gpu") else "derive"
+        extra = f'where: ["{text} > 0"]\n' if where == "where" else f'derive: {{z: "{text}"}}\n'
+        spec = _write(tmp_path, BASE + "sweep: {grid: {hardware.count: [8]}}\n" + extra)
+        code, out, _ = cli(capsys, "validate", str(spec))
+        assert code == 1 and "is a name, not a number" in out, (text, out)
+
+
+def test_estimate_and_sweep_take_the_same_implied_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _write(tmp_path, BASE.replace("mfu: 0.4}", "mfu: 0.4, count: 8}") + "price: {provider: lambda}\n"
+                  'derive: {z: "hardware.watts * 2", p: "price.usd_per_gpu_hour * model.active_params"}\n')
+    code, out, _ = cli(capsys, "estimate", "--spec", str(spec), "--json")
+    assert code == 0
+    import json
+
+    one = json.loads(out)
+    table = costspec.sweep(spec)
+    assert table.column("z").to_pylist() == [one["z"]] == [1400.0]
+    assert table.column("p").to_pylist() == [one["p"]]
+    epochs = _write(tmp_path, BASE.replace("tokens: 140B", "tokens: 1T, epochs: 2"), "e.yaml")
+    code, out, _ = cli(capsys, "validate", str(epochs))
+    assert code == 1 and "epochs multiply training.dataset_tokens" in out
+
+
+# -- blame and types -------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args,flag", [
+    (["--model", "llama2-7b", "--micro-batch", "1e308"], "--micro-batch"),
+    (["--model", "llama2-7b", "--mode", "lora", "--lora-rank", "1e308"], "--lora-rank"),
+    (["--params", "7B", "--tp", "1e308"], "--tp"),
+    (["--params", "7B", "--arch", "gated_mlp=maybe"], "--arch gated_mlp"),
+])
+def test_errors_blame_the_flag_that_caused_them(capsys: pytest.CaptureFixture[str], args: list[str], flag: str) -> None:
+    code, _, err = cli(capsys, "estimate", *args, "--tokens", "1T", "--gpu", "h100", "--mfu", "0.4")
+    line = one_line_error(code, err)
+    assert line.startswith(f"costspec estimate: error: {flag}") and len(line) < 300, line
+
+
+def test_huge_numbers_are_shown_short(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "estimate", "--params", "7B", "--tokens", "1T", "--gpu", "h100", "--gpus", "8",
+                       "--wall-clock-days", "1e-300")
+    assert len(one_line_error(code, err)) < 400
+    code, _, err = cli(capsys, "optimal", "--budget-usd", "1e308", "--price", "1e-308", "--gpu", "h100", "--mfu", "0.4")
+    assert "--budget-usd" in one_line_error(code, err) and "got inf" not in err
+
+
+@pytest.mark.parametrize("call_", [
+    lambda: costspec.estimate(params="7B", tokens="1T", gpu="h100", mfu=0.4, architecture="x"),  # type: ignore[arg-type]
+    lambda: costspec.estimate(params="7B", tokens="1T", gpu="h100", mfu=0.4, catalog="x"),  # type: ignore[arg-type]
+    lambda: costspec.estimate(params="7B", tokens="1T", gpu="h100", mfu=0.4, provider=1.0),  # type: ignore[arg-type]
+    lambda: costspec.estimate(params="7B", tokens="1T", gpu="h100", mfu=0.4, architecture={"gated_mlp": "maybe"}),
+    lambda: costspec.solve("gpus", [1], params="7B", tokens="1T", gpu="h100", mfu=0.4),  # type: ignore[arg-type]
+    lambda: costspec.solve(3, {"cost_usd": 1}, params="7B", tokens="1T", gpu="h100", mfu=0.4),  # type: ignore[arg-type]
+    lambda: costspec.load(None),  # type: ignore[arg-type]
+    lambda: costspec.validate({"a": 1}),  # type: ignore[arg-type]
+    lambda: costspec.sweep(None),  # type: ignore[arg-type]
+    lambda: list(costspec.iter_batches(3)),  # type: ignore[arg-type]
+])
+def test_api_wrong_types_are_input_errors(call_: Any) -> None:
+    with pytest.raises(InputError):
+        call_()
