@@ -162,15 +162,20 @@ def test_repeated_double_stars_and_deep_folders(tmp_path: Path, monkeypatch: pyt
     (deep / "x.yaml").write_text(BASE)
     code, out, err = call("validate", "gg/" + "**/" * 10 + "*.yaml", cwd=tmp_path)
     assert code == 0 and "1 file checked" in out, err
-    very = Path("dd")
-    very.mkdir()
-    for _ in range(1500):  # (os.makedirs recurses once per level)
-        very = very / "a"
-        very.mkdir()
-    (very / "x.yaml").write_text(BASE)
-    for args in (["dd"], ["dd/**/*.yaml"]):
-        code, out, err = call("validate", *args, cwd=tmp_path)
-        assert code == 0 and "1 file checked" in out and "Traceback" not in err
+    levels = [Path("dd")]
+    for _ in range(1500):  # (os.makedirs, and shutil.rmtree, recurse once per level)
+        levels.append(levels[-1] / "a")
+    for level in levels:
+        level.mkdir()
+    (levels[-1] / "x.yaml").write_text(BASE)
+    try:
+        for args in (["dd"], ["dd/**/*.yaml"]):
+            code, out, err = call("validate", *args, cwd=tmp_path)
+            assert code == 0 and "1 file checked" in out and "Traceback" not in err
+    finally:  # pytest's own clean-up of tmp_path would hit the recursion limit
+        (levels[-1] / "x.yaml").unlink()
+        for level in reversed(levels):
+            level.rmdir()
 
 
 def test_specs_with_tens_of_thousands_of_names_validate_in_linear_time(tmp_path: Path) -> None:
