@@ -96,11 +96,16 @@ def metadata(plan: Plan) -> dict[str, str]:
         "costspec.version": str(costspec.__version__),
         "costspec.spec": plan.spec.text,
         "costspec.spec_sha256": hashlib.sha256(plan.spec.text.encode()).hexdigest(),
-        "costspec.spec_file": plan.spec.file,
-        "costspec.catalog": ",".join(plan.spec.catalog.versions) or "builtin",
+        "costspec.spec_file": _utf8(plan.spec.file),
+        "costspec.catalog": _utf8(",".join(plan.spec.catalog.versions) or "builtin"),
         "costspec.points": str(plan.points),
         "costspec.units": json.dumps({c.name: units.get(c.name, c.unit) for c in plan.columns}),
     }
+
+
+def _utf8(text: str) -> str:
+    """A path as metadata can hold it: bytes of a name that is not UTF-8 become U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 class _Buffers:
@@ -387,7 +392,7 @@ def write(
     target = targets.Target(Path(path), fmt == "parquet", plan.spec.inputs)
     threads = clamp_threads(threads)
     target.prepare()
-    tmp = target.tmp
+    tmp = target.data
     cheapest = _Cheapest(plan)
     t0 = time.perf_counter()
     kept = 0
@@ -399,6 +404,7 @@ def write(
             if table.num_rows:
                 cheapest.add(table)
             kept, files = table.num_rows, _write_table(table, tmp, fmt)
+            files = files if fmt == "parquet" else [target.path.name]
         elif fmt == "parquet":
             kept, files = _write_parquet(plan, tmp, threads, cheapest, on_progress)
         else:
@@ -419,7 +425,6 @@ def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,
                    on_progress: Callable[[int], None] | None) -> tuple[int, list[str]]:
     import pyarrow.parquet as pq
 
-    tmp.mkdir(parents=True)
     schema = _schema(plan)
     dict_cols = [c.name for c in plan.columns if c.kind == "i32"]
     n = plan.points
@@ -433,8 +438,9 @@ def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,
 
     def work(k: int) -> None:
         try:
-            with pq.ParquetWriter(tmp / names[k], schema, compression="zstd", compression_level=1,
-                                  use_dictionary=dict_cols, write_statistics=True) as w:
+            with open(tmp / names[k], "wb") as f, pq.ParquetWriter(
+                    f, schema, compression="zstd", compression_level=1, use_dictionary=dict_cols,
+                    write_statistics=True) as w:
                 # One thread per writer and one region per call: each row group is one contiguous batch.
                 for batch_group in _groups(plan, 1, bounds[k], bounds[k + 1], True, on_progress, WRITER_BATCH,
                                            WRITER_BATCH):
@@ -472,20 +478,21 @@ def _write_table(table: pa.Table, tmp: Path, fmt: str) -> list[str]:
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        tmp.mkdir(parents=True)
         dict_cols = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
-        pq.write_table(table, tmp / "part-00000.parquet", compression="zstd", compression_level=1,
-                       use_dictionary=dict_cols)
+        with open(tmp / "part-00000.parquet", "wb") as f:
+            pq.write_table(table, f, compression="zstd", compression_level=1, use_dictionary=dict_cols)
         return ["part-00000.parquet"]
+    # (files are opened by Python: a path that is not UTF-8 is no error)
     if fmt == "arrow":
         import pyarrow.ipc as ipc
 
-        with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, table.schema) as w:
+        with open(tmp, "wb") as sink, ipc.new_file(sink, table.schema) as w:
             w.write_table(table)
     else:
         import pyarrow.csv as csv
 
-        csv.write_csv(table, str(tmp))
+        with open(tmp, "wb") as sink:
+            csv.write_csv(table, sink)
     return [tmp.name]
 
 
@@ -496,7 +503,7 @@ def _write_single(plan: Plan, tmp: Path, fmt: str, threads: int, cheapest: _Chea
     if fmt == "arrow":
         import pyarrow.ipc as ipc
 
-        with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, schema, options=ipc.IpcWriteOptions(
+        with open(tmp, "wb") as sink, ipc.new_file(sink, schema, options=ipc.IpcWriteOptions(
                 compression="lz4")) as w:
             for b in batches(plan, threads=threads, reuse=True, on_progress=on_progress):
                 w.write_batch(b)
@@ -505,7 +512,7 @@ def _write_single(plan: Plan, tmp: Path, fmt: str, threads: int, cheapest: _Chea
     else:
         import pyarrow.csv as csv
 
-        with csv.CSVWriter(str(tmp), schema) as w:
+        with open(tmp, "wb") as sink, csv.CSVWriter(sink, schema) as w:
             for b in batches(plan, threads=threads, reuse=True, on_progress=on_progress):
                 w.write_batch(b)
                 cheapest.add(b)

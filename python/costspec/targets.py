@@ -2,9 +2,9 @@
 
 The rules that keep a user's files safe, in one place:
 
-- A run writes under a temporary name beside the target (``.NAME.tmp-PID-XXXXXXXX``) and renames
-  it over the target only once the output is complete, so a failed or interrupted run leaves the
-  previous output exactly as it was.
+- A run writes into a temporary folder beside the target (``.NAME.tmp-PID-XXXXXXXX``, holding a
+  marker with that PID and token) and renames the output over the target only once it is complete,
+  so a failed or interrupted run leaves the previous output exactly as it was.
 - A target that exists is replaced only when costspec may replace it: a regular file (as every
   tool replaces its output file), or a folder that holds nothing but costspec part files carrying
   costspec metadata. Any other folder, a symbolic link, a named pipe, a device or a socket is
@@ -12,9 +12,10 @@ The rules that keep a user's files safe, in one place:
 - Folders are never removed recursively: costspec unlinks the part files it recognises, then
   removes the folder only if that left it empty.
 - Parent folders a run created are removed again when the run fails.
-- Temporaries left by a killed run (their PID no longer alive) are removed by the next run at the
-  same target; a previous output a killed run had just moved aside (``.NAME.old-PID-XXXXXXXX``,
-  for the instant between two renames) is put back if nothing took its place.
+- Temporaries left by a killed run (their PID no longer alive, their marker matching) are removed
+  by the next run at the same target; a previous output a killed run had just moved aside
+  (``.NAME.old-PID-XXXXXXXX``, for the instant between two renames; only costspec part files) is
+  put back if nothing took its place. Anything else with a look-alike name is left alone.
 - A target that is the spec itself or one of its input files is refused.
 """
 
@@ -32,7 +33,7 @@ from costspec.errors import CostspecError
 
 PART = re.compile(r"part-\d{5}\.parquet")
 MAX_PARTS = 4096  # a costspec output folder holds one part per writer thread
-_TMP = re.compile(r"\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>\d+)-[0-9a-f]{8}")
+_TMP = re.compile(r"\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>\d+)-(?P<token>[0-9a-f]{8})")
 MAX_NAME = 200  # bytes of a target's name kept in its temporaries' names (a file name has at most 255)
 
 
@@ -126,9 +127,18 @@ def check(target: Path, folder_output: bool, inputs: tuple[Path, ...] = ()) -> N
                       "(it never writes through or replaces links, pipes or devices)")
 
 
+MARKER = ".costspec-temporary"  # inside every temporary folder: "<pid> <token>", what proves it is ours
+DATA = "data"  # a single-file output (CSV, Arrow) while it is written, inside its temporary folder
+
+
 @dataclass
 class Target:
-    """One run's output: checked, with its temporary beside it and the parents it created."""
+    """One run's output: checked, with its temporary beside it and the parents it created.
+
+    The temporary is always a folder (``.NAME.tmp-PID-TOKEN``) holding a marker that names its
+    process and token: Parquet parts are written into it, a CSV or Arrow file into ``data`` in
+    it. Only a folder with a matching marker is ever cleaned up as a temporary, so a user's file
+    or folder that happens to look like one is never touched."""
 
     path: Path
     folder_output: bool
@@ -139,8 +149,14 @@ class Target:
     def __post_init__(self) -> None:
         self.tmp = temporary(self.path)
 
+    @property
+    def data(self) -> Path:
+        """Where the run writes: the temporary folder (Parquet parts) or the file in it."""
+        return self.tmp if self.folder_output else self.tmp / DATA
+
     def prepare(self) -> None:
-        """Check the target, create missing parent folders (remembered), clean stale temporaries."""
+        """Check the target, create missing parent folders (remembered) and the marked temporary
+        folder, clean stale temporaries."""
         check(self.path, self.folder_output, self.inputs)
         missing = []
         parent = self.path.parent
@@ -162,31 +178,42 @@ class Target:
             self.discard()
             raise TargetError(f"cannot write under {self.path.parent}: it is not a folder")
         clean_stale(self.path)
+        try:
+            self.tmp.mkdir()
+            (self.tmp / MARKER).write_text(_marker(self.tmp.name))
+        except OSError as e:
+            self.discard()
+            raise TargetError(f"cannot write under {self.path.parent}: {e.strerror or e}") from None
 
     def commit(self) -> None:
-        """Put the finished temporary in place of the target (checked again first)."""
+        """Put the finished output in place of the target (checked again first)."""
         check(self.path, self.folder_output, self.inputs)
-        if self.path.is_dir():
-            # Two renames: the previous output goes aside, the new one in its place. Interrupted
-            # between them (Ctrl-C, an error), the previous output is put back; killed between
-            # them, the next run puts it back (clean_stale).
-            aside = temporary(self.path, "old")
-            try:
-                os.rename(self.path, aside)
-                os.rename(self.tmp, self.path)
-            except BaseException:
-                if os.path.lexists(aside) and not os.path.lexists(self.path):
-                    os.rename(aside, self.path)
-                raise
-            remove_output(aside)
+        if not self.folder_output:
+            os.replace(self.data, self.path)  # atomic: the old file or the new one, never a partial file
+            _remove_temporary(self.tmp)
         else:
-            os.replace(self.tmp, self.path)  # atomic: the old file or the new one, never a partial file
+            (self.tmp / MARKER).unlink()  # (the output folder holds part files only)
+            if self.path.is_dir():
+                # Two renames: the previous output goes aside, the new one in its place. Interrupted
+                # between them (Ctrl-C, an error), the previous output is put back; killed between
+                # them, the next run puts it back (clean_stale).
+                aside = temporary(self.path, "old")
+                try:
+                    os.rename(self.path, aside)
+                    os.rename(self.tmp, self.path)
+                except BaseException:
+                    if os.path.lexists(aside) and not os.path.lexists(self.path):
+                        os.rename(aside, self.path)
+                    raise
+                remove_output(aside)
+            else:
+                os.rename(self.tmp, self.path)
         self.created.clear()
 
     def discard(self) -> None:
         """After a failure: remove the temporary and the parent folders this run created."""
         try:
-            remove_output(self.tmp)
+            _remove_temporary(self.tmp)
         finally:
             for p in reversed(self.created):
                 try:
@@ -196,11 +223,40 @@ class Target:
             self.created.clear()
 
 
+def _marker(name: str) -> str:
+    m = _TMP.fullmatch(name)
+    return f"{m['pid']} {m['token']}\n" if m else ""
+
+
+def _remove_temporary(folder: Path) -> None:
+    """Remove a temporary folder of this run or of a dead one: the marker, a file output and part
+    files (complete or not), then the folder, which stays if anything else is in it."""
+    st = _lstat(folder)
+    if st is None or not stat.S_ISDIR(st.st_mode):
+        return
+    with os.scandir(folder) as it:
+        entries = [Path(e.path) for e in it]
+    for e in entries:
+        if (e.name in (MARKER, DATA) or PART.fullmatch(e.name)) and stat.S_ISREG(os.lstat(e).st_mode):
+            e.unlink(missing_ok=True)
+    try:
+        folder.rmdir()
+    except OSError as e:
+        if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+
+
 def _stem(target: Path) -> str:
-    """The target's name as its temporaries carry it: a long name is replaced by a digest, so that
-    a temporary's name stays within the 255 bytes a file name may have."""
+    """The target's name as its temporaries carry it: a long name (or one that is not text) is
+    replaced by a digest, so that a temporary's name stays within the 255 bytes a file name may
+    have and pyarrow can take it."""
     name = target.name
-    if len(os.fsencode(name)) <= MAX_NAME:
+    try:
+        name.encode("utf-8")
+        ok = len(os.fsencode(name)) <= MAX_NAME
+    except UnicodeEncodeError:
+        ok = False
+    if ok:
         return name
     import hashlib
 
@@ -212,18 +268,15 @@ def temporary(target: Path, kind: str = "tmp") -> Path:
 
 
 def remove_output(path: Path) -> None:
-    """Remove a temporary or replaced output: a file (or link) is unlinked; a folder loses its
-    part files and is removed only if nothing else is left in it."""
+    """Remove a replaced output folder: its costspec part files (checked by their metadata), then
+    the folder, only if nothing else is left in it. Never a user's file."""
     st = _lstat(path)
-    if st is None:
-        return
-    if not stat.S_ISDIR(st.st_mode):
-        path.unlink(missing_ok=True)
+    if st is None or not stat.S_ISDIR(st.st_mode):
         return
     with os.scandir(path) as it:
         entries = [Path(e.path) for e in it]
     for e in entries:
-        if PART.fullmatch(e.name) and stat.S_ISREG(os.lstat(e).st_mode):
+        if _is_costspec_part(e):
             e.unlink(missing_ok=True)
     try:
         path.rmdir()
@@ -245,8 +298,10 @@ def _alive(pid: int) -> bool:
 
 
 def clean_stale(target: Path) -> list[Path]:
-    """Remove temporaries of ``target`` left by runs whose process is gone (SIGKILL, power loss);
-    put back a previous output such a run had moved aside, if nothing has taken its place."""
+    """Clean up after runs at ``target`` whose process is gone (SIGKILL, power loss): remove their
+    temporary folders (only those whose marker matches their name), and put back a previous output
+    such a run had moved aside (only a folder of costspec part files) if nothing took its place,
+    else remove it. Anything else with a look-alike name is left alone."""
     removed: list[Path] = []
     folder = target.parent
     stem = _stem(target)
@@ -259,12 +314,26 @@ def clean_stale(target: Path) -> list[Path]:
         m = _TMP.fullmatch(name)
         if m is None or m["name"] != stem or _alive(int(m["pid"])):
             continue
+        path = folder / name
         try:
-            if m["kind"] == "old" and not os.path.lexists(target):
-                os.rename(folder / name, target)
-                continue
-            remove_output(folder / name)
+            st = os.lstat(path)
+            if not stat.S_ISDIR(st.st_mode):
+                continue  # costspec's temporaries are folders
+            if m["kind"] == "tmp":
+                marker = path / MARKER
+                if not (marker.is_file() and not marker.is_symlink()
+                        and marker.read_text(errors="replace")[:64] == _marker(name)):
+                    continue
+                _remove_temporary(path)
+            else:
+                if _foreign_entries(path):
+                    continue  # not (only) costspec's output
+                if not os.path.lexists(target):
+                    os.rename(path, target)
+                    continue
+                remove_output(path)
         except OSError:
             continue
-        removed.append(folder / name)
+        if not os.path.lexists(path):
+            removed.append(path)
     return removed

@@ -234,12 +234,13 @@ def test_sigkill_mid_write_leaves_a_temporary_the_next_run_cleans(tmp_path: Path
     while time.monotonic() < deadline and not list(tmp_path.glob(".out.csv.tmp-*")):
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.02)
-    while time.monotonic() < deadline and not any(p.stat().st_size for p in tmp_path.glob(".out.csv.tmp-*")):
+    while time.monotonic() < deadline and not any((p / "data").exists() and (p / "data").stat().st_size
+                                                  for p in tmp_path.glob(".out.csv.tmp-*")):
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
     left = list(tmp_path.glob(".out.csv.tmp-*"))
-    assert len(left) == 1 and left[0].stat().st_size > 0  # what SIGKILL leaves (nothing can run on it)
+    assert len(left) == 1 and (left[0] / "data").stat().st_size > 0  # what SIGKILL leaves
     small = tmp_path / "s.yaml"
     small.write_text(SPEC)
     assert call("sweep", str(small), "-o", str(out), "--format", "csv", "-q")[0] == 0
@@ -247,32 +248,62 @@ def test_sigkill_mid_write_leaves_a_temporary_the_next_run_cleans(tmp_path: Path
 
 
 def test_stale_temporaries_of_dead_processes_only(tmp_path: Path) -> None:
+    """Only folders that carry costspec's marker (naming their process and token) are cleaned up;
+    files, links and unmarked folders with look-alike names are a user's, and stay."""
+    from costspec.targets import MARKER
+
     target = tmp_path / "o.parquet"
     dead = _dead_pid()
-    stale_dir = tmp_path / f".o.parquet.tmp-{dead}-0123abcd"
-    stale_dir.mkdir()
-    (stale_dir / "part-00000.parquet").write_bytes(b"PAR1 partial")
-    stale_file = tmp_path / f".o.parquet.tmp-{dead}-deadbeef"
-    stale_file.write_bytes(b"partial")
-    stale_link = tmp_path / f".o.parquet.tmp-{dead}-feedf00d"
-    stale_link.symlink_to(tmp_path / "elsewhere")
-    (tmp_path / "elsewhere").mkdir()
-    (tmp_path / "elsewhere" / "part-00000.parquet").write_text("not touched")
-    live = tmp_path / f".o.parquet.tmp-{os.getppid()}-0badf00d"  # a live process's: left alone
-    live.write_bytes(b"in progress")
-    foreign = tmp_path / f".o.parquet.tmp-{dead}-0123abcd-mine"  # not our pattern
-    foreign.write_bytes(b"user")
-    other = tmp_path / f".x.parquet.tmp-{dead}-0123abcd"  # another target's
-    other.write_bytes(b"other")
-    # A stale folder with something costspec did not put there keeps that something.
-    odd = tmp_path / f".o.parquet.tmp-{dead}-aaaabbbb"
-    odd.mkdir()
+
+    def marked(token: str, pid: int = dead) -> Path:
+        d = tmp_path / f".o.parquet.tmp-{pid}-{token}"
+        d.mkdir()
+        (d / MARKER).write_text(f"{pid} {token}\n")
+        return d
+
+    stale = marked("0123abcd")
+    (stale / "part-00000.parquet").write_bytes(b"PAR1 partial")  # a part its killed run never finished
+    (stale / "data").write_bytes(b"a,b\n1,")                    # or a CSV
+    live = marked("0badf00d", os.getppid())                        # a live process's: left alone
+    odd = marked("aaaabbbb")                                       # something else put in it: stays
     (odd / "notes.txt").write_text("user file")
+    wrong = tmp_path / f".o.parquet.tmp-{dead}-cccc0000"           # a marker that does not match
+    wrong.mkdir()
+    (wrong / MARKER).write_text(f"{dead} 99999999\n")
+    unmarked = tmp_path / f".o.parquet.tmp-{dead}-dddd0000"         # a user's folder
+    unmarked.mkdir()
+    (unmarked / "part-00000.parquet").write_text("the user's")
+    lookalike = tmp_path / f".o.parquet.tmp-{dead}-deadbeef"        # a user's file
+    lookalike.write_text("precious")
+    link = tmp_path / f".o.parquet.tmp-{dead}-feedf00d"
+    link.symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "elsewhere").mkdir()
+    old_file = tmp_path / f".o.parquet.old-{dead}-eeee0000"         # a file can never be a moved output
+    old_file.write_text("precious")
+    before = {p.name for p in tmp_path.iterdir()}
     removed = clean_stale(target)
-    assert sorted(p.name for p in removed) == sorted(p.name for p in (stale_dir, stale_file, stale_link, odd))
-    assert not stale_dir.exists() and not stale_file.exists() and not stale_link.is_symlink()
-    assert (tmp_path / "elsewhere" / "part-00000.parquet").read_text() == "not touched"
-    assert live.exists() and foreign.exists() and other.exists() and (odd / "notes.txt").exists()
+    assert [p.name for p in removed] == [stale.name]
+    assert {p.name for p in tmp_path.iterdir()} == before - {stale.name}
+    assert (odd / "notes.txt").exists() and not (odd / MARKER).exists()
+    assert (unmarked / "part-00000.parquet").read_text() == "the user's" and lookalike.read_text() == "precious"
+    assert old_file.read_text() == "precious" and not target.exists()
+
+
+def test_user_files_named_like_temporaries_survive_a_sweep(tmp_path: Path, spec: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    dead = _dead_pid()
+    (tmp_path / f".out.csv.tmp-{dead}-deadbeef").write_text("precious\n")
+    (tmp_path / f".out.csv.old-{dead}-deadbeef").write_text("precious\n")
+    folder = tmp_path / f".r.parquet.tmp-{dead}-cafebabe"
+    folder.mkdir()
+    import pyarrow as pa
+
+    pq.write_table(pa.table({"a": [1]}), folder / "part-00000.parquet")
+    before = snapshot(tmp_path)
+    assert cli(capsys, "sweep", str(spec), "-o", str(tmp_path / "out.csv"), "--format", "csv", "-q")[0] == 0
+    assert cli(capsys, "sweep", str(spec), "-o", str(tmp_path / "r.parquet"), "-q")[0] == 0
+    after = snapshot(tmp_path)
+    assert {k: v for k, v in after.items() if k in before} == before
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
