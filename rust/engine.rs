@@ -213,19 +213,22 @@ pub enum OpSpec {
     Lut { t: usize, a: usize, b: usize, o: usize },
     /// A cost-model stage.
     Model { stage: Stage, i: Vec<usize>, o: Vec<usize> },
+    /// o = a, and an error at a point where a < lo (a value with no meaning below it, such as a
+    /// compute-optimal split under one parameter): `messages[msg]` says why.
+    Check { a: usize, o: usize, lo: f64, msg: usize },
 }
 
 impl OpSpec {
     fn inputs(&self) -> Vec<usize> {
         match self {
             OpSpec::Bin { a, b, .. } | OpSpec::Lut { a, b, .. } => vec![*a, *b],
-            OpSpec::Un { a, .. } => vec![*a],
+            OpSpec::Un { a, .. } | OpSpec::Check { a, .. } => vec![*a],
             OpSpec::Model { i, .. } => i.clone(),
         }
     }
     fn outputs(&self) -> Vec<usize> {
         match self {
-            OpSpec::Bin { o, .. } | OpSpec::Un { o, .. } | OpSpec::Lut { o, .. } => vec![*o],
+            OpSpec::Bin { o, .. } | OpSpec::Un { o, .. } | OpSpec::Lut { o, .. } | OpSpec::Check { o, .. } => vec![*o],
             OpSpec::Model { o, .. } => o.clone(),
         }
     }
@@ -1266,6 +1269,12 @@ impl<'a> Worker<'a> {
                 s[*o] = r;
             }
             OpSpec::Lut { t, a, b, o } => s[*o] = lookup(&self.p.spec.tables[*t], s[*a], s[*b]),
+            OpSpec::Check { a, o, lo, msg } => {
+                if s[*a] < *lo {
+                    return Err(self.p.spec.messages[*msg].clone());
+                }
+                s[*o] = s[*a];
+            }
             OpSpec::Model { stage, i, o } => {
                 let n_in = i.len();
                 for (q, &r) in i.iter().enumerate() {
@@ -1587,6 +1596,17 @@ impl<'a> Worker<'a> {
                     }
                 }
                 self.vectors[p.slot[*o]] = out;
+            }
+            OpSpec::Check { a, o, lo, msg } => {
+                let mut out = std::mem::take(&mut self.vectors[p.slot[*o]]);
+                for (j, d) in out[..n].iter_mut().enumerate() {
+                    *d = self.read(*a, j);
+                }
+                let bad = out[..n].iter().position(|v| *v < *lo);
+                self.vectors[p.slot[*o]] = out;
+                if let Some(j) = bad {
+                    return Err(self.err(index0 + j as u64, p.spec.messages[*msg].clone()));
+                }
             }
             OpSpec::Lut { t, a, b, o } => {
                 let mut out = std::mem::take(&mut self.vectors[p.slot[*o]]);

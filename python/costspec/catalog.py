@@ -167,10 +167,10 @@ def _figure(raw: Any, path: tuple[Any, ...], where: _Where) -> Figure | None:
     if raw is None:
         return None
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        return Figure(_finite(raw, path, where))
+        return Figure(_finite(raw, path, where, positive=True))
     if isinstance(raw, Mapping) and isinstance(raw.get("value"), (int, float)) and not isinstance(raw["value"], bool):
         return Figure(
-            _finite(raw["value"], (*path, "value"), where), printable(str(raw.get("status", "user"))),
+            _finite(raw["value"], (*path, "value"), where, positive=True), printable(str(raw.get("status", "user"))),
             None if raw.get("src") is None else printable(str(raw["src"])),
             bool(raw.get("unverified", False))
         )
@@ -179,13 +179,13 @@ def _figure(raw: Any, path: tuple[Any, ...], where: _Where) -> Figure | None:
     raise where.error(path, "expected a number or {value, status, src}")
 
 
-def _finite(x: Any, path: tuple[Any, ...], where: _Where) -> float:
+def _finite(x: Any, path: tuple[Any, ...], where: _Where, positive: bool = False) -> float:
     try:
-        v = float(x)
+        v = float(x) if not isinstance(x, (bool, str)) else math.nan
     except (OverflowError, TypeError, ValueError):
         v = math.nan
-    if not math.isfinite(v) or v < 0:
-        raise where.error(path, "expected a finite number >= 0")
+    if not math.isfinite(v) or v < 0 or (positive and v == 0):
+        raise where.error(path, f"expected a finite number {'> 0' if positive else '>= 0'}")
     return v
 
 
@@ -242,13 +242,13 @@ def _model(raw: Mapping[str, Any], origin: str, path: tuple[Any, ...], where: _W
     if not isinstance(arch_raw, Mapping):
         raise where.error((*path, "architecture"), "expected a mapping")
     where.unknown_keys(arch_raw, (*ARCH_FIELDS, "gated_mlp"), (*path, "architecture"), "architecture field")
-    arch = {k: (bool(v) if k == "gated_mlp" else _finite(v, (*path, "architecture", k), where))
+    arch = {k: (bool(v) if k == "gated_mlp" else _finite(v, (*path, "architecture", k), where, positive=True))
             for k, v in arch_raw.items() if v is not None}
-    params = _finite(raw["params"], (*path, "params"), where)
+    params = _finite(raw["params"], (*path, "params"), where, positive=True)
     active = raw.get("active_params")
-    training = dict(raw.get("training") or {})
     if not isinstance(raw.get("training") or {}, Mapping):
         raise where.error((*path, "training"), "expected a mapping")
+    training = dict(raw.get("training") or {})
     for key in ("tokens", "gpu_hours", "gpu_hours_total", "gpu_hours_derived", "wall_clock_days", "flops", "mfu",
                 "co2e_t", "cost_usd", "accelerators", "throughput_tokens_per_s"):
         if training.get(key) is not None:  # published figures: numbers (tokens is used as an input)
@@ -257,7 +257,7 @@ def _model(raw: Mapping[str, Any], origin: str, path: tuple[Any, ...], where: _W
         id=_text(raw, "id", path, where),
         name=printable(str(raw.get("name", raw["id"]))),
         params=params,
-        active_params=None if active is None else _finite(active, (*path, "active_params"), where),
+        active_params=None if active is None else _finite(active, (*path, "active_params"), where, positive=True),
         architecture=arch,
         source=printable(str(raw.get("source", origin))),
         status=printable(str(raw.get("status", "user"))),

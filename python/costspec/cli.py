@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import sys
 from typing import Any, NoReturn
@@ -638,7 +639,35 @@ def fail(prog: str, message: str) -> NoReturn:
     sys.exit(2)
 
 
+def _robust_streams() -> None:
+    """stdout and stderr that never fail on a character: one the terminal's encoding lacks ('±' on
+    an ASCII locale) is written as an escape."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
+
+
 def main(argv: list[str] | None = None) -> None:
+    _robust_streams()
+    try:
+        _main(argv)
+    finally:
+        try:
+            sys.stdout.flush()
+        except OSError as e:  # stdout to a full disk or a closed pipe: say so once, then stop writing there
+            try:
+                sys.stdout = open(os.devnull, "w")
+            except OSError:
+                pass
+            click.echo(f"costspec: error: cannot write the output: {e.strerror or e}", err=True)
+            sys.exit(2)
+
+
+def _main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     sub = next((a for a in args if not a.startswith("-")), None)
     prog = f"costspec {sub}" if sub in cli.commands else "costspec"
@@ -660,6 +689,8 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo(f"{prog}: interrupted; nothing was written", err=True)
         sys.exit(130)
+    except OSError as e:  # writing stdout failed (a full disk, a closed pipe); files are handled where they are written
+        fail(prog, f"cannot write the output: {e.strerror or e}")
     sys.exit(code if isinstance(code, int) else 0)
 
 

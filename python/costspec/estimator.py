@@ -177,7 +177,14 @@ def estimate(
     if dataset_tokens is not None:
         if d is not None:
             raise InputError("tokens", "both tokens and dataset_tokens", "one of them")
-        d = parse_number(dataset_tokens, "dataset_tokens") * (_num(epochs, "epochs") or 1.0)
+        ds = parse_number(dataset_tokens, "dataset_tokens")
+        ep = 1.0 if epochs is None else parse_number(epochs, "epochs")
+        for name, v, raw in (("dataset_tokens", ds, dataset_tokens), ("epochs", ep, epochs)):
+            if not v > 0:
+                raise InputError(name, raw, "a number > 0")
+        d = ds * ep
+        if not math.isfinite(d):
+            raise InputError("epochs", epochs, "a count that keeps dataset_tokens × epochs within the float range")
         sources["tokens"] = "dataset_tokens × epochs"
     elif epochs is not None:
         raise InputError("epochs", epochs, "dataset_tokens to go with it")
@@ -249,14 +256,14 @@ def estimate(
         "pipeline_parallel": parse_number(pipeline_parallel, "pipeline_parallel"),
         "micro_batch": parse_number(micro_batch, "micro_batch"),
     }
-    if not math.isfinite(d / n):
-        raise InputError("params", repr(n), "a parameter count that keeps tokens per parameter within the float "
-                                            "range (±1.8e308)")
     try:
         out = _native.estimate(point)
     except _native.ModelError as e:
         message, fld = e.args if len(e.args) == 2 else (str(e), None)
         raise ModelInputError(str(message).replace("grid_kg_per_kwh", "grid_kg_co2e_per_kwh"), fld) from None
+    if not math.isfinite(d / n):  # (params > 0: the model checked it)
+        raise InputError("params", repr(n), "a parameter count that keeps tokens per parameter within the float "
+                                            "range (±1.8e308)")
 
     return Estimate(
         **out,  # every output of the native model, under its column name

@@ -144,6 +144,12 @@ class _Compiler:
         self.ops.append(self.checked({"k": "bin", "op": op, "a": a, "b": b, "o": o}, msg))
         return o
 
+    def check(self, a: int, lo: float, msg: str) -> int:
+        """``a``, with an error at the points where it is below ``lo`` (``msg`` says why)."""
+        o = self.new()
+        self.ops.append(self.checked({"k": "check", "a": a, "o": o, "lo": lo}, msg))
+        return o
+
     def checked(self, op: dict[str, Any], msg: str | None) -> dict[str, Any]:
         """An op of the user's expression ``msg``: the engine reports a non-finite result from
         operands with values as an error at that point (costspec.expr.arith states the rule)."""
@@ -488,6 +494,9 @@ class _Compiler:
             f = scaling.FITS[fit]
             n = self.bin("mul", self.const(f.G), self.bin("pow", x, self.const(f.a)))
             d = self.bin("div", self.bin("pow", x, self.const(f.b)), self.const(f.G))
+        budget = "scaling.compute_flops" if self.field_reg("scaling.compute_flops") is not None else "scaling.budget_usd"
+        why = f"{budget}: a budget whose compute-optimal split is at least one parameter and one token"
+        n, d = self.check(n, 1.0, why), self.check(d, 1.0, why)  # (as scaling.optimal refuses)
         self.regs.update({"effective:model.params": n, "effective:model.active_params": n,
                           "effective:training.tokens": d, "compute_flops": c})
 

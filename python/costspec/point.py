@@ -144,8 +144,13 @@ def evaluate(spec: Spec) -> PointResult:
                                     **kwargs, architecture=arch, catalog=spec.catalog)
         if flops is not None:
             ratio = values.get("scaling.tokens_per_param")
-            n, d = scaling.optimal(str(fit), float(flops),  # type: ignore[arg-type]
-                                   float(ratio) if isinstance(ratio, (int, float)) else scaling.TOKENS_PER_PARAM)
+            try:
+                n, d = scaling.optimal(str(fit), float(flops),  # type: ignore[arg-type]
+                                       float(ratio) if isinstance(ratio, (int, float)) else scaling.TOKENS_PER_PARAM)
+            except InputError as e:  # located at the budget (or the ratio) that has no valid split
+                name = "scaling.budget_usd" if values.get("scaling.budget_usd") is not None else "scaling.compute_flops"
+                name = "scaling.tokens_per_param" if e.field == "tokens_per_param" else name
+                raise spec.document.error(_path(spec, name), f"got {e.given}, expected {e.accepted}") from None
             kwargs.update(params=n, tokens=d)
             planning["compute_flops"] = float(flops)  # type: ignore[arg-type]
         unknown = values.get("solve.for")
@@ -159,6 +164,8 @@ def evaluate(spec: Spec) -> PointResult:
             result = estimate(**kwargs, architecture=arch, catalog=spec.catalog)
         if fit in scaling.FITS:
             planning["loss"] = scaling.FITS[str(fit)].loss(result.params, result.tokens)
+    except SpecError:
+        raise
     except SolveError as e:
         raise spec.document.error(_path(spec, e.field), str(e)) from None
     except (InputError, ModelInputError) as e:

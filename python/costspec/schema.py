@@ -128,10 +128,24 @@ def _convert(doc: Document, err: Any) -> list[SpecError]:
         branches: dict[int, list[Any]] = {}
         for e in err.context:
             branches.setdefault(int(e.relative_schema_path[0]), []).append(e)
-        fitting = [errs for errs in branches.values()
-                   if not any(e.validator in ("type", "required", "additionalProperties") and not e.relative_path
-                              for e in errs)]
-        pool = fitting[0] if len(fitting) == 1 else err.context
+        def misfit(errs: list[Any]) -> int:
+            """How badly the value's shape misses a branch: wrong type, missing or unknown keys."""
+            n = 0
+            for e in errs:
+                if e.relative_path:
+                    continue
+                if e.validator == "type":
+                    n += 100
+                elif e.validator == "required":
+                    n += len([k for k in e.validator_value if k not in (e.instance or {})])
+                elif e.validator == "additionalProperties" and isinstance(e.instance, dict):
+                    known = (e.schema.get("properties") or {}) if isinstance(e.schema, dict) else {}
+                    n += len([k for k in e.instance if k not in known])
+            return n
+
+        scores = sorted((misfit(errs), i) for i, errs in branches.items())
+        unique = len(scores) == 1 or scores[0][0] < scores[1][0]
+        pool = branches[scores[0][1]] if scores and unique and scores[0][0] < 100 else err.context
         specific = [e for e in pool if e.validator != "type"]
         best = best_match(specific or pool)
         if best is not None and (best.validator != "type" or "x-expected" not in (err.schema or {})):

@@ -157,12 +157,18 @@ def solve(unknown: str, targets: Mapping[str, float | int | str], **kw: Any) -> 
         raise SolveError(f"impossible: the {TARGETS[binding]} {bounds[binding]:.6g} is below what the run "
                          f"costs with no {UNKNOWNS[unknown].split('.')[-1]} at all", f"solve.{binding}")
     x = _value(unknown, t)
-    lo, hi = DOMAIN[unknown]
+    lo, hi = DOMAIN[unknown]  # (the sweep compiler clamps to the same range, then checks the targets)
     if unknown != "mfu" and not x <= hi:
         raise SolveError(f"impossible: the {TARGETS[binding]} {bounds[binding]:.6g} gives {unknown} = {x:.3g}, "
                          f"beyond the {hi:g} costspec evaluates", f"solve.{binding}")
+    if unknown in ("tokens", "params") and not x >= lo:
+        raise SolveError(f"impossible: the {TARGETS[binding]} {bounds[binding]:.6g} allows {unknown} = {x:.3g}, "
+                         f"less than {lo:g}", f"solve.{binding}")
+    if unknown == "mfu" and x < lo:
+        x = lo  # any MFU meets the targets: the lowest costspec evaluates
     if unknown == "mfu" and x > 1 + RTOL:
-        raise SolveError(f"impossible: meeting the {TARGETS[binding]} needs MFU {x:.3g} > 1 (a higher "
+        needs = f"MFU {x:.3g} > 1" if math.isfinite(x) else "an MFU beyond any finite value"
+        raise SolveError(f"impossible: meeting the {TARGETS[binding]} needs {needs} (a higher "
                          "peak, more GPUs or a looser target)", f"solve.{binding}")
     if unknown == "mfu":
         x = min(x, 1.0)  # within rounding of 1: the cost model takes no more than 1

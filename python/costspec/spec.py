@@ -439,6 +439,17 @@ class _Checker:
 
     # -- the sweep ------------------------------------------------------------------------------
     def axis(self, name: str, raw: Any, path: tuple[Any, ...], group: int | None) -> Axis | None:
+        """The axis at ``path``, or None with its problem reported (never dropped silently: a
+        dropped axis would sweep one point)."""
+        ax = self.axis_or_none(name, raw, path, group)
+        if ax is None and not any(e.path == yamlio.dotted(path) or e.path.startswith(yamlio.dotted(path) + ".")
+                                  or e.path.startswith(yamlio.dotted(path) + "[") for e in self.errors):
+            self.err(path, "not a sweep axis", "a list, {values: [...]}, {linspace: [a, b], num: n}, "
+                     "{logspace: [a, b], num: n} or {range: [start, stop, step]}",
+                     schema.describe(raw))
+        return ax
+
+    def axis_or_none(self, name: str, raw: Any, path: tuple[Any, ...], group: int | None) -> Axis | None:
         if isinstance(raw, list) or (isinstance(raw, dict) and "values" in raw):
             items = raw if isinstance(raw, list) else raw.get("values")
             if not isinstance(items, list):
@@ -453,7 +464,9 @@ class _Checker:
         for kind in ("linspace", "logspace"):
             if kind in raw:
                 pair, num = raw.get(kind), raw.get("num")
-                if not (isinstance(pair, list) and len(pair) == 2 and isinstance(num, int)):
+                if isinstance(num, float) and num.is_integer() and abs(num) < 2**63:
+                    num = int(num)  # (JSON Schema counts 5.0 as an integer)
+                if not (isinstance(pair, list) and len(pair) == 2 and isinstance(num, int) and not isinstance(num, bool)):
                     return None
                 a, b = (self.number((*path, kind, i), v) for i, v in enumerate(pair))
                 if a is None or b is None:

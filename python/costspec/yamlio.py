@@ -217,6 +217,8 @@ def parse(text: str, file: str, foreign: bool = False) -> Document:
         raise SpecError(file, 1, 1, "", "YAML syntax error" if foreign else f"YAML syntax: {e}") from None
     except RecursionError:
         raise SpecError(file, 1, 1, "", f"nesting deeper than {MAX_DEPTH} levels") from None
+    except Exception as e:  # noqa: BLE001 - ruamel asserts on some inputs (a %YAML 1.0 directive)
+        raise SpecError(file, 1, 1, "", f"YAML the reader cannot take ({type(e).__name__}; YAML 1.2 expected)") from None
     if node is None:
         return Document(file, text, None, {(): (1, 1)})
     b = _Builder(file, foreign)

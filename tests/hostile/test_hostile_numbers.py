@@ -181,7 +181,7 @@ CLI_CASES = [
       "--pue", "100"], "--watts"),
     (["estimate", "--params", HUGE_INT, "--tokens", "1T", "--gpu", "h100", "--mfu", "0.4"], "--params"),
     (["estimate", "--params", "7B", "--tokens", "1T", "--gpu", "h100", "--gpus", "8", "--solve", "mfu",
-      "--deadline-days", "1e308"], "--deadline-days: impossible"),
+      "--deadline-days", "5e-324"], "--deadline-days: impossible"),
     (["estimate", "--params", "7B", "--tokens", "1T", "--gpu", "h100", "--mfu", "0.4", "--solve", "gpus",
       "--deadline-days", "1e-300"], "--deadline-days: impossible"),
     (["estimate", "--params", "7B", "--gpu", "h100", "--gpus", "8", "--mfu", "0.4", "--price", "2", "--solve",
@@ -230,6 +230,16 @@ def test_api_optimal_rejects_bad_budgets(flops: Any) -> None:
 def test_api_optimal_rejects_unknown_fits() -> None:
     with pytest.raises(InputError, match="fit"):
         costspec.optimal("chinchilla", 1e24)
+
+
+def test_a_target_any_mfu_meets_gives_the_lowest_mfu_evaluated(capsys: pytest.CaptureFixture[str]) -> None:
+    """--deadline-days 1e308: every MFU meets it; the answer is the lowest MFU costspec evaluates
+    (as the sweep compiler clamps), with finite figures, not 'impossible'."""
+    code, out, err = cli(capsys, "estimate", "--params", "7B", "--tokens", "1T", "--gpu", "h100", "--gpus", "8",
+                         "--solve", "mfu", "--deadline-days", "1e308", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["mfu"] == 1e-12 and math.isfinite(data["gpu_hours"])
 
 
 def test_no_result_is_ever_inf_or_nan(capsys: pytest.CaptureFixture[str]) -> None:
