@@ -337,12 +337,9 @@ fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), String> {
                 return Err(format!("active_params: got {}, expected at most params ({})", p.active_params, p.params));
             }
             for (k, name) in Architecture::FIELDS.iter().enumerate() {
-                let v = opt(i[3 + k]);
-                if let Some(x) = v {
-                    positive(name, x).map_err(e)?;
-                }
-                p.arch.set(name, v);
+                p.arch.set(name, opt(i[3 + k]));
             }
+            crate::estimate::check_architecture(&p.arch).map_err(e)?;
             p.arch.gated_mlp = i[13] != 0.0 && !i[13].is_nan();
             p.convention = pick(&CONVENTIONS, i[14], "convention")?;
             p.mode = pick(&MODES, i[15], "mode")?;
@@ -425,7 +422,7 @@ fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), String> {
             p.gpu_memory_gb = opt(i[14]);
             let s = states(&p, i[1]);
             if let Some(a) = s.activations {
-                crate::estimate::finite(a, "micro_batch", p.micro_batch, "the activation memory").map_err(e)?;
+                crate::estimate::activations_finite(a, &p).map_err(e)?;
             }
             for x in [s.weights, s.grads, s.optim, s.shardable, s.fixed] {
                 crate::estimate::finite(x, "params", p.params, "the memory per GPU").map_err(e)?;

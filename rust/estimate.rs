@@ -2,7 +2,7 @@
 
 use crate::flops::{forward_flops, training_flops_per_token};
 use crate::memory::memory;
-use crate::types::{out_of_range, Architecture, Mode, ModelError, Outputs, Point, Trainable, Utilisation};
+use crate::types::{out_of_range, Architecture, Convention, Mode, ModelError, Outputs, Point, Trainable, Utilisation};
 
 pub fn positive(field: &str, x: f64) -> Result<(), ModelError> {
     if x.is_finite() && x > 0.0 {
@@ -40,6 +40,27 @@ pub fn lora_params(arch: &Architecture, rank: f64) -> Result<f64, ModelError> {
     Ok(l * rank * ((h + heads * q) + (h + kv * q)))
 }
 
+/// Architecture fields are counts (whole numbers >= 1); a model has no more key/value heads than
+/// heads, and routes each token to no more experts than it has.
+pub fn check_architecture(a: &Architecture) -> Result<(), ModelError> {
+    for f in Architecture::FIELDS {
+        if let Some(x) = a.get(f) {
+            whole_at_least_one(f, x)?;
+        }
+    }
+    if let (Some(kv), Some(h)) = (a.kv_heads, a.heads) {
+        if kv > h {
+            return Err(out_of_range("kv_heads", kv, &format!("at most heads ({h})")));
+        }
+    }
+    if let (Some(k), Some(e)) = (a.experts_per_token, a.experts) {
+        if k > e {
+            return Err(out_of_range("experts_per_token", k, &format!("at most experts ({e})")));
+        }
+    }
+    Ok(())
+}
+
 pub fn check(p: &Point) -> Result<(), ModelError> {
     positive("params", p.params)?;
     positive("active_params", p.active_params)?;
@@ -48,11 +69,7 @@ pub fn check(p: &Point) -> Result<(), ModelError> {
     }
     positive("tokens", p.tokens)?;
     positive("peak_tflops", p.peak_tflops)?;
-    for f in Architecture::FIELDS {
-        if let Some(x) = p.arch.get(f) {
-            positive(f, x)?;
-        }
-    }
+    check_architecture(&p.arch)?;
     match p.utilisation {
         Utilisation::Mfu(m) if !(m > 0.0 && m <= 1.0) => return Err(out_of_range("mfu", m, "a fraction in (0, 1]")),
         Utilisation::GpuHours(h) => positive("gpu_hours", h)?,
@@ -131,9 +148,17 @@ pub fn point_flops(p: &Point) -> Result<(f64, f64, f64, f64), ModelError> {
     let trainable = trainable_params(p)?;
     let fwd = forward_flops(p.convention, p.active_params, &p.arch)?;
     let (model_pt, hardware_pt) = training_flops_per_token(&fwd, p.mode, trainable, p.recompute, &p.arch)?;
-    finite(hardware_pt, "params", p.params, "the FLOPs per token")?;
-    let model = finite(model_pt * p.tokens, "tokens", p.tokens, "the model FLOPs")?;
-    let hardware = finite(hardware_pt * p.tokens, "tokens", p.tokens, "the hardware FLOPs")?;
+    // Past the float range: blame what sets the FLOPs per token (the parameters, the LoRA rank, or
+    // the architecture under the palm and megatron counts) or the tokens, whichever is larger.
+    let (per_token, per_token_given) = match (p.mode, p.lora) {
+        (Mode::Lora, Some(Trainable::Rank(r))) => ("lora_rank", r),
+        _ if p.convention == Convention::SixND => ("params", p.params),
+        _ => ("architecture", p.params),
+    };
+    finite(hardware_pt, per_token, per_token_given, "the FLOPs per token")?;
+    let (blame, given) = if hardware_pt > p.tokens { (per_token, per_token_given) } else { ("tokens", p.tokens) };
+    let model = finite(model_pt * p.tokens, blame, given, "the model FLOPs")?;
+    let hardware = finite(hardware_pt * p.tokens, blame, given, "the hardware FLOPs")?;
     if !(model > 0.0) {
         // 1e-200 parameters on 1e-200 tokens: FLOPs that round to 0 make every ratio 0/0
         return Err(out_of_range("tokens", p.tokens, "a token count whose model FLOPs do not round to 0"));
@@ -226,10 +251,23 @@ pub fn money(
 /// with the architecture), else the model states (the parameters).
 pub fn memory_finite(m: &crate::types::Memory, p: &Point) -> Result<(), ModelError> {
     if let Some(a) = m.activations_gb {
-        finite(a, "micro_batch", p.micro_batch, "the activation memory")?;
+        activations_finite(a, p)?;
     }
     finite(m.total_gb, "params", p.params, "the memory per GPU")?;
     Ok(())
+}
+
+/// Activation memory (s·b·h·L·(34 + 5·a·s/h)/t) past the float range blames its largest factor.
+pub fn activations_finite(gb: f64, p: &Point) -> Result<f64, ModelError> {
+    let factors = [
+        ("micro_batch", p.micro_batch),
+        ("architecture.seq_len", p.arch.seq_len.unwrap_or(0.0)),
+        ("architecture.d_model", p.arch.d_model.unwrap_or(0.0)),
+        ("architecture.layers", p.arch.layers.unwrap_or(0.0)),
+        ("architecture.heads", p.arch.heads.unwrap_or(0.0)),
+    ];
+    let (field, given) = factors.iter().copied().fold(factors[0], |m, f| if f.1 > m.1 { f } else { m });
+    finite(gb, field, given, "the activation memory")
 }
 
 /// Evaluate the cost model at one point.

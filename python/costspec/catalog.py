@@ -307,8 +307,18 @@ class Catalog:
         return cat
 
     @classmethod
-    def load(cls, files: Iterable[str | Path] = ()) -> Catalog:
+    def load(cls, files: Iterable[str | Path] | str | Path = ()) -> Catalog:
+        """The built-in catalog with user files added (one path, or several)."""
+        import os
+
+        if isinstance(files, (str, os.PathLike)):
+            files = [files]
+        if not isinstance(files, Iterable) or isinstance(files, bytes):
+            raise InputError("catalog", type(files).__name__, "catalog file paths (strings or pathlib.Paths)")
         files = list(files)
+        for f in files:
+            if not isinstance(f, (str, os.PathLike)) or isinstance(f, bytes):
+                raise InputError("catalog", type(f).__name__, "catalog file paths (strings or pathlib.Paths)")
         if not files:
             return _builtin()
         cat = cls.fresh()
@@ -373,6 +383,12 @@ class Catalog:
     def model(self, name: str) -> ModelPreset:
         model: ModelPreset = self.models.get(name)
         return model
+
+    def provider_name(self, provider: str) -> str:
+        """The catalog's spelling of a provider ('LAMBDA/Spot' → 'lambda/spot'), tier kept."""
+        name, slash, tier = provider.partition("/")
+        row = next((p for p in self.prices if normalise(p.provider) == normalise(name)), None)
+        return (row.provider if row else name) + (slash + tier.lower() if slash else "")
 
     def price(self, provider: str, gpu: Gpu) -> Price:
         """The newest on-demand price of ``provider`` for ``gpu`` (user rows win over built-in ones).

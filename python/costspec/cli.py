@@ -249,6 +249,10 @@ def estimate(ctx: click.Context, /, **o: Any) -> None:
     echo(_dump(result.to_dict()) if o["as_json"] else render(result))
 
 
+def _ratio(x: float) -> str:
+    return f"{x:.1f}" if 0.1 <= x < 1e7 else f"{x:.3g}"
+
+
 def _solved(solution: Any) -> dict[str, Any]:
     return {"for": solution.unknown, "value": solution.value, "set_by": solution.binding,
             "targets": dict(solution.targets)}
@@ -361,7 +365,7 @@ def optimal(flops: str | None, budget_usd: str | None, gpu: str | None, mfu: str
     for r in rows:
         loss = f"{r['loss']:.4f}" if r["loss"] is not None else "-"
         lines.append(f"  {r['fit']:<17} {format_si(r['params']):>8} {format_si(r['tokens']):>8} "
-                     f"{r['tokens_per_param']:>12.1f} {loss:>7}")
+                     f"{_ratio(r['tokens_per_param']):>12} {loss:>7}")
     lines.append("sources:")
     lines.extend(f"  {r['fit']}: {r['source']}" for r in rows)
     echo("\n".join(lines))

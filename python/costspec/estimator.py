@@ -228,6 +228,13 @@ def estimate(
         raise InputError(
             "mfu", " and ".join(given) or "none of them", "exactly one of mfu, gpu_hours, wall_clock_days"
         )
+    if str(mode).lower() != "lora":
+        for name, size in (("lora_rank", lora_rank), ("lora_fraction", lora_fraction)):
+            if size is not None:
+                raise InputError(name, size, "mode 'lora' to go with it (LoRA adapters are trained only in LoRA mode)")
+    for k in (architecture or {}):
+        if not isinstance(k, str):
+            raise InputError("architecture", repr(k), "architecture field names (layers, d_model, ...)")
     zero_stage = 3.0 if str(zero).lower() == "fsdp" else parse_number(zero, "zero")
     point: dict[str, Any] = {
         "params": n,

@@ -211,6 +211,8 @@ class _Compiler:
             return self.cat.model(str(v)).id
         if name == "hardware.gpu":
             return self.cat.gpu(str(v)).id
+        if name == "price.provider":  # one spelling per provider: 'Lambda' and 'lambda' are one group
+            return self.cat.provider_name(str(v))
         return v
 
     def catalog_columns(self, name: str, vals: list[Any]) -> list[dict[str, Any]]:
@@ -508,19 +510,21 @@ class _Compiler:
         unknown = str(self.spec.fields["solve.for"])
         short = next(k for k, v in sv.UNKNOWNS.items() if v == unknown)
         recip = short in sv.RECIPROCAL
+        # The two values of the unknown evaluated (solver._trials): whole GPU counts exactly.
         if short == "gpus":
             mp = self.bin("mul", self.effective("parallelism.tensor"), self.effective("parallelism.pipeline"))
-            t = (self.bin("div", self.const(1.0), mp), self.bin("div", self.const(0.5), mp))
+            trials = (mp, self.bin("mul", mp, self.const(2.0)))
         else:
-            t = (self.const(sv.TRIALS[short][0]), self.const(sv.TRIALS[short][1]))
+            trials = (self.const(sv.TRIALS[short][0]), self.const(sv.TRIALS[short][1]))
 
-        def value(tr: int) -> int:
+        def value(tr: int) -> int:  # (the variable the targets are affine in, and back: 1/x for reciprocals)
             return self.bin("div", self.const(1.0), tr) if recip else tr
 
         def over(x: int) -> dict[str, int]:
             return {unknown: x, "model.active_params": x} if unknown == "model.params" else {unknown: x}
 
-        outs = [self.compute(layouts, over(value(tr))) for tr in t]
+        t = (value(trials[0]), value(trials[1]))
+        outs = [self.compute(layouts, over(v)) for v in trials]
         dt = self.bin("sub", t[1], t[0])
         best = -1
         for name in sv.TARGETS:

@@ -370,9 +370,16 @@ def check_room(plan: Plan, path: Path, max_points: int, fmt: str = "parquet") ->
     estimate = rows * plan.bytes_per_row() / 3  # zstd Parquet is usually smaller still
     if estimate > free:
         raise CostspecError(
-            f"the output may need about {estimate / 1e9:.1f} GB and {folder} has {free / 1e9:.1f} GB free; "
+            f"the output may need about {_bytes(estimate)} and {folder} has {_bytes(free)} free; "
             "add a where filter, shrink the sweep or write elsewhere"
         )
+
+
+def _bytes(n: float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n:,.0f} bytes"
 
 
 def write(

@@ -32,7 +32,8 @@ from costspec.spec import SOLVE_TARGETS, SOLVE_UNKNOWNS
 UNKNOWNS = SOLVE_UNKNOWNS
 RECIPROCAL = {"gpus", "mfu"}  # targets are affine in 1/x
 # Trial values of the transformed unknown t (x = t, or x = 1/t): exact for affine targets.
-TRIALS: dict[str, tuple[float, float]] = {"tokens": (1e9, 2e9), "params": (1e9, 2e9), "mfu": (1.0, 2.0)}
+# Values of the unknown the model is evaluated at (the GPU count's are mp and 2·mp, see _trials).
+TRIALS: dict[str, tuple[float, float]] = {"tokens": (1e9, 2e9), "params": (1e9, 2e9), "mfu": (1.0, 0.5)}
 # Targets: column name -> what it is called in messages.
 TARGETS: dict[str, str] = dict(zip(SOLVE_TARGETS, ("budget", "deadline", "GPU-hour budget", "compute",
                                                     "energy budget")))
@@ -74,9 +75,11 @@ def _model_parallel(kw: Mapping[str, Any]) -> float:
 
 
 def _trials(unknown: str, kw: Mapping[str, Any]) -> tuple[float, float]:
+    """The two values of the unknown the cost model is evaluated at (whole GPU counts exactly:
+    mp and 2·mp, not 1/(1/mp))."""
     if unknown == "gpus":
         mp = _model_parallel(kw)
-        return 1.0 / mp, 0.5 / mp  # t = 1/gpus at mp and 2·mp GPUs
+        return mp, 2.0 * mp
     return TRIALS[unknown]
 
 
@@ -115,10 +118,11 @@ def solve(unknown: str, targets: Mapping[str, float | int | str], **kw: Any) -> 
     if unknown == "params" and kw.get("active_params") is not None:
         raise SolveError("solving for params needs a dense model (active_params = params); drop active_params")
 
-    t1, t2 = _trials(unknown, kw)
+    v1, v2 = _trials(unknown, kw)
+    t1, t2 = _value(unknown, v1), _value(unknown, v2)  # the variable the targets are affine in
     try:
-        e1 = estimate(**{**kw, unknown: _value(unknown, t1)})
-        e2 = estimate(**{**kw, unknown: _value(unknown, t2)})
+        e1 = estimate(**{**kw, unknown: v1})
+        e2 = estimate(**{**kw, unknown: v2})
     except InputError as e:
         if e.field == "mfu" and unknown != "mfu":
             raise SolveError("give hardware.mfu (or gpu_hours / wall_clock_days) to solve for "

@@ -57,7 +57,7 @@ FIELDS: dict[str, FieldInfo] = {
     "model.preset": FieldInfo("model", "name"),
     "model.params": FieldInfo("params", "number", **_positive()),
     "model.active_params": FieldInfo("active_params", "number", **_positive()),
-    **{f"model.architecture.{a}": FieldInfo(f"architecture.{a}", "number", **_positive()) for a in _ARCH},
+    **{f"model.architecture.{a}": FieldInfo(f"architecture.{a}", "number", **_whole()) for a in _ARCH},
     "model.architecture.gated_mlp": FieldInfo("architecture.gated_mlp", "choice", choices=("true", "false")),
     "training.tokens": FieldInfo("tokens", "number", **_positive()),
     "training.dataset_tokens": FieldInfo("dataset_tokens", "number", **_positive()),
@@ -842,6 +842,17 @@ class _Checker:
         if present("training.tokens") and present("training.dataset_tokens"):
             self.err(where_set.get("training.dataset_tokens", ("training",)),
                      "give training.tokens or training.dataset_tokens, not both", None, None, key=True)
+        modes = [v for v, _ in values_of("training.mode")]
+        lora_given = [n for n in ("training.lora_rank", "training.lora_fraction") if present(n)]
+        if lora_given and "lora" not in modes:
+            self.err(where_set.get(lora_given[0], ("training",)), f"{lora_given[0]} sizes LoRA adapters, which only "
+                     "mode lora trains", "training.mode: lora (or no LoRA size)", None, key=True)
+        if "lora" in modes and not lora_given:
+            self.err(where_set.get("training.mode", ("training",)), "mode lora needs the adapters' size",
+                     "training.lora_rank or training.lora_fraction", None, key=True)
+        if len(lora_given) == 2:
+            self.err(where_set.get(lora_given[1], ("training",)), "give training.lora_rank or "
+                     "training.lora_fraction, not both", "one of them", None, key=True)
         if present("training.epochs") and not present("training.dataset_tokens"):
             self.err(where_set.get("training.epochs", ("training",)), "epochs multiply training.dataset_tokens",
                      "training.dataset_tokens to go with it (or no epochs)", None, key=True)

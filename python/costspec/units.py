@@ -41,6 +41,8 @@ def parse_number(value: object, field: str = "value") -> float:
 
 
 def _short(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 4000:
+        return f"an integer of about {int(value.bit_length() * 0.30103):,} digits"  # (str() refuses > 4300 digits)
     text = repr(value) if not isinstance(value, int) else str(value)
     return text if len(text) <= 40 else f"{text[:20]}...{text[-8:]} ({len(text)} characters)"
 

@@ -170,7 +170,7 @@ def test_one_rule_at_numeric_extremes(k: float, text: str) -> None:
 # -- inputs and outputs past the float range: an error naming the input -----------------------------------
 
 CLI_CASES = [
-    (["estimate", "--params", "1e200", "--tokens", "1e200", "--gpu", "h100", "--mfu", "0.4"], "--tokens: got 1e+200"),
+    (["estimate", "--params", "1e200", "--tokens", "1e200", "--gpu", "h100", "--mfu", "0.4"], "--params: got 1e+200"),
     (["estimate", "--params", "7B", "--tokens", "1T", "--gpu", "h100", "--mfu", "0.4", "--price", "1e308"],
      "--price: got 1e+308"),
     (["estimate", "--params", "7B", "--tokens", "1T", "--gpu", "h100", "--mfu", "5e-324"], "--mfu: got 5e-324"),
@@ -203,7 +203,7 @@ def test_cli_extremes_are_one_line_errors(capsys: pytest.CaptureFixture[str], ar
 
 @pytest.mark.parametrize("kwargs,field", [
     ({"gpu": None}, "gpu"), ({"gpu": 123}, "gpu"), ({"gpu": ""}, "gpu"), ({"model": 7}, "model"),
-    ({"params": 10**400}, "params"), ({"params": float("inf")}, "params"), ({"params": 1e200, "tokens": 1e200}, "tokens"),
+    ({"params": 10**400}, "params"), ({"params": float("inf")}, "params"), ({"params": 1e200, "tokens": 1e200}, "params"), ({"params": "7B", "tokens": 1e300}, "tokens"),
     ({"mfu": 5e-324}, "mfu"), ({"usd_per_gpu_hour": 1e308}, "usd_per_gpu_hour"), ({"params": "1e400"}, "params"),
     ({"params": 3 + 4j}, "params"),
 ])

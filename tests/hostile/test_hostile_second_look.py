@@ -316,3 +316,120 @@ def test_huge_numbers_are_shown_short(capsys: pytest.CaptureFixture[str]) -> Non
 def test_api_wrong_types_are_input_errors(call_: Any) -> None:
     with pytest.raises(InputError):
         call_()
+
+
+# -- the third look ----------------------------------------------------------------------------------------------------
+
+def test_a_float_num_makes_its_axis(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _write(tmp_path, '{"costspec": 1, "model": {"params": "7B"}, "training": {"tokens": "1T"}, '
+                            '"hardware": {"gpu": "h100"}, "sweep": {"grid": {"hardware.mfu": '
+                            '{"linspace": [0.3, 0.5], "num": 5.0}}}}', "s.json")
+    assert costspec.load(spec).points == 5
+    assert costspec.sweep(spec).num_rows == 5
+    bad = _write(tmp_path, BASE + "sweep: {grid: {x: {range: [1, 10, 3], num: 2}}}\n")
+    code, out, _ = cli(capsys, "validate", str(bad))
+    assert code == 1 and "unknown key 'num' (expected one of range)" in out
+
+
+@pytest.mark.parametrize("text,message", [
+    ("%YAML 1.0\n---\n" + BASE, "YAML 1.2 expected"),
+    ("%YAML 1.3\n---\n" + BASE, "YAML"),
+])
+def test_yaml_directives_the_reader_refuses(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str,
+                                            message: str) -> None:
+    spec = _write(tmp_path, text)
+    _write(tmp_path, BASE, "ok.yaml")
+    code, out, err = cli(capsys, "validate", str(tmp_path))
+    assert code == 1 and message in out and "Traceback" not in err and "2 files checked" in out
+
+
+@pytest.mark.parametrize("args,flag", [
+    (["--params", "0", "--tokens", "1T"], "--params"),
+    (["--params", "7B", "--dataset-tokens", "1T", "--epochs", "0"], "--epochs"),
+    (["--params", "7B", "--dataset-tokens", "1T", "--epochs", "-2"], "--epochs"),
+    (["--params", "7B", "--dataset-tokens", "1e200", "--epochs", "1e200"], "--epochs"),
+    (["--params", "7B", "--tokens", "1T", "--lora-rank", "16"], "--lora-rank"),
+    (["--model", "llama2-7b", "--tokens", "1T", "--mode", "lora", "--lora-rank", "1e300"], "--lora-rank"),
+])
+def test_more_inputs_blamed_right(capsys: pytest.CaptureFixture[str], args: list[str], flag: str) -> None:
+    code, _, err = cli(capsys, "estimate", *args, "--gpu", "h100", "--mfu", "0.4")
+    assert one_line_error(code, err).startswith(f"costspec estimate: error: {flag}:"), err
+
+
+def test_catalog_figures_of_zero_and_odd_architectures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for text in ("gpus: [{id: Z, peak_tflops: {bf16: 0}}]\n", "gpus: [{id: Z, peak_tflops: {bf16: 1}, tdp_w: 0}]\n",
+                 "models: [{id: m, params: 0}]\n", "models: [{id: m, params: 1, architecture: {layers: 0}}]\n",
+                 "models: [{id: m, params: 1, training: [secret]}]\n"):
+        f = _write(tmp_path, text, "c.yaml")
+        code, out, err = cli(capsys, "catalog", "gpus", "--catalog", str(f))
+        assert "expected" in one_line_error(code, err) and "secret" not in err
+    for arch in ({"kv_heads": 64}, {"layers": 0.5}, {"experts": 2, "experts_per_token": 4}):
+        with pytest.raises(costspec.ModelInputError):
+            costspec.estimate(model="llama2-7b", tokens="1T", gpu="h100", mfu=0.4, architecture=arch)
+
+
+def test_solving_agrees_with_the_sweep_at_the_domain_edges(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _write(tmp_path, "costspec: 1\nmodel: {params: 7B}\ntraining: {}\nhardware: {gpu: h100, mfu: 0.4, count: 8}\n"
+                            "price: {usd_per_gpu_hour: 2}\nsweep: {grid: {x: [1e-20]}}\n"
+                            'solve: {for: training.tokens, cost_usd: "=1e-300 * x"}\n')
+    code, _, err = cli(capsys, "estimate", "--spec", str(spec))
+    assert "impossible" in one_line_error(code, err)
+    code, _, err = cli(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"), "--format", "csv")
+    assert "impossible" in one_line_error(code, err)  # (a one-point solving sweep says why, as estimate does)
+    many = _write(tmp_path, spec.read_text().replace("x: [1e-20]", "x: [1e-20, 2e-20]"), "many.yaml")
+    code, _, err = cli(capsys, "sweep", str(many), "-o", str(tmp_path / "o.csv"), "--format", "csv")
+    assert "has an answer" in one_line_error(code, err)
+    scaled = _write(tmp_path, "costspec: 1\nmodel: {}\ntraining: {}\nhardware: {gpu: h100, mfu: 0.4, count: 8}\n"
+                              'scaling: {fit: besiroglu2024, compute_flops: "=x"}\nsweep: {grid: {x: [1e-300]}}\n', "sc.yaml")
+    code, _, err = cli(capsys, "estimate", "--spec", str(scaled))
+    assert f"{scaled}:5:46: scaling.compute_flops" in one_line_error(code, err)
+    code, _, err = cli(capsys, "sweep", str(scaled), "-o", str(tmp_path / "o.csv"), "--format", "csv")
+    assert "compute-optimal split is at least one parameter" in one_line_error(code, err)
+    code, _, err = cli(capsys, "estimate", "--params", "7B", "--tokens", "1T", "--gpu", "h100", "--mfu", "0.4",
+                       "--tp", "1000000000000000", "--solve", "gpus", "--deadline-days", "30")
+    assert code == 0, err
+
+
+def test_provider_spellings_are_one_group(tmp_path: Path) -> None:
+    spec = _write(tmp_path, "costspec: 1\nmodel: {params: 7B}\ntraining: {tokens: 1T}\nhardware: {gpu: h100, mfu: 0.4}\n"
+                            "sweep: {grid: {price.provider: [Lambda, LAMBDA, lambda]}}\n")
+    assert len(set(costspec.sweep(spec).column("provider").to_pylist())) == 1
+
+
+def test_unwritable_stdout_and_ascii_terminals(tmp_path: Path) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    spec = _write(tmp_path, BASE + 'derive: {x: "1e400 * 1"}\n')
+    for args in (["schema"], ["validate", str(spec)]):
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run([sys.executable, "-m", "costspec.cli", *args], stdout=full, stderr=subprocess.PIPE,
+                                  text=True, timeout=60)
+        assert proc.returncode == 2 and "cannot write the output" in proc.stderr and "Traceback" not in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "costspec.cli", "validate", str(spec)], capture_output=True,
+                          timeout=60, env={**os.environ, "PYTHONIOENCODING": "ascii"})
+    assert proc.returncode == 1 and b"\\xb1" in proc.stdout and b"Traceback" not in proc.stderr
+
+
+def test_paths_that_are_not_utf8(tmp_path: Path) -> None:
+    spec = tmp_path / os.fsdecode(b"s\xfe.yaml")
+    spec.write_text(SPEC)
+    out = tmp_path / os.fsdecode(b"o\xfe.csv")
+    code, _, err = call("sweep", str(spec), "-o", str(out), "--format", "csv", "-q")
+    assert code == 0, err
+    assert out.read_text().count("\n") == 3
+    code, _, err = call("sweep", str(spec), "-o", str(tmp_path / os.fsdecode(b"p\xfe.parquet")), "-q")
+    assert code == 0, err
+    with open(tmp_path / os.fsdecode(b"p\xfe.parquet") / "part-00000.parquet", "rb") as f:  # (pyarrow takes UTF-8 paths only)
+        assert pq.read_table(f).num_rows == 2
+
+
+def test_more_api_inputs() -> None:
+    with pytest.raises(InputError, match="digits"):
+        costspec.estimate(params=10**5000, tokens="1T", gpu="h100", mfu=0.4)
+    with pytest.raises(InputError):
+        costspec.estimate(params="7B", tokens="1T", gpu="h100", mfu=0.4, architecture={1: 2})  # type: ignore[dict-item]
+    for bad in (None, [3], [b"x.yaml"]):
+        with pytest.raises(InputError):
+            costspec.Catalog.load(bad)  # type: ignore[arg-type]
+    with pytest.raises(costspec.CatalogError, match="nonexistent.yaml"):
+        costspec.Catalog.load("nonexistent.yaml")  # one path, not its characters
