@@ -186,7 +186,13 @@ class Target:
             raise TargetError(f"cannot write under {self.path.parent}: {e.strerror or e}") from None
 
     def commit(self) -> None:
-        """Put the finished output in place of the target (checked again first)."""
+        """Put the finished output in place of the target (checked again first). Runs at the same
+        folder commit one at a time (a lock on the folder), so two sweeps to one target end with one
+        whole output, not an error half-way through the other's renames."""
+        with _folder_lock(self.path.parent):
+            self._commit()
+
+    def _commit(self) -> None:
         check(self.path, self.folder_output, self.inputs)
         if not self.folder_output:
             os.replace(self.data, self.path)  # atomic: the old file or the new one, never a partial file
@@ -221,6 +227,28 @@ class Target:
                 except OSError:
                     break
             self.created.clear()
+
+
+class _folder_lock:
+    """An exclusive advisory lock on a folder (flock on its descriptor), where the system has one."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.fd = folder, -1
+
+    def __enter__(self) -> None:
+        try:
+            import fcntl
+
+            self.fd = os.open(self.folder, os.O_RDONLY)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except (ImportError, OSError):
+            if self.fd >= 0:
+                os.close(self.fd)
+            self.fd = -1
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # (closing releases the lock)
 
 
 def _marker(name: str) -> str:

@@ -433,3 +433,16 @@ def test_more_api_inputs() -> None:
             costspec.Catalog.load(bad)  # type: ignore[arg-type]
     with pytest.raises(costspec.CatalogError, match="nonexistent.yaml"):
         costspec.Catalog.load("nonexistent.yaml")  # one path, not its characters
+
+
+def test_concurrent_sweeps_at_one_target(tmp_path: Path) -> None:
+    """Eight sweeps at once to one Parquet target: each commits whole (one at a time), none fails
+    half-way through another's renames, and one output with no temporaries is left."""
+    from harness import child
+
+    spec = _write(tmp_path, SPEC)
+    procs = [child("sweep", str(spec), "-o", str(tmp_path / "o.parquet"), "-q") for _ in range(8)]
+    results = [(p.communicate(timeout=120), p.returncode) for p in procs]
+    assert all(code == 0 for _, code in results), results
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.parquet", "s.yaml"]
+    assert pq.read_table(tmp_path / "o.parquet").num_rows == 2
