@@ -1,8 +1,8 @@
 //! One point of the cost model: FLOPs → GPU-hours → wall clock, cost, energy, emissions, memory.
 
-use crate::flops::{forward_flops, training_flops_per_token};
-use crate::memory::memory;
-use crate::types::{out_of_range, Architecture, Convention, Mode, ModelError, Outputs, Point, Trainable, Utilisation};
+use crate::model::flops::{forward_flops, training_flops_per_token};
+use crate::model::memory::memory;
+use crate::model::types::{out_of_range, Architecture, Convention, Mode, ModelError, Outputs, Point, Trainable, Utilisation};
 
 pub fn positive(field: &str, x: f64) -> Result<(), ModelError> {
     if x.is_finite() && x > 0.0 {
@@ -249,7 +249,7 @@ pub fn money(
 
 /// Memory past the float range blames what took it there: the activations (the micro-batch,
 /// with the architecture), else the model states (the parameters).
-pub fn memory_finite(m: &crate::types::Memory, p: &Point) -> Result<(), ModelError> {
+pub fn memory_finite(m: &crate::model::types::Memory, p: &Point) -> Result<(), ModelError> {
     if let Some(a) = m.activations_gb {
         activations_finite(a, p)?;
     }
@@ -298,7 +298,7 @@ pub fn estimate(p: &Point) -> Result<Outputs, ModelError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::*;
+    use crate::model::types::*;
 
     fn base() -> Point {
         Point {

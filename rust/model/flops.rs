@@ -11,7 +11,7 @@
 //! A full training step costs the forward pass plus a backward pass of twice its FLOPs
 //! (activation gradients + weight gradients), hence the familiar 6·N per token.
 
-use crate::types::{Architecture, Convention, Mode, ModelError, Recompute};
+use crate::model::types::{Architecture, Convention, Mode, ModelError, Recompute};
 
 /// Forward FLOPs per token, split by kind.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -1,7 +1,7 @@
 //! Memory per GPU: model states (Rajbhandari et al. 2020, ZeRO) and activations (Korthikanti
 //! et al. 2022), split by tensor and pipeline parallelism and sharded over data parallelism.
 
-use crate::types::{Memory, Mode, Optimizer, Point, Precision, Recompute};
+use crate::model::types::{Memory, Mode, Optimizer, Point, Precision, Recompute};
 
 const GB: f64 = 1e9;
 
@@ -127,7 +127,7 @@ mod tests {
     }
 
     fn point(recompute: Recompute, tp: f64, zero: u8, gpus: f64) -> Point {
-        use crate::types::*;
+        use crate::model::types::*;
         Point {
             params: 175e9,
             active_params: 175e9,

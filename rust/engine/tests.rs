@@ -1,0 +1,244 @@
+//! Engine tests: plans against brute force.
+
+use super::*;
+
+fn plan(json: &str) -> Program {
+    Program::from_json(json).unwrap()
+}
+
+/// x in [1, 2, 3] (outer), y in 0..5000 (inner, split in blocks); z = x * y; keep z % 2 == 0 via
+/// floor(z / 2) * 2 == z.
+fn product_plan() -> String {
+    let ys: Vec<f64> = (0..5000).map(|v| v as f64).collect();
+    format!(
+        r#"{{"registers": 8, "consts": [[2, 2.0]],
+            "axes": [{{"len": 3, "columns": [{{"reg": 0, "values": [1, 2, 3]}}]}},
+                     {{"len": 5000, "columns": [{{"reg": 1, "values": {ys:?}}}]}}],
+            "ops": [{{"k": "bin", "op": "mul", "a": 0, "b": 1, "o": 3}},
+                    {{"k": "bin", "op": "div", "a": 3, "b": 2, "o": 4}},
+                    {{"k": "un", "op": "floor", "a": 4, "o": 5}},
+                    {{"k": "bin", "op": "mul", "a": 5, "b": 2, "o": 6}},
+                    {{"k": "bin", "op": "eq", "a": 6, "b": 3, "o": 7}}],
+            "filters": [7],
+            "outputs": [{{"reg": 3, "kind": "f64"}}]}}"#
+    )
+}
+
+struct Collect(Vec<f64>);
+impl Sink for Collect {
+    fn emit(&mut self, kept: &[u32], _all: bool, columns: &[Source<'_>], _index0: u64) {
+        self.0.extend(kept.iter().map(|&j| columns[0].at(j as usize)));
+    }
+}
+
+#[test]
+fn product_order_filter_and_ranges() {
+    let p = plan(&product_plan());
+    assert_eq!(p.total(), 15000);
+    let mut all = Collect(vec![]);
+    p.run(0, p.total(), &mut all).unwrap();
+    let expect: Vec<f64> = (1..=3)
+        .flat_map(|x| (0..5000).map(move |y| (x * y) as f64))
+        .filter(|z| z % 2.0 == 0.0)
+        .collect();
+    assert_eq!(all.0, expect);
+    // Any split of the index range gives the same rows.
+    let mut parts = Collect(vec![]);
+    for (a, b) in [(0, 7), (7, 4999), (4999, 5001), (5001, 12345), (12345, 15000)] {
+        p.run(a, b, &mut parts).unwrap();
+    }
+    assert_eq!(parts.0, expect);
+}
+
+#[test]
+fn division_by_zero_names_the_point() {
+    let json = r#"{"registers": 3, "axes": [{"len": 4, "columns": [{"reg": 0, "values": [2, 1, 0, 3]}]}],
+        "consts": [[1, 1.0]], "messages": ["derive.x = 1 / y"],
+        "ops": [{"k": "bin", "op": "div", "a": 1, "b": 0, "o": 2, "msg": 0}],
+        "outputs": [{"reg": 2, "kind": "f64"}]}"#;
+    let err = plan(json).run(0, 4, &mut Count(0)).unwrap_err();
+    assert_eq!(err.index, 2);
+    assert!(err.message.contains("derive.x"));
+}
+
+#[test]
+fn outer_filters_skip_whole_blocks() {
+    // keep x >= 2 (outer level): 2 of 3 outer values survive.
+    let json = r#"{"registers": 4, "consts": [[2, 2.0]],
+        "axes": [{"len": 3, "columns": [{"reg": 0, "values": [1, 2, 3]}]},
+                 {"len": 10, "columns": [{"reg": 1, "values": [0,1,2,3,4,5,6,7,8,9]}]}],
+        "ops": [{"k": "bin", "op": "ge", "a": 0, "b": 2, "o": 3}],
+        "filters": [3], "outputs": [{"reg": 1, "kind": "f64"}]}"#;
+    let mut c = Count(0);
+    assert_eq!(plan(json).run(0, 30, &mut c).unwrap(), 20);
+}
+
+/// A sweep with ties and a real front: group g (outer, 2), a (outer, 9), and an inner axis of
+/// 300 positions carrying two random numbers x, y (a noisy anti-diagonal, with ties). Keys:
+/// k1 = x + a, k2 = y - a (vectors), k3 = floor(a / 3) (one value per block, equal in three
+/// blocks). Filter: x != 3.
+fn reduction_plan(ranked: &[usize]) -> Program {
+    let mut seed = 12345u64;
+    let mut next = |m: u64| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((seed >> 33) % m) as f64
+    };
+    // Along an anti-diagonal with noise, on a coarse grid: long fronts, ties in each key.
+    let xs: Vec<f64> = (0..300).map(|_| next(40) * 5.0).collect();
+    let ys: Vec<f64> = xs.iter().map(|x| 200.0 - x + next(4) * 5.0).collect();
+    let json = format!(
+        r#"{{"registers": 12, "consts": [[5, 3.0]],
+            "axes": [{{"len": 2, "columns": [{{"reg": 0, "values": [0, 1]}}]}},
+                     {{"len": 9, "columns": [{{"reg": 1, "values": [0,1,2,3,4,5,6,7,8]}}]}},
+                     {{"len": 300, "columns": [{{"reg": 2, "values": {xs:?}}}, {{"reg": 3, "values": {ys:?}}}]}}],
+            "ops": [{{"k": "bin", "op": "add", "a": 2, "b": 1, "o": 6}},
+                    {{"k": "bin", "op": "sub", "a": 3, "b": 1, "o": 7}},
+                    {{"k": "bin", "op": "ne", "a": 2, "b": 5, "o": 8}},
+                    {{"k": "bin", "op": "div", "a": 1, "b": 5, "o": 9}},
+                    {{"k": "un", "op": "floor", "a": 9, "o": 10}}],
+            "filters": [8],
+            "outputs": [{{"reg": 0, "kind": "f64"}}, {{"reg": 6, "kind": "f64"}}, {{"reg": 7, "kind": "f64"}},
+                        {{"reg": 10, "kind": "f64"}}],
+            "ranked": {ranked:?}}}"#
+    );
+    plan(&json)
+}
+
+struct Rows(Vec<(u64, Vec<f64>)>);
+impl Sink for Rows {
+    fn emit(&mut self, kept: &[u32], _all: bool, columns: &[Source<'_>], index0: u64) {
+        for &j in kept {
+            self.0.push((index0 + j as u64, columns.iter().map(|c| c.at(j as usize)).collect()));
+        }
+    }
+}
+
+#[test]
+fn pruned_reductions_match_brute_force() {
+    let all = {
+        let mut r = Rows(vec![]);
+        reduction_plan(&[]).run(0, 5400, &mut r).unwrap();
+        r.0
+    };
+    let splits: [&[u64]; 4] = [&[0, 5400], &[0, 1, 299, 300, 2000, 5400], &[0, 4000, 5400], &[0, 2700, 5400]];
+    for keys in [vec![(1, false), (2, false)], vec![(1, false), (2, true)], vec![(1, false), (2, false), (3, true)],
+                 vec![(3, false), (1, false)]] {
+        // Brute force: per group, the rows no other row dominates, by (first key, index).
+        let key = |row: &[f64]| -> Vec<f64> { keys.iter().map(|&(c, m)| if m { -row[c] } else { row[c] }).collect() };
+        let mut expect = vec![];
+        for g in [0.0, 1.0] {
+            let members: Vec<_> = all.iter().filter(|(_, r)| r[0] == g).collect();
+            let mut front: Vec<_> = members
+                .iter()
+                .filter(|(_, r)| !members.iter().any(|(_, o)| dominates(&key(o), &key(r))))
+                .map(|(i, r)| (key(r)[0], *i))
+                .collect();
+            front.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            expect.extend(front.into_iter().map(|(_, i)| i));
+        }
+        let ranked: Vec<usize> = vec![0, 6, 7, 10];
+        let p = reduction_plan(&ranked);
+        for cuts in splits {
+            let mut total = Pareto::new(keys.clone(), vec![0]);
+            for w in cuts.windows(2) {
+                let mut part = Pareto::new(keys.clone(), vec![0]);
+                p.run(w[0], w[1], &mut part).unwrap();
+                total.merge(part);
+            }
+            let got: Vec<u64> = total.finish().into_iter().map(|c| c.index).collect();
+            assert_eq!(got, expect, "keys {keys:?}, cuts {cuts:?}");
+        }
+    }
+    for (key, maximise) in [(1, false), (2, true), (3, false), (3, true)] {
+        let mut expect = vec![];
+        for g in [0.0, 1.0] {
+            let mut members: Vec<_> = all
+                .iter()
+                .filter(|(_, r)| r[0] == g)
+                .map(|(i, r)| (if maximise { -r[key] } else { r[key] }, *i))
+                .collect();
+            members.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            expect.extend(members.into_iter().take(7).map(|(_, i)| i));
+        }
+        let p = reduction_plan(&[0, 6, 7, 10]);
+        for cuts in splits {
+            let mut total = TopK::new(7, key, maximise, vec![0]);
+            for w in cuts.windows(2) {
+                let mut part = TopK::new(7, key, maximise, vec![0]);
+                p.run(w[0], w[1], &mut part).unwrap();
+                total.merge(part);
+            }
+            let got: Vec<u64> = total.finish().into_iter().map(|c| c.index).collect();
+            assert_eq!(got, expect, "key {key}, cuts {cuts:?}");
+        }
+    }
+}
+
+#[test]
+fn two_column_fronts_match_brute_force() {
+    let mut seed = 99u64;
+    let mut next = |m: u64| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((seed >> 33) % m) as f64
+    };
+    for trial in 0..200 {
+        let n = 1 + (trial * 7) % 300;
+        let grid = 1 + trial as u64 % 50; // coarse grids make ties
+        let pts: Vec<Vec<f64>> = (0..n)
+            .map(|_| {
+                let x = next(grid);
+                vec![x, (grid as f64 - x) + next(1 + grid / 5)]
+            })
+            .collect();
+        let mut front = Pareto::new(vec![(0, false), (1, false)], vec![]);
+        for (i, k) in pts.iter().enumerate() {
+            front.offer(vec![], k.clone(), i as u64, || k.clone());
+        }
+        let mut got: Vec<u64> = front.finish().into_iter().map(|c| c.index).collect();
+        got.sort();
+        let expect: Vec<u64> = (0..n)
+            .filter(|&i| !pts.iter().any(|o| dominates(o, &pts[i])))
+            .map(|i| i as u64)
+            .collect();
+        assert_eq!(got, expect, "trial {trial}");
+    }
+}
+
+#[test]
+fn bad_plans_are_rejected() {
+    assert!(Program::from_json(r#"{"registers": 1, "axes": [], "ops": [], "outputs": [{"reg": 0, "kind": "f64"}]}"#).is_err());
+    assert!(Program::from_json("{").is_err());
+}
+
+#[test]
+fn all_finite_finds_every_non_finite_value_at_every_position() {
+    let specials = [f64::INFINITY, f64::NEG_INFINITY, f64::NAN, -f64::NAN];
+    let ordinary = [0.0, -0.0, 5e-324, -5e-324, f64::MAX, f64::MIN, 1.0, -2.5e300, f64::MIN_POSITIVE];
+    for n in [0usize, 1, 3, 4, 5, 8, 13, 4096] {
+        let base: Vec<f64> = (0..n).map(|i| ordinary[i % ordinary.len()]).collect();
+        assert!(all_finite(&base));
+        for j in 0..n.min(13) {
+            for &x in &specials {
+                let mut v = base.clone();
+                v[j] = x;
+                assert!(!all_finite(&v), "n={n} j={j} x={x}");
+            }
+        }
+    }
+}
+
+#[test]
+fn checked_ops_name_the_reason_and_pass_missing_values() {
+    assert_eq!(checked(Some(BinOp::Div), None, 1.0, 0.0, f64::INFINITY), Some("division by zero"));
+    assert_eq!(checked(Some(BinOp::Div), None, 0.0, 0.0, f64::NAN), Some("division by zero"));
+    assert_eq!(checked(Some(BinOp::Div), None, 3.0, 1e-308, f64::INFINITY), Some("overflow (beyond ±1.8e308)"));
+    assert_eq!(checked(Some(BinOp::Pow), None, -1e-200, -2.0, f64::INFINITY), Some("overflow (beyond ±1.8e308)"));
+    assert_eq!(checked(Some(BinOp::Pow), None, 0.0, -1.0, f64::INFINITY), Some("zero to a negative power"));
+    assert_eq!(checked(Some(BinOp::Pow), None, -8.0, 0.5, f64::NAN), Some("a negative number to a fractional power"));
+    assert_eq!(checked(None, Some(UnOp::Log), -1.0, 0.0, f64::NAN), Some("log of a number <= 0"));
+    assert_eq!(checked(None, Some(UnOp::Sqrt), -1.0, 0.0, f64::NAN), Some("square root of a negative number"));
+    assert_eq!(checked(Some(BinOp::Mul), None, 1e308, 10.0, f64::INFINITY), Some("overflow (beyond ±1.8e308)"));
+    assert_eq!(checked(Some(BinOp::Add), None, f64::NAN, 1.0, f64::NAN), None); // a missing value passes
+    assert_eq!(checked(Some(BinOp::Mul), None, 2.0, 3.0, 6.0), None);
+    assert!(bin_checked(BinOp::Min, f64::NAN, 1.0).is_nan() && bin(BinOp::Min, f64::NAN, 1.0) == 1.0);
+}

@@ -1,0 +1,584 @@
+//! The block loop: walking one range of the product, evaluating blocks, feeding a sink.
+
+use super::*;
+
+pub(crate) struct Worker<'a> {
+    p: &'a Program,
+    stop: &'a AtomicBool,
+    scalars: Vec<f64>,
+    vectors: Vec<Vec<f64>>,
+    idx: Vec<usize>,
+    /// Lowest level whose deferred ops are stale.
+    stale: Option<usize>,
+    /// The outer combination `idx` holds.
+    at: u64,
+    /// Inner positions whose axis values the vector registers hold.
+    loaded: Option<(usize, usize)>,
+    kept: Vec<u32>,
+    /// Positions a reduction has not ruled out.
+    cand: Vec<u32>,
+    ins: Vec<f64>,
+    outs: Vec<f64>,
+}
+
+impl<'a> Worker<'a> {
+    pub(crate) fn new(p: &'a Program, stop: &'a AtomicBool) -> Worker<'a> {
+        Worker {
+            p,
+            stop,
+            scalars: vec![f64::NAN; p.spec.registers],
+            vectors: vec![vec![0.0; BLOCK.min(p.inner_len)]; p.n_slots],
+            idx: vec![0; p.n_outer],
+            stale: None,
+            at: 0,
+            loaded: None,
+            kept: Vec::with_capacity(BLOCK),
+            cand: Vec::with_capacity(BLOCK),
+            ins: vec![0.0; 32],
+            outs: vec![0.0; 16],
+        }
+    }
+
+    fn err(&self, index: u64, message: String) -> PointError {
+        PointError { index, message }
+    }
+
+    /// Run the ops of one outer level (0: constants, 1 + l: outer axis l) as scalars.
+    fn outer_level(&mut self, lvl: usize, index: u64) -> Result<bool, PointError> {
+        for &k in &self.p.outer_ops[lvl] {
+            self.scalar_op(k).map_err(|m| self.err(index, m))?;
+        }
+        Ok(self.p.outer_filters[lvl].iter().all(|&r| {
+            let v = self.scalars[r];
+            v != 0.0 && !v.is_nan()
+        }))
+    }
+
+    fn scalar_op(&mut self, k: usize) -> Result<(), String> {
+        let s = &mut self.scalars;
+        match &self.p.spec.ops[k] {
+            OpSpec::Bin { op, a, b, o, msg } => {
+                let (x, y) = (s[*a], s[*b]);
+                s[*o] = if let Some(m) = msg {
+                    let r = bin_checked(*op, x, y);
+                    if let Some(why) = checked(Some(*op), None, x, y, r) {
+                        return Err(format!("{why} in {}", self.p.spec.messages[*m]));
+                    }
+                    r
+                } else {
+                    bin(*op, x, y)
+                };
+            }
+            OpSpec::Un { op, a, o, msg } => {
+                let x = s[*a];
+                let r = un(*op, x);
+                if let Some(m) = msg {
+                    if let Some(why) = checked(None, Some(*op), x, 0.0, r) {
+                        return Err(format!("{why} in {}", self.p.spec.messages[*m]));
+                    }
+                }
+                s[*o] = r;
+            }
+            OpSpec::Lut { t, a, b, o } => s[*o] = lookup(&self.p.spec.tables[*t], s[*a], s[*b]),
+            OpSpec::Check { a, o, lo, msg } => {
+                if s[*a] < *lo {
+                    return Err(self.p.spec.messages[*msg].clone());
+                }
+                s[*o] = s[*a];
+            }
+            OpSpec::Model { stage, i, o } => {
+                let n_in = i.len();
+                for (q, &r) in i.iter().enumerate() {
+                    self.ins[q] = s[r];
+                }
+                stage_eval(*stage, &self.ins[..n_in], &mut self.outs[..o.len()])?;
+                for (q, &r) in o.iter().enumerate() {
+                    s[r] = self.outs[q];
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn set_axis(&mut self, axis: usize, i: usize) {
+        for c in &self.p.spec.axes[axis].columns {
+            self.scalars[c.reg] = c.values[i];
+        }
+    }
+
+    /// Decode outer combination `o` and recompute from the outermost level that changed.
+    fn goto(&mut self, o: u64, first: bool, index: u64) -> Result<Option<usize>, PointError> {
+        let mut from = self.p.n_outer;
+        if !first && o == self.at + 1 {
+            // The next combination: an odometer step, no division.
+            for l in (0..self.p.n_outer).rev() {
+                from = l;
+                self.idx[l] += 1;
+                if self.idx[l] < self.p.lens[l] {
+                    break;
+                }
+                self.idx[l] = 0;
+            }
+        } else {
+            let mut rest = o;
+            for l in (0..self.p.n_outer).rev() {
+                let len = self.p.lens[l] as u64;
+                let i = (rest % len) as usize;
+                rest /= len;
+                if first || i != self.idx[l] {
+                    from = l;
+                }
+                self.idx[l] = i;
+            }
+        }
+        self.at = o;
+        let from = if first { 0 } else { from };
+        let lvl = if first { 0 } else { from + 1 };
+        self.stale = Some(self.stale.map_or(lvl, |s| s.min(lvl)));
+        if first && !self.outer_level(0, index)? {
+            return Ok(Some(0));
+        }
+        for l in from..self.p.n_outer {
+            self.set_axis(l, self.idx[l]);
+            if !self.outer_level(l + 1, index)? {
+                return Ok(Some(l + 1));
+            }
+        }
+        Ok(None)
+    }
+
+    pub(crate) fn run(&mut self, start: u64, end: u64, out: &mut dyn Sink) -> Result<usize, PointError> {
+        if start >= end {
+            return Ok(0);
+        }
+        for &(r, v) in &self.p.spec.consts {
+            self.scalars[r] = v;
+        }
+        let inner = self.p.inner_len as u64;
+        let mut o = start / inner;
+        let last = (end - 1) / inner;
+        let mut kept_total = 0;
+        let mut first = true;
+        while o <= last {
+            if self.stop.load(Ordering::Relaxed) {
+                return Err(self.err(PointError::STOPPED, "interrupted".into()));
+            }
+            let combo_start = o * inner;
+            let failed = self.goto(o, first, combo_start.max(start))?;
+            first = false;
+            if let Some(lvl) = failed {
+                if lvl == 0 {
+                    return Ok(0); // a constant filter fails: nothing is kept anywhere
+                }
+                // Skip every combination sharing the failed level's prefix.
+                let span: u64 = self.p.lens[lvl..self.p.n_outer].iter().map(|&l| l as u64).product();
+                o = (o / span + 1) * span;
+                continue;
+            }
+            let p0 = start.saturating_sub(combo_start) as usize;
+            let p1 = (end - combo_start).min(inner) as usize;
+            let mut a = p0;
+            while a < p1 {
+                if self.stop.load(Ordering::Relaxed) {
+                    return Err(self.err(PointError::STOPPED, "interrupted".into()));
+                }
+                let b = (a + BLOCK).min(p1);
+                kept_total += self.block(combo_start, a, b, out)?;
+                a = b;
+            }
+            o += 1;
+        }
+        Ok(kept_total)
+    }
+
+    /// Evaluate inner positions [a, b) of the combination starting at point `base`.
+    fn block(&mut self, base: u64, a: usize, b: usize, out: &mut dyn Sink) -> Result<usize, PointError> {
+        let n = b - a;
+        let p = self.p;
+        // Load the inner axes' columns for positions a..b (unchanged since the last block when it
+        // covered the same positions: axis registers are never written by operations).
+        let reload = self.loaded != Some((a, b));
+        self.loaded = Some((a, b));
+        for (j, stride) in p.inner_strides.iter().enumerate().filter(|_| reload) {
+            let axis = p.n_outer + j;
+            let len = p.lens[axis];
+            for c in &p.spec.axes[axis].columns {
+                let v = &mut self.vectors[p.slot[c.reg]];
+                if *stride == 1 && p.inner_strides.len() == 1 {
+                    v[..n].copy_from_slice(&c.values[a..b]);
+                } else {
+                    for (q, dst) in v[..n].iter_mut().enumerate() {
+                        *dst = c.values[((a + q) / stride) % len];
+                    }
+                }
+            }
+        }
+        for q in 0..p.inner_rank.len() {
+            self.vector_op(p.inner_rank[q], n, base + a as u64)?;
+        }
+        // A reduction rules out, on the ranked columns alone, the points that cannot enter it.
+        let pruned = !p.spec.ranked.is_empty() && {
+            let mut cand = std::mem::take(&mut self.cand);
+            cand.clear();
+            out.prune(&self.sources(n), n, base + a as u64, &mut cand);
+            self.cand = cand;
+            self.cand.len() < n
+        };
+        if pruned && self.cand.is_empty() {
+            return Ok(0);
+        }
+        for q in 0..p.inner_first.len() {
+            self.vector_op(p.inner_first[q], n, base + a as u64)?;
+        }
+        self.kept.clear();
+        let src = |r: usize| match p.slot[r] {
+            usize::MAX => Source::Scalar(self.scalars[r]),
+            s => Source::Vector(&self.vectors[s][..n]),
+        };
+        match (p.inner_filters.as_slice(), p.fused.as_slice()) {
+            ([], []) => self.kept.extend(0..n as u32),
+            ([], [(op, a, b)]) => {
+                // The common case: one condition such as wall_clock_days <= 90.
+                let (x, y) = (src(*a), src(*b));
+                macro_rules! keep {
+                    ($cmp:tt) => {
+                        match (x, y) {
+                            (Source::Vector(x), Source::Scalar(c)) => keep_where(&mut self.kept, x, |v| v $cmp c),
+                            (x, y) => self.kept.extend((0..n as u32).filter(|&j| x.at(j as usize) $cmp y.at(j as usize))),
+                        }
+                    };
+                }
+                match op {
+                    BinOp::Lt => keep!(<),
+                    BinOp::Le => keep!(<=),
+                    BinOp::Gt => keep!(>),
+                    BinOp::Ge => keep!(>=),
+                    BinOp::Eq => keep!(==),
+                    _ => keep!(!=),
+                }
+            }
+            (plain, fused) => {
+                let plain: Vec<&[f64]> = plain.iter().map(|&r| &self.vectors[p.slot[r]][..n]).collect();
+                let fused: Vec<(BinOp, Source<'_>, Source<'_>)> =
+                    fused.iter().map(|&(op, a, b)| (op, src(a), src(b))).collect();
+                'points: for j in 0..n {
+                    for v in &plain {
+                        if v[j] == 0.0 || v[j].is_nan() {
+                            continue 'points;
+                        }
+                    }
+                    for (op, a, b) in &fused {
+                        if bin(*op, a.at(j), b.at(j)) == 0.0 {
+                            continue 'points;
+                        }
+                    }
+                    self.kept.push(j as u32);
+                }
+            }
+        }
+        if pruned {
+            intersect(&mut self.kept, &self.cand);
+        }
+        if self.kept.is_empty() {
+            return Ok(0);
+        }
+        if let Some(from) = self.stale.take() {
+            for lvl in from..p.deferred.len() {
+                for q in 0..p.deferred[lvl].len() {
+                    let k = p.deferred[lvl][q];
+                    self.scalar_op(k).map_err(|m| self.err(base + a as u64, m))?;
+                }
+            }
+        }
+        for q in 0..p.inner_rest.len() {
+            self.vector_op(p.inner_rest[q], n, base + a as u64)?;
+        }
+        let all = self.kept.len() == n;
+        let sources = self.sources(n);
+        out.emit(&self.kept, all, &sources, base + a as u64);
+        Ok(self.kept.len())
+    }
+
+    /// Each output column's values over the block's first `n` positions.
+    fn sources(&self, n: usize) -> Vec<Source<'_>> {
+        let p = self.p;
+        p.spec
+            .outputs
+            .iter()
+            .map(|o| match p.slot[o.reg] {
+                usize::MAX => Source::Scalar(self.scalars[o.reg]),
+                s => Source::Vector(&self.vectors[s][..n]),
+            })
+            .collect()
+    }
+
+    fn vector_op(&mut self, k: usize, n: usize, index0: u64) -> Result<(), PointError> {
+        let p = self.p;
+        match &p.spec.ops[k] {
+            OpSpec::Bin { op, a, b, o, msg } => {
+                let mut out = std::mem::take(&mut self.vectors[p.slot[*o]]);
+                let (sa, sb) = (p.slot[*a], p.slot[*b]);
+                {
+                    let x = if sa == usize::MAX { None } else { Some(&self.vectors[sa][..n]) };
+                    let y = if sb == usize::MAX { None } else { Some(&self.vectors[sb][..n]) };
+                    let (xs, ys) = (self.scalars[*a], self.scalars[*b]);
+                    macro_rules! apply {
+                        ($f:expr) => {
+                            match (x, y) {
+                                (Some(x), Some(y)) => {
+                                    for ((d, &u), &v) in out[..n].iter_mut().zip(x).zip(y) {
+                                        *d = $f(u, v);
+                                    }
+                                }
+                                (Some(x), None) => {
+                                    for (d, &u) in out[..n].iter_mut().zip(x) {
+                                        *d = $f(u, ys);
+                                    }
+                                }
+                                (None, Some(y)) => {
+                                    for (d, &v) in out[..n].iter_mut().zip(y) {
+                                        *d = $f(xs, v);
+                                    }
+                                }
+                                (None, None) => out[..n].fill($f(xs, ys)),
+                            }
+                        };
+                    }
+                    // Monomorphised loops for the common arithmetic; the rest go through `bin`.
+                    match op {
+                        BinOp::Add => apply!(|u: f64, v: f64| u + v),
+                        BinOp::Sub => apply!(|u: f64, v: f64| u - v),
+                        BinOp::Mul => apply!(|u: f64, v: f64| u * v),
+                        BinOp::Div => apply!(|u: f64, v: f64| u / v),
+                        BinOp::Le => apply!(|u: f64, v: f64| if u <= v { 1.0 } else { 0.0 }),
+                        BinOp::Lt => apply!(|u: f64, v: f64| if u < v { 1.0 } else { 0.0 }),
+                        BinOp::Ge => apply!(|u: f64, v: f64| if u >= v { 1.0 } else { 0.0 }),
+                        BinOp::Gt => apply!(|u: f64, v: f64| if u > v { 1.0 } else { 0.0 }),
+                        other if msg.is_some() => {
+                            let other = *other;
+                            apply!(|u: f64, v: f64| bin_checked(other, u, v))
+                        }
+                        other => {
+                            let other = *other;
+                            apply!(|u: f64, v: f64| bin(other, u, v))
+                        }
+                    }
+                    // A checked op: find a non-finite result whose operands had values (rare: a
+                    // scan of the block, then a look at the operands only where it fails).
+                    if let Some(&m) = msg.as_ref().filter(|_| !all_finite(&out[..n])) {
+                        let at = |src: Option<&[f64]>, c: f64, j: usize| src.map_or(c, |v| v[j]);
+                        for (j, &r) in out[..n].iter().enumerate() {
+                            if r.is_finite() {
+                                continue;
+                            }
+                            let (u, v) = (at(x, xs, j), at(y, ys, j));
+                            if let Some(why) = checked(Some(*op), None, u, v, r) {
+                                let message = format!("{why} in {}", p.spec.messages[m]);
+                                self.vectors[p.slot[*o]] = out;
+                                return Err(self.err(index0 + j as u64, message));
+                            }
+                        }
+                    }
+                }
+                self.vectors[p.slot[*o]] = out;
+            }
+            OpSpec::Un { op, a, o, msg } => {
+                let mut out = std::mem::take(&mut self.vectors[p.slot[*o]]);
+                match p.slot[*a] {
+                    usize::MAX => out[..n].fill(un(*op, self.scalars[*a])),
+                    s => {
+                        for (d, &u) in out[..n].iter_mut().zip(&self.vectors[s][..n]) {
+                            *d = un(*op, u);
+                        }
+                    }
+                }
+                if let Some(&m) = msg.as_ref().filter(|_| !all_finite(&out[..n])) {
+                    let src = p.slot[*a];
+                    for (j, &r) in out[..n].iter().enumerate() {
+                        if r.is_finite() {
+                            continue;
+                        }
+                        let u = if src == usize::MAX { self.scalars[*a] } else { self.vectors[src][j] };
+                        if let Some(why) = checked(None, Some(*op), u, 0.0, r) {
+                            let message = format!("{why} in {}", p.spec.messages[m]);
+                            self.vectors[p.slot[*o]] = out;
+                            return Err(self.err(index0 + j as u64, message));
+                        }
+                    }
+                }
+                self.vectors[p.slot[*o]] = out;
+            }
+            OpSpec::Check { a, o, lo, msg } => {
+                let mut out = std::mem::take(&mut self.vectors[p.slot[*o]]);
+                for (j, d) in out[..n].iter_mut().enumerate() {
+                    *d = self.read(*a, j);
+                }
+                let bad = out[..n].iter().position(|v| *v < *lo);
+                self.vectors[p.slot[*o]] = out;
+                if let Some(j) = bad {
+                    return Err(self.err(index0 + j as u64, p.spec.messages[*msg].clone()));
+                }
+            }
+            OpSpec::Lut { t, a, b, o } => {
+                let mut out = std::mem::take(&mut self.vectors[p.slot[*o]]);
+                let table = &p.spec.tables[*t];
+                for (j, d) in out[..n].iter_mut().enumerate() {
+                    let x = self.read(*a, j);
+                    let y = self.read(*b, j);
+                    *d = lookup(table, x, y);
+                }
+                self.vectors[p.slot[*o]] = out;
+            }
+            OpSpec::Model { stage: Stage::Wall, i, o } => {
+                // The innermost loop of most sweeps (GPU count): a checked division.
+                let mut out = std::mem::take(&mut self.vectors[p.slot[o[0]]]);
+                let gh_scalar = self.scalars[i[0]];
+                let g_scalar = self.scalars[i[1]];
+                let (sh, sg) = (p.slot[i[0]], p.slot[i[1]]);
+                let bad = {
+                    let gh_v = (sh != usize::MAX).then(|| &self.vectors[sh][..n]);
+                    let g_v = (sg != usize::MAX).then(|| &self.vectors[sg][..n]);
+                    // whole and >= 1: (g + 2^52) - 2^52 rounds to an integer, vectorisable unlike trunc
+                    let ok = match (gh_v, g_v) {
+                        (Some(gh), Some(g)) => {
+                            let mut ok = true;
+                            for ((d, &h), &c) in out[..n].iter_mut().zip(gh).zip(g) {
+                                *d = wall_clock_days(h, c);
+                                ok &= whole(c);
+                            }
+                            ok
+                        }
+                        (None, Some(g)) => {
+                            let mut ok = true;
+                            for (d, &c) in out[..n].iter_mut().zip(g) {
+                                *d = wall_clock_days(gh_scalar, c);
+                                ok &= whole(c);
+                            }
+                            ok
+                        }
+                        (Some(gh), None) => {
+                            for (d, &h) in out[..n].iter_mut().zip(gh) {
+                                *d = wall_clock_days(h, g_scalar);
+                            }
+                            whole(g_scalar)
+                        }
+                        (None, None) => {
+                            out[..n].fill(wall_clock_days(gh_scalar, g_scalar));
+                            whole(g_scalar)
+                        }
+                    };
+                    if ok {
+                        None
+                    } else {
+                        (0..n).find(|&j| !whole(g_v.map_or(g_scalar, |v| v[j])))
+                    }
+                };
+                self.vectors[p.slot[o[0]]] = out;
+                if let Some(j) = bad {
+                    let g = self.read(i[1], j);
+                    return Err(self.err(index0 + j as u64, format!("gpus: got {}, expected a whole number from 1 to 4.5e15", g.shown())));
+                }
+            }
+            OpSpec::Model { stage: Stage::MemGpu, i, o } => {
+                // Per-GPU memory varies with the GPU count, usually the innermost axis.
+                let mut outs: Vec<Vec<f64>> = o.iter().map(|&r| std::mem::take(&mut self.vectors[p.slot[r]])).collect();
+                let ops: Vec<Source<'_>> = i
+                    .iter()
+                    .map(|&r| match p.slot[r] {
+                        usize::MAX => Source::Scalar(self.scalars[r]),
+                        s => Source::Vector(&self.vectors[s][..n]),
+                    })
+                    .collect();
+                let mut failure = None;
+                let only_gpus_vary = ops.iter().enumerate().all(|(q, o)| q == 7 || matches!(o, Source::Scalar(_)));
+                let fast = only_gpus_vary && matches!(ops[7], Source::Vector(_));
+                if let (true, Source::Vector(gs)) = (fast, ops[7]) {
+                    // The usual case: the model and its layout are fixed within the block, the GPU
+                    // count varies.
+                    let v = |q: usize| ops[q].at(0);
+                    let s = mem_states(v);
+                    let (zero, mp, cap) = (v(6) as u8, v(8) * v(9), opt(v(10)));
+                    for (j, &g) in gs.iter().enumerate() {
+                        if !(whole(g) && whole(g / mp)) {
+                            failure = Some((j, g, mp));
+                            break;
+                        }
+                        let m = per_gpu(&s, zero, Some(g), mp, cap);
+                        for (col, x) in outs.iter_mut().zip(memory_row(&m)) {
+                            col[j] = x;
+                        }
+                    }
+                }
+                for j in (0..n).filter(|_| !fast) {
+                    let v = |q: usize| ops[q].at(j);
+                    let (g, tp, pp) = (v(7), v(8), v(9));
+                    let mp = tp * pp;
+                    if !g.is_nan() && !(whole(g) && whole(g / mp)) {
+                        failure = Some((j, g, mp));
+                        break;
+                    }
+                    let s = mem_states(v);
+                    let m = per_gpu(&s, v(6) as u8, opt(g), mp, opt(v(10)));
+                    for (col, x) in outs.iter_mut().zip(memory_row(&m)) {
+                        col[j] = x;
+                    }
+                }
+                drop(ops);
+                for (col, &r) in outs.into_iter().zip(o) {
+                    self.vectors[p.slot[r]] = col;
+                }
+                if let Some((j, g, mp)) = failure {
+                    let m = if whole(g) {
+                        format!("gpus: got {g}, expected a multiple of tensor × pipeline parallel ({mp})")
+                    } else {
+                        format!("gpus: got {}, expected a whole number from 1 to 4.5e15", g.shown())
+                    };
+                    return Err(self.err(index0 + j as u64, m));
+                }
+            }
+            OpSpec::Model { stage, i, o } => {
+                let mut outs: Vec<Vec<f64>> = o.iter().map(|&r| std::mem::take(&mut self.vectors[p.slot[r]])).collect();
+                let mut ins = [0.0f64; 32];
+                let mut res = [0.0f64; 16];
+                let mut failure = None;
+                // Operands resolved once: (vector slot, or the scalar value).
+                let operands: Vec<(usize, f64)> = i.iter().map(|&r| (p.slot[r], self.scalars[r])).collect();
+                for (q, &(slot, v)) in operands.iter().enumerate() {
+                    if slot == usize::MAX {
+                        ins[q] = v;
+                    }
+                }
+                let varying: Vec<(usize, usize)> =
+                    operands.iter().enumerate().filter(|(_, (s, _))| *s != usize::MAX).map(|(q, (s, _))| (q, *s)).collect();
+                for j in 0..n {
+                    for &(q, slot) in &varying {
+                        ins[q] = self.vectors[slot][j];
+                    }
+                    if let Err(m) = stage_eval(*stage, &ins[..i.len()], &mut res[..o.len()]) {
+                        failure = Some((j, m));
+                        break;
+                    }
+                    for (q, col) in outs.iter_mut().enumerate() {
+                        col[j] = res[q];
+                    }
+                }
+                for (col, &r) in outs.into_iter().zip(o) {
+                    self.vectors[p.slot[r]] = col;
+                }
+                if let Some((j, m)) = failure {
+                    return Err(self.err(index0 + j as u64, m));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn read(&self, r: usize, j: usize) -> f64 {
+        match self.p.slot[r] {
+            usize::MAX => self.scalars[r],
+            s => self.vectors[s][j],
+        }
+    }
+}
+

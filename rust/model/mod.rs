@@ -1,0 +1,6 @@
+//! The cost model: plain Rust, no PyO3 — FLOPs, utilisation, time, money, energy, memory.
+
+pub mod estimate;
+pub mod flops;
+pub mod memory;
+pub mod types;
