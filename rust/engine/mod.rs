@@ -12,6 +12,7 @@
 
 mod ir;
 mod kernels;
+pub mod parallel;
 mod passes;
 mod schedule;
 mod sink;

@@ -242,3 +242,29 @@ fn checked_ops_name_the_reason_and_pass_missing_values() {
     assert_eq!(checked(Some(BinOp::Mul), None, 2.0, 3.0, 6.0), None);
     assert!(bin_checked(BinOp::Min, f64::NAN, 1.0).is_nan() && bin(BinOp::Min, f64::NAN, 1.0) == 1.0);
 }
+
+#[test]
+fn parallel_regions_stop_when_interrupted_and_report_the_lowest_error() {
+    use crate::engine::parallel::{run_regions, RunError};
+    // A long plan: 4e9 points in regions of 1e8; asked to stop at the first poll.
+    let long = r#"{"registers": 2, "axes": [{"len": 2000000, "columns": [{"reg": 0, "gen": {"kind": "range", "start": 0, "stop": 2000000, "step": 1, "num": 2000000}}]},
+        {"len": 2000, "columns": [{"reg": 1, "gen": {"kind": "range", "start": 0, "stop": 2000, "step": 1, "num": 2000}}]}],
+        "ops": [], "filters": [], "outputs": [{"reg": 0, "kind": "f64"}]}"#;
+    let p = plan(long);
+    let started = std::time::Instant::now();
+    let r = run_regions(&p, (0, p.total()), 100_000_000, 2, |_| Count(0), || true);
+    assert!(matches!(r, Err(RunError::Interrupted)));
+    assert!(started.elapsed().as_secs() < 30);
+    // The error at the lowest index, whatever the thread count and region size.
+    let bad = r#"{"registers": 3, "consts": [[1, 0.0]], "axes": [{"len": 50, "columns": [{"reg": 0, "values": [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,0]}]}],
+        "ops": [{"k": "bin", "op": "div", "a": 0, "b": 0, "o": 2, "msg": 0}], "filters": [], "outputs": [{"reg": 2, "kind": "f64"}], "messages": ["x = 'a / a'"]}"#;
+    let p = plan(bad);
+    for (threads, chunk) in [(1, 5), (2, 8), (3, 1)] {
+        match run_regions(&p, (0, p.total()), chunk, threads, |_| Count(0), || false) {
+            Err(RunError::Point(e)) => assert_eq!((e.index, e.message.as_str()), (49, "division by zero in x = 'a / a'")),
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("no error"),
+        }
+    }
+}
+

@@ -1,8 +1,7 @@
 //! The compiled plan as a Python object: evaluation into Arrow buffers, counts, reductions.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use pyo3::buffer::PyUntypedBuffer;
 use pyo3::exceptions::PyValueError;
@@ -37,118 +36,37 @@ impl Outs {
     }
 }
 
-/// Most threads a pool may have, per core: more only adds switching.
-const MAX_THREADS_PER_CORE: usize = 4;
-/// Pools kept for reuse (the most recently used sizes); an evicted pool's threads end once no
-/// call is using it.
-const POOLS_KEPT: usize = 4;
-
-fn pool(threads: usize) -> PyResult<Arc<rayon::ThreadPool>> {
-    static POOLS: OnceLock<Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>>> = OnceLock::new();
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let threads = if threads == 0 { cores } else { threads.min(MAX_THREADS_PER_CORE * cores) };
-    let mut pools = POOLS.get_or_init(|| Mutex::new(Vec::new())).lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(i) = pools.iter().position(|(n, _)| *n == threads) {
-        let entry = pools.remove(i);
-        let p = entry.1.clone();
-        pools.push(entry);
-        return Ok(p);
-    }
-    let p = Arc::new(
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("costspec-{i}"))
-            .build()
-            .map_err(|e| PyValueError::new_err(e.to_string()))?,
-    );
-    if pools.len() >= POOLS_KEPT {
-        pools.remove(0);
-    }
-    pools.push((threads, p.clone()));
-    Ok(p)
-}
-
-fn regions(start: u64, end: u64, chunk: u64) -> Vec<(u64, u64)> {
-    let mut out = Vec::new();
-    let mut a = start;
-    while a < end {
-        let b = (a + chunk).min(end);
-        out.push((a, b));
-        a = b;
-    }
-    out
-}
-
-
-/// How often a running call looks for a signal (Ctrl-C, SIGTERM) to act on.
-const SIGNAL_POLL: std::time::Duration = std::time::Duration::from_millis(50);
-
-/// Run `[start, end)` in regions of `chunk` points on a pool of `threads`, one sink per region
-/// (made by `make`), GIL released. Returns the sinks in region order, or the error at the lowest
-/// failing point, so the outcome does not depend on the thread count.
-///
-/// While the pool works, the calling thread takes the GIL every 50 ms to run Python's signal
-/// handlers: when one raises (KeyboardInterrupt on Ctrl-C), the workers stop at their next block
-/// and that exception is returned, so an interrupt takes effect within milliseconds.
+/// Run `[start, end)` in regions on `threads` threads (engine::parallel), GIL released. While the
+/// pool works, the calling thread takes the GIL every 50 ms to run Python's signal handlers: when
+/// one raises (KeyboardInterrupt on Ctrl-C), the workers stop at their next block and that
+/// exception is returned, so an interrupt takes effect within milliseconds.
 fn run_regions<S: engine::Sink + Send>(
     py: Python<'_>,
     program: &Arc<engine::Program>,
-    (start, end): (u64, u64),
+    range: (u64, u64),
     chunk: usize,
     threads: usize,
     make: impl Fn(usize) -> S + Sync + Send,
 ) -> PyResult<Vec<S>> {
-    let regs = regions(start, end.min(program.total()), chunk.max(1) as u64);
-    let pool = pool(threads)?;
-    let stop = AtomicBool::new(false);
-    let (results, signal) = py.detach(|| {
-        std::thread::scope(|scope| {
-            let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-            let (regs, pool, stop, make) = (&regs, &pool, &stop, &make);
-            let work = scope.spawn(move || {
-                use rayon::prelude::*;
-                let out: Vec<Result<S, engine::PointError>> = pool.install(|| {
-                    regs.par_iter()
-                        .enumerate()
-                        .map(|(r, &(a, b))| {
-                            let mut sink = make(r);
-                            program.run_until(a, b, &mut sink, &stop).map(|_| sink)
-                        })
-                        .collect()
-                });
-                let _ = done_tx.send(());
-                out
-            });
-            let mut signal: Option<PyErr> = None;
-            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(SIGNAL_POLL) {
-                if signal.is_none() {
-                    if let Err(e) = Python::attach(|py| py.check_signals()) {
-                        signal = Some(e);
-                        stop.store(true, Ordering::Relaxed);
-                    }
+    let mut signal: Option<PyErr> = None;
+    let result = py.detach(|| {
+        engine::parallel::run_regions(program, range, chunk, threads, make, || {
+            match Python::attach(|py| py.check_signals()) {
+                Ok(()) => false,
+                Err(e) => {
+                    signal = Some(e);
+                    true
                 }
             }
-            (work.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), signal)
         })
     });
-    if let Some(e) = signal {
-        return Err(e);
-    }
-    let mut sinks = Vec::with_capacity(results.len());
-    let mut first_err: Option<engine::PointError> = None;
-    for r in results {
-        match r {
-            Ok(s) => sinks.push(s),
-            Err(e) => {
-                if first_err.as_ref().is_none_or(|f| e.index < f.index) {
-                    first_err = Some(e);
-                }
-            }
+    match result {
+        Ok(sinks) => Ok(sinks),
+        Err(engine::parallel::RunError::Point(e)) => Err(sweep_error(e)),
+        Err(engine::parallel::RunError::Interrupted) => {
+            Err(signal.unwrap_or_else(|| pyo3::exceptions::PyKeyboardInterrupt::new_err("interrupted")))
         }
-    }
-    match first_err {
-        Some(e) => Err(sweep_error(e)),
-        None => Ok(sinks),
+        Err(engine::parallel::RunError::Pool(e)) => Err(PyValueError::new_err(e)),
     }
 }
 
@@ -193,7 +111,7 @@ impl PyPlan {
             return Err(PyValueError::new_err("chunk must be a positive multiple of 8"));
         }
         let end = end.min(self.program.total());
-        let regs = regions(start, end, chunk as u64);
+        let regs = engine::parallel::regions(start, end, chunk as u64);
         let capacity = regs.len() * chunk;
         let outputs = self.program.outputs();
         if buffers.len() != outputs.len() {
