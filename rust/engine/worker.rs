@@ -431,10 +431,11 @@ impl<'a> Worker<'a> {
             }
             OpSpec::Model { stage: Stage::Wall, i, o } => {
                 // The innermost loop of most sweeps (GPU count): a checked division.
-                let mut out = std::mem::take(&mut self.vectors[p.slot[o[0]]]);
-                let gh_scalar = self.scalars[i[0]];
-                let g_scalar = self.scalars[i[1]];
-                let (sh, sg) = (p.slot[i[0]], p.slot[i[1]]);
+                let (gh_reg, g_reg, out_reg) = (i[WallIn::gpu_hours as usize], i[WallIn::gpus as usize], o[WallOut::wall_clock_days as usize]);
+                let mut out = std::mem::take(&mut self.vectors[p.slot[out_reg]]);
+                let gh_scalar = self.scalars[gh_reg];
+                let g_scalar = self.scalars[g_reg];
+                let (sh, sg) = (p.slot[gh_reg], p.slot[g_reg]);
                 let bad = {
                     let gh_v = (sh != usize::MAX).then(|| &self.vectors[sh][..n]);
                     let g_v = (sg != usize::MAX).then(|| &self.vectors[sg][..n]);
@@ -473,9 +474,9 @@ impl<'a> Worker<'a> {
                         (0..n).find(|&j| !whole(g_v.map_or(g_scalar, |v| v[j])))
                     }
                 };
-                self.vectors[p.slot[o[0]]] = out;
+                self.vectors[p.slot[out_reg]] = out;
                 if let Some(j) = bad {
-                    let g = self.read(i[1], j);
+                    let g = self.read(g_reg, j);
                     return Err(self.err(index0 + j as u64, format!("gpus: got {}, expected a whole number from 1 to 4.5e15", g.shown())));
                 }
             }
@@ -490,14 +491,17 @@ impl<'a> Worker<'a> {
                     })
                     .collect();
                 let mut failure = None;
-                let only_gpus_vary = ops.iter().enumerate().all(|(q, o)| q == 7 || matches!(o, Source::Scalar(_)));
-                let fast = only_gpus_vary && matches!(ops[7], Source::Vector(_));
-                if let (true, Source::Vector(gs)) = (fast, ops[7]) {
+                use MemGpuIn as I;
+                let gpus_at = I::gpus as usize;
+                let only_gpus_vary = ops.iter().enumerate().all(|(q, o)| q == gpus_at || matches!(o, Source::Scalar(_)));
+                let fast = only_gpus_vary && matches!(ops[gpus_at], Source::Vector(_));
+                if let (true, Source::Vector(gs)) = (fast, ops[gpus_at]) {
                     // The usual case: the model and its layout are fixed within the block, the GPU
                     // count varies.
-                    let v = |q: usize| ops[q].at(0);
+                    let v = |q: I| ops[q as usize].at(0);
                     let s = mem_states(v);
-                    let (zero, mp, cap) = (v(6) as u8, v(8) * v(9), opt(v(10)));
+                    let (zero, mp, cap) =
+                        (v(I::zero) as u8, v(I::tensor_parallel) * v(I::pipeline_parallel), opt(v(I::gpu_memory_gb)));
                     for (j, &g) in gs.iter().enumerate() {
                         if !(whole(g) && whole(g / mp)) {
                             failure = Some((j, g, mp));
@@ -510,15 +514,15 @@ impl<'a> Worker<'a> {
                     }
                 }
                 for j in (0..n).filter(|_| !fast) {
-                    let v = |q: usize| ops[q].at(j);
-                    let (g, tp, pp) = (v(7), v(8), v(9));
+                    let v = |q: I| ops[q as usize].at(j);
+                    let (g, tp, pp) = (v(I::gpus), v(I::tensor_parallel), v(I::pipeline_parallel));
                     let mp = tp * pp;
                     if !g.is_nan() && !(whole(g) && whole(g / mp)) {
                         failure = Some((j, g, mp));
                         break;
                     }
                     let s = mem_states(v);
-                    let m = per_gpu(&s, v(6) as u8, opt(g), mp, opt(v(10)));
+                    let m = per_gpu(&s, v(I::zero) as u8, opt(g), mp, opt(v(I::gpu_memory_gb)));
                     for (col, x) in outs.iter_mut().zip(memory_row(&m)) {
                         col[j] = x;
                     }
