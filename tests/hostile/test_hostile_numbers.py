@@ -311,3 +311,16 @@ def test_a_one_point_sweep_with_many_columns_stays_small(tmp_path: Path) -> None
         runner._Buffers = real  # type: ignore[misc]
     assert sum(b.num_rows for g in groups for b in g) == 1
     assert allocated == [8]  # points per buffer: one, rounded up to the engine's multiple of 8
+
+
+@given(values=st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=8))
+@settings(max_examples=200, deadline=None)
+def test_axis_values_reach_the_engine_exactly(values: list[float]) -> None:
+    """Plans travel to the engine as JSON: every float must arrive bit for bit (serde_json's
+    default parser read -1801439850948199.0 as -1801439850948199.25)."""
+    from costspec.spec import load_text
+
+    spec = load_text(BASE + f"sweep: {{grid: {{k: [{', '.join(repr(v) for v in values)}]}}}}\n"
+                     "output: {columns: [k]}\n")
+    got = costspec.sweep(spec).column("k").to_pylist()
+    assert [math.copysign(1, g) * abs(g) for g in got] == [v + 0.0 for v in values]
