@@ -2,7 +2,7 @@
 
 from typing import Any, Mapping, final
 
-__all__ = ["BLOCK", "ModelError", "Plan", "SweepError", "__version__", "estimate", "stage_layouts"]
+__all__ = ["BLOCK", "ModelError", "Plan", "SweepError", "__version__", "categories", "estimate", "stage_layouts"]
 __version__: str
 BLOCK: int
 
@@ -20,6 +20,9 @@ def estimate(point: Mapping[str, Any]) -> dict[str, Any]:
     usd_per_gpu_hour, watts, pue, grid_kg_per_kwh, gpu_memory_gb, optimizer, zero,
     tensor_parallel, pipeline_parallel, micro_batch.
     """
+
+def categories() -> dict[str, list[str]]:
+    """Names of each category input (convention, mode, ...) in the engine's index order."""
 
 def stage_layouts() -> dict[str, tuple[list[str], list[str]]]:
     """Register layouts of the cost-model stages a plan may use: {stage: (inputs, outputs)}."""

@@ -18,12 +18,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from costspec.errors import CatalogError, InputError, UnknownNameError, printable
-
-PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8", "fp4")
-ARCH_FIELDS = (
-    "layers", "d_model", "heads", "kv_heads", "head_dim", "ffn_dim", "vocab", "seq_len", "experts",
-    "experts_per_token",
-)
+from costspec.fields import ARCHITECTURE as ARCH_FIELDS
+from costspec.fields import PRECISIONS
 
 
 def normalise(name: str) -> str:

@@ -15,27 +15,16 @@ from typing import Any, NoReturn
 
 import click
 
+from costspec import fields as registry
 from costspec.catalog import Catalog
 from costspec.errors import CatalogError, CostspecError, InputError, ModelInputError, SpecError, printable
 
-# Input names (API / JSON) whose flag is not simply --name-with-dashes.
-FLAGS = {
-    "usd_per_gpu_hour": "--price",
-    "grid_kg_co2e_per_kwh": "--grid-kg-per-kwh",
-    "grid_kg_per_kwh": "--grid-kg-per-kwh",
-    "tensor_parallel": "--tp",
-    "pipeline_parallel": "--pp",
-    "peak_tflops": "--precision",
-    "gpu_memory_gb": "--gpu",
-    "architecture": "--arch",
-    "lora": "--lora-rank or --lora-fraction",
-    "wall_clock_days": "--wall-clock-days",
-    "solve.for": "--solve",
-}
-# Targets of --solve: column -> option name (as click passes it).
-TARGET_OPTIONS = {"cost_usd": "budget_usd", "wall_clock_days": "deadline_days", "gpu_hours": "max_gpu_hours",
-                  "model_flops": "compute_flops", "energy_kwh": "max_energy_kwh"}
-FLAGS.update({f"solve.{t}": "--" + opt.replace("_", "-") for t, opt in TARGET_OPTIONS.items()})
+# Input names (API / JSON) and the flags that set them: the registry's, and the names the cost
+# model reports that no flag sets directly.
+FLAGS: dict[str, str] = {f.keyword: f.flag for f in registry.INPUTS if f.flag}
+FLAGS.update({"grid_kg_per_kwh": FLAGS["grid_kg_co2e_per_kwh"], "peak_tflops": "--precision",
+              "gpu_memory_gb": "--gpu", "architecture": "--arch", "lora": "--lora-rank or --lora-fraction",
+              "compute_flops": "--compute-flops", "budget_usd": "--budget-usd"})
 # Names that may appear inside an error's "expected ..." text, shown as flags on the command line.
 _NAMED = re.compile(r"\b(mfu|gpu_hours|wall_clock_days|dataset_tokens|tokens|params|gpus|lora_rank|lora_fraction)\b")
 
@@ -125,51 +114,43 @@ ALLOW_INCLUDE_OUTSIDE = click.option(
          "the spec, else the spec's folder).")
 
 
+def _param(f: registry.Field) -> str:
+    """The name click passes a field's flag under: its keyword (solve.cost_usd -> solve_cost_usd)."""
+    return "solve_for" if f.path == "solve.for" else f.keyword.replace(".", "_")
+
+
+def _metavar(f: registry.Field) -> str:
+    if f.kind == "name":
+        return "NAME"
+    return "X" if f.domain is registry.FRACTION else "N"
+
+
+def _field_options(command: Any) -> Any:
+    """The estimate command's flags, one per registry field that has one, in the registry's order."""
+    for f in reversed([f for f in registry.INPUTS if f.flag]):
+        assert f.flag is not None
+        kw: dict[str, Any] = {"help": f.help if f.help is not None else f.description}
+        if f.path == "solve.for":
+            kw.update(type=CHOICE(list(registry.SOLVE_FOR)),
+                      help="Solve for this unknown from the targets (each an upper bound).")
+        elif f.kind in ("choice", "flag"):
+            kw.update(type=CHOICE(list(f.choices)))
+        else:
+            kw.update(metavar=_metavar(f))
+        if f.default is not None:
+            kw.update(default=str(f.default), show_default=True)
+        command = click.option(f.flag, _param(f), **kw)(command)
+    return command
+
+
 @cli.command()
-@click.option("--model", metavar="PRESET", help="Model preset from the catalog (costspec catalog models).")
-@click.option("--params", metavar="N", help="Total parameters, e.g. 7B (overrides the preset's).")
-@click.option("--active-params", metavar="N", help="Parameters used per token (MoE); defaults to --params.")
+@_field_options
 @click.option("--arch", multiple=True, metavar="FIELD=VALUE",
-              help="Architecture field (layers, d_model, heads, kv_heads, head_dim, ffn_dim, vocab, seq_len, "
-                   "experts, experts_per_token, gated_mlp); repeatable; overrides the preset's.")
-@click.option("--tokens", metavar="D", help="Training tokens, e.g. 780B or 2T (default: the preset's published count).")
-@click.option("--dataset-tokens", metavar="D", help="Dataset tokens, multiplied by --epochs instead of --tokens.")
-@click.option("--epochs", metavar="E", help="Epochs over --dataset-tokens.")
-@click.option("--gpu", metavar="ID", help="Accelerator from the catalog, e.g. h100 (costspec catalog gpus).")
-@click.option("--gpus", metavar="N", help="GPU count: gives wall-clock time and the data-parallel degree.")
-@click.option("--mfu", metavar="X", help="Model FLOPs utilisation in (0, 1].")
-@click.option("--gpu-hours", metavar="H", help="Published GPU-hours instead of --mfu: reports the implied MFU.")
-@click.option("--wall-clock-days", metavar="DAYS", help="Published wall-clock days (with --gpus) instead of --mfu.")
-@click.option("--price", metavar="USD", help="Price per GPU-hour in US dollars.")
-@click.option("--provider", metavar="NAME", help="Take the price from the catalog: aws, lambda, coreweave, gcp/spot, ...")
-@click.option("--precision", default="bf16", show_default=True, type=CHOICE(["fp32", "tf32", "bf16", "fp16", "fp8", "fp4"]),
-              help="Training precision; picks the GPU's dense peak.")
-@click.option("--convention", default="6nd", show_default=True, type=CHOICE(["6nd", "palm", "megatron"]),
-              help="How model FLOPs are counted.")
-@click.option("--recompute", default="none", show_default=True, type=CHOICE(["none", "selective", "full"]),
-              help="Activation recomputation (adds hardware FLOPs, saves memory).")
-@click.option("--mode", default="pretrain", show_default=True, type=CHOICE(["pretrain", "finetune", "lora"]))
-@click.option("--lora-rank", metavar="R", help="LoRA rank (adapters on query and value projections).")
-@click.option("--lora-fraction", metavar="F", help="LoRA trainable parameters as a fraction of --params.")
-@click.option("--watts", metavar="W", help="Power per GPU (default: the catalog TDP).")
-@click.option("--pue", default="1.0", show_default=True, metavar="X", help="Data-centre power usage effectiveness.")
-@click.option("--grid-kg-per-kwh", metavar="KG", help="Grid carbon intensity, kg CO2e per kWh.")
-@click.option("--optimizer", default="adam", show_default=True, type=CHOICE(["adam", "adam8bit", "sgd"]))
-@click.option("--zero", default="3", show_default=True, type=CHOICE(["0", "1", "2", "3", "fsdp"]),
-              help="ZeRO stage sharding model states over data parallelism (fsdp = 3).")
-@click.option("--tp", default="1", show_default=True, metavar="N", help="Tensor-parallel degree.")
-@click.option("--pp", default="1", show_default=True, metavar="N", help="Pipeline-parallel degree.")
-@click.option("--micro-batch", default="1", show_default=True, metavar="N", help="Sequences per micro-batch (activations).")
+              help="Architecture field (" + ", ".join((*registry.ARCHITECTURE, "gated_mlp")) + "); repeatable; "
+                   "overrides the preset's.")
 @click.option("--catalog", "catalog_files", multiple=True, metavar="FILE", help="Extra catalog entries (YAML/JSON); repeatable.")
 @click.option("--spec", "spec_file", metavar="FILE", type=click.Path(dir_okay=False),
               help="Evaluate a one-point spec file instead of flags.")
-@click.option("--solve", "solve_for", type=CHOICE(["tokens", "params", "gpus", "mfu"]),
-              help="Solve for this unknown from the targets below (each an upper bound).")
-@click.option("--budget-usd", metavar="USD", help="Target: cost at most this (with --solve).")
-@click.option("--deadline-days", metavar="DAYS", help="Target: wall clock at most this (with --solve).")
-@click.option("--max-gpu-hours", metavar="H", help="Target: GPU-hours at most this (with --solve).")
-@click.option("--compute-flops", metavar="C", help="Target: model FLOPs at most this (with --solve).")
-@click.option("--max-energy-kwh", metavar="KWH", help="Target: energy at most this (with --solve).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @ALLOW_INCLUDE_OUTSIDE
 @click.pass_context
@@ -191,47 +172,20 @@ def estimate(ctx: click.Context, /, **o: Any) -> None:
         return
     if not o["gpu"]:
         raise click.UsageError("Missing option '--gpu' (or give --spec FILE).")
-    targets = {k: o[f] for k, f in TARGET_OPTIONS.items() if o[f] is not None}
+    targets = {f.key: o[_param(f)] for f in registry.INPUTS
+               if f.section == "solve" and f.key != "for" and o[_param(f)] is not None}
     if targets and not o["solve_for"]:
         raise click.UsageError(f"{flag_for('solve.' + next(iter(targets)))} is a target: give --solve "
                                "tokens|params|gpus|mfu")
     if o["solve_for"] and not targets:
         raise click.UsageError("--solve needs a target: --budget-usd, --deadline-days, --max-gpu-hours, "
                                "--compute-flops or --max-energy-kwh")
-    if o["solve_for"] and o[o["solve_for"]] is not None:  # the unknown's own flag: --tokens, --params, ...
-        raise click.UsageError(f"--{o['solve_for']} is given, but --solve "
-                               f"{o['solve_for']} solves for it; drop one")
-    inputs = dict(
-        model=o["model"],
-        params=o["params"],
-        active_params=o["active_params"],
-        architecture=_arch(o["arch"]),
-        tokens=o["tokens"],
-        dataset_tokens=o["dataset_tokens"],
-        epochs=o["epochs"],
-        gpu=o["gpu"],
-        gpus=o["gpus"],
-        mfu=o["mfu"],
-        gpu_hours=o["gpu_hours"],
-        wall_clock_days=o["wall_clock_days"],
-        usd_per_gpu_hour=o["price"],
-        provider=o["provider"],
-        precision=o["precision"],
-        convention=o["convention"],
-        recompute=o["recompute"],
-        mode=o["mode"],
-        lora_rank=o["lora_rank"],
-        lora_fraction=o["lora_fraction"],
-        watts=o["watts"],
-        pue=o["pue"],
-        grid_kg_co2e_per_kwh=o["grid_kg_per_kwh"],
-        optimizer=o["optimizer"],
-        zero=o["zero"],
-        tensor_parallel=o["tp"],
-        pipeline_parallel=o["pp"],
-        micro_batch=o["micro_batch"],
-        catalog=_catalog(o["catalog_files"]),
-    )
+    unknown = registry.FIELDS[registry.SOLVE_FOR[o["solve_for"]]] if o["solve_for"] else None
+    if unknown is not None and o[_param(unknown)] is not None:  # the unknown's own flag: --tokens, --gpus, ...
+        raise click.UsageError(f"{unknown.flag} is given, but --solve {o['solve_for']} solves for it; drop one")
+    inputs: dict[str, Any] = {f.keyword: o[_param(f)] for f in registry.INPUTS
+                              if f.flag and f.section not in ("solve", "scaling")}
+    inputs.update(architecture=_arch(o["arch"]), catalog=_catalog(o["catalog_files"]))
     if o["solve_for"]:
         from costspec.solver import SolveError, solve
 
@@ -265,7 +219,8 @@ def _estimate_spec(ctx: click.Context, o: dict[str, Any]) -> None:
     from costspec.report import render
     from costspec.spec import load
 
-    clashing = [f"--{k.replace('_', '-')}" for k in o
+    flags = {p.name: p.opts[0] for p in ctx.command.params if p.opts}
+    clashing = [flags.get(k, k) for k in o
                 if k not in ("spec_file", "as_json", "catalog_files", "allow_include_outside")
                 and ctx.get_parameter_source(k) not in (ParameterSource.DEFAULT, None)]
     if clashing:

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
 from costspec import _native
-from costspec.catalog import PRECISIONS, Catalog, Gpu, ModelPreset
+from costspec.catalog import Catalog, Gpu, ModelPreset
+from costspec.fields import PRECISIONS
 from costspec.errors import InputError, ModelInputError
+from costspec.fields import CONVENTIONS, MODES, OPTIMIZERS, RECOMPUTES
 from costspec.units import parse_number
 
 Number = float | int | str
@@ -24,12 +26,7 @@ Convention = Literal["6nd", "palm", "megatron"]
 Recompute = Literal["none", "selective", "full"]
 Mode = Literal["pretrain", "finetune", "lora"]
 Precision = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "fp4"]
-Optimizer = Literal["adam", "adam8bit", "sgd"]
-
-CONVENTIONS = ("6nd", "palm", "megatron")
-RECOMPUTES = ("none", "selective", "full")
-MODES = ("pretrain", "finetune", "lora")
-OPTIMIZERS = ("adam", "adam8bit", "sgd")
+Optimizer = Literal["adam", "adam8bit", "sgd"]  # (the registry's choices, as types: tests/test_fields.py)
 
 
 @dataclass(frozen=True)

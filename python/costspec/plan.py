@@ -14,28 +14,31 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from costspec import columns as colinfo
+from costspec import fields as colinfo
+from costspec import fields as registry
 from costspec import expr, scaling
-from costspec.catalog import PRECISIONS, Catalog, Gpu, ModelPreset
+from costspec.catalog import Catalog, Gpu, ModelPreset
+from costspec.fields import PRECISIONS
 from costspec.errors import CostspecError, SpecError, UnknownNameError, printable
 from costspec.spec import DURATION, FIELDS, Axis, Spec
 
-ARCH = ("layers", "d_model", "heads", "kv_heads", "head_dim", "ffn_dim", "vocab", "seq_len", "experts",
-        "experts_per_token")
-# Category orders: the Rust engine decodes these indices (rust/engine.rs).
-CHOICES: dict[str, tuple[str, ...]] = {
-    "training.convention": ("6nd", "palm", "megatron"),
-    "training.mode": ("pretrain", "finetune", "lora"),
-    "training.recompute": ("none", "selective", "full"),
-    "training.precision": PRECISIONS,
-    "training.optimizer": ("adam", "adam8bit", "sgd"),
-}
-DEFAULTS = {"training.convention": "6nd", "training.mode": "pretrain", "training.recompute": "none",
-            "training.precision": "bf16", "training.optimizer": "adam"}
+ARCH = registry.ARCHITECTURE
+
+
+def _engine_orders() -> dict[str, tuple[str, ...]]:
+    """Category orders as the Rust engine decodes them (its own export, not a copy)."""
+    from costspec import _native
+
+    by_input = _native.categories()
+    return {f.path: tuple(by_input[f.key]) for f in registry.INPUTS if f.key in by_input}
+
+
+# Category orders: the engine decodes these indices; the registry's choices are the same names
+# (tests/test_fields.py), which validation uses without loading the engine.
+CHOICES: dict[str, tuple[str, ...]] = _engine_orders()
+DEFAULTS = {p: v for p, v in registry.DEFAULTS.items() if p in CHOICES}
 # Column name of each categorical input.
-CATEGORY_COLUMN = {"model.preset": "model", "hardware.gpu": "gpu", "price.provider": "provider",
-                   "training.convention": "convention", "training.mode": "mode", "training.recompute": "recompute",
-                   "training.precision": "precision", "training.optimizer": "optimizer"}
+CATEGORY_COLUMN = registry.CATEGORY_COLUMN
 # Columns every sweep writes (when they have values), beside swept inputs and derived names.
 CORE_COLUMNS = (
     "model", "params", "active_params", "tokens", "gpu", "gpus", "precision", "mfu", "usd_per_gpu_hour",
@@ -424,8 +427,9 @@ class _Compiler:
         if "training.precision" not in self.regs or isinstance(prec, str) and "training.precision" in self.spec.fields:
             return self.regs[f"gpu:peak.{prec}"]
         gpus = [self.cat.gpu(g) for g in self.dicts["hardware.gpu"]]
-        table = [g.peak_tflops[p].value if p in g.peak_tflops else math.nan for g in gpus for p in PRECISIONS]
-        self.tables.append({"cols": len(PRECISIONS), "values": table})
+        order = CHOICES["training.precision"]  # (the engine's index order)
+        table = [g.peak_tflops[p].value if p in g.peak_tflops else math.nan for g in gpus for p in order]
+        self.tables.append({"cols": len(order), "values": table})
         o = self.new()
         self.op(k="lut", t=len(self.tables) - 1, a=self.regs["hardware.gpu"], b=self.regs["training.precision"], o=o)
         return o
@@ -703,13 +707,7 @@ def compile_spec(spec: Spec) -> Plan:
     return Plan(spec, c.axes, _nan_safe(plan_json), out_cols, c.axis_values)
 
 
-_INPUT_COLUMN = {
-    "model.params": "params", "model.active_params": "active_params", "training.tokens": "tokens",
-    "hardware.count": "gpus", "hardware.mfu": "mfu", "price.usd_per_gpu_hour": "usd_per_gpu_hour",
-    "hardware.watts": "watts", "energy.pue": "pue", "energy.grid_kg_co2e_per_kwh": "grid_kg_co2e_per_kwh",
-    "parallelism.zero": "zero", "parallelism.tensor": "tensor_parallel", "parallelism.pipeline": "pipeline_parallel",
-    "training.micro_batch": "micro_batch",
-}
+_INPUT_COLUMN = registry.INPUT_COLUMN
 _ALWAYS_IF_SWEPT = {
     "peak_tflops": {"hardware.gpu", "training.precision"},
     "data_parallel": {"hardware.count", "parallelism.tensor", "parallelism.pipeline"},

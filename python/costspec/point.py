@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from costspec import columns, expr, scaling
+from costspec import expr, scaling
+from costspec import fields as columns
 from costspec.errors import CostspecError, InputError, ModelInputError, SpecError
 from costspec.estimator import Estimate, estimate
 from costspec.solver import UNKNOWNS, Solution, SolveError, budget_flops, solve
@@ -20,7 +21,7 @@ DEFAULTS: dict[str, Value] = {
     "training.convention": "6nd", "training.optimizer": "adam", "training.micro_batch": 1.0,
     "energy.pue": 1.0, "parallelism.tensor": 1.0, "parallelism.pipeline": 1.0, "parallelism.zero": "3",
 }
-KWARG_TO_FIELD = {info.kwarg: name for name, info in FIELDS.items()}
+KWARG_TO_FIELD = {info.keyword: name for name, info in FIELDS.items()}
 
 
 @dataclass(frozen=True)
@@ -130,10 +131,10 @@ def evaluate(spec: Spec) -> PointResult:
         info = FIELDS.get(name)
         if info is None or name in PLANNING:
             continue
-        if info.kwarg.startswith("architecture."):
-            arch[info.kwarg.split(".", 1)[1]] = v == "true" if name.endswith("gated_mlp") else v
+        if info.keyword.startswith("architecture."):
+            arch[info.keyword.split(".", 1)[1]] = v == "true" if name.endswith("gated_mlp") else v
         else:
-            kwargs[info.kwarg] = v
+            kwargs[info.keyword] = v
     planning: dict[str, Any] = {}
     solution = None
     try:

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 import pyarrow as pa
 import pyarrow.compute as pc  # here, not in a writer thread: importing it registers kernels (a race otherwise)
 
-from costspec import columns as colinfo
+from costspec import fields as colinfo
 from costspec import targets
 from costspec.errors import CostspecError, InputError
 from costspec.plan import OutputColumn, Plan, compile_spec

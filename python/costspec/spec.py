@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from costspec import columns, expr, schema, scaling, yamlio
-from costspec.catalog import PRECISIONS, Catalog
+from costspec import expr, schema, scaling, yamlio
+from costspec import fields as registry
+from costspec import fields as columns  # the column names (NAMES)
+from costspec.catalog import Catalog
 from costspec.errors import CatalogError, InputError, SpecError, UnknownNameError, printable
 from costspec.units import parse_number
 from costspec.yamlio import Document
@@ -23,82 +25,17 @@ from costspec.yamlio import Document
 Value = float | int | str | bool | expr.Expr | None
 
 
-@dataclass(frozen=True)
-class FieldInfo:
-    """A spec input: its estimate() keyword, its kind and the numeric domain it accepts."""
-
-    kwarg: str
-    kind: str  # "number", "name" (catalog lookup) or "choice" (fixed set)
-    ok: Callable[[float], bool] = lambda x: True
-    accepted: str = ""
-    choices: tuple[str, ...] = ()
-
-
-def _positive() -> dict[str, Any]:
-    return {"ok": lambda x: x > 0, "accepted": "a number > 0"}
-
-
-WHOLE = "a whole number from 1 to 4.5e15"  # (2^52: beyond it a float does not hold every whole number)
+# Every field, declared once (fields.py): these are its views the checks use.
+FIELDS = registry.FIELDS
+SOLVE_UNKNOWNS: dict[str, str] = registry.SOLVE_FOR
+SOLVE_TARGETS = registry.SOLVE_TARGETS
+WHOLE = registry.WHOLE.accepted
 MAX_WHOLE_CHECK = 10**6  # values of a generated whole-number axis checked one by one
-
-
-def _whole() -> dict[str, Any]:
-    return {"ok": lambda x: 1 <= x < 2**52 and float(x).is_integer(), "accepted": WHOLE}
-
-
-# Solving (costspec.solver): the unknowns (estimate() keyword -> spec field) and the targets (columns;
-# each an upper bound).
-SOLVE_UNKNOWNS: dict[str, str] = {"tokens": "training.tokens", "params": "model.params", "gpus": "hardware.count",
-                                  "mfu": "hardware.mfu"}
-SOLVE_TARGETS = ("cost_usd", "wall_clock_days", "gpu_hours", "model_flops", "energy_kwh")
-_ARCH = ("layers", "d_model", "heads", "kv_heads", "head_dim", "ffn_dim", "vocab", "seq_len", "experts",
-         "experts_per_token")
-FIELDS: dict[str, FieldInfo] = {
-    "model.preset": FieldInfo("model", "name"),
-    "model.params": FieldInfo("params", "number", **_positive()),
-    "model.active_params": FieldInfo("active_params", "number", **_positive()),
-    **{f"model.architecture.{a}": FieldInfo(f"architecture.{a}", "number", **_whole()) for a in _ARCH},
-    "model.architecture.gated_mlp": FieldInfo("architecture.gated_mlp", "choice", choices=("true", "false")),
-    "training.tokens": FieldInfo("tokens", "number", **_positive()),
-    "training.dataset_tokens": FieldInfo("dataset_tokens", "number", **_positive()),
-    "training.epochs": FieldInfo("epochs", "number", **_positive()),
-    "training.mode": FieldInfo("mode", "choice", choices=("pretrain", "finetune", "lora")),
-    "training.precision": FieldInfo("precision", "choice", choices=PRECISIONS),
-    "training.recompute": FieldInfo("recompute", "choice", choices=("none", "selective", "full")),
-    "training.convention": FieldInfo("convention", "choice", choices=("6nd", "palm", "megatron")),
-    "training.lora_rank": FieldInfo("lora_rank", "number", **_positive()),
-    "training.lora_fraction": FieldInfo("lora_fraction", "number", ok=lambda x: 0 < x <= 1,
-                                        accepted="a fraction in (0, 1]"),
-    "training.optimizer": FieldInfo("optimizer", "choice", choices=("adam", "adam8bit", "sgd")),
-    "training.micro_batch": FieldInfo("micro_batch", "number", **_whole()),
-    "hardware.gpu": FieldInfo("gpu", "name"),
-    "hardware.count": FieldInfo("gpus", "number", **_whole()),
-    "hardware.mfu": FieldInfo("mfu", "number", ok=lambda x: 0 < x <= 1, accepted="a fraction in (0, 1]"),
-    "hardware.gpu_hours": FieldInfo("gpu_hours", "number", **_positive()),
-    "hardware.wall_clock_days": FieldInfo("wall_clock_days", "number", **_positive()),
-    "hardware.watts": FieldInfo("watts", "number", **_positive()),
-    "price.usd_per_gpu_hour": FieldInfo("usd_per_gpu_hour", "number", ok=lambda x: x >= 0, accepted="a number >= 0"),
-    "price.provider": FieldInfo("provider", "name"),
-    "energy.pue": FieldInfo("pue", "number", ok=lambda x: x >= 1, accepted="a number >= 1"),
-    "energy.grid_kg_co2e_per_kwh": FieldInfo("grid_kg_co2e_per_kwh", "number", ok=lambda x: x >= 0,
-                                             accepted="a number >= 0"),
-    "parallelism.tensor": FieldInfo("tensor_parallel", "number", **_whole()),
-    "parallelism.pipeline": FieldInfo("pipeline_parallel", "number", **_whole()),
-    "parallelism.zero": FieldInfo("zero", "choice", choices=("0", "1", "2", "3", "fsdp")),
-    # Solving for one unknown (costspec.solver): its targets are upper bounds.
-    "solve.for": FieldInfo("solve.for", "choice", choices=tuple(SOLVE_UNKNOWNS.values())),
-    **{f"solve.{t}": FieldInfo(f"solve.{t}", "number", **_positive()) for t in SOLVE_TARGETS},
-    # Compute-optimal scaling (costspec.scaling).
-    "scaling.fit": FieldInfo("scaling.fit", "choice", choices=scaling.FIT_NAMES),
-    "scaling.tokens_per_param": FieldInfo("scaling.tokens_per_param", "number", **_positive()),
-    "scaling.compute_flops": FieldInfo("scaling.compute_flops", "number", **_positive()),
-    "scaling.budget_usd": FieldInfo("scaling.budget_usd", "number", **_positive()),
-}
 MAX_POINTS = 2**63 - 1  # the engine indexes points with 64-bit integers
 MAX_AXIS = 10**8  # values one axis may have (the engine holds each axis in memory: 800 MB at most)
-SECTIONS = ("model", "training", "hardware", "price", "energy", "parallelism", "solve", "scaling")
+SECTIONS = registry.SECTIONS
 # Fields that are not cost-model inputs: they steer solving and scaling.
-PLANNING = tuple(n for n in FIELDS if n.startswith(("solve.", "scaling.")))
+PLANNING = registry.PLANNING
 DURATION = ("hardware.mfu", "hardware.gpu_hours", "hardware.wall_clock_days")
 
 
@@ -190,7 +127,7 @@ class Sweep:
         return n
 
 
-CATEGORICAL_COLUMNS = ("model", "gpu", "provider", "precision", "convention", "mode", "recompute", "optimizer")
+CATEGORICAL_COLUMNS = registry.CATEGORICAL_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -417,7 +354,7 @@ class _Checker:
                 self.err(path, "out of range", info.accepted, schema.describe(raw))
             return x
         text = str(raw).lower() if isinstance(raw, (str, int, bool)) else None
-        if info.kind == "choice":
+        if info.kind in ("choice", "flag"):
             if text not in info.choices:
                 if not from_schema_ok:
                     self.err(path, f"not an accepted value{schema.did_you_mean(str(raw), info.choices)}",
@@ -535,7 +472,7 @@ class _Checker:
         if bad:
             self.err(path, "the axis generates values out of range", info.accepted, f"{bad[0]:g}")
             return
-        if info.accepted == WHOLE and ax.kind != "range":  # (a range of whole ends and step is whole)
+        if info.domain is registry.WHOLE and ax.kind != "range":  # (a range of whole ends and step is whole)
             if len(ax) > MAX_WHOLE_CHECK:
                 self.err(path, f"{name} takes whole numbers: generate them with range", "{range: [start, stop, step]}",
                          ax.kind)
@@ -546,7 +483,7 @@ class _Checker:
                     self.err(path, f"the axis generates {v!r}, not a whole number", "whole numbers, e.g. "
                              "{range: [8, 1032, 8]} or a list", f"value {i} of {ax.kind}")
                     return
-        if info.accepted == WHOLE and ax.kind == "range" and not (float(ax.step).is_integer()):
+        if info.domain is registry.WHOLE and ax.kind == "range" and not (float(ax.step).is_integer()):
             self.err(path, f"{name} takes whole numbers: the step must be whole", "a whole step", f"{ax.step:g}")
 
     # -- the whole spec ---------------------------------------------------------------------------

@@ -104,6 +104,8 @@ pub(crate) fn pick<T: Copy>(names: &[T], x: f64, what: &str) -> Result<T, String
     }
 }
 
+/// The engine's category orders: register value i of a category input is element i. The names,
+/// in this order, are what the compiler encodes by (`categories()` exports them to Python).
 pub(crate) const CONVENTIONS: [Convention; 3] = [Convention::SixND, Convention::Palm, Convention::Megatron];
 pub(crate) const MODES: [Mode; 3] = [Mode::Pretrain, Mode::Finetune, Mode::Lora];
 pub(crate) const RECOMPUTES: [Recompute; 3] = [Recompute::None, Recompute::Selective, Recompute::Full];
@@ -287,4 +289,15 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
         }
     }
     Ok(())
+}
+
+/// The names of each category input, by stage input name, in the engine's index order.
+pub fn categories() -> Vec<(&'static str, Vec<&'static str>)> {
+    vec![
+        ("convention", CONVENTIONS.iter().map(|c| c.name()).collect()),
+        ("mode", MODES.iter().map(|c| c.name()).collect()),
+        ("recompute", RECOMPUTES.iter().map(|c| c.name()).collect()),
+        ("precision", PRECISIONS.iter().map(|c| c.name()).collect()),
+        ("optimizer", OPTIMIZERS.iter().map(|c| c.name()).collect()),
+    ]
 }

@@ -268,3 +268,4 @@ fn parallel_regions_stop_when_interrupted_and_report_the_lowest_error() {
     }
 }
 
+

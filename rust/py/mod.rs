@@ -13,6 +13,7 @@ use crate::engine;
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(convert::py_estimate, m)?)?;
     m.add_function(wrap_pyfunction!(plan::stage_layouts, m)?)?;
+    m.add_function(wrap_pyfunction!(plan::categories, m)?)?;
     m.add_class::<plan::PyPlan>()?;
     m.add("ModelError", m.py().get_type::<errors::ModelError>())?;
     m.add("SweepError", m.py().get_type::<errors::SweepError>())?;

@@ -210,3 +210,10 @@ pub(crate) fn stage_layouts() -> HashMap<&'static str, (Vec<&'static str>, Vec<&
         })
         .collect()
 }
+
+/// The names of each category input (convention, mode, recompute, precision, optimizer) in the
+/// engine's index order: the compiler encodes choices by these.
+#[pyfunction]
+pub(crate) fn categories() -> HashMap<&'static str, Vec<&'static str>> {
+    engine::categories().into_iter().collect()
+}

@@ -1,0 +1,297 @@
+"""Every field of the spec format, declared once.
+
+A :class:`Field` is one input: its spec path (``training.tokens``), the keyword of
+:func:`costspec.estimate`, the flag of ``costspec estimate``, its output column, unit, domain,
+default, choices, description and examples. From these come the spec checks (``spec.py``), the
+published JSON Schema (``schema_gen.py``, which writes ``schemas/costspec.schema.json``), the
+command-line flags (``cli.py``), the column table (``COLUMNS``), the defaults the compiler and
+the one-point path apply, and the category orders of the engine (checked against the names the
+Rust extension exports). Pure Python and data only: validation never loads the extension.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+# ------------------------------------------------------------------------------------------------
+# Domains: what a number may be, how an error says it, and the schema keywords that say it too.
+
+
+@dataclass(frozen=True)
+class Domain:
+    ok: Callable[[float], bool]
+    accepted: str
+    schema: dict[str, Any]
+
+
+MAX_WHOLE = 2**52  # a float holds every whole number below it (the engine's `whole`)
+POSITIVE = Domain(lambda x: x > 0, "a number > 0", {"exclusiveMinimum": 0})
+NON_NEGATIVE = Domain(lambda x: x >= 0, "a number >= 0", {"minimum": 0})
+AT_LEAST_ONE = Domain(lambda x: x >= 1, "a number >= 1", {"minimum": 1})
+FRACTION = Domain(lambda x: 0 < x <= 1, "a fraction in (0, 1]", {"exclusiveMinimum": 0, "maximum": 1})
+WHOLE = Domain(lambda x: 1 <= x < MAX_WHOLE and float(x).is_integer(), "a whole number from 1 to 4.5e15",
+               {"exclusiveMinimum": 0})
+WHOLE_AT_LEAST_ONE = Domain(WHOLE.ok, WHOLE.accepted, {"minimum": 1})  # (the same rule; the schema says >= 1)
+
+
+# ------------------------------------------------------------------------------------------------
+# Fields
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input of the cost model (or of planning), as every part of costspec names it."""
+
+    path: str  # spec path: section.key (model.architecture.layers)
+    kind: str  # "number", "choice" (a fixed set), "name" (a catalog lookup) or "flag" (true/false)
+    description: str
+    unit: str = ""
+    domain: Domain | None = None
+    choices: tuple[str, ...] = ()
+    default: Any = None  # what the model takes when the field is absent (None: nothing)
+    kwarg: str | None = None  # keyword of costspec.estimate(); None: the path's last part
+    flag: str | None = None  # flag of `costspec estimate`; "" for none
+    column: str | None = None  # output column of the same quantity, if any
+    examples: tuple[Any, ...] = ()
+    help: str | None = None  # the flag's help, if it says more or less than the description
+    schema: dict[str, Any] = field(default_factory=dict)  # extra schema keywords
+
+    @property
+    def section(self) -> str:
+        return self.path.split(".", 1)[0]
+
+    @property
+    def key(self) -> str:
+        """The field's key within its section (``architecture.layers`` for a nested one)."""
+        return self.path.split(".", 1)[1]
+
+    @property
+    def keyword(self) -> str:
+        return self.kwarg if self.kwarg is not None else self.path.rsplit(".", 1)[1]
+
+    @property
+    def accepted(self) -> str:
+        if self.domain is not None:
+            return self.domain.accepted
+        return "one of " + ", ".join(self.choices) if self.choices else ""
+
+    def ok(self, x: float) -> bool:
+        return self.domain.ok(x) if self.domain is not None else True
+
+
+def _f(path: str, kind: str, description: str, **kw: Any) -> Field:
+    return Field(path, kind, description, **kw)
+
+
+CONVENTIONS = ("6nd", "palm", "megatron")
+MODES = ("pretrain", "finetune", "lora")
+RECOMPUTES = ("none", "selective", "full")
+PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8", "fp4")
+OPTIMIZERS = ("adam", "adam8bit", "sgd")
+ZERO_STAGES = ("0", "1", "2", "3", "fsdp")
+SOLVE_UNKNOWNS = ("training.tokens", "model.params", "hardware.count", "hardware.mfu")
+FITS = ("hoffmann2022", "besiroglu2024", "tokens-per-param")
+
+_ARCHITECTURE = (
+    ("layers", "Transformer layers L.", "layers", (80,)),
+    ("d_model", "Hidden size h.", "features", (8192,)),
+    ("heads", "Attention (query) heads H.", "heads", (64,)),
+    ("kv_heads", "Key/value heads (grouped-query attention); defaults to heads, 1 for multi-query.", "heads", (8,)),
+    ("head_dim", "Head dimension Q; defaults to d_model / heads. heads × head_dim need not equal d_model "
+                 "(PaLM 540B).", "features", (128,)),
+    ("ffn_dim", "Hidden size of one MLP branch (for SwiGLU the intermediate size); per expert for MoE.", "features",
+     (28672,)),
+    ("vocab", "Vocabulary size V.", "tokens", (32000,)),
+    ("seq_len", "Training sequence length T.", "tokens", (4096,)),
+    ("experts", "Routed experts per MoE layer.", "experts", (8,)),
+    ("experts_per_token", "Experts each token is routed to.", "experts", (2,)),
+)
+ARCHITECTURE = tuple(name for name, *_ in _ARCHITECTURE)
+
+INPUTS: tuple[Field, ...] = (
+    _f("model.preset", "name", "Model preset from the catalog (costspec catalog models), matched case-insensitively.",
+       kwarg="model", flag="--model", column="model", examples=("llama2-70b", "palm-540b"),
+       help="Model preset from the catalog (costspec catalog models)."),
+    _f("model.params", "number", "Total parameters N.", unit="parameters", domain=POSITIVE, flag="--params",
+       column="params", examples=("70B", 6.7e9), help="Total parameters, e.g. 7B (overrides the preset's)."),
+    _f("model.active_params", "number", "Parameters used per token (mixture-of-experts); defaults to params.",
+       unit="parameters", domain=POSITIVE, flag="--active-params", column="active_params", examples=("12.9B",),
+       help="Parameters used per token (MoE); defaults to --params."),
+    *(_f(f"model.architecture.{name}", "number", text, unit=unit, domain=WHOLE, kwarg=f"architecture.{name}", flag="",
+         examples=ex) for name, text, unit, ex in _ARCHITECTURE),
+    _f("model.architecture.gated_mlp", "flag", "Gated MLP (SwiGLU/GeGLU, three matrices) rather than a plain "
+       "two-matrix MLP.", choices=("true", "false"), kwarg="architecture.gated_mlp", flag=""),
+    _f("training.tokens", "number", "Training tokens D. Defaults to the preset's published count.", unit="tokens",
+       domain=POSITIVE, flag="--tokens", column="tokens", examples=("2T", "780B"),
+       help="Training tokens, e.g. 780B or 2T (default: the preset's published count)."),
+    _f("training.dataset_tokens", "number", "Dataset size, multiplied by epochs instead of giving tokens.",
+       unit="tokens", domain=POSITIVE, flag="--dataset-tokens", examples=("52M",),
+       help="Dataset tokens, multiplied by --epochs instead of --tokens."),
+    _f("training.epochs", "number", "Passes over dataset_tokens.", unit="epochs", domain=POSITIVE, flag="--epochs",
+       examples=(3,), help="Epochs over --dataset-tokens."),
+    _f("training.mode", "choice", "pretrain and finetune train every weight; lora freezes the base weights.",
+       choices=MODES, default="pretrain", flag="--mode", column="mode"),
+    _f("training.precision", "choice", "Training precision: picks the GPU's dense peak.", choices=PRECISIONS,
+       default="bf16", flag="--precision", column="precision", help="Training precision; picks the GPU's dense peak."),
+    _f("training.recompute", "choice", "Activation recomputation: selective adds the attention-core forward pass, "
+       "full a whole forward pass.", choices=RECOMPUTES, default="none", flag="--recompute", column="recompute",
+       help="Activation recomputation (adds hardware FLOPs, saves memory)."),
+    _f("training.convention", "choice", "FLOPs count: 6nd = 6·N·D; palm = 6·N + 12·L·H·Q·T per token (PaLM App. B); "
+       "megatron = every matmul and the logits (Narayanan et al. 2021).", choices=CONVENTIONS, default="6nd",
+       flag="--convention", column="convention", help="How model FLOPs are counted."),
+    _f("training.lora_rank", "number", "LoRA rank r (adapters on the query and value projections).", unit="rank",
+       domain=POSITIVE, flag="--lora-rank", examples=(16,), help="LoRA rank (adapters on query and value projections)."),
+    _f("training.lora_fraction", "number", "LoRA trainable parameters as a fraction of params.", unit="fraction",
+       domain=FRACTION, flag="--lora-fraction", examples=(0.005,),
+       help="LoRA trainable parameters as a fraction of --params."),
+    _f("training.optimizer", "choice", "Optimizer, for the memory model.", choices=OPTIMIZERS, default="adam",
+       flag="--optimizer", column="optimizer"),
+    _f("training.micro_batch", "number", "Sequences per micro-batch, for the activation memory.", unit="sequences",
+       domain=WHOLE, default=1, flag="--micro-batch", column="micro_batch", examples=(1,),
+       help="Sequences per micro-batch (activations)."),
+    _f("hardware.gpu", "name", "Accelerator from the catalog (costspec catalog gpus), matched case-insensitively with "
+       "aliases.", flag="--gpu", column="gpu", examples=("H100-SXM", "a100-80gb"),
+       help="Accelerator from the catalog, e.g. h100 (costspec catalog gpus)."),
+    _f("hardware.count", "number", "Number of GPUs: gives wall-clock time and the data-parallel degree.", unit="GPUs",
+       domain=WHOLE, kwarg="gpus", flag="--gpus", column="gpus", examples=(2048,),
+       help="GPU count: gives wall-clock time and the data-parallel degree."),
+    _f("hardware.mfu", "number", "Model FLOPs utilisation.", unit="fraction of the dense peak", domain=FRACTION,
+       flag="--mfu", column="mfu", examples=(0.4,), help="Model FLOPs utilisation in (0, 1]."),
+    _f("hardware.gpu_hours", "number", "Published GPU-hours: costspec reports the implied MFU.", unit="GPU-hours",
+       domain=POSITIVE, flag="--gpu-hours", column="gpu_hours", examples=(1720320,),
+       help="Published GPU-hours instead of --mfu: reports the implied MFU."),
+    _f("hardware.wall_clock_days", "number", "Published wall-clock days on count GPUs: costspec reports the implied "
+       "MFU.", unit="days", domain=POSITIVE, flag="--wall-clock-days", column="wall_clock_days", examples=(21,),
+       help="Published wall-clock days (with --gpus) instead of --mfu."),
+    _f("hardware.watts", "number", "Power per GPU; defaults to the catalog TDP.", unit="W", domain=POSITIVE,
+       flag="--watts", column="watts", examples=(700,), help="Power per GPU (default: the catalog TDP)."),
+    _f("price.usd_per_gpu_hour", "number", "Price per GPU-hour.", unit="US dollars per GPU-hour", domain=NON_NEGATIVE,
+       flag="--price", column="usd_per_gpu_hour", examples=(2.0,), help="Price per GPU-hour in US dollars."),
+    _f("price.provider", "name", "Catalog provider (costspec catalog prices): its newest on-demand price for the GPU.",
+       flag="--provider", column="provider", examples=("lambda", "aws", "gcp/spot"),
+       help="Take the price from the catalog: aws, lambda, coreweave, gcp/spot, ..."),
+    _f("energy.pue", "number", "Data-centre power usage effectiveness.", unit="ratio", domain=AT_LEAST_ONE, default=1.0,
+       flag="--pue", column="pue", examples=(1.1,), help="Data-centre power usage effectiveness."),
+    _f("energy.grid_kg_co2e_per_kwh", "number", "Grid carbon intensity.", unit="kg CO2e per kWh",
+       domain=NON_NEGATIVE, flag="--grid-kg-per-kwh", column="grid_kg_co2e_per_kwh", examples=(0.385,),
+       help="Grid carbon intensity, kg CO2e per kWh."),
+    _f("parallelism.tensor", "number", "Tensor-parallel degree.", unit="GPUs", domain=WHOLE_AT_LEAST_ONE, default=1,
+       kwarg="tensor_parallel", flag="--tp", column="tensor_parallel", examples=(8,), help="Tensor-parallel degree."),
+    _f("parallelism.pipeline", "number", "Pipeline-parallel degree.", unit="GPUs", domain=WHOLE_AT_LEAST_ONE, default=1,
+       kwarg="pipeline_parallel", flag="--pp", column="pipeline_parallel", examples=(4,),
+       help="Pipeline-parallel degree."),
+    _f("parallelism.zero", "choice", "ZeRO stage sharding model states over data parallelism: 0 none, 1 optimizer, "
+       "2 + gradients, 3 (or fsdp) + weights. Default 3.", choices=ZERO_STAGES, default="3", flag="--zero",
+       column="zero", help="ZeRO stage sharding model states over data parallelism (fsdp = 3).",
+       schema={"$ref": None, "anyOf": [{"enum": [0, 1, 2, 3, "fsdp"]}, {"$ref": "#/$defs/expression"}],
+               "x-expected": "0, 1, 2, 3 or fsdp", "default": 3}),  # (stages are written as numbers too)
+    _f("solve.for", "choice", "The unknown.", choices=SOLVE_UNKNOWNS, kwarg="solve.for", flag="--solve"),
+    _f("solve.cost_usd", "number", "Budget.", unit="US$", domain=POSITIVE, kwarg="solve.cost_usd", flag="--budget-usd",
+       examples=(1e6,), help="Target: cost at most this (with --solve)."),
+    _f("solve.wall_clock_days", "number", "Deadline.", unit="days", domain=POSITIVE, kwarg="solve.wall_clock_days",
+       flag="--deadline-days", examples=(90,), help="Target: wall clock at most this (with --solve)."),
+    _f("solve.gpu_hours", "number", "GPU-hour budget.", unit="GPU-hours", domain=POSITIVE, kwarg="solve.gpu_hours",
+       flag="--max-gpu-hours", examples=(100000,), help="Target: GPU-hours at most this (with --solve)."),
+    _f("solve.model_flops", "number", "Compute amount (model FLOPs).", unit="FLOPs", domain=POSITIVE,
+       kwarg="solve.model_flops", flag="--compute-flops", examples=(1e24,),
+       help="Target: model FLOPs at most this (with --solve)."),
+    _f("solve.energy_kwh", "number", "Energy budget.", unit="kWh", domain=POSITIVE, kwarg="solve.energy_kwh",
+       flag="--max-energy-kwh", examples=(1e6,), help="Target: energy at most this (with --solve)."),
+    _f("scaling.fit", "choice", "Scaling fit.", choices=FITS, kwarg="scaling.fit", flag=""),
+    _f("scaling.tokens_per_param", "number", "Tokens per parameter of the tokens-per-param rule (default 20).",
+       unit="tokens/parameter", domain=POSITIVE, kwarg="scaling.tokens_per_param", flag="", examples=(20,)),
+    _f("scaling.compute_flops", "number", "FLOPs budget C = 6·N·D.", unit="FLOPs", domain=POSITIVE,
+       kwarg="scaling.compute_flops", flag="", examples=(5.76e23,)),
+    _f("scaling.budget_usd", "number", "Dollar budget: C = budget / price × 3600 × peak × MFU.", unit="US$",
+       domain=POSITIVE, kwarg="scaling.budget_usd", flag="", examples=(1e6,)),
+)
+FIELDS: dict[str, Field] = {f.path: f for f in INPUTS}
+SECTIONS = ("model", "training", "hardware", "price", "energy", "parallelism", "solve", "scaling")
+PLANNING = tuple(f.path for f in INPUTS if f.section in ("solve", "scaling"))
+SOLVE_TARGETS = tuple(f.key for f in INPUTS if f.section == "solve" and f.key != "for")
+# The unknowns a solve may be for: estimate() keyword -> spec path.
+SOLVE_FOR: dict[str, str] = {FIELDS[p].keyword: p for p in SOLVE_UNKNOWNS}
+BY_KWARG: dict[str, Field] = {f.keyword: f for f in INPUTS}
+DEFAULTS: dict[str, Any] = {f.path: f.default for f in INPUTS if f.default is not None}
+CHOICES: dict[str, tuple[str, ...]] = {f.path: f.choices for f in INPUTS if f.kind == "choice"}
+# The inputs whose values are names (catalog entries or choices): categorical columns of every output.
+CATEGORY_COLUMN: dict[str, str] = {f.path: f.column for f in INPUTS if f.kind in ("name", "choice") and f.column
+                                   and f.path != "parallelism.zero"}
+CATEGORICAL_COLUMNS = ("model", "gpu", "provider", "precision", "convention", "mode", "recompute", "optimizer")
+# Numeric inputs written under their column names when swept.
+INPUT_COLUMN: dict[str, str] = {f.path: f.column for f in INPUTS if f.kind == "number" and f.column}
+INPUT_COLUMN["parallelism.zero"] = "zero"
+
+
+def flag(path: str) -> str | None:
+    """The `costspec estimate` flag of a field (None where it has none)."""
+    f = FIELDS.get(path)
+    return f.flag or None if f is not None else None
+
+
+# ------------------------------------------------------------------------------------------------
+# Output columns, in the order of the README's table: inputs (units from their fields) and results.
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    unit: str
+    meaning: str
+
+
+def _in(path: str, meaning: str, unit: str | None = None) -> Column:
+    f = FIELDS[path]
+    assert f.column is not None
+    return Column(f.column, f.unit if unit is None else unit, meaning)
+
+
+OUTPUTS: tuple[Column, ...] = (
+    _in("model.preset", "model preset id, or null"),
+    _in("model.params", "total parameters N"),
+    _in("model.active_params", "parameters used per token (MoE)"),
+    Column("trainable_params", "parameters", "parameters receiving gradients (LoRA: the adapters)"),
+    _in("training.tokens", "training tokens D"),
+    _in("hardware.gpu", "accelerator catalog id"),
+    _in("hardware.count", "GPU count (null if not given)"),
+    _in("training.precision", "training precision"),
+    _in("training.convention", "FLOPs counting convention"),
+    _in("training.recompute", "activation recomputation"),
+    _in("training.mode", "pretrain, finetune or lora"),
+    Column("model_flops_per_token", "FLOPs", "model FLOPs per training token"),
+    Column("model_flops", "FLOPs", "model FLOPs, the MFU numerator"),
+    Column("hardware_flops", "FLOPs", "FLOPs executed, with recomputation"),
+    Column("peak_tflops", "TFLOP/s", "dense peak per GPU at the precision"),
+    _in("hardware.mfu", "model FLOPs utilisation", unit="fraction"),
+    Column("hfu", "fraction", "hardware FLOPs utilisation"),
+    _in("hardware.gpu_hours", "GPU-hours"),
+    _in("hardware.wall_clock_days", "GPU-hours / gpus / 24"),
+    _in("price.usd_per_gpu_hour", "price", unit="US$/GPU-hour"),
+    Column("cost_usd", "US$", "GPU-hours × price"),
+    _in("hardware.watts", "power per GPU"),
+    _in("energy.pue", "data-centre power usage effectiveness"),
+    _in("energy.grid_kg_co2e_per_kwh", "grid carbon intensity", unit="kg CO2e/kWh"),
+    Column("energy_kwh", "kWh", "GPU-hours × watts × PUE"),
+    Column("co2e_kg", "kg CO2e", "energy × grid intensity"),
+    _in("training.optimizer", "optimizer of the memory model"),
+    _in("parallelism.zero", "ZeRO stage"),
+    _in("parallelism.tensor", "tensor-parallel degree"),
+    _in("parallelism.pipeline", "pipeline-parallel degree"),
+    _in("training.micro_batch", "sequences per micro-batch"),
+    Column("data_parallel", "GPUs", "data-parallel degree, gpus / (TP·PP)"),
+    Column("weights_gb", "GB", "weights per GPU"),
+    Column("gradients_gb", "GB", "gradients per GPU"),
+    Column("optimizer_gb", "GB", "optimizer states per GPU"),
+    Column("activations_gb", "GB", "activations per GPU (null without an architecture)"),
+    Column("memory_gb_per_gpu", "GB", "total memory per GPU"),
+    Column("gpu_memory_gb", "GB", "device memory"),
+    Column("fits", "bool", "whether the layout fits in device memory"),
+    Column("min_gpus", "GPUs", "fewest GPUs (a multiple of TP·PP) that fit"),
+    Column("tokens_per_param", "tokens/parameter", "training tokens per parameter, D / N"),
+    Column("compute_flops", "FLOPs", "compute-optimal budget C = 6·N·D (scaling.compute_flops or budget_usd)"),
+    Column("loss", "nats/token", "loss predicted by the scaling fit, E + A/N^α + B/D^β"),
+)
+COLUMNS: tuple[tuple[str, str, str], ...] = tuple((c.name, c.unit, c.meaning) for c in OUTPUTS)
+NAMES: tuple[str, ...] = tuple(c.name for c in OUTPUTS)
+UNITS: dict[str, str] = {c.name: c.unit for c in OUTPUTS}

@@ -1,0 +1,81 @@
+"""The field registry is the one declaration: the schema, the engine's category orders, the API's
+types and defaults, the CLI's flags and the README's column table all agree with it."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import typing
+from pathlib import Path
+
+from costspec import estimator, fields, schema_gen
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_committed_schema_is_the_generated_one() -> None:
+    """Edit fields.py (or schema_gen.py), then run `python -m costspec.schema_gen`."""
+    generated = schema_gen.text()
+    for path in (ROOT / "schemas" / "costspec.schema.json", ROOT / "python" / "costspec" / "data" / "costspec.schema.json"):
+        assert path.read_text(encoding="utf-8") == generated, f"{path} is stale: run python -m costspec.schema_gen"
+
+
+def test_every_field_is_in_the_schema_and_every_schema_field_in_the_registry() -> None:
+    props = schema_gen.generate()["properties"]
+    in_schema = set()
+    for section in fields.SECTIONS:
+        for key, value in props[section]["properties"].items():
+            if key == "architecture":
+                in_schema |= {f"model.architecture.{k}" for k in value["properties"]}
+            else:
+                in_schema.add(f"{section}.{key}")
+    assert in_schema == set(fields.FIELDS)
+
+
+def test_category_orders_are_the_engines() -> None:
+    from costspec import _native
+
+    engine = _native.categories()
+    for path, choices in fields.CHOICES.items():
+        key = fields.FIELDS[path].key
+        if key in engine:
+            assert tuple(engine[key]) == choices, path
+    assert set(engine) == {"convention", "mode", "recompute", "precision", "optimizer"}
+
+
+def test_the_apis_types_and_defaults_are_the_registrys() -> None:
+    for literal, name in ((estimator.Convention, "training.convention"), (estimator.Mode, "training.mode"),
+                          (estimator.Recompute, "training.recompute"), (estimator.Precision, "training.precision"),
+                          (estimator.Optimizer, "training.optimizer")):
+        assert typing.get_args(literal) == fields.FIELDS[name].choices
+    signature = inspect.signature(estimator.estimate)
+    for path, default in fields.DEFAULTS.items():
+        keyword = fields.FIELDS[path].keyword
+        assert str(signature.parameters[keyword].default) == str(default), keyword
+    for f in fields.INPUTS:
+        if f.section not in ("solve", "scaling") and not f.keyword.startswith("architecture."):
+            assert f.keyword in signature.parameters, f.keyword
+
+
+def test_every_flag_is_the_estimate_commands() -> None:
+    from costspec.cli import estimate
+
+    opts = {o for p in estimate.params for o in getattr(p, "opts", [])}
+    for f in fields.INPUTS:
+        if f.flag:
+            assert f.flag in opts, f.flag
+
+
+def test_the_readme_column_table_is_the_registrys() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text[text.index("| column | unit | meaning |"):]
+    rows = []
+    for line in table.splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        name, unit, meaning = (c.strip() for c in line.strip("|").split("|"))
+        rows.append((name.strip("`"), unit, meaning.replace("`", "")))
+    expected = [(n, u, m) for n, u, m in fields.COLUMNS] + [("provider", "", "catalog provider of the price (when swept)")]
+    assert [(n, u) for n, u, _ in rows] == [(n, u) for n, u, _ in expected]
+    for (n, _, m), (_, _, want) in zip(rows, expected):
+        assert re.sub(r"\s+", " ", m) == want, n
