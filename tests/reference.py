@@ -33,7 +33,7 @@ class RefPoint:
     usd_per_gpu_hour: float | None = None
     watts: float | None = None
     pue: float = 1.0
-    grid_kg_per_kwh: float | None = None
+    grid_kg_co2e_per_kwh: float | None = None
     gpu_memory_gb: float | None = None
     optimizer: str = "adam"
     zero: int = 0
@@ -45,7 +45,6 @@ class RefPoint:
         """The same point as the dictionary costspec._native.estimate takes."""
         d = {k: v for k, v in self.__dict__.items() if k != "arch"}
         d["architecture"] = dict(self.arch)
-        d["grid_kg_per_kwh"] = self.grid_kg_per_kwh
         return d
 
 
@@ -182,7 +181,7 @@ def evaluate(p: RefPoint) -> dict[str, Any]:
         "wall_clock_days": None if not p.gpus else hours / p.gpus / 24,
         "cost_usd": None if p.usd_per_gpu_hour is None else hours * p.usd_per_gpu_hour,
         "energy_kwh": energy,
-        "co2e_kg": None if energy is None or p.grid_kg_per_kwh is None else energy * p.grid_kg_per_kwh,
+        "co2e_kg": None if energy is None or p.grid_kg_co2e_per_kwh is None else energy * p.grid_kg_co2e_per_kwh,
         "weights_gb": w_pg / 1e9,
         "gradients_gb": g_pg / 1e9,
         "optimizer_gb": o_pg / 1e9,

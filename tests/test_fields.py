@@ -79,3 +79,12 @@ def test_the_readme_column_table_is_the_registrys() -> None:
     assert [(n, u) for n, u, _ in rows] == [(n, u) for n, u, _ in expected]
     for (n, _, m), (_, _, want) in zip(rows, expected):
         assert re.sub(r"\s+", " ", m) == want, n
+
+
+def test_the_engines_architecture_fields_are_the_registrys() -> None:
+    from costspec import _native
+
+    flops_in, _ = _native.stage_layouts()["flops"]
+    start = flops_in.index("layers")
+    assert tuple(flops_in[start:start + len(fields.ARCHITECTURE)]) == fields.ARCHITECTURE
+    assert flops_in[start + len(fields.ARCHITECTURE)] == "gated_mlp"

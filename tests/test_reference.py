@@ -63,7 +63,7 @@ def points(draw: st.DrawFn) -> RefPoint:
         usd_per_gpu_hour=draw(st.one_of(st.none(), st.floats(0.0, 20.0))),
         watts=draw(st.one_of(st.none(), st.floats(50.0, 1500.0))),
         pue=draw(st.floats(1.0, 2.0)),
-        grid_kg_per_kwh=draw(st.one_of(st.none(), st.floats(0.0, 1.0))),
+        grid_kg_co2e_per_kwh=draw(st.one_of(st.none(), st.floats(0.0, 1.0))),
         gpu_memory_gb=draw(st.one_of(st.none(), st.sampled_from([16.0, 40.0, 80.0, 141.0, 192.0]))),
         optimizer=draw(st.sampled_from(["adam", "adam8bit", "sgd"])),
         zero=draw(st.integers(0, 3)),

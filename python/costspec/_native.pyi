@@ -17,7 +17,7 @@ def estimate(point: Mapping[str, Any]) -> dict[str, Any]:
 
     Keys: params, active_params, tokens, architecture, convention, recompute, mode, lora_rank,
     lora_fraction, precision, peak_tflops, one of mfu / gpu_hours / wall_clock_days, gpus,
-    usd_per_gpu_hour, watts, pue, grid_kg_per_kwh, gpu_memory_gb, optimizer, zero,
+    usd_per_gpu_hour, watts, pue, grid_kg_co2e_per_kwh, gpu_memory_gb, optimizer, zero,
     tensor_parallel, pipeline_parallel, micro_batch.
     """
 

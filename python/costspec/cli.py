@@ -22,7 +22,7 @@ from costspec.errors import CatalogError, CostspecError, InputError, ModelInputE
 # Input names (API / JSON) and the flags that set them: the registry's, and the names the cost
 # model reports that no flag sets directly.
 FLAGS: dict[str, str] = {f.keyword: f.flag for f in registry.INPUTS if f.flag}
-FLAGS.update({"grid_kg_per_kwh": FLAGS["grid_kg_co2e_per_kwh"], "peak_tflops": "--precision",
+FLAGS.update({"peak_tflops": "--precision",
               "gpu_memory_gb": "--gpu", "architecture": "--arch", "lora": "--lora-rank or --lora-fraction",
               "compute_flops": "--compute-flops", "budget_usd": "--budget-usd"})
 # Names that may appear inside an error's "expected ..." text, shown as flags on the command line.

@@ -252,7 +252,7 @@ def estimate(
         "usd_per_gpu_hour": price,
         "watts": w,
         "pue": parse_number(pue, "pue"),
-        "grid_kg_per_kwh": _num(grid_kg_co2e_per_kwh, "grid_kg_co2e_per_kwh"),
+        "grid_kg_co2e_per_kwh": _num(grid_kg_co2e_per_kwh, "grid_kg_co2e_per_kwh"),
         "gpu_memory_gb": g.memory_gb.value if g.memory_gb else None,
         "optimizer": _choice(optimizer, "optimizer", OPTIMIZERS),
         "zero": zero_stage,
@@ -264,7 +264,7 @@ def estimate(
         out = _native.estimate(point)
     except _native.ModelError as e:
         message, fld = e.args if len(e.args) == 2 else (str(e), None)
-        raise ModelInputError(str(message).replace("grid_kg_per_kwh", "grid_kg_co2e_per_kwh"), fld) from None
+        raise ModelInputError(str(message), fld) from None
     if not math.isfinite(d / n):  # (params > 0: the model checked it)
         raise InputError("params", repr(n), "a parameter count that keeps tokens per parameter within the float "
                                             "range (±1.8e308)")
@@ -285,7 +285,7 @@ def estimate(
         usd_per_gpu_hour=price,
         watts=w,
         pue=point["pue"],
-        grid_kg_co2e_per_kwh=point["grid_kg_per_kwh"],
+        grid_kg_co2e_per_kwh=point["grid_kg_co2e_per_kwh"],
         optimizer=point["optimizer"],
         zero=int(zero_stage),
         tensor_parallel=int(point["tensor_parallel"]),

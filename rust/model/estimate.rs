@@ -94,7 +94,7 @@ pub fn check(p: &Point) -> Result<(), ModelError> {
             return Err(out_of_range("gpus", g, &format!("a multiple of tensor × pipeline parallel ({mp})")));
         }
     }
-    for (field, v) in [("usd_per_gpu_hour", p.usd_per_gpu_hour), ("grid_kg_per_kwh", p.grid_kg_per_kwh)] {
+    for (field, v) in [("usd_per_gpu_hour", p.usd_per_gpu_hour), ("grid_kg_co2e_per_kwh", p.grid_kg_co2e_per_kwh)] {
         if let Some(x) = v {
             if !(x.is_finite() && x >= 0.0) {
                 return Err(out_of_range(field, x, "a finite number >= 0"));
@@ -231,7 +231,7 @@ pub fn money(
     usd_per_gpu_hour: Option<f64>,
     watts: Option<f64>,
     pue: f64,
-    grid_kg_per_kwh: Option<f64>,
+    grid_kg_co2e_per_kwh: Option<f64>,
 ) -> Result<(Option<f64>, Option<f64>, Option<f64>), ModelError> {
     let cost = usd_per_gpu_hour.map(|usd| finite(gpu_hours * usd, "usd_per_gpu_hour", usd, "the cost")).transpose()?;
     let energy = watts
@@ -241,8 +241,8 @@ pub fn money(
         })
         .transpose()?;
     let co2 = energy
-        .zip(grid_kg_per_kwh)
-        .map(|(e, g)| finite(e * g, "grid_kg_per_kwh", g, "the emissions"))
+        .zip(grid_kg_co2e_per_kwh)
+        .map(|(e, g)| finite(e * g, "grid_kg_co2e_per_kwh", g, "the emissions"))
         .transpose()?;
     Ok((cost, energy, co2))
 }
@@ -275,7 +275,7 @@ pub fn estimate(p: &Point) -> Result<Outputs, ModelError> {
     check(p)?;
     let (trainable, model_pt, model_flops, hardware_flops) = point_flops(p)?;
     let (mfu, gpu_hours) = utilisation(model_flops, p.peak_tflops, p.utilisation, p.gpus)?;
-    let (cost_usd, energy_kwh, co2e_kg) = money(gpu_hours, p.usd_per_gpu_hour, p.watts, p.pue, p.grid_kg_per_kwh)?;
+    let (cost_usd, energy_kwh, co2e_kg) = money(gpu_hours, p.usd_per_gpu_hour, p.watts, p.pue, p.grid_kg_co2e_per_kwh)?;
     let memory = memory(p, trainable);
     memory_finite(&memory, p)?;
     Ok(Outputs {
@@ -310,7 +310,7 @@ mod tests {
             usd_per_gpu_hour: Some(2.0),
             watts: Some(400.0),
             pue: 1.1,
-            grid_kg_per_kwh: Some(0.385),
+            grid_kg_co2e_per_kwh: Some(0.385),
             gpu_memory_gb: Some(80.0),
             zero_stage: 3,
             ..Point::default()

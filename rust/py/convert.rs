@@ -15,7 +15,7 @@ use super::errors::{model_error, ModelError};
 const POINT_KEYS: &[&str] = &[
     "params", "active_params", "tokens", "architecture", "convention", "recompute", "mode", "lora_rank",
     "lora_fraction", "precision", "peak_tflops", "mfu", "gpu_hours", "wall_clock_days", "gpus",
-    "usd_per_gpu_hour", "watts", "pue", "grid_kg_per_kwh", "gpu_memory_gb", "optimizer", "zero",
+    "usd_per_gpu_hour", "watts", "pue", "grid_kg_co2e_per_kwh", "gpu_memory_gb", "optimizer", "zero",
     "tensor_parallel", "pipeline_parallel", "micro_batch",
 ];
 
@@ -98,7 +98,7 @@ fn read_point(d: &Bound<'_, PyDict>) -> PyResult<Point> {
         (None, None) => None,
         _ => return Err(ModelError::new_err(("give lora_rank or lora_fraction, not both", "lora_rank"))),
     };
-    let zero = r.or("zero", 0.0)?;
+    let zero = r.num("zero")?; // (no default here: costspec.estimate passes the registry's)
     if !(0.0..=3.0).contains(&zero) || zero.fract() != 0.0 {
         return Err(ModelError::new_err((format!("zero: got {zero}, expected 0, 1, 2 or 3"), "zero")));
     }
@@ -118,7 +118,7 @@ fn read_point(d: &Bound<'_, PyDict>) -> PyResult<Point> {
         usd_per_gpu_hour: r.opt("usd_per_gpu_hour")?,
         watts: r.opt("watts")?,
         pue: r.or("pue", 1.0)?,
-        grid_kg_per_kwh: r.opt("grid_kg_per_kwh")?,
+        grid_kg_co2e_per_kwh: r.opt("grid_kg_co2e_per_kwh")?,
         gpu_memory_gb: r.opt("gpu_memory_gb")?,
         optimizer: r.choice("optimizer", Optimizer::Adam, Optimizer::parse, Optimizer::NAMES)?,
         zero_stage: zero as u8,
