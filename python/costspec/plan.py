@@ -16,7 +16,7 @@ from typing import Any
 
 from costspec import fields as colinfo
 from costspec import fields as registry
-from costspec import expr, scaling
+from costspec import expr, outputs, scaling
 from costspec.catalog import Catalog, Gpu, ModelPreset
 from costspec.fields import PRECISIONS
 from costspec.errors import CostspecError, SpecError, UnknownNameError, printable
@@ -39,12 +39,6 @@ CHOICES: dict[str, tuple[str, ...]] = _engine_orders()
 DEFAULTS = {p: v for p, v in registry.DEFAULTS.items() if p in CHOICES}
 # Column name of each categorical input.
 CATEGORY_COLUMN = registry.CATEGORY_COLUMN
-# Columns every sweep writes (when they have values), beside swept inputs and derived names.
-CORE_COLUMNS = (
-    "model", "params", "active_params", "tokens", "gpu", "gpus", "precision", "mfu", "usd_per_gpu_hour",
-    "model_flops", "hardware_flops", "hfu", "gpu_hours", "wall_clock_days", "cost_usd", "energy_kwh", "co2e_kg",
-    "memory_gb_per_gpu", "fits", "min_gpus",
-)
 _BIN = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
 _CMP = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq", ast.NotEq: "ne"}
 _UN_FN = {"log": "log", "exp": "exp", "sqrt": "sqrt", "ceil": "ceil", "floor": "floor"}
@@ -638,7 +632,7 @@ def compile_spec(spec: Spec) -> Plan:
     layouts = {k: (list(v[0]), list(v[1])) for k, v in _native.stage_layouts().items()}
     cols = c.model(layouts)
 
-    available = _available(spec, c)
+    available = outputs.available(spec, c.gpus)
     derived = {}
     for name in spec.derive:
         derived[name] = c.name_reg(name, ("derive", name))
@@ -650,7 +644,7 @@ def compile_spec(spec: Spec) -> Plan:
         for n in cond.names:
             if n.name in colinfo.NAMES and n.name not in available:
                 raise c.error(("where",), f"where {cond.text!r}: {n.name} has no value in this spec "
-                                          f"({_why_missing(n.name)})")
+                                          f"({outputs.why_missing(n.name)})")
         filters.append(c.compile(cond, ("where",), f"where[{i}]"))
 
     units = {n: u for n, u, _ in colinfo.COLUMNS}
@@ -663,36 +657,19 @@ def compile_spec(spec: Spec) -> Plan:
             return OutputColumn(col, "i32", reg, tuple(dictionary), unit=units.get(col, ""))
         if col == "fits":
             return OutputColumn(col, "bool", reg, unit="bool")
-        return OutputColumn(col, "f64", reg, nullable=col in _NULLABLE, unit=units.get(col, ""))
+        return OutputColumn(col, "f64", reg, nullable=col in outputs.NULLABLE, unit=units.get(col, ""))
 
-    variables = [n for names, _ in c.axes for n in names if n not in FIELDS]
-    extra = {n: OutputColumn(n, "f64", c.regs[n]) for n in variables}
+    extra = {n: OutputColumn(n, "f64", c.regs[n]) for n in outputs.variables(spec)}
     extra.update({n: OutputColumn(n, "f64", r) for n, r in derived.items()})
-    if "provider" in cols:
-        available.add("provider")
     out_cols: list[OutputColumn] = []
-    if spec.output_columns:
-        for i, col in enumerate(spec.output_columns):
-            if col in extra:
-                out_cols.append(extra[col])
-            elif col in available and col in cols:
-                out_cols.append(column(col))
-            else:
-                raise c.error(("output", "columns", i), f"column {col!r} has no value in this spec ({_why_missing(col)})")
-    else:
-        swept_in_order = [n for names, _ in c.axes for n in names]
-        swept = set(swept_in_order)
-        wanted = [n for n in CORE_COLUMNS if n in available]
-        for name in swept_in_order:  # swept inputs appear under their column names, in axis order
-            as_column = CATEGORY_COLUMN.get(name) or _INPUT_COLUMN.get(name)
-            if as_column and as_column not in wanted:
-                wanted.append(as_column)
-        for name in colinfo.NAMES:
-            if name not in wanted and name in _ALWAYS_IF_SWEPT and _ALWAYS_IF_SWEPT[name] & swept:
-                wanted.append(name)
-        if any(n.startswith(("solve.", "scaling.")) for n in given_names(spec, c)):
-            wanted += [n for n in ("tokens_per_param", "compute_flops", "loss") if n in available]
-        out_cols = [column(col) for col in wanted] + list(extra.values())
+    for i, col in enumerate(outputs.written(spec, c.gpus)):
+        if col in extra:
+            out_cols.append(extra[col])
+        elif col in available and col in cols:
+            out_cols.append(column(col))
+        else:  # (the checks refuse this first: a safety net)
+            raise c.error(("output", "columns", i), f"column {col!r} has no value in this spec "
+                                                    f"({outputs.why_missing(col)})")
 
     plan_json = {
         "registers": c.nreg,
@@ -705,53 +682,6 @@ def compile_spec(spec: Spec) -> Plan:
         "messages": c.messages,
     }
     return Plan(spec, c.axes, _nan_safe(plan_json), out_cols, c.axis_values)
-
-
-_INPUT_COLUMN = registry.INPUT_COLUMN
-_ALWAYS_IF_SWEPT = {
-    "peak_tflops": {"hardware.gpu", "training.precision"},
-    "data_parallel": {"hardware.count", "parallelism.tensor", "parallelism.pipeline"},
-    "activations_gb": {"training.recompute", "parallelism.tensor", "training.micro_batch"},
-    "trainable_params": {"training.mode", "training.lora_rank", "training.lora_fraction"},
-}
-_NULLABLE = {"energy_kwh", "co2e_kg", "watts", "min_gpus", "activations_gb", "model"}
-
-
-def _why_missing(name: str) -> str:
-    return {
-        "cost_usd": "no price.usd_per_gpu_hour or price.provider",
-        "usd_per_gpu_hour": "no price.usd_per_gpu_hour or price.provider",
-        "wall_clock_days": "no hardware.count", "gpus": "no hardware.count", "fits": "no hardware.count",
-        "data_parallel": "no hardware.count", "co2e_kg": "no energy.grid_kg_co2e_per_kwh",
-        "model": "no model.preset",
-    }.get(name, "not given")
-
-
-def given_names(spec: Spec, c: _Compiler) -> set[str]:
-    return set(spec.fields) | {n for names, _ in c.axes for n in names}
-
-
-def _available(spec: Spec, c: _Compiler) -> set[str]:
-    """Columns that have values in this spec."""
-    given = given_names(spec, c)
-    if spec.fields.get("solve.for") is not None:
-        given.add(str(spec.fields["solve.for"]))
-    out = set(colinfo.NAMES)
-    if "compute_flops" not in c.regs:
-        out.discard("compute_flops")
-    if spec.fields.get("scaling.fit") not in scaling.FITS:
-        out.discard("loss")
-    if "hardware.count" not in given:
-        out -= {"gpus", "wall_clock_days", "fits", "data_parallel"}
-    if "price.usd_per_gpu_hour" not in given and "price.provider" not in given:
-        out -= {"usd_per_gpu_hour", "cost_usd"}
-    if "energy.grid_kg_co2e_per_kwh" not in given:
-        out -= {"co2e_kg", "grid_kg_co2e_per_kwh"}
-    if "model.preset" not in given:
-        out -= {"model"}
-    if "hardware.watts" not in given and all(g.tdp_w is None for g in c.gpus):
-        out -= {"watts", "energy_kwh", "co2e_kg"}
-    return out
 
 
 def _nan_safe(obj: Any) -> Any:

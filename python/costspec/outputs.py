@@ -1,0 +1,98 @@
+"""Which columns a spec's outputs have values in, and which a sweep writes: decided from the spec
+alone, so that the checks (``costspec validate``) and the compiler agree on them. Pure Python."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable
+
+from costspec import fields as registry
+from costspec import scaling
+
+if TYPE_CHECKING:
+    from costspec.spec import Spec
+
+# Columns every sweep writes (when they have values), beside swept inputs and derived names.
+CORE_COLUMNS = (
+    "model", "params", "active_params", "tokens", "gpu", "gpus", "precision", "mfu", "usd_per_gpu_hour",
+    "model_flops", "hardware_flops", "hfu", "gpu_hours", "wall_clock_days", "cost_usd", "energy_kwh", "co2e_kg",
+    "memory_gb_per_gpu", "fits", "min_gpus",
+)
+# Columns written by default when one of these inputs is swept.
+ALWAYS_IF_SWEPT = {
+    "peak_tflops": {"hardware.gpu", "training.precision"},
+    "data_parallel": {"hardware.count", "parallelism.tensor", "parallelism.pipeline"},
+    "activations_gb": {"training.recompute", "parallelism.tensor", "training.micro_batch"},
+    "trainable_params": {"training.mode", "training.lora_rank", "training.lora_fraction"},
+}
+# Columns whose NaN means "no value" (written as null).
+NULLABLE = {"energy_kwh", "co2e_kg", "watts", "min_gpus", "activations_gb", "model"}
+
+
+def why_missing(name: str) -> str:
+    """Why a column has no value in a spec."""
+    return {
+        "cost_usd": "no price.usd_per_gpu_hour or price.provider",
+        "usd_per_gpu_hour": "no price.usd_per_gpu_hour or price.provider",
+        "wall_clock_days": "no hardware.count", "gpus": "no hardware.count", "fits": "no hardware.count",
+        "data_parallel": "no hardware.count", "co2e_kg": "no energy.grid_kg_co2e_per_kwh",
+        "model": "no model.preset", "provider": "no price.provider", "compute_flops": "no scaling budget",
+        "loss": "no scaling.fit with a loss (hoffmann2022, besiroglu2024)",
+        "energy_kwh": "no hardware.watts, and no TDP in the catalog for the GPU",
+        "watts": "no hardware.watts, and no TDP in the catalog for the GPU",
+    }.get(name, "not given")
+
+
+def given_names(spec: Spec) -> set[str]:
+    """The fields a spec sets or sweeps, and the sweep's variables."""
+    return set(spec.fields) | {a.name for a in spec.sweep.axes}
+
+
+def available(spec: Spec, gpus: Iterable[Any]) -> set[str]:
+    """Output columns that have values in this spec (``gpus``: the catalog entries it uses)."""
+    given = given_names(spec)
+    if spec.fields.get("solve.for") is not None:
+        given.add(str(spec.fields["solve.for"]))
+    out = set(registry.NAMES)
+    if "scaling.compute_flops" not in given and "scaling.budget_usd" not in given:
+        out.discard("compute_flops")
+    if spec.fields.get("scaling.fit") not in scaling.FITS:
+        out.discard("loss")
+    if "hardware.count" not in given:
+        out -= {"gpus", "wall_clock_days", "fits", "data_parallel"}
+    if "price.usd_per_gpu_hour" not in given and "price.provider" not in given:
+        out -= {"usd_per_gpu_hour", "cost_usd"}
+    if "energy.grid_kg_co2e_per_kwh" not in given:
+        out -= {"co2e_kg", "grid_kg_co2e_per_kwh"}
+    if "model.preset" not in given:
+        out -= {"model"}
+    if "hardware.watts" not in given and all(g.tdp_w is None for g in gpus):
+        out -= {"watts", "energy_kwh", "co2e_kg"}
+    if "price.provider" in given:
+        out.add("provider")
+    return out
+
+
+def variables(spec: Spec) -> list[str]:
+    """The sweep's own variables (axes that are not spec fields), in loop order."""
+    return [a.name for a in spec.sweep.axes if a.name not in registry.FIELDS]
+
+
+def written(spec: Spec, gpus: Iterable[Any]) -> list[str]:
+    """The columns a sweep of ``spec`` writes, in order: ``output.columns`` if given, else the core
+    columns that have values, the swept inputs, the variables and the derived names."""
+    if spec.output_columns:
+        return list(spec.output_columns)
+    have = available(spec, gpus)
+    swept_in_order = [a.name for a in spec.sweep.axes]
+    swept = set(swept_in_order)
+    wanted = [n for n in CORE_COLUMNS if n in have]
+    for name in swept_in_order:  # swept inputs appear under their column names, in axis order
+        as_column = registry.CATEGORY_COLUMN.get(name) or registry.INPUT_COLUMN.get(name)
+        if as_column and as_column not in wanted:
+            wanted.append(as_column)
+    for name in registry.NAMES:
+        if name not in wanted and name in ALWAYS_IF_SWEPT and ALWAYS_IF_SWEPT[name] & swept:
+            wanted.append(name)
+    if any(n.startswith(("solve.", "scaling.")) for n in given_names(spec)):
+        wanted += [n for n in ("tokens_per_param", "compute_flops", "loss") if n in have]
+    return wanted + variables(spec) + list(spec.derive)
