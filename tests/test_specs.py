@@ -17,7 +17,7 @@ from costspec.expr import ExprError
 from costspec.expr import parse as parse_expr
 from costspec.point import evaluate
 from costspec.spec import Spec, load_text, validate_text
-from costspec.validation import github_annotation
+from costspec.renderers import github_annotation
 from clirun import run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -192,7 +192,7 @@ def test_validate_github_format(capsys: pytest.CaptureFixture[str], monkeypatch:
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     code, out, _ = run(capsys, "validate", str(INVALID[3]))
     line = out.splitlines()[0]
-    assert code == 1 and line.startswith(f"::error file={INVALID[3]},line=6,col=3,title=costspec validate::")
+    assert code == 1 and line.startswith(f"::error file={INVALID[3]},line=6,col=3,title=costspec validate (CS201)::")
     code, out, _ = run(capsys, "validate", "--format", "text", str(INVALID[3]))
     assert not out.startswith("::error")
 
@@ -200,7 +200,7 @@ def test_validate_github_format(capsys: pytest.CaptureFixture[str], monkeypatch:
 def test_github_annotation_escaping() -> None:
     e = SpecError("a,b:c.yaml", 3, 4, "x", "bad 100% value")
     assert github_annotation(e) == (
-        "::error file=a%2Cb%3Ac.yaml,line=3,col=4,title=costspec validate::x: bad 100%25 value"
+        "::error file=a%2Cb%3Ac.yaml,line=3,col=4,title=costspec validate (CS000)::x: bad 100%25 value"
     )
     # Control characters never reach the log raw (SpecError escapes them): no forged second command.
     e = SpecError("a\n::error file=x.yaml::b", 3, 4, "k\r\n::warning::forged", "bad\nnext")

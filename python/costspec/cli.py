@@ -328,17 +328,19 @@ def optimal(flops: str | None, budget_usd: str | None, gpu: str | None, mfu: str
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option("--format", "fmt", type=CHOICE(["text", "json", "github"]), default=None,
-              help="Output format (default: github when GITHUB_ACTIONS=true, else text).")
+@click.option("--output-format", "--format", "fmt", type=CHOICE(["text", "json", "github", "sarif"]), default=None,
+              help="Report format (default: github when GITHUB_ACTIONS=true, else text); sarif for code scanning.")
+@click.option("--quiet", "-q", is_flag=True, help="Report problems only: no summary line (json: invalid files only).")
 @ALLOW_INCLUDE_OUTSIDE
-def validate(paths: tuple[str, ...], fmt: str | None, allow_include_outside: bool) -> None:
-    """Check spec files (files, folders, globs) against the schema and the catalog.
+def validate(paths: tuple[str, ...], fmt: str | None, quiet: bool, allow_include_outside: bool) -> None:
+    """Check spec files (files, folders, globs; - reads one spec from stdin) against the schema, the
+    catalog and every rule a sweep would enforce. Each problem has a stable code (CS201, ...).
 
     Exit status: 0 when every spec is valid, 1 when any is invalid, 2 on usage errors.
     """
     from costspec.validation import run_validate
 
-    sys.exit(run_validate(paths, fmt, allow_include_outside))
+    sys.exit(run_validate(paths, fmt, allow_include_outside, quiet))
 
 
 def _load_plan(spec_file: str, allow_include_outside: bool) -> Any:

@@ -103,9 +103,16 @@ class SpecError(CostspecError):
         detail = [d for d in detail if d]
         return text + (f" ({'; '.join(detail)})" if detail else "")
 
+    @property
+    def code(self) -> str:
+        """The stable diagnostic code (``costspec.diagnostics``)."""
+        from costspec.diagnostics import classify
+
+        return classify(self.message).code
+
     def as_dict(self) -> dict[str, object]:
         d: dict[str, object] = {
-            "file": self.file, "line": self.line, "column": self.column, "path": self.path,
+            "file": self.file, "line": self.line, "column": self.column, "code": self.code, "path": self.path,
             "message": self.message, "expected": self.expected, "found": self.found,
         }
         if self.flag:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from costspec import expr, schema, scaling, yamlio
+from costspec import expr, outputs, schema, scaling, yamlio
 from costspec import fields as registry
 from costspec import fields as columns  # the column names (NAMES)
 from costspec.catalog import Catalog
@@ -266,6 +266,7 @@ class _Checker:
         self.allow_outside = allow_outside
         self.inputs: list[Path] = []
         self.lines: list[str] | None = None
+        self.gpus: list[Any] = []  # the catalog GPUs the spec uses (set by semantics)
         self.hints_left = 100  # 'did you mean' for the first errors only: each compares against every name
         self.errors: list[SpecError] = []
         self.catalog = Catalog.builtin()
@@ -327,6 +328,10 @@ class _Checker:
         """Convert one raw input value by its field kind, reporting what the schema cannot see."""
         info = FIELDS.get(name)
         if isinstance(raw, str) and raw.startswith("="):
+            if info is not None and info.kind != "number":
+                self.err(path, f"{name} takes a {'catalog name' if info.kind == 'name' else 'choice'}, not an "
+                         "expression (expressions compute numbers)", info.accepted or "a catalog name", repr(raw))
+                return None
             return self.expression(raw[1:], path, offset=1)
         if info is None:  # a sweep variable
             if isinstance(raw, (int, float)) and not isinstance(raw, bool) and math.isfinite(raw):
@@ -395,6 +400,11 @@ class _Checker:
             if not items:
                 return None  # the schema reports it
             vals = tuple(self.value(name, v, (*ipath, i), from_schema_ok=False) for i, v in enumerate(items))
+            for i, v in enumerate(vals):
+                if isinstance(v, expr.Expr):
+                    self.err((*ipath, i), "a sweep's values are plain values, not expressions", "a number or a name "
+                             "(an expression can use the axis instead)", repr(v.text))
+                    return None
             return Axis(name, "values", vals, group=group)
         if not isinstance(raw, dict):
             return None
@@ -557,6 +567,7 @@ class _Checker:
                 self.known_names(v, where_set[name], inputs | set(derive), "inputs, sweep variables and derived names",
                                  offset=1)
 
+        self.cycles({n: v for n, v in fields.items() if isinstance(v, expr.Expr)}, derive, where_set)
         for name, path in where_set.items():
             if name in swept:
                 self.err(path, f"{name} is both set here and swept", "one of the two", None, key=True)
@@ -593,7 +604,66 @@ class _Checker:
             document=self.doc,
             inputs=tuple(self.inputs),
         )
+        if not self.errors:  # (what the outputs have needs a spec without other problems)
+            self.output_checks(spec, raw_where)
         return spec
+
+    def cycles(self, exprs: Mapping[str, expr.Expr], derive: Mapping[str, expr.Expr],
+               where_set: Mapping[str, tuple[Any, ...]]) -> None:
+        """An expression may not depend on itself, through any chain of fields and derived names."""
+        graph = {**{n: e for n, e in exprs.items()}, **derive}
+        state: dict[str, int] = {}  # 1: on the path, 2: done
+        for start in graph:
+            if state.get(start):
+                continue
+            stack: list[tuple[str, list[str]]] = [(start, [d.name for d in graph[start].names if d.name in graph])]
+            state[start] = 1
+            while stack:
+                node, todo = stack[-1]
+                if not todo:
+                    state[node] = 2
+                    stack.pop()
+                    continue
+                nxt = todo.pop()
+                if state.get(nxt) == 1:
+                    path = where_set.get(nxt, ("derive", nxt))
+                    loop = [n for n, _ in stack][[n for n, _ in stack].index(nxt):] + [nxt]
+                    self.err(path, f"{nxt} depends on itself ({' -> '.join(loop)})", "expressions without a loop",
+                             graph[nxt].text)
+                    return
+                if not state.get(nxt):
+                    state[nxt] = 1
+                    stack.append((nxt, [d.name for d in graph[nxt].names if d.name in graph]))
+
+    def output_checks(self, spec: Spec, raw_where: Any) -> None:
+        """What the compiler would refuse: conditions and columns on values the spec does not have,
+        and reductions ranking or grouping by a column the sweep does not write."""
+        have = outputs.available(spec, self.gpus)
+        for i, cond in enumerate(spec.where):
+            path = ("where", i) if isinstance(raw_where, list) else ("where",)
+            for n in cond.names:
+                if n.name in columns.NAMES and n.name not in have:
+                    self.expr_error(path, cond.text, f"{n.name} has no value in this spec "
+                                    f"({outputs.why_missing(n.name)})", n.offset, expected="a column with values")
+        written = outputs.written(spec, self.gpus)
+        for i, col in enumerate(spec.output_columns or ()):
+            if col in columns.NAMES and col not in have or col == "provider" and col not in have:
+                self.err(("output", "columns", i), f"column {col!r} has no value in this spec "
+                         f"({outputs.why_missing(col)})", "a column with values", repr(col))
+        keep = spec.keep
+        if keep is None:
+            return
+        ranked = [("by", keep.by)] if keep.by else [("pareto", c) for c, _ in keep.pareto]
+        for where, col in ranked:
+            if col is not None and col not in written:
+                why = (f"it has no value in this spec ({outputs.why_missing(col)})" if col not in have
+                       else "it is not among the written columns")
+                self.err(("output", "keep", where), f"cannot rank by {col!r}: {why}",
+                         "a written column: " + ", ".join(written), repr(col))
+        for i, col in enumerate(keep.per):
+            if col not in written:
+                self.err(("output", "keep", "per", i), f"cannot group by {col!r}: it is not among the written columns",
+                         "a written categorical column", repr(col))
 
     def output_columns(self, raw: Any, known: set[str]) -> tuple[str, ...] | None:
         """Requested output columns: output names, sweep variables or derived names."""
@@ -801,6 +871,7 @@ class _Checker:
 
         # Every GPU has a peak at every precision the spec uses, and every provider a price for it.
         gpus = resolved["hardware.gpu"]
+        self.gpus = gpus
         precisions = [(v, p) for v, p in values_of("training.precision") if isinstance(v, str)] or \
             [("bf16", where_set.get("hardware.gpu", ("hardware",)))]
         for g in gpus:

@@ -134,41 +134,47 @@ def _match(names: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
     return after[0]
 
 
-def _escape_data(s: str) -> str:
-    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+def run_validate(paths: tuple[str, ...], fmt: str | None, allow_include_outside: bool = False,
+                 quiet: bool = False) -> int:
+    """Check every spec found under ``paths`` (``-``: one spec read from stdin) and print the
+    report in ``fmt``; returns the exit status (0 valid, 1 invalid)."""
+    from costspec.renderers import RENDERERS
+    from costspec.spec import validate_text
 
-
-def _escape_property(s: str) -> str:
-    return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
-
-
-def github_annotation(e: SpecError) -> str:
-    """A GitHub Actions workflow command that puts the error on the file's line."""
-    props = f"file={_escape_property(e.file)},line={e.line},col={e.column},title={_escape_property('costspec validate')}"
-    message = f"{e.path}: {e.message}" if e.path else e.message
-    detail = "; ".join(x for x in (f"expected {e.expected}" if e.expected else "", f"found {e.found}" if e.found else "") if x)
-    return f"::error {props}::{_escape_data(message + (f' ({detail})' if detail else ''))}"
-
-
-def run_validate(paths: tuple[str, ...], fmt: str | None, allow_include_outside: bool = False) -> int:
     if fmt is None:
         fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
-    files = find_files(paths)
-    results = [(f, validate(f, allow_include_outside=allow_include_outside)) for f in files]
-    invalid = [(f, errs) for f, errs in results if errs]
-    n_errors = sum(len(e) for _, e in invalid)
-    summary = (f"{len(files)} file{'s' if len(files) != 1 else ''} checked: {len(files) - len(invalid)} valid, "
-               f"{len(invalid)} invalid" + (f" ({n_errors} error{'s' if n_errors != 1 else ''})" if invalid else ""))
-    if fmt == "json":
-        payload = {
-            "valid": not invalid,
-            "checked": len(files),
-            "files": [{"file": str(f), "valid": not errs, "errors": [e.as_dict() for e in errs]} for f, errs in results],
-        }
-        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
-    else:
-        for _, errs in invalid:
-            for e in errs:
-                sys.stdout.write((github_annotation(e) if fmt == "github" else e.format()) + "\n")
-        sys.stdout.write(summary + "\n")
-    return 1 if invalid else 0
+    results: list[tuple[Path, list[SpecError]]] = []
+    for p in paths:
+        if p == "-":
+            results.append((Path("<stdin>"), _validate_stdin(allow_include_outside, validate_text)))
+            continue
+        for f in find_files((p,)):
+            results.append((f, validate(f, allow_include_outside=allow_include_outside)))
+    seen: set[str] = set()
+    unique = []
+    for f, errs in results:  # each file once (a file named twice, or through a link)
+        try:
+            key = str(f.resolve()) if str(f) != "<stdin>" else "<stdin>"
+        except (OSError, RuntimeError):
+            key = str(f)
+        if key not in seen:
+            seen.add(key)
+            unique.append((f, errs))
+    sys.stdout.write(RENDERERS[fmt](unique, quiet=quiet))
+    return 1 if any(errs for _, errs in unique) else 0
+
+
+def _validate_stdin(allow_include_outside: bool, validate_text: Any) -> list[SpecError]:
+    """A spec piped in: read at most 1 MiB, checked as '<stdin>' (includes relative to the current folder)."""
+    from costspec.yamlio import MAX_BYTES
+
+    raw = sys.stdin.buffer.read(MAX_BYTES + 1)
+    if len(raw) > MAX_BYTES:
+        return [SpecError("<stdin>", 1, 1, "", f"the file is larger than the {MAX_BYTES:,}-byte limit")]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        return [SpecError("<stdin>", line, 1, "", f"not UTF-8 text ({e.reason} at byte {e.start})")]
+    errors: list[SpecError] = validate_text(text, "<stdin>", allow_include_outside=allow_include_outside)
+    return errors
