@@ -223,6 +223,15 @@ impl Program {
         })
     }
 
+    /// The same program scheduled so that the registers of the output columns `ranked` are
+    /// computed before anything else (a reduction ranks by them). No re-parsing: the plan it was
+    /// built from, already expanded, is scheduled again.
+    pub fn ranked(&self, columns: &[usize]) -> Result<Program, String> {
+        let mut spec = self.spec.clone();
+        spec.ranked = columns.iter().map(|&c| spec.outputs[c].reg).collect();
+        Program::new(spec)
+    }
+
     pub fn from_json(text: &str) -> Result<Program, String> {
         let spec: PlanSpec = serde_json::from_str(text).map_err(|e| format!("bad plan: {e}"))?;
         Program::new(spec)

@@ -15,8 +15,6 @@ use super::errors::sweep_error;
 #[pyclass(frozen, name = "Plan", module = "costspec._native")]
 pub(crate) struct PyPlan {
     program: Arc<engine::Program>,
-    /// The plan as received: reductions recompile it with their ranked registers.
-    json: String,
 }
 
 /// Raw output pointers shared with the worker threads; each region writes its own rows.
@@ -70,22 +68,12 @@ fn run_regions<S: engine::Sink + Send>(
     }
 }
 
-impl PyPlan {
-    /// The plan recompiled so that the given output columns are computed before anything else.
-    fn ranked(&self, columns: impl Iterator<Item = usize>) -> PyResult<Arc<engine::Program>> {
-        let mut spec: engine::PlanSpec =
-            serde_json::from_str(&self.json).map_err(|e| PyValueError::new_err(format!("bad plan: {e}")))?;
-        spec.ranked = columns.map(|c| spec.outputs[c].reg).collect();
-        Ok(Arc::new(engine::Program::new(spec).map_err(PyValueError::new_err)?))
-    }
-}
-
 #[pymethods]
 impl PyPlan {
     #[new]
     fn new(json: &str) -> PyResult<Self> {
         let program = engine::Program::from_json(json).map_err(PyValueError::new_err)?;
-        Ok(PyPlan { program: Arc::new(program), json: json.to_owned() })
+        Ok(PyPlan { program: Arc::new(program) })
     }
 
     /// Number of points in the product.
@@ -156,7 +144,8 @@ impl PyPlan {
         if k == 0 || key >= n_out || per.iter().any(|&c| c >= n_out) {
             return Err(PyValueError::new_err("top_k: k must be >= 1 and columns must be plan outputs"));
         }
-        let program = self.ranked(std::iter::once(key).chain(per.iter().copied()))?;
+        let ranked: Vec<usize> = std::iter::once(key).chain(per.iter().copied()).collect();
+        let program = Arc::new(self.program.ranked(&ranked).map_err(PyValueError::new_err)?);
         let parts = run_regions(py, &program, (0, u64::MAX), chunk, threads, |_| {
             engine::TopK::new(k, key, maximise, per.clone())
         })?;
@@ -181,7 +170,8 @@ impl PyPlan {
         if keys.is_empty() || keys.iter().any(|&(c, _)| c >= n_out) || per.iter().any(|&c| c >= n_out) {
             return Err(PyValueError::new_err("pareto: give at least one column; columns must be plan outputs"));
         }
-        let program = self.ranked(keys.iter().map(|&(c, _)| c).chain(per.iter().copied()))?;
+        let ranked: Vec<usize> = keys.iter().map(|&(c, _)| c).chain(per.iter().copied()).collect();
+        let program = Arc::new(self.program.ranked(&ranked).map_err(PyValueError::new_err)?);
         let parts = run_regions(py, &program, (0, u64::MAX), chunk, threads, |_| {
             engine::Pareto::new(keys.clone(), per.clone())
         })?;
