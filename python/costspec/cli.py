@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 import click
 
 from costspec import fields as registry
+from costspec import outputs
 from costspec.catalog import Catalog
 from costspec.errors import CatalogError, CostspecError, InputError, ModelInputError, SpecError, printable
 
@@ -452,10 +453,9 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
 
         evaluate(spec)
     plan = compile_spec(spec)
-    fmt = fmt or plan.spec.output_format or "parquet"
-    suffix = {"parquet": ".parquet", "arrow": ".arrow", "csv": ".csv"}[fmt]
+    fmt = _output_format(output, fmt, plan.spec)
     name = plan.spec.name or Path(spec_file).stem
-    path = Path(output or plan.spec.output_path or f"results/{name}{suffix}")
+    path = Path(output or plan.spec.output_path or f"results/{name}{outputs.FORMAT_SUFFIX[fmt]}")
     check_room(plan, path, max_points, fmt)
     # A solving sweep where no point has an answer fails before its output replaces anything.
     if_empty = (f"no point of {spec_file} has an answer{' that passes where' if spec.where else ''} (each "
@@ -486,6 +486,27 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
         summary = write(plan, path, fmt=fmt, threads=threads, if_empty=if_empty)
     if not quiet:
         echo(_sweep_summary(summary, plan.spec))
+
+
+def _output_format(output: str | None, flag: str | None, spec: Any) -> str:
+    """The output's format: --format, else what the path's extension names (-o out.csv writes CSV),
+    else the spec's output.format, else Parquet. A --format the extension contradicts is an error."""
+    from_path = outputs.suffix_format(output or spec.output_path)
+    if flag is not None:
+        if from_path is not None and from_path != flag:
+            which = f"-o {output}" if output else f"the spec's output.path {spec.output_path}"
+            raise click.UsageError(f"{which} names a {from_path} file, and --format says {flag}: drop one, or change "
+                                   "the extension")
+        return flag
+    if from_path is not None and (output or not _spec_sets_format(spec)):
+        return from_path
+    return str(spec.output_format or "parquet")
+
+
+def _spec_sets_format(spec: Any) -> bool:
+    data = spec.document.data if isinstance(spec.document.data, dict) else {}
+    out = data.get("output")
+    return isinstance(out, dict) and "format" in out
 
 
 def _sweep_summary(s: Any, spec: Any) -> str:

@@ -96,3 +96,19 @@ def written(spec: Spec, gpus: Iterable[Any]) -> list[str]:
     if any(n.startswith(("solve.", "scaling.")) for n in given_names(spec)):
         wanted += [n for n in ("tokens_per_param", "compute_flops", "loss") if n in have]
     return wanted + variables(spec) + list(spec.derive)
+
+
+# File extensions and the format they name; a path with another extension (or none) takes the
+# format given, else Parquet.
+SUFFIX_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow",
+                  ".csv": "csv"}
+FORMAT_SUFFIX = {"parquet": ".parquet", "arrow": ".arrow", "csv": ".csv"}
+
+
+def suffix_format(path: str | None) -> str | None:
+    """The format a path's extension names, if it names one."""
+    if not path:
+        return None
+    from pathlib import PurePath
+
+    return SUFFIX_FORMATS.get(PurePath(path).suffix.lower())

@@ -581,6 +581,10 @@ class _Checker:
                      repr(plan_name))
         out: dict[str, Any] = data["output"] if isinstance(data.get("output"), dict) else {}
         out_path = out.get("path")
+        named = outputs.suffix_format(out_path) if isinstance(out_path, str) else None
+        if named is not None and isinstance(out.get("format"), str) and out["format"] != named:
+            self.err(("output", "format"), f"the output path names a {named} file, and the format says "
+                     f"{out['format']}", f"format: {named}, or a path with the format's extension", repr(out["format"]))
         if isinstance(out_path, str) and ("\0" in out_path or printable(out_path) != out_path):
             self.err(("output", "path"), "the output path has a control character", "a path without control "
                      "characters", repr(out_path))
@@ -597,7 +601,8 @@ class _Checker:
             derive=derive,
             where=tuple(exprs),
             output_path=out.get("path") if isinstance(out.get("path"), str) else None,
-            output_format=str(out.get("format") or "parquet"),
+            output_format=str(out.get("format") or (outputs.suffix_format(out_path) if isinstance(out_path, str) else None)
+                              or "parquet"),
             catalog=self.catalog,
             output_columns=self.output_columns(out.get("columns"), everything),
             keep=self.keep(out.get("keep"), everything),

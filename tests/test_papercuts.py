@@ -1,0 +1,46 @@
+"""What a new user hits (issue 10, item 5): each papercut as it behaves now."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from clirun import run
+
+import costspec
+
+SPEC = """costspec: 1
+model: {params: 7B}
+training: {tokens: 140B}
+hardware: {gpu: h100, mfu: 0.4}
+price: {provider: lambda}
+sweep: {grid: {hardware.count: [64, 128]}}
+"""
+
+
+def _spec(tmp_path: Path, text: str = SPEC, name: str = "s.yaml") -> Path:
+    f = tmp_path / name
+    f.write_text(text)
+    return f
+
+
+def test_the_format_follows_the_extension(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _spec(tmp_path)
+    for name, check in (("o.csv", lambda p: p.read_text().startswith('"')),
+                        ("o.arrow", lambda p: pa.ipc.open_file(pa.memory_map(str(p))).read_all().num_rows == 2),
+                        ("o.parquet", lambda p: p.is_dir() and pq.read_table(p).num_rows == 2),
+                        ("o.out", lambda p: p.is_dir())):  # no format named: Parquet
+        code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / name), "-q")
+        assert code == 0 and check(tmp_path / name), (name, err)
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "x.csv"), "--format", "parquet")
+    assert code == 2 and "names a csv file, and --format says parquet" in err
+    code, _, _ = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "y.csv"), "--format", "csv", "-q")
+    assert code == 0
+    spec2 = _spec(tmp_path, SPEC + f"output: {{path: {tmp_path / 'z.csv'}}}\n", "s2.yaml")
+    assert run(capsys, "sweep", str(spec2), "-q")[0] == 0 and (tmp_path / "z.csv").is_file()
+    bad = _spec(tmp_path, SPEC + "output: {path: z.csv, format: parquet}\n", "s3.yaml")
+    code, out, _ = run(capsys, "validate", str(bad))
+    assert code == 1 and "names a csv file, and the format says parquet" in out
