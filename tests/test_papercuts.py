@@ -44,3 +44,25 @@ def test_the_format_follows_the_extension(tmp_path: Path, capsys: pytest.Capture
     bad = _spec(tmp_path, SPEC + "output: {path: z.csv, format: parquet}\n", "s3.yaml")
     code, out, _ = run(capsys, "validate", str(bad))
     assert code == 1 and "names a csv file, and the format says parquet" in out
+
+
+def test_whole_number_columns_are_int64(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _spec(tmp_path, SPEC.replace("price: {provider: lambda}", "price: {provider: lambda}\nparallelism: {tensor: 8}")
+                 .replace("model: {params: 7B}", "model: {preset: llama2-70b}")
+                 + "output: {columns: [gpus, min_gpus, tensor_parallel, pipeline_parallel, micro_batch, data_parallel,"
+                   " zero, cost_usd]}\n")
+    table = costspec.sweep(spec)
+    for name in ("gpus", "min_gpus", "tensor_parallel", "pipeline_parallel", "micro_batch", "data_parallel", "zero"):
+        assert table.schema.field(name).type == pa.int64(), name
+    assert table.column("gpus").to_pylist() == [64, 128] and table.column("data_parallel").to_pylist() == [8, 16]
+    assert table.schema.field("cost_usd").type == pa.float64()
+    # A GPU count null where the model never fits: null, not a sentinel.
+    never = _spec(tmp_path, SPEC.replace("model: {params: 7B}", "model: {params: 5T}") + "output: {columns: [min_gpus]}\n"
+                  "parallelism: {zero: 0}\n", "n.yaml")
+    assert costspec.sweep(never).column("min_gpus").to_pylist() == [None, None]
+    # Reduced in the engine, the same types.
+    top = _spec(tmp_path, SPEC + "output: {keep: {top: 1, by: wall_clock_days}}\n", "t.yaml")
+    assert costspec.sweep(top).schema.field("gpus").type == pa.int64()
+    code, out, _ = run(capsys, "estimate", "--params", "7B", "--tokens", "1T", "--gpu", "h100", "--gpus", "8",
+                       "--mfu", "0.4", "--json")
+    assert '"gpus": 8,' in out

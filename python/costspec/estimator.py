@@ -86,6 +86,9 @@ class Estimate:
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON-ready dictionary (architecture and sources as nested objects)."""
         d = dataclasses.asdict(self)
+        for k in ("gpus", "min_gpus", "data_parallel"):  # whole numbers, as every output writes them
+            if isinstance(d[k], float) and d[k].is_integer():
+                d[k] = int(d[k])
         d["architecture"] = dict(self.architecture)
         d["sources"] = dict(self.sources)
         return d

@@ -24,6 +24,8 @@ ALWAYS_IF_SWEPT = {
     "activations_gb": {"training.recompute", "parallelism.tensor", "training.micro_batch"},
     "trainable_params": {"training.mode", "training.lora_rank", "training.lora_fraction"},
 }
+# Whole-number columns, written as int64 (null where there is no value).
+WHOLE = {"gpus", "min_gpus", "tensor_parallel", "pipeline_parallel", "micro_batch", "data_parallel", "zero"}
 # Columns whose NaN means "no value" (written as null).
 NULLABLE = {"energy_kwh", "co2e_kg", "watts", "min_gpus", "activations_gb", "model"}
 

@@ -47,7 +47,7 @@ _UN_FN = {"log": "log", "exp": "exp", "sqrt": "sqrt", "ceil": "ceil", "floor": "
 @dataclass(frozen=True)
 class OutputColumn:
     name: str
-    kind: str  # "f64", "i32" (dictionary index) or "bool"
+    kind: str  # "f64", "i64" (whole numbers), "i32" (dictionary index) or "bool"
     reg: int
     dictionary: tuple[str, ...] = ()
     nullable: bool = False  # NaN stands for "no value" and is written as null
@@ -82,7 +82,7 @@ class Plan:
         return dict(reversed(list(out.items())))
 
     def bytes_per_row(self) -> float:
-        return sum(8 if c.kind == "f64" else (4 if c.kind == "i32" else 0.125) for c in self.columns)
+        return sum(8 if c.kind in ("f64", "i64") else (4 if c.kind == "i32" else 0.125) for c in self.columns)
 
 
 class _Compiler:
@@ -657,6 +657,8 @@ def compile_spec(spec: Spec) -> Plan:
             return OutputColumn(col, "i32", reg, tuple(dictionary), unit=units.get(col, ""))
         if col == "fits":
             return OutputColumn(col, "bool", reg, unit="bool")
+        if col in outputs.WHOLE:
+            return OutputColumn(col, "i64", reg, unit=units.get(col, ""))
         return OutputColumn(col, "f64", reg, nullable=col in outputs.NULLABLE, unit=units.get(col, ""))
 
     extra = {n: OutputColumn(n, "f64", c.regs[n]) for n in outputs.variables(spec)}

@@ -31,6 +31,7 @@ BATCH = 16 * CHUNK  # points per engine call
 # Each Parquet writer refills its own buffers, written as one row group per engine call.
 WRITER_BATCH = BATCH
 FORMATS = ("parquet", "arrow", "csv")
+NO_INT = -(2**63)  # what the engine writes for a whole-number column with no value
 
 
 MAX_THREADS_PER_CORE = 4  # more threads than this only add switching (10,000 threads: 1 s became > 120 s)
@@ -81,6 +82,8 @@ def _schema(plan: Plan) -> pa.Schema:
             t: pa.DataType = pa.dictionary(pa.int32(), pa.string())
         elif c.kind == "bool":
             t = pa.bool_()
+        elif c.kind == "i64":
+            t = pa.int64()
         else:
             t = pa.float64()
         fields.append(pa.field(c.name, t, nullable=True, metadata={"unit": c.unit} if c.unit else None))
@@ -119,7 +122,7 @@ class _Buffers:
 
     @staticmethod
     def _size(c: OutputColumn, n: int) -> int:
-        return n * 8 if c.kind == "f64" else (n * 4 if c.kind == "i32" else (n + 7) // 8)
+        return n * 8 if c.kind in ("f64", "i64") else (n * 4 if c.kind == "i32" else (n + 7) // 8)
 
     def batch(self, schema: pa.Schema, offset: int, count: int) -> pa.RecordBatch:
         arrays = []
@@ -131,6 +134,12 @@ class _Buffers:
                     valid = pc.invert(pc.is_nan(arr))
                     if valid.false_count:
                         arr = pa.Array.from_buffers(pa.float64(), count, [valid.buffers()[1], data])
+            elif c.kind == "i64":  # whole numbers; i64::MIN marks "no value"
+                data = buf.slice(offset * 8, count * 8)
+                arr = pa.Array.from_buffers(pa.int64(), count, [None, data])
+                missing = pc.equal(arr, NO_INT)
+                if pc.any(missing).as_py():
+                    arr = pa.Array.from_buffers(pa.int64(), count, [pc.invert(missing).buffers()[1], data])
             elif c.kind == "i32":
                 idx = pa.Array.from_buffers(pa.int32(), count, [None, buf], offset=offset)
                 arr = pa.DictionaryArray.from_arrays(idx, d)
@@ -242,6 +251,8 @@ def reduce(plan: Plan, keep: Keep, *, threads: int = 0) -> pa.Table:
             arrays.append(pa.DictionaryArray.from_arrays(idx, pa.array(c.dictionary, pa.string())))
         elif c.kind == "bool":
             arrays.append(pa.array([None if v != v else v != 0 for v in values], pa.bool_()))
+        elif c.kind == "i64":
+            arrays.append(pa.array([None if v != v else int(v) for v in values], pa.int64()))
         else:
             arrays.append(pa.array([None if (c.nullable and v != v) else v for v in values], pa.float64()))
     return pa.Table.from_arrays(arrays, schema=schema)

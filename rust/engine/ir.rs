@@ -165,6 +165,8 @@ impl OpSpec {
 #[serde(rename_all = "snake_case")]
 pub enum OutKind {
     F64,
+    /// Whole numbers (GPU counts, parallel degrees), written as i64; a missing value as i64::MIN.
+    I64,
     I32,
     Bool,
 }

@@ -110,7 +110,7 @@ impl PyPlan {
         for (b, o) in buffers.iter().zip(outputs) {
             let buf = PyUntypedBuffer::get(b)?;
             let need = match o.kind {
-                engine::OutKind::F64 => capacity * 8,
+                engine::OutKind::F64 | engine::OutKind::I64 => capacity * 8,
                 engine::OutKind::I32 => capacity * 4,
                 engine::OutKind::Bool => capacity.div_ceil(8),
             };

@@ -29,6 +29,19 @@ impl Sink for Columns {
                         }
                     }
                 }
+                OutKind::I64 => {
+                    // SAFETY: as for F64, 8 bytes a row.
+                    let col = unsafe { std::slice::from_raw_parts_mut((ptr as *mut i64).add(self.row), n) };
+                    let whole = |x: f64| if x.is_nan() { i64::MIN } else { x as i64 };
+                    match src {
+                        Source::Scalar(v) => col.fill(whole(*v)),
+                        Source::Vector(v) => {
+                            for (d, &j) in col.iter_mut().zip(kept) {
+                                *d = whole(v[j as usize]);
+                            }
+                        }
+                    }
+                }
                 OutKind::I32 => {
                     let col = unsafe { std::slice::from_raw_parts_mut((ptr as *mut i32).add(self.row), n) };
                     match src {
