@@ -365,4 +365,23 @@ mod tests {
         p.gpus = Some(13.0);
         assert_eq!(estimate(&p).unwrap().memory.fits, Some(false));
     }
+
+    #[test]
+    fn a_model_filling_the_memory_exactly_fits_at_its_min_gpus() {
+        // 10e9 × 16 bytes over TP 2 without ZeRO: 80 GB per GPU on an 80 GB GPU, at any count
+        // (found by the solver's round-trip test: fits said yes, min_gpus said never).
+        let mut p = base();
+        p.params = 10e9;
+        p.active_params = 10e9;
+        p.arch = Default::default();
+        p.zero_stage = 0;
+        p.tensor_parallel = 2.0;
+        p.gpus = Some(2.0);
+        let m = estimate(&p).unwrap().memory;
+        assert_eq!((m.fits, m.min_gpus, m.total_gb), (Some(true), Some(2.0), 80.0));
+        p.params = 10.001e9;
+        p.active_params = p.params;
+        let m = estimate(&p).unwrap().memory;
+        assert_eq!((m.fits, m.min_gpus), (Some(false), None));
+    }
 }

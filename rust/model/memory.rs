@@ -71,18 +71,25 @@ pub fn states(p: &Point, trainable: f64) -> States {
     let sharded = |stage: u8, bytes: f64| if z >= stage { bytes } else { 0.0 };
     let shardable = sharded(1, optim) + sharded(2, grads) + sharded(3, weights);
     let fixed = weights + grads + optim - shardable + activations.unwrap_or(0.0);
-    // Smallest data-parallel degree with fixed + shardable/dp ≤ capacity.
+    // Smallest data-parallel degree with fixed + shardable/dp ≤ capacity (the capacity of
+    // `per_gpu`'s fits, tolerance included: a model that fills the memory exactly fits).
     let min_gpus = p.gpu_memory_gb.and_then(|cap| {
-        let room = cap * GB - fixed;
-        if room <= 0.0 {
-            None
-        } else if shardable <= room {
+        let room = capacity_bytes(cap) - fixed;
+        if shardable <= room {
             Some(model_parallel)
+        } else if room <= 0.0 {
+            None
         } else {
             Some(model_parallel * (shardable / room * (1.0 - 1e-12)).ceil())
         }
     });
     States { weights, grads, optim, activations, shardable, fixed, min_gpus }
+}
+
+/// The bytes a GPU of `cap_gb` holds, with a relative 1e-12 for rounding (what fits is decided
+/// by this one comparison, for `fits` and for `min_gpus`).
+fn capacity_bytes(cap_gb: f64) -> f64 {
+    cap_gb * GB * (1.0 + 1e-12)
 }
 
 /// Per-GPU memory of `s` on `gpus` GPUs (data parallel = gpus / (TP·PP)) under ZeRO stage `zero`.
@@ -99,7 +106,7 @@ pub fn per_gpu(s: &States, zero: u8, gpus: Option<f64>, model_parallel: f64, cap
         total_gb: total / GB,
         data_parallel,
         fits: match (cap_gb, data_parallel) {
-            (Some(cap), Some(_)) => Some(total <= cap * GB * (1.0 + 1e-12)),
+            (Some(cap), Some(_)) => Some(total <= capacity_bytes(cap)),
             _ => None,
         },
         min_gpus: s.min_gpus,
