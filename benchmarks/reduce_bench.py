@@ -35,7 +35,7 @@ sweep:
     - hardware.gpu: [A100-80GB, H100-SXM, H200, B200, MI300X]
       price.provider: [lambda, lambda, nebius, lambda, vultr]
   grid:
-    model.params: {{logspace: [1B, 1T], num: {n_params}}}
+    model.params: {{geomspace: [1B, 1T], num: {n_params}}}
     ratio: {{linspace: [10, 40], num: 40}}
     hardware.mfu: {{linspace: [0.25, 0.6], num: 100}}
     hardware.count: {{range: [64, 16448, 64]}}

@@ -34,7 +34,7 @@ sweep:
     - hardware.gpu: [A100-80GB, H100-SXM, H200, B200, MI300X]
       price.provider: [lambda, lambda, nebius, lambda, vultr]
   grid:
-    model.params: {{logspace: [1B, 1T], num: {n_params}}}
+    model.params: {{geomspace: [1B, 1T], num: {n_params}}}
     ratio: {{linspace: [10, 30], num: 20}}
     hardware.mfu: {{linspace: [0.30, 0.55], num: 20}}
     hardware.count: {{range: [256, 65792, 256]}}

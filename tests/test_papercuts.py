@@ -7,10 +7,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clirun import run
 
 import costspec
+from costspec.spec import load_text
 
 SPEC = """costspec: 1
 model: {params: 7B}
@@ -66,3 +69,37 @@ def test_whole_number_columns_are_int64(tmp_path: Path, capsys: pytest.CaptureFi
     code, out, _ = run(capsys, "estimate", "--params", "7B", "--tokens", "1T", "--gpu", "h100", "--gpus", "8",
                        "--mfu", "0.4", "--json")
     assert '"gpus": 8,' in out
+
+
+def test_spaces_include_their_ends_exactly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """geomspace takes end values, logspace base-10 exponents (numpy's meanings); the ends are the
+    numbers written, so a where on them finds their rows."""
+    base = (SPEC.replace("model: {params: 7B}", "model: {}")
+            .replace("hardware: {gpu: h100, mfu: 0.4}", "hardware: {gpu: h100, mfu: 0.4, count: 64}"))
+    for axis in ("{geomspace: [1B, 1T], num: 40}", "{logspace: [9, 12], num: 40}"):
+        text = base.replace("sweep: {grid: {hardware.count: [64, 128]}}", f"sweep: {{grid: {{model.params: {axis}}}}}")
+        params = costspec.sweep(load_text(text)).column("params").to_pylist()
+        assert len(params) == 40 and params[0] == 1e9 and params[-1] == 1e12, axis
+        assert [float(f"{v:.12g}") for v in params[::13]] == [1e9, 1e10, 1e11, 1e12]
+        for end in ("1e9", "1e12"):
+            assert costspec.sweep(load_text(text + f"where: ['params == {end}']\n")).num_rows == 1
+    bad = _spec(tmp_path, SPEC.replace("sweep: {grid: {hardware.count: [64, 128]}}",
+                                       "sweep: {grid: {model.params: {logspace: [1B, 1T], num: 4}}}"))
+    code, out, _ = run(capsys, "validate", str(bad))
+    assert code == 1 and ":6:42:" in out and "logspace takes base-10 exponents" in out and "geomspace" in out, out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["linspace", "geomspace", "logspace"]),
+       st.floats(-300, 300), st.floats(-300, 300), st.integers(1, 50))
+def test_the_engine_generates_the_spaces_as_the_spec_reads_them(kind: str, a: float, b: float, n: int) -> None:
+    """Every generated value, bit for bit: rust/engine/ir.rs and spec.Axis.value_at are one formula."""
+    if kind == "geomspace":
+        a, b = 10 ** (a / 10), 10 ** (b / 10)
+    text = ("costspec: 1\nmodel: {params: 7B}\ntraining: {tokens: 1T}\nhardware: {gpu: h100, mfu: 0.4, count: 8}\n"
+            f"sweep: {{grid: {{k: {{{kind}: [{a!r}, {b!r}], num: {n}}}}}}}\noutput: {{columns: [k]}}\n")
+    s = load_text(text)
+    got = costspec.sweep(s).column("k").to_pylist()
+    assert got == s.sweep.grid[0].materialise()
+    if kind != "logspace":
+        assert got[0] == a and got[-1] == (b if n > 1 else a)

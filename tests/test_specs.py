@@ -121,7 +121,7 @@ hardware: {mfu: 0.4}
 sweep:
   grid:
     hardware.count: {range: [8, 64, 8]}
-    model.params: {logspace: [1B, 1T], num: 4}
+    model.params: {geomspace: [1B, 1T], num: 4}
     ratio: {linspace: [10, 30], num: 3}
   zip:
     - hardware.gpu: [h100, h200]

@@ -81,10 +81,14 @@ def _expand(axis: dict[str, object]) -> list[float]:
         a, b = axis["linspace"]  # type: ignore[misc]
         n = axis["num"]
         return [a + (b - a) * i / (n - 1) for i in range(n)] if n > 1 else [a]  # type: ignore[operator]
-    if "logspace" in axis:
-        a, b = axis["logspace"]  # type: ignore[misc]
+    if "geomspace" in axis:
+        a, b = axis["geomspace"]  # type: ignore[misc]
         n = axis["num"]
         return [a * (b / a) ** (i / (n - 1)) for i in range(n)] if n > 1 else [a]  # type: ignore[operator]
+    if "logspace" in axis:  # base-10 exponents, as numpy
+        a, b = axis["logspace"]  # type: ignore[misc]
+        n = axis["num"]
+        return [10 ** (a + (b - a) * i / (n - 1)) for i in range(n)] if n > 1 else [10**a]  # type: ignore[operator]
     start, stop, *step = axis["range"]  # type: ignore[misc]
     step = step[0] if step else 1
     out, x = [], start
@@ -97,7 +101,8 @@ def _expand(axis: dict[str, object]) -> list[float]:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from([
-        {"linspace": [0.3, 0.55], "num": 6}, {"linspace": [0.5, 0.5], "num": 1}, {"logspace": [0.01, 1.0], "num": 5},
+        {"linspace": [0.3, 0.55], "num": 6}, {"linspace": [0.5, 0.5], "num": 1}, {"geomspace": [0.01, 1.0], "num": 5},
+        {"logspace": [-2, 0], "num": 5}, {"geomspace": [0.3, 0.3], "num": 1},
         {"range": [0.1, 1.0, 0.2]}, {"range": [0.9, 0.1, -0.25]}, [0.2, 0.4, 0.6],
     ]),
     st.lists(st.integers(1, 64), min_size=1, max_size=5, unique=True),

@@ -60,11 +60,11 @@ CODES: tuple[Code, ...] = (
        r"(has no value in this spec|hides an input or output)"),
     # The sweep.
     _c("CS401", "bad-axis", "A sweep axis that is not one, has no values, or holds expressions.",
-       r"^(not a sweep axis|a sweep's values are plain|a sweep axis with no values|logspace ends|a range step of 0"
+       r"^(not a sweep axis|a sweep's values are plain|a sweep axis with no values|geomspace ends|a range step of 0"
        r"|this range has no values)"),
     _c("CS402", "axis-too-large", "An axis or a sweep too large to index, or beyond the float range.",
        r"(an axis may have at most|has more than .* values|a point index can count|further apart than the float"
-       r"|spans beyond the float range)"),
+       r"|spans beyond the float range|logspace takes base-10 exponents)"),
     _c("CS403", "zip-lengths", "Axes of one zip group with different lengths.", r"^zip group"),
     _c("CS404", "axis-name", "An axis swept twice, set and swept, or named like a column or an unknown field.",
        r"(is swept twice|both set here and swept|has the name of an output column|^unknown field)"),

@@ -64,7 +64,7 @@ def inputs(spec: Spec) -> dict[str, Value]:
                                   "a spec without a sweep (or with one value per axis)", key=True)
     values: dict[str, Value] = dict(spec.fields)
     for a in spec.sweep.axes:
-        values[a.name] = a.materialise()[0]
+        values[a.name] = a.value_at(0)
     preset = None
     if isinstance(values.get("model.preset"), str):
         preset = spec.catalog.model(str(values["model.preset"]))

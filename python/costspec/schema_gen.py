@@ -176,9 +176,11 @@ DEFS: dict[str, Any] = {'quantity': {'description': "A number, a string with a m
                  'minItems': 1,
                  'items': {'type': ['number', 'string', 'boolean']},
                  'x-expected': 'a non-empty list of values (an empty axis leaves the sweep with no points)'},
- 'axis': {'description': 'Axis values: a list, {values: [...]}, {linspace: [a, b], num: n}, {logspace: [a, b], '
-                         'num: n} (geometric, ends included) or {range: [start, stop, step]} (stop excluded).',
-          'x-expected': 'a list, or {values}, {linspace, num}, {logspace, num} or {range}',
+ 'axis': {'description': 'Axis values: a list, {values: [...]}, {linspace: [a, b], num: n} (evenly spaced), '
+                         '{geomspace: [a, b], num: n} (geometric from a to b), {logspace: [a, b], num: n} (10^a to '
+                         '10^b: base-10 exponents, as numpy) or {range: [start, stop, step]} (stop excluded). The '
+                         'spaces include both ends, exactly.',
+          'x-expected': 'a list, or {values}, {linspace, num}, {geomspace, num}, {logspace, num} or {range}',
           'anyOf': [{'$ref': '#/$defs/axis_values'},
                     {'type': 'object',
                      'additionalProperties': False,
@@ -188,6 +190,11 @@ DEFS: dict[str, Any] = {'quantity': {'description': "A number, a string with a m
                      'additionalProperties': False,
                      'required': ['linspace', 'num'],
                      'properties': {'linspace': {'$ref': '#/$defs/pair'},
+                                    'num': {'type': 'integer', 'minimum': 1}}},
+                    {'type': 'object',
+                     'additionalProperties': False,
+                     'required': ['geomspace', 'num'],
+                     'properties': {'geomspace': {'$ref': '#/$defs/pair'},
                                     'num': {'type': 'integer', 'minimum': 1}}},
                     {'type': 'object',
                      'additionalProperties': False,

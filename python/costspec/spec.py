@@ -33,6 +33,8 @@ WHOLE = registry.WHOLE.accepted
 MAX_WHOLE_CHECK = 10**6  # values of a generated whole-number axis checked one by one
 MAX_POINTS = 2**63 - 1  # the engine indexes points with 64-bit integers
 MAX_AXIS = 10**8  # values one axis may have (the engine holds each axis in memory: 800 MB at most)
+SPACES = ("linspace", "geomspace", "logspace")  # generated axes {kind: [a, b], num: n}, ends included
+MAX_EXPONENT = 308.0  # a logspace exponent above it is beyond the float range (1e308 is near its top)
 SECTIONS = registry.SECTIONS
 # Fields that are not cost-model inputs: they steer solving and scaling.
 PLANNING = registry.PLANNING
@@ -44,7 +46,7 @@ class Axis:
     """One sweep axis: a field (dotted) or a variable, with its values or how to generate them."""
 
     name: str
-    kind: str  # "values", "linspace", "logspace" or "range"
+    kind: str  # "values", "linspace", "geomspace", "logspace" or "range"
     values: tuple[Value, ...] = ()
     start: float = 0.0
     stop: float = 0.0
@@ -60,7 +62,7 @@ class Axis:
     def __len__(self) -> int:
         if self.kind == "values":
             return len(self.values)
-        if self.kind in ("linspace", "logspace"):
+        if self.kind in SPACES:
             return self.num
         q = (self.stop - self.start) / self.step if self.step else 0.0
         return max(math.ceil(q), 0) if q <= MAX_AXIS else MAX_AXIS + 1
@@ -72,36 +74,36 @@ class Axis:
         n = len(self)
         if self.kind == "range":
             return [self.start, self.start + (n - 1) * self.step] if n else []
-        return [self.start, self.stop]
+        return [self.value_at(0), self.value_at(n - 1)]
 
     def value_at(self, i: int) -> Value:
-        """The i-th value, without generating the others (the formulas of materialise)."""
+        """The i-th value, without generating the others. The formulas are numpy's, computed as
+        the engine computes them (rust/engine/ir.rs, bit for bit): linspace a + (b-a)·i/(n-1),
+        geomspace 10^(lg a + (lg b - lg a)·i/(n-1)), logspace 10^(a + (b-a)·i/(n-1)); the written
+        ends are exact (geomspace [1B, 1T] starts at 1e9, not 999999999.9999993)."""
         n = len(self)
         if self.kind == "values":
             return self.values[i]
         if self.kind == "range":
             return self.start + i * self.step
-        if n == 1:
+        if self.kind == "logspace":
+            e = self.start if n == 1 else self.start + (self.stop - self.start) * i / (n - 1)
+            return float(10.0**e)
+        if i == 0 or n == 1:
             return self.start
+        if i == n - 1:
+            return self.stop
         if self.kind == "linspace":
             return self.start + (self.stop - self.start) * i / (n - 1)
-        lo, hi = math.log(self.start), math.log(self.stop)
-        return math.exp(lo + (hi - lo) * i / (n - 1))
+        lo, hi = math.log10(self.start), math.log10(self.stop)
+        return float(10.0 ** (lo + (hi - lo) * i / (n - 1)))
 
     def materialise(self) -> list[Value]:
-        """The axis values (numbers generated for linspace/logspace/range; ends included for
-        linspace and logspace, stop excluded for range)."""
-        n = len(self)
+        """The axis values (numbers generated for linspace/geomspace/logspace/range; ends
+        included for the spaces, stop excluded for range)."""
         if self.kind == "values":
             return list(self.values)
-        if self.kind == "range":
-            return [self.start + i * self.step for i in range(n)]
-        if n == 1:
-            return [self.start]
-        if self.kind == "linspace":
-            return [self.start + (self.stop - self.start) * i / (n - 1) for i in range(n)]
-        lo, hi = math.log(self.start), math.log(self.stop)
-        return [math.exp(lo + (hi - lo) * i / (n - 1)) for i in range(n)]
+        return [self.value_at(i) for i in range(len(self))]
 
 
 @dataclass(frozen=True)
@@ -387,7 +389,7 @@ class _Checker:
         if ax is None and not any(e.path == yamlio.dotted(path) or e.path.startswith(yamlio.dotted(path) + ".")
                                   or e.path.startswith(yamlio.dotted(path) + "[") for e in self.errors):
             self.err(path, "not a sweep axis", "a list, {values: [...]}, {linspace: [a, b], num: n}, "
-                     "{logspace: [a, b], num: n} or {range: [start, stop, step]}",
+                     "{geomspace: [a, b], num: n}, {logspace: [a, b], num: n} or {range: [start, stop, step]}",
                      schema.describe(raw))
         return ax
 
@@ -408,7 +410,7 @@ class _Checker:
             return Axis(name, "values", vals, group=group)
         if not isinstance(raw, dict):
             return None
-        for kind in ("linspace", "logspace"):
+        for kind in SPACES:
             if kind in raw:
                 pair, num = raw.get(kind), raw.get("num")
                 if isinstance(num, float) and num.is_integer() and abs(num) < 2**63:
@@ -425,8 +427,14 @@ class _Checker:
                     self.err((*path, "num"), f"an axis may have at most {MAX_AXIS:.0e} values", "a smaller num, or "
                              "two axes whose product is the size you need", str(num))
                     return None
-                if kind == "logspace" and (a <= 0 or b <= 0):
-                    self.err((*path, kind), "logspace ends must be > 0", "two numbers > 0", schema.describe(pair))
+                if kind == "geomspace" and (a <= 0 or b <= 0):
+                    self.err((*path, kind), "geomspace ends must be > 0", "two numbers > 0", schema.describe(pair))
+                    return None
+                if kind == "logspace" and max(a, b) > MAX_EXPONENT:
+                    i = 0 if a > MAX_EXPONENT else 1
+                    self.err((*path, kind, i), "logspace takes base-10 exponents (from 10^a to 10^b), and "
+                             f"10^{(a, b)[i]:.6g} is beyond the float range (±1.8e308)", "exponents <= 308 ({logspace: [9, 12]} is 1e9 to 1e12), "
+                             "or geomspace for end values ({geomspace: [1B, 1T], num: n})", schema.describe(pair[i]))
                     return None
                 ax = Axis(name, kind, start=a, stop=b, num=num, group=group)
                 if kind == "linspace" and not math.isfinite(b - a):

@@ -34,7 +34,7 @@ pub struct AxisColumn {
     pub reg: usize,
     #[serde(default, deserialize_with = "nan_vec")]
     pub values: Vec<f64>,
-    /// Generated values (linspace, logspace, range) instead of a list.
+    /// Generated values (linspace, geomspace, logspace, range) instead of a list.
     #[serde(default)]
     pub gen: Option<Generator>,
 }
@@ -49,23 +49,26 @@ pub struct Generator {
 }
 
 impl Generator {
-    /// The values, by the formulas of the spec format: range start + i·step (stop excluded);
-    /// linspace and logspace include both ends, logspace geometric.
+    /// The values, by the formulas of the spec format (numpy's; spec.py's Axis.value_at computes
+    /// the same, bit for bit): range start + i·step (stop excluded); linspace a + (b−a)·i/(n−1),
+    /// geomspace 10^(lg a + (lg b − lg a)·i/(n−1)) with both written ends exact, logspace
+    /// 10^(a + (b−a)·i/(n−1)) (a and b are base-10 exponents).
     pub(crate) fn values(&self) -> Result<Vec<f64>, String> {
         let n = self.num;
+        let frac = |lo: f64, hi: f64, i: usize| lo + (hi - lo) * i as f64 / (n - 1) as f64;
         let at = |i: usize| -> f64 {
             match self.kind.as_str() {
                 "range" => self.start + i as f64 * self.step,
-                _ if n == 1 => self.start,
-                "linspace" => self.start + (self.stop - self.start) * i as f64 / (n - 1) as f64,
-                _ => {
-                    let (lo, hi) = (self.start.ln(), self.stop.ln());
-                    (lo + (hi - lo) * i as f64 / (n - 1) as f64).exp()
-                }
+                "logspace" if n == 1 => 10f64.powf(self.start),
+                "logspace" => 10f64.powf(frac(self.start, self.stop, i)),
+                _ if i == 0 || n == 1 => self.start,
+                _ if i == n - 1 => self.stop,
+                "linspace" => frac(self.start, self.stop, i),
+                _ => 10f64.powf(frac(self.start.log10(), self.stop.log10(), i)),
             }
         };
         match self.kind.as_str() {
-            "range" | "linspace" | "logspace" => {
+            "range" | "linspace" | "geomspace" | "logspace" => {
                 // Held in memory: a plan too large for it is an error, not an abort.
                 let mut v = Vec::new();
                 v.try_reserve_exact(n).map_err(|_| format!("an axis of {n} values does not fit in memory"))?;

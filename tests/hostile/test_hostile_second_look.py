@@ -225,7 +225,7 @@ def test_a_sweep_too_large_to_index_is_refused(tmp_path: Path, capsys: pytest.Ca
 @pytest.mark.parametrize("name,axis,message", [
     ("x", "{linspace: [-1.7e308, 1.7e308], num: 3}", "further apart than the float range"),
     ("x", "{range: [-1.7e308, 1.7e308, 1e307]}", "beyond the float range"),
-    ("hardware.count", "{logspace: [1, 1000], num: 4}", "not a whole number"),
+    ("hardware.count", "{geomspace: [1, 1000], num: 5}", "not a whole number"),
     ("hardware.count", "{linspace: [8, 17], num: 3}", "not a whole number"),
     ("hardware.count", "{range: [8, 40, 0.5]}", "found 39.5"),
     ("hardware.count", "{range: [8, 41.5, 0.5]}", "the step must be whole"),
