@@ -190,7 +190,7 @@ def test_sweep_cli_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     spec.write_text(SMALL)
     code, out, _ = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.parquet"), "--threads", "1")
     assert code == 0
-    assert "points: 24 evaluated, 24 kept" in out and "points/s" in out and "cheapest 5 by cost_usd" in out
+    assert "points: 24 evaluated, 24 kept" in out and "points/s" in out and "cheapest by cost_usd, one row per gpu:" in out
     code, out, _ = run(capsys, "plan", str(spec))
     assert code == 0 and "points: 24" in out and "hardware.gpu + price.provider: 2 values" in out
 
@@ -217,18 +217,31 @@ def test_failed_sweep_leaves_nothing(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupted_write_leaves_nothing(tmp_path: Path, sig: int) -> None:
+@pytest.mark.parametrize("reduced", [False, True])
+def test_interrupted_write_leaves_nothing(tmp_path: Path, sig: int, reduced: bool) -> None:
+    """Deterministic: the command is stopped (SIGSTOP) as soon as its temporary output exists, so it
+    cannot finish before the signal however fast the machine; the signal is queued, then the
+    command continues with millions of points (or, reduced, 1e15) still to go."""
     spec = tmp_path / "big.yaml"
-    spec.write_text(SMALL.replace("range: [8, 40, 8]", "range: [8, 80000000, 8]"))
+    if reduced:  # a top-1 reduction: nothing to write until the end, which never comes (1e15 points)
+        spec.write_text(SMALL.replace("{range: [8, 40, 8]}", "{range: [8, 800000008, 8]}\n    k: {range: [0, 1e7]}")
+                        + "output: {keep: {top: 1, by: cost_usd}}\n")
+    else:  # a streaming Parquet write, 48M points
+        spec.write_text(SMALL.replace("range: [8, 40, 8]", "range: [8, 80000000, 8]"))
     out = tmp_path / "o.parquet"
     proc = subprocess.Popen([sys.executable, "-m", "costspec.cli", "sweep", str(spec), "-o", str(out),
-                             "--max-points", "10000000000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
+                             "--max-points", "10000000000000000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.time() + 120
     while time.time() < deadline and not any(p.name.startswith(".o.parquet.tmp") for p in tmp_path.iterdir()):
-        time.sleep(0.05)
-    time.sleep(0.5)
+        if proc.poll() is not None:
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGSTOP)
+    assert proc.poll() is None, proc.communicate()
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
+    proc.send_signal(signal.SIGCONT)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted; nothing was written" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.yaml"]

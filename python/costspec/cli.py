@@ -317,11 +317,12 @@ def optimal(flops: str | None, budget_usd: str | None, gpu: str | None, mfu: str
         echo(_dump({"compute_flops": c, "optimal": rows}))
         return
     lines.append(f"compute-optimal allocation of C = {c:.4g} FLOPs (C = 6·N·D)")
-    lines.append(f"  {'fit':<17} {'params':>8} {'tokens':>8} {'tokens/param':>12} {'loss':>7}")
-    for r in rows:
-        loss = f"{r['loss']:.4f}" if r["loss"] is not None else "-"
-        lines.append(f"  {r['fit']:<17} {format_si(r['params']):>8} {format_si(r['tokens']):>8} "
-                     f"{_ratio(r['tokens_per_param']):>12} {loss:>7}")
+    from costspec.terminal import table
+
+    cells = [[r["fit"], format_si(r["params"]), format_si(r["tokens"]), _ratio(r["tokens_per_param"]),
+              f"{r['loss']:.4f}" if r["loss"] is not None else "-"] for r in rows]
+    lines.append(table(["fit", "params", "tokens", "tokens/param", "loss"], cells,
+                       right=[False, True, True, True, True], indent=2))
     lines.append("sources:")
     lines.extend(f"  {r['fit']}: {r['source']}" for r in rows)
     echo("\n".join(lines))
@@ -461,31 +462,15 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
     if_empty = (f"no point of {spec_file} has an answer{' that passes where' if spec.where else ''} (each "
                 "target impossible or contradicted); nothing written. costspec estimate --spec on one of its "
                 "points says why") if solving else None
-    show = not quiet and sys.stderr.isatty()
-    if show:
-        import time
+    if not quiet and sys.stderr.isatty():
+        from costspec.terminal import progress_bar
 
-        import threading
-
-        started = time.perf_counter()
-        done = [0]
-        lock = threading.Lock()  # writer threads report progress concurrently
-
-        def advance(n: int) -> None:
-            with lock:
-                done[0] += n
-                progress.update(n)
-
-        def rate(_: object) -> str:
-            return f"{done[0] / max(time.perf_counter() - started, 1e-9):,.0f} points/s"
-
-        with click.progressbar(length=plan.points, label="points", file=sys.stderr, show_pos=True,
-                               item_show_func=rate) as progress:
+        with progress_bar(plan.points) as advance:
             summary = write(plan, path, fmt=fmt, threads=threads, on_progress=advance, if_empty=if_empty)
     else:
         summary = write(plan, path, fmt=fmt, threads=threads, if_empty=if_empty)
     if not quiet:
-        echo(_sweep_summary(summary, plan.spec))
+        echo(_sweep_summary(summary, plan))
 
 
 def _output_format(output: str | None, flag: str | None, spec: Any) -> str:
@@ -509,7 +494,8 @@ def _spec_sets_format(spec: Any) -> bool:
     return isinstance(out, dict) and "format" in out
 
 
-def _sweep_summary(s: Any, spec: Any) -> str:
+def _sweep_summary(s: Any, plan: Any) -> str:
+    spec = plan.spec
     unknown = spec.fields.get("solve.for")
     solved = []
     if unknown is not None:
@@ -526,14 +512,26 @@ def _sweep_summary(s: Any, spec: Any) -> str:
     ]
     best = s.cheapest
     if best is not None and best.num_rows:
+        from costspec.runner import distinct_by
+        from costspec.terminal import table
+
         default = ("model", "params", "tokens", "gpu", "gpus", "mfu", "wall_clock_days", "gpu_hours", "cost_usd")
         shown = [c for c in (spec.output_columns or default) if c in best.column_names]
         key = "cost_usd" if "cost_usd" in best.column_names else "gpu_hours"
-        lines.append(f"cheapest {best.num_rows} by {key}:")
-        rows = [shown] + [[_cell(c, best.column(c)[i].as_py()) for c in shown] for i in range(best.num_rows)]
-        widths = [max(len(r[k]) for r in rows) for k in range(len(shown))]
-        lines += ["  " + "  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in rows]
+        per = [c for c in distinct_by(plan) if c in best.column_names]
+        if per == ["gpu"]:
+            lines.append(f"cheapest by {key}, one row per gpu:")
+        elif per:
+            lines.append(f"cheapest by {key}, one row per {', '.join(per)} (the gpu count aside):")
+        else:
+            lines.append(f"cheapest by {key}:")
+        rows = [[_cell(c, best.column(c)[i].as_py()) for c in shown] for i in range(best.num_rows)]
+        lines.append(table(shown, rows, right=[c not in _LEFT for c in shown], indent=2))
     return "\n".join(lines)
+
+
+# Columns of names, aligned left in tables (numbers align right).
+_LEFT = frozenset(registry.CATEGORICAL_COLUMNS)
 
 
 def _cell(col: str, v: Any) -> str:
@@ -609,9 +607,9 @@ def catalog(what: str, catalog_files: tuple[str, ...], as_json: bool) -> None:
         head = ("provider", "gpu", "$/GPU-h", "pricing", "as of", "status")
         rows = [(p.provider, p.gpu, f"{p.usd_per_gpu_hour:.2f}", p.pricing, p.as_of,
                  p.status + (" (unverified)" if p.unverified else "")) for p in items]
-    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
-    for r in [head, *rows]:
-        echo("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+    from costspec.terminal import table
+
+    echo(table(head, rows))
 
 
 def fail(prog: str, message: str) -> NoReturn:

@@ -162,7 +162,7 @@ def batches(
     start: int = 0,
     end: int | None = None,
     reuse: bool = False,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Record batches of the kept points in [start, end), in point order.
 
@@ -179,7 +179,7 @@ def _groups(
     start: int,
     end: int | None,
     reuse: bool,
-    on_progress: Callable[[int], None] | None,
+    on_progress: Callable[[int, int], None] | None,
     batch: int = BATCH,
     chunk: int = CHUNK,
 ) -> Iterator[list[pa.RecordBatch]]:
@@ -207,8 +207,8 @@ def _groups(
         except _native.SweepError as e:
             raise _fail(plan, e) from None
         yield [bufs.batch(schema, offset, count) for offset, count in regions if count]
-        if on_progress:
-            on_progress(b - a)
+        if on_progress:  # (after the consumer took the batches: points evaluated, rows kept)
+            on_progress(b - a, sum(count for _, count in regions))
         a = b
 
 
@@ -313,7 +313,12 @@ class Summary:
 
 
 class _Cheapest:
-    """The five cheapest points seen so far (by cost, else GPU-hours)."""
+    """The cheapest point of each distinct answer seen so far (by cost, else GPU-hours), the five
+    cheapest answers kept. Distinct: one row per GPU type when the sweep has several, else one per
+    value of the sweep's other axes. The GPU count never makes an answer distinct: with the MFU an
+    input a run costs the same on any count, and five rows differing only in it say one thing."""
+
+    SHOWN = 5
 
     def __init__(self, plan: Plan) -> None:
         names = [c.name for c in plan.columns]
@@ -321,8 +326,9 @@ class _Cheapest:
         self.key = next((k for k in ("cost_usd", "gpu_hours") if k in names), None)
         # Ties (same cost at any GPU count) go to the fastest run, then to the fewest GPUs.
         self.order = [(self.key, "ascending")] + [(k, "ascending") for k in ("wall_clock_days", "gpus") if k in names]
+        self.per = distinct_by(plan)
         self.best: pa.Table | None = None
-        self.threshold: float | None = None  # the fifth-best key so far
+        self.threshold: float | None = None  # the fifth-best answer's key so far
         self.lock = threading.Lock()
 
     def add(self, batch: pa.RecordBatch | pa.Table) -> None:
@@ -330,21 +336,57 @@ class _Cheapest:
             return
         with self.lock:
             bar = self.threshold
-        if bar is not None:  # only rows that can still make the five cheapest
+        if bar is not None:  # only rows that can still make the five cheapest answers
             keys = batch.column(self.key)
             low = pc.min(keys).as_py()
             if low is None or low > bar:
                 return
             batch = batch.filter(pc.less_equal(keys, bar))
-        idx = pc.select_k_unstable(batch, 5, self.order)
-        taken = batch.take(idx)
-        top = taken if isinstance(taken, pa.Table) else pa.Table.from_batches([taken])
+        table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        top = self._firsts(table)
         with self.lock:
             both = top if self.best is None else pa.concat_tables([self.best, top]).unify_dictionaries()
-            order = pc.sort_indices(both, self.order)
-            self.best = both.take(order.slice(0, 5)).combine_chunks()
-            if self.best.num_rows == 5:
-                self.threshold = self.best.column(self.key)[4].as_py()
+            self.best = self._firsts(both)
+            if self.best.num_rows == self.SHOWN:
+                self.threshold = self.best.column(self.key)[self.SHOWN - 1].as_py()
+
+    def _firsts(self, table: pa.Table) -> pa.Table:
+        """The best row of each answer, the five best answers, in order. Sorted are only the rows
+        that can be among them: those at or below the fifth-lowest answer's lowest key (a hash
+        aggregate finds it), so a batch of a million rows sorts a few hundred."""
+        keys = table.column(self.key)
+        if self.per:
+            lows = table.group_by(self.per).aggregate([(self.key, "min")]).column(f"{self.key}_min")
+            lows = lows.filter(lows.is_valid())
+            if len(lows) == 0:
+                return table.slice(0, 0)
+            bar = lows.take(pc.bottom_k_unstable(lows, min(self.SHOWN, len(lows))))
+            table = table.filter(pc.less_equal(keys, pc.max(bar)))
+        else:
+            table = table.filter(keys.is_valid())
+            return table.take(pc.select_k_unstable(table, 1, self.order)).combine_chunks()
+        ranked = table.take(pc.sort_indices(table, self.order))
+        ranked = ranked.append_column("__row", pa.array(range(ranked.num_rows), pa.int64()))
+        # (use_threads=False: "first" is the first row in table order, the best of each answer)
+        firsts = ranked.group_by(self.per, use_threads=False).aggregate([("__row", "first")]).column("__row_first")
+        rows = pc.sort_indices(firsts).slice(0, self.SHOWN)
+        return ranked.take(pc.take(firsts, rows)).drop_columns(["__row"]).combine_chunks()
+
+
+def distinct_by(plan: Plan) -> list[str]:
+    """The columns that tell the summary's answers apart: the GPU type when the sweep has several,
+    else the columns of the sweep's axes, the GPU count aside."""
+    columns = {c.name: c for c in plan.columns}
+    gpu = columns.get("gpu")
+    if gpu is not None and len(gpu.dictionary) > 1:
+        return ["gpu"]
+    per: list[str] = []
+    for names, _length in plan.axes:
+        for name in names:
+            col = colinfo.INPUT_COLUMN.get(name) or colinfo.CATEGORY_COLUMN.get(name) or name
+            if col in columns and col != "gpus" and col not in per:
+                per.append(col)
+    return per
 
 
 def expected_rows(plan: Plan) -> int | None:
@@ -399,7 +441,7 @@ def write(
     *,
     fmt: str = "parquet",
     threads: int = 0,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
     if_empty: str | None = None,
 ) -> Summary:
     """Write the sweep to ``path``: Parquet as a folder of part files (one writer per thread, over
@@ -418,7 +460,7 @@ def write(
         if plan.spec.keep is not None:  # reduced in the engine: a small table, written at once
             table = reduce(plan, plan.spec.keep, threads=threads)
             if on_progress:
-                on_progress(plan.points)
+                on_progress(plan.points, table.num_rows)
             if table.num_rows:
                 cheapest.add(table)
             kept, files = table.num_rows, _write_table(table, tmp, fmt)
@@ -440,7 +482,7 @@ def write(
 
 
 def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,
-                   on_progress: Callable[[int], None] | None) -> tuple[int, list[str]]:
+                   on_progress: Callable[[int, int], None] | None) -> tuple[int, list[str]]:
     import pyarrow.parquet as pq
 
     schema = _schema(plan)
@@ -515,7 +557,7 @@ def _write_table(table: pa.Table, tmp: Path, fmt: str) -> list[str]:
 
 
 def _write_single(plan: Plan, tmp: Path, fmt: str, threads: int, cheapest: _Cheapest,
-                  on_progress: Callable[[int], None] | None) -> int:
+                  on_progress: Callable[[int, int], None] | None) -> int:
     schema = _schema(plan)
     kept = 0
     if fmt == "arrow":
