@@ -113,6 +113,10 @@ ALLOW_INCLUDE_OUTSIDE = click.option(
     "--allow-include-outside", is_flag=True,
     help="Let catalog.include name files outside the spec's repository (the nearest folder with .git above "
          "the spec, else the spec's folder).")
+SET = click.option(
+    "--set", "sets", multiple=True, metavar="PATH=VALUE",
+    help="Override a spec value (repeatable; VALUE is YAML): --set hardware.count=512, "
+         "--set 'sweep.grid.hardware.mfu=[0.4, 0.5]'.")
 
 
 def _param(f: registry.Field) -> str:
@@ -153,6 +157,7 @@ def _field_options(command: Any) -> Any:
 @click.option("--spec", "spec_file", metavar="FILE", type=click.Path(dir_okay=False),
               help="Evaluate a one-point spec file instead of flags.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@SET
 @ALLOW_INCLUDE_OUTSIDE
 @click.pass_context
 def estimate(ctx: click.Context, /, **o: Any) -> None:
@@ -171,6 +176,8 @@ def estimate(ctx: click.Context, /, **o: Any) -> None:
     if o["spec_file"]:
         _estimate_spec(ctx, o)
         return
+    if o["sets"]:
+        raise click.UsageError("--set overrides a spec's values: give --spec FILE (flags set the inputs otherwise)")
     if not o["gpu"]:
         raise click.UsageError("Missing option '--gpu' (or give --spec FILE).")
     targets = {f.key: o[_param(f)] for f in registry.INPUTS
@@ -222,13 +229,13 @@ def _estimate_spec(ctx: click.Context, o: dict[str, Any]) -> None:
 
     flags = {p.name: p.opts[0] for p in ctx.command.params if p.opts}
     clashing = [flags.get(k, k) for k in o
-                if k not in ("spec_file", "as_json", "catalog_files", "allow_include_outside")
+                if k not in ("spec_file", "as_json", "catalog_files", "allow_include_outside", "sets")
                 and ctx.get_parameter_source(k) not in (ParameterSource.DEFAULT, None)]
     if clashing:
         raise click.UsageError(f"--spec takes every input from the spec; drop {', '.join(clashing)}")
     if o["catalog_files"]:
         raise click.UsageError("--spec takes its catalog from the spec (catalog: include: [FILE])")
-    result = evaluate(load(o["spec_file"], allow_include_outside=o["allow_include_outside"]))
+    result = evaluate(load(o["spec_file"], allow_include_outside=o["allow_include_outside"], sets=o["sets"]))
     if o["as_json"]:
         d = result.to_dict()
         if result.solution is not None:
@@ -333,8 +340,10 @@ def optimal(flops: str | None, budget_usd: str | None, gpu: str | None, mfu: str
 @click.option("--output-format", "--format", "fmt", type=CHOICE(["text", "json", "github", "sarif"]), default=None,
               help="Report format (default: github when GITHUB_ACTIONS=true, else text); sarif for code scanning.")
 @click.option("--quiet", "-q", is_flag=True, help="Report problems only: no summary line (json: invalid files only).")
+@SET
 @ALLOW_INCLUDE_OUTSIDE
-def validate(paths: tuple[str, ...], fmt: str | None, quiet: bool, allow_include_outside: bool) -> None:
+def validate(paths: tuple[str, ...], fmt: str | None, quiet: bool, sets: tuple[str, ...],
+             allow_include_outside: bool) -> None:
     """Check spec files (files, folders, globs; - reads one spec from stdin) against the schema, the
     catalog and every rule a sweep would enforce. Each problem has a stable code (CS201, ...).
 
@@ -342,25 +351,26 @@ def validate(paths: tuple[str, ...], fmt: str | None, quiet: bool, allow_include
     """
     from costspec.validation import run_validate
 
-    sys.exit(run_validate(paths, fmt, allow_include_outside, quiet))
+    sys.exit(run_validate(paths, fmt, allow_include_outside, quiet, sets))
 
 
-def _load_plan(spec_file: str, allow_include_outside: bool) -> Any:
+def _load_plan(spec_file: str, allow_include_outside: bool, sets: tuple[str, ...]) -> Any:
     from costspec.plan import compile_spec
     from costspec.spec import load
 
-    return compile_spec(load(spec_file, allow_include_outside=allow_include_outside))
+    return compile_spec(load(spec_file, allow_include_outside=allow_include_outside, sets=sets))
 
 
 @cli.command("plan")
 @click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the compiled plan the engine receives.")
+@SET
 @ALLOW_INCLUDE_OUTSIDE
-def plan_cmd(spec_file: str, as_json: bool, allow_include_outside: bool) -> None:
+def plan_cmd(spec_file: str, as_json: bool, sets: tuple[str, ...], allow_include_outside: bool) -> None:
     """Show a spec's sweep: its axes, how many points, the columns and the output size. Evaluates nothing."""
     from costspec.plan import describe
 
-    plan = _load_plan(spec_file, allow_include_outside)
+    plan = _load_plan(spec_file, allow_include_outside, sets)
     echo(plan.to_json() if as_json else describe(plan))
 
 
@@ -380,10 +390,11 @@ def plan_cmd(spec_file: str, as_json: bool, allow_include_outside: bool) -> None
 @click.option("--pareto", metavar="A,B", help="Keep only the Pareto front over these columns ('-column' to maximise).")
 @click.option("--per", metavar="A,B", help="Reduce within groups of these categorical columns (gpu, model, ...).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+@SET
 @ALLOW_INCLUDE_OUTSIDE
 def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int, max_points: int,
               columns: str | None, top: int | None, by: str | None, pareto: str | None, per: str | None,
-              quiet: bool, allow_include_outside: bool) -> None:
+              quiet: bool, sets: tuple[str, ...], allow_include_outside: bool) -> None:
     """Evaluate a spec's sweep in parallel and write every kept point to Parquet, Arrow or CSV."""
     import signal
 
@@ -393,7 +404,7 @@ def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int,
     previous = {sig: signal.signal(sig, interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         _sweep(spec_file, output, fmt, threads, max_points, columns, (top, by, pareto, per), quiet,
-               allow_include_outside)
+               allow_include_outside, sets)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -434,7 +445,7 @@ def _output_overrides(columns: str | None, ranking: tuple[int | None, str | None
 
 def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, max_points: int,
            columns: str | None, ranking: tuple[int | None, str | None, str | None, str | None],
-           quiet: bool, allow_include_outside: bool) -> None:
+           quiet: bool, allow_include_outside: bool, sets: tuple[str, ...] = ()) -> None:
     from pathlib import Path
 
     from costspec.plan import compile_spec
@@ -443,7 +454,8 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
 
     if output is not None and not output.strip():
         raise click.UsageError("-o/--output: give a file or folder name")
-    spec = load(spec_file, overrides=_output_overrides(columns, ranking), allow_include_outside=allow_include_outside)
+    spec = load(spec_file, overrides=_output_overrides(columns, ranking), allow_include_outside=allow_include_outside,
+                sets=sets)
     if threads > MAX_THREADS_PER_CORE * cores():
         click.echo(f"costspec sweep: note: --threads {threads:,} is more than {MAX_THREADS_PER_CORE}× the "
                    f"{cores()} cores; using {MAX_THREADS_PER_CORE * cores()}", err=True)

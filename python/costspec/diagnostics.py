@@ -36,6 +36,9 @@ CODES: tuple[Code, ...] = (
     _c("CS106", "malformed-scalar", "A number or boolean YAML cannot read, or one beyond the float range.",
        r"^(malformed (number|boolean)|the number .* is beyond|a number beyond the float range)"),
     _c("CS107", "not-a-spec", "The document is not a mapping of spec sections.", r"^a spec is a mapping"),
+    _c("CS108", "bad-setting", "A --set PATH=VALUE that does not parse, or whose path leads nowhere in the spec.",
+       r"^(a setting is PATH=VALUE|the value is not YAML|.* is a list of \d+ items?: name one|.* holds a value, "
+       r"not a mapping|an empty name in the path)"),
     # The schema.
     _c("CS201", "unknown-key", "A key the format does not have (with the closest one).", r"^unknown key"),
     _c("CS202", "missing-key", "A required key is missing.", r"^missing required key"),

@@ -24,7 +24,8 @@ def summary(results: Results) -> str:
 
 def text(results: Results, quiet: bool = False) -> str:
     """`file:line:column: path: message (expected ...; found ...) [CODE]`, then a summary line."""
-    lines = [f"{e.format()} [{e.code}]" for _, errs in results for e in errs]
+    # (a value from the command line has no line: the file it was set on leads)
+    lines = [f"{e.file}: " * bool(e.flag) + f"{e.format()} [{e.code}]" for _, errs in results for e in errs]
     if not quiet:
         lines.append(summary(results))
     return "".join(line + "\n" for line in lines)
@@ -50,9 +51,10 @@ def _escape_property(s: str) -> str:
 
 def github_annotation(e: SpecError) -> str:
     """A GitHub Actions workflow command that puts the error on the file's line."""
-    props = (f"file={_escape_property(e.file)},line={e.line},col={e.column},"
-             f"title={_escape_property(f'costspec validate ({e.code})')}")
+    where = f"line={e.line},col={e.column}," if e.line else ""  # (a --set value has no line)
+    props = f"file={_escape_property(e.file)},{where}title={_escape_property(f'costspec validate ({e.code})')}"
     message = f"{e.path}: {e.message}" if e.path else e.message
+    message = f"{e.flag}: {message}" if e.flag else message
     detail = "; ".join(x for x in (f"expected {e.expected}" if e.expected else "",
                                    f"found {e.found}" if e.found else "") if x)
     return f"::error {props}::{_escape_data(message + (f' ({detail})' if detail else ''))}"

@@ -103,6 +103,9 @@ def metadata(plan: Plan) -> dict[str, str]:
         "costspec.catalog": _utf8(",".join(plan.spec.catalog.versions) or "builtin"),
         "costspec.points": str(plan.points),
         "costspec.units": json.dumps({c.name: units.get(c.name, c.unit) for c in plan.columns}),
+        # Values the command line set over the spec's text (--set, --columns, --top ...): with the
+        # text, what the run evaluated.
+        "costspec.overrides": json.dumps(plan.spec.document.overridden(), default=str),
     }
 
 

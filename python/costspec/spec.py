@@ -12,7 +12,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from costspec import expr, outputs, schema, scaling, yamlio
 from costspec import fields as registry
@@ -185,13 +185,16 @@ def spec_path(path: object) -> Path:
     raise InputError("path", type(path).__name__, "the path of a spec file (a string or a pathlib.Path)")
 
 
-def load(path: str | Path, overrides: Overrides | None = None, *, allow_include_outside: bool = False) -> Spec:
+def load(path: str | Path, overrides: Overrides | None = None, *, allow_include_outside: bool = False,
+         sets: Sequence[str] = ()) -> Spec:
     """Load and check a spec file. Raises SpecError; ``err.errors`` lists every problem.
 
-    ``overrides`` maps spec paths (``("output", "columns")``) to (value, flag): values given on the
-    command line, checked by the same rules as the file's, with errors naming the flag. Catalog
+    ``sets`` are ``PATH=VALUE`` settings (``--set hardware.count=512``: VALUE is YAML, PATH dotted)
+    and ``overrides`` maps spec paths (``("output", "columns")``) to (value, flag): values given on
+    the command line, checked by the same rules as the file's, with errors naming the flag. Catalog
     includes must stay inside the spec's repository unless ``allow_include_outside``."""
     doc = yamlio.read(spec_path(path))
+    doc.apply_sets(_sets(sets))
     for p, (value, flag) in (overrides or {}).items():
         doc.override(p, value, flag)
     spec, errors = _analyse(doc, Path(path).parent, allow_include_outside)
@@ -215,21 +218,31 @@ def load_text(text: str, file: str = "<string>", base: Path | None = None, *,
     return spec
 
 
-def validate(path: str | Path, *, allow_include_outside: bool = False) -> list[SpecError]:
-    """Every problem in a spec file, located; an empty list when the spec is valid."""
+def validate(path: str | Path, *, allow_include_outside: bool = False, sets: Sequence[str] = ()) -> list[SpecError]:
+    """Every problem in a spec file (with ``sets`` applied, as load's), located; an empty list
+    when the spec is valid."""
     try:
         doc = yamlio.read(spec_path(path))
+        doc.apply_sets(_sets(sets))
     except SpecError as e:
         return [e]
     return _analyse(doc, Path(path).parent, allow_include_outside)[1]
 
 
-def validate_text(text: str, file: str = "<string>", *, allow_include_outside: bool = False) -> list[SpecError]:
+def validate_text(text: str, file: str = "<string>", *, allow_include_outside: bool = False,
+                  sets: Sequence[str] = ()) -> list[SpecError]:
     try:
         doc = yamlio.parse(text, file)
+        doc.apply_sets(_sets(sets))
     except SpecError as e:
         return [e]
     return _analyse(doc, Path.cwd(), allow_include_outside)[1]
+
+
+def _sets(sets: Sequence[str]) -> Sequence[str]:
+    if isinstance(sets, str) or not all(isinstance(x, str) for x in sets):
+        raise InputError("sets", type(sets).__name__, "a list of 'PATH=VALUE' strings")
+    return sets
 
 
 # ----------------------------------------------------------------------------------------------

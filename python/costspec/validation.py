@@ -135,7 +135,7 @@ def _match(names: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
 
 
 def run_validate(paths: tuple[str, ...], fmt: str | None, allow_include_outside: bool = False,
-                 quiet: bool = False) -> int:
+                 quiet: bool = False, sets: tuple[str, ...] = ()) -> int:
     """Check every spec found under ``paths`` (``-``: one spec read from stdin) and print the
     report in ``fmt``; returns the exit status (0 valid, 1 invalid)."""
     from costspec.renderers import RENDERERS
@@ -146,10 +146,10 @@ def run_validate(paths: tuple[str, ...], fmt: str | None, allow_include_outside:
     results: list[tuple[Path, list[SpecError]]] = []
     for p in paths:
         if p == "-":
-            results.append((Path("<stdin>"), _validate_stdin(allow_include_outside, validate_text)))
+            results.append((Path("<stdin>"), _validate_stdin(allow_include_outside, validate_text, sets)))
             continue
         for f in find_files((p,)):
-            results.append((f, validate(f, allow_include_outside=allow_include_outside)))
+            results.append((f, validate(f, allow_include_outside=allow_include_outside, sets=sets)))
     seen: set[str] = set()
     unique = []
     for f, errs in results:  # each file once (a file named twice, or through a link)
@@ -164,7 +164,7 @@ def run_validate(paths: tuple[str, ...], fmt: str | None, allow_include_outside:
     return 1 if any(errs for _, errs in unique) else 0
 
 
-def _validate_stdin(allow_include_outside: bool, validate_text: Any) -> list[SpecError]:
+def _validate_stdin(allow_include_outside: bool, validate_text: Any, sets: tuple[str, ...] = ()) -> list[SpecError]:
     """A spec piped in: read at most 1 MiB, checked as '<stdin>' (includes relative to the current folder)."""
     from costspec.yamlio import MAX_BYTES
 
@@ -176,5 +176,6 @@ def _validate_stdin(allow_include_outside: bool, validate_text: Any) -> list[Spe
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         return [SpecError("<stdin>", line, 1, "", f"not UTF-8 text ({e.reason} at byte {e.start})")]
-    errors: list[SpecError] = validate_text(text, "<stdin>", allow_include_outside=allow_include_outside)
+    errors: list[SpecError] = validate_text(text, "<stdin>", allow_include_outside=allow_include_outside,
+                                                 sets=sets)
     return errors

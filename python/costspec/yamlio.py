@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
-from costspec.errors import CatalogError, SpecError
+from costspec.errors import CatalogError, SpecError, printable
 
 MAX_BYTES = 1 << 20  # a spec larger than 1 MiB is a mistake, not a spec
 MAX_NODES = 100_000  # values after alias expansion
@@ -64,18 +64,107 @@ class Document:
         return None
 
     def override(self, path: Path_, value: Any, flag: str) -> None:
-        """Set the value at ``path`` (creating mappings on the way) as given by ``flag``; errors
-        about it then name the flag. A path through a non-mapping value is left for the schema."""
+        """Set the value at ``path`` (creating mappings on the way; an int indexes an existing list
+        item) as given by ``flag``; errors about it then name the flag. A path through a value that
+        is not a mapping is left for the schema."""
         if not isinstance(self.data, dict):
             return
-        node = self.data
+        node: Any = self.data
         for k in path[:-1]:
-            nxt = node.setdefault(str(k), {})
-            if not isinstance(nxt, dict):
+            if isinstance(node, list) and isinstance(k, int) and 0 <= k < len(node):
+                node = node[k]
+                continue
+            if not isinstance(node, dict):
                 return
-            node = nxt
-        node[str(path[-1])] = value
+            node = node.setdefault(str(k), {})
+        last = path[-1]
+        if isinstance(node, list) and isinstance(last, int) and 0 <= last < len(node):
+            node[last] = value
+        elif isinstance(node, dict):
+            node[str(last)] = value
+        else:
+            return
         self.flags[tuple(path)] = flag
+
+    def overridden(self) -> list[dict[str, Any]]:
+        """The values set from the command line: path, the flag that set it, and the value."""
+        out = []
+        for path, flag in self.flags.items():
+            node: Any = self.data
+            for k in path:
+                if isinstance(node, dict):
+                    node = node.get(k)
+                elif isinstance(node, list) and isinstance(k, int) and 0 <= k < len(node):
+                    node = node[k]
+                else:
+                    node = None
+            out.append({"path": dotted(path), "flag": flag, "value": node})
+        return out
+
+    def apply_sets(self, sets: Sequence[str]) -> None:
+        """``--set PATH=VALUE`` overrides, in order (a later one wins): VALUE is read as YAML (``512``,
+        ``h100``, ``[8, 16]``, ``"=20 * model.params"``), PATH is dotted, a key that holds dots
+        (``sweep.grid.hardware.count``) included, and a number indexes a list (``where.0``).
+        Errors about a value name its ``--set``. Raises SpecError for a malformed setting."""
+        for item in sets:
+            dotted_path, value = parse_set(item, self.file)
+            path = self.resolve(dotted_path)
+            self.override(path, value, f"--set {printable(dotted_path)}")
+
+    def resolve(self, dotted_path: str) -> Path_:
+        """The document path a dotted ``--set`` path names: at each mapping the longest run of
+        names that is one of its keys (field names hold dots), else one name; a new key of the sweep's
+        grid or of a zip group is the whole rest (``sweep.grid.model.params``)."""
+        flag = f"--set {printable(dotted_path)}"
+        names = dotted_path.split(".")
+        path: list[str | int] = []
+        node: Any = self.data
+        i = 0
+        while i < len(names):
+            rest = names[i:]
+            if isinstance(node, list):
+                if not (rest[0].isdigit() and int(rest[0]) < len(node)):
+                    raise _set_error(self.file, flag, f"{dotted(tuple(path))} is a list of {len(node)} item"
+                                     f"{'s' * (len(node) != 1)}: name one by its index (0 to {len(node) - 1})", "an index", rest[0])
+                path.append(int(rest[0]))
+                node = node[int(rest[0])]
+                i += 1
+                continue
+            if node is not None and not isinstance(node, dict):
+                raise _set_error(self.file, flag, f"{dotted(tuple(path))} holds a value, not a mapping: set "
+                                 f"{dotted(tuple(path))} itself", "a path to a mapping's key", dotted_path)
+            keys = node if isinstance(node, dict) else {}
+            j = next((j for j in range(len(rest), 0, -1) if ".".join(rest[:j]) in keys), 0)
+            if j == 0:
+                grid = path == ["sweep", "grid"] or (len(path) == 3 and path[:2] == ["sweep", "zip"])
+                j = len(rest) if grid else 1
+            key = ".".join(rest[:j])
+            if not key:
+                raise _set_error(self.file, flag, "an empty name in the path", "names joined by dots, e.g. hardware.count",
+                                 dotted_path)
+            path.append(key)
+            node = keys.get(key)
+            i += j
+        return tuple(path)
+
+
+def parse_set(item: str, file: str = "<command line>") -> tuple[str, Any]:
+    """``PATH=VALUE`` as (PATH, VALUE read as one YAML value). The first ``=`` splits them, so an
+    expression keeps its own: ``training.tokens==20 * model.params``."""
+    path, eq, text = item.partition("=")
+    path = path.strip()
+    if not eq or not path:
+        raise _set_error(file, "--set", "a setting is PATH=VALUE", "e.g. --set hardware.count=512", item)
+    try:
+        doc = parse(text, f"--set {printable(path)}")
+    except SpecError as e:
+        raise _set_error(file, f"--set {printable(path)}", f"the value is not YAML: {e.message}",
+                         "a YAML value: 512, h100, [8, 16], {gpu: h100}", text) from None
+    return path, doc.data
+
+
+def _set_error(file: str, flag: str, message: str, expected: str, found: str) -> SpecError:
+    return SpecError(file, 0, 0, "", message, expected, repr(found), flag=flag)
 
 
 def dotted(path: Path_) -> str:
