@@ -42,7 +42,7 @@ class RefPoint:
     micro_batch: int = 1
 
     def native(self) -> dict[str, Any]:
-        """The same point as the dictionary costspec._native.estimate takes."""
+        """The point as estimate() keywords (with the accelerator's peak and memory, and the architecture)."""
         d = {k: v for k, v in self.__dict__.items() if k != "arch"}
         d["architecture"] = dict(self.arch)
         return d

@@ -1,12 +1,16 @@
-"""The Rust cost model agrees with the plain-Python reference on random points (hypothesis)."""
+"""The cost model agrees with the plain-Python reference on random points (hypothesis), through
+the one evaluation path (costspec.estimate: a one-point plan run by the sweep engine)."""
 
 from __future__ import annotations
+
+import functools
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from costspec import _native
+from costspec import Catalog, ModelInputError, estimate
 from reference import RefPoint, close, evaluate
 
 OUTPUT_KEYS = [
@@ -104,19 +108,38 @@ def needs_missing_architecture(p: RefPoint) -> bool:
 
 @settings(max_examples=600, deadline=None)
 @given(points())
-def test_rust_matches_reference(p: RefPoint) -> None:
+def test_engine_matches_reference(p: RefPoint) -> None:
     if needs_missing_architecture(p):
-        with pytest.raises(_native.ModelError, match="architecture field"):
-            _native.estimate(p.native())
+        with pytest.raises(ModelInputError, match="architecture field"):
+            run(p)
         return
     ref = evaluate(p)
     if ref["mfu"] > 1.0:
-        with pytest.raises(_native.ModelError, match="MFU of at most 1"):
-            _native.estimate(p.native())
+        with pytest.raises(ModelInputError, match="MFU of at most 1"):
+            run(p)
         return
-    got = _native.estimate(p.native())
+    got = run(p).to_dict()
     for key in OUTPUT_KEYS:
-        assert close(got[key], ref[key]), f"{key}: rust {got[key]!r} != reference {ref[key]!r}"
+        assert close(got[key], ref[key]), f"{key}: engine {got[key]!r} != reference {ref[key]!r}"
+
+
+@functools.cache
+def catalog(precision: str, peak: float, memory_gb: float | None) -> Catalog:
+    """A catalog with one accelerator of the point's peak and memory."""
+    cat = Catalog.fresh()
+    gpu: dict[str, Any] = {"id": "ref-gpu", "peak_tflops": {precision: peak}}
+    if memory_gb is not None:
+        gpu["memory_gb"] = memory_gb
+    cat.add({"gpus": [gpu]}, "<reference>")
+    return cat
+
+
+def run(p: RefPoint) -> Any:
+    """The point through costspec.estimate (the watts and the price as given: None is none)."""
+    d = p.native()
+    d.pop("peak_tflops"), d.pop("gpu_memory_gb")
+    kwargs = {k: v for k, v in d.items() if v is not None}
+    return estimate(gpu="ref-gpu", catalog=catalog(p.precision, p.peak_tflops, p.gpu_memory_gb), **kwargs)
 
 
 def test_reference_reproduces_narayanan_closed_form() -> None:

@@ -1,25 +1,13 @@
 """Type stubs for costspec's native module (Rust, PyO3). Checked by mypy.stubtest."""
 
-from typing import Any, Mapping, final
+from typing import Any, final
 
-__all__ = ["BLOCK", "ModelError", "Plan", "SweepError", "__version__", "categories", "estimate", "stage_layouts"]
+__all__ = ["BLOCK", "Plan", "SweepError", "__version__", "categories", "stage_layouts"]
 __version__: str
 BLOCK: int
 
-class ModelError(ValueError):
-    """args: (message, field or None)."""
-
 class SweepError(ValueError):
     """args: (message, point index)."""
-
-def estimate(point: Mapping[str, Any]) -> dict[str, Any]:
-    """Evaluate the cost model at one fully resolved point.
-
-    Keys: params, active_params, tokens, architecture, convention, recompute, mode, lora_rank,
-    lora_fraction, precision, peak_tflops, one of mfu / gpu_hours / wall_clock_days, gpus,
-    usd_per_gpu_hour, watts, pue, grid_kg_co2e_per_kwh, gpu_memory_gb, optimizer, zero,
-    tensor_parallel, pipeline_parallel, micro_batch.
-    """
 
 def categories() -> dict[str, list[str]]:
     """Names of each category input (convention, mode, ...) in the engine's index order."""

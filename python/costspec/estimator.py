@@ -1,10 +1,11 @@
-"""One-point estimates: resolve names against the catalog, evaluate in Rust, return a typed result.
+"""One-point estimates: resolve names against the catalog, evaluate in the engine, return a typed result.
 
 ``estimate(...)`` is the whole pipeline for a single point:
 
 1. numbers are parsed (``"780B"`` → 7.8e11) and catalog names resolved (model preset, GPU, price);
-2. the resolved point goes to the native cost model (``costspec._native.estimate``);
-3. the outputs come back as an :class:`Estimate`, with the source of every catalog figure used.
+2. the checked inputs become a one-point spec, compiled to a plan and run by the engine that runs
+   sweeps (``point.run``): one evaluation path for one point and for a billion;
+3. the row comes back as an :class:`Estimate`, with the source of every catalog figure used.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+import functools
+from typing import Any, Callable, Literal, Mapping, ParamSpec
 
-from costspec import _native
 from costspec.catalog import Catalog, Gpu, ModelPreset
 from costspec.fields import PRECISIONS
 from costspec.errors import InputError, ModelInputError
-from costspec.fields import CONVENTIONS, MODES, OPTIMIZERS, RECOMPUTES
+from costspec.fields import ARCHITECTURE, CONVENTIONS, FIELDS, MODES, OPTIMIZERS, RECOMPUTES
 from costspec.units import parse_number
 
 Number = float | int | str
@@ -105,7 +106,7 @@ def _choice(value: str, field: str, options: tuple[str, ...]) -> str:
     return v
 
 
-def estimate(
+def inputs(
     *,
     gpu: str,
     model: str | None = None,
@@ -136,7 +137,7 @@ def estimate(
     pipeline_parallel: Number = 1,
     micro_batch: Number = 1,
     catalog: Catalog | None = None,
-) -> Estimate:
+) -> Inputs:
     """Estimate the cost of one training run.
 
     Give a ``model`` preset or ``params`` (both: params overrides the preset's), ``tokens`` (or
@@ -236,66 +237,166 @@ def estimate(
         if not isinstance(k, str):
             raise InputError("architecture", repr(k), "architecture field names (layers, d_model, ...)")
     zero_stage = 3.0 if str(zero).lower() == "fsdp" else parse_number(zero, "zero")
-    point: dict[str, Any] = {
-        "params": n,
-        "active_params": n_active,
-        "tokens": d,
-        "architecture": arch,
-        "convention": _choice(convention, "convention", CONVENTIONS),
-        "recompute": _choice(recompute, "recompute", RECOMPUTES),
-        "mode": _choice(mode, "mode", MODES),
-        "lora_rank": _num(lora_rank, "lora_rank"),
-        "lora_fraction": _num(lora_fraction, "lora_fraction"),
-        "precision": prec,
-        "peak_tflops": peak.value,
-        "mfu": _num(mfu, "mfu"),
-        "gpu_hours": _num(gpu_hours, "gpu_hours"),
-        "wall_clock_days": _num(wall_clock_days, "wall_clock_days"),
-        "gpus": _num(gpus, "gpus"),
-        "usd_per_gpu_hour": price,
-        "watts": w,
-        "pue": parse_number(pue, "pue"),
-        "grid_kg_co2e_per_kwh": _num(grid_kg_co2e_per_kwh, "grid_kg_co2e_per_kwh"),
-        "gpu_memory_gb": g.memory_gb.value if g.memory_gb else None,
-        "optimizer": _choice(optimizer, "optimizer", OPTIMIZERS),
-        "zero": zero_stage,
-        "tensor_parallel": parse_number(tensor_parallel, "tensor_parallel"),
-        "pipeline_parallel": parse_number(pipeline_parallel, "pipeline_parallel"),
-        "micro_batch": parse_number(micro_batch, "micro_batch"),
-    }
-    try:
-        out = _native.estimate(point)
-    except _native.ModelError as e:
-        message, fld = e.args if len(e.args) == 2 else (str(e), None)
-        raise ModelInputError(str(message), fld) from None
-    if not math.isfinite(d / n):  # (params > 0: the model checked it)
+    if n > 0 and not math.isfinite(d / n):  # (params > 0 is the model's check)
         raise InputError("params", repr(n), "a parameter count that keeps tokens per parameter within the float "
                                             "range (±1.8e308)")
+    # The inputs as a one-point spec: only what was given (the preset's figures, the GPU's TDP and
+    # the provider's price are the compiler's to look up, as in a sweep).
+    given_fields: dict[str, Any] = {
+        "model.preset": preset.id if preset else None,
+        "model.params": _num(params, "params"),
+        "model.active_params": _num(active_params, "active_params"),
+        "training.tokens": _num(tokens, "tokens"),
+        "training.dataset_tokens": None if dataset_tokens is None else parse_number(dataset_tokens, "dataset_tokens"),
+        "training.epochs": None if epochs is None else parse_number(epochs, "epochs"),
+        "training.convention": _choice(convention, "convention", CONVENTIONS),
+        "training.recompute": _choice(recompute, "recompute", RECOMPUTES),
+        "training.mode": _choice(mode, "mode", MODES),
+        "training.lora_rank": _num(lora_rank, "lora_rank"),
+        "training.lora_fraction": _num(lora_fraction, "lora_fraction"),
+        "training.precision": prec,
+        "training.optimizer": _choice(optimizer, "optimizer", OPTIMIZERS),
+        "training.micro_batch": parse_number(micro_batch, "micro_batch"),
+        "hardware.gpu": g.id,
+        "hardware.mfu": _num(mfu, "mfu"),
+        "hardware.gpu_hours": _num(gpu_hours, "gpu_hours"),
+        "hardware.wall_clock_days": _num(wall_clock_days, "wall_clock_days"),
+        "hardware.count": _num(gpus, "gpus"),
+        "hardware.watts": _num(watts, "watts"),
+        "price.usd_per_gpu_hour": _num(usd_per_gpu_hour, "usd_per_gpu_hour"),
+        "price.provider": provider,
+        "energy.pue": parse_number(pue, "pue"),
+        "energy.grid_kg_co2e_per_kwh": _num(grid_kg_co2e_per_kwh, "grid_kg_co2e_per_kwh"),
+        "parallelism.zero": str(int(zero_stage)) if zero_stage in (0.0, 1.0, 2.0, 3.0) else zero_stage,
+        "parallelism.tensor": parse_number(tensor_parallel, "tensor_parallel"),
+        "parallelism.pipeline": parse_number(pipeline_parallel, "pipeline_parallel"),
+    }
+    for k, v in (architecture or {}).items():
+        given_fields[f"model.architecture.{k}"] = ("true" if v else "false") if k == "gated_mlp" else arch[k]
+    return Inputs(given_fields, cat, Provenance(given=given[0] if given else "mfu", architecture=arch, sources=sources))
 
-    return Estimate(
-        **out,  # every output of the native model, under its column name
-        model=preset.id if preset else None,
-        params=n,
-        active_params=n_active,
-        tokens=d,
-        tokens_per_param=d / n,
-        gpu=g.id,
-        gpus=point["gpus"],
-        precision=prec,
-        convention=point["convention"],
-        recompute=point["recompute"],
-        mode=point["mode"],
-        usd_per_gpu_hour=price,
-        watts=w,
-        pue=point["pue"],
-        grid_kg_co2e_per_kwh=point["grid_kg_co2e_per_kwh"],
-        optimizer=point["optimizer"],
-        zero=int(zero_stage),
-        tensor_parallel=int(point["tensor_parallel"]),
-        pipeline_parallel=int(point["pipeline_parallel"]),
-        micro_batch=int(point["micro_batch"]),
-        gpu_memory_gb=point["gpu_memory_gb"],
-        given=given[0],
-        architecture=arch,
-        sources=sources,
-    )
+
+@dataclass(frozen=True)
+class Inputs:
+    """estimate()'s inputs, checked: spec field -> value (None: not given), and what the estimate
+    shows beside its row."""
+
+    fields: Mapping[str, Any]
+    catalog: Catalog
+    provenance: Provenance
+
+    def spec(self, solve: Mapping[str, Any] | None = None) -> Any:
+        return one_point(self.fields, self.catalog, solve)
+
+    def run(self) -> Estimate:
+        return run_spec(self.spec(), self.provenance)
+
+
+P = ParamSpec("P")
+
+
+def _evaluated(checked: Callable[P, Inputs]) -> Callable[P, Estimate]:
+    @functools.wraps(checked)
+    def run(*args: P.args, **kwargs: P.kwargs) -> Estimate:
+        return checked(*args, **kwargs).run()
+
+    return run
+
+
+# estimate(**inputs): the inputs checked, then the one-point plan run in the engine.
+estimate = _evaluated(inputs)
+
+
+def one_point(given: Mapping[str, Any], catalog: Catalog, solve: Mapping[str, Any] | None = None) -> Any:
+    """A one-point Spec of already-checked inputs (spec field -> value; None: not given), whose
+    errors name the estimate() keyword that set the value."""
+    from costspec.spec import Spec, Sweep
+    from costspec.yamlio import Document
+
+    fields = {k: v for k, v in given.items() if v is not None}
+    fields.update({f"solve.{k}" if k != "for" else "solve.for": v for k, v in (solve or {}).items()})
+    data: dict[str, Any] = {"costspec": 1}
+    for path, v in fields.items():
+        section, _, rest = path.partition(".")
+        data.setdefault(section, {})[rest] = v
+    flags: dict[tuple[str | int, ...], str] = {tuple(p.split(".", 1)): FIELDS[p].keyword for p in fields if p in FIELDS}
+    doc = Document("<estimate>", "", data, {(): (1, 1)}, {}, flags)
+    return Spec(file="<estimate>", text="", name=None, description=None, fields=fields, sweep=Sweep(), derive={},
+                where=(), output_path=None, output_format="parquet", catalog=catalog, output_columns=None,
+                keep=None, document=doc)
+
+
+def run_spec(spec: Any, provenance: Provenance) -> Estimate:
+    """Evaluate a one-point spec of estimate()'s inputs in the engine: the Estimate, or the
+    InputError / ModelInputError naming the keyword."""
+    from costspec.errors import SpecError
+    from costspec.plan import compile_spec
+    from costspec.point import PointFailed, run
+
+    try:
+        row = run(compile_spec(spec, point=True))
+    except PointFailed as e:
+        raise ModelInputError(str(e), e.field) from None
+    except SpecError as e:
+        raise ModelInputError(f"{e.flag}: {e.message}" if e.flag else e.message, e.flag) from None
+    return from_row(row, provenance)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What an estimate shows beside its row: which figure pinned the duration, the architecture
+    and the source of every catalog figure used."""
+
+    given: str
+    architecture: Mapping[str, float | bool]
+    sources: Mapping[str, str]
+
+    @classmethod
+    def of_spec(cls, spec: Any, values: Mapping[str, Any], solved: str | None = None) -> Provenance:
+        """The provenance of a one-point spec's inputs (``values``: its fields and axis values)."""
+        from costspec import expr
+
+        cat: Catalog = spec.catalog
+        sources: dict[str, str] = {}
+        preset = cat.model(str(values["model.preset"])) if isinstance(values.get("model.preset"), str) else None
+        arch: dict[str, float | bool] = dict(preset.architecture) if preset else {}
+        for a in (*ARCHITECTURE, "gated_mlp"):
+            v = values.get(f"model.architecture.{a}")
+            if v is not None and not isinstance(v, expr.Expr):
+                arch[a] = str(v).lower() in ("true", "1") if a == "gated_mlp" else float(v)
+        if preset:
+            sources["model"] = f"{preset.name}: {preset.source} [{preset.status}]"
+        if values.get("training.dataset_tokens") is not None:
+            sources["tokens"] = "dataset_tokens × epochs"
+        elif values.get("training.tokens") is None and preset is not None and solved != "tokens":
+            sources["tokens"] = f"published training tokens of {preset.id} (see model)"
+        gpu = values.get("hardware.gpu")
+        if isinstance(gpu, str):
+            g = cat.gpu(gpu)
+            prec = str(values.get("training.precision") or "bf16").lower()
+            if prec in g.peak_tflops:
+                sources["peak_tflops"] = f"{g.id} {prec} dense: {g.peak_tflops[prec].cite()}"
+            if isinstance(values.get("price.provider"), str):
+                sources["usd_per_gpu_hour"] = cat.price(str(values["price.provider"]), g).cite()
+            elif values.get("price.usd_per_gpu_hour") is not None:
+                sources["usd_per_gpu_hour"] = "given"
+            if values.get("hardware.watts") is not None:
+                sources["watts"] = "given"
+            elif g.tdp_w is not None:
+                sources["watts"] = f"{g.id} TDP: {g.tdp_w.cite()}"
+            if g.memory_gb is not None:
+                sources["gpu_memory_gb"] = f"{g.id}: {g.memory_gb.cite()}"
+        given = "mfu" if solved == "mfu" else next(
+            (d.split(".")[1] for d in ("hardware.mfu", "hardware.gpu_hours", "hardware.wall_clock_days")
+             if values.get(d) is not None), "mfu")
+        return cls(given, arch, sources)
+
+
+def from_row(row: Mapping[str, Any], provenance: Provenance) -> Estimate:
+    """The Estimate of one engine row (``point.run``)."""
+    names = {f.name for f in dataclasses.fields(Estimate)} - {"given", "architecture", "sources"}
+    values: dict[str, Any] = {k: row.get(k) for k in names}
+    for k in ("gpus", "min_gpus", "data_parallel"):  # (typed float: whole numbers, as estimate() always gave)
+        values[k] = None if values[k] is None else float(values[k])
+    return Estimate(**values, given=provenance.given, architecture=provenance.architecture,
+                    sources=provenance.sources)

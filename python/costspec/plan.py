@@ -107,6 +107,10 @@ class _Compiler:
         self.solve_targets: list[tuple[str, int]] = []  # (column, register of its bound)
         self.solved_states: dict[str, int] | None = None  # memory states, when solving for the GPU count
         self.checks: list[int] = []  # filters dropping points whose solved value misses a target
+        # (target, the transformed unknown t that meets it exactly, the target at the first trial, its slope)
+        self.bounds: list[tuple[str, int, int, int]] = []
+        self.unrounded: int | None = None  # the solved unknown before rounding and clamping
+        self.states: dict[str, int] = {}  # the memory states (bytes), per point
         self.gpus: list[Gpu] = []
 
     # -- registers ----------------------------------------------------------------------------
@@ -480,7 +484,10 @@ class _Compiler:
         """scaling.compute_flops or budget_usd: params and tokens become the fit's optimum (scaling.py)."""
         c = self.field_reg("scaling.compute_flops")
         if c is None:  # FLOPs the dollars buy: budget / price × 3600 × peak × 1e12 × MFU
-            hours = self.bin("div", self.field_reg("scaling.budget_usd"), self.effective("price.usd_per_gpu_hour"))  # type: ignore[arg-type]
+            price = self.check(self.effective("price.usd_per_gpu_hour"), 5e-324,
+                               "usd_per_gpu_hour: got 0, expected a price > 0 (a dollar budget buys nothing at a "
+                               "price of 0)")
+            hours = self.bin("div", self.field_reg("scaling.budget_usd"), price)  # type: ignore[arg-type]
             c = self.bin("mul", self.bin("mul", hours, self.const(3600.0 * 1e12)),
                          self.bin("mul", self.peak(), self.effective("hardware.mfu")))
         x = self.bin("div", c, self.const(6.0))
@@ -530,6 +537,10 @@ class _Compiler:
             if target is None:
                 continue
             self.solve_targets.append((name, target))
+            if name not in outs[0]:  # (no GPU count, no deadline: the checks say so first; a point says why)
+                nan = self.const(math.nan)
+                self.bounds.append((name, nan, nan, nan))
+                continue
             f1, f2 = outs[0][name], outs[1][name]
             b = self.bin("div", self.bin("sub", f2, f1), dt)
             # -0 + 0 = +0: a target that does not move gets the bound +inf (met) or -inf (contradicted),
@@ -538,9 +549,15 @@ class _Compiler:
             a = self.bin("sub", f1, self.bin("mul", b, t[0]))
             slack = self.bin("mul", self.bin("eq", b, self.const(0.0)), self.bin("mul", target, self.const(sv.RTOL)))
             bound = self.bin("div", self.bin("add", self.bin("sub", target, a), slack), b)  # b = 0: ±inf; min skips NaN
+            self.bounds.append((name, bound, f1, b))
             best = bound if best < 0 else self.bin("min", best, bound)
+        if best < 0:  # no target has a bound
+            best = self.const(math.nan)
         x = value(best)
+        self.unrounded = x
         lo, hi = sv.DOMAIN[short]
+        if short != "mfu":  # an answer beyond what costspec evaluates is no answer (not the clamped value)
+            self.checks.append(self.bin("le", x, self.const(hi)))
         if short == "gpus":  # whole multiples of TP·PP, at least the memory minimum
             x = self.bin("mul", self.un("ceil", self.bin("mul", self.bin("div", x, mp), self.const(1 - 1e-12))), mp)
             x = self.bin("max", self.bin("min", x, self.const(hi)), mp)
@@ -577,6 +594,7 @@ class _Compiler:
         mem_in = self.mem_inputs(ov, cols)
         # (solving for the GPU count computed these already: they do not depend on the count)
         st = self.solved_states or self.stage("mem_states", layouts["mem_states"], mem_in)
+        self.states = st
         mg = self.stage("mem_gpu", layouts["mem_gpu"], {
             **{k: v for k, v in st.items()}, "zero": mem_in["zero"], "gpus": gpus if gpus is not None else nan,
             "tensor_parallel": mem_in["tensor_parallel"], "pipeline_parallel": mem_in["pipeline_parallel"],
@@ -609,14 +627,25 @@ class _Compiler:
             term_d = self.bin("mul", self.const(f.B), self.bin("pow", common["tokens"], self.const(-f.beta)))
             cols["loss"] = self.bin("add", self.const(f.E), self.bin("add", term_n, term_d))
         for name, target in self.solve_targets:  # the answer meets every target, else no answer
+            if name not in cols:  # (a deadline without a GPU count: the checks refuse it first)
+                self.checks.append(self.const(0.0))
+                continue
             self.checks.append(self.bin("le", cols[name], self.bin("mul", target, self.const(1 + 1e-9))))
         if self.spec.fields.get("solve.for") == "hardware.count":  # the count never fits
             self.checks.append(self.bin("ne", cols["fits"], self.const(0.0)))
         return cols
 
 
-def compile_spec(spec: Spec) -> Plan:
-    """Compile a checked spec into a plan. Raises SpecError for what only compiling finds."""
+def compile_spec(spec: Spec, *, point: bool = False) -> Plan:
+    """Compile a checked spec into a plan. Raises SpecError for what only compiling finds.
+
+    With ``point`` (a one-point result: ``costspec estimate``), nothing is filtered and every
+    output is an f64 register, NaN for no value: the columns that have values whatever
+    ``output.columns`` says, each ``where`` condition as ``where[i]`` and each check of a solved
+    value as ``check[j]`` (1 or 0), and, when solving, per target ``bound:<target>`` (the
+    transformed unknown t that meets it exactly, solver.py's affine form; ±inf when the target does
+    not move with it), ``trial:<target>`` (its value at the first trial), ``slope:<target>`` (0 when
+    it does not move) and ``unrounded`` (the unknown before rounding and clamping)."""
     from costspec import _native
 
     c = _Compiler(spec)
@@ -646,6 +675,8 @@ def compile_spec(spec: Spec) -> Plan:
                 raise c.error(("where",), f"where {cond.text!r}: {n.name} has no value in this spec "
                                           f"({outputs.why_missing(n.name)})")
         filters.append(c.compile(cond, ("where",), f"where[{i}]"))
+    if point:
+        return _point_plan(c, spec, cols, available, derived, filters)
 
     units = {n: u for n, u, _ in colinfo.COLUMNS}
 
@@ -684,6 +715,45 @@ def compile_spec(spec: Spec) -> Plan:
         "messages": c.messages,
     }
     return Plan(spec, c.axes, _nan_safe(plan_json), out_cols, c.axis_values)
+
+
+def _point_plan(c: _Compiler, spec: Spec, cols: dict[str, int], available: set[str], derived: dict[str, int],
+                filters: list[int]) -> Plan:
+    """The one-point plan (compile_spec's ``point``): every value as an f64 output, no filter."""
+    units = {n: u for n, u, _ in colinfo.COLUMNS}
+    out: list[OutputColumn] = []
+    for name in [*colinfo.NAMES, "provider"]:
+        if name in cols and (name in available or name == "provider"):
+            if name in CATEGORY_COLUMN.values():
+                field_name = next(k for k, v in CATEGORY_COLUMN.items() if v == name)
+                dictionary = c.dicts.get(field_name, CHOICES.get(field_name, ()))
+                out.append(OutputColumn(name, "i32", cols[name], tuple(dictionary)))
+            else:
+                kind = "bool" if name == "fits" else ("i64" if name in outputs.WHOLE else "f64")
+                out.append(OutputColumn(name, kind, cols[name], nullable=True, unit=units.get(name, "")))
+    out += [OutputColumn(n, "f64", c.regs[n], nullable=True) for n in outputs.variables(spec)]
+    out += [OutputColumn(n, "f64", r, nullable=True) for n, r in derived.items()]
+    checks = len(c.checks)
+    out += [OutputColumn(f"check[{j}]", "bool", r) for j, r in enumerate(filters[:checks])]
+    out += [OutputColumn(f"where[{i}]", "bool", r) for i, r in enumerate(filters[checks:])]
+    out += [OutputColumn(f"target:{name}", "f64", r, nullable=True) for name, r in c.solve_targets]
+    for name, bound, first, slope in c.bounds:
+        out += [OutputColumn(f"bound:{name}", "f64", bound, nullable=True),
+                OutputColumn(f"trial:{name}", "f64", first, nullable=True),
+                OutputColumn(f"slope:{name}", "f64", slope, nullable=True)]
+    if c.unrounded is not None:
+        out.append(OutputColumn("unrounded", "f64", c.unrounded, nullable=True))
+    # What the breakdown shows beside the columns: the architecture the FLOPs and memory used, and
+    # the bytes per GPU that no data-parallel degree shards.
+    for a in ARCH:
+        out.append(OutputColumn(f"architecture.{a}", "f64", c.effective(f"model.architecture.{a}"), nullable=True))
+    out.append(OutputColumn("architecture.gated_mlp", "bool", c.common["gated_mlp"]))
+    out.append(OutputColumn("unshardable_bytes", "f64", c.states["state_fixed"], nullable=True))
+    plan_json = {
+        "registers": c.nreg, "consts": c.const_list, "axes": c.axes_json, "tables": c.tables, "ops": c.ops,
+        "filters": [], "outputs": [{"reg": o.reg, "kind": "f64"} for o in out], "messages": c.messages,
+    }
+    return Plan(spec, c.axes, _nan_safe(plan_json), out, c.axis_values)
 
 
 def _nan_safe(obj: Any) -> Any:

@@ -1,27 +1,70 @@
-"""Evaluating a one-point spec: resolve its expressions, run the cost model, apply derive and where.
-
-(Sweeps compile to plans and run in Rust; a single point goes through ``costspec.estimate``.)
+"""One point through the one evaluation path: the spec compiled to a one-point plan
+(``compile_spec(point=True)``), run by the engine into plain buffers (no pyarrow), and its row
+read back. ``costspec estimate`` (flags or ``--spec``), ``costspec.estimate()`` and
+``costspec.solve()`` all end here; a sweep runs the same plan over many points.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from costspec import expr, scaling
-from costspec import fields as columns
-from costspec.errors import CostspecError, InputError, ModelInputError, SpecError
-from costspec.estimator import Estimate, estimate
-from costspec.solver import UNKNOWNS, Solution, SolveError, budget_flops, solve
-from costspec.spec import FIELDS, PLANNING, Spec, Value
+from costspec import fields as registry
+from costspec.errors import CostspecError, SpecError
+from costspec.spec import FIELDS, Spec, Value
 
-# Defaults the cost model applies, so that expressions may refer to fields a spec leaves out.
-DEFAULTS: dict[str, Value] = {
-    "training.mode": "pretrain", "training.precision": "bf16", "training.recompute": "none",
-    "training.convention": "6nd", "training.optimizer": "adam", "training.micro_batch": 1.0,
-    "energy.pue": 1.0, "parallelism.tensor": 1.0, "parallelism.pipeline": 1.0, "parallelism.zero": "3",
-}
+if TYPE_CHECKING:
+    from costspec.estimator import Estimate
+    from costspec.plan import Plan
+    from costspec.solver import Solution
+
 KWARG_TO_FIELD = {info.keyword: name for name, info in FIELDS.items()}
+# "division by zero in x = '1 / (ratio - 20)'": the name an expression error is about.
+_EXPRESSION = re.compile(r" in (where\[\d+\]|[A-Za-z_][\w.]*) = '")
+# "mfu: got 2, expected ...": the input a model error is about.
+_FIELD = re.compile(r"^([A-Za-z_][\w.]*): ")
+
+
+class PointFailed(CostspecError):
+    """The engine could not evaluate the point: ``field`` names the input (an estimate() keyword,
+    a derived name or ``where[i]``) when the message says which."""
+
+    def __init__(self, message: str, field: str | None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def run(plan: Plan) -> dict[str, Any]:
+    """The one point of ``plan`` (compiled with ``point=True``) as {output: value}: None for no
+    value, names for categorical columns, ints for whole numbers, bools for flags."""
+    from costspec import _native
+
+    try:
+        native = _native.Plan(plan.to_json())
+    except ValueError as e:
+        raise CostspecError(f"the engine refused the plan: {e}") from None
+    buffers = [bytearray(64) for _ in plan.columns]  # 8 rows of 8 bytes: the engine's smallest region
+    try:
+        native.evaluate(0, 1, 8, 1, buffers)
+    except _native.SweepError as e:
+        message = str(e.args[0]) if e.args else str(e)
+        m = _EXPRESSION.search(message) or _FIELD.match(message)
+        raise PointFailed(message, m.group(1) if m else None) from None
+    row: dict[str, Any] = {}
+    for col, buf in zip(plan.columns, buffers):
+        v = memoryview(buf).cast("d")[0]
+        if v != v:
+            row[col.name] = None
+        elif col.kind == "i32":
+            row[col.name] = col.dictionary[int(v)] if 0 <= v < len(col.dictionary) else None
+        elif col.kind == "i64":
+            row[col.name] = int(v)
+        elif col.kind == "bool":
+            row[col.name] = v != 0.0
+        else:
+            row[col.name] = v
+    return row
 
 
 @dataclass(frozen=True)
@@ -29,7 +72,7 @@ class PointResult:
     estimate: Estimate
     derived: dict[str, Any]
     kept: bool | None  # None when the spec has no where
-    planning: dict[str, Any] = field(default_factory=dict)  # loss, compute_flops, solved value (solve, scaling)
+    planning: dict[str, Any] = field(default_factory=dict)  # compute_flops, loss (scaling)
     solution: Solution | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -41,160 +84,69 @@ class PointResult:
         return d
 
 
-def _located(spec: Spec, field: str | None, message: str) -> SpecError:
-    name = KWARG_TO_FIELD.get(field or "", field or "")
+def located(spec: Spec, name: str | None, message: str) -> SpecError:
+    """``message`` at the spec field (or derived name, or where condition) ``name`` is about."""
+    name = KWARG_TO_FIELD.get(name or "", name or "")
     if name in spec.derive:
         return spec.document.error(("derive", name), message)
-    path: tuple[Any, ...] = tuple(name.split(".")) if name in FIELDS else ("training", "convention")
-    path = _path(spec, name) if name in FIELDS else path
-    if path == ("training", "convention") and "training" not in (spec.document.data or {}):
-        path = ("model",)
-    return spec.document.error(path, message)
+    m = re.fullmatch(r"where\[(\d+)\]", name)
+    if m:
+        return spec.document.error(("where", int(m.group(1))), message)
+    if name not in FIELDS:
+        path: tuple[Any, ...] = ("training", "convention")
+        if "training" not in (spec.document.data or {}):
+            path = ("model",)
+        return spec.document.error(path, message)
+    return spec.document.error(field_path(spec, name), message)
 
 
-def _path(spec: Spec, name: str) -> tuple[Any, ...]:
+def field_path(spec: Spec, name: str) -> tuple[Any, ...]:
     """Where a field is in the spec: its own key, its sweep axis, or its section."""
     return next((a.path for a in spec.sweep.axes if a.name == name), tuple(name.split(".")))
 
 
-def inputs(spec: Spec) -> dict[str, Value]:
-    """Every input of the single point, with expressions evaluated (dependencies in any order)."""
-    if spec.points != 1:
-        raise spec.document.error(("sweep",), f"this spec sweeps {spec.points:,} points; estimate takes one point",
-                                  "a spec without a sweep (or with one value per axis)", key=True)
-    values: dict[str, Value] = dict(spec.fields)
+def values(spec: Spec) -> dict[str, Value]:
+    """The one point's inputs as written: fixed fields and one-value axes."""
+    out: dict[str, Value] = dict(spec.fields)
     for a in spec.sweep.axes:
-        values[a.name] = a.value_at(0)
-    preset = None
-    if isinstance(values.get("model.preset"), str):
-        preset = spec.catalog.model(str(values["model.preset"]))
-    env: dict[str, Any] = {k: v for k, v in DEFAULTS.items()}
-    if preset is not None:
-        env["model.params"] = preset.params
-        env["model.active_params"] = preset.active_params or preset.params
-        env.update({f"model.architecture.{k}": v for k, v in preset.architecture.items()})
-        if preset.training.get("tokens"):
-            env["training.tokens"] = float(preset.training["tokens"])
-    env.update({k: v for k, v in values.items() if not isinstance(v, expr.Expr)})
-    pending = {k: v for k, v in values.items() if isinstance(v, expr.Expr)}
-    pending.update(spec.derive)
-    _implied(spec, values, env)
-    while pending:
-        progress = False
-        for name, e in list(pending.items()):
-            if all(n.name in env for n in e.names):
-                try:
-                    env[name] = e.evaluate(env)
-                    _implied(spec, values, env)
-                except expr.EvalError as err:  # the engine's rule and words (rust/engine.rs)
-                    raise _located(spec, name, f"{err} in {name} = {e.text!r}") from None
-                except (ArithmeticError, ValueError, TypeError) as err:
-                    raise _located(spec, name, f"cannot evaluate {e.text!r}: {err}") from None
-                if name in values:
-                    values[name] = env[name]
-                del pending[name]
-                progress = True
-        if not progress:
-            name, e = next(iter(pending.items()))
-            missing = [n.name for n in e.names if n.name not in env]
-            raise _located(spec, name, f"cannot evaluate {e.text!r}: {', '.join(missing)} "
-                                       f"{'is' if len(missing) == 1 else 'are'} not known at this point")
-    return {**values, **{k: env[k] for k in spec.derive}}
-
-
-def _implied(spec: Spec, values: dict[str, Value], env: dict[str, Any]) -> None:
-    """Inputs the cost model takes from others when the spec leaves them out, as the sweep
-    compiler does (plan.py, ``effective``): active params = params, tokens = dataset tokens ×
-    epochs, watts = the GPU's TDP, the price = the provider's for the GPU."""
-    if "model.params" in values and "model.active_params" not in values and "model.params" in env:
-        env["model.active_params"] = env["model.params"]
-    if "training.dataset_tokens" in env and "training.tokens" not in values:
-        epochs = env.get("training.epochs", 1.0)
-        if isinstance(env["training.dataset_tokens"], float) and isinstance(epochs, (int, float)):
-            env["training.tokens"] = env["training.dataset_tokens"] * float(epochs)
-    gpu = values.get("hardware.gpu")
-    if isinstance(gpu, str):
-        g = spec.catalog.gpu(gpu)
-        if "hardware.watts" not in values and g.tdp_w is not None:
-            env.setdefault("hardware.watts", g.tdp_w.value)
-        provider = values.get("price.provider")
-        if "price.usd_per_gpu_hour" not in values and isinstance(provider, str):
-            env.setdefault("price.usd_per_gpu_hour", spec.catalog.price(provider, g).usd_per_gpu_hour)
+        out[a.name] = a.value_at(0)
+    return out
 
 
 def evaluate(spec: Spec) -> PointResult:
-    """Run the cost model on a one-point spec. Raises SpecError located at the offending field."""
-    values = inputs(spec)
-    kwargs: dict[str, Any] = {}
-    arch: dict[str, Any] = {}
-    for name, v in values.items():
-        info = FIELDS.get(name)
-        if info is None or name in PLANNING:
-            continue
-        if info.keyword.startswith("architecture."):
-            arch[info.keyword.split(".", 1)[1]] = v == "true" if name.endswith("gated_mlp") else v
-        else:
-            kwargs[info.keyword] = v
-    planning: dict[str, Any] = {}
-    solution = None
+    """Run a one-point spec through the engine. Raises SpecError located at the offending field,
+    or at solve.* when a solved value has no answer (with why)."""
+    from costspec import estimator
+    from costspec.plan import compile_spec
+    from costspec.solver import SOLVED_COLUMN, SolveError, explain, solution
+
+    if spec.points != 1:
+        raise spec.document.error(("sweep",), f"this spec sweeps {spec.points:,} points; estimate takes one point",
+                                  "a spec without a sweep (or with one value per axis)", key=True)
+    plan = compile_spec(spec, point=True)
     try:
-        fit = values.get("scaling.fit")
-        flops = values.get("scaling.compute_flops")
-        if values.get("scaling.budget_usd") is not None:  # what the budget buys at this GPU, MFU and price
-            flops, _ = budget_flops(float(values["scaling.budget_usd"]),  # type: ignore[arg-type]
-                                    **kwargs, architecture=arch, catalog=spec.catalog)
-        if flops is not None:
-            ratio = values.get("scaling.tokens_per_param")
-            try:
-                n, d = scaling.optimal(str(fit), float(flops),  # type: ignore[arg-type]
-                                       float(ratio) if isinstance(ratio, (int, float)) else scaling.TOKENS_PER_PARAM)
-            except InputError as e:  # located at the budget (or the ratio) that has no valid split
-                name = "scaling.budget_usd" if values.get("scaling.budget_usd") is not None else "scaling.compute_flops"
-                name = "scaling.tokens_per_param" if e.field == "tokens_per_param" else name
-                raise spec.document.error(_path(spec, name), f"got {e.given}, expected {e.accepted}") from None
-            kwargs.update(params=n, tokens=d)
-            planning["compute_flops"] = float(flops)  # type: ignore[arg-type]
-        unknown = values.get("solve.for")
-        if unknown is not None:
-            short = next(k for k, v in UNKNOWNS.items() if v == unknown)
-            targets = {k.split(".", 1)[1]: v for k, v in values.items()
-                       if k.startswith("solve.") and k != "solve.for" and v is not None}
-            solution = solve(short, targets, **kwargs, architecture=arch, catalog=spec.catalog)  # type: ignore[arg-type]
-            result = solution.estimate
-        else:
-            result = estimate(**kwargs, architecture=arch, catalog=spec.catalog)
-        if fit in scaling.FITS:
-            planning["loss"] = scaling.FITS[str(fit)].loss(result.params, result.tokens)
-    except SpecError:
-        raise
-    except SolveError as e:
-        raise spec.document.error(_path(spec, e.field), str(e)) from None
-    except (InputError, ModelInputError) as e:
-        raise _located(spec, e.field, str(e)) from None
-    except CostspecError as e:
-        raise _located(spec, None, str(e)) from None
-    derived = {k: values[k] for k in spec.derive}
+        row = run(plan)
+    except PointFailed as e:
+        raise located(spec, e.field, str(e)) from None
+    given = values(spec)
+    unknown = given.get("solve.for")
+    short = None if unknown is None else next(k for k, v in registry.SOLVE_FOR.items() if v == unknown)
+    estimate = estimator.from_row(row, estimator.Provenance.of_spec(spec, given, solved=short))
+    solved = None
+    if short is not None:
+        targets = {t: row[f"target:{t}"] for t in registry.SOLVE_TARGETS if f"target:{t}" in row}
+        ok = all(row[c.name] for c in plan.columns if c.name.startswith("check[")) and \
+            row.get(SOLVED_COLUMN[short]) is not None
+        try:
+            if not ok:
+                raise explain(short, targets, row, estimate)
+            solved = solution(short, targets, row, estimate)
+        except SolveError as e:
+            raise spec.document.error(field_path(spec, e.field), str(e)) from None
+    planning = {k: row[k] for k in ("compute_flops", "loss") if row.get(k) is not None}
+    derived = {k: row[k] for k in spec.derive}
     kept = None
     if spec.where:
-        env: dict[str, Any] = dict(values)
-        row = result.to_dict()
-        env.update({k: row[k] for k in columns.NAMES if k in row})
-        env.update(planning)
-        for i, cond in enumerate(spec.where):
-            path = ("where", i)
-            missing = [n.name for n in cond.names if env.get(n.name) is None]
-            if missing:
-                raise spec.document.error(path, f"cannot evaluate {cond.text!r}: {', '.join(missing)} "
-                                          "has no value at this point (no price, power or GPU count given?)")
-            try:
-                ok = bool(cond.evaluate(env))
-            except expr.EvalError as err:  # the engine's rule and words
-                raise spec.document.error(path, f"{err} in where[{i}] = {cond.text!r}") from None
-            except (ArithmeticError, ValueError, TypeError) as err:
-                raise spec.document.error(path, f"cannot evaluate {cond.text!r}: {err}") from None
-            if not ok:
-                kept = False
-                break
-        else:
-            kept = True
-    return PointResult(result, derived, kept, planning, solution)
+        kept = all(row[f"where[{i}]"] for i in range(len(spec.where)))
+    return PointResult(estimate, derived, kept, planning, solved)
+

@@ -22,10 +22,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from costspec.catalog import Catalog
 from costspec import scaling
 from costspec.errors import CostspecError, InputError, ModelInputError
-from costspec.estimator import Estimate, estimate
+from costspec.estimator import Estimate, Provenance, estimate, from_row, inputs, one_point
 from costspec.spec import SOLVE_TARGETS, SOLVE_UNKNOWNS
 
 # Unknown (estimate() keyword) -> spec field, and the spec field's short name on the command line.
@@ -118,86 +117,146 @@ def solve(unknown: str, targets: Mapping[str, float | int | str], **kw: Any) -> 
     if unknown == "params" and kw.get("active_params") is not None:
         raise SolveError("solving for params needs a dense model (active_params = params); drop active_params")
 
-    v1, v2 = _trials(unknown, kw)
-    t1, t2 = _value(unknown, v1), _value(unknown, v2)  # the variable the targets are affine in
-    try:
-        e1 = estimate(**{**kw, unknown: v1})
-        e2 = estimate(**{**kw, unknown: v2})
+    duration = next((k for k in ("gpu_hours", "wall_clock_days") if kw.get(k) is not None), "mfu")
+    convention = str(kw.get("convention") or "6nd").lower()
+    if not any(moves(unknown, t, duration, convention) for t in bounds):
+        why = _why_fixed(unknown, duration, convention)
+        hint = "use the 6nd or palm convention" if "megatron" in why else _HINT[unknown]
+        raise SolveError(f"no unique answer: none of the targets ({', '.join(bounds)}) depends on "
+                         f"{UNKNOWNS[unknown]} ({why}; {hint})")
+    v1, _ = _trials(unknown, kw)
+    try:  # the inputs checked at a trial value of the unknown, which the spec then leaves to solve.for
+        checked = inputs(**{**kw, unknown: v1})
     except InputError as e:
         if e.field == "mfu" and unknown != "mfu":
             raise SolveError("give hardware.mfu (or gpu_hours / wall_clock_days) to solve for "
                              f"{UNKNOWNS[unknown]}") from None
         raise
-    if unknown == "params" and e1.model is not None:  # (a params override makes e1 dense: ask the preset)
-        preset = (kw.get("catalog") or Catalog.builtin()).model(e1.model)
-        if preset.active_params and preset.active_params != preset.params:
-            raise SolveError(f"solving for params needs a dense model; {e1.model} is a mixture of experts")
+    preset = checked.fields.get("model.preset")
+    if unknown == "params" and preset is not None:
+        m = checked.catalog.model(str(preset))
+        if m.active_params and m.active_params != m.params:
+            raise SolveError(f"solving for params needs a dense model; {preset} is a mixture of experts")
+    fields = {**checked.fields, UNKNOWNS[unknown]: None}
+    spec = one_point(fields, checked.catalog, {"for": UNKNOWNS[unknown], **bounds})
+    p = checked.provenance
+    provenance = Provenance("mfu" if unknown == "mfu" else p.given, p.architecture, p.sources)
+    from costspec.point import PointFailed
 
+    try:
+        row = point_row(spec)
+    except PointFailed as e:
+        if e.field == unknown:  # the answer takes an output past the float range
+            raise SolveError(f"impossible: the targets give {unknown} at which the run cannot be evaluated ({e})",
+                             "solve.for") from None
+        raise ModelInputError(str(e), e.field) from None
+    result = from_row(row, provenance)
+    if not all(row[k] for k in row if k.startswith("check[")) or row.get(SOLVED_COLUMN[unknown]) is None:
+        raise explain(unknown, bounds, row, result)
+    return solution(unknown, bounds, row, result)
+
+
+def moves(unknown: str, target: str, duration: str = "mfu", convention: str = "6nd") -> bool:
+    """Whether ``target`` moves with ``unknown`` (the affine forms above), the run's duration given
+    by ``duration`` (mfu, gpu_hours or wall_clock_days): decided before anything is evaluated, for
+    the spec checks and the API alike."""
+    timed = duration == "mfu" or unknown == "mfu"
+    if target == "model_flops":
+        return unknown == "tokens" or (unknown == "params" and convention != "megatron")
+    if target == "wall_clock_days":
+        return timed or (duration == "gpu_hours" and unknown == "gpus")
+    return timed and unknown != "gpus"
+
+
+# The column holding each unknown's answer.
+SOLVED_COLUMN = {"tokens": "tokens", "params": "params", "gpus": "gpus", "mfu": "mfu"}
+_NEEDS = {"cost_usd": "a price (usd_per_gpu_hour or provider)", "wall_clock_days": "a GPU count",
+          "energy_kwh": "power (watts)", "gpu_hours": "a duration", "model_flops": "a model"}
+
+
+def point_row(spec: Any) -> dict[str, Any]:
+    """The one-point row of a solving spec (point.run), compile errors as ModelInputError."""
+    from costspec.errors import SpecError
+    from costspec.plan import compile_spec
+    from costspec.point import run
+
+    try:
+        plan = compile_spec(spec, point=True)
+    except SpecError as e:
+        raise ModelInputError(f"{e.flag}: {e.message}" if e.flag else e.message, e.flag) from None
+    return run(plan)
+
+
+def _limits(unknown: str, bounds: Mapping[str, float], row: Mapping[str, Any]
+            ) -> tuple[list[tuple[float, str]], list[tuple[str, float]]]:
+    """The engine's affine bounds (plan.py, solve): (bound of t, target) for each target that
+    moves with the unknown, and (target, its value) for each that does not."""
     limits: list[tuple[float, str]] = []
     fixed: list[tuple[str, float]] = []
-    for name, target in bounds.items():
-        f1, f2 = getattr(e1, name), getattr(e2, name)
+    for name in bounds:
+        f1 = row.get(f"trial:{name}")
         if f1 is None:
-            need = {"cost_usd": "a price (usd_per_gpu_hour or provider)", "wall_clock_days": "a GPU count",
-                    "energy_kwh": "power (watts)"}[name]
-            raise SolveError(f"the {TARGETS[name]} target needs {need}", f"solve.{name}")
-        b = (f2 - f1) / (t2 - t1)
-        if b == 0.0 or abs(f2 - f1) <= 1e-12 * abs(f1):
+            raise SolveError(f"the {TARGETS[name]} target needs {_NEEDS[name]}", f"solve.{name}")
+        t = row.get(f"bound:{name}")
+        if row.get(f"slope:{name}") == 0.0:
             fixed.append((name, f1))
-        else:
-            limits.append(((target - (f1 - b * t1)) / b, name))
+        else:  # (a bound past the float range is +inf: beyond any domain)
+            limits.append((math.inf if t is None else t, name))
+    return limits, fixed
+
+
+def solution(unknown: str, bounds: Mapping[str, float], row: Mapping[str, Any], result: Estimate) -> Solution:
+    """The engine's answer, and the target that set it (or the memory minimum, for a GPU count)."""
+    limits, _ = _limits(unknown, bounds, row)
+    x = float(row[SOLVED_COLUMN[unknown]])
+    binding = min(limits)[1] if limits else next(iter(bounds))
+    if unknown == "gpus" and row.get("unrounded") is not None:
+        mp = float(row.get("tensor_parallel") or 1) * float(row.get("pipeline_parallel") or 1)
+        rounded = max(math.ceil(float(row["unrounded"]) / mp * (1 - 1e-12)) * mp, mp)
+        if x > rounded:
+            binding = "memory"
+    return Solution(unknown, x, binding, result, dict(bounds))
+
+
+def explain(unknown: str, bounds: Mapping[str, float], row: Mapping[str, Any], e1: Estimate) -> SolveError:
+    """Why the engine found no answer, from its own numbers: the targets' bounds and values."""
+    limits, fixed = _limits(unknown, bounds, row)
     if not limits:
-        hint = "use the 6nd or palm convention" if "megatron" in _why_fixed(unknown, e1) else _HINT[unknown]
-        raise SolveError(f"no unique answer: none of the targets ({', '.join(bounds)}) depends on "
-                         f"{UNKNOWNS[unknown]} ({_why_fixed(unknown, e1)}; {hint})")
+        why = _why_fixed(unknown, e1.given, e1.convention)
+        hint = "use the 6nd or palm convention" if "megatron" in why else _HINT[unknown]
+        return SolveError(f"no unique answer: none of the targets ({', '.join(bounds)}) depends on "
+                          f"{UNKNOWNS[unknown]} ({why}; {hint})")
     for name, f in fixed:
         if f > bounds[name] * (1 + RTOL):
-            raise SolveError(
+            return SolveError(
                 f"contradictory targets: {name} is {f:.6g} whatever {UNKNOWNS[unknown]} is "
-                f"({_why_fixed(unknown, e1, name)}), "
+                f"({_why_fixed(unknown, e1.given, e1.convention, name)}), "
                 f"above the {TARGETS[name]} {bounds[name]:.6g}", f"solve.{name}")
     t, binding = min(limits)
     if not t > 0:
-        raise SolveError(f"impossible: the {TARGETS[binding]} {bounds[binding]:.6g} is below what the run "
-                         f"costs with no {UNKNOWNS[unknown].split('.')[-1]} at all", f"solve.{binding}")
+        return SolveError(f"impossible: the {TARGETS[binding]} {bounds[binding]:.6g} is below what the run "
+                          f"costs with no {UNKNOWNS[unknown].split('.')[-1]} at all", f"solve.{binding}")
     x = _value(unknown, t)
-    lo, hi = DOMAIN[unknown]  # (the sweep compiler clamps to the same range, then checks the targets)
+    lo, hi = DOMAIN[unknown]  # (the compiler clamps to the same range, then checks the targets)
     if unknown != "mfu" and not x <= hi:
-        raise SolveError(f"impossible: the {TARGETS[binding]} {bounds[binding]:.6g} gives {unknown} = {x:.3g}, "
-                         f"beyond the {hi:g} costspec evaluates", f"solve.{binding}")
+        return SolveError(f"impossible: the {TARGETS[binding]} {bounds[binding]:.6g} gives {unknown} = {x:.3g}, "
+                          f"beyond the {hi:g} costspec evaluates", f"solve.{binding}")
     if unknown in ("tokens", "params") and not x >= lo:
-        raise SolveError(f"impossible: the {TARGETS[binding]} {bounds[binding]:.6g} allows {unknown} = {x:.3g}, "
-                         f"less than {lo:g}", f"solve.{binding}")
-    if unknown == "mfu" and x < lo:
-        x = lo  # any MFU meets the targets: the lowest costspec evaluates
+        return SolveError(f"impossible: the {TARGETS[binding]} {bounds[binding]:.6g} allows {unknown} = {x:.3g}, "
+                          f"less than {lo:g}", f"solve.{binding}")
     if unknown == "mfu" and x > 1 + RTOL:
         needs = f"MFU {x:.3g} > 1" if math.isfinite(x) else "an MFU beyond any finite value"
-        raise SolveError(f"impossible: meeting the {TARGETS[binding]} needs {needs} (a higher "
-                         "peak, more GPUs or a looser target)", f"solve.{binding}")
-    if unknown == "mfu":
-        x = min(x, 1.0)  # within rounding of 1: the cost model takes no more than 1
-    if unknown == "gpus":
-        mp = _model_parallel(kw)
-        x = math.ceil(x / mp * (1 - 1e-12)) * mp
-        mem = e1  # memory minimum does not depend on the count
-        if mem.min_gpus is None and mem.gpu_memory_gb is not None:
-            raise SolveError(f"impossible: the model does not fit in {mem.gpu} memory at any GPU count "
-                             f"(what cannot be sharded needs {_unshardable_gb(mem):.1f} GB per GPU, "
-                             f"the {mem.gpu} has {mem.gpu_memory_gb:g} GB): more tensor/pipeline "
-                             "parallelism or a higher ZeRO stage", "solve.for")
-        if mem.min_gpus is not None and mem.min_gpus > x:
-            x, binding = mem.min_gpus, "memory"
-    try:
-        final = estimate(**{**kw, unknown: x})
-    except (InputError, ModelInputError) as e:  # the answer takes an output past the float range
-        if e.field != unknown:
-            raise
-        raise SolveError(f"impossible: the {TARGETS[binding]} {bounds[binding]:.6g} gives {unknown} = {x:.6g}, at "
-                         f"which the run cannot be evaluated ({e})", f"solve.{binding}") from None
-    for name, target in bounds.items():  # the answer meets every target (rounding only helps)
-        got = getattr(final, name)
-        assert got is not None and got <= target * (1 + 1e-6), (name, got, target)
-    return Solution(unknown, x, binding, final, bounds)
+        return SolveError(f"impossible: meeting the {TARGETS[binding]} needs {needs} (a higher "
+                          "peak, more GPUs or a looser target)", f"solve.{binding}")
+    if unknown == "gpus" and e1.min_gpus is None and e1.gpu_memory_gb is not None:
+        need = float(row.get("unshardable_bytes") or 0.0) / 1e9
+        return SolveError(f"impossible: the model does not fit in {e1.gpu} memory at any GPU count "
+                          f"(what cannot be sharded needs {need:.1f} GB per GPU, "
+                          f"the {e1.gpu} has {e1.gpu_memory_gb:g} GB): more tensor/pipeline "
+                          "parallelism or a higher ZeRO stage", "solve.for")
+    missed = [n for n in bounds if (row.get(n) or 0.0) > bounds[n] * (1 + 1e-9)]
+    return SolveError(f"no answer: at {unknown} = {x:.6g} the run misses "
+                      f"{', '.join(missed) or 'a target'} (rounding to what the model can evaluate)", "solve.for")
 
 
 def budget_flops(budget_usd: float, **kw: Any) -> tuple[float, Estimate]:
@@ -215,21 +274,15 @@ def budget_flops(budget_usd: float, **kw: Any) -> tuple[float, Estimate]:
     return flops, probe
 
 
-def _unshardable_gb(e: Estimate) -> float:
-    parts = {"weights_gb": 3, "gradients_gb": 2, "optimizer_gb": 1}
-    fixed = sum(getattr(e, k) for k, stage in parts.items() if e.zero < stage)
-    return float(fixed + (e.activations_gb or 0.0))
-
-
-def _why_fixed(unknown: str, e: Estimate, target: str | None = None) -> str:
-    """Why a target does not depend on the unknown."""
+def _why_fixed(unknown: str, given: str, convention: str, target: str | None = None) -> str:
+    """Why a target does not depend on the unknown (``given``: what pinned the duration)."""
     if unknown == "gpus":
         return "GPU-hours, cost and energy are fixed by the FLOPs and the MFU"
     if unknown == "mfu":
         return "the FLOPs do not depend on the MFU"
-    if e.given != "mfu" and target != "model_flops":
-        return f"{e.given} is given, which fixes the GPU-hours"
-    if unknown == "params" and e.convention == "megatron":
+    if given != "mfu" and target != "model_flops":
+        return f"{given} is given, which fixes the GPU-hours"
+    if unknown == "params" and convention == "megatron":
         return "under the megatron convention the FLOPs come from the architecture, not params"
     return "it does not depend on it"
 

@@ -966,15 +966,12 @@ class _Checker:
                         self.err(spath, f"solving for model.params needs a dense model; {m.id} is a mixture of "
                                  "experts", "a dense model preset, or none", m.id)
             # Which targets move with the unknown (solver.py: the affine forms).
+            from costspec.solver import moves
+
             duration = next((d for d in DURATION if present(d)), "hardware.mfu")
-            timed = duration == "hardware.mfu" or unknown == "hardware.mfu"
-            depends = {
-                "model_flops": unknown in ("training.tokens", "model.params"),
-                "wall_clock_days": timed or (duration == "hardware.gpu_hours" and unknown == "hardware.count"),
-            }
-            for t in ("cost_usd", "gpu_hours", "energy_kwh"):
-                depends[t] = timed and unknown != "hardware.count"
-            if targets and not any(depends[t] for t in targets):
+            short = next((k for k, v in SOLVE_UNKNOWNS.items() if v == unknown), None)
+            # (megatron has its own message above)
+            if short and targets and not any(moves(short, t, duration.split(".")[1]) for t in targets):
                 why = {"hardware.count": "only the wall clock depends on the GPU count: give solve.wall_clock_days",
                        "hardware.mfu": "the FLOPs do not depend on the MFU: give a budget, deadline or GPU-hours"}.get(
                     unknown, f"{duration} fixes the GPU-hours: give hardware.mfu, or solve.model_flops")

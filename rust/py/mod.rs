@@ -1,7 +1,7 @@
-//! The PyO3 binding: conversions and thin wrappers that release the GIL around the engine and the
-//! cost model, which know nothing of Python.
+//! The PyO3 binding: thin wrappers that release the GIL around the engine, which knows nothing of
+//! Python. A one-point estimate is a one-point plan (python/costspec/point.py): there is no other
+//! entry into the cost model.
 
-mod convert;
 mod errors;
 mod plan;
 
@@ -11,11 +11,9 @@ use crate::engine;
 
 /// Adds the module's functions, classes, exceptions and constants.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(convert::py_estimate, m)?)?;
     m.add_function(wrap_pyfunction!(plan::stage_layouts, m)?)?;
     m.add_function(wrap_pyfunction!(plan::categories, m)?)?;
     m.add_class::<plan::PyPlan>()?;
-    m.add("ModelError", m.py().get_type::<errors::ModelError>())?;
     m.add("SweepError", m.py().get_type::<errors::SweepError>())?;
     m.add("BLOCK", engine::BLOCK)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
