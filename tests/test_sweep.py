@@ -442,7 +442,9 @@ def test_top_k_from_the_cli_and_the_spec(tmp_path: Path, capsys: pytest.CaptureF
     code, out, _ = run(capsys, "sweep", str(f), "-o", str(tmp_path / "o.parquet"), "--top", "1", "--by", "-wall_clock_days")
     assert code == 0 and "24 evaluated, 1 kept" in out
     code, _, err = run(capsys, "sweep", str(f), "--top", "1", "--by", "gpus", "--per", "gpus")
-    assert code == 2 and "--per: cannot group by 'gpus': not a categorical column" in err
+    assert code == 2 and "--per: cannot group by 'gpus': not a categorical column (did you mean 'gpu'?)" in err
+    code, _, err = run(capsys, "sweep", str(f), "--top", "1", "--by", "cost_ud")
+    assert code == 2 and "--by: cannot rank by 'cost_ud' (did you mean 'cost_usd'?)" in err
 
 
 def _brute_pareto(table: pa.Table, keep: Keep) -> list[tuple[object, ...]]:

@@ -721,7 +721,8 @@ class _Checker:
         per: list[Any] = raw["per"] if isinstance(raw.get("per"), list) else []
         for i, p in enumerate(per):
             if p not in CATEGORICAL_COLUMNS:
-                self.err(("output", "keep", "per", i), f"cannot group by {p!r}: not a categorical column",
+                hint = schema.did_you_mean(p, CATEGORICAL_COLUMNS) if isinstance(p, str) else ""
+                self.err(("output", "keep", "per", i), f"cannot group by {p!r}: not a categorical column{hint}",
                          "one of " + ", ".join(CATEGORICAL_COLUMNS), repr(p))
         groups = tuple(str(p) for p in per)
         if isinstance(raw.get("pareto"), list):
