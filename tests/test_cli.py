@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import costspec
+
 from clirun import run
 
 REQUIRED_JSON_KEYS = {
@@ -62,7 +64,7 @@ def test_catalog_listing(capsys: pytest.CaptureFixture[str]) -> None:
         (["--precision", "fp8", "--gpu", "a100"], "--precision: got fp8, expected a precision A100-80GB has"),
         (["--precision", "fp9"], "Invalid value for '--precision'"),
         (["--convention", "megatron", "--model", "deepseek-v3"], "needs architecture field ffn_dim"),
-        (["--gpu-hours", "3"], "--mfu: got mfu and gpu_hours, expected exactly one of --mfu, --gpu-hours"),
+        (["--gpu-hours", "3"], "--gpu-hours: got mfu and gpu_hours, expected one of --mfu, --gpu-hours"),
         (["--provider", "nowhere"], "--provider: got 'nowhere', expected a known provider"),
         (["--gpus", "12", "--tp", "8"], "--gpus: got 12, expected a multiple of tensor × pipeline parallel (8)"),
         (["--pue", "0.9"], "--pue: got 0.9, expected a number >= 1"),
@@ -84,9 +86,34 @@ def test_bad_input_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], args: 
     assert needle in err, err
 
 
-def test_missing_required_option(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_duration_needs_a_gpu(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "estimate", "--params", "7B", "--tokens", "1T", "--mfu", "0.4")
-    assert code == 2 and "Missing option '--gpu'" in err and err.count("\n") == 1
+    assert code == 2 and err.count("\n") == 1
+    assert "--mfu: got '0.4', expected a gpu to go with it (time and cost are measured against a GPU's peak)" in err
+    code, _, err = run(capsys, "estimate", "--params", "7B", "--tokens", "1T", "--provider", "lambda")
+    assert code == 2 and "--provider: got 'lambda', expected a gpu to go with it" in err
+
+
+def test_flops_and_memory_without_hardware(capsys: pytest.CaptureFixture[str]) -> None:
+    """A model and tokens give what they determine, and the breakdown names what time and cost need."""
+    code, out, _ = run(capsys, "estimate", "--model", "llama2-70b", "--tokens", "2T")
+    assert code == 0 and out.startswith("llama2-70b, pretrain, 2T tokens at bf16\n")
+    assert "model FLOPs       8.277e+23" in out
+    assert "GPU-hours                 -  give --gpu and one of --mfu, --gpu-hours, --wall-clock-days" in out
+    assert "weights           137.95 GB" in out and "give --gpu to see whether it fits" in out
+    code, out, _ = run(capsys, "estimate", "--model", "llama2-70b", "--tokens", "2T", "--json")
+    d = json.loads(out)
+    assert d["model_flops"] == pytest.approx(6 * 68976648192 * 2e12) and d["gpu"] is None
+    assert d["gpu_hours"] is None and d["cost_usd"] is None and d["weights_gb"] == pytest.approx(137.953296384)
+    code, out, _ = run(capsys, "estimate", "--model", "llama2-70b", "--tokens", "2T", "--gpu", "h100")
+    assert code == 0 and "peak            989.4 TFLOP/s" in out and "min GPUs" in out
+    assert "GPU-hours                   -  give one of --mfu, --gpu-hours, --wall-clock-days" in out
+    # The model's FLOPs and memory are the same with and without the GPU.
+    full = costspec.estimate(model="llama2-70b", tokens="2T", gpu="h100", mfu=0.4)
+    bare = costspec.estimate(model="llama2-70b", tokens="2T")
+    for k in ("model_flops", "hardware_flops", "weights_gb", "gradients_gb", "optimizer_gb", "activations_gb",
+              "memory_gb_per_gpu", "tokens_per_param"):
+        assert getattr(bare, k) == getattr(full, k), k
 
 
 def test_user_catalog_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

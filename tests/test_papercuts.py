@@ -103,3 +103,69 @@ def test_the_engine_generates_the_spaces_as_the_spec_reads_them(kind: str, a: fl
     assert got == s.sweep.grid[0].materialise()
     if kind != "logspace":
         assert got[0] == a and got[-1] == (b if n > 1 else a)
+
+
+NO_HARDWARE = """costspec: 1
+model: {preset: llama2-70b}
+training: {tokens: 2T}
+sweep: {grid: {training.recompute: [none, full]}}
+"""
+
+
+def test_a_spec_without_hardware_gives_flops_and_memory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _spec(tmp_path, NO_HARDWARE)
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 0, out
+    code, out, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.parquet"))
+    assert code == 0, err
+    assert "no time or cost: no hardware.gpu (FLOPs and memory only)" in out
+    t = pq.read_table(tmp_path / "o.parquet")
+    assert t.column_names == ["model", "params", "active_params", "tokens", "precision", "model_flops",
+                              "hardware_flops", "memory_gb_per_gpu", "recompute", "activations_gb"]
+    flops = t.column("hardware_flops").to_pylist()
+    n = 68976648192
+    assert flops[0] == pytest.approx(6 * n * 2e12) and flops[1] == pytest.approx(8 * n * 2e12)  # full recompute: +1 forward
+    # One evaluation path: the one-point estimate of each row is the row.
+    for row in t.to_pylist():
+        e = costspec.estimate(model="llama2-70b", tokens="2T", recompute=row["recompute"])
+        assert (e.model_flops, e.hardware_flops, e.memory_gb_per_gpu, e.activations_gb) == \
+            (row["model_flops"], row["hardware_flops"], row["memory_gb_per_gpu"], row["activations_gb"])
+    code, out, _ = run(capsys, "estimate", "--spec", str(_spec(tmp_path, NO_HARDWARE.split("sweep")[0], "one.yaml")))
+    assert code == 0 and "GPU-hours                 -  give --gpu and one of --mfu" in out
+
+
+@pytest.mark.parametrize("extra,column,why", [
+    ("where: [cost_usd < 1e6]\n", "cost_usd", "no hardware.gpu"),
+    ("output: {columns: [model_flops, gpu_hours]}\n", "gpu_hours", "no hardware.gpu"),
+    ("hardware: {gpu: h100}\nwhere: [wall_clock_days < 30]\n", "wall_clock_days",
+     "no hardware.mfu, gpu_hours or wall_clock_days"),
+])
+def test_time_and_cost_without_gpu_or_duration_are_located_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                   extra: str, column: str, why: str) -> None:
+    spec = _spec(tmp_path, NO_HARDWARE + extra)
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 1 and f"{column}' has no value in this spec ({why})" in out.replace(f"{column} has", f"{column}' has") \
+        and "[CS306]" in out
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.parquet"))
+    assert code == 2 and f"{column}' has no value in this spec ({why})" in err.replace(f"{column} has", f"{column}' has")
+
+
+def test_a_gpu_without_a_duration_gives_its_peak_and_the_memory_verdict(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _spec(tmp_path, "costspec: 1\nmodel: {params: 7B}\ntraining: {tokens: 1T}\nhardware: {gpu: h100}\n"
+                           "sweep: {grid: {hardware.count: [1, 8]}}\n")
+    code, out, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
+    assert code == 0, err
+    assert "no time or cost: no hardware.mfu, gpu_hours or wall_clock_days (FLOPs and memory only)" in out
+    t = pa.csv.read_csv(tmp_path / "o.csv")
+    assert t.column("fits").to_pylist() == [False, True] and t.column("min_gpus").to_pylist() == [2, 2]
+    assert "gpu_hours" not in t.column_names and "cost_usd" not in t.column_names
+
+
+def test_solving_for_compute_needs_no_hardware(capsys: pytest.CaptureFixture[str]) -> None:
+    s = costspec.solve("tokens", {"model_flops": 1e23}, params="7B")
+    assert s.value == pytest.approx(1e23 / (6 * 7e9)) and s.estimate.gpu is None
+    with pytest.raises(costspec.SolveError, match="a budget needs the run's duration"):
+        costspec.solve("tokens", {"cost_usd": 1e6}, params="7B", usd_per_gpu_hour=2)
+    code, _, err = run(capsys, "estimate", "--params", "7B", "--solve", "tokens", "--budget-usd", "1e6")
+    assert code == 2 and "--budget-usd: a budget needs the run's duration" in err

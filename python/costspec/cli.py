@@ -163,7 +163,11 @@ def _field_options(command: Any) -> Any:
 def estimate(ctx: click.Context, /, **o: Any) -> None:
     """Estimate FLOPs, GPU-hours, wall clock, cost, energy and memory for one training run.
 
+    A model and tokens give FLOPs and memory; a --gpu with one of --mfu, --gpu-hours or
+    --wall-clock-days gives time, cost and energy too.
+
     \b
+    costspec estimate --model llama2-70b --tokens 2T
     costspec estimate --model palm-540b --tokens 780B --convention palm --gpu tpu-v4 --mfu 0.462
     costspec estimate --params 7B --tokens 134B --gpu a100-40gb --mfu 0.42 --price 2.21
     costspec estimate --model llama2-70b --gpu a100-80gb --gpu-hours 1720320 --pue 1.1 --grid-kg-per-kwh 0.385
@@ -178,8 +182,6 @@ def estimate(ctx: click.Context, /, **o: Any) -> None:
         return
     if o["sets"]:
         raise click.UsageError("--set overrides a spec's values: give --spec FILE (flags set the inputs otherwise)")
-    if not o["gpu"]:
-        raise click.UsageError("Missing option '--gpu' (or give --spec FILE).")
     targets = {f.key: o[_param(f)] for f in registry.INPUTS
                if f.section == "solve" and f.key != "for" and o[_param(f)] is not None}
     if targets and not o["solve_for"]:
@@ -539,6 +541,10 @@ def _sweep_summary(s: Any, plan: Any) -> str:
             lines.append(f"cheapest by {key}:")
         rows = [[_cell(c, best.column(c)[i].as_py()) for c in shown] for i in range(best.num_rows)]
         lines.append(table(shown, rows, right=[c not in _LEFT for c in shown], indent=2))
+    elif "gpu_hours" not in [c.name for c in plan.columns] and not spec.output_columns:
+        from costspec import outputs
+
+        lines.append(f"no time or cost: {outputs.why_missing('gpu_hours', spec)} (FLOPs and memory only)")
     return "\n".join(lines)
 
 

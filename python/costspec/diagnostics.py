@@ -84,14 +84,15 @@ CODES: tuple[Code, ...] = (
     _c("CS505", "include-outside", "A catalog include outside the spec's repository.", r"leads outside"),
     # What the inputs say together.
     _c("CS601", "missing-input", "An input the model needs is missing.",
-       r"^(give (a model|hardware\.gpu|training\.tokens)|mode lora needs|wall_clock_days needs|epochs multiply)"),
-    _c("CS602", "duration", "Not exactly one of mfu, gpu_hours and wall_clock_days.", r"^give exactly one of"),
+       r"^(give (a model|hardware\.gpu|training\.tokens)|mode lora needs|wall_clock_days needs|epochs multiply"
+       r"|[\w.]+ needs hardware\.gpu)"),
+    _c("CS602", "duration", "More than one of mfu, gpu_hours and wall_clock_days.", r"^give one of hardware\.mfu"),
     _c("CS603", "conflicting-inputs", "Inputs that cannot be given together.",
        r"(not both|sizes LoRA adapters)"),
     # Planning.
     _c("CS701", "solve", "A solve with no target, no unique answer, or a target it cannot meet.",
        r"(nothing to solve|no unique answer|solving for|solved for|solve\.for|needs a price|a deadline needs"
-       r"|fixes nothing)"),
+       r"|fixes nothing|needs the run's duration)"),
     _c("CS702", "scaling", "Compute-optimal scaling given what it chooses, or without what it needs.",
        r"(belongs to the tokens-per-param|allocates a budget|compute-optimal|a dollar budget)"),
     # Outputs.

@@ -40,7 +40,7 @@ class Estimate:
     active_params: float
     trainable_params: float
     tokens: float
-    gpu: str
+    gpu: str | None  # None: no GPU given (FLOPs, tokens, params and memory only)
     gpus: float | None
     precision: str
     convention: str
@@ -50,10 +50,10 @@ class Estimate:
     model_flops_per_token: float
     model_flops: float
     hardware_flops: float
-    peak_tflops: float
-    mfu: float
-    hfu: float
-    gpu_hours: float
+    peak_tflops: float | None
+    mfu: float | None  # None (with hfu, gpu_hours, time, cost, energy): no GPU or no duration given
+    hfu: float | None
+    gpu_hours: float | None
     wall_clock_days: float | None
     # money and energy
     usd_per_gpu_hour: float | None
@@ -80,7 +80,7 @@ class Estimate:
     min_gpus: float | None
     tokens_per_param: float
     # provenance
-    given: str  # which of mfu, gpu_hours, wall_clock_days pinned the duration
+    given: str | None  # which of mfu, gpu_hours, wall_clock_days pinned the duration (None: none did)
     architecture: Mapping[str, float | bool] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -108,7 +108,7 @@ def _choice(value: str, field: str, options: tuple[str, ...]) -> str:
 
 def inputs(
     *,
-    gpu: str,
+    gpu: str | None = None,
     model: str | None = None,
     params: Number | None = None,
     active_params: Number | None = None,
@@ -141,9 +141,10 @@ def inputs(
     """Estimate the cost of one training run.
 
     Give a ``model`` preset or ``params`` (both: params overrides the preset's), ``tokens`` (or
-    ``dataset_tokens`` × ``epochs``; a preset's published token count otherwise), a ``gpu`` from the
-    catalog, and exactly one of ``mfu``, ``gpu_hours`` or ``wall_clock_days`` (with ``gpus``).
-    Price comes from ``usd_per_gpu_hour`` or a catalog ``provider``. Numbers accept suffixes
+    ``dataset_tokens`` × ``epochs``; a preset's published token count otherwise). That gives FLOPs,
+    tokens, params and memory; time, cost and energy take a ``gpu`` from the catalog and one of
+    ``mfu``, ``gpu_hours`` or ``wall_clock_days`` (with ``gpus``), and the GPU's memory says
+    whether it fits. Price comes from ``usd_per_gpu_hour`` or a catalog ``provider``. Numbers accept suffixes
     (``"7B"``, ``"2T"``). Raises :class:`InputError` / :class:`ModelInputError` on bad input.
     """
     if catalog is not None and not isinstance(catalog, Catalog):
@@ -196,39 +197,38 @@ def inputs(
         d = float(published)
         sources["tokens"] = f"published training tokens of {preset.id if preset else '?'} (see model)"
 
-    g: Gpu = cat.gpu(gpu)
     prec = _choice(precision, "precision", PRECISIONS)
-    peak = g.peak_tflops.get(prec)
-    if peak is None:
-        raise InputError(
-            "precision", prec, f"a precision {g.id} has a dense peak for: {', '.join(g.peak_tflops)}"
-        )
-    sources["peak_tflops"] = f"{g.id} {prec} dense: {peak.cite()}"
-
     price = _num(usd_per_gpu_hour, "usd_per_gpu_hour")
-    if provider is not None:
-        if price is not None:
-            raise InputError("provider", provider, "either a provider or a price, not both")
-        row = cat.price(provider, g)
-        price = row.usd_per_gpu_hour
-        sources["usd_per_gpu_hour"] = row.cite()
-    elif price is not None:
-        sources["usd_per_gpu_hour"] = "given"
-
-    w = _num(watts, "watts")
-    if w is None and g.tdp_w is not None:
-        w = g.tdp_w.value
-        sources["watts"] = f"{g.id} TDP: {g.tdp_w.cite()}"
-    elif w is not None:
-        sources["watts"] = "given"
-    if g.memory_gb is not None:
-        sources["gpu_memory_gb"] = f"{g.id}: {g.memory_gb.cite()}"
-
     given = [k for k, v in (("mfu", mfu), ("gpu_hours", gpu_hours), ("wall_clock_days", wall_clock_days)) if v is not None]
-    if len(given) != 1:
-        raise InputError(
-            "mfu", " and ".join(given) or "none of them", "exactly one of mfu, gpu_hours, wall_clock_days"
-        )
+    if len(given) > 1:
+        raise InputError(given[1], " and ".join(given), "one of mfu, gpu_hours, wall_clock_days")
+    g: Gpu | None = None
+    if gpu is None:
+        needs = [(k, v) for k, v in (("mfu", mfu), ("gpu_hours", gpu_hours), ("wall_clock_days", wall_clock_days),
+                                     ("provider", provider)) if v is not None]
+        if needs:
+            raise InputError(needs[0][0], repr(needs[0][1]),
+                             "a gpu to go with it (time and cost are measured against a GPU's peak)")
+    else:
+        g = cat.gpu(gpu)
+        peak = g.peak_tflops.get(prec)
+        if peak is None:
+            raise InputError(
+                "precision", prec, f"a precision {g.id} has a dense peak for: {', '.join(g.peak_tflops)}"
+            )
+        sources["peak_tflops"] = f"{g.id} {prec} dense: {peak.cite()}"
+        if provider is not None:
+            if price is not None:
+                raise InputError("provider", provider, "either a provider or a price, not both")
+            sources["usd_per_gpu_hour"] = cat.price(provider, g).cite()
+        if watts is None and g.tdp_w is not None:
+            sources["watts"] = f"{g.id} TDP: {g.tdp_w.cite()}"
+        if g.memory_gb is not None:
+            sources["gpu_memory_gb"] = f"{g.id}: {g.memory_gb.cite()}"
+    if price is not None:
+        sources["usd_per_gpu_hour"] = "given"
+    if watts is not None:
+        sources["watts"] = "given"
     if str(mode).lower() != "lora":
         for name, size in (("lora_rank", lora_rank), ("lora_fraction", lora_fraction)):
             if size is not None:
@@ -257,7 +257,7 @@ def inputs(
         "training.precision": prec,
         "training.optimizer": _choice(optimizer, "optimizer", OPTIMIZERS),
         "training.micro_batch": parse_number(micro_batch, "micro_batch"),
-        "hardware.gpu": g.id,
+        "hardware.gpu": g.id if g is not None else None,
         "hardware.mfu": _num(mfu, "mfu"),
         "hardware.gpu_hours": _num(gpu_hours, "gpu_hours"),
         "hardware.wall_clock_days": _num(wall_clock_days, "wall_clock_days"),
@@ -273,7 +273,8 @@ def inputs(
     }
     for k, v in (architecture or {}).items():
         given_fields[f"model.architecture.{k}"] = ("true" if v else "false") if k == "gated_mlp" else arch[k]
-    return Inputs(given_fields, cat, Provenance(given=given[0] if given else "mfu", architecture=arch, sources=sources))
+    pinned = given[0] if given and g is not None else None
+    return Inputs(given_fields, cat, Provenance(given=pinned, architecture=arch, sources=sources))
 
 
 @dataclass(frozen=True)
@@ -347,7 +348,7 @@ class Provenance:
     """What an estimate shows beside its row: which figure pinned the duration, the architecture
     and the source of every catalog figure used."""
 
-    given: str
+    given: str | None
     architecture: Mapping[str, float | bool]
     sources: Mapping[str, str]
 
@@ -388,7 +389,8 @@ class Provenance:
                 sources["gpu_memory_gb"] = f"{g.id}: {g.memory_gb.cite()}"
         given = "mfu" if solved == "mfu" else next(
             (d.split(".")[1] for d in ("hardware.mfu", "hardware.gpu_hours", "hardware.wall_clock_days")
-             if values.get(d) is not None), "mfu")
+             if values.get(d) is not None), None)
+        given = given if isinstance(gpu, str) else None
         return cls(given, arch, sources)
 
 

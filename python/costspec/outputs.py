@@ -30,8 +30,21 @@ WHOLE = {"gpus", "min_gpus", "tensor_parallel", "pipeline_parallel", "micro_batc
 NULLABLE = {"energy_kwh", "co2e_kg", "watts", "min_gpus", "activations_gb", "model"}
 
 
-def why_missing(name: str) -> str:
+# Columns a GPU's peak and the run's duration give (without them, a spec gives FLOPs, tokens,
+# params and memory only).
+TIMED = {"mfu", "hfu", "gpu_hours", "wall_clock_days", "cost_usd", "energy_kwh", "co2e_kg"}
+GPU_ONLY = {"gpu", "peak_tflops", "gpu_memory_gb", "fits", "min_gpus"}
+NO_DURATION = "no hardware.mfu, gpu_hours or wall_clock_days"
+
+
+def why_missing(name: str, spec: Spec | None = None) -> str:
     """Why a column has no value in a spec."""
+    if spec is not None:
+        given = given_names(spec) | ({str(spec.fields["solve.for"])} if spec.fields.get("solve.for") else set())
+        if name in TIMED | GPU_ONLY and "hardware.gpu" not in given:
+            return "no hardware.gpu"
+        if name in TIMED and not timed(given):
+            return NO_DURATION
     return {
         "cost_usd": "no price.usd_per_gpu_hour or price.provider",
         "usd_per_gpu_hour": "no price.usd_per_gpu_hour or price.provider",
@@ -41,7 +54,15 @@ def why_missing(name: str) -> str:
         "loss": "no scaling.fit with a loss (hoffmann2022, besiroglu2024)",
         "energy_kwh": "no hardware.watts, and no TDP in the catalog for the GPU",
         "watts": "no hardware.watts, and no TDP in the catalog for the GPU",
+        "gpu": "no hardware.gpu", "peak_tflops": "no hardware.gpu", "gpu_memory_gb": "no hardware.gpu",
     }.get(name, "not given")
+
+
+def timed(given: set[str]) -> bool:
+    """Whether the run has a duration: a GPU and one of mfu, gpu_hours, wall_clock_days (or mfu
+    solved for)."""
+    return "hardware.gpu" in given and any(d in given for d in
+                                           ("hardware.mfu", "hardware.gpu_hours", "hardware.wall_clock_days"))
 
 
 def given_names(spec: Spec) -> set[str]:
@@ -69,6 +90,10 @@ def available(spec: Spec, gpus: Iterable[Any]) -> set[str]:
         out -= {"model"}
     if "hardware.watts" not in given and all(g.tdp_w is None for g in gpus):
         out -= {"watts", "energy_kwh", "co2e_kg"}
+    if "hardware.gpu" not in given:
+        out -= GPU_ONLY | TIMED
+    elif not timed(given):
+        out -= TIMED
     if "price.provider" in given:
         out.add("provider")
     return out

@@ -460,9 +460,10 @@ class _Compiler:
         }
         cols: dict[str, int] = {}
         cols.update(self.stage("flops", layouts["flops"], common))
+        self.common = common
         duration = next((d for d in DURATION if d in ov or self.field_reg(d) is not None), None)
-        if duration is None:
-            raise self.error(("hardware",), "give one of hardware.mfu, hardware.gpu_hours, hardware.wall_clock_days")
+        if duration is None or "hardware.gpu" not in self.regs:  # (FLOPs and memory only: outputs.TIMED)
+            return cols
         gpus = ov.get("hardware.count", self.field_reg("hardware.count"))
         nan = self.const(math.nan)
         cols.update(self.stage("time", layouts["time"], {
@@ -476,7 +477,6 @@ class _Compiler:
             "gpu_hours": cols["gpu_hours"], "usd_per_gpu_hour": e("price.usd_per_gpu_hour"), "watts": e("hardware.watts"),
             "pue": e("energy.pue"), "grid_kg_co2e_per_kwh": e("energy.grid_kg_co2e_per_kwh"),
         }))
-        self.common = common
         return cols
 
     # -- planning: compute-optimal allocation and solving ---------------------------------------------
@@ -578,7 +578,7 @@ class _Compiler:
             "precision": e("training.precision"), "optimizer": e("training.optimizer"), "zero": e("parallelism.zero"),
             "tensor_parallel": e("parallelism.tensor"), "pipeline_parallel": e("parallelism.pipeline"),
             "micro_batch": e("training.micro_batch"), "recompute": e("training.recompute"),
-            "mode": e("training.mode"), "gpu_memory_gb": self.regs["gpu:memory"],
+            "mode": e("training.mode"), "gpu_memory_gb": self.regs.get("gpu:memory", self.const(math.nan)),
         }
 
     def model(self, layouts: dict[str, tuple[list[str], list[str]]]) -> dict[str, int]:
@@ -590,7 +590,8 @@ class _Compiler:
         common = self.common
         gpus = ov.get("hardware.count", self.field_reg("hardware.count"))
         nan = self.const(math.nan)
-        peak, price = self.peak(), e("price.usd_per_gpu_hour")
+        peak = self.peak() if "hardware.gpu" in self.regs else nan
+        price = e("price.usd_per_gpu_hour")
         mem_in = self.mem_inputs(ov, cols)
         # (solving for the GPU count computed these already: they do not depend on the count)
         st = self.solved_states or self.stage("mem_states", layouts["mem_states"], mem_in)
@@ -605,7 +606,7 @@ class _Compiler:
         cols.update({
             "model": self.regs["model.preset"] if "model.preset" in self.regs else nan,
             "params": common["params"], "active_params": common["active_params"], "tokens": common["tokens"],
-            "gpu": self.regs["hardware.gpu"], "gpus": gpus if gpus is not None else nan,
+            "gpu": self.regs.get("hardware.gpu", nan), "gpus": gpus if gpus is not None else nan,
             "precision": mem_in["precision"], "convention": common["convention"], "mode": common["mode"],
             "recompute": common["recompute"], "optimizer": mem_in["optimizer"], "peak_tflops": peak,
             "usd_per_gpu_hour": price, "watts": e("hardware.watts"), "pue": e("energy.pue"),
@@ -673,7 +674,7 @@ def compile_spec(spec: Spec, *, point: bool = False) -> Plan:
         for n in cond.names:
             if n.name in colinfo.NAMES and n.name not in available:
                 raise c.error(("where",), f"where {cond.text!r}: {n.name} has no value in this spec "
-                                          f"({outputs.why_missing(n.name)})")
+                                          f"({outputs.why_missing(n.name, spec)})")
         filters.append(c.compile(cond, ("where",), f"where[{i}]"))
     if point:
         return _point_plan(c, spec, cols, available, derived, filters)
@@ -702,7 +703,7 @@ def compile_spec(spec: Spec, *, point: bool = False) -> Plan:
             out_cols.append(column(col))
         else:  # (the checks refuse this first: a safety net)
             raise c.error(("output", "columns", i), f"column {col!r} has no value in this spec "
-                                                    f"({outputs.why_missing(col)})")
+                                                    f"({outputs.why_missing(col, spec)})")
 
     plan_json = {
         "registers": c.nreg,

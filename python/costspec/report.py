@@ -51,43 +51,56 @@ def render(e: Estimate) -> str:
     add = rows.append
     who = f"{e.model}" if e.model else f"{format_si(e.params, 4)}-parameter model"
     gpus = f" × {_int(e.gpus)}" if e.gpus else ""
-    title = f"{who}, {e.mode}, {format_si(e.tokens, 4)} tokens on {e.gpu}{gpus} at {e.precision}"
+    on = f" on {e.gpu}{gpus}" if e.gpu else ""
+    title = f"{who}, {e.mode}, {format_si(e.tokens, 4)} tokens{on} at {e.precision}"
+    # What more the time and the cost need (when the inputs stop at FLOPs and memory).
+    missing = ("give --gpu and one of --mfu, --gpu-hours, --wall-clock-days" if e.gpu is None
+               else "give one of --mfu, --gpu-hours, --wall-clock-days")
 
     add("Compute")
     add(("model FLOPs", f"{e.model_flops:.4g}", _model_flops_formula(e)))
     add(("hardware FLOPs", f"{e.hardware_flops:.4g}", _hardware_formula(e)))
-    add(("peak", f"{e.peak_tflops:g} TFLOP/s", f"{e.gpu} dense {e.precision} peak per GPU"))
-    peak = f"{e.peak_tflops:g}e12 FLOP/s"
-    if e.given == "mfu":
-        add(("MFU", _pct(e.mfu), "given"))
-        add(("GPU-hours", _hours(e.gpu_hours), f"model FLOPs / ({peak} × {e.mfu:g}) / 3600"))
+    if e.peak_tflops is not None:
+        add(("peak", f"{e.peak_tflops:g} TFLOP/s", f"{e.gpu} dense {e.precision} peak per GPU"))
+    if e.mfu is None or e.hfu is None or e.gpu_hours is None or e.peak_tflops is None:
+        add(("GPU-hours", "-", missing))
+        add(("wall clock", "-", missing + (", and --gpus" if e.gpus is None else "")))
     else:
-        if e.given == "gpu_hours":
-            add(("GPU-hours", _hours(e.gpu_hours), "given"))
+        peak = f"{e.peak_tflops:g}e12 FLOP/s"
+        if e.given == "mfu":
+            add(("MFU", _pct(e.mfu), "given"))
+            add(("GPU-hours", _hours(e.gpu_hours), f"model FLOPs / ({peak} × {e.mfu:g}) / 3600"))
         else:
-            add(("GPU-hours", _hours(e.gpu_hours), f"{e.wall_clock_days:g} days × 24 × {_int(e.gpus or 0)} GPUs"))
-        add(("MFU", _pct(e.mfu), f"implied: model FLOPs / ({format_si(e.gpu_hours)} GPU-h × 3600 × {peak})"))
-    add(("HFU", _pct(e.hfu), "MFU × hardware FLOPs / model FLOPs"))
-    if e.wall_clock_days is not None and e.given != "wall_clock_days":
-        days = e.wall_clock_days
-        shown = f"{days:,.1f} days" if days >= 2 else f"{days * 24:.3g} hours"
-        add(("wall clock", shown, f"GPU-hours / {_int(e.gpus or 0)} GPUs" + (" / 24" if days >= 2 else "")))
-    elif e.wall_clock_days is None:
-        add(("wall clock", "-", "give --gpus"))
+            if e.given == "gpu_hours":
+                add(("GPU-hours", _hours(e.gpu_hours), "given"))
+            else:
+                add(("GPU-hours", _hours(e.gpu_hours), f"{e.wall_clock_days:g} days × 24 × {_int(e.gpus or 0)} GPUs"))
+            add(("MFU", _pct(e.mfu), f"implied: model FLOPs / ({format_si(e.gpu_hours)} GPU-h × 3600 × {peak})"))
+        add(("HFU", _pct(e.hfu), "MFU × hardware FLOPs / model FLOPs"))
+        if e.wall_clock_days is not None and e.given != "wall_clock_days":
+            days = e.wall_clock_days
+            shown = f"{days:,.1f} days" if days >= 2 else f"{days * 24:.3g} hours"
+            add(("wall clock", shown, f"GPU-hours / {_int(e.gpus or 0)} GPUs" + (" / 24" if days >= 2 else "")))
+        elif e.wall_clock_days is None:
+            add(("wall clock", "-", "give --gpus"))
 
     add("Cost and energy")
-    if e.cost_usd is not None and e.usd_per_gpu_hour is not None:
-        add(("cost", _money(e.cost_usd), f"GPU-hours × ${e.usd_per_gpu_hour:g}/GPU-hour"))
+    if e.gpu_hours is None:
+        add(("cost", "-", missing + ("" if e.usd_per_gpu_hour is not None else ", and a price")))
+        add(("energy", "-", missing))
     else:
-        add(("cost", "-", "give --price USD_PER_GPU_HOUR or --provider NAME"))
-    if e.energy_kwh is not None and e.watts is not None:
-        add(("energy", f"{format_si(e.energy_kwh)} kWh", f"GPU-hours × {e.watts:g} W × PUE {e.pue:g} / 1000"))
-    else:
-        add(("energy", "-", f"{e.gpu} has no TDP in the catalog: give --watts"))
-    if e.co2e_kg is not None:
-        add(("CO2e", f"{e.co2e_kg / 1000:,.2f} t", f"energy × {e.grid_kg_co2e_per_kwh:g} kg CO2e/kWh"))
-    else:
-        add(("CO2e", "-", "give --grid-kg-per-kwh (e.g. 0.385, the US average Meta's model cards use)"))
+        if e.cost_usd is not None and e.usd_per_gpu_hour is not None:
+            add(("cost", _money(e.cost_usd), f"GPU-hours × ${e.usd_per_gpu_hour:g}/GPU-hour"))
+        else:
+            add(("cost", "-", "give --price USD_PER_GPU_HOUR or --provider NAME"))
+        if e.energy_kwh is not None and e.watts is not None:
+            add(("energy", f"{format_si(e.energy_kwh)} kWh", f"GPU-hours × {e.watts:g} W × PUE {e.pue:g} / 1000"))
+        else:
+            add(("energy", "-", f"{e.gpu} has no TDP in the catalog: give --watts"))
+        if e.co2e_kg is not None:
+            add(("CO2e", f"{e.co2e_kg / 1000:,.2f} t", f"energy × {e.grid_kg_co2e_per_kwh:g} kg CO2e/kWh"))
+        else:
+            add(("CO2e", "-", "give --grid-kg-per-kwh (e.g. 0.385, the US average Meta's model cards use)"))
 
     dp = f"{_int(e.data_parallel)}-way" if e.data_parallel else "1-way (no --gpus)"
     add(
@@ -101,7 +114,9 @@ def render(e: Estimate) -> str:
         add(("activations", f"{e.activations_gb:,.2f} GB", f"Korthikanti et al. 2022, recompute {e.recompute}"))
     else:
         add(("activations", "-", "not modelled: needs layers, d_model, heads, seq_len (--model or --arch)"))
-    if e.gpu_memory_gb is None:
+    if e.gpu is None:
+        verdict = "give --gpu to see whether it fits"
+    elif e.gpu_memory_gb is None:
         verdict = "GPU memory unknown"
     elif e.fits is None:
         verdict = f"of {e.gpu_memory_gb:g} GB"

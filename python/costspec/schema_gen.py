@@ -396,7 +396,7 @@ def generate() -> dict[str, Any]:
         if name == "model":  # (the architecture after the model's own fields)
             props["architecture"] = props.pop("architecture")
         sections[name] = {**SECTIONS[name], "properties": props}
-    return {**TOP, "type": "object", "additionalProperties": False, "required": ["costspec", "model", "hardware"],
+    return {**TOP, "type": "object", "additionalProperties": False, "required": ["costspec", "model"],
             "properties": {**HEAD, **sections, **TAIL}, "$defs": DEFS}
 
 

@@ -117,6 +117,13 @@ def solve(unknown: str, targets: Mapping[str, float | int | str], **kw: Any) -> 
     if unknown == "params" and kw.get("active_params") is not None:
         raise SolveError("solving for params needs a dense model (active_params = params); drop active_params")
 
+    timed = kw.get("gpu") is not None and (unknown == "mfu" or any(
+        kw.get(k) is not None for k in ("mfu", "gpu_hours", "wall_clock_days")))
+    for name in bounds:
+        if name != "model_flops" and not timed:
+            raise SolveError(f"a {TARGETS[name]} needs the run's duration: give gpu and one of mfu, gpu_hours, "
+                             "wall_clock_days" + ("" if unknown in ("gpus", "mfu") else " (or solve for mfu)"),
+                             f"solve.{name}")
     duration = next((k for k in ("gpu_hours", "wall_clock_days") if kw.get(k) is not None), "mfu")
     convention = str(kw.get("convention") or "6nd").lower()
     if not any(moves(unknown, t, duration, convention) for t in bounds):
@@ -125,13 +132,8 @@ def solve(unknown: str, targets: Mapping[str, float | int | str], **kw: Any) -> 
         raise SolveError(f"no unique answer: none of the targets ({', '.join(bounds)}) depends on "
                          f"{UNKNOWNS[unknown]} ({why}; {hint})")
     v1, _ = _trials(unknown, kw)
-    try:  # the inputs checked at a trial value of the unknown, which the spec then leaves to solve.for
-        checked = inputs(**{**kw, unknown: v1})
-    except InputError as e:
-        if e.field == "mfu" and unknown != "mfu":
-            raise SolveError("give hardware.mfu (or gpu_hours / wall_clock_days) to solve for "
-                             f"{UNKNOWNS[unknown]}") from None
-        raise
+    # the inputs checked at a trial value of the unknown, which the spec then leaves to solve.for
+    checked = inputs(**{**kw, unknown: v1})
     preset = checked.fields.get("model.preset")
     if unknown == "params" and preset is not None:
         m = checked.catalog.model(str(preset))
@@ -266,7 +268,7 @@ def budget_flops(budget_usd: float, **kw: Any) -> tuple[float, Estimate]:
     if not (probe.usd_per_gpu_hour or 0.0) > 0:
         raise InputError("usd_per_gpu_hour", probe.usd_per_gpu_hour,
                          "a price > 0 (a dollar budget buys nothing at a price of 0)")
-    assert probe.usd_per_gpu_hour is not None
+    assert probe.usd_per_gpu_hour is not None and probe.peak_tflops is not None and probe.mfu is not None
     flops = scaling.flops_for_budget(budget_usd, probe.usd_per_gpu_hour, probe.peak_tflops, probe.mfu)
     if not math.isfinite(flops):
         raise InputError("budget_usd", f"{budget_usd:g}", f"a budget that buys at most 1.8e308 FLOPs (at "
@@ -274,13 +276,13 @@ def budget_flops(budget_usd: float, **kw: Any) -> tuple[float, Estimate]:
     return flops, probe
 
 
-def _why_fixed(unknown: str, given: str, convention: str, target: str | None = None) -> str:
+def _why_fixed(unknown: str, given: str | None, convention: str, target: str | None = None) -> str:
     """Why a target does not depend on the unknown (``given``: what pinned the duration)."""
     if unknown == "gpus":
         return "GPU-hours, cost and energy are fixed by the FLOPs and the MFU"
     if unknown == "mfu":
         return "the FLOPs do not depend on the MFU"
-    if given != "mfu" and target != "model_flops":
+    if given not in (None, "mfu") and target != "model_flops":
         return f"{given} is given, which fixes the GPU-hours"
     if unknown == "params" and convention == "megatron":
         return "under the megatron convention the FLOPs come from the architecture, not params"

@@ -670,19 +670,19 @@ class _Checker:
             for n in cond.names:
                 if n.name in columns.NAMES and n.name not in have:
                     self.expr_error(path, cond.text, f"{n.name} has no value in this spec "
-                                    f"({outputs.why_missing(n.name)})", n.offset, expected="a column with values")
+                                    f"({outputs.why_missing(n.name, spec)})", n.offset, expected="a column with values")
         written = outputs.written(spec, self.gpus)
         for i, col in enumerate(spec.output_columns or ()):
             if col in columns.NAMES and col not in have or col == "provider" and col not in have:
                 self.err(("output", "columns", i), f"column {col!r} has no value in this spec "
-                         f"({outputs.why_missing(col)})", "a column with values", repr(col))
+                         f"({outputs.why_missing(col, spec)})", "a column with values", repr(col))
         keep = spec.keep
         if keep is None:
             return
         ranked = [("by", keep.by)] if keep.by else [("pareto", c) for c, _ in keep.pareto]
         for where, col in ranked:
             if col is not None and col not in written:
-                why = (f"it has no value in this spec ({outputs.why_missing(col)})" if col not in have
+                why = (f"it has no value in this spec ({outputs.why_missing(col, spec)})" if col not in have
                        else "it is not among the written columns")
                 self.err(("output", "keep", where), f"cannot rank by {col!r}: {why}",
                          "a written column: " + ", ".join(written), repr(col))
@@ -837,11 +837,20 @@ class _Checker:
 
         # Checks of a section the schema already reports missing would only repeat it.
         has_model = isinstance(self.doc.data.get("model"), dict)
-        has_hardware = isinstance(self.doc.data.get("hardware"), dict) or any(n.startswith("hardware.") for n in swept)
-        if has_hardware and not present("hardware.gpu"):
-            self.err(("hardware",), "give hardware.gpu", "a GPU from the catalog, set or swept", None, key=True)
-
         unknown = fields.get("solve.for") if isinstance(fields.get("solve.for"), str) else None
+        # Without a GPU (or without a duration) a spec gives what its inputs determine: FLOPs,
+        # tokens, params and memory; time, cost and energy need a GPU's peak and one duration.
+        needs_gpu = [d for d in (*DURATION, "price.provider", "scaling.budget_usd") if present(d)]
+        if unknown == "hardware.mfu":
+            needs_gpu.append("solve.for")
+        if needs_gpu and not present("hardware.gpu"):
+            name = needs_gpu[0]
+            why = {"price.provider": "a provider prices a GPU", "scaling.budget_usd": "a dollar budget buys FLOPs "
+                   "at a GPU's peak", "hardware.gpu_hours": "GPU-hours time a GPU, against its peak",
+                   "hardware.wall_clock_days": "a wall clock times a GPU, against its peak"}.get(
+                name, "an MFU is a fraction of a GPU's peak")
+            path = where_set.get(name) or (swept[name].path if name in swept else (name.split(".")[0],))
+            self.err(path, f"{name} needs hardware.gpu: {why}", "a GPU from the catalog, set or swept", None, key=True)
         allocates = present("scaling.compute_flops") or present("scaling.budget_usd")  # sets params and tokens
 
         # A model needs a preset or a parameter count.
@@ -854,11 +863,9 @@ class _Checker:
         if unknown == "hardware.mfu" and given:
             self.err(where_set.get(given[0], ("hardware",)), "hardware.mfu is solved for (solve.for), so the "
                      "targets set the duration", "no hardware.mfu, gpu_hours or wall_clock_days", given[0], key=True)
-        elif has_hardware and len(given) != 1 and unknown != "hardware.mfu":
-            found = " and ".join(given) if given else "none of them"
-            path = where_set.get(given[1], ("hardware",)) if len(given) > 1 else ("hardware",)
-            self.err(path, "give exactly one of hardware.mfu, hardware.gpu_hours, hardware.wall_clock_days",
-                     "one of them, set or swept", found, key=True)
+        elif len(given) > 1:
+            self.err(where_set.get(given[1], ("hardware",)), "give one of hardware.mfu, hardware.gpu_hours, "
+                     "hardware.wall_clock_days", "one of them, set or swept", " and ".join(given), key=True)
         if "hardware.wall_clock_days" in given and not present("hardware.count"):
             self.err(where_set.get("hardware.wall_clock_days", ("hardware",)),
                      "wall_clock_days needs hardware.count", "a GPU count", None, key=True)
@@ -978,6 +985,12 @@ class _Checker:
                     unknown, f"{duration} fixes the GPU-hours: give hardware.mfu, or solve.model_flops")
                 self.err(spath, f"no unique answer: none of the targets ({', '.join(targets)}) depends on "
                          f"{unknown}", why, ", ".join(targets))
+            timed = present("hardware.gpu") and (unknown == "hardware.mfu" or any(present(d) for d in DURATION))
+            for t in targets:
+                if t != "model_flops" and not timed:
+                    self.err(at(f"solve.{t}", ("solve",)), f"solve.{t} needs the run's duration",
+                             ("" if present("hardware.gpu") else "hardware.gpu and ") + "one of hardware.mfu, "
+                             "gpu_hours, wall_clock_days (or solve.for: hardware.mfu)", None, key=True)
             if "cost_usd" in targets and not has_price:
                 self.err(at("solve.cost_usd", ("solve",)), "a budget needs a price", "price.usd_per_gpu_hour or "
                          "price.provider", None, key=True)

@@ -202,7 +202,7 @@ def test_cli_extremes_are_one_line_errors(capsys: pytest.CaptureFixture[str], ar
 
 
 @pytest.mark.parametrize("kwargs,field", [
-    ({"gpu": None}, "gpu"), ({"gpu": 123}, "gpu"), ({"gpu": ""}, "gpu"), ({"model": 7}, "model"),
+    ({"gpu": None}, "mfu"), ({"gpu": 123}, "gpu"), ({"gpu": ""}, "gpu"), ({"model": 7}, "model"),
     ({"params": 10**400}, "params"), ({"params": float("inf")}, "params"), ({"params": 1e200, "tokens": 1e200}, "params"), ({"params": "7B", "tokens": 1e300}, "tokens"),
     ({"mfu": 5e-324}, "mfu"), ({"usd_per_gpu_hour": 1e308}, "usd_per_gpu_hour"), ({"params": "1e400"}, "params"),
     ({"params": 3 + 4j}, "params"),
