@@ -196,3 +196,29 @@ def close(a: Any, b: Any, rel: float = 1e-9) -> bool:
     if a is None or b is None or isinstance(a, bool) or isinstance(b, bool):
         return a == b
     return math.isclose(a, b, rel_tol=rel, abs_tol=1e-12)
+
+
+# -- compute-optimal scaling (Hoffmann et al. 2022, eq. 4; the fits' constants: costspec.scaling) -----
+
+def fit_loss(f: Any, n: float, d: float) -> float:
+    """L(N, D) = E + A/N^α + B/D^β."""
+    return float(f.E + f.A / n**f.alpha + f.B / d**f.beta)
+
+
+def fit_optimal(f: Any, flops: float) -> tuple[float, float]:
+    """The loss minimum on C = 6·N·D: N = G·(C/6)^(β/(α+β)), D = (C/6)^(α/(α+β)) / G,
+    G = (α·A / (β·B))^(1/(α+β))."""
+    g = (f.alpha * f.A / (f.beta * f.B)) ** (1.0 / (f.alpha + f.beta))
+    x = flops / 6.0
+    return g * x ** (f.beta / (f.alpha + f.beta)), x ** (f.alpha / (f.alpha + f.beta)) / g
+
+
+def rule_optimal(flops: float, tokens_per_param: float) -> tuple[float, float]:
+    """D = r·N on C = 6·N·D: N = sqrt(C / (6·r))."""
+    n = math.sqrt(flops / 6.0 / tokens_per_param)
+    return n, tokens_per_param * n
+
+
+def flops_for_budget(budget_usd: float, usd_per_gpu_hour: float, peak_tflops: float, mfu: float) -> float:
+    """GPU-hours = budget / price; FLOPs = GPU-hours × 3600 s × peak × MFU."""
+    return budget_usd / usd_per_gpu_hour * 3600.0 * peak_tflops * 1e12 * mfu

@@ -20,6 +20,7 @@ from costspec.point import evaluate
 from costspec.solver import TARGETS, SolveError, solve
 from costspec.spec import load_text
 from clirun import run
+from reference import fit_loss, fit_optimal, flops_for_budget, rule_optimal
 
 RTOL = 1e-9
 GPUS = ["h100", "a100", "b200", "mi300x", "l40s", "h200"]
@@ -334,10 +335,11 @@ def test_sweep_scaling_compute_flops(fit: str) -> None:
     for r in rows:
         assert 6 * r["params"] * r["tokens"] == pytest.approx(r["compute_flops"], rel=1e-12)
         assert r["model_flops"] == pytest.approx(r["compute_flops"], rel=1e-12)  # 6nd: the whole budget is used
-        n, d = scaling.optimal(fit, r["compute_flops"], r["tokens_per_param"])
+        n, d = fit_optimal(scaling.FITS[fit], r["compute_flops"]) if fit in scaling.FITS else \
+            rule_optimal(r["compute_flops"], r["tokens_per_param"])
         assert (r["params"], r["tokens"]) == (pytest.approx(n, rel=1e-12), pytest.approx(d, rel=1e-12))
         if fit in scaling.FITS:
-            assert r["loss"] == pytest.approx(scaling.FITS[fit].loss(n, d), rel=1e-12)
+            assert r["loss"] == pytest.approx(fit_loss(scaling.FITS[fit], n, d), rel=1e-12)
         else:
             assert "loss" not in r
 
@@ -352,7 +354,7 @@ def test_sweep_scaling_budget_usd(fit: str) -> None:
     for r in rows:
         budget = r["cost_usd"]  # the whole budget is spent
         assert budget == pytest.approx(1e5, rel=1e-9) or budget == pytest.approx(1e7, rel=1e-9)
-        c = scaling.flops_for_budget(budget, r["usd_per_gpu_hour"], r["peak_tflops"] if "peak_tflops" in r else
+        c = flops_for_budget(budget, r["usd_per_gpu_hour"], r["peak_tflops"] if "peak_tflops" in r else
                                      {"H100-SXM": 989.4, "A100-80GB": 312.0}[r["gpu"]], r["mfu"])
         assert r["compute_flops"] == pytest.approx(c, rel=1e-9)
 
@@ -377,7 +379,7 @@ def test_one_point_spec_solve_and_scaling() -> None:
         "costspec": 1, "model": {}, "hardware": {"gpu": "h100", "mfu": 0.4},
         "scaling": {"fit": "hoffmann2022", "compute_flops": 5.76e23}})))
     assert r.planning["compute_flops"] == 5.76e23 and r.estimate.params == pytest.approx(32.19e9, rel=1e-3)
-    assert r.planning["loss"] == pytest.approx(scaling.FITS["hoffmann2022"].loss(r.estimate.params, r.estimate.tokens))
+    assert r.planning["loss"] == pytest.approx(fit_loss(scaling.FITS["hoffmann2022"], r.estimate.params, r.estimate.tokens))
 
 
 def test_one_point_spec_budget_at_price_zero_is_located() -> None:
@@ -398,12 +400,12 @@ def test_hoffmann_2022_approach_3() -> None:
     assert (f.E, f.A, f.B, f.alpha, f.beta) == (1.69, 406.4, 410.7, 0.34, 0.28)  # eq. 10, as printed
     assert f.a == pytest.approx(0.28 / 0.62) and f.a == pytest.approx(0.452, abs=5e-4)
     assert f.a + f.b == pytest.approx(1.0)
-    n, _ = f.optimal(CHINCHILLA_FLOPS)
+    n, _ = fit_optimal(f, CHINCHILLA_FLOPS)
     assert n == pytest.approx(32.2e9, rel=2e-3)  # the rounded constants
     # Table 2 prints a = 0.46 and Figure 4 "40B": both from the unrounded exponents.
     exact = scaling.Fit("unrounded", E=1.69, A=406.4, B=410.7, alpha=0.33917084, beta=0.2849083, source="")
     assert exact.a == pytest.approx(0.46, abs=0.005)
-    n, _ = exact.optimal(CHINCHILLA_FLOPS)
+    n, _ = fit_optimal(exact, CHINCHILLA_FLOPS)
     assert n == pytest.approx(40e9, rel=0.02)
 
 
@@ -411,7 +413,7 @@ def test_besiroglu_2024_replication() -> None:
     f = scaling.FITS["besiroglu2024"]
     assert (f.E, f.A, f.B, f.alpha, f.beta) == (1.8172, 482.01, 2085.43, 0.3478, 0.3658)
     assert f.a == pytest.approx(0.5126, abs=5e-5)
-    n, d = f.optimal(CHINCHILLA_FLOPS)
+    n, d = fit_optimal(f, CHINCHILLA_FLOPS)
     assert n == pytest.approx(72.2e9, rel=2e-3)
     assert d / n == pytest.approx(18.4, abs=0.05)  # §3.3: "~20 tokens per parameter"
     assert 15 < d / n < 25
@@ -430,21 +432,34 @@ def test_tokens_per_param_rule() -> None:
 @pytest.mark.parametrize("flops", [1e18, 1e21, CHINCHILLA_FLOPS, 1e26])
 def test_optimal_minimises_the_loss_on_the_iso_flop_curve(fit: str, flops: float) -> None:
     f = scaling.FITS[fit]
-    n, d = f.optimal(flops)
+    n, d = fit_optimal(f, flops)
     assert 6 * n * d == pytest.approx(flops, rel=1e-12)
-    best = f.loss(n, d)
+    best = fit_loss(f, n, d)
     for k in [0.25, 0.5, 0.8, 0.9, 0.99, 0.999, 1.001, 1.01, 1.1, 1.25, 2.0, 4.0]:
         m = n * k
-        assert f.loss(m, flops / (6 * m)) > best, k
+        assert fit_loss(f, m, flops / (6 * m)) > best, k
     # and the optimum found by a fine search over log N is the closed form's
     grid = [n * 10 ** (i / 2000) for i in range(-200, 201)]
-    found = min(grid, key=lambda m: f.loss(m, flops / (6 * m)))
+    found = min(grid, key=lambda m: fit_loss(f, m, flops / (6 * m)))
     assert found == pytest.approx(n, rel=2e-3)
 
 
 def test_flops_for_budget() -> None:
     # $1M at $2/GPU-hour: 500,000 GPU-hours × 3600 s × 989.4 TFLOP/s × 0.4
-    assert scaling.flops_for_budget(1e6, 2.0, 989.4, 0.4) == pytest.approx(5e5 * 3600 * 989.4e12 * 0.4)
+    assert flops_for_budget(1e6, 2.0, 989.4, 0.4) == pytest.approx(5e5 * 3600 * 989.4e12 * 0.4)
+    row = scaling.allocation("hoffmann2022", budget_usd=1e6, gpu="h100", mfu=0.4, usd_per_gpu_hour=2.0)
+    assert row["compute_flops"] == pytest.approx(5e5 * 3600 * 989.4e12 * 0.4, rel=1e-15)
+
+
+@settings(max_examples=200, deadline=None)
+@given(fit=st.sampled_from(scaling.FIT_NAMES), flops=st.floats(1e12, 1e30), ratio=st.floats(1.0, 200.0))
+def test_the_engine_allocates_as_the_reference(fit: str, flops: float, ratio: float) -> None:
+    """costspec.optimal runs the compiler's engine ops; the plain-Python reference agrees."""
+    n, d = scaling.optimal(fit, flops, ratio)
+    rn, rd = fit_optimal(scaling.FITS[fit], flops) if fit in scaling.FITS else rule_optimal(flops, ratio)
+    assert (n, d) == (pytest.approx(rn, rel=1e-12), pytest.approx(rd, rel=1e-12))
+    loss = scaling.allocation(fit, flops, ratio)["loss"]
+    assert loss == (pytest.approx(fit_loss(scaling.FITS[fit], n, d), rel=1e-12) if fit in scaling.FITS else None)
 
 
 # -- the command line --------------------------------------------------------------------------------
@@ -592,7 +607,7 @@ def test_budget_example_meets_both_targets_and_one_binds() -> None:
         assert math.isclose(r["cost_usd"], 1e6, rel_tol=1e-9) or math.isclose(r["wall_clock_days"], 30, rel_tol=1e-9)
         assert r["tokens_per_param"] == pytest.approx(r["tokens"] / 6.738415616e9)
         fit = scaling.FITS["besiroglu2024"]
-        assert r["loss"] == pytest.approx(fit.loss(6.738415616e9, r["tokens"]))
+        assert r["loss"] == pytest.approx(fit_loss(fit, 6.738415616e9, r["tokens"]))
 
 
 def test_deadline_example_keeps_three_cheapest_whole_counts_per_gpu() -> None:
@@ -614,7 +629,7 @@ def test_frontier_example_is_compute_optimal() -> None:
     fit = scaling.FITS["besiroglu2024"]
     for r in rows:
         assert 6 * r["params"] * r["tokens"] == pytest.approx(r["compute_flops"], rel=1e-9)
-        n, d = fit.optimal(r["compute_flops"])
+        n, d = fit_optimal(fit, r["compute_flops"])
         assert (r["params"], r["tokens"]) == (pytest.approx(n, rel=1e-9), pytest.approx(d, rel=1e-9))
         assert 15 < r["tokens_per_param"] < 25 and r["wall_clock_days"] <= 90
 

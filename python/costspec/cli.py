@@ -294,34 +294,27 @@ def optimal(flops: str | None, budget_usd: str | None, gpu: str | None, mfu: str
     if budget_usd is not None:
         if gpu is None or mfu is None or (price is None) == (provider is None):
             raise click.UsageError("--budget-usd needs --gpu, --mfu and one of --price or --provider")
-        from costspec.solver import budget_flops
-
-        usd = parse_number(budget_usd, "budget_usd")
-        if not usd > 0:
-            raise InputError("budget_usd", budget_usd, "a number > 0")
-        c, probe = budget_flops(usd, gpu=gpu, mfu=mfu, usd_per_gpu_hour=price, provider=provider,
-                                precision=precision)
-        assert probe.usd_per_gpu_hour is not None
-        lines.append(f"${usd:,.0f} buys {usd / probe.usd_per_gpu_hour:,.0f} {probe.gpu} GPU-hours at "
-                     f"${probe.usd_per_gpu_hour:g}/h: {c:.4g} FLOPs at MFU {probe.mfu:g} of "
-                     f"{probe.peak_tflops:g} TFLOP/s ({precision} dense)")
+        budget: dict[str, Any] = {"budget_usd": budget_usd, "gpu": gpu, "mfu": mfu, "usd_per_gpu_hour": price,
+                                  "provider": provider, "precision": precision}
     else:
-        c = parse_number(flops, "flops")
-        if not c > 0:
-            raise InputError("flops", flops, "a number > 0")
-    ratio = parse_number(tokens_per_param, "tokens_per_param")
-    if not ratio > 0:
-        raise InputError("tokens_per_param", tokens_per_param, "a number > 0")
+        budget = {"flops": flops}
     rows: list[dict[str, Any]] = []
     for fit in fits or scaling.FIT_NAMES:
         try:
-            n, d = scaling.optimal(fit, c, ratio)
+            row = scaling.allocation(fit, tokens_per_param=tokens_per_param, **budget)
         except InputError as e:  # name the flag that set the budget
-            field = e.field if e.field != "compute_flops" else ("flops" if flops is not None else "budget_usd")
+            field = e.field if e.field != "compute_flops" else "flops"
             raise InputError(field, e.given, e.accepted) from None
         f = scaling.FITS.get(fit)
-        rows.append({"fit": fit, "params": n, "tokens": d, "tokens_per_param": d / n,
-                     "loss": f.loss(n, d) if f else None, "source": f.source if f else scaling.RULE_SOURCE})
+        rows.append({"fit": fit, "params": row["params"], "tokens": row["tokens"],
+                     "tokens_per_param": row["tokens_per_param"], "loss": row.get("loss"),
+                     "source": f.source if f else scaling.RULE_SOURCE})
+    c = row["compute_flops"]
+    if budget_usd is not None:
+        usd = float(row["usd_per_gpu_hour"])
+        lines.append(f"${parse_number(budget_usd, 'budget_usd'):,.0f} buys "
+                     f"{parse_number(budget_usd, 'budget_usd') / usd:,.0f} {row['gpu']} GPU-hours at ${usd:g}/h: "
+                     f"{c:.4g} FLOPs at MFU {row['mfu']:g} of {row['peak_tflops']:g} TFLOP/s ({precision} dense)")
     if as_json:
         echo(_dump({"compute_flops": c, "optimal": rows}))
         return

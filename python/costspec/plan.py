@@ -487,9 +487,10 @@ class _Compiler:
             price = self.check(self.effective("price.usd_per_gpu_hour"), 5e-324,
                                "usd_per_gpu_hour: got 0, expected a price > 0 (a dollar budget buys nothing at a "
                                "price of 0)")
-            hours = self.bin("div", self.field_reg("scaling.budget_usd"), price)  # type: ignore[arg-type]
-            c = self.bin("mul", self.bin("mul", hours, self.const(3600.0 * 1e12)),
-                         self.bin("mul", self.peak(), self.effective("hardware.mfu")))
+            bought = "scaling.budget_usd = 'budget_usd / usd_per_gpu_hour × 3600 × peak_tflops × 1e12 × mfu'"
+            hours = self.bin("div", self.field_reg("scaling.budget_usd"), price, bought)  # type: ignore[arg-type]
+            c = self.bin("mul", self.bin("mul", hours, self.const(3600.0 * 1e12), bought),
+                         self.bin("mul", self.peak(), self.effective("hardware.mfu"), bought), bought)
         x = self.bin("div", c, self.const(6.0))
         fit = str(self.spec.fields["scaling.fit"])
         if fit == scaling.RULE:

@@ -8,13 +8,16 @@ eq. 4):
     G = (α·A / (β·B))^(1/(α+β)),   a = β/(α+β),   b = α/(α+β).
 
 The rule allocates D = r·N (r ≈ 20 tokens per parameter), so N = sqrt(C/(6r)).
-Pure Python: the sweep compiler turns the same formulas into engine operations.
+This module holds the fits' published constants; the formulas are written once, as engine
+operations by the compiler (``plan.py``, ``allocate``), and :func:`optimal` and
+:func:`allocation` run them as a one-point plan (a plain-Python reference checks them:
+tests/reference.py).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from typing import Any
 
 TOKENS_PER_PARAM = 20.0
 
@@ -45,14 +48,6 @@ class Fit:
     def G(self) -> float:
         return float((self.alpha * self.A / (self.beta * self.B)) ** (1.0 / (self.alpha + self.beta)))
 
-    def loss(self, params: float, tokens: float) -> float:
-        return float(self.E + self.A / params**self.alpha + self.B / tokens**self.beta)
-
-    def optimal(self, flops: float) -> tuple[float, float]:
-        """(N_opt, D_opt) for a budget of ``flops`` = 6·N·D."""
-        x = flops / 6.0
-        return float(self.G * x**self.a), float(x**self.b / self.G)
-
 
 FITS: dict[str, Fit] = {
     "hoffmann2022": Fit(
@@ -72,32 +67,55 @@ RULE_SOURCE = ("about 20 tokens per parameter: Chinchilla, 70B parameters on 1.4
                "2022, Table 3: 1B → 20.2B tokens, 10B → 205.1B)")
 
 
-def optimal(fit: str, flops: float, tokens_per_param: float = TOKENS_PER_PARAM) -> tuple[float, float]:
+def optimal(fit: str, flops: float | int | str, tokens_per_param: float | int | str = TOKENS_PER_PARAM
+            ) -> tuple[float, float]:
     """(params, tokens) minimising the fit's loss for ``flops`` = 6·N·D, or the rule's split.
     Raises InputError for an unknown fit, a budget that is not a finite number > 0, or one whose
     optimum is not at least one parameter and one token."""
-    from costspec.errors import InputError
+    row = allocation(fit, flops, tokens_per_param)
+    return row["params"], row["tokens"]
+
+
+def allocation(fit: str, flops: float | int | str | None = None,
+               tokens_per_param: float | int | str = TOKENS_PER_PARAM, *, budget_usd: float | int | str | None = None,
+               **hardware: Any) -> dict[str, Any]:
+    """The compute-optimal run for a FLOPs budget, or for ``budget_usd`` at the GPU, MFU and price
+    of ``hardware`` (``gpu``, ``mfu``, ``usd_per_gpu_hour`` or ``provider``, ``precision``,
+    ``catalog``: costspec.estimate()'s keywords), evaluated by the engine: its row, with
+    ``params``, ``tokens``, ``tokens_per_param``, ``compute_flops``, ``loss`` (None for the rule)
+    and, for a dollar budget, ``gpu``, ``peak_tflops``, ``mfu`` and ``usd_per_gpu_hour``."""
+    from costspec.errors import InputError, ModelInputError
+    from costspec.estimator import inputs, one_point
+    from costspec.plan import compile_spec
+    from costspec.point import PointFailed, run
     from costspec.units import parse_number
 
     if fit not in FIT_NAMES:
         raise InputError("fit", repr(fit), "one of " + ", ".join(FIT_NAMES))
-    c = parse_number(flops, "compute_flops")
+    if (flops is None) == (budget_usd is None):
+        raise InputError("compute_flops", "both" if flops is not None else "neither",
+                         "one budget: FLOPs or budget_usd")
+    budget, name = (flops, "compute_flops") if flops is not None else (budget_usd, "budget_usd")
+    c = parse_number(budget, name)
     r = parse_number(tokens_per_param, "tokens_per_param")
-    for name, v, given in (("compute_flops", c, flops), ("tokens_per_param", r, tokens_per_param)):
+    for field, v, given in ((name, c, budget), ("tokens_per_param", r, tokens_per_param)):
         if not v > 0:
-            raise InputError(name, repr(given), "a number > 0")
+            raise InputError(field, given if isinstance(given, str) else repr(given), "a number > 0")
+    # The hardware a dollar budget buys FLOPs on, checked as estimate() checks it (a placeholder
+    # model: the allocation chooses params and tokens).
+    checked = inputs(params=1, tokens=1, **hardware) if budget_usd is not None else inputs(params=1, tokens=1)
+    fields = {k: v for k, v in checked.fields.items() if k not in ("model.params", "training.tokens")}
+    fields.update({"scaling.fit": fit, f"scaling.{name}": c})
     if fit == RULE:
-        n = math.sqrt(c / 6.0 / r)
-        d = r * n
-    else:
-        n, d = FITS[fit].optimal(c)
-    if not (math.isfinite(n) and math.isfinite(d) and n >= 1 and d >= 1):
-        raise InputError("compute_flops", f"{c:g}" + (f" (at {r:g} tokens per parameter)" if fit == RULE else ""),
-                         f"a budget whose compute-optimal split is at least one parameter and one token "
-                         f"(this one gives N = {n:.3g}, D = {d:.3g})")
-    return n, d
-
-
-def flops_for_budget(budget_usd: float, usd_per_gpu_hour: float, peak_tflops: float, mfu: float) -> float:
-    """Model FLOPs a dollar budget buys: GPU-hours = budget / price, FLOPs = GPU-hours × 3600 × peak × MFU."""
-    return budget_usd / usd_per_gpu_hour * 3600.0 * peak_tflops * 1e12 * mfu
+        fields["scaling.tokens_per_param"] = r
+    try:
+        row = run(compile_spec(one_point(fields, checked.catalog), point=True))
+    except PointFailed as e:
+        if "compute-optimal split" in str(e):
+            raise InputError(name, f"{c:g}" + (f" (at {r:g} tokens per parameter)" if fit == RULE else ""),
+                             "a budget whose compute-optimal split is at least one parameter and one token") from None
+        if e.field == f"scaling.{name}":  # (the FLOPs it buys overflow)
+            raise InputError(name, f"{c:g}", "a budget that buys at most 1.8e308 FLOPs") from None
+        raise ModelInputError(str(e), e.field) from None
+    row.setdefault("loss", None)
+    return row

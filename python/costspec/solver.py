@@ -261,21 +261,6 @@ def explain(unknown: str, bounds: Mapping[str, float], row: Mapping[str, Any], e
                       f"{', '.join(missed) or 'a target'} (rounding to what the model can evaluate)", "solve.for")
 
 
-def budget_flops(budget_usd: float, **kw: Any) -> tuple[float, Estimate]:
-    """The model FLOPs a dollar budget buys at the GPU, MFU and price of ``kw`` (the inputs of
-    :func:`costspec.estimate`, without params and tokens), and the run that priced it."""
-    probe = estimate(**{**kw, "params": 1e9, "tokens": 1e9})
-    if not (probe.usd_per_gpu_hour or 0.0) > 0:
-        raise InputError("usd_per_gpu_hour", probe.usd_per_gpu_hour,
-                         "a price > 0 (a dollar budget buys nothing at a price of 0)")
-    assert probe.usd_per_gpu_hour is not None and probe.peak_tflops is not None and probe.mfu is not None
-    flops = scaling.flops_for_budget(budget_usd, probe.usd_per_gpu_hour, probe.peak_tflops, probe.mfu)
-    if not math.isfinite(flops):
-        raise InputError("budget_usd", f"{budget_usd:g}", f"a budget that buys at most 1.8e308 FLOPs (at "
-                         f"${probe.usd_per_gpu_hour:g}/GPU-hour it buys more)")
-    return flops, probe
-
-
 def _why_fixed(unknown: str, given: str | None, convention: str, target: str | None = None) -> str:
     """Why a target does not depend on the unknown (``given``: what pinned the duration)."""
     if unknown == "gpus":
