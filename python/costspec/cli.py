@@ -546,6 +546,7 @@ _LEFT = frozenset(registry.CATEGORICAL_COLUMNS)
 
 
 def _cell(col: str, v: Any) -> str:
+    from costspec import outputs
     from costspec.units import format_si
 
     if v is None:
@@ -556,11 +557,11 @@ def _cell(col: str, v: Any) -> str:
         return format_si(v)
     if col in ("model_flops", "hardware_flops", "compute_flops"):
         return f"{v:.3g}"
-    if col in ("tokens_per_param", "memory_gb_per_gpu", "loss", "min_gpus") and isinstance(v, float):
+    if col in ("tokens_per_param", "memory_gb_per_gpu", "loss") and isinstance(v, float):
         return f"{v:.4g}"
     if col == "wall_clock_days":
         return f"{v:,.1f}" if v >= 10 else f"{v:.3g}"
-    if col == "gpus":
+    if col in outputs.WHOLE and isinstance(v, (int, float)):  # counts: thousands separators
         return f"{v:,.0f}"
     if isinstance(v, float):
         return f"{v:g}"
