@@ -61,6 +61,10 @@ CHANGES = [
     _set("solve", {"for": "training.tokens", "cost_usd": "1M"}),
     _set("scaling", {"fit": "besiroglu2024"}), _set("scaling", {"fit": "hoffmann2022", "compute_flops": 1e23}),
     _set("training/epochs", 2), _set("model/architecture", {"layers": 32, "d_model": 4096, "heads": 32, "seq_len": 2048}),
+    # Without a GPU, or without a duration: FLOPs and memory only.
+    _drop("hardware/gpu"), _drop("hardware"), _drop("price"), _set("solve", {"for": "training.tokens", "model_flops": 1e23}),
+    _set("where", ["model_flops > 1e20"]), _set("output/columns", ["model_flops", "memory_gb_per_gpu"]),
+    _set("scaling", {"fit": "hoffmann2022", "budget_usd": 1e6}), _set("sweep/grid/hardware.gpu_hours", [1e4, 1e5]),
 ]
 
 
