@@ -5,9 +5,9 @@ from __future__ import annotations
 import difflib
 import json
 from functools import cache
-from importlib import resources
 from typing import Any, Iterable
 
+from costspec.catalog import DATA
 from costspec.errors import SpecError
 from costspec.yamlio import Document
 
@@ -16,7 +16,7 @@ SCHEMA_FILE = "costspec.schema.json"
 
 def schema_text() -> str:
     """The schema exactly as published (schemas/costspec.schema.json, shipped in the package)."""
-    return (resources.files("costspec") / "data" / SCHEMA_FILE).read_text(encoding="utf-8")
+    return (DATA / SCHEMA_FILE).read_text(encoding="utf-8")
 
 
 @cache
