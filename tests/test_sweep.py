@@ -247,6 +247,41 @@ def test_interrupted_write_leaves_nothing(tmp_path: Path, sig: int, reduced: boo
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.yaml"]
 
 
+@pytest.mark.parametrize("step", ["mkdir", "marker", "after"])
+def test_an_interrupt_while_the_temporary_is_made_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 step: str) -> None:
+    """The window the signal test above can hit (found on a fresh clone): Ctrl-C right after the
+    temporary folder exists, before its marker does, or just after prepare returns."""
+    from costspec import targets
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SMALL)
+    plan = compile_spec(costspec.load(spec))
+    real_mkdir, real_write, real_data = Path.mkdir, Path.write_text, targets.Target.data
+
+    def mkdir(self: Path, *a: object, **k: object) -> None:
+        real_mkdir(self, *a, **k)  # type: ignore[arg-type]
+        if step == "mkdir" and ".tmp-" in self.name:
+            raise KeyboardInterrupt
+
+    def write_text(self: Path, *a: object, **k: object) -> int:
+        if step == "marker" and self.name == targets.MARKER:
+            raise KeyboardInterrupt
+        return real_write(self, *a, **k)  # type: ignore[arg-type]
+
+    def data(self: targets.Target) -> Path:
+        if step == "after":
+            raise KeyboardInterrupt
+        return real_data.fget(self)  # type: ignore[attr-defined, no-any-return]
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    monkeypatch.setattr(Path, "write_text", write_text)
+    monkeypatch.setattr(targets.Target, "data", property(data))
+    with pytest.raises(KeyboardInterrupt):
+        write(plan, tmp_path / "out" / "o.parquet")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]  # no temporary, no created parent
+
+
 def test_scaling_example_plan() -> None:
     plan = compile_spec(costspec.load(ROOT / "specs" / "scaling.yaml"))
     assert plan.points > 1_000_000

@@ -454,12 +454,12 @@ def write(
     message instead of replacing the previous output."""
     target = targets.Target(Path(path), fmt == "parquet", plan.spec.inputs)
     threads = clamp_threads(threads)
-    target.prepare()
-    tmp = target.data
     cheapest = _Cheapest(plan)
     t0 = time.perf_counter()
     kept = 0
     try:
+        target.prepare()  # (inside: an interrupt during it removes what it made)
+        tmp = target.data
         if plan.spec.keep is not None:  # reduced in the engine: a small table, written at once
             table = reduce(plan, plan.spec.keep, threads=threads)
             if on_progress:

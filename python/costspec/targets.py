@@ -145,6 +145,7 @@ class Target:
     inputs: tuple[Path, ...] = ()
     tmp: Path = field(init=False)
     created: list[Path] = field(default_factory=list)
+    made: bool = False  # whether this run created the temporary folder
 
     def __post_init__(self) -> None:
         self.tmp = temporary(self.path)
@@ -178,8 +179,19 @@ class Target:
             self.discard()
             raise TargetError(f"cannot write under {self.path.parent}: it is not a folder")
         clean_stale(self.path)
+        # Ours from before mkdir: a signal lands between bytecodes, so an interrupt right after the
+        # folder exists (before its marker does) still finds it ours to remove (``discard``).
+        self.made = True
         try:
             self.tmp.mkdir()
+        except FileExistsError:  # (not ours)
+            self.made = False
+            self.discard()
+            raise TargetError(f"cannot write under {self.path.parent}: {self.tmp.name} exists") from None
+        except OSError as e:
+            self.discard()
+            raise TargetError(f"cannot write under {self.path.parent}: {e.strerror or e}") from None
+        try:
             (self.tmp / MARKER).write_text(_marker(self.tmp.name))
         except OSError as e:
             self.discard()
@@ -217,9 +229,11 @@ class Target:
         self.created.clear()
 
     def discard(self) -> None:
-        """After a failure: remove the temporary and the parent folders this run created."""
+        """After a failure (or an interrupt, at any point of ``prepare``): remove the temporary and
+        the parent folders this run created."""
         try:
-            _remove_temporary(self.tmp)
+            if self.made:
+                _remove_temporary(self.tmp)
         finally:
             for p in reversed(self.created):
                 try:
