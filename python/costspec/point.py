@@ -118,7 +118,6 @@ def evaluate(spec: Spec) -> PointResult:
     or at solve.* when a solved value has no answer (with why)."""
     from costspec import estimator
     from costspec.plan import compile_spec
-    from costspec.solver import SOLVED_COLUMN, SolveError, explain, solution
 
     if spec.points != 1:
         raise spec.document.error(("sweep",), f"this spec sweeps {spec.points:,} points; estimate takes one point",
@@ -134,6 +133,8 @@ def evaluate(spec: Spec) -> PointResult:
     estimate = estimator.from_row(row, estimator.Provenance.of_spec(spec, given, solved=short))
     solved = None
     if short is not None:
+        from costspec.solver import SOLVED_COLUMN, SolveError, explain, solution
+
         targets = {t: row[f"target:{t}"] for t in registry.SOLVE_TARGETS if f"target:{t}" in row}
         ok = all(row[c.name] for c in plan.columns if c.name.startswith("check[")) and \
             row.get(SOLVED_COLUMN[short]) is not None
