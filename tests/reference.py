@@ -22,7 +22,9 @@ class RefPoint:
     arch: dict[str, Any] = field(default_factory=dict)
     convention: str = "6nd"
     recompute: str = "none"
+    attention: str = "flash"
     mode: str = "pretrain"
+    base_weights: str | None = None
     lora_rank: float | None = None
     lora_fraction: float | None = None
     precision: str = "bf16"
@@ -98,17 +100,58 @@ def bytes_per_param(precision: str, optimizer: str) -> tuple[float, float, float
     return (2, 2, table[optimizer][0]) if mixed else (4, 4, table[optimizer][1])
 
 
+def saved_tensors(p: RefPoint) -> list[tuple[str, float]]:
+    """What one layer keeps for its backward pass, per token, in bytes (Korthikanti et al. 2022,
+    §4.1, Figure 3's walk through a transformer layer; generalised to GQA, gated MLPs, MoE routing
+    and FlashAttention)."""
+    a = p.arch
+    h, heads = a["d_model"], a["heads"]
+    q = a["head_dim"] if a.get("head_dim") else h / heads
+    kv = a["kv_heads"] if a.get("kv_heads") else heads
+    f = a["ffn_dim"] if a.get("ffn_dim") else 4 * h
+    k = (a.get("experts_per_token") or 1) if (a.get("experts") or 1) > 1 else 1
+    s = a["seq_len"]
+    saved = [
+        ("attention layer norm input", 2 * h), ("QKV projection input", 2 * h),
+        ("Q", 2 * heads * q), ("K", 2 * kv * q), ("V", 2 * kv * q),
+        ("output projection input", 2 * heads * q), ("attention dropout mask", 1 * h),
+        ("MLP layer norm input", 2 * h), ("MLP input", 2 * h),
+    ]
+    if a.get("gated_mlp"):
+        saved += [("gate output", 2 * f * k), ("up output", 2 * f * k), ("down projection input", 2 * f * k)]
+    else:
+        saved += [("activation input", 2 * f * k), ("second matmul input", 2 * f * k)]
+    saved.append(("MLP dropout mask", 1 * h))
+    if p.attention == "eager":
+        saved += [("softmax output", 2 * heads * s), ("softmax dropout mask", 1 * heads * s),
+                  ("dropout output", 2 * heads * s)]
+    else:  # FlashAttention keeps the softmax's log-sum-exp, fp32, per head
+        saved.append(("log-sum-exp", 4 * heads))
+    return saved
+
+
+CORE = {"softmax output", "softmax dropout mask", "dropout output", "log-sum-exp"}
+
+
 def activations(p: RefPoint) -> float | None:
     a = p.arch
     if not all(a.get(k) for k in ("layers", "d_model", "heads", "seq_len")):
         return None
-    s, b, h, heads, t = a["seq_len"], p.micro_batch, a["d_model"], a["heads"], p.tensor_parallel
-    per_layer = {
-        "none": s * b * h * 34 / t + 5 * heads * s * s * b / t,
-        "selective": s * b * h * 34 / t,
-        "full": 2 * s * b * h / t,
-    }[p.recompute]
-    return a["layers"] * per_layer * (2 if p.precision in ("fp32", "tf32") else 1)
+    s, b, h, t = a["seq_len"], p.micro_batch, a["d_model"], p.tensor_parallel
+    saved = saved_tensors(p)
+    if p.recompute == "full":  # only each layer's input
+        per_token = 2 * h
+    elif p.recompute == "selective":  # the attention core is recomputed
+        per_token = sum(v for name, v in saved if name not in CORE)
+    else:
+        per_token = sum(v for _, v in saved)
+    return a["layers"] * s * b * per_token / t * (2 if p.precision in ("fp32", "tf32") else 1)
+
+
+# Bytes per frozen base parameter: 16-bit, int8, and NF4 with QLoRA's double quantisation (a
+# block of 64 weights shares an 8-bit scale; 256 blocks share an fp32 constant: Dettmers et al.
+# 2023, §3).
+BASE_BYTES = {"bf16": 2.0, "int8": 1.0, "nf4": (4 + 8 / 64 + 32 / (64 * 256)) / 8}
 
 
 def evaluate(p: RefPoint) -> dict[str, Any]:
@@ -138,7 +181,8 @@ def evaluate(p: RefPoint) -> dict[str, Any]:
 
     wb, gb, ob = bytes_per_param(p.precision, p.optimizer)
     mp = p.tensor_parallel * p.pipeline_parallel
-    weights = (p.params * wb + (trainable * wb if p.mode == "lora" else 0)) / mp
+    base = BASE_BYTES[p.base_weights] if p.mode == "lora" and p.base_weights else wb
+    weights = (p.params * base + (trainable * wb if p.mode == "lora" else 0)) / mp
     grads = trainable * gb / mp
     opt = trainable * ob / mp
     act = activations(p)

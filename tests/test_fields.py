@@ -40,13 +40,14 @@ def test_category_orders_are_the_engines() -> None:
         key = fields.FIELDS[path].key
         if key in engine:
             assert tuple(engine[key]) == choices, path
-    assert set(engine) == {"convention", "mode", "recompute", "precision", "optimizer"}
+    assert set(engine) == {"convention", "mode", "recompute", "precision", "optimizer", "attention", "base_weights"}
 
 
 def test_the_apis_types_and_defaults_are_the_registrys() -> None:
     for literal, name in ((estimator.Convention, "training.convention"), (estimator.Mode, "training.mode"),
                           (estimator.Recompute, "training.recompute"), (estimator.Precision, "training.precision"),
-                          (estimator.Optimizer, "training.optimizer")):
+                          (estimator.Optimizer, "training.optimizer"), (estimator.Attention, "training.attention"),
+                          (estimator.BaseWeights, "training.base_weights")):
         assert typing.get_args(literal) == fields.FIELDS[name].choices
     signature = inspect.signature(estimator.estimate)
     for path, default in fields.DEFAULTS.items():

@@ -61,6 +61,7 @@ def points(draw: st.DrawFn) -> RefPoint:
         arch=draw(architectures()) if has_arch else {},
         convention=draw(st.sampled_from(["6nd", "palm", "megatron"])),
         recompute=draw(st.sampled_from(["none", "selective", "full"])),
+        attention=draw(st.sampled_from(["flash", "eager"])),
         mode=draw(st.sampled_from(["pretrain", "finetune", "lora"])),
         precision=draw(st.sampled_from(["fp32", "tf32", "bf16", "fp16", "fp8", "fp4"])),
         gpus=draw(st.one_of(st.none(), st.integers(1, 2048).map(lambda d: float(d * tp * pp)))),
@@ -76,6 +77,7 @@ def points(draw: st.DrawFn) -> RefPoint:
         micro_batch=draw(st.sampled_from([1, 2, 4])),
     )
     if p.mode == "lora":
+        p.base_weights = draw(st.sampled_from([None, "bf16", "int8", "nf4"]))
         if draw(st.booleans()):
             p.lora_rank = draw(st.sampled_from([4.0, 8.0, 16.0, 64.0]))
         else:

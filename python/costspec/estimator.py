@@ -19,7 +19,7 @@ from typing import Any, Callable, Literal, Mapping, ParamSpec
 from costspec.catalog import Catalog, Gpu, ModelPreset
 from costspec.fields import PRECISIONS
 from costspec.errors import InputError, ModelInputError
-from costspec.fields import ARCHITECTURE, CONVENTIONS, FIELDS, MODES, OPTIMIZERS, RECOMPUTES
+from costspec.fields import ARCHITECTURE, ATTENTIONS, BASE_WEIGHTS, CONVENTIONS, FIELDS, MODES, OPTIMIZERS, RECOMPUTES
 from costspec.units import parse_number
 
 Number = float | int | str
@@ -27,7 +27,9 @@ Convention = Literal["6nd", "palm", "megatron"]
 Recompute = Literal["none", "selective", "full"]
 Mode = Literal["pretrain", "finetune", "lora"]
 Precision = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "fp4"]
-Optimizer = Literal["adam", "adam8bit", "sgd"]  # (the registry's choices, as types: tests/test_fields.py)
+Optimizer = Literal["adam", "adam8bit", "sgd"]
+Attention = Literal["flash", "eager"]
+BaseWeights = Literal["bf16", "int8", "nf4"]  # (the registry's choices, as types: tests/test_fields.py)
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,9 @@ class Estimate:
     precision: str
     convention: str
     recompute: str
+    attention: str
     mode: str
+    base_weights: str | None  # LoRA's frozen base storage (None: the training precision's width)
     # compute
     model_flops_per_token: float
     model_flops: float
@@ -125,7 +129,9 @@ def inputs(
     precision: Precision | str = "bf16",
     convention: Convention | str = "6nd",
     recompute: Recompute | str = "none",
+    attention: Attention | str = "flash",
     mode: Mode | str = "pretrain",
+    base_weights: BaseWeights | str | None = None,
     lora_rank: Number | None = None,
     lora_fraction: Number | None = None,
     watts: Number | None = None,
@@ -233,6 +239,8 @@ def inputs(
         for name, size in (("lora_rank", lora_rank), ("lora_fraction", lora_fraction)):
             if size is not None:
                 raise InputError(name, size, "mode 'lora' to go with it (LoRA adapters are trained only in LoRA mode)")
+        if base_weights is not None:
+            raise InputError("base_weights", base_weights, "mode 'lora' to go with it (only LoRA has a frozen base)")
     for k in (architecture or {}):
         if not isinstance(k, str):
             raise InputError("architecture", repr(k), "architecture field names (layers, d_model, ...)")
@@ -251,6 +259,8 @@ def inputs(
         "training.epochs": None if epochs is None else parse_number(epochs, "epochs"),
         "training.convention": _choice(convention, "convention", CONVENTIONS),
         "training.recompute": _choice(recompute, "recompute", RECOMPUTES),
+        "training.attention": _choice(attention, "attention", ATTENTIONS),
+        "training.base_weights": None if base_weights is None else _choice(base_weights, "base_weights", BASE_WEIGHTS),
         "training.mode": _choice(mode, "mode", MODES),
         "training.lora_rank": _num(lora_rank, "lora_rank"),
         "training.lora_fraction": _num(lora_fraction, "lora_fraction"),

@@ -89,6 +89,8 @@ MODES = ("pretrain", "finetune", "lora")
 RECOMPUTES = ("none", "selective", "full")
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8", "fp4")
 OPTIMIZERS = ("adam", "adam8bit", "sgd")
+ATTENTIONS = ("flash", "eager")
+BASE_WEIGHTS = ("bf16", "int8", "nf4")
 ZERO_STAGES = ("0", "1", "2", "3", "fsdp")
 SOLVE_UNKNOWNS = ("training.tokens", "model.params", "hardware.count", "hardware.mfu")
 FITS = ("hoffmann2022", "besiroglu2024", "tokens-per-param")
@@ -137,6 +139,10 @@ INPUTS: tuple[Field, ...] = (
     _f("training.recompute", "choice", "Activation recomputation: selective adds the attention-core forward pass, "
        "full a whole forward pass.", choices=RECOMPUTES, default="none", flag="--recompute", column="recompute",
        help="Activation recomputation (adds hardware FLOPs, saves memory)."),
+    _f("training.attention", "choice", "How attention is computed, for the activation memory: flash "
+       "(FlashAttention: the s×s scores are never stored) or eager (softmax and dropout kept, s×s per head).",
+       choices=ATTENTIONS, default="flash", flag="--attention", column="attention",
+       help="Attention implementation for the activation memory: flash (default) or eager (stores the s×s scores)."),
     _f("training.convention", "choice", "FLOPs count: 6nd = 6·N·D; palm = 6·N + 12·L·H·Q·T per token (PaLM App. B); "
        "megatron = every matmul and the logits (Narayanan et al. 2021).", choices=CONVENTIONS, default="6nd",
        flag="--convention", column="convention", help="How model FLOPs are counted."),
@@ -145,6 +151,10 @@ INPUTS: tuple[Field, ...] = (
     _f("training.lora_fraction", "number", "LoRA trainable parameters as a fraction of params.", unit="fraction",
        domain=FRACTION, flag="--lora-fraction", examples=(0.005,),
        help="LoRA trainable parameters as a fraction of --params."),
+    _f("training.base_weights", "choice", "How LoRA's frozen base weights are stored: bf16 (16-bit), int8, or nf4 "
+       "(QLoRA's 4-bit NormalFloat with double-quantised constants, 4.127 bits per parameter). Defaults to the "
+       "training precision's width.", choices=BASE_WEIGHTS, flag="--base-weights", column="base_weights",
+       help="Storage of LoRA's frozen base weights: bf16, int8 or nf4 (QLoRA)."),
     _f("training.optimizer", "choice", "Optimizer, for the memory model.", choices=OPTIMIZERS, default="adam",
        flag="--optimizer", column="optimizer"),
     _f("training.micro_batch", "number", "Sequences per micro-batch, for the activation memory.", unit="sequences",
@@ -218,7 +228,8 @@ CHOICES: dict[str, tuple[str, ...]] = {f.path: f.choices for f in INPUTS if f.ki
 # The inputs whose values are names (catalog entries or choices): categorical columns of every output.
 CATEGORY_COLUMN: dict[str, str] = {f.path: f.column for f in INPUTS if f.kind in ("name", "choice") and f.column
                                    and f.path != "parallelism.zero"}
-CATEGORICAL_COLUMNS = ("model", "gpu", "provider", "precision", "convention", "mode", "recompute", "optimizer")
+CATEGORICAL_COLUMNS = ("model", "gpu", "provider", "precision", "convention", "mode", "recompute", "optimizer",
+                       "attention", "base_weights")
 # Numeric inputs written under their column names when swept.
 INPUT_COLUMN: dict[str, str] = {f.path: f.column for f in INPUTS if f.kind == "number" and f.column}
 INPUT_COLUMN["parallelism.zero"] = "zero"
@@ -275,6 +286,8 @@ OUTPUTS: tuple[Column, ...] = (
     Column("energy_kwh", "kWh", "GPU-hours × watts × PUE"),
     Column("co2e_kg", "kg CO2e", "energy × grid intensity"),
     _in("training.optimizer", "optimizer of the memory model"),
+    _in("training.attention", "attention implementation of the activation memory"),
+    _in("training.base_weights", "storage of LoRA's frozen base weights (null: the training precision's)"),
     _in("parallelism.zero", "ZeRO stage"),
     _in("parallelism.tensor", "tensor-parallel degree"),
     _in("parallelism.pipeline", "pipeline-parallel degree"),

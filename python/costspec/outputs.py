@@ -21,7 +21,8 @@ CORE_COLUMNS = (
 ALWAYS_IF_SWEPT = {
     "peak_tflops": {"hardware.gpu", "training.precision"},
     "data_parallel": {"hardware.count", "parallelism.tensor", "parallelism.pipeline"},
-    "activations_gb": {"training.recompute", "parallelism.tensor", "training.micro_batch"},
+    "activations_gb": {"training.recompute", "parallelism.tensor", "training.micro_batch", "training.attention"},
+    "weights_gb": {"training.base_weights"},
     "trainable_params": {"training.mode", "training.lora_rank", "training.lora_fraction"},
 }
 # Whole-number columns, written as int64 (null where there is no value).
@@ -88,6 +89,8 @@ def available(spec: Spec, gpus: Iterable[Any]) -> set[str]:
         out -= {"co2e_kg", "grid_kg_co2e_per_kwh"}
     if "model.preset" not in given:
         out -= {"model"}
+    if "training.base_weights" not in given:
+        out -= {"base_weights"}
     if "hardware.watts" not in given and all(g.tdp_w is None for g in gpus):
         out -= {"watts", "energy_kwh", "co2e_kg"}
     if "hardware.gpu" not in given:

@@ -107,11 +107,14 @@ def render(e: Estimate) -> str:
         f"Memory per GPU (ZeRO-{e.zero} over {dp} data parallel, TP {e.tensor_parallel}, PP {e.pipeline_parallel}, "
         f"micro-batch {e.micro_batch}, {e.optimizer})"
     )
-    add(("weights", f"{e.weights_gb:,.2f} GB", "sharded by TP·PP" + (" and DP (ZeRO-3)" if e.zero >= 3 else "")))
+    base = {"nf4": "NF4 base (4.127 bits/param, QLoRA) + adapters, ", "int8": "int8 base + adapters, ",
+            "bf16": "16-bit base + adapters, "}.get(e.base_weights or "", "") if e.mode == "lora" else ""
+    add(("weights", f"{e.weights_gb:,.2f} GB", base + "sharded by TP·PP" + (" and DP (ZeRO-3)" if e.zero >= 3 else "")))
     add(("gradients", f"{e.gradients_gb:,.2f} GB", "trainable params" + (", sharded by DP (ZeRO-2+)" if e.zero >= 2 else "")))
     add(("optimizer", f"{e.optimizer_gb:,.2f} GB", f"{e.optimizer} states" + (", sharded by DP (ZeRO-1+)" if e.zero >= 1 else "")))
     if e.activations_gb is not None:
-        add(("activations", f"{e.activations_gb:,.2f} GB", f"Korthikanti et al. 2022, recompute {e.recompute}"))
+        add(("activations", f"{e.activations_gb:,.2f} GB", f"Korthikanti et al. 2022's tensors per layer, {e.attention} "
+             f"attention, recompute {e.recompute}"))
     else:
         add(("activations", "-", "not modelled: needs layers, d_model, heads, seq_len (--model or --arch)"))
     if e.gpu is None:

@@ -888,6 +888,9 @@ class _Checker:
         if lora_given and "lora" not in modes:
             self.err(where_set.get(lora_given[0], ("training",)), f"{lora_given[0]} sizes LoRA adapters, which only "
                      "mode lora trains", "training.mode: lora (or no LoRA size)", None, key=True)
+        if present("training.base_weights") and "lora" not in modes:
+            self.err(where_set.get("training.base_weights", ("training",)), "base_weights stores LoRA's frozen "
+                     "base, which only mode lora has", "training.mode: lora (or no base_weights)", None, key=True)
         if "lora" in modes and not lora_given:
             self.err(where_set.get("training.mode", ("training",)), "mode lora needs the adapters' size",
                      "training.lora_rank or training.lora_fraction", None, key=True)

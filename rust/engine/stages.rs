@@ -59,8 +59,9 @@ layout!(WallOut { wall_clock_days });
 layout!(MoneyIn { gpu_hours, usd_per_gpu_hour, watts, pue, grid_kg_co2e_per_kwh });
 layout!(MoneyOut { cost_usd, energy_kwh, co2e_kg });
 layout!(MemStatesIn {
-    params, trainable_params, layers, d_model, heads, seq_len, precision, optimizer, zero, tensor_parallel,
-    pipeline_parallel, micro_batch, recompute, mode, gpu_memory_gb,
+    params, trainable_params, layers, d_model, heads, kv_heads, head_dim, ffn_dim, seq_len, experts,
+    experts_per_token, gated_mlp, precision, optimizer, zero, tensor_parallel, pipeline_parallel, micro_batch,
+    recompute, attention, mode, base_weights, gpu_memory_gb,
 });
 layout!(MemStatesOut {
     state_weights, state_grads, state_optim, state_activations, state_shardable, state_fixed, min_gpus,
@@ -112,6 +113,8 @@ pub(crate) const RECOMPUTES: [Recompute; 3] = [Recompute::None, Recompute::Selec
 pub(crate) const PRECISIONS: [Precision; 6] =
     [Precision::Fp32, Precision::Tf32, Precision::Bf16, Precision::Fp16, Precision::Fp8, Precision::Fp4];
 pub(crate) const OPTIMIZERS: [Optimizer; 3] = [Optimizer::Adam, Optimizer::Adam8bit, Optimizer::Sgd];
+pub(crate) const ATTENTIONS: [Attention; 2] = [Attention::Flash, Attention::Eager];
+pub(crate) const BASE_WEIGHTS: [BaseWeights; 3] = [BaseWeights::Bf16, BaseWeights::Int8, BaseWeights::Nf4];
 
 /// Model states of a memory stage from its inputs (the `MemGpuIn` layout).
 #[inline(always)]
@@ -239,9 +242,19 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
             use {MemStatesIn as I, MemStatesOut as O};
             let mut p = Point::default();
             p.params = i[I::params];
-            for (name, k) in [("layers", I::layers), ("d_model", I::d_model), ("heads", I::heads), ("seq_len", I::seq_len)] {
+            for (name, k) in [
+                ("layers", I::layers), ("d_model", I::d_model), ("heads", I::heads), ("kv_heads", I::kv_heads),
+                ("head_dim", I::head_dim), ("ffn_dim", I::ffn_dim), ("seq_len", I::seq_len), ("experts", I::experts),
+                ("experts_per_token", I::experts_per_token),
+            ] {
                 p.arch.set(name, opt(i[k]));
             }
+            p.arch.gated_mlp = i[I::gated_mlp] != 0.0 && !i[I::gated_mlp].is_nan();
+            p.attention = pick(&ATTENTIONS, i[I::attention], "attention")?;
+            p.base_weights = match opt(i[I::base_weights]) {
+                Some(x) => Some(pick(&BASE_WEIGHTS, x, "base_weights")?),
+                None => None,
+            };
             p.precision = pick(&PRECISIONS, i[I::precision], "precision")?;
             p.optimizer = pick(&OPTIMIZERS, i[I::optimizer], "optimizer")?;
             let zero = i[I::zero];
@@ -299,5 +312,7 @@ pub fn categories() -> Vec<(&'static str, Vec<&'static str>)> {
         ("recompute", RECOMPUTES.iter().map(|c| c.name()).collect()),
         ("precision", PRECISIONS.iter().map(|c| c.name()).collect()),
         ("optimizer", OPTIMIZERS.iter().map(|c| c.name()).collect()),
+        ("attention", ATTENTIONS.iter().map(|c| c.name()).collect()),
+        ("base_weights", BASE_WEIGHTS.iter().map(|c| c.name()).collect()),
     ]
 }

@@ -1,7 +1,7 @@
 //! Memory per GPU: model states (Rajbhandari et al. 2020, ZeRO) and activations (Korthikanti
 //! et al. 2022), split by tensor and pipeline parallelism and sharded over data parallelism.
 
-use crate::model::types::{Memory, Mode, Optimizer, Point, Precision, Recompute};
+use crate::model::types::{Attention, Memory, Mode, Optimizer, Point, Precision, Recompute};
 
 const GB: f64 = 1e9;
 
@@ -21,20 +21,41 @@ pub fn bytes_per_param(precision: Precision, optimizer: Optimizer) -> (f64, f64,
     (w, w, master + moments)
 }
 
-/// Activation bytes per GPU (Korthikanti et al. 2022, §4, 16-bit activations, sequence
-/// parallelism whenever tensor parallelism is used). Per layer, with s = sequence length,
-/// b = micro-batch, h = hidden size, a = heads, t = tensor-parallel degree:
-/// none: s·b·h·(34 + 5·a·s/h)/t; selective: 34·s·b·h/t; full: 2·s·b·h/t. Under 1F1B pipeline
-/// scheduling the first stage holds L/p layers for p micro-batches: L layers in all.
+/// Activation bytes per GPU, the tensors each layer keeps for its backward pass (Korthikanti et
+/// al. 2022, §4.1: 16-bit activations, 1-byte dropout masks, sequence parallelism whenever tensor
+/// parallelism is used), per token of a layer with hidden size h, heads a of dimension q, kv_heads
+/// g, MLP width f (k experts per token) and sequence length s:
+///
+/// - attention: the QKV input 2h, Q 2·a·q, K and V 2·2·g·q, the output projection's input 2·a·q,
+///   the dropout mask h; the core, eager: softmax output, dropout mask and dropout output 5·a·s;
+///   flash: one fp32 log-sum-exp per head, 4·a;
+/// - MLP: its input 2h, per expert 2·f·2 (plain: the activation's input and the second matmul's)
+///   or 2·f·3 (gated: gate, up and their product), the dropout mask h;
+/// - two layer norms: 4h.
+///
+/// With a = g, a·q = h and f = 4h this is Korthikanti's s·b·h·(34 + 5·a·s/h). Selective
+/// recomputation drops the core (eager's s×s terms; flash's is already small), full keeps only
+/// each layer's 2·s·b·h input. Everything divides by t; 1F1B pipelining keeps L layers' worth on
+/// the first stage. fp32 training doubles the widths.
 pub fn activation_bytes(p: &Point) -> Option<f64> {
     let a = &p.arch;
     let (l, h, heads, s) = (a.layers?, a.d_model?, a.heads?, a.seq_len?);
+    let q = a.head_dim.unwrap_or(h / heads);
+    let kv = a.kv_heads.unwrap_or(heads);
+    let f = a.ffn_dim.unwrap_or(4.0 * h);
+    let k = if a.experts.unwrap_or(1.0) > 1.0 { a.experts_per_token.unwrap_or(1.0) } else { 1.0 };
     let (b, t) = (p.micro_batch, p.tensor_parallel);
-    let sbh = s * b * h;
+    let attention = 2.0 * h + 2.0 * heads * q + 4.0 * kv * q + 2.0 * heads * q + h;
+    let mlp = 2.0 * h + k * f * if a.gated_mlp { 6.0 } else { 4.0 } + h;
+    let kept = attention + mlp + 4.0 * h;
+    let core = match p.attention {
+        Attention::Eager => 5.0 * heads * s,
+        Attention::Flash => 4.0 * heads,
+    };
     let per_layer = match p.recompute {
-        Recompute::None => sbh * (34.0 + 5.0 * heads * s / h) / t,
-        Recompute::Selective => 34.0 * sbh / t,
-        Recompute::Full => 2.0 * sbh / t,
+        Recompute::None => s * b * (kept + core) / t,
+        Recompute::Selective => s * b * kept / t,
+        Recompute::Full => 2.0 * s * b * h / t,
     };
     let width = if matches!(p.precision, Precision::Fp32 | Precision::Tf32) { 2.0 } else { 1.0 };
     Some(l * per_layer * width)
@@ -59,9 +80,13 @@ pub struct States {
 /// parameters receiving gradients and optimizer states (all of them unless LoRA).
 pub fn states(p: &Point, trainable: f64) -> States {
     let (wb, gb, ob) = bytes_per_param(p.precision, p.optimizer);
-    let frozen_extra = if p.mode == Mode::Lora { trainable * wb } else { 0.0 };
+    // LoRA: the frozen base at its storage width (16-bit, int8 or NF4), the adapters at the
+    // training precision's, with their gradients and optimizer states.
+    let lora = p.mode == Mode::Lora;
+    let base = if lora { p.base_weights.map_or(wb, |w| w.bytes()) } else { wb };
+    let adapters = if lora { trainable * wb } else { 0.0 };
     let model_parallel = p.tensor_parallel * p.pipeline_parallel;
-    let weights = (p.params * wb + frozen_extra) / model_parallel;
+    let weights = (p.params * base + adapters) / model_parallel;
     let grads = trainable * gb / model_parallel;
     let optim = trainable * ob / model_parallel;
     let activations = activation_bytes(p);
@@ -161,8 +186,14 @@ mod tests {
     fn korthikanti_activation_variants() {
         // GPT-3 shape, s = 2048, b = 1, h = 12288, a = 96, L = 96 (Korthikanti et al. 2022 Table 3 model).
         let sbh = 2048.0 * 12288.0;
-        let none = activation_bytes(&point(Recompute::None, 1.0, 0, 1.0)).unwrap();
+        let mut eager = point(Recompute::None, 1.0, 0, 1.0);
+        eager.attention = Attention::Eager;
+        let none = activation_bytes(&eager).unwrap();
         assert_eq!(none, 96.0 * sbh * (34.0 + 5.0 * 96.0 * 2048.0 / 12288.0));
+        // FlashAttention keeps one fp32 log-sum-exp per head and token instead of the s×s terms.
+        let flash = activation_bytes(&point(Recompute::None, 1.0, 0, 1.0)).unwrap();
+        assert_eq!(flash, 96.0 * (sbh * 34.0 + 2048.0 * 4.0 * 96.0));
+        assert!((none / flash - 3.35).abs() < 0.3, "{}", none / flash);
         let sel = activation_bytes(&point(Recompute::Selective, 8.0, 0, 8.0)).unwrap();
         assert_eq!(sel, 96.0 * 34.0 * sbh / 8.0);
         let full = activation_bytes(&point(Recompute::Full, 8.0, 0, 8.0)).unwrap();

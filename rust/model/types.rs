@@ -47,6 +47,41 @@ pub enum Optimizer {
     Sgd,
 }
 
+/// How attention is computed, for the activation memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attention {
+    /// FlashAttention (Dao et al. 2022): the s×s scores are never stored; each head keeps one
+    /// fp32 log-sum-exp per token for the backward pass.
+    Flash,
+    /// Materialised scores: softmax output, dropout mask and dropout output, s×s per head
+    /// (Korthikanti et al. 2022's 5·a·s/h term).
+    Eager,
+}
+
+/// How the frozen base weights of LoRA are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BaseWeights {
+    /// 16-bit.
+    Bf16,
+    /// 8-bit (LLM.int8(), Dettmers et al. 2022).
+    Int8,
+    /// 4-bit NormalFloat with double-quantised constants (QLoRA, Dettmers et al. 2023).
+    Nf4,
+}
+
+impl BaseWeights {
+    /// Bytes per frozen base parameter. NF4: 4 bits plus the quantisation constants, which
+    /// QLoRA's double quantisation brings from 0.5 to 0.127 bits per parameter (§3, "Double
+    /// Quantization": 8/64 + 32/(64·256) = 0.127).
+    pub fn bytes(self) -> f64 {
+        match self {
+            BaseWeights::Bf16 => 2.0,
+            BaseWeights::Int8 => 1.0,
+            BaseWeights::Nf4 => (4.0 + 8.0 / 64.0 + 32.0 / (64.0 * 256.0)) / 8.0,
+        }
+    }
+}
+
 macro_rules! named_enum {
     ($t:ty { $($name:literal => $v:expr),+ $(,)? }) => {
         impl $t {
@@ -70,6 +105,8 @@ named_enum!(Precision {
     "fp16" => Precision::Fp16, "fp8" => Precision::Fp8, "fp4" => Precision::Fp4,
 });
 named_enum!(Optimizer { "adam" => Optimizer::Adam, "adam8bit" => Optimizer::Adam8bit, "sgd" => Optimizer::Sgd });
+named_enum!(Attention { "flash" => Attention::Flash, "eager" => Attention::Eager });
+named_enum!(BaseWeights { "bf16" => BaseWeights::Bf16, "int8" => BaseWeights::Int8, "nf4" => BaseWeights::Nf4 });
 
 /// Transformer shape. Every field is optional; a formula that needs a missing field says so.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -164,8 +201,11 @@ pub struct Point {
     pub arch: Architecture,
     pub convention: Convention,
     pub recompute: Recompute,
+    pub attention: Attention,
     pub mode: Mode,
     pub lora: Option<Trainable>,
+    /// LoRA's frozen base weights; None: at the training precision's width.
+    pub base_weights: Option<BaseWeights>,
     pub precision: Precision,
     /// Dense peak of the GPU at `precision`, TFLOP/s.
     pub peak_tflops: f64,
@@ -194,8 +234,10 @@ impl Default for Point {
             arch: Architecture::default(),
             convention: Convention::SixND,
             recompute: Recompute::None,
+            attention: Attention::Flash,
             mode: Mode::Pretrain,
             lora: None,
+            base_weights: None,
             precision: Precision::Bf16,
             peak_tflops: 1.0,
             utilisation: Utilisation::Mfu(1.0),

@@ -1,0 +1,103 @@
+"""The memory model against practice (issue 11): FlashAttention, quantised LoRA bases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.csv as pcsv
+import pytest
+
+import costspec
+from clirun import run
+
+# A 7B MHA shape with a plain 4h MLP: Korthikanti et al. 2022's block.
+MHA_7B = {"layers": 32, "d_model": 4096, "heads": 32, "ffn_dim": 16384, "vocab": 32000}
+
+
+def _act(attention: str, seq_len: int, recompute: str = "none") -> float:
+    e = costspec.estimate(params="6.7B", tokens="1B", architecture={**MHA_7B, "seq_len": seq_len},
+                          attention=attention, recompute=recompute)
+    assert e.activations_gb is not None
+    return e.activations_gb
+
+
+@pytest.mark.parametrize("seq_len,ratio", [(2048, 3.35), (8192, 10.4)])
+def test_flash_attention_drops_the_scores(seq_len: int, ratio: float) -> None:
+    """Korthikanti's s·b·h·(34 + 5·a·s/h) per layer keeps the s×s scores; FlashAttention keeps
+    34·s·b·h plus one fp32 log-sum-exp per head and token."""
+    eager, flash = _act("eager", seq_len), _act("flash", seq_len)
+    s, h, a, layers = seq_len, 4096, 32, 32
+    assert eager * 1e9 == pytest.approx(layers * s * h * (34 + 5 * a * s / h), rel=1e-12)
+    assert flash * 1e9 == pytest.approx(layers * (34 * s * h + 4 * a * s), rel=1e-12)
+    assert eager / flash == pytest.approx(ratio, abs=0.01)
+    # Selective recomputation drops the core either way; full keeps each layer's input.
+    assert _act("eager", seq_len, "selective") == _act("flash", seq_len, "selective") == \
+        pytest.approx(layers * 34 * s * h / 1e9, rel=1e-12)
+    assert _act("eager", seq_len, "full") == pytest.approx(layers * 2 * s * h / 1e9, rel=1e-12)
+
+
+def test_gqa_and_gated_mlps_change_the_activations() -> None:
+    """Llama 2 70B: 8 KV heads of 128 and a SwiGLU MLP of 28,672 keep 7h + 4·8·128 (attention),
+    3h + 6·28672 (MLP) and 4h (norms) bytes per token and layer."""
+    e = costspec.estimate(model="llama2-70b", tokens="2T", recompute="selective")
+    h, s, layers = 8192, 4096, 80
+    per_token = 7 * h + 4 * 8 * 128 + 3 * h + 6 * 28672 + 4 * h
+    assert e.activations_gb == pytest.approx(layers * s * per_token / 1e9, rel=1e-12)
+
+
+def test_nf4_and_int8_bases() -> None:
+    """QLoRA §3: NF4 is 4 bits, plus an 8-bit constant per 64 weights and an fp32 constant per
+    256 blocks: 4.127 bits per parameter."""
+    kw = {"params": "65B", "tokens": "1B", "mode": "lora", "lora_fraction": 0.001}
+    lora_bytes = 65e9 * 0.001 * 2
+    for base, bits in (("nf4", 4 + 8 / 64 + 32 / (64 * 256)), ("int8", 8.0), ("bf16", 16.0)):
+        e = costspec.estimate(**kw, base_weights=base)  # type: ignore[arg-type]
+        assert e.weights_gb * 1e9 == pytest.approx(65e9 * bits / 8 + lora_bytes, rel=1e-12), base
+        assert e.base_weights == base
+    assert round(4 + 8 / 64 + 32 / (64 * 256), 3) == 4.127
+    assert costspec.estimate(**kw).weights_gb == costspec.estimate(**kw, base_weights="bf16").weights_gb  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("preset,gpu,rank,base,recompute,source", [
+    ("llama-65b", "l40s", 64, "nf4", "full", "QLoRA: a 65B model finetuned on a single 48 GB GPU"),
+    ("llama-33b", "rtx4090", 64, "nf4", "full", "QLoRA: Guanaco 33B on a 24 GB consumer GPU"),
+    ("llama-7b", "rtx4090", 16, None, "none", "LoRA 7B at sequence 2048 on a 24 GB GPU"),
+])
+def test_published_lora_setups_fit(preset: str, gpu: str, rank: int, base: str | None, recompute: str,
+                                   source: str) -> None:
+    e = costspec.estimate(model=preset, tokens="1B", gpu=gpu, gpus=1, mfu=0.3, mode="lora", lora_rank=rank,
+                          base_weights=base, recompute=recompute)  # type: ignore[arg-type]
+    assert e.fits is True, (source, e.memory_gb_per_gpu)
+
+
+def test_base_weights_belong_to_lora(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "estimate", "--params", "7B", "--tokens", "1T", "--base-weights", "nf4")
+    assert code == 2 and "--base-weights: got nf4, expected mode 'lora' to go with it" in err
+    code, _, err = run(capsys, "estimate", "--params", "7B", "--tokens", "1T", "--attention", "sdpa")
+    assert code == 2 and "sdpa" in err and "flash" in err and err.count("\n") == 1
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {params: 7B}\ntraining: {tokens: 1T, base_weights: nf4}\n")
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 1 and "s.yaml:3:" in out and "base_weights stores LoRA's frozen base" in out
+    spec.write_text("costspec: 1\nmodel: {params: 7B}\ntraining: {tokens: 1T, attention: sdpa}\n")
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 1 and "s.yaml:3:" in out and "sdpa" in out
+
+
+def test_a_sweep_over_attention_and_base_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {preset: llama-7b}\n"
+                    "training: {tokens: 1B, mode: lora, lora_rank: 16}\nhardware: {gpu: rtx4090, count: 1, mfu: 0.3}\n"
+                    "sweep: {grid: {training.attention: [flash, eager], training.base_weights: [bf16, nf4]}}\n")
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
+    assert code == 0, err
+    rows = pcsv.read_csv(tmp_path / "o.csv").to_pylist()
+    assert [(r["attention"], r["base_weights"]) for r in rows] == \
+        [("flash", "bf16"), ("flash", "nf4"), ("eager", "bf16"), ("eager", "nf4")]
+    for r in rows:  # one evaluation path: each row is the one-point estimate
+        e = costspec.estimate(model="llama-7b", tokens="1B", mode="lora", lora_rank=16, gpu="rtx4090", gpus=1, mfu=0.3,
+                              attention=r["attention"], base_weights=r["base_weights"])
+        assert (r["weights_gb"], r["activations_gb"], r["fits"]) == \
+            (pytest.approx(e.weights_gb, rel=1e-15), pytest.approx(e.activations_gb, rel=1e-15), e.fits)
+    # LoRA 7B at sequence 2048 fits 24 GB with FlashAttention; the eager s×s scores (30.6 GB) do not.
+    assert [r["fits"] for r in rows] == [True, True, False, False]
