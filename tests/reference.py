@@ -133,10 +133,20 @@ def saved_tensors(p: RefPoint) -> list[tuple[str, float]]:
 CORE = {"softmax output", "softmax dropout mask", "dropout output", "log-sum-exp"}
 
 
+def rule_shape(params: float, seq_len: float | None) -> dict[str, Any]:
+    """No architecture given: N = 12·L·h² with h = 128·L (heads of 128), MHA, a 4h MLP, the given
+    sequence length or 2,048."""
+    layers = (params / (12 * 128**2)) ** (1 / 3)
+    return {"layers": layers, "d_model": 128 * layers, "heads": layers, "head_dim": 128, "seq_len": seq_len or 2048}
+
+
 def activations(p: RefPoint) -> float | None:
     a = p.arch
     if not all(a.get(k) for k in ("layers", "d_model", "heads", "seq_len")):
-        return None
+        from dataclasses import replace
+
+        p = replace(p, arch=rule_shape(p.params, a.get("seq_len")))
+        a = p.arch
     s, b, h, t = a["seq_len"], p.micro_batch, a["d_model"], p.tensor_parallel
     saved = saved_tensors(p)
     if p.recompute == "full":  # only each layer's input
@@ -231,7 +241,8 @@ def evaluate(p: RefPoint) -> dict[str, Any]:
         "optimizer_gb": o_pg / 1e9,
         "activations_gb": None if act is None else act / 1e9,
         "memory_gb_per_gpu": total / 1e9,
-        "fits": None if (p.gpu_memory_gb is None or not p.gpus) else total <= p.gpu_memory_gb * 1e9 * (1 + 1e-12),
+        # (without a GPU count: on one data-parallel replica)
+        "fits": None if p.gpu_memory_gb is None else total <= p.gpu_memory_gb * 1e9 * (1 + 1e-12),
         "min_gpus": min_gpus,
     }
 

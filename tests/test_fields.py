@@ -36,11 +36,13 @@ def test_category_orders_are_the_engines() -> None:
     from costspec import _native
 
     engine = _native.categories()
+    assert tuple(engine["memory_basis"]) == fields.MEMORY_BASES
     for path, choices in fields.CHOICES.items():
         key = fields.FIELDS[path].key
         if key in engine:
             assert tuple(engine[key]) == choices, path
-    assert set(engine) == {"convention", "mode", "recompute", "precision", "optimizer", "attention", "base_weights"}
+    assert set(engine) == {"convention", "mode", "recompute", "precision", "optimizer", "attention", "base_weights",
+                           "memory_basis"}
 
 
 def test_the_apis_types_and_defaults_are_the_registrys() -> None:

@@ -121,7 +121,8 @@ def test_a_spec_without_hardware_gives_flops_and_memory(tmp_path: Path, capsys: 
     assert "no time or cost: no hardware.gpu (FLOPs and memory only)" in out
     t = pq.read_table(tmp_path / "o.parquet")
     assert t.column_names == ["model", "params", "active_params", "tokens", "precision", "model_flops",
-                              "hardware_flops", "memory_gb_per_gpu", "recompute", "activations_gb"]
+                              "hardware_flops", "memory_gb_per_gpu", "memory_basis", "recompute", "activations_gb"]
+    assert set(t.column("memory_basis").to_pylist()) == {"preset"}
     flops = t.column("hardware_flops").to_pylist()
     n = 68976648192
     assert flops[0] == pytest.approx(6 * n * 2e12) and flops[1] == pytest.approx(8 * n * 2e12)  # full recompute: +1 forward

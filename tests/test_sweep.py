@@ -282,6 +282,31 @@ def test_an_interrupt_while_the_temporary_is_made_leaves_nothing(tmp_path: Path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]  # no temporary, no created parent
 
 
+def test_an_interrupt_that_an_extension_turns_into_another_error_is_an_interrupt(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl-C inside an extension module's initialisation (pyarrow.parquet importing ssl) surfaced
+    as 'TypeError: expected a message argument' and a traceback (found on a fresh clone)."""
+    import os
+
+    from costspec import cli
+
+    def mangled(*_a: object, **_k: object) -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            raise TypeError("expected a message argument") from None
+
+    monkeypatch.setattr(cli, "_sweep", mangled)
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SMALL)
+    code, _, err = run(capsys, "sweep", str(spec))
+    assert code == 130 and "interrupted; nothing was written" in err and "Traceback" not in err
+    monkeypatch.setattr(cli, "_sweep", lambda *_a, **_k: (_ for _ in ()).throw(TypeError("a real bug")))
+    with pytest.raises(TypeError, match="a real bug"):  # without a signal, an error is an error
+        run(capsys, "sweep", str(spec))
+
+
 def test_scaling_example_plan() -> None:
     plan = compile_spec(costspec.load(ROOT / "specs" / "scaling.yaml"))
     assert plan.points > 1_000_000

@@ -393,13 +393,23 @@ def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int,
     """Evaluate a spec's sweep in parallel and write every kept point to Parquet, Arrow or CSV."""
     import signal
 
+    received: list[int] = []
+
     def interrupted(signum: int, _frame: object) -> None:
+        received.append(signum)
         raise KeyboardInterrupt  # SIGTERM / SIGHUP clean up like Ctrl-C: no partial output
 
-    previous = {sig: signal.signal(sig, interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {sig: signal.signal(sig, interrupted) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         _sweep(spec_file, output, fmt, threads, max_points, columns, (top, by, pareto, per), quiet,
                allow_include_outside, sets)
+    except Exception:
+        # An interrupt that lands inside an extension module's initialisation surfaces as whatever
+        # that init makes of it (a TypeError from pyarrow's): it is still an interrupt, and the
+        # writers have cleaned up on the way here.
+        if received:
+            raise KeyboardInterrupt from None
+        raise
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

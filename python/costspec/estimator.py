@@ -79,6 +79,7 @@ class Estimate:
     optimizer_gb: float
     activations_gb: float | None
     memory_gb_per_gpu: float
+    memory_basis: str  # the activations' architecture: "preset", "architecture" (given) or "rule"
     gpu_memory_gb: float | None
     fits: bool | None
     min_gpus: float | None

@@ -91,6 +91,8 @@ PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8", "fp4")
 OPTIMIZERS = ("adam", "adam8bit", "sgd")
 ATTENTIONS = ("flash", "eager")
 BASE_WEIGHTS = ("bf16", "int8", "nf4")
+# Where the activation memory's architecture came from (the engine's order; an output, not an input).
+MEMORY_BASES = ("preset", "architecture", "rule")
 ZERO_STAGES = ("0", "1", "2", "3", "fsdp")
 SOLVE_UNKNOWNS = ("training.tokens", "model.params", "hardware.count", "hardware.mfu")
 FITS = ("hoffmann2022", "besiroglu2024", "tokens-per-param")
@@ -229,7 +231,7 @@ CHOICES: dict[str, tuple[str, ...]] = {f.path: f.choices for f in INPUTS if f.ki
 CATEGORY_COLUMN: dict[str, str] = {f.path: f.column for f in INPUTS if f.kind in ("name", "choice") and f.column
                                    and f.path != "parallelism.zero"}
 CATEGORICAL_COLUMNS = ("model", "gpu", "provider", "precision", "convention", "mode", "recompute", "optimizer",
-                       "attention", "base_weights")
+                       "attention", "base_weights", "memory_basis")
 # Numeric inputs written under their column names when swept.
 INPUT_COLUMN: dict[str, str] = {f.path: f.column for f in INPUTS if f.kind == "number" and f.column}
 INPUT_COLUMN["parallelism.zero"] = "zero"
@@ -298,6 +300,8 @@ OUTPUTS: tuple[Column, ...] = (
     Column("optimizer_gb", "GB", "optimizer states per GPU"),
     Column("activations_gb", "GB", "activations per GPU (null without an architecture)"),
     Column("memory_gb_per_gpu", "GB", "total memory per GPU"),
+    Column("memory_basis", "", "the activations' architecture: preset, architecture (given) or rule (a shape rule "
+                               "for the parameter count)"),
     Column("gpu_memory_gb", "GB", "device memory"),
     Column("fits", "bool", "whether the layout fits in device memory"),
     Column("min_gpus", "GPUs", "fewest GPUs (a multiple of TP·PP) that fit"),

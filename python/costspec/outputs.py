@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 CORE_COLUMNS = (
     "model", "params", "active_params", "tokens", "gpu", "gpus", "precision", "mfu", "usd_per_gpu_hour",
     "model_flops", "hardware_flops", "hfu", "gpu_hours", "wall_clock_days", "cost_usd", "energy_kwh", "co2e_kg",
-    "memory_gb_per_gpu", "fits", "min_gpus",
+    "memory_gb_per_gpu", "memory_basis", "fits", "min_gpus",
 )
 # Columns written by default when one of these inputs is swept.
 ALWAYS_IF_SWEPT = {
@@ -49,7 +49,7 @@ def why_missing(name: str, spec: Spec | None = None) -> str:
     return {
         "cost_usd": "no price.usd_per_gpu_hour or price.provider",
         "usd_per_gpu_hour": "no price.usd_per_gpu_hour or price.provider",
-        "wall_clock_days": "no hardware.count", "gpus": "no hardware.count", "fits": "no hardware.count",
+        "wall_clock_days": "no hardware.count", "gpus": "no hardware.count", "fits": "no hardware.gpu",
         "data_parallel": "no hardware.count", "co2e_kg": "no energy.grid_kg_co2e_per_kwh",
         "model": "no model.preset", "provider": "no price.provider", "compute_flops": "no scaling budget",
         "loss": "no scaling.fit with a loss (hoffmann2022, besiroglu2024)",
@@ -82,7 +82,7 @@ def available(spec: Spec, gpus: Iterable[Any]) -> set[str]:
     if spec.fields.get("scaling.fit") not in scaling.FITS:
         out.discard("loss")
     if "hardware.count" not in given:
-        out -= {"gpus", "wall_clock_days", "fits", "data_parallel"}
+        out -= {"gpus", "wall_clock_days", "data_parallel"}
     if "price.usd_per_gpu_hour" not in given and "price.provider" not in given:
         out -= {"usd_per_gpu_hour", "cost_usd"}
     if "energy.grid_kg_co2e_per_kwh" not in given:

@@ -36,6 +36,8 @@ def _engine_orders() -> dict[str, tuple[str, ...]]:
 # Category orders: the engine decodes these indices; the registry's choices are the same names
 # (tests/test_fields.py), which validation uses without loading the engine.
 CHOICES: dict[str, tuple[str, ...]] = _engine_orders()
+# Categorical outputs that are no input's: their names in the engine's order.
+OUTPUT_CHOICES: dict[str, tuple[str, ...]] = {"memory_basis": registry.MEMORY_BASES}
 DEFAULTS = {p: v for p, v in registry.DEFAULTS.items() if p in CHOICES}
 # Column name of each categorical input.
 CATEGORY_COLUMN = registry.CATEGORY_COLUMN
@@ -580,6 +582,8 @@ class _Compiler:
             "tensor_parallel": e("parallelism.tensor"), "pipeline_parallel": e("parallelism.pipeline"),
             "micro_batch": e("training.micro_batch"), "recompute": e("training.recompute"),
             "mode": e("training.mode"), "gpu_memory_gb": self.regs.get("gpu:memory", self.const(math.nan)),
+            "arch_given": self.const(1.0 if any(n.startswith("model.architecture.") for n in outputs.given_names(self.spec))
+                                     else 0.0),
         }
 
     def model(self, layouts: dict[str, tuple[list[str], list[str]]]) -> dict[str, int]:
@@ -604,6 +608,7 @@ class _Compiler:
         })
         cols.update(mg)
         cols["min_gpus"] = st["min_gpus"]
+        cols["memory_basis"] = st["memory_basis"]
         cols.update({
             "model": self.regs["model.preset"] if "model.preset" in self.regs else nan,
             "params": common["params"], "active_params": common["active_params"], "tokens": common["tokens"],
@@ -689,6 +694,8 @@ def compile_spec(spec: Spec, *, point: bool = False) -> Plan:
             field_name = next(k for k, v in CATEGORY_COLUMN.items() if v == col)
             dictionary = c.dicts.get(field_name, CHOICES.get(field_name, ()))
             return OutputColumn(col, "i32", reg, tuple(dictionary), unit=units.get(col, ""))
+        if col in OUTPUT_CHOICES:
+            return OutputColumn(col, "i32", reg, OUTPUT_CHOICES[col], unit=units.get(col, ""))
         if col == "fits":
             return OutputColumn(col, "bool", reg, unit="bool")
         if col in outputs.WHOLE:
@@ -731,6 +738,8 @@ def _point_plan(c: _Compiler, spec: Spec, cols: dict[str, int], available: set[s
                 field_name = next(k for k, v in CATEGORY_COLUMN.items() if v == name)
                 dictionary = c.dicts.get(field_name, CHOICES.get(field_name, ()))
                 out.append(OutputColumn(name, "i32", cols[name], tuple(dictionary)))
+            elif name in OUTPUT_CHOICES:
+                out.append(OutputColumn(name, "i32", cols[name], OUTPUT_CHOICES[name]))
             else:
                 kind = "bool" if name == "fits" else ("i64" if name in outputs.WHOLE else "f64")
                 out.append(OutputColumn(name, kind, cols[name], nullable=True, unit=units.get(name, "")))

@@ -113,18 +113,24 @@ def render(e: Estimate) -> str:
     add(("gradients", f"{e.gradients_gb:,.2f} GB", "trainable params" + (", sharded by DP (ZeRO-2+)" if e.zero >= 2 else "")))
     add(("optimizer", f"{e.optimizer_gb:,.2f} GB", f"{e.optimizer} states" + (", sharded by DP (ZeRO-1+)" if e.zero >= 1 else "")))
     if e.activations_gb is not None:
-        add(("activations", f"{e.activations_gb:,.2f} GB", f"Korthikanti et al. 2022's tensors per layer, {e.attention} "
-             f"attention, recompute {e.recompute}"))
+        how = f"{e.attention} attention, recompute {e.recompute}"
+        if e.memory_basis == "rule":
+            layers = (e.params / (12 * 128 * 128)) ** (1 / 3)
+            seq = e.architecture.get("seq_len") or 2048
+            add(("activations", f"{e.activations_gb:,.2f} GB", f"no architecture given: the shape rule N = 12·L·h², "
+                 f"h = 128·L (L ≈ {layers:.1f}, h ≈ {128 * layers:,.0f}, seq {float(seq):,.0f}), {how}"))
+        else:
+            add(("activations", f"{e.activations_gb:,.2f} GB", f"Korthikanti et al. 2022's tensors per layer, {how}"))
     else:
         add(("activations", "-", "not modelled: needs layers, d_model, heads, seq_len (--model or --arch)"))
     if e.gpu is None:
         verdict = "give --gpu to see whether it fits"
     elif e.gpu_memory_gb is None:
         verdict = "GPU memory unknown"
-    elif e.fits is None:
-        verdict = f"of {e.gpu_memory_gb:g} GB"
     else:
-        verdict = f"of {e.gpu_memory_gb:g} GB: {'fits' if e.fits else 'does not fit'}"
+        on = "" if e.gpus else f" on {e.tensor_parallel * e.pipeline_parallel} GPU" + \
+            ("s (TP·PP, no --gpus)" if e.tensor_parallel * e.pipeline_parallel > 1 else " (no --gpus)")
+        verdict = f"of {e.gpu_memory_gb:g} GB: {'fits' if e.fits else 'does not fit'}{on}"
     add(("total", f"{e.memory_gb_per_gpu:,.2f} GB", verdict))
     if e.min_gpus is not None:
         add(("min GPUs", _int(e.min_gpus), "smallest GPU count (a multiple of TP·PP) whose memory holds this"))

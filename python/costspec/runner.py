@@ -454,6 +454,7 @@ def write(
     message instead of replacing the previous output."""
     target = targets.Target(Path(path), fmt == "parquet", plan.spec.inputs)
     threads = clamp_threads(threads)
+    _import_writer(fmt)
     cheapest = _Cheapest(plan)
     t0 = time.perf_counter()
     kept = 0
@@ -534,6 +535,16 @@ def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,
     if errors:
         raise errors[0]
     return sum(counts), names
+
+
+def _import_writer(fmt: str) -> None:
+    """Import the format's writer before the temporary output exists. A Ctrl-C that lands inside
+    an extension module's initialisation (pyarrow.parquet's reaches ssl) surfaces as whatever
+    that module's init makes of it (a TypeError), not as KeyboardInterrupt; before the temporary
+    exists, there is nothing to clean up and the CLI's own handler reports it."""
+    import importlib
+
+    importlib.import_module({"parquet": "pyarrow.parquet", "arrow": "pyarrow.ipc", "csv": "pyarrow.csv"}[fmt])
 
 
 def _write_table(table: pa.Table, tmp: Path, fmt: str) -> list[str]:

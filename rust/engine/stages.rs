@@ -61,10 +61,11 @@ layout!(MoneyOut { cost_usd, energy_kwh, co2e_kg });
 layout!(MemStatesIn {
     params, trainable_params, layers, d_model, heads, kv_heads, head_dim, ffn_dim, seq_len, experts,
     experts_per_token, gated_mlp, precision, optimizer, zero, tensor_parallel, pipeline_parallel, micro_batch,
-    recompute, attention, mode, base_weights, gpu_memory_gb,
+    recompute, attention, mode, base_weights, gpu_memory_gb, arch_given,
 });
 layout!(MemStatesOut {
     state_weights, state_grads, state_optim, state_activations, state_shardable, state_fixed, min_gpus,
+    memory_basis,
 });
 layout!(MemGpuIn {
     state_weights, state_grads, state_optim, state_activations, state_shardable, state_fixed, zero, gpus,
@@ -113,6 +114,8 @@ pub(crate) const RECOMPUTES: [Recompute; 3] = [Recompute::None, Recompute::Selec
 pub(crate) const PRECISIONS: [Precision; 6] =
     [Precision::Fp32, Precision::Tf32, Precision::Bf16, Precision::Fp16, Precision::Fp8, Precision::Fp4];
 pub(crate) const OPTIMIZERS: [Optimizer; 3] = [Optimizer::Adam, Optimizer::Adam8bit, Optimizer::Sgd];
+/// Where the activation memory's architecture came from (the `memory_basis` output).
+pub(crate) const MEMORY_BASES: [&str; 3] = ["preset", "architecture", "rule"];
 pub(crate) const ATTENTIONS: [Attention; 2] = [Attention::Flash, Attention::Eager];
 pub(crate) const BASE_WEIGHTS: [BaseWeights; 3] = [BaseWeights::Bf16, BaseWeights::Int8, BaseWeights::Nf4];
 
@@ -125,6 +128,7 @@ pub(crate) fn mem_states(v: impl Fn(MemGpuIn) -> f64) -> States {
         grads: v(I::state_grads),
         optim: v(I::state_optim),
         activations: opt(v(I::state_activations)),
+        rule: false, // (the basis is the states stage's output; per-GPU memory does not need it)
         shardable: v(I::state_shardable),
         fixed: v(I::state_fixed),
         min_gpus: opt(v(I::min_gpus)),
@@ -285,6 +289,8 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
             o[O::state_shardable] = s.shardable;
             o[O::state_fixed] = s.fixed;
             o[O::min_gpus] = s.min_gpus.unwrap_or(f64::NAN);
+            // MEMORY_BASES: the preset's architecture, one the spec gives, or the shape rule.
+            o[O::memory_basis] = if s.rule { 2.0 } else if i[I::arch_given] == 1.0 { 1.0 } else { 0.0 };
         }
         Stage::MemGpu => {
             use MemGpuIn as I;
@@ -314,5 +320,6 @@ pub fn categories() -> Vec<(&'static str, Vec<&'static str>)> {
         ("optimizer", OPTIMIZERS.iter().map(|c| c.name()).collect()),
         ("attention", ATTENTIONS.iter().map(|c| c.name()).collect()),
         ("base_weights", BASE_WEIGHTS.iter().map(|c| c.name()).collect()),
+        ("memory_basis", MEMORY_BASES.to_vec()),
     ]
 }

@@ -1,7 +1,7 @@
 //! Memory per GPU: model states (Rajbhandari et al. 2020, ZeRO) and activations (Korthikanti
 //! et al. 2022), split by tensor and pipeline parallelism and sharded over data parallelism.
 
-use crate::model::types::{Attention, Memory, Mode, Optimizer, Point, Precision, Recompute};
+use crate::model::types::{Architecture, Attention, Memory, Mode, Optimizer, Point, Precision, Recompute};
 
 const GB: f64 = 1e9;
 
@@ -61,6 +61,25 @@ pub fn activation_bytes(p: &Point) -> Option<f64> {
     Some(l * per_layer * width)
 }
 
+/// The shape the activation memory assumes when the architecture is not given: N ≈ 12·L·h²
+/// (Kaplan et al. 2020) with h = 128·L and heads of 128 — the GPT-3 and Llama shapes from 7B to
+/// 175B (32 × 4096, 40 × 5120, 96 × 12288) — an MHA block with a 4h MLP, and the given sequence
+/// length, else 2,048. Not rounded: the memory varies smoothly with N.
+pub fn rule_architecture(params: f64, seq_len: Option<f64>) -> Architecture {
+    let layers = (params / (12.0 * 128.0 * 128.0)).cbrt();
+    Architecture {
+        layers: Some(layers),
+        d_model: Some(128.0 * layers),
+        heads: Some(layers),
+        head_dim: Some(128.0), // (also when N is so small that L underflows to 0)
+        seq_len: Some(seq_len.unwrap_or(RULE_SEQ_LEN)),
+        ..Architecture::default()
+    }
+}
+
+/// The rule's sequence length when none is given.
+pub const RULE_SEQ_LEN: f64 = 2048.0;
+
 /// Model states and activations of one model-parallel shard, before data-parallel sharding.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct States {
@@ -69,6 +88,8 @@ pub struct States {
     pub grads: f64,
     pub optim: f64,
     pub activations: Option<f64>,
+    /// Whether the activations come from `rule_architecture` (the architecture was not given).
+    pub rule: bool,
     /// Bytes ZeRO shards over data parallelism, and bytes it does not (activations included).
     pub shardable: f64,
     pub fixed: f64,
@@ -89,7 +110,14 @@ pub fn states(p: &Point, trainable: f64) -> States {
     let weights = (p.params * base + adapters) / model_parallel;
     let grads = trainable * gb / model_parallel;
     let optim = trainable * ob / model_parallel;
-    let activations = activation_bytes(p);
+    let (activations, rule) = match activation_bytes(p) {
+        Some(a) => (Some(a), false),
+        None => {
+            let mut shaped = p.clone();
+            shaped.arch = rule_architecture(p.params, p.arch.seq_len);
+            (activation_bytes(&shaped), true)
+        }
+    };
 
     // ZeRO stage k shards optimizer states (k ≥ 1), gradients (k ≥ 2), weights (k = 3).
     let z = p.zero_stage;
@@ -108,7 +136,7 @@ pub fn states(p: &Point, trainable: f64) -> States {
             Some(model_parallel * (shardable / room * (1.0 - 1e-12)).ceil())
         }
     });
-    States { weights, grads, optim, activations, shardable, fixed, min_gpus }
+    States { weights, grads, optim, activations, rule, shardable, fixed, min_gpus }
 }
 
 /// The bytes a GPU of `cap_gb` holds, with a relative 1e-12 for rounding (what fits is decided
@@ -130,10 +158,8 @@ pub fn per_gpu(s: &States, zero: u8, gpus: Option<f64>, model_parallel: f64, cap
         activations_gb: s.activations.map(|a| a / GB),
         total_gb: total / GB,
         data_parallel,
-        fits: match (cap_gb, data_parallel) {
-            (Some(cap), Some(_)) => Some(total <= capacity_bytes(cap)),
-            _ => None,
-        },
+        // Without a GPU count, on one data-parallel replica (TP·PP GPUs).
+        fits: cap_gb.map(|cap| total <= capacity_bytes(cap)),
         min_gpus: s.min_gpus,
     }
 }
