@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.csv
+import pyarrow.ipc
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
@@ -170,3 +172,48 @@ def test_solving_for_compute_needs_no_hardware(capsys: pytest.CaptureFixture[str
         costspec.solve("tokens", {"cost_usd": 1e6}, params="7B", usd_per_gpu_hour=2)
     code, _, err = run(capsys, "estimate", "--params", "7B", "--solve", "tokens", "--budget-usd", "1e6")
     assert code == 2 and "--budget-usd: a budget needs the run's duration" in err
+
+
+# -- found by a hostile second look at the one evaluation path ------------------------------------
+
+def test_quoted_numbers_beyond_the_float_range_are_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """'1e400' in quotes matched the schema's number pattern and was then dropped as not given."""
+    spec = _spec(tmp_path, 'costspec: 1\nmodel: {params: 7B}\ntraining: {tokens: 1T}\n'
+                           'hardware: {gpu: h100, mfu: 0.4, watts: "1e400"}\nprice: {usd_per_gpu_hour: "1__0"}\n')
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 1 and "s.yaml:4:40: hardware.watts: not a finite number" in out and "[CS301]" in out
+    assert "s.yaml:5:27: price.usd_per_gpu_hour: malformed number" in out and "[CS106]" in out
+    code, _, err = run(capsys, "estimate", "--spec", str(spec))
+    assert code == 2 and "not a finite number" in err
+
+
+def test_columns_a_swept_input_adds_only_when_they_have_values(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """validate passed, sweep refused: peak_tflops (swept precision, no GPU) and data_parallel
+    (swept TP, no count) were added to the written columns without values."""
+    spec = _spec(tmp_path, "costspec: 1\nmodel: {preset: llama2-70b}\n"
+                           "sweep: {grid: {training.precision: [bf16, fp8], parallelism.tensor: [1, 2]}}\n")
+    code, _, _ = run(capsys, "validate", str(spec))
+    assert code == 0
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
+    assert code == 0, err
+    names = pa.csv.read_csv(tmp_path / "o.csv").column_names
+    assert "peak_tflops" not in names and "data_parallel" not in names and "activations_gb" in names
+
+
+def test_fits_is_null_without_a_device_memory_in_every_output(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A user GPU without memory_gb: fits was null in estimate and false in sweeps."""
+    (tmp_path / "cat.yaml").write_text("gpus:\n  - id: Acme-X1\n    peak_tflops: {bf16: 100}\n")
+    spec = _spec(tmp_path, "costspec: 1\ncatalog: {include: [cat.yaml]}\nmodel: {params: 7B}\ntraining: {tokens: 1T}\n"
+                           "hardware: {gpu: acme-x1, mfu: 0.4}\nsweep: {grid: {hardware.count: [8, 16]}}\n")
+    for name in ("o.parquet", "o.csv", "o.arrow"):
+        code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / name), "-q")
+        assert code == 0, err
+    assert pq.read_table(tmp_path / "o.parquet").column("fits").to_pylist() == [None, None]
+    assert pa.csv.read_csv(tmp_path / "o.csv").column("fits").null_count == 2
+    assert pa.ipc.open_file(pa.memory_map(str(tmp_path / "o.arrow"))).read_all().column("fits").to_pylist() == [None] * 2
+    assert costspec.sweep(costspec.load(spec)).column("fits").to_pylist() == [None, None]
+    one = _spec(tmp_path, (tmp_path / "s.yaml").read_text().replace("sweep: {grid: {hardware.count: [8, 16]}}\n", ""),
+                "one.yaml")
+    assert costspec.sweep(costspec.load(one)).column("fits").to_pylist() == [None]

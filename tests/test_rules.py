@@ -69,6 +69,7 @@ CHANGES = [
     _set("training/attention", "eager"), _set("training/base_weights", "nf4"),
     _set("sweep/grid/training.attention", ["flash", "eager"]), _set("sweep/grid/training.base_weights", ["bf16", "int8"]),
     _set("sweep/grid/training.mode", ["lora", "finetune"]),
+    _set("sweep/grid/training.precision", ["bf16", "fp8"]), _set("sweep/grid/parallelism.tensor", [1, 2]),
 ]
 
 

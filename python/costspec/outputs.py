@@ -121,7 +121,7 @@ def written(spec: Spec, gpus: Iterable[Any]) -> list[str]:
         if as_column and as_column not in wanted:
             wanted.append(as_column)
     for name in registry.NAMES:
-        if name not in wanted and name in ALWAYS_IF_SWEPT and ALWAYS_IF_SWEPT[name] & swept:
+        if name not in wanted and name in have and name in ALWAYS_IF_SWEPT and ALWAYS_IF_SWEPT[name] & swept:
             wanted.append(name)
     if any(n.startswith(("solve.", "scaling.")) for n in given_names(spec)):
         wanted += [n for n in ("tokens_per_param", "compute_flops", "loss") if n in have]

@@ -721,7 +721,8 @@ def compile_spec(spec: Spec, *, point: bool = False) -> Plan:
         "tables": c.tables,
         "ops": c.ops,
         "filters": filters,
-        "outputs": [{"reg": o.reg, "kind": o.kind} for o in out_cols],
+        # (flags reach Python as doubles, NaN for no value: `fits` without a device memory is null)
+        "outputs": [{"reg": o.reg, "kind": "f64" if o.kind == "bool" else o.kind} for o in out_cols],
         "messages": c.messages,
     }
     return Plan(spec, c.axes, _nan_safe(plan_json), out_cols, c.axis_values)

@@ -125,7 +125,7 @@ class _Buffers:
 
     @staticmethod
     def _size(c: OutputColumn, n: int) -> int:
-        return n * 8 if c.kind in ("f64", "i64") else (n * 4 if c.kind == "i32" else (n + 7) // 8)
+        return n * 4 if c.kind == "i32" else n * 8  # (flags arrive as doubles: NaN is null)
 
     def batch(self, schema: pa.Schema, offset: int, count: int) -> pa.RecordBatch:
         arrays = []
@@ -146,8 +146,13 @@ class _Buffers:
             elif c.kind == "i32":
                 idx = pa.Array.from_buffers(pa.int32(), count, [None, buf], offset=offset)
                 arr = pa.DictionaryArray.from_arrays(idx, d)
-            else:
-                arr = pa.Array.from_buffers(pa.bool_(), count, [None, buf], offset=offset)
+            else:  # a flag, as a double: nonzero is true, NaN is null
+                data = buf.slice(offset * 8, count * 8)
+                values = pa.Array.from_buffers(pa.float64(), count, [None, data])
+                arr = pc.not_equal(values, 0.0)
+                nan = pc.is_nan(values)
+                if pc.any(nan).as_py():
+                    arr = pc.if_else(nan, pa.scalar(None, pa.bool_()), arr)
             arrays.append(arr)
         return pa.RecordBatch.from_arrays(arrays, schema=schema)
 

@@ -366,8 +366,17 @@ class _Checker:
                 return None
             try:
                 x = parse_number(raw, name)
-            except InputError:
-                if not from_schema_ok:
+            except InputError as e:
+                from costspec.units import looks_numeric
+
+                if isinstance(raw, str) and looks_numeric(raw):  # "1e400", "1__0": the schema's pattern takes them
+                    if "float range" in e.accepted:
+                        self.err(path, "not a finite number", info.accepted + ", within the float range (±1.8e308)",
+                                 schema.describe(raw))
+                    else:
+                        self.err(path, "malformed number", "a number such as 7B, 2T or 1.5e12 (underscores between "
+                                 "digits)", schema.describe(raw))
+                elif not from_schema_ok:
                     self.err(path, "not a number", "a number such as 7B, 2T or 1.5e12", schema.describe(raw))
                 return None
             if not info.ok(x) and (isinstance(raw, str) or not from_schema_ok):

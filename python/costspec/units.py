@@ -13,6 +13,11 @@ _NUMBER = re.compile(r"^\s*([+-]?(?:\d[\d_]*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\
 ACCEPTED = "a number such as 7B, 780B, 2T, 1.5e12 or 70000 (suffixes K, M, B, T, P)"
 
 
+def looks_numeric(text: str) -> bool:
+    """Whether a string has a number's form (with an optional suffix), whatever its value."""
+    return _NUMBER.match(text) is not None
+
+
 def parse_number(value: object, field: str = "value") -> float:
     """Parse a number with an optional magnitude suffix (K=1e3, M=1e6, B=1e9, T=1e12, P=1e15).
 
