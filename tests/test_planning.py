@@ -455,10 +455,11 @@ def test_flops_for_budget() -> None:
 @given(fit=st.sampled_from(scaling.FIT_NAMES), flops=st.floats(1e12, 1e30), ratio=st.floats(1.0, 200.0))
 def test_the_engine_allocates_as_the_reference(fit: str, flops: float, ratio: float) -> None:
     """costspec.optimal runs the compiler's engine ops; the plain-Python reference agrees."""
-    n, d = scaling.optimal(fit, flops, ratio)
+    r = ratio if fit == scaling.RULE else None  # (the parametric fits choose their own ratio)
+    n, d = scaling.optimal(fit, flops, r)
     rn, rd = fit_optimal(scaling.FITS[fit], flops) if fit in scaling.FITS else rule_optimal(flops, ratio)
     assert (n, d) == (pytest.approx(rn, rel=1e-12), pytest.approx(rd, rel=1e-12))
-    loss = scaling.allocation(fit, flops, ratio)["loss"]
+    loss = scaling.allocation(fit, flops, r)["loss"]
     assert loss == (pytest.approx(fit_loss(scaling.FITS[fit], n, d), rel=1e-12) if fit in scaling.FITS else None)
 
 
@@ -544,7 +545,7 @@ def test_cli_optimal_budget(capsys: pytest.CaptureFixture[str]) -> None:
         ([*BASE, "--mfu", "0.4", "--price", "2", "--solve", "tokens"], "--solve needs a target"),
         ([*BASE, "--tokens", "1T", "--mfu", "0.4", "--price", "2", "--solve", "tokens", "--budget-usd", "1e5"],
          "--tokens is given, but --solve tokens solves for it"),
-        ([*BASE, "--mfu", "0.4", "--solve", "tokens", "--budget-usd", "1e5"], "--budget-usd: the budget target needs a price"),
+        ([*BASE, "--mfu", "0.4", "--solve", "tokens", "--budget-usd", "1e5"], "--budget-usd: a budget needs a price (expected --price or --provider)"),
         ([*BASE, "--mfu", "0.4", "--price", "2", "--solve", "tokens", "--budget-usd", "-5"],
          "--budget-usd: got -5, expected a number > 0"),
         ([*BASE, "--mfu", "0.4", "--price", "2", "--solve", "tokens", "--budget-usd", "lots"],

@@ -48,6 +48,15 @@ class UsageFailure(Exception):
     """A one-line usage error, printed as 'costspec: error: ...' with exit status 2."""
 
 
+_SPEC_FIELD = re.compile(r"\b(?:model|training|hardware|price|energy|parallelism|solve|scaling)\.[a-z_]+(?:\.[a-z_]+)?")
+
+
+def _as_flags(msg: str) -> str:
+    """The rules name spec fields: on the command line, the flags that set them."""
+    return _SPEC_FIELD.sub(lambda m: registry.FIELDS[m.group(0)].flag or m.group(0)
+                           if m.group(0) in registry.FIELDS else m.group(0), msg)
+
+
 def describe(err: CostspecError) -> str:
     """The error as one line, naming the flag the user typed."""
     if isinstance(err, CatalogError):
@@ -57,6 +66,7 @@ def describe(err: CostspecError) -> str:
         return f"{flag_for(err.field)}: got {err.given}, expected {accepted}"
     msg = str(err)
     if isinstance(err, ModelInputError):
+        msg = _as_flags(msg)
         if err.field and msg.startswith(f"{err.field}:"):
             return flag_for(err.field) + msg[len(err.field) :]
         if "architecture field" in msg:
@@ -202,7 +212,7 @@ def estimate(ctx: click.Context, /, **o: Any) -> None:
         try:
             solution = solve(o["solve_for"], targets, **inputs)
         except SolveError as e:
-            raise CostspecError(f"{flag_for(e.field)}: {e}") from None
+            raise CostspecError(f"{flag_for(e.field)}: {_as_flags(str(e))}") from None
         if o["as_json"]:
             echo(_dump({**solution.estimate.to_dict(), "solved": _solved(solution)}))
         else:
@@ -274,11 +284,11 @@ def _estimate_spec(ctx: click.Context, o: dict[str, Any]) -> None:
               type=CHOICE(["fp32", "tf32", "bf16", "fp16", "fp8", "fp4"]))
 @click.option("--fit", "fits", multiple=True, type=CHOICE(["hoffmann2022", "besiroglu2024", "tokens-per-param"]),
               help="Fit(s) to use (default: all three); repeatable.")
-@click.option("--tokens-per-param", default="20", show_default=True, metavar="R",
-              help="Ratio of the tokens-per-param rule.")
+@click.option("--tokens-per-param", metavar="R", help="Ratio of the tokens-per-param rule (default 20).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def optimal(flops: str | None, budget_usd: str | None, gpu: str | None, mfu: str | None, price: str | None,
-            provider: str | None, precision: str, fits: tuple[str, ...], tokens_per_param: str, as_json: bool) -> None:
+            provider: str | None, precision: str, fits: tuple[str, ...], tokens_per_param: str | None,
+            as_json: bool) -> None:
     """Compute-optimal parameters and tokens for a FLOPs or dollar budget, under each scaling fit.
 
     \b
@@ -290,8 +300,16 @@ def optimal(flops: str | None, budget_usd: str | None, gpu: str | None, mfu: str
 
     if (flops is None) == (budget_usd is None):
         raise click.UsageError("give --flops or --budget-usd (one of them)")
+    if tokens_per_param is not None and fits and scaling.RULE not in fits:
+        raise click.UsageError("--tokens-per-param is the ratio of --fit tokens-per-param")
+    if len(set(fits)) < len(fits):
+        raise click.UsageError("--fit: each fit once")
     lines = []
+    if budget_usd is None and any(v is not None for v in (gpu, mfu, price, provider)):
+        raise click.UsageError("--gpu, --mfu, --price and --provider price a --budget-usd (a --flops budget needs none)")
     if budget_usd is not None:
+        if price is not None and provider is not None:
+            raise click.UsageError("give --price or --provider, not both")
         if gpu is None or mfu is None or (price is None) == (provider is None):
             raise click.UsageError("--budget-usd needs --gpu, --mfu and one of --price or --provider")
         budget: dict[str, Any] = {"budget_usd": budget_usd, "gpu": gpu, "mfu": mfu, "usd_per_gpu_hour": price,
@@ -301,7 +319,7 @@ def optimal(flops: str | None, budget_usd: str | None, gpu: str | None, mfu: str
     rows: list[dict[str, Any]] = []
     for fit in fits or scaling.FIT_NAMES:
         try:
-            row = scaling.allocation(fit, tokens_per_param=tokens_per_param, **budget)
+            row = scaling.allocation(fit, tokens_per_param=tokens_per_param if fit == scaling.RULE else None, **budget)
         except InputError as e:  # name the flag that set the budget
             field = e.field if e.field != "compute_flops" else "flops"
             raise InputError(field, e.given, e.accepted) from None

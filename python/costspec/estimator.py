@@ -320,22 +320,32 @@ estimate = _evaluated(inputs)
 
 
 def one_point(given: Mapping[str, Any], catalog: Catalog, solve: Mapping[str, Any] | None = None) -> Any:
-    """A one-point Spec of already-checked inputs (spec field -> value; None: not given), whose
-    errors name the estimate() keyword that set the value."""
-    from costspec.spec import Spec, Sweep
+    """The one-point Spec of estimate()'s inputs (spec field -> value; None: not given), checked
+    by the rules every spec meets (``spec.of_keywords``); its errors name the estimate() keyword
+    that set the value."""
+    from costspec.errors import SpecError
+    from costspec.spec import of_keywords
     from costspec.yamlio import Document
 
     fields = {k: v for k, v in given.items() if v is not None}
     fields.update({f"solve.{k}" if k != "for" else "solve.for": v for k, v in (solve or {}).items()})
     data: dict[str, Any] = {"costspec": 1}
+    flags: dict[tuple[str | int, ...], str] = {}
     for path, v in fields.items():
-        section, _, rest = path.partition(".")
-        data.setdefault(section, {})[rest] = v
-    flags: dict[tuple[str | int, ...], str] = {tuple(p.split(".", 1)): FIELDS[p].keyword for p in fields if p in FIELDS}
-    doc = Document("<estimate>", "", data, {(): (1, 1)}, {}, flags)
-    return Spec(file="<estimate>", text="", name=None, description=None, fields=fields, sweep=Sweep(), derive={},
-                where=(), output_path=None, output_format="parquet", catalog=catalog, output_columns=None,
-                keep=None, document=doc)
+        *sections, key = path.split(".")
+        node = data
+        for part in sections:
+            node = node.setdefault(part, {})
+        node[key] = v
+        if path in FIELDS or path.startswith("model.architecture."):
+            flags[tuple(path.split("."))] = FIELDS[path].keyword if path in FIELDS else path.split(".", 1)[1]
+    try:
+        return of_keywords(Document("<estimate>", "", data, {(): (1, 1)}, {}, flags), catalog)
+    except SpecError as e:  # (the keyword it is about, what was expected and found)
+        v = fields.get(e.path)
+        if e.flag and e.expected and isinstance(v, (int, float)) and e.message in ("out of range", "not a finite number"):
+            raise InputError(e.flag, f"{v:g}", e.expected) from None  # (as a keyword's domain error reads)
+        raise ModelInputError(e.format(), e.flag) from None
 
 
 def run_spec(spec: Any, provenance: Provenance) -> Estimate:
@@ -350,7 +360,7 @@ def run_spec(spec: Any, provenance: Provenance) -> Estimate:
     except PointFailed as e:
         raise ModelInputError(str(e), e.field) from None
     except SpecError as e:
-        raise ModelInputError(f"{e.flag}: {e.message}" if e.flag else e.message, e.flag) from None
+        raise ModelInputError(e.format(), e.flag) from None
     return from_row(row, provenance)
 
 

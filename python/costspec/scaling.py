@@ -67,17 +67,18 @@ RULE_SOURCE = ("about 20 tokens per parameter: Chinchilla, 70B parameters on 1.4
                "2022, Table 3: 1B → 20.2B tokens, 10B → 205.1B)")
 
 
-def optimal(fit: str, flops: float | int | str, tokens_per_param: float | int | str = TOKENS_PER_PARAM
+def optimal(fit: str, flops: float | int | str, tokens_per_param: float | int | str | None = None
             ) -> tuple[float, float]:
     """(params, tokens) minimising the fit's loss for ``flops`` = 6·N·D, or the rule's split.
     Raises InputError for an unknown fit, a budget that is not a finite number > 0, or one whose
-    optimum is not at least one parameter and one token."""
+    optimum is not at least one parameter and one token. ``tokens_per_param`` is the rule's ratio
+    (default 20); the parametric fits choose their own."""
     row = allocation(fit, flops, tokens_per_param)
     return row["params"], row["tokens"]
 
 
 def allocation(fit: str, flops: float | int | str | None = None,
-               tokens_per_param: float | int | str = TOKENS_PER_PARAM, *, budget_usd: float | int | str | None = None,
+               tokens_per_param: float | int | str | None = None, *, budget_usd: float | int | str | None = None,
                **hardware: Any) -> dict[str, Any]:
     """The compute-optimal run for a FLOPs budget, or for ``budget_usd`` at the GPU, MFU and price
     of ``hardware`` (``gpu``, ``mfu``, ``usd_per_gpu_hour`` or ``provider``, ``precision``,
@@ -96,8 +97,16 @@ def allocation(fit: str, flops: float | int | str | None = None,
         raise InputError("compute_flops", "both" if flops is not None else "neither",
                          "one budget: FLOPs or budget_usd")
     budget, name = (flops, "compute_flops") if flops is not None else (budget_usd, "budget_usd")
+    chosen = [k for k in ("params", "active_params", "tokens", "dataset_tokens", "epochs") if k in hardware]
+    if chosen:
+        raise InputError(chosen[0], repr(hardware[chosen[0]]), "nothing: the allocation chooses params and tokens")
+    if hardware and budget_usd is None:
+        raise InputError(next(iter(hardware)), repr(next(iter(hardware.values()))),
+                         "budget_usd to go with it (a FLOPs budget needs no hardware)")
+    if tokens_per_param is not None and fit != RULE:
+        raise InputError("tokens_per_param", repr(tokens_per_param), f"the {RULE} fit ({fit} chooses its own ratio)")
     c = parse_number(budget, name)
-    r = parse_number(tokens_per_param, "tokens_per_param")
+    r = parse_number(TOKENS_PER_PARAM if tokens_per_param is None else tokens_per_param, "tokens_per_param")
     for field, v, given in ((name, c, budget), ("tokens_per_param", r, tokens_per_param)):
         if not v > 0:
             raise InputError(field, given if isinstance(given, str) else repr(given), "a number > 0")

@@ -140,7 +140,12 @@ def solve(unknown: str, targets: Mapping[str, float | int | str], **kw: Any) -> 
         if m.active_params and m.active_params != m.params:
             raise SolveError(f"solving for params needs a dense model; {preset} is a mixture of experts")
     fields = {**checked.fields, UNKNOWNS[unknown]: None}
-    spec = one_point(fields, checked.catalog, {"for": UNKNOWNS[unknown], **bounds})
+    try:  # (the rules of a spec's solve: section, naming the target they are about)
+        spec = one_point(fields, checked.catalog, {"for": UNKNOWNS[unknown], **bounds})
+    except ModelInputError as e:
+        if e.field and e.field.startswith("solve."):
+            raise SolveError(str(e).removeprefix(f"{e.field}: "), e.field) from None
+        raise
     p = checked.provenance
     provenance = Provenance("mfu" if unknown == "mfu" else p.given, p.architecture, p.sources)
     from costspec.point import PointFailed

@@ -275,8 +275,12 @@ def _inside(path: Path, root: Path) -> bool:
 
 
 class _Checker:
-    def __init__(self, doc: Document, base: Path, allow_outside: bool = False) -> None:
+    def __init__(self, doc: Document, base: Path, allow_outside: bool = False, catalog: Catalog | None = None) -> None:
+        """``catalog``: a document of estimate() keywords, already typed, with the caller's
+        catalog: the same rules without the JSON Schema pass (its types and domains are checked
+        value by value, its unknown keys named)."""
         self.doc = doc
+        self.keywords = catalog is not None
         self.base = base
         self.allow_outside = allow_outside
         self.inputs: list[Path] = []
@@ -284,7 +288,7 @@ class _Checker:
         self.gpus: list[Any] = []  # the catalog GPUs the spec uses (set by semantics)
         self.hints_left = 100  # 'did you mean' for the first errors only: each compares against every name
         self.errors: list[SpecError] = []
-        self.catalog = Catalog.builtin()
+        self.catalog = catalog if catalog is not None else Catalog.builtin()
         self.checked_axes: list[Axis] = []  # every well-formed axis, kept or not
         self.axis_names: set[str] = set()  # every axis name, well-formed or not (no second error for its uses)
 
@@ -533,7 +537,8 @@ class _Checker:
             self.err((), "a spec is a mapping with costspec, model and hardware keys", "a mapping",
                      schema.describe(data))
             return None
-        self.errors.extend(schema.check(self.doc))
+        if not self.keywords:
+            self.errors.extend(schema.check(self.doc))
         catalog_ok = not any(e.path.startswith("catalog") for e in self.errors)
         self.build_catalog(data.get("catalog"), add_entries=catalog_ok)
 
@@ -549,10 +554,15 @@ class _Checker:
                 items += [(f"architecture.{k}", v) for k, v in body["architecture"].items()]
             for key, raw in items:
                 name = f"{section}.{key}"
-                if name not in FIELDS:
-                    continue  # the schema reports unknown keys
                 path = (section, *key.split("."))
-                v = self.value(name, raw, path, from_schema_ok=True)
+                if name not in FIELDS:
+                    if self.keywords:  # (else the schema reports unknown keys)
+                        arch_keys = [f.key.split(".", 1)[1] for f in FIELDS.values() if f.key.startswith("architecture.")]
+                        self.err(path, f"unknown key {key.split('.')[-1]!r}"
+                                 f"{schema.did_you_mean(key.split('.')[-1], arch_keys)}", "one of " + ", ".join(arch_keys),
+                                 None, key=True)
+                    continue
+                v = self.value(name, raw, path, from_schema_ok=not self.keywords)
                 if v is not None:
                     fields[name] = v
                 where_set[name] = path
@@ -1044,8 +1054,9 @@ class _Checker:
                              "price.usd_per_gpu_hour or price.provider", None, key=True)
 
 
-def _analyse(doc: Document, base: Path, allow_outside: bool = False) -> tuple[Spec | None, list[SpecError]]:
-    c = _Checker(doc, base, allow_outside)
+def _analyse(doc: Document, base: Path, allow_outside: bool = False,
+             catalog: Catalog | None = None) -> tuple[Spec | None, list[SpecError]]:
+    c = _Checker(doc, base, allow_outside, catalog)
     try:
         spec = c.run()
     except RecursionError:
@@ -1065,3 +1076,14 @@ def _dedupe(errors: list[SpecError]) -> list[SpecError]:
             out.append(e)
     return out
 
+
+def of_keywords(doc: Document, catalog: Catalog) -> Spec:
+    """The checked one-point spec of estimate()'s keywords (``doc``: their values under spec
+    paths, its flags naming the keyword of each): the rules every spec meets, without the JSON
+    Schema pass. Raises SpecError naming the keyword."""
+    spec, errors = _analyse(doc, Path.cwd(), catalog=catalog)
+    if errors:
+        errors[0].errors = errors
+        raise errors[0]
+    assert spec is not None
+    return spec
