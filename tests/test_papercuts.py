@@ -217,3 +217,51 @@ def test_fits_is_null_without_a_device_memory_in_every_output(tmp_path: Path,
     one = _spec(tmp_path, (tmp_path / "s.yaml").read_text().replace("sweep: {grid: {hardware.count: [8, 16]}}\n", ""),
                 "one.yaml")
     assert costspec.sweep(costspec.load(one)).column("fits").to_pylist() == [None]
+
+
+@pytest.mark.parametrize("training,where,needs", [
+    ("{tokens: 134B, recompute: selective}", "3:37: training.recompute", "recompute 'selective' needs architecture"),
+    ("{tokens: 134B, convention: palm}", "3:38: training.convention", "convention 'palm' needs architecture"),
+    ("{tokens: 134B, convention: megatron}", "3:38: training.convention", "convention 'megatron' needs"),
+    ("{tokens: 134B, mode: lora, lora_rank: 8}", "3:38: training.lora_rank", "LoRA by rank needs architecture"),
+])
+def test_what_needs_an_architecture_is_checked_by_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                           training: str, where: str, needs: str) -> None:
+    """validate passed these; estimate --spec then failed at the wrong place (training.convention)."""
+    spec = _spec(tmp_path, f"costspec: 1\nmodel: {{params: 7B}}\ntraining: {training}\n")
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 1 and f"s.yaml:{where}: {needs}" in out and "[CS601]" in out
+    code, _, err = run(capsys, "estimate", "--spec", str(spec))
+    assert code == 2 and needs in err
+    # With a preset that has the fields, or the fields given, it is fine.
+    ok = _spec(tmp_path, f"costspec: 1\nmodel: {{preset: llama2-7b}}\ntraining: {training}\n", "ok.yaml")
+    assert run(capsys, "validate", str(ok))[0] == 0
+
+
+def test_a_minimum_gpu_count_past_2_to_the_52_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """It was written as int64's largest value (9223372036854775807)."""
+    spec = _spec(tmp_path, "costspec: 1\nmodel: {params: 1e26, architecture: {layers: 1, d_model: 128, heads: 1, "
+                           "seq_len: 128}}\ntraining: {tokens: 1e12}\nhardware: {gpu: h100, mfu: 1}\n")
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
+    assert code == 2 and "params: got 1e+26, expected a model whose minimum GPU count is at most 4.5e15" in err
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_estimate_keywords_meet_the_spec_rules(capsys: pytest.CaptureFixture[str]) -> None:
+    """estimate() and its flags skipped the spec checker: these were accepted or mis-explained."""
+    for args, needle in (
+        (["--model", "llama2-70b", "--gpu", "h100", "--wall-clock-days", "10"], "--wall-clock-days: wall_clock_days needs --gpus"),
+        (["--model", "llama2-7b", "--mode", "lora", "--lora-rank", "16", "--lora-fraction", "0.1"], "not both"),
+        (["--params", "7B", "--tokens", "1T", "--price", "-5"], "--price: got -5, expected a number >= 0"),
+        (["--params", "7B", "--tokens", "1T", "--pue", "0.5"], "--pue: got 0.5, expected a number >= 1"),
+        (["--params", "7B", "--tokens", "1T", "--arch", "layerz=3"], "--arch layerz=...: unknown key 'layerz' (did you mean 'layers'?)"),
+        (["--model", "llama2-7b", "--arch", "layers=1.5"], "--arch layers=...: got 1.5, expected a whole number"),
+    ):
+        code, _, err = run(capsys, "estimate", *args)
+        assert code == 2 and needle in err and err.count("\n") == 1, (args, err)
+    with pytest.raises(costspec.InputError, match="nothing: the allocation chooses params and tokens"):
+        costspec.scaling.allocation("besiroglu2024", budget_usd=1e6, gpu="h100", mfu=0.4, tokens=5)
+    with pytest.raises(costspec.ModelInputError, match="a dollar budget needs a price"):
+        costspec.scaling.allocation("besiroglu2024", budget_usd=1e6, gpu="h100", mfu=0.4)
+    with pytest.raises(costspec.InputError, match="tokens-per-param fit"):
+        costspec.optimal("besiroglu2024", 1e23, 5)

@@ -85,7 +85,7 @@ CODES: tuple[Code, ...] = (
     # What the inputs say together.
     _c("CS601", "missing-input", "An input the model needs is missing.",
        r"^(give (a model|hardware\.gpu|training\.tokens)|mode lora needs|wall_clock_days needs|epochs multiply"
-       r"|[\w.]+ needs hardware\.gpu)"),
+       r"|[\w.]+ needs hardware\.gpu)|needs architecture fields?"),
     _c("CS602", "duration", "More than one of mfu, gpu_hours and wall_clock_days.", r"^give one of hardware\.mfu"),
     _c("CS603", "conflicting-inputs", "Inputs that cannot be given together.",
        r"(not both|sizes LoRA adapters)"),

@@ -924,6 +924,7 @@ class _Checker:
                      "not both", None, None, key=True)
 
         self.planning(fields, where_set, swept, present, values_of, resolved["model.preset"])
+        self.architecture_needed(where_set, swept, present, values_of, resolved["model.preset"])
 
         # Every GPU has a peak at every precision the spec uses, and every provider a price for it.
         gpus = resolved["hardware.gpu"]
@@ -950,6 +951,42 @@ class _Checker:
                              f"unknown provider {prov!r}", e.accepted, None)
                     break
 
+
+    # What needs architecture fields (rust/model/flops.rs and estimate.rs say the same at a point).
+    NEEDS_ARCHITECTURE = (
+        ("training.convention", "palm", "convention 'palm'", ("layers", "heads", "seq_len"), True),
+        ("training.convention", "megatron", "convention 'megatron'",
+         ("layers", "d_model", "heads", "ffn_dim", "vocab", "seq_len"), True),
+        ("training.recompute", "selective", "recompute 'selective'", ("layers", "heads", "seq_len"), True),
+        ("training.lora_rank", None, "LoRA by rank", ("layers", "d_model", "heads"), False),
+    )
+
+    def architecture_needed(self, where_set: Mapping[str, tuple[Any, ...]], swept: Mapping[str, Axis],
+                            present: Callable[[str], bool],
+                            values_of: Callable[[str], list[tuple[Value, tuple[Any, ...]]]], presets: list[Any]) -> None:
+        """A FLOPs count, recomputation or LoRA rank that needs architecture fields the model does
+        not give (neither its preset nor model.architecture): located at the choice that needs them."""
+        if present("model.preset") and not presets:
+            return  # (an unknown preset is reported)
+        given = {a for a in registry.ARCHITECTURE if present(f"model.architecture.{a}")}
+        shapes = [(m.id, given | {k for k, v in m.architecture.items() if v}) for m in presets] or [(None, given)]
+        for name, value, what, needed, head_dim in self.NEEDS_ARCHITECTURE:
+            if not present(name):
+                continue
+            hits = [p for v, p in values_of(name) if value is None or v == value] if value is not None else \
+                [where_set.get(name) or (swept[name].path if name in swept else (name.split(".")[0],))]
+            if not hits:
+                continue
+            for preset, have in shapes:
+                missing = [f for f in needed if f not in have]
+                if head_dim and "head_dim" not in have and "d_model" not in have:
+                    missing.append("head_dim (or d_model)")
+                if missing:
+                    of = f"preset {preset} does not give" if preset else "the model does not give"
+                    self.err(hits[0], f"{what} needs architecture field{'s' if len(missing) > 1 else ''} "
+                             f"{', '.join(missing)}, which {of}", "a model preset with an architecture, or "
+                             "model.architecture fields", None, key=value is None)
+                    break
 
     def planning(self, fields: dict[str, Value], where_set: Mapping[str, tuple[Any, ...]],
                  swept: Mapping[str, Axis], present: Callable[[str], bool],

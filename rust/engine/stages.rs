@@ -116,6 +116,8 @@ pub(crate) const PRECISIONS: [Precision; 6] =
 pub(crate) const OPTIMIZERS: [Optimizer; 3] = [Optimizer::Adam, Optimizer::Adam8bit, Optimizer::Sgd];
 /// Where the activation memory's architecture came from (the `memory_basis` output).
 pub(crate) const MEMORY_BASES: [&str; 3] = ["preset", "architecture", "rule"];
+/// The largest whole count (2^52): every whole number below it is a float exactly.
+pub(crate) const MAX_WHOLE: f64 = 4_503_599_627_370_496.0;
 pub(crate) const ATTENTIONS: [Attention; 2] = [Attention::Flash, Attention::Eager];
 pub(crate) const BASE_WEIGHTS: [BaseWeights; 3] = [BaseWeights::Bf16, BaseWeights::Int8, BaseWeights::Nf4];
 
@@ -288,6 +290,17 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
             o[O::state_activations] = s.activations.unwrap_or(f64::NAN);
             o[O::state_shardable] = s.shardable;
             o[O::state_fixed] = s.fixed;
+            if let Some(m) = s.min_gpus {
+                if m > MAX_WHOLE {
+                    // (counts are whole numbers a float holds exactly; an int64 column cannot say more)
+                    return Err(crate::model::types::out_of_range(
+                        "params",
+                        p.params,
+                        "a model whose minimum GPU count is at most 4.5e15 (2^52)",
+                    )
+                    .to_string());
+                }
+            }
             o[O::min_gpus] = s.min_gpus.unwrap_or(f64::NAN);
             // MEMORY_BASES: the preset's architecture, one the spec gives, or the shape rule.
             o[O::memory_basis] = if s.rule { 2.0 } else if i[I::arch_given] == 1.0 { 1.0 } else { 0.0 };

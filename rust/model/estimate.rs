@@ -354,16 +354,19 @@ mod tests {
 
     #[test]
     fn min_gpus_fits_exactly() {
+        // (model states only: the memory model on an architecture without activations)
+        use crate::model::memory::memory;
         let mut p = base();
+        p.arch = crate::model::memory::tests::states_only();
         p.gpus = Some(16.0);
-        let o = estimate(&p).unwrap();
+        let m = memory(&p, p.params);
         // 70e9 × 16 bytes fully sharded over dp: 1120 GB / 80 GB = 14 GPUs.
-        assert_eq!(o.memory.min_gpus, Some(14.0));
-        assert_eq!(o.memory.fits, Some(true));
+        assert_eq!(m.min_gpus, Some(14.0));
+        assert_eq!(m.fits, Some(true));
         p.gpus = Some(14.0);
-        assert_eq!(estimate(&p).unwrap().memory.fits, Some(true));
+        assert_eq!(memory(&p, p.params).fits, Some(true));
         p.gpus = Some(13.0);
-        assert_eq!(estimate(&p).unwrap().memory.fits, Some(false));
+        assert_eq!(memory(&p, p.params).fits, Some(false));
     }
 
     #[test]
@@ -373,15 +376,15 @@ mod tests {
         let mut p = base();
         p.params = 10e9;
         p.active_params = 10e9;
-        p.arch = Default::default();
+        p.arch = crate::model::memory::tests::states_only();
         p.zero_stage = 0;
         p.tensor_parallel = 2.0;
         p.gpus = Some(2.0);
-        let m = estimate(&p).unwrap().memory;
+        let m = crate::model::memory::memory(&p, p.params);
         assert_eq!((m.fits, m.min_gpus, m.total_gb), (Some(true), Some(2.0), 80.0));
         p.params = 10.001e9;
         p.active_params = p.params;
-        let m = estimate(&p).unwrap().memory;
+        let m = crate::model::memory::memory(&p, p.params);
         assert_eq!((m.fits, m.min_gpus), (Some(false), None));
     }
 }

@@ -171,7 +171,7 @@ pub fn memory(p: &Point, trainable: f64) -> Memory {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -226,12 +226,38 @@ mod tests {
         assert_eq!(full, 96.0 * 2.0 * sbh / 8.0);
     }
 
+    /// An architecture with no activations (sequence length 0): model states only. (Without an
+    /// architecture the activations take the shape rule.)
+    pub(crate) fn states_only() -> crate::model::types::Architecture {
+        crate::model::types::Architecture {
+            layers: Some(1.0),
+            d_model: Some(1.0),
+            heads: Some(1.0),
+            seq_len: Some(0.0),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn no_architecture_takes_the_shape_rule() {
+        // 7B: L = (7e9 / (12·128²))^(1/3) ≈ 32.9, h = 128·L; flash, no recomputation: 34·s·h + 4·a·s per layer.
+        let mut p = point(Recompute::None, 1.0, 0, 1.0);
+        p.params = 7e9;
+        p.arch = Default::default();
+        let s = states(&p, p.params);
+        let l = (7e9f64 / (12.0 * 128.0 * 128.0)).cbrt();
+        let want = l * 2048.0 * (34.0 * 128.0 * l + 4.0 * l);
+        assert!(s.rule && (s.activations.unwrap() / want - 1.0).abs() < 1e-12);
+        p.arch = states_only();
+        assert!(!states(&p, p.params).rule);
+    }
+
     #[test]
     fn zero_stages_shard_what_the_paper_says() {
         // ZeRO paper Figure 1: 7.5B params, 64-way DP: 120 GB (stage 0), 31.4 (1), 16.6 (2), 1.9 (3).
         let mut p = point(Recompute::Full, 1.0, 0, 64.0);
         p.params = 7.5e9;
-        p.arch = Default::default(); // model states only, as in the figure
+        p.arch = states_only(); // model states only, as in the figure
         let expect = [120.0, 31.4, 16.6, 1.9];
         for (zero, want) in expect.iter().enumerate() {
             p.zero_stage = zero as u8;
