@@ -265,3 +265,23 @@ def test_estimate_keywords_meet_the_spec_rules(capsys: pytest.CaptureFixture[str
         costspec.scaling.allocation("besiroglu2024", budget_usd=1e6, gpu="h100", mfu=0.4)
     with pytest.raises(costspec.InputError, match="tokens-per-param fit"):
         costspec.optimal("besiroglu2024", 1e23, 5)
+
+
+def test_whole_counts_are_checked_by_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The schema says > 0; a count must also be whole (the engine refused 2.5 GPUs at run time)."""
+    spec = _spec(tmp_path, "costspec: 1\nmodel: {preset: llama2-7b, architecture: {layers: 1.5}}\n"
+                           "training: {micro_batch: 1.5}\nhardware: {gpu: h100, mfu: 0.4, count: 2.5}\n")
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 1 and out.count("expected a whole number from 1 to 4.5e15") == 3 and "[CS205]" in out
+
+
+def test_the_breakdown_shows_huge_figures_short_and_the_right_hint(capsys: pytest.CaptureFixture[str],
+                                                                   tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "estimate", "--params", "1e150", "--tokens", "1e150", "--gpu", "h100", "--mfu", "1",
+                       "--gpus", "4e15", "--price", "1e10")
+    assert code == 0 and max(len(line) for line in out.splitlines() if not line.startswith("  peak_tflops:")) < 200
+    assert "$1.685e+292" in out and "5e+125 GB" in out
+    (tmp_path / "cat.yaml").write_text("gpus:\n  - id: Acme-X1\n    peak_tflops: {bf16: 100}\n    memory_gb: 80\n")
+    code, out, _ = run(capsys, "estimate", "--params", "7B", "--tokens", "1T", "--gpu", "acme-x1", "--mfu", "0.4",
+                       "--grid-kg-per-kwh", "0.4", "--catalog", str(tmp_path / "cat.yaml"))
+    assert code == 0 and "CO2e                      -  needs the energy: give --watts" in out

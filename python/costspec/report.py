@@ -7,7 +7,13 @@ from costspec.units import format_si
 
 
 def _money(x: float) -> str:
+    if x >= 1e15:  # (not a 300-digit integer)
+        return f"${x:.4g}"
     return f"${x:,.0f}" if x >= 100 else f"${x:,.2f}"
+
+
+def _gb(x: float) -> str:
+    return f"{x:.4g} GB" if x >= 1e15 else f"{x:,.2f} GB"
 
 
 def _pct(x: float) -> str:
@@ -15,10 +21,12 @@ def _pct(x: float) -> str:
 
 
 def _int(x: float) -> str:
-    return f"{x:,.0f}"
+    return f"{x:.4g}" if x >= 1e15 else f"{x:,.0f}"
 
 
 def _hours(x: float) -> str:
+    if x >= 1e15:
+        return f"{x:.4g}"
     return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
 
 
@@ -79,7 +87,7 @@ def render(e: Estimate) -> str:
         add(("HFU", _pct(e.hfu), "MFU × hardware FLOPs / model FLOPs"))
         if e.wall_clock_days is not None and e.given != "wall_clock_days":
             days = e.wall_clock_days
-            shown = f"{days:,.1f} days" if days >= 2 else f"{days * 24:.3g} hours"
+            shown = f"{days:.4g} days" if days >= 1e15 else (f"{days:,.1f} days" if days >= 2 else f"{days * 24:.3g} hours")
             add(("wall clock", shown, f"GPU-hours / {_int(e.gpus or 0)} GPUs" + (" / 24" if days >= 2 else "")))
         elif e.wall_clock_days is None:
             add(("wall clock", "-", "give --gpus"))
@@ -98,7 +106,10 @@ def render(e: Estimate) -> str:
         else:
             add(("energy", "-", f"{e.gpu} has no TDP in the catalog: give --watts"))
         if e.co2e_kg is not None:
-            add(("CO2e", f"{e.co2e_kg / 1000:,.2f} t", f"energy × {e.grid_kg_co2e_per_kwh:g} kg CO2e/kWh"))
+            t = e.co2e_kg / 1000
+            add(("CO2e", f"{t:.4g} t" if t >= 1e15 else f"{t:,.2f} t", f"energy × {e.grid_kg_co2e_per_kwh:g} kg CO2e/kWh"))
+        elif e.energy_kwh is None:
+            add(("CO2e", "-", "needs the energy: give --watts"))
         else:
             add(("CO2e", "-", "give --grid-kg-per-kwh (e.g. 0.385, the US average Meta's model cards use)"))
 
@@ -109,18 +120,18 @@ def render(e: Estimate) -> str:
     )
     base = {"nf4": "NF4 base (4.127 bits/param, QLoRA) + adapters, ", "int8": "int8 base + adapters, ",
             "bf16": "16-bit base + adapters, "}.get(e.base_weights or "", "") if e.mode == "lora" else ""
-    add(("weights", f"{e.weights_gb:,.2f} GB", base + "sharded by TP·PP" + (" and DP (ZeRO-3)" if e.zero >= 3 else "")))
-    add(("gradients", f"{e.gradients_gb:,.2f} GB", "trainable params" + (", sharded by DP (ZeRO-2+)" if e.zero >= 2 else "")))
-    add(("optimizer", f"{e.optimizer_gb:,.2f} GB", f"{e.optimizer} states" + (", sharded by DP (ZeRO-1+)" if e.zero >= 1 else "")))
+    add(("weights", _gb(e.weights_gb), base + "sharded by TP·PP" + (" and DP (ZeRO-3)" if e.zero >= 3 else "")))
+    add(("gradients", _gb(e.gradients_gb), "trainable params" + (", sharded by DP (ZeRO-2+)" if e.zero >= 2 else "")))
+    add(("optimizer", _gb(e.optimizer_gb), f"{e.optimizer} states" + (", sharded by DP (ZeRO-1+)" if e.zero >= 1 else "")))
     if e.activations_gb is not None:
         how = f"{e.attention} attention, recompute {e.recompute}"
         if e.memory_basis == "rule":
             layers = (e.params / (12 * 128 * 128)) ** (1 / 3)
             seq = e.architecture.get("seq_len") or 2048
-            add(("activations", f"{e.activations_gb:,.2f} GB", f"no architecture given: the shape rule N = 12·L·h², "
-                 f"h = 128·L (L ≈ {layers:.1f}, h ≈ {128 * layers:,.0f}, seq {float(seq):,.0f}), {how}"))
+            add(("activations", _gb(e.activations_gb), f"no architecture given: the shape rule N = 12·L·h², "
+                 f"h = 128·L (L ≈ {layers:.4g}, h ≈ {_int(128 * layers)}, seq {_int(float(seq))}), {how}"))
         else:
-            add(("activations", f"{e.activations_gb:,.2f} GB", f"Korthikanti et al. 2022's tensors per layer, {how}"))
+            add(("activations", _gb(e.activations_gb), f"Korthikanti et al. 2022's tensors per layer, {how}"))
     else:
         add(("activations", "-", "not modelled: needs layers, d_model, heads, seq_len (--model or --arch)"))
     if e.gpu is None:
@@ -131,7 +142,7 @@ def render(e: Estimate) -> str:
         on = "" if e.gpus else f" on {e.tensor_parallel * e.pipeline_parallel} GPU" + \
             ("s (TP·PP, no --gpus)" if e.tensor_parallel * e.pipeline_parallel > 1 else " (no --gpus)")
         verdict = f"of {e.gpu_memory_gb:g} GB: {'fits' if e.fits else 'does not fit'}{on}"
-    add(("total", f"{e.memory_gb_per_gpu:,.2f} GB", verdict))
+    add(("total", _gb(e.memory_gb_per_gpu), verdict))
     if e.min_gpus is not None:
         add(("min GPUs", _int(e.min_gpus), "smallest GPU count (a multiple of TP·PP) whose memory holds this"))
     elif e.gpu_memory_gb is not None:

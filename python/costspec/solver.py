@@ -121,7 +121,7 @@ def solve(unknown: str, targets: Mapping[str, float | int | str], **kw: Any) -> 
         kw.get(k) is not None for k in ("mfu", "gpu_hours", "wall_clock_days")))
     for name in bounds:
         if name != "model_flops" and not timed:
-            raise SolveError(f"a {TARGETS[name]} needs the run's duration: give gpu and one of mfu, gpu_hours, "
+            raise SolveError(f"{'an' if TARGETS[name][0] in 'aeiou' else 'a'} {TARGETS[name]} needs the run's duration: give gpu and one of mfu, gpu_hours, "
                              "wall_clock_days" + ("" if unknown in ("gpus", "mfu") else " (or solve for mfu)"),
                              f"solve.{name}")
     duration = next((k for k in ("gpu_hours", "wall_clock_days") if kw.get(k) is not None), "mfu")
@@ -246,7 +246,8 @@ def explain(unknown: str, bounds: Mapping[str, float], row: Mapping[str, Any], e
     x = _value(unknown, t)
     lo, hi = DOMAIN[unknown]  # (the compiler clamps to the same range, then checks the targets)
     if unknown != "mfu" and not x <= hi:
-        return SolveError(f"impossible: the {TARGETS[binding]} {bounds[binding]:.6g} gives {unknown} = {x:.3g}, "
+        shown = f"{x:.3g}" if math.isfinite(x) else "a value beyond the float range"
+        return SolveError(f"impossible: the {TARGETS[binding]} {bounds[binding]:.6g} gives {unknown} = {shown}, "
                           f"beyond the {hi:g} costspec evaluates", f"solve.{binding}")
     if unknown in ("tokens", "params") and not x >= lo:
         return SolveError(f"impossible: the {TARGETS[binding]} {bounds[binding]:.6g} allows {unknown} = {x:.3g}, "

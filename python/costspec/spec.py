@@ -383,8 +383,8 @@ class _Checker:
                 elif not from_schema_ok:
                     self.err(path, "not a number", "a number such as 7B, 2T or 1.5e12", schema.describe(raw))
                 return None
-            if not info.ok(x) and (isinstance(raw, str) or not from_schema_ok):
-                self.err(path, "out of range", info.accepted, schema.describe(raw))
+            if not info.ok(x):  # (the registry's domain: whole counts too, which the schema cannot say; one
+                self.err(path, "out of range", info.accepted, schema.describe(raw))  # error per spot)
             return x
         text = str(raw).lower() if isinstance(raw, (str, int, bool)) else None
         if info.kind in ("choice", "flag"):
