@@ -285,3 +285,20 @@ def test_the_breakdown_shows_huge_figures_short_and_the_right_hint(capsys: pytes
     code, out, _ = run(capsys, "estimate", "--params", "7B", "--tokens", "1T", "--gpu", "acme-x1", "--mfu", "0.4",
                        "--grid-kg-per-kwh", "0.4", "--catalog", str(tmp_path / "cat.yaml"))
     assert code == 0 and "CO2e                      -  needs the energy: give --watts" in out
+
+
+def test_estimate_spec_reads_stdin_and_a_free_budget_is_refused(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    spec = "costspec: 1\nmodel: {preset: llama2-70b}\nhardware: {gpu: a100-80gb, mfu: 0.4}\n"
+    proc = subprocess.run([sys.executable, "-m", "costspec.cli", "estimate", "--spec", "-", "--set", "hardware.mfu=0.5"],
+                          input=spec, capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0 and "MFU                   50.0%  given" in proc.stdout
+    proc = subprocess.run([sys.executable, "-m", "costspec.cli", "estimate", "--spec", "-"], input="model: 5\n",
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2 and "<stdin>:1:8: model: wrong type" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "costspec.cli", "estimate", "--params", "7B", "--gpu", "h100", "--mfu",
+                           "0.4", "--price", "0", "--solve", "tokens", "--budget-usd", "1e6"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2 and "--price: a budget at a price of 0 fixes nothing" in proc.stderr

@@ -165,7 +165,7 @@ def _field_options(command: Any) -> Any:
                    "overrides the preset's.")
 @click.option("--catalog", "catalog_files", multiple=True, metavar="FILE", help="Extra catalog entries (YAML/JSON); repeatable.")
 @click.option("--spec", "spec_file", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Evaluate a one-point spec file instead of flags.")
+              help="Evaluate a one-point spec file instead of flags (- reads it from stdin).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @SET
 @ALLOW_INCLUDE_OUTSIDE
@@ -247,7 +247,14 @@ def _estimate_spec(ctx: click.Context, o: dict[str, Any]) -> None:
         raise click.UsageError(f"--spec takes every input from the spec; drop {', '.join(clashing)}")
     if o["catalog_files"]:
         raise click.UsageError("--spec takes its catalog from the spec (catalog: include: [FILE])")
-    result = evaluate(load(o["spec_file"], allow_include_outside=o["allow_include_outside"], sets=o["sets"]))
+    if o["spec_file"] == "-":  # (as validate: one spec from stdin)
+        from costspec.spec import load_text
+        from costspec.validation import stdin_text
+
+        spec = load_text(stdin_text(), "<stdin>", allow_include_outside=o["allow_include_outside"], sets=o["sets"])
+    else:
+        spec = load(o["spec_file"], allow_include_outside=o["allow_include_outside"], sets=o["sets"])
+    result = evaluate(spec)
     if o["as_json"]:
         d = result.to_dict()
         if result.solution is not None:

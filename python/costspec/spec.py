@@ -207,10 +207,12 @@ def load(path: str | Path, overrides: Overrides | None = None, *, allow_include_
 
 
 def load_text(text: str, file: str = "<string>", base: Path | None = None, *,
-              allow_include_outside: bool = False) -> Spec:
+              allow_include_outside: bool = False, sets: Sequence[str] = ()) -> Spec:
     """Like load(), for a spec held in a string (``file`` names it in errors; includes resolve
     against ``base``, default the current folder)."""
-    spec, errors = _analyse(yamlio.parse(text, file), base or Path.cwd(), allow_include_outside)
+    doc = yamlio.parse(text, file)
+    doc.apply_sets(_sets(sets))
+    spec, errors = _analyse(doc, base or Path.cwd(), allow_include_outside)
     if errors:
         errors[0].errors = errors
         raise errors[0]
@@ -1050,6 +1052,9 @@ class _Checker:
                     self.err(at(f"solve.{t}", ("solve",)), f"solve.{t} needs the run's duration",
                              ("" if present("hardware.gpu") else "hardware.gpu and ") + "one of hardware.mfu, "
                              "gpu_hours, wall_clock_days (or solve.for: hardware.mfu)", None, key=True)
+            if "cost_usd" in targets and fields.get("price.usd_per_gpu_hour") == 0:
+                self.err(at("price.usd_per_gpu_hour", ("price",)), "a budget at a price of 0 fixes nothing (the run "
+                         "costs nothing at any size)", "a price > 0, or another target", "0", key=True)
             if "cost_usd" in targets and not has_price:
                 self.err(at("solve.cost_usd", ("solve",)), "a budget needs a price", "price.usd_per_gpu_hour or "
                          "price.provider", None, key=True)

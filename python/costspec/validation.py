@@ -164,18 +164,26 @@ def run_validate(paths: tuple[str, ...], fmt: str | None, allow_include_outside:
     return 1 if any(errs for _, errs in unique) else 0
 
 
-def _validate_stdin(allow_include_outside: bool, validate_text: Any, sets: tuple[str, ...] = ()) -> list[SpecError]:
-    """A spec piped in: read at most 1 MiB, checked as '<stdin>' (includes relative to the current folder)."""
+def stdin_text() -> str:
+    """A spec piped in, read as '<stdin>': at most 1 MiB of UTF-8. Raises SpecError."""
     from costspec.yamlio import MAX_BYTES
 
     raw = sys.stdin.buffer.read(MAX_BYTES + 1)
     if len(raw) > MAX_BYTES:
-        return [SpecError("<stdin>", 1, 1, "", f"the file is larger than the {MAX_BYTES:,}-byte limit")]
+        raise SpecError("<stdin>", 1, 1, "", f"the file is larger than the {MAX_BYTES:,}-byte limit")
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
-        return [SpecError("<stdin>", line, 1, "", f"not UTF-8 text ({e.reason} at byte {e.start})")]
+        raise SpecError("<stdin>", line, 1, "", f"not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
+def _validate_stdin(allow_include_outside: bool, validate_text: Any, sets: tuple[str, ...] = ()) -> list[SpecError]:
+    """A spec piped in, checked as '<stdin>' (includes relative to the current folder)."""
+    try:
+        text = stdin_text()
+    except SpecError as e:
+        return [e]
     errors: list[SpecError] = validate_text(text, "<stdin>", allow_include_outside=allow_include_outside,
                                                  sets=sets)
     return errors
