@@ -59,7 +59,8 @@ def test_nf4_and_int8_bases() -> None:
 
 
 @pytest.mark.parametrize("preset,gpu,rank,base,recompute,source", [
-    ("llama-65b", "l40s", 64, "nf4", "full", "QLoRA: a 65B model finetuned on a single 48 GB GPU"),
+    ("llama-65b", "rtx-a6000", 64, "nf4", "full", "QLoRA: a 65B model finetuned on a single 48 GB GPU"),
+    ("llama-33b", "rtx-3090", 64, "nf4", "full", "QLoRA: 33B on a single 24 GB consumer GPU"),
     ("llama-33b", "rtx4090", 64, "nf4", "full", "QLoRA: Guanaco 33B on a 24 GB consumer GPU"),
     ("llama-7b", "rtx4090", 16, None, "none", "LoRA 7B at sequence 2048 on a 24 GB GPU"),
 ])
