@@ -23,6 +23,7 @@ class RefPoint:
     convention: str = "6nd"
     recompute: str = "none"
     attention: str = "flash"
+    logits: str = "full"
     mode: str = "pretrain"
     base_weights: str | None = None
     lora_rank: float | None = None
@@ -201,7 +202,13 @@ def evaluate(p: RefPoint) -> dict[str, Any]:
     w_pg = weights / div if p.zero >= 3 else weights
     g_pg = grads / div if p.zero >= 2 else grads
     o_pg = opt / div if p.zero >= 1 else opt
-    total = w_pg + g_pg + o_pg + (act or 0)
+    # One micro-batch's fp32 logits on the last stage (s·b·V/t values), the first stage's L
+    # layers of activations against the last stage's L/p layers and the logits.
+    vocab = a.get("vocab") or 32000
+    seq = a.get("seq_len") or 2048
+    logits = 0.0 if p.logits == "chunked" else 4 * seq * p.micro_batch * vocab / p.tensor_parallel
+    peak = max(act or 0, (act or 0) / p.pipeline_parallel + logits)
+    total = w_pg + g_pg + o_pg + peak
     min_gpus = None
     if p.gpu_memory_gb is not None:
         cap = p.gpu_memory_gb * 1e9 * (1 + 1e-12)
@@ -211,7 +218,7 @@ def evaluate(p: RefPoint) -> dict[str, Any]:
                 (weights / d if p.zero >= 3 else weights)
                 + (grads / d if p.zero >= 2 else grads)
                 + (opt / d if p.zero >= 1 else opt)
-                + (act or 0)
+                + peak
             )
 
         # used(d) falls as the data-parallel degree d grows: search for the smallest d that fits.
@@ -240,6 +247,7 @@ def evaluate(p: RefPoint) -> dict[str, Any]:
         "gradients_gb": g_pg / 1e9,
         "optimizer_gb": o_pg / 1e9,
         "activations_gb": None if act is None else act / 1e9,
+        "logits_gb": logits / 1e9,
         "memory_gb_per_gpu": total / 1e9,
         # (without a GPU count: on one data-parallel replica)
         "fits": None if p.gpu_memory_gb is None else total <= p.gpu_memory_gb * 1e9 * (1 + 1e-12),

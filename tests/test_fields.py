@@ -42,13 +42,13 @@ def test_category_orders_are_the_engines() -> None:
         if key in engine:
             assert tuple(engine[key]) == choices, path
     assert set(engine) == {"convention", "mode", "recompute", "precision", "optimizer", "attention", "base_weights",
-                           "memory_basis"}
+                           "memory_basis", "logits"}
 
 
 def test_the_apis_types_and_defaults_are_the_registrys() -> None:
     for literal, name in ((estimator.Convention, "training.convention"), (estimator.Mode, "training.mode"),
                           (estimator.Recompute, "training.recompute"), (estimator.Precision, "training.precision"),
-                          (estimator.Optimizer, "training.optimizer"), (estimator.Attention, "training.attention"),
+                          (estimator.Optimizer, "training.optimizer"), (estimator.Attention, "training.attention"), (estimator.Logits, "training.logits"),
                           (estimator.BaseWeights, "training.base_weights")):
         assert typing.get_args(literal) == fields.FIELDS[name].choices
     signature = inspect.signature(estimator.estimate)

@@ -102,3 +102,20 @@ def test_a_sweep_over_attention_and_base_weights(tmp_path: Path, capsys: pytest.
             (pytest.approx(e.weights_gb, rel=1e-15), pytest.approx(e.activations_gb, rel=1e-15), e.fits)
     # LoRA 7B at sequence 2048 fits 24 GB with FlashAttention; the eager s×s scores (30.6 GB) do not.
     assert [r["fits"] for r in rows] == [True, True, False, False]
+
+
+def test_logits_take_4_bytes_per_position_and_vocabulary_entry() -> None:
+    """One Llama 3 sequence: 8,192 × 128,256 fp32 logits, 4.2 GB; split by TP (vocabulary-parallel);
+    a chunked loss never materialises them."""
+    e = costspec.estimate(model="llama3-8b", tokens="1B")
+    assert e.logits_gb == pytest.approx(4 * 8192 * 128256 / 1e9, rel=1e-15) and round(e.logits_gb, 1) == 4.2
+    assert costspec.estimate(model="llama3-8b", tokens="1B", tensor_parallel=8).logits_gb * 8 == pytest.approx(e.logits_gb)
+    chunked = costspec.estimate(model="llama3-8b", tokens="1B", logits="chunked")
+    assert chunked.logits_gb == 0 and e.memory_gb_per_gpu - chunked.memory_gb_per_gpu == pytest.approx(e.logits_gb)
+    # Pipelined: the first stage's L layers of activations, or the last's L/p and the logits.
+    for pp, kw in ((2, {}), (4, {"recompute": "full"})):
+        p = costspec.estimate(model="llama3-8b", tokens="1B", pipeline_parallel=pp, **kw)  # type: ignore[arg-type]
+        c = costspec.estimate(model="llama3-8b", tokens="1B", pipeline_parallel=pp, logits="chunked", **kw)  # type: ignore[arg-type]
+        assert p.activations_gb is not None
+        peak = max(p.activations_gb, p.activations_gb / pp + p.logits_gb)
+        assert p.memory_gb_per_gpu - c.memory_gb_per_gpu == pytest.approx(peak - p.activations_gb, abs=1e-9)

@@ -16,7 +16,7 @@ from reference import RefPoint, close, evaluate
 OUTPUT_KEYS = [
     "trainable_params", "model_flops_per_token", "model_flops", "hardware_flops", "mfu", "hfu", "gpu_hours",
     "wall_clock_days", "cost_usd", "energy_kwh", "co2e_kg", "weights_gb", "gradients_gb", "optimizer_gb",
-    "activations_gb", "memory_gb_per_gpu", "fits", "min_gpus",
+    "activations_gb", "logits_gb", "memory_gb_per_gpu", "fits", "min_gpus",
 ]
 
 
@@ -62,6 +62,7 @@ def points(draw: st.DrawFn) -> RefPoint:
         convention=draw(st.sampled_from(["6nd", "palm", "megatron"])),
         recompute=draw(st.sampled_from(["none", "selective", "full"])),
         attention=draw(st.sampled_from(["flash", "eager"])),
+        logits=draw(st.sampled_from(["full", "chunked"])),
         mode=draw(st.sampled_from(["pretrain", "finetune", "lora"])),
         precision=draw(st.sampled_from(["fp32", "tf32", "bf16", "fp16", "fp8", "fp4"])),
         gpus=draw(st.one_of(st.none(), st.integers(1, 2048).map(lambda d: float(d * tp * pp)))),

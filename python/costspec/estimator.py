@@ -19,7 +19,7 @@ from typing import Any, Callable, Literal, Mapping, ParamSpec
 from costspec.catalog import Catalog, Gpu, ModelPreset
 from costspec.fields import PRECISIONS
 from costspec.errors import InputError, ModelInputError
-from costspec.fields import ARCHITECTURE, ATTENTIONS, BASE_WEIGHTS, CONVENTIONS, FIELDS, MODES, OPTIMIZERS, RECOMPUTES
+from costspec.fields import ARCHITECTURE, ATTENTIONS, BASE_WEIGHTS, LOGITS, CONVENTIONS, FIELDS, MODES, OPTIMIZERS, RECOMPUTES
 from costspec.units import parse_number
 
 Number = float | int | str
@@ -29,6 +29,7 @@ Mode = Literal["pretrain", "finetune", "lora"]
 Precision = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "fp4"]
 Optimizer = Literal["adam", "adam8bit", "sgd"]
 Attention = Literal["flash", "eager"]
+Logits = Literal["full", "chunked"]
 BaseWeights = Literal["bf16", "int8", "nf4"]  # (the registry's choices, as types: tests/test_fields.py)
 
 
@@ -48,6 +49,7 @@ class Estimate:
     convention: str
     recompute: str
     attention: str
+    logits: str
     mode: str
     base_weights: str | None  # LoRA's frozen base storage (None: the training precision's width)
     # compute
@@ -78,6 +80,7 @@ class Estimate:
     gradients_gb: float
     optimizer_gb: float
     activations_gb: float | None
+    logits_gb: float
     memory_gb_per_gpu: float
     memory_basis: str  # the activations' architecture: "preset", "architecture" (given) or "rule"
     gpu_memory_gb: float | None
@@ -131,6 +134,7 @@ def inputs(
     convention: Convention | str = "6nd",
     recompute: Recompute | str = "none",
     attention: Attention | str = "flash",
+    logits: Logits | str = "full",
     mode: Mode | str = "pretrain",
     base_weights: BaseWeights | str | None = None,
     lora_rank: Number | None = None,
@@ -261,6 +265,7 @@ def inputs(
         "training.convention": _choice(convention, "convention", CONVENTIONS),
         "training.recompute": _choice(recompute, "recompute", RECOMPUTES),
         "training.attention": _choice(attention, "attention", ATTENTIONS),
+        "training.logits": _choice(logits, "logits", LOGITS),
         "training.base_weights": None if base_weights is None else _choice(base_weights, "base_weights", BASE_WEIGHTS),
         "training.mode": _choice(mode, "mode", MODES),
         "training.lora_rank": _num(lora_rank, "lora_rank"),

@@ -90,6 +90,7 @@ RECOMPUTES = ("none", "selective", "full")
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8", "fp4")
 OPTIMIZERS = ("adam", "adam8bit", "sgd")
 ATTENTIONS = ("flash", "eager")
+LOGITS = ("full", "chunked")
 BASE_WEIGHTS = ("bf16", "int8", "nf4")
 # Where the activation memory's architecture came from (the engine's order; an output, not an input).
 MEMORY_BASES = ("preset", "architecture", "rule")
@@ -145,6 +146,10 @@ INPUTS: tuple[Field, ...] = (
        "(FlashAttention: the s×s scores are never stored) or eager (softmax and dropout kept, s×s per head).",
        choices=ATTENTIONS, default="flash", flag="--attention", column="attention",
        help="Attention implementation for the activation memory: flash (default) or eager (stores the s×s scores)."),
+    _f("training.logits", "choice", "How the loss is computed, for the logits' memory: full (the s × V logits "
+       "in fp32, 4·s·b·V/t bytes on the last pipeline stage) or chunked (a fused loss that never materialises them).",
+       choices=LOGITS, default="full", flag="--logits", column="logits",
+       help="Loss computation for the logits' memory: full (default) or chunked (a fused loss)."),
     _f("training.convention", "choice", "FLOPs count: 6nd = 6·N·D; palm = 6·N + 12·L·H·Q·T per token (PaLM App. B); "
        "megatron = every matmul and the logits (Narayanan et al. 2021).", choices=CONVENTIONS, default="6nd",
        flag="--convention", column="convention", help="How model FLOPs are counted."),
@@ -231,7 +236,7 @@ CHOICES: dict[str, tuple[str, ...]] = {f.path: f.choices for f in INPUTS if f.ki
 CATEGORY_COLUMN: dict[str, str] = {f.path: f.column for f in INPUTS if f.kind in ("name", "choice") and f.column
                                    and f.path != "parallelism.zero"}
 CATEGORICAL_COLUMNS = ("model", "gpu", "provider", "precision", "convention", "mode", "recompute", "optimizer",
-                       "attention", "base_weights", "memory_basis")
+                       "attention", "logits", "base_weights", "memory_basis")
 # Numeric inputs written under their column names when swept.
 INPUT_COLUMN: dict[str, str] = {f.path: f.column for f in INPUTS if f.kind == "number" and f.column}
 INPUT_COLUMN["parallelism.zero"] = "zero"
@@ -289,6 +294,7 @@ OUTPUTS: tuple[Column, ...] = (
     Column("co2e_kg", "kg CO2e", "energy × grid intensity"),
     _in("training.optimizer", "optimizer of the memory model"),
     _in("training.attention", "attention implementation of the activation memory"),
+    _in("training.logits", "loss computation of the logits' memory"),
     _in("training.base_weights", "storage of LoRA's frozen base weights (null: the training precision's)"),
     _in("parallelism.zero", "ZeRO stage"),
     _in("parallelism.tensor", "tensor-parallel degree"),
@@ -298,7 +304,8 @@ OUTPUTS: tuple[Column, ...] = (
     Column("weights_gb", "GB", "weights per GPU"),
     Column("gradients_gb", "GB", "gradients per GPU"),
     Column("optimizer_gb", "GB", "optimizer states per GPU"),
-    Column("activations_gb", "GB", "activations per GPU (null without an architecture)"),
+    Column("activations_gb", "GB", "activations per GPU"),
+    Column("logits_gb", "GB", "one micro-batch's fp32 logits on the last pipeline stage (0 with a chunked loss)"),
     Column("memory_gb_per_gpu", "GB", "total memory per GPU"),
     Column("memory_basis", "", "the activations' architecture: preset, architecture (given) or rule (a shape rule "
                                "for the parameter count)"),

@@ -23,6 +23,7 @@ ALWAYS_IF_SWEPT = {
     "data_parallel": {"hardware.count", "parallelism.tensor", "parallelism.pipeline"},
     "activations_gb": {"training.recompute", "parallelism.tensor", "training.micro_batch", "training.attention"},
     "weights_gb": {"training.base_weights"},
+    "logits_gb": {"training.logits", "training.micro_batch", "parallelism.tensor"},
     "trainable_params": {"training.mode", "training.lora_rank", "training.lora_fraction"},
 }
 # Whole-number columns, written as int64 (null where there is no value).

@@ -577,7 +577,8 @@ class _Compiler:
         return {
             "params": e("model.params"), "trainable_params": cols["trainable_params"],
             **{a: e(f"model.architecture.{a}") for a in ARCH}, "gated_mlp": self.common["gated_mlp"],
-            "attention": e("training.attention"), "base_weights": e("training.base_weights"),
+            "attention": e("training.attention"), "logits": e("training.logits"),
+            "base_weights": e("training.base_weights"),
             "precision": e("training.precision"), "optimizer": e("training.optimizer"), "zero": e("parallelism.zero"),
             "tensor_parallel": e("parallelism.tensor"), "pipeline_parallel": e("parallelism.pipeline"),
             "micro_batch": e("training.micro_batch"), "recompute": e("training.recompute"),
@@ -615,6 +616,7 @@ class _Compiler:
             "gpu": self.regs.get("hardware.gpu", nan), "gpus": gpus if gpus is not None else nan,
             "precision": mem_in["precision"], "convention": common["convention"], "mode": common["mode"],
             "recompute": common["recompute"], "optimizer": mem_in["optimizer"], "attention": mem_in["attention"],
+            "logits": mem_in["logits"],
             "base_weights": mem_in["base_weights"], "peak_tflops": peak,
             "usd_per_gpu_hour": price, "watts": e("hardware.watts"), "pue": e("energy.pue"),
             "grid_kg_co2e_per_kwh": e("energy.grid_kg_co2e_per_kwh"), "zero": mem_in["zero"],

@@ -134,6 +134,13 @@ def render(e: Estimate) -> str:
             add(("activations", _gb(e.activations_gb), f"Korthikanti et al. 2022's tensors per layer, {how}"))
     else:
         add(("activations", "-", "not modelled: needs layers, d_model, heads, seq_len (--model or --arch)"))
+    if e.logits == "chunked":
+        add(("logits", _gb(e.logits_gb), "a chunked loss never materialises them"))
+    else:
+        vocab = e.architecture.get("vocab")
+        v = f"V = {_int(float(vocab))}" if vocab else "V = 32,000 (no vocab given)"
+        add(("logits", _gb(e.logits_gb), f"fp32 logits of one micro-batch, 4·s·b·V/TP ({v}), on the last "
+             "pipeline stage" + (" (the first stage's activations are more)" if e.pipeline_parallel > 1 else "")))
     if e.gpu is None:
         verdict = "give --gpu to see whether it fits"
     elif e.gpu_memory_gb is None:

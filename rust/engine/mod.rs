@@ -37,7 +37,7 @@ pub(crate) use serde::Deserialize;
 pub(crate) use crate::model::estimate::{money, point_flops, positive, utilisation, wall_clock_days, whole_at_least_one};
 pub(crate) use crate::model::memory::{per_gpu, states, States};
 pub(crate) use crate::model::types::{
-    Architecture, Attention, BaseWeights, Convention, Mode, Optimizer, Point, Precision, Recompute, Shown, Trainable, Utilisation,
+    Architecture, Attention, BaseWeights, Convention, Logits, Mode, Optimizer, Point, Precision, Recompute, Shown, Trainable, Utilisation,
 };
 
 

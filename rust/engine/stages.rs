@@ -59,20 +59,20 @@ layout!(WallOut { wall_clock_days });
 layout!(MoneyIn { gpu_hours, usd_per_gpu_hour, watts, pue, grid_kg_co2e_per_kwh });
 layout!(MoneyOut { cost_usd, energy_kwh, co2e_kg });
 layout!(MemStatesIn {
-    params, trainable_params, layers, d_model, heads, kv_heads, head_dim, ffn_dim, seq_len, experts,
+    params, trainable_params, layers, d_model, heads, kv_heads, head_dim, ffn_dim, vocab, seq_len, experts,
     experts_per_token, gated_mlp, precision, optimizer, zero, tensor_parallel, pipeline_parallel, micro_batch,
-    recompute, attention, mode, base_weights, gpu_memory_gb, arch_given,
+    recompute, attention, logits, mode, base_weights, gpu_memory_gb, arch_given,
 });
 layout!(MemStatesOut {
-    state_weights, state_grads, state_optim, state_activations, state_shardable, state_fixed, min_gpus,
-    memory_basis,
+    state_weights, state_grads, state_optim, state_activations, state_logits, state_shardable, state_fixed,
+    min_gpus, memory_basis,
 });
 layout!(MemGpuIn {
-    state_weights, state_grads, state_optim, state_activations, state_shardable, state_fixed, zero, gpus,
+    state_weights, state_grads, state_optim, state_activations, state_logits, state_shardable, state_fixed, zero, gpus,
     tensor_parallel, pipeline_parallel, gpu_memory_gb, min_gpus,
 });
 layout!(MemGpuOut {
-    weights_gb, gradients_gb, optimizer_gb, activations_gb, memory_gb_per_gpu, data_parallel, fits,
+    weights_gb, gradients_gb, optimizer_gb, activations_gb, logits_gb, memory_gb_per_gpu, data_parallel, fits,
 });
 
 impl Stage {
@@ -119,6 +119,7 @@ pub(crate) const MEMORY_BASES: [&str; 3] = ["preset", "architecture", "rule"];
 /// The largest whole count (2^52): every whole number below it is a float exactly.
 pub(crate) const MAX_WHOLE: f64 = 4_503_599_627_370_496.0;
 pub(crate) const ATTENTIONS: [Attention; 2] = [Attention::Flash, Attention::Eager];
+pub(crate) const LOGITS: [Logits; 2] = [Logits::Full, Logits::Chunked];
 pub(crate) const BASE_WEIGHTS: [BaseWeights; 3] = [BaseWeights::Bf16, BaseWeights::Int8, BaseWeights::Nf4];
 
 /// Model states of a memory stage from its inputs (the `MemGpuIn` layout).
@@ -130,6 +131,7 @@ pub(crate) fn mem_states(v: impl Fn(MemGpuIn) -> f64) -> States {
         grads: v(I::state_grads),
         optim: v(I::state_optim),
         activations: opt(v(I::state_activations)),
+        logits: v(I::state_logits),
         rule: false, // (the basis is the states stage's output; per-GPU memory does not need it)
         shardable: v(I::state_shardable),
         fixed: v(I::state_fixed),
@@ -146,6 +148,7 @@ pub(crate) fn memory_row(m: &crate::model::types::Memory) -> [f64; MemGpuOut::NA
     row[O::gradients_gb] = m.gradients_gb;
     row[O::optimizer_gb] = m.optimizer_gb;
     row[O::activations_gb] = m.activations_gb.unwrap_or(f64::NAN);
+    row[O::logits_gb] = m.logits_gb;
     row[O::memory_gb_per_gpu] = m.total_gb;
     row[O::data_parallel] = m.data_parallel.unwrap_or(f64::NAN);
     row[O::fits] = m.fits.map_or(f64::NAN, |f| if f { 1.0 } else { 0.0 });
@@ -250,13 +253,15 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
             p.params = i[I::params];
             for (name, k) in [
                 ("layers", I::layers), ("d_model", I::d_model), ("heads", I::heads), ("kv_heads", I::kv_heads),
-                ("head_dim", I::head_dim), ("ffn_dim", I::ffn_dim), ("seq_len", I::seq_len), ("experts", I::experts),
+                ("head_dim", I::head_dim), ("ffn_dim", I::ffn_dim), ("vocab", I::vocab), ("seq_len", I::seq_len),
+                ("experts", I::experts),
                 ("experts_per_token", I::experts_per_token),
             ] {
                 p.arch.set(name, opt(i[k]));
             }
             p.arch.gated_mlp = i[I::gated_mlp] != 0.0 && !i[I::gated_mlp].is_nan();
             p.attention = pick(&ATTENTIONS, i[I::attention], "attention")?;
+            p.logits = pick(&LOGITS, i[I::logits], "logits")?;
             p.base_weights = match opt(i[I::base_weights]) {
                 Some(x) => Some(pick(&BASE_WEIGHTS, x, "base_weights")?),
                 None => None,
@@ -288,6 +293,7 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
             o[O::state_grads] = s.grads;
             o[O::state_optim] = s.optim;
             o[O::state_activations] = s.activations.unwrap_or(f64::NAN);
+            o[O::state_logits] = s.logits;
             o[O::state_shardable] = s.shardable;
             o[O::state_fixed] = s.fixed;
             if let Some(m) = s.min_gpus {
@@ -332,6 +338,7 @@ pub fn categories() -> Vec<(&'static str, Vec<&'static str>)> {
         ("precision", PRECISIONS.iter().map(|c| c.name()).collect()),
         ("optimizer", OPTIMIZERS.iter().map(|c| c.name()).collect()),
         ("attention", ATTENTIONS.iter().map(|c| c.name()).collect()),
+        ("logits", LOGITS.iter().map(|c| c.name()).collect()),
         ("base_weights", BASE_WEIGHTS.iter().map(|c| c.name()).collect()),
         ("memory_basis", MEMORY_BASES.to_vec()),
     ]

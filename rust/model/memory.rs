@@ -1,7 +1,7 @@
 //! Memory per GPU: model states (Rajbhandari et al. 2020, ZeRO) and activations (Korthikanti
 //! et al. 2022), split by tensor and pipeline parallelism and sharded over data parallelism.
 
-use crate::model::types::{Architecture, Attention, Memory, Mode, Optimizer, Point, Precision, Recompute};
+use crate::model::types::{Architecture, Attention, Logits, Memory, Mode, Optimizer, Point, Precision, Recompute};
 
 const GB: f64 = 1e9;
 
@@ -79,6 +79,21 @@ pub fn rule_architecture(params: f64, seq_len: Option<f64>) -> Architecture {
 
 /// The rule's sequence length when none is given.
 pub const RULE_SEQ_LEN: f64 = 2048.0;
+/// The vocabulary the logits assume when none is given (LLaMA's and Llama 2's).
+pub const RULE_VOCAB: f64 = 32000.0;
+
+/// Bytes of one micro-batch's logits on the GPU that computes the loss: s·b·V/t values in fp32
+/// (the cross-entropy upcasts them; vocabulary-parallel under TP), 4.2 GB for one Llama 3
+/// sequence (8192 × 128,256). A chunked (fused) loss never materialises them: 0.
+pub fn logits_bytes(p: &Point, arch: &Architecture) -> f64 {
+    match p.logits {
+        Logits::Chunked => 0.0,
+        Logits::Full => {
+            let s = arch.seq_len.unwrap_or(RULE_SEQ_LEN);
+            4.0 * s * p.micro_batch * arch.vocab.unwrap_or(RULE_VOCAB) / p.tensor_parallel
+        }
+    }
+}
 
 /// Model states and activations of one model-parallel shard, before data-parallel sharding.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -88,6 +103,8 @@ pub struct States {
     pub grads: f64,
     pub optim: f64,
     pub activations: Option<f64>,
+    /// The logits of one micro-batch (bytes), on the pipeline's last stage.
+    pub logits: f64,
     /// Whether the activations come from `rule_architecture` (the architecture was not given).
     pub rule: bool,
     /// Bytes ZeRO shards over data parallelism, and bytes it does not (activations included).
@@ -123,7 +140,12 @@ pub fn states(p: &Point, trainable: f64) -> States {
     let z = p.zero_stage;
     let sharded = |stage: u8, bytes: f64| if z >= stage { bytes } else { 0.0 };
     let shardable = sharded(1, optim) + sharded(2, grads) + sharded(3, weights);
-    let fixed = weights + grads + optim - shardable + activations.unwrap_or(0.0);
+    let logits = logits_bytes(p, &p.arch);
+    // The busiest stage: the first holds L layers' activations under 1F1B, the last L/p layers'
+    // and the logits (one stage: both).
+    let act = activations.unwrap_or(0.0);
+    let peak = act.max(act / p.pipeline_parallel + logits);
+    let fixed = weights + grads + optim - shardable + peak;
     // Smallest data-parallel degree with fixed + shardable/dp ≤ capacity (the capacity of
     // `per_gpu`'s fits, tolerance included: a model that fills the memory exactly fits).
     let min_gpus = p.gpu_memory_gb.and_then(|cap| {
@@ -136,7 +158,7 @@ pub fn states(p: &Point, trainable: f64) -> States {
             Some(model_parallel * (shardable / room * (1.0 - 1e-12)).ceil())
         }
     });
-    States { weights, grads, optim, activations, rule, shardable, fixed, min_gpus }
+    States { weights, grads, optim, activations, logits, rule, shardable, fixed, min_gpus }
 }
 
 /// The bytes a GPU of `cap_gb` holds, with a relative 1e-12 for rounding (what fits is decided
@@ -156,6 +178,7 @@ pub fn per_gpu(s: &States, zero: u8, gpus: Option<f64>, model_parallel: f64, cap
         gradients_gb: shard_of(2, s.grads) / GB,
         optimizer_gb: shard_of(1, s.optim) / GB,
         activations_gb: s.activations.map(|a| a / GB),
+        logits_gb: s.logits / GB,
         total_gb: total / GB,
         data_parallel,
         // Without a GPU count, on one data-parallel replica (TP·PP GPUs).

@@ -82,6 +82,15 @@ impl BaseWeights {
     }
 }
 
+/// How the loss is computed, for the logits' memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Logits {
+    /// The whole s × V logits, in fp32 for the cross-entropy.
+    Full,
+    /// A chunked (fused) loss that never materialises them.
+    Chunked,
+}
+
 macro_rules! named_enum {
     ($t:ty { $($name:literal => $v:expr),+ $(,)? }) => {
         impl $t {
@@ -105,6 +114,7 @@ named_enum!(Precision {
     "fp16" => Precision::Fp16, "fp8" => Precision::Fp8, "fp4" => Precision::Fp4,
 });
 named_enum!(Optimizer { "adam" => Optimizer::Adam, "adam8bit" => Optimizer::Adam8bit, "sgd" => Optimizer::Sgd });
+named_enum!(Logits { "full" => Logits::Full, "chunked" => Logits::Chunked });
 named_enum!(Attention { "flash" => Attention::Flash, "eager" => Attention::Eager });
 named_enum!(BaseWeights { "bf16" => BaseWeights::Bf16, "int8" => BaseWeights::Int8, "nf4" => BaseWeights::Nf4 });
 
@@ -202,6 +212,7 @@ pub struct Point {
     pub convention: Convention,
     pub recompute: Recompute,
     pub attention: Attention,
+    pub logits: Logits,
     pub mode: Mode,
     pub lora: Option<Trainable>,
     /// LoRA's frozen base weights; None: at the training precision's width.
@@ -235,6 +246,7 @@ impl Default for Point {
             convention: Convention::SixND,
             recompute: Recompute::None,
             attention: Attention::Flash,
+            logits: Logits::Full,
             mode: Mode::Pretrain,
             lora: None,
             base_weights: None,
@@ -264,6 +276,8 @@ pub struct Memory {
     pub optimizer_gb: f64,
     /// None when the architecture needed for the activation formula is missing.
     pub activations_gb: Option<f64>,
+    /// The logits of one micro-batch, on the pipeline's last stage.
+    pub logits_gb: f64,
     pub total_gb: f64,
     pub data_parallel: Option<f64>,
     pub fits: Option<bool>,
