@@ -119,3 +119,22 @@ def test_logits_take_4_bytes_per_position_and_vocabulary_entry() -> None:
         assert p.activations_gb is not None
         peak = max(p.activations_gb, p.activations_gb / pp + p.logits_gb)
         assert p.memory_gb_per_gpu - c.memory_gb_per_gpu == pytest.approx(peak - p.activations_gb, abs=1e-9)
+
+
+def test_alpaca_and_megatrons_table_1_fit() -> None:
+    """Alpaca: a full fine-tune of LLaMA 7B with FSDP on 8 A100-80GB (sequence 512, 4 per GPU);
+    Narayanan et al. 2021 Table 1: ten GPT models from 1.7B to 1T, full recomputation, on 80 GB."""
+    alpaca = costspec.estimate(model="llama-7b", mode="finetune", tokens="1B", gpu="a100-80gb", gpus=8, zero=3,
+                               micro_batch=4, architecture={"seq_len": 512}, mfu=0.3)
+    assert alpaca.fits is True
+    table_1 = [  # (params, heads, hidden, layers, TP, PP, GPUs), as printed
+        (1.7e9, 24, 2304, 24, 1, 1, 32), (3.6e9, 32, 3072, 30, 2, 1, 64), (7.5e9, 32, 4096, 36, 4, 1, 128),
+        (18.4e9, 48, 6144, 40, 8, 1, 256), (39.1e9, 64, 8192, 48, 8, 2, 512), (76.1e9, 80, 10240, 60, 8, 4, 1024),
+        (145.6e9, 96, 12288, 80, 8, 8, 1536), (310.1e9, 128, 16384, 96, 8, 16, 1920),
+        (529.6e9, 128, 20480, 105, 8, 35, 2520), (1008.0e9, 160, 25600, 128, 8, 64, 3072),
+    ]
+    for n, heads, h, layers, tp, pp, gpus in table_1:
+        arch = {"layers": layers, "d_model": h, "heads": heads, "ffn_dim": 4 * h, "vocab": 51200, "seq_len": 2048}
+        e = costspec.estimate(params=n, tokens="1B", architecture=arch, gpu="a100-80gb", gpus=gpus, mfu=0.4,
+                              tensor_parallel=tp, pipeline_parallel=pp, zero=0, recompute="full", attention="eager")
+        assert e.fits is True, (n, e.memory_gb_per_gpu)
