@@ -117,7 +117,8 @@ def test_solve_mfu_round_trip(data: st.DataObject) -> None:
         return
     assert 0 < sol.value <= 1
     fwd = costspec.estimate(**kw, mfu=sol.value)
-    assert fwd.to_dict() == sol.estimate.to_dict()
+    assert sol.estimate.given == "solve"  # (the targets pinned the duration; forward, the MFU given)
+    assert fwd.to_dict() == {**sol.estimate.to_dict(), "given": "mfu"}
     assert getattr(fwd, sol.binding) == pytest.approx(targets[sol.binding], rel=RTOL)
     assert meets(fwd, targets) == []
     less = costspec.estimate(**kw, mfu=sol.value * (1 - 1e-6))  # the lowest MFU that meets them

@@ -88,7 +88,8 @@ class Estimate:
     min_gpus: float | None
     tokens_per_param: float
     # provenance
-    given: str | None  # which of mfu, gpu_hours, wall_clock_days pinned the duration (None: none did)
+    given: str | None  # which of mfu, gpu_hours, wall_clock_days pinned the duration ("solve": the
+    # targets, solving for the MFU; None: nothing did)
     architecture: Mapping[str, float | bool] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -413,7 +414,7 @@ class Provenance:
                 sources["watts"] = f"{g.id} TDP: {g.tdp_w.cite()}"
             if g.memory_gb is not None:
                 sources["gpu_memory_gb"] = f"{g.id}: {g.memory_gb.cite()}"
-        given = "mfu" if solved == "mfu" else next(
+        given = "solve" if solved == "mfu" else next(
             (d.split(".")[1] for d in ("hardware.mfu", "hardware.gpu_hours", "hardware.wall_clock_days")
              if values.get(d) is not None), None)
         given = given if isinstance(gpu, str) else None

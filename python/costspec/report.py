@@ -75,8 +75,8 @@ def render(e: Estimate) -> str:
         add(("wall clock", "-", missing + (", and --gpus" if e.gpus is None else "")))
     else:
         peak = f"{e.peak_tflops:g}e12 FLOP/s"
-        if e.given == "mfu":
-            add(("MFU", _pct(e.mfu), "given"))
+        if e.given in ("mfu", "solve"):
+            add(("MFU", _pct(e.mfu), "given" if e.given == "mfu" else "solved: the targets set it"))
             add(("GPU-hours", _hours(e.gpu_hours), f"model FLOPs / ({peak} × {e.mfu:g}) / 3600"))
         else:
             if e.given == "gpu_hours":

@@ -147,7 +147,7 @@ def solve(unknown: str, targets: Mapping[str, float | int | str], **kw: Any) -> 
             raise SolveError(str(e).removeprefix(f"{e.field}: "), e.field) from None
         raise
     p = checked.provenance
-    provenance = Provenance("mfu" if unknown == "mfu" else p.given, p.architecture, p.sources)
+    provenance = Provenance("solve" if unknown == "mfu" else p.given, p.architecture, p.sources)
     from costspec.point import PointFailed
 
     try:
