@@ -41,6 +41,7 @@ class RefPoint:
     optimizer: str = "adam"
     zero: int = 0
     tensor_parallel: int = 1
+    sequence_parallel: bool = True
     pipeline_parallel: int = 1
     micro_batch: int = 1
 
@@ -150,13 +151,20 @@ def activations(p: RefPoint) -> float | None:
         a = p.arch
     s, b, h, t = a["seq_len"], p.micro_batch, a["d_model"], p.tensor_parallel
     saved = saved_tensors(p)
+    # Sequence parallelism splits everything by t; without it the norms' and blocks' inputs and the
+    # dropout masks are whole on every TP rank (Korthikanti et al. 2022, Table 2).
+    whole_names = {"attention layer norm input", "QKV projection input", "attention dropout mask",
+                   "MLP layer norm input", "MLP input", "MLP dropout mask"}
+    split_all = p.sequence_parallel or t == 1
     if p.recompute == "full":  # only each layer's input
-        per_token = 2 * h
-    elif p.recompute == "selective":  # the attention core is recomputed
-        per_token = sum(v for name, v in saved if name not in CORE)
+        per_token = 2 * h / (t if p.sequence_parallel else 1)
     else:
-        per_token = sum(v for _, v in saved)
-    return a["layers"] * s * b * per_token / t * (2 if p.precision in ("fp32", "tf32") else 1)
+        kept = [(n, v) for n, v in saved if p.recompute != "selective" or n not in CORE]
+        if split_all:
+            per_token = sum(v for _, v in kept) / t
+        else:
+            per_token = sum(v for n, v in kept if n in whole_names) + sum(v for n, v in kept if n not in whole_names) / t
+    return a["layers"] * s * b * per_token * (2 if p.precision in ("fp32", "tf32") else 1)
 
 
 # Bytes per frozen base parameter: 16-bit, int8, and NF4 with QLoRA's double quantisation (a

@@ -54,7 +54,7 @@ def test_the_apis_types_and_defaults_are_the_registrys() -> None:
     signature = inspect.signature(estimator.estimate)
     for path, default in fields.DEFAULTS.items():
         keyword = fields.FIELDS[path].keyword
-        assert str(signature.parameters[keyword].default) == str(default), keyword
+        assert str(signature.parameters[keyword].default).lower() == str(default), keyword
     for f in fields.INPUTS:
         if f.section not in ("solve", "scaling") and not f.keyword.startswith("architecture."):
             assert f.keyword in signature.parameters, f.keyword
@@ -63,10 +63,10 @@ def test_the_apis_types_and_defaults_are_the_registrys() -> None:
 def test_every_flag_is_the_estimate_commands() -> None:
     from costspec.cli import estimate
 
-    opts = {o for p in estimate.params for o in getattr(p, "opts", [])}
+    opts = {o for p in estimate.params for o in (*getattr(p, "opts", []), *getattr(p, "secondary_opts", []))}
     for f in fields.INPUTS:
         if f.flag:
-            assert f.flag in opts, f.flag
+            assert all(flag in opts for flag in f.flag.split("/")), f.flag  # (--sp/--no-sp: both)
 
 
 def test_the_readme_column_table_is_the_registrys() -> None:

@@ -138,3 +138,26 @@ def test_alpaca_and_megatrons_table_1_fit() -> None:
         e = costspec.estimate(params=n, tokens="1B", architecture=arch, gpu="a100-80gb", gpus=gpus, mfu=0.4,
                               tensor_parallel=tp, pipeline_parallel=pp, zero=0, recompute="full", attention="eager")
         assert e.fits is True, (n, e.memory_gb_per_gpu)
+
+
+def test_sequence_parallelism_can_be_turned_off(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Korthikanti et al. 2022, Table 2: without SP, s·b·h·(10 + 24/t + 5·a·s/(h·t)) per layer."""
+    kw = {"params": "6.7B", "tokens": "1B", "architecture": {**MHA_7B, "seq_len": 2048}, "attention": "eager",
+          "tensor_parallel": 8}
+    on = costspec.estimate(**kw)  # type: ignore[arg-type]
+    off = costspec.estimate(**kw, sequence_parallel=False)  # type: ignore[arg-type]
+    s, h, a, layers, t = 2048, 4096, 32, 32, 8
+    assert off.activations_gb * 1e9 == pytest.approx(layers * s * h * (10 + 24 / t + 5 * a * s / (h * t)), rel=1e-12)
+    assert on.activations_gb * 1e9 == pytest.approx(layers * s * h * (34 + 5 * a * s / h) / t, rel=1e-12)
+    assert on.sequence_parallel is True and off.sequence_parallel is False
+    code, out, _ = run(capsys, "estimate", "--params", "6.7B", "--tokens", "1B", "--tp", "8", "--no-sp")
+    assert code == 0 and "TP 8 without SP" in out
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {preset: llama2-7b}\nparallelism: {tensor: 8}\n"
+                    "sweep: {grid: {parallelism.sequence: [true, false]}}\n")
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
+    assert code == 0, err
+    rows = pcsv.read_csv(tmp_path / "o.csv").to_pylist()
+    assert [r["sequence_parallel"] for r in rows] == [True, False] and rows[0]["activations_gb"] < rows[1]["activations_gb"]
+    with pytest.raises(costspec.InputError, match="sequence_parallel"):
+        costspec.estimate(params="7B", tokens="1T", sequence_parallel="no")  # type: ignore[arg-type]

@@ -51,6 +51,7 @@ def architectures(draw: st.DrawFn) -> dict[str, object]:
 def points(draw: st.DrawFn) -> RefPoint:
     params = draw(st.floats(1e6, 2e12))
     tp = draw(st.sampled_from([1, 2, 4, 8]))
+    sp = draw(st.booleans())
     pp = draw(st.sampled_from([1, 1, 2, 4, 16]))
     has_arch = draw(st.integers(0, 3)) > 0
     p = RefPoint(
@@ -74,6 +75,7 @@ def points(draw: st.DrawFn) -> RefPoint:
         optimizer=draw(st.sampled_from(["adam", "adam8bit", "sgd"])),
         zero=draw(st.integers(0, 3)),
         tensor_parallel=tp,
+        sequence_parallel=sp,
         pipeline_parallel=pp,
         micro_batch=draw(st.sampled_from([1, 2, 4])),
     )

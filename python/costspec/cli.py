@@ -145,6 +145,9 @@ def _field_options(command: Any) -> Any:
     for f in reversed([f for f in registry.INPUTS if f.flag]):
         assert f.flag is not None
         kw: dict[str, Any] = {"help": f.help if f.help is not None else f.description}
+        if f.kind == "flag":  # --sp/--no-sp: not given is the default
+            command = click.option(f.flag, _param(f), default=None, help=kw["help"])(command)
+            continue
         if f.path == "solve.for":
             kw.update(type=CHOICE(list(registry.SOLVE_FOR)),
                       help="Solve for this unknown from the targets (each an upper bound).")
@@ -204,7 +207,8 @@ def estimate(ctx: click.Context, /, **o: Any) -> None:
     if unknown is not None and o[_param(unknown)] is not None:  # the unknown's own flag: --tokens, --gpus, ...
         raise click.UsageError(f"{unknown.flag} is given, but --solve {o['solve_for']} solves for it; drop one")
     inputs: dict[str, Any] = {f.keyword: o[_param(f)] for f in registry.INPUTS
-                              if f.flag and f.section not in ("solve", "scaling")}
+                              if f.flag and f.section not in ("solve", "scaling")
+                              and not (f.kind == "flag" and o[_param(f)] is None)}  # (a flag not given: its default)
     inputs.update(architecture=_arch(o["arch"]), catalog=_catalog(o["catalog_files"]))
     if o["solve_for"]:
         from costspec.solver import SolveError, solve

@@ -73,6 +73,7 @@ class Estimate:
     optimizer: str
     zero: int
     tensor_parallel: int
+    sequence_parallel: bool
     pipeline_parallel: int
     micro_batch: int
     data_parallel: float | None
@@ -106,6 +107,12 @@ class Estimate:
 
 def _num(value: Number | None, field: str) -> float | None:
     return None if value is None else parse_number(value, field)
+
+
+def _flag(value: object, field: str) -> str:
+    if not isinstance(value, bool):
+        raise InputError(field, repr(value), "true or false")
+    return "true" if value else "false"
 
 
 def _choice(value: str, field: str, options: tuple[str, ...]) -> str:
@@ -146,6 +153,7 @@ def inputs(
     optimizer: Optimizer | str = "adam",
     zero: int | str = 3,
     tensor_parallel: Number = 1,
+    sequence_parallel: bool = True,
     pipeline_parallel: Number = 1,
     micro_batch: Number = 1,
     catalog: Catalog | None = None,
@@ -287,6 +295,7 @@ def inputs(
         "parallelism.zero": str(int(zero_stage)) if zero_stage in (0.0, 1.0, 2.0, 3.0) else zero_stage,
         "parallelism.tensor": parse_number(tensor_parallel, "tensor_parallel"),
         "parallelism.pipeline": parse_number(pipeline_parallel, "pipeline_parallel"),
+        "parallelism.sequence": _flag(sequence_parallel, "sequence_parallel"),
     }
     for k, v in (architecture or {}).items():
         given_fields[f"model.architecture.{k}"] = ("true" if v else "false") if k == "gated_mlp" else arch[k]

@@ -195,6 +195,10 @@ INPUTS: tuple[Field, ...] = (
        help="Grid carbon intensity, kg CO2e per kWh."),
     _f("parallelism.tensor", "number", "Tensor-parallel degree.", unit="GPUs", domain=WHOLE_AT_LEAST_ONE, default=1,
        kwarg="tensor_parallel", flag="--tp", column="tensor_parallel", examples=(8,), help="Tensor-parallel degree."),
+    _f("parallelism.sequence", "flag", "Sequence parallelism under TP (Korthikanti et al. 2022): layer norms, "
+       "dropouts and block inputs split by TP too. Default true; without it they stay whole on every TP rank.",
+       choices=("true", "false"), default="true", kwarg="sequence_parallel", flag="--sp/--no-sp",
+       column="sequence_parallel", help="Sequence parallelism under TP (default: on)."),
     _f("parallelism.pipeline", "number", "Pipeline-parallel degree.", unit="GPUs", domain=WHOLE_AT_LEAST_ONE, default=1,
        kwarg="pipeline_parallel", flag="--pp", column="pipeline_parallel", examples=(4,),
        help="Pipeline-parallel degree."),
@@ -240,6 +244,8 @@ CATEGORICAL_COLUMNS = ("model", "gpu", "provider", "precision", "convention", "m
 # Numeric inputs written under their column names when swept.
 INPUT_COLUMN: dict[str, str] = {f.path: f.column for f in INPUTS if f.kind == "number" and f.column}
 INPUT_COLUMN["parallelism.zero"] = "zero"
+# Flag inputs written under their column names when swept.
+FLAG_COLUMN: dict[str, str] = {f.path: f.column for f in INPUTS if f.kind == "flag" and f.column}
 
 
 def flag(path: str) -> str | None:
@@ -298,6 +304,7 @@ OUTPUTS: tuple[Column, ...] = (
     _in("training.base_weights", "storage of LoRA's frozen base weights (null: the training precision's)"),
     _in("parallelism.zero", "ZeRO stage"),
     _in("parallelism.tensor", "tensor-parallel degree"),
+    _in("parallelism.sequence", "sequence parallelism under TP", unit="bool"),
     _in("parallelism.pipeline", "pipeline-parallel degree"),
     _in("training.micro_batch", "sequences per micro-batch"),
     Column("data_parallel", "GPUs", "data-parallel degree, gpus / (TP·PP)"),

@@ -21,11 +21,14 @@ CORE_COLUMNS = (
 ALWAYS_IF_SWEPT = {
     "peak_tflops": {"hardware.gpu", "training.precision"},
     "data_parallel": {"hardware.count", "parallelism.tensor", "parallelism.pipeline"},
-    "activations_gb": {"training.recompute", "parallelism.tensor", "training.micro_batch", "training.attention"},
+    "activations_gb": {"training.recompute", "parallelism.tensor", "training.micro_batch", "training.attention",
+                       "parallelism.sequence"},
     "weights_gb": {"training.base_weights"},
     "logits_gb": {"training.logits", "training.micro_batch", "parallelism.tensor"},
     "trainable_params": {"training.mode", "training.lora_rank", "training.lora_fraction"},
 }
+# Flags, written as booleans (null where there is no value).
+FLAGS = {"fits", "sequence_parallel"}
 # Whole-number columns, written as int64 (null where there is no value).
 WHOLE = {"gpus", "min_gpus", "tensor_parallel", "pipeline_parallel", "micro_batch", "data_parallel", "zero"}
 # Columns whose NaN means "no value" (written as null).
@@ -118,7 +121,8 @@ def written(spec: Spec, gpus: Iterable[Any]) -> list[str]:
     swept = set(swept_in_order)
     wanted = [n for n in CORE_COLUMNS if n in have]
     for name in swept_in_order:  # swept inputs appear under their column names, in axis order
-        as_column = registry.CATEGORY_COLUMN.get(name) or registry.INPUT_COLUMN.get(name)
+        as_column = registry.CATEGORY_COLUMN.get(name) or registry.INPUT_COLUMN.get(name) or \
+            registry.FLAG_COLUMN.get(name)
         if as_column and as_column not in wanted:
             wanted.append(as_column)
     for name in registry.NAMES:

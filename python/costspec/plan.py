@@ -175,7 +175,7 @@ class _Compiler:
             return [float(order.index(str(v).lower())) for v in values]
         if name == "parallelism.zero":
             return [3.0 if str(v).lower() == "fsdp" else float(v) for v in values]
-        if name == "model.architecture.gated_mlp":
+        if name in ("model.architecture.gated_mlp", "parallelism.sequence"):  # flags: 1 or 0
             return [1.0 if str(v).lower() in ("true", "1") else 0.0 for v in values]
         if name in ("model.preset", "hardware.gpu", "price.provider"):
             resolved = [str(self.resolve_name(name, v)) for v in values]
@@ -390,7 +390,7 @@ class _Compiler:
                 r = self.const(float(CHOICES[name].index(DEFAULTS[name])))
             elif name == "hardware.watts":
                 r = self.regs.get("gpu:tdp")
-            elif name == "energy.pue":
+            elif name in ("energy.pue", "parallelism.sequence"):  # (PUE 1; sequence parallelism on)
                 r = self.const(1.0)
             elif name == "parallelism.zero":
                 r = self.const(3.0)
@@ -581,6 +581,7 @@ class _Compiler:
             "base_weights": e("training.base_weights"),
             "precision": e("training.precision"), "optimizer": e("training.optimizer"), "zero": e("parallelism.zero"),
             "tensor_parallel": e("parallelism.tensor"), "pipeline_parallel": e("parallelism.pipeline"),
+            "sequence_parallel": e("parallelism.sequence"),
             "micro_batch": e("training.micro_batch"), "recompute": e("training.recompute"),
             "mode": e("training.mode"), "gpu_memory_gb": self.regs.get("gpu:memory", self.const(math.nan)),
             "arch_given": self.const(1.0 if any(n.startswith("model.architecture.") for n in outputs.given_names(self.spec))
@@ -621,6 +622,7 @@ class _Compiler:
             "usd_per_gpu_hour": price, "watts": e("hardware.watts"), "pue": e("energy.pue"),
             "grid_kg_co2e_per_kwh": e("energy.grid_kg_co2e_per_kwh"), "zero": mem_in["zero"],
             "tensor_parallel": mem_in["tensor_parallel"], "pipeline_parallel": mem_in["pipeline_parallel"],
+            "sequence_parallel": mem_in["sequence_parallel"],
             "micro_batch": mem_in["micro_batch"], "gpu_memory_gb": mem_in["gpu_memory_gb"],
         })
         provider = self.field_reg("price.provider")
@@ -698,7 +700,7 @@ def compile_spec(spec: Spec, *, point: bool = False) -> Plan:
             return OutputColumn(col, "i32", reg, tuple(dictionary), unit=units.get(col, ""))
         if col in OUTPUT_CHOICES:
             return OutputColumn(col, "i32", reg, OUTPUT_CHOICES[col], unit=units.get(col, ""))
-        if col == "fits":
+        if col in outputs.FLAGS:
             return OutputColumn(col, "bool", reg, unit="bool")
         if col in outputs.WHOLE:
             return OutputColumn(col, "i64", reg, unit=units.get(col, ""))
@@ -744,7 +746,7 @@ def _point_plan(c: _Compiler, spec: Spec, cols: dict[str, int], available: set[s
             elif name in OUTPUT_CHOICES:
                 out.append(OutputColumn(name, "i32", cols[name], OUTPUT_CHOICES[name]))
             else:
-                kind = "bool" if name == "fits" else ("i64" if name in outputs.WHOLE else "f64")
+                kind = "bool" if name in outputs.FLAGS else ("i64" if name in outputs.WHOLE else "f64")
                 out.append(OutputColumn(name, kind, cols[name], nullable=True, unit=units.get(name, "")))
     out += [OutputColumn(n, "f64", c.regs[n], nullable=True) for n in outputs.variables(spec)]
     out += [OutputColumn(n, "f64", r, nullable=True) for n, r in derived.items()]

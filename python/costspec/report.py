@@ -115,7 +115,8 @@ def render(e: Estimate) -> str:
 
     dp = f"{_int(e.data_parallel)}-way" if e.data_parallel else "1-way (no --gpus)"
     add(
-        f"Memory per GPU (ZeRO-{e.zero} over {dp} data parallel, TP {e.tensor_parallel}, PP {e.pipeline_parallel}, "
+        f"Memory per GPU (ZeRO-{e.zero} over {dp} data parallel, TP {e.tensor_parallel}"
+        f"{'' if e.tensor_parallel == 1 else (' with SP' if e.sequence_parallel else ' without SP')}, PP {e.pipeline_parallel}, "
         f"micro-batch {e.micro_batch}, {e.optimizer})"
     )
     base = {"nf4": "NF4 base (4.127 bits/param, QLoRA) + adapters, ", "int8": "int8 base + adapters, ",

@@ -60,8 +60,8 @@ layout!(MoneyIn { gpu_hours, usd_per_gpu_hour, watts, pue, grid_kg_co2e_per_kwh 
 layout!(MoneyOut { cost_usd, energy_kwh, co2e_kg });
 layout!(MemStatesIn {
     params, trainable_params, layers, d_model, heads, kv_heads, head_dim, ffn_dim, vocab, seq_len, experts,
-    experts_per_token, gated_mlp, precision, optimizer, zero, tensor_parallel, pipeline_parallel, micro_batch,
-    recompute, attention, logits, mode, base_weights, gpu_memory_gb, arch_given,
+    experts_per_token, gated_mlp, precision, optimizer, zero, tensor_parallel, sequence_parallel, pipeline_parallel,
+    micro_batch, recompute, attention, logits, mode, base_weights, gpu_memory_gb, arch_given,
 });
 layout!(MemStatesOut {
     state_weights, state_grads, state_optim, state_activations, state_logits, state_shardable, state_fixed,
@@ -277,6 +277,7 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
             whole_at_least_one("pipeline_parallel", i[I::pipeline_parallel]).map_err(e)?;
             whole_at_least_one("micro_batch", i[I::micro_batch]).map_err(e)?;
             p.tensor_parallel = i[I::tensor_parallel];
+            p.sequence_parallel = i[I::sequence_parallel] != 0.0;
             p.pipeline_parallel = i[I::pipeline_parallel];
             p.micro_batch = i[I::micro_batch];
             p.recompute = pick(&RECOMPUTES, i[I::recompute], "recompute")?;

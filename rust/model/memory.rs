@@ -35,8 +35,11 @@ pub fn bytes_per_param(precision: Precision, optimizer: Optimizer) -> (f64, f64,
 ///
 /// With a = g, a·q = h and f = 4h this is Korthikanti's s·b·h·(34 + 5·a·s/h). Selective
 /// recomputation drops the core (eager's s×s terms; flash's is already small), full keeps only
-/// each layer's 2·s·b·h input. Everything divides by t; 1F1B pipelining keeps L layers' worth on
-/// the first stage. fp32 training doubles the widths.
+/// each layer's 2·s·b·h input. With sequence parallelism everything divides by t; without it the
+/// layer norms' inputs (4h), the two block inputs (4h) and the dropout masks (2h) stay whole on
+/// every TP rank (Korthikanti's s·b·h·(10 + 24/t + 5·a·s/(h·t))), and so does a full
+/// recomputation's layer input. 1F1B pipelining keeps L layers' worth on the first stage. fp32
+/// training doubles the widths.
 pub fn activation_bytes(p: &Point) -> Option<f64> {
     let a = &p.arch;
     let (l, h, heads, s) = (a.layers?, a.d_model?, a.heads?, a.seq_len?);
@@ -52,10 +55,12 @@ pub fn activation_bytes(p: &Point) -> Option<f64> {
         Attention::Eager => 5.0 * heads * s,
         Attention::Flash => 4.0 * heads,
     };
+    // What sequence parallelism splits by t, and without it stays whole: norms, inputs, masks.
+    let whole = if p.sequence_parallel || t == 1.0 { 0.0 } else { 10.0 * h };
     let per_layer = match p.recompute {
-        Recompute::None => s * b * (kept + core) / t,
-        Recompute::Selective => s * b * kept / t,
-        Recompute::Full => 2.0 * s * b * h / t,
+        Recompute::None => s * b * (whole + (kept + core - whole) / t),
+        Recompute::Selective => s * b * (whole + (kept - whole) / t),
+        Recompute::Full => 2.0 * s * b * h / if p.sequence_parallel { t } else { 1.0 },
     };
     let width = if matches!(p.precision, Precision::Fp32 | Precision::Tf32) { 2.0 } else { 1.0 };
     Some(l * per_layer * width)
@@ -247,6 +252,14 @@ pub(crate) mod tests {
         assert_eq!(sel, 96.0 * 34.0 * sbh / 8.0);
         let full = activation_bytes(&point(Recompute::Full, 8.0, 0, 8.0)).unwrap();
         assert_eq!(full, 96.0 * 2.0 * sbh / 8.0);
+        // Without sequence parallelism (Korthikanti Table 2): s·b·h·(10 + 24/t + 5·a·s/(h·t)).
+        let mut no_sp = point(Recompute::None, 8.0, 0, 8.0);
+        no_sp.attention = Attention::Eager;
+        no_sp.sequence_parallel = false;
+        let want = 96.0 * sbh * (10.0 + 24.0 / 8.0 + 5.0 * 96.0 * 2048.0 / (12288.0 * 8.0));
+        assert!((activation_bytes(&no_sp).unwrap() / want - 1.0).abs() < 1e-12);
+        no_sp.recompute = Recompute::Full;
+        assert_eq!(activation_bytes(&no_sp).unwrap(), 96.0 * 2.0 * sbh);
     }
 
     /// An architecture with no activations (sequence length 0): model states only. (Without an

@@ -230,6 +230,9 @@ pub struct Point {
     pub optimizer: Optimizer,
     pub zero_stage: u8,
     pub tensor_parallel: f64,
+    /// Sequence parallelism under TP (Korthikanti et al. 2022): the layer norms', dropouts' and
+    /// block inputs' activations split by TP too.
+    pub sequence_parallel: bool,
     pub pipeline_parallel: f64,
     pub micro_batch: f64,
 }
@@ -262,6 +265,7 @@ impl Default for Point {
             optimizer: Optimizer::Adam,
             zero_stage: 0,
             tensor_parallel: 1.0,
+            sequence_parallel: true,
             pipeline_parallel: 1.0,
             micro_batch: 1.0,
         }
