@@ -43,6 +43,7 @@ class RefPoint:
     tensor_parallel: int = 1
     sequence_parallel: bool = True
     pipeline_parallel: int = 1
+    context_parallel: int = 1
     micro_batch: int = 1
 
     def native(self) -> dict[str, Any]:
@@ -124,7 +125,7 @@ def saved_tensors(p: RefPoint) -> list[tuple[str, float]]:
     else:
         saved += [("activation input", 2 * f * k), ("second matmul input", 2 * f * k)]
     saved.append(("MLP dropout mask", 1 * h))
-    if p.attention == "eager":
+    if p.attention == "eager":  # (a query's scores span the whole sequence, context parallel or not)
         saved += [("softmax output", 2 * heads * s), ("softmax dropout mask", 1 * heads * s),
                   ("dropout output", 2 * heads * s)]
     else:  # FlashAttention keeps the softmax's log-sum-exp, fp32, per head
@@ -149,7 +150,7 @@ def activations(p: RefPoint) -> float | None:
 
         p = replace(p, arch=rule_shape(p.params, a.get("seq_len")))
         a = p.arch
-    s, b, h, t = a["seq_len"], p.micro_batch, a["d_model"], p.tensor_parallel
+    s, b, h, t = a["seq_len"] / p.context_parallel, p.micro_batch, a["d_model"], p.tensor_parallel
     saved = saved_tensors(p)
     # Sequence parallelism splits everything by t; without it the norms' and blocks' inputs and the
     # dropout masks are whole on every TP rank (Korthikanti et al. 2022, Table 2).
@@ -164,7 +165,12 @@ def activations(p: RefPoint) -> float | None:
             per_token = sum(v for _, v in kept) / t
         else:
             per_token = sum(v for n, v in kept if n in whole_names) + sum(v for n, v in kept if n not in whole_names) / t
-    return a["layers"] * s * b * per_token * (2 if p.precision in ("fp32", "tf32") else 1)
+    ring = 0.0
+    if p.context_parallel > 1:  # two in-flight K,V chunks of s/CP tokens, one layer at a time
+        q = a["head_dim"] if a.get("head_dim") else h / a["heads"]
+        kv = a["kv_heads"] if a.get("kv_heads") else a["heads"]
+        ring = 2 * 2 * s * b * 2 * kv * q / t
+    return (a["layers"] * s * b * per_token + ring) * (2 if p.precision in ("fp32", "tf32") else 1)
 
 
 # Bytes per frozen base parameter: 16-bit, int8, and NF4 with QLoRA's double quantisation (a
@@ -214,7 +220,7 @@ def evaluate(p: RefPoint) -> dict[str, Any]:
     # layers of activations against the last stage's L/p layers and the logits.
     vocab = a.get("vocab") or 32000
     seq = a.get("seq_len") or 2048
-    logits = 0.0 if p.logits == "chunked" else 4 * seq * p.micro_batch * vocab / p.tensor_parallel
+    logits = 0.0 if p.logits == "chunked" else 4 * seq / p.context_parallel * p.micro_batch * vocab / p.tensor_parallel
     peak = max(act or 0, (act or 0) / p.pipeline_parallel + logits)
     total = w_pg + g_pg + o_pg + peak
     min_gpus = None
@@ -229,16 +235,22 @@ def evaluate(p: RefPoint) -> dict[str, Any]:
                 + peak
             )
 
-        # used(d) falls as the data-parallel degree d grows: search for the smallest d that fits.
+        # used(d) falls as the ZeRO degree d (data × context parallel) grows; d is a multiple of CP:
+        # search for the smallest k with d = k·CP that fits.
+        cp = p.context_parallel
+
+        def used_k(k: int) -> float:
+            return used(k * cp)
+
         hi = 1
-        while used(hi) > cap and hi < 2**62 and p.zero > 0:
+        while used_k(hi) > cap and hi < 2**62 and p.zero > 0:
             hi *= 2
-        if used(hi) <= cap:
+        if used_k(hi) <= cap:
             lo = hi // 2 if hi > 1 else 0  # used(lo) > cap, or lo == 0
             while hi - lo > 1:
                 mid = (lo + hi) // 2
-                lo, hi = (lo, mid) if used(mid) <= cap else (mid, hi)
-            min_gpus = hi * mp
+                lo, hi = (lo, mid) if used_k(mid) <= cap else (mid, hi)
+            min_gpus = hi * cp * mp
     return {
         "trainable_params": trainable,
         "model_flops_per_token": model_pt,

@@ -161,3 +161,32 @@ def test_sequence_parallelism_can_be_turned_off(tmp_path: Path, capsys: pytest.C
     assert [r["sequence_parallel"] for r in rows] == [True, False] and rows[0]["activations_gb"] < rows[1]["activations_gb"]
     with pytest.raises(costspec.InputError, match="sequence_parallel"):
         costspec.estimate(params="7B", tokens="1T", sequence_parallel="no")  # type: ignore[arg-type]
+
+
+def test_context_parallelism_splits_the_sequence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Llama 3 405B at 131K on CP 16 holds what 8K holds without CP, plus the ring's K,V buffers;
+    model states are replicated across CP ranks, and GPU counts are multiples of TP·PP·CP."""
+    kw = {"model": "llama3.1-405b", "tokens": "15.6T", "gpu": "h100", "mfu": 0.4, "tensor_parallel": 8,
+          "pipeline_parallel": 16, "zero": 1, "recompute": "selective"}
+    at_8k = costspec.estimate(**kw, gpus=2048)  # type: ignore[arg-type]
+    at_131k = costspec.estimate(**kw, gpus=2048 * 16, context_parallel=16,  # type: ignore[arg-type]
+                                architecture={"seq_len": 131072})
+    ring = 2 * 2 * 8192 * 2 * 8 * 128 / 8  # two chunks of 8,192 tokens' K and V (8 KV heads of 128), TP 8
+    assert at_131k.activations_gb == pytest.approx(at_8k.activations_gb + ring / 1e9, rel=1e-12)
+    assert at_131k.logits_gb == pytest.approx(at_8k.logits_gb, rel=1e-12)
+    assert at_131k.weights_gb == at_8k.weights_gb and at_131k.data_parallel == at_8k.data_parallel == 16
+    # ZeRO shards over data × context parallel: the optimizer's share divides by 16 more.
+    assert at_131k.optimizer_gb == pytest.approx(at_8k.optimizer_gb / 16, rel=1e-12)
+    assert at_131k.min_gpus is None or at_131k.min_gpus % (8 * 16 * 16) == 0
+    small = costspec.estimate(model="llama2-7b", tokens="1T", gpu="h100", mfu=0.4, context_parallel=4)
+    assert small.min_gpus is not None and small.min_gpus % 4 == 0
+    code, _, err = run(capsys, "estimate", "--model", "llama2-7b", "--tokens", "1T", "--gpu", "h100", "--gpus", "6",
+                       "--cp", "4", "--mfu", "0.4")
+    assert code == 2 and "--gpus: got 6, expected a multiple of tensor × pipeline × context parallel (4)" in err
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {preset: llama2-7b}\nparallelism: {context: 3}\n")
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 1 and "context_parallel 3 does not divide the sequence length 4096" in out and "[CS603]" in out
+    s = costspec.solve("gpus", {"wall_clock_days": 30}, model="llama2-7b", tokens="1T", gpu="h100", mfu=0.4,
+                       context_parallel=4)
+    assert s.value % 4 == 0 and s.estimate.wall_clock_days <= 30

@@ -52,6 +52,7 @@ def points(draw: st.DrawFn) -> RefPoint:
     params = draw(st.floats(1e6, 2e12))
     tp = draw(st.sampled_from([1, 2, 4, 8]))
     sp = draw(st.booleans())
+    cp = draw(st.sampled_from([1, 1, 2, 4]))  # (every drawn sequence length divides by 4)
     pp = draw(st.sampled_from([1, 1, 2, 4, 16]))
     has_arch = draw(st.integers(0, 3)) > 0
     p = RefPoint(
@@ -66,7 +67,7 @@ def points(draw: st.DrawFn) -> RefPoint:
         logits=draw(st.sampled_from(["full", "chunked"])),
         mode=draw(st.sampled_from(["pretrain", "finetune", "lora"])),
         precision=draw(st.sampled_from(["fp32", "tf32", "bf16", "fp16", "fp8", "fp4"])),
-        gpus=draw(st.one_of(st.none(), st.integers(1, 2048).map(lambda d: float(d * tp * pp)))),
+        gpus=draw(st.one_of(st.none(), st.integers(1, 2048).map(lambda d: float(d * tp * pp * cp)))),
         usd_per_gpu_hour=draw(st.one_of(st.none(), st.floats(0.0, 20.0))),
         watts=draw(st.one_of(st.none(), st.floats(50.0, 1500.0))),
         pue=draw(st.floats(1.0, 2.0)),
@@ -76,6 +77,7 @@ def points(draw: st.DrawFn) -> RefPoint:
         zero=draw(st.integers(0, 3)),
         tensor_parallel=tp,
         sequence_parallel=sp,
+        context_parallel=cp,
         pipeline_parallel=pp,
         micro_batch=draw(st.sampled_from([1, 2, 4])),
     )
@@ -93,7 +95,7 @@ def points(draw: st.DrawFn) -> RefPoint:
     else:
         p.wall_clock_days = draw(st.floats(0.01, 1000.0))
         if p.gpus is None:
-            p.gpus = float(tp * pp)
+            p.gpus = float(tp * pp * cp)
     return p
 
 

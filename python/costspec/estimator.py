@@ -75,6 +75,7 @@ class Estimate:
     tensor_parallel: int
     sequence_parallel: bool
     pipeline_parallel: int
+    context_parallel: int
     micro_batch: int
     data_parallel: float | None
     weights_gb: float
@@ -155,6 +156,7 @@ def inputs(
     tensor_parallel: Number = 1,
     sequence_parallel: bool = True,
     pipeline_parallel: Number = 1,
+    context_parallel: Number = 1,
     micro_batch: Number = 1,
     catalog: Catalog | None = None,
 ) -> Inputs:
@@ -296,6 +298,7 @@ def inputs(
         "parallelism.tensor": parse_number(tensor_parallel, "tensor_parallel"),
         "parallelism.pipeline": parse_number(pipeline_parallel, "pipeline_parallel"),
         "parallelism.sequence": _flag(sequence_parallel, "sequence_parallel"),
+        "parallelism.context": parse_number(context_parallel, "context_parallel"),
     }
     for k, v in (architecture or {}).items():
         given_fields[f"model.architecture.{k}"] = ("true" if v else "false") if k == "gated_mlp" else arch[k]

@@ -195,6 +195,10 @@ INPUTS: tuple[Field, ...] = (
        help="Grid carbon intensity, kg CO2e per kWh."),
     _f("parallelism.tensor", "number", "Tensor-parallel degree.", unit="GPUs", domain=WHOLE_AT_LEAST_ONE, default=1,
        kwarg="tensor_parallel", flag="--tp", column="tensor_parallel", examples=(8,), help="Tensor-parallel degree."),
+    _f("parallelism.context", "number", "Context-parallel degree (ring attention): each rank holds 1/CP of every "
+       "sequence's activations; model states are replicated and ZeRO shards over data × context parallel.",
+       unit="GPUs", domain=WHOLE_AT_LEAST_ONE, default=1, kwarg="context_parallel", flag="--cp",
+       column="context_parallel", examples=(16,), help="Context-parallel degree (ring attention)."),
     _f("parallelism.sequence", "flag", "Sequence parallelism under TP (Korthikanti et al. 2022): layer norms, "
        "dropouts and block inputs split by TP too. Default true; without it they stay whole on every TP rank.",
        choices=("true", "false"), default="true", kwarg="sequence_parallel", flag="--sp/--no-sp",
@@ -304,10 +308,11 @@ OUTPUTS: tuple[Column, ...] = (
     _in("training.base_weights", "storage of LoRA's frozen base weights (null: the training precision's)"),
     _in("parallelism.zero", "ZeRO stage"),
     _in("parallelism.tensor", "tensor-parallel degree"),
+    _in("parallelism.context", "context-parallel degree"),
     _in("parallelism.sequence", "sequence parallelism under TP", unit="bool"),
     _in("parallelism.pipeline", "pipeline-parallel degree"),
     _in("training.micro_batch", "sequences per micro-batch"),
-    Column("data_parallel", "GPUs", "data-parallel degree, gpus / (TP·PP)"),
+    Column("data_parallel", "GPUs", "data-parallel degree, gpus / (TP·PP·CP)"),
     Column("weights_gb", "GB", "weights per GPU"),
     Column("gradients_gb", "GB", "gradients per GPU"),
     Column("optimizer_gb", "GB", "optimizer states per GPU"),

@@ -114,9 +114,13 @@ def render(e: Estimate) -> str:
             add(("CO2e", "-", "give --grid-kg-per-kwh (e.g. 0.385, the US average Meta's model cards use)"))
 
     dp = f"{_int(e.data_parallel)}-way" if e.data_parallel else "1-way (no --gpus)"
+    over = f"{dp} data parallel"
+    if e.context_parallel > 1:  # (ZeRO shards over data × context parallel)
+        over = f"{dp} data × {_int(e.context_parallel)}-way context parallel"
     add(
-        f"Memory per GPU (ZeRO-{e.zero} over {dp} data parallel, TP {e.tensor_parallel}"
-        f"{'' if e.tensor_parallel == 1 else (' with SP' if e.sequence_parallel else ' without SP')}, PP {e.pipeline_parallel}, "
+        f"Memory per GPU (ZeRO-{e.zero} over {over}, TP {e.tensor_parallel}"
+        f"{'' if e.tensor_parallel == 1 else (' with SP' if e.sequence_parallel else ' without SP')}, PP {e.pipeline_parallel}"
+        f"{f', CP {e.context_parallel}' if e.context_parallel > 1 else ''}, "
         f"micro-batch {e.micro_batch}, {e.optimizer})"
     )
     base = {"nf4": "NF4 base (4.127 bits/param, QLoRA) + adapters, ", "int8": "int8 base + adapters, ",

@@ -927,6 +927,7 @@ class _Checker:
 
         self.planning(fields, where_set, swept, present, values_of, resolved["model.preset"])
         self.architecture_needed(where_set, swept, present, values_of, resolved["model.preset"])
+        self.context_divides(values_of, resolved["model.preset"])
 
         # Every GPU has a peak at every precision the spec uses, and every provider a price for it.
         gpus = resolved["hardware.gpu"]
@@ -989,6 +990,20 @@ class _Checker:
                              f"{', '.join(missing)}, which {of}", "a model preset with an architecture, or "
                              "model.architecture fields", None, key=value is None)
                     break
+
+    def context_divides(self, values_of: Callable[[str], list[tuple[Value, tuple[Any, ...]]]],
+                        presets: list[Any]) -> None:
+        """Each context-parallel rank holds an equal part of the sequence (the engine refuses the
+        point otherwise): CP divides every sequence length the spec gives or its presets have."""
+        lengths = [float(v) for v, _ in values_of("model.architecture.seq_len") if isinstance(v, (int, float))] or \
+            [float(m.architecture["seq_len"]) for m in presets if m.architecture.get("seq_len")]
+        for cp, path in values_of("parallelism.context"):
+            if not isinstance(cp, (int, float)) or cp < 1:
+                continue
+            bad = next((n for n in lengths if (n / cp) % 1), None)
+            if bad is not None:
+                self.err(path, f"context_parallel {cp:g} does not divide the sequence length {bad:g}: each rank "
+                         "holds an equal part", "a divisor of the sequence length", f"{cp:g}")
 
     def planning(self, fields: dict[str, Value], where_set: Mapping[str, tuple[Any, ...]],
                  swept: Mapping[str, Axis], present: Callable[[str], bool],

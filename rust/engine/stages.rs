@@ -61,7 +61,7 @@ layout!(MoneyOut { cost_usd, energy_kwh, co2e_kg });
 layout!(MemStatesIn {
     params, trainable_params, layers, d_model, heads, kv_heads, head_dim, ffn_dim, vocab, seq_len, experts,
     experts_per_token, gated_mlp, precision, optimizer, zero, tensor_parallel, sequence_parallel, pipeline_parallel,
-    micro_batch, recompute, attention, logits, mode, base_weights, gpu_memory_gb, arch_given,
+    context_parallel, micro_batch, recompute, attention, logits, mode, base_weights, gpu_memory_gb, arch_given,
 });
 layout!(MemStatesOut {
     state_weights, state_grads, state_optim, state_activations, state_logits, state_shardable, state_fixed,
@@ -69,7 +69,7 @@ layout!(MemStatesOut {
 });
 layout!(MemGpuIn {
     state_weights, state_grads, state_optim, state_activations, state_logits, state_shardable, state_fixed, zero, gpus,
-    tensor_parallel, pipeline_parallel, gpu_memory_gb, min_gpus,
+    tensor_parallel, pipeline_parallel, context_parallel, gpu_memory_gb, min_gpus,
 });
 layout!(MemGpuOut {
     weights_gb, gradients_gb, optimizer_gb, activations_gb, logits_gb, memory_gb_per_gpu, data_parallel, fits,
@@ -278,6 +278,17 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
             whole_at_least_one("micro_batch", i[I::micro_batch]).map_err(e)?;
             p.tensor_parallel = i[I::tensor_parallel];
             p.sequence_parallel = i[I::sequence_parallel] != 0.0;
+            whole_at_least_one("context_parallel", i[I::context_parallel]).map_err(e)?;
+            p.context_parallel = i[I::context_parallel];
+            if let Some(s) = p.arch.seq_len {
+                if (s / p.context_parallel).fract() != 0.0 {
+                    return Err(format!(
+                        "context_parallel: got {}, expected a divisor of the sequence length ({s}): each rank holds \
+                         an equal part",
+                        p.context_parallel
+                    ));
+                }
+            }
             p.pipeline_parallel = i[I::pipeline_parallel];
             p.micro_batch = i[I::micro_batch];
             p.recompute = pick(&RECOMPUTES, i[I::recompute], "recompute")?;
@@ -316,14 +327,15 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
             use MemGpuIn as I;
             let s = mem_states(|q| i[q]);
             let mp = i[I::tensor_parallel] * i[I::pipeline_parallel];
+            let cp = i[I::context_parallel];
             let gpus = opt(i[I::gpus]);
             if let Some(g) = gpus {
                 whole_at_least_one("gpus", g).map_err(e)?;
-                if (g / mp).fract() != 0.0 {
-                    return Err(format!("gpus: got {g}, expected a multiple of tensor × pipeline parallel ({mp})"));
+                if (g / (mp * cp)).fract() != 0.0 {
+                    return Err(format!("gpus: got {g}, expected {}", crate::model::estimate::multiple_of(mp * cp, cp)));
                 }
             }
-            let m = per_gpu(&s, i[I::zero] as u8, gpus, mp, opt(i[I::gpu_memory_gb]));
+            let m = per_gpu(&s, i[I::zero] as u8, gpus, mp, cp, opt(i[I::gpu_memory_gb]));
             o[..MemGpuOut::NAMES.len()].copy_from_slice(&memory_row(&m));
         }
     }

@@ -500,14 +500,18 @@ impl<'a> Worker<'a> {
                     // count varies.
                     let v = |q: I| ops[q as usize].at(0);
                     let s = mem_states(v);
-                    let (zero, mp, cap) =
-                        (v(I::zero) as u8, v(I::tensor_parallel) * v(I::pipeline_parallel), opt(v(I::gpu_memory_gb)));
+                    let (zero, mp, cp, cap) = (
+                        v(I::zero) as u8,
+                        v(I::tensor_parallel) * v(I::pipeline_parallel),
+                        v(I::context_parallel),
+                        opt(v(I::gpu_memory_gb)),
+                    );
                     for (j, &g) in gs.iter().enumerate() {
-                        if !(whole(g) && whole(g / mp)) {
-                            failure = Some((j, g, mp));
+                        if !(whole(g) && whole(g / (mp * cp))) {
+                            failure = Some((j, g, mp, cp));
                             break;
                         }
-                        let m = per_gpu(&s, zero, Some(g), mp, cap);
+                        let m = per_gpu(&s, zero, Some(g), mp, cp, cap);
                         for (col, x) in outs.iter_mut().zip(memory_row(&m)) {
                             col[j] = x;
                         }
@@ -515,14 +519,14 @@ impl<'a> Worker<'a> {
                 }
                 for j in (0..n).filter(|_| !fast) {
                     let v = |q: I| ops[q as usize].at(j);
-                    let (g, tp, pp) = (v(I::gpus), v(I::tensor_parallel), v(I::pipeline_parallel));
+                    let (g, tp, pp, cp) = (v(I::gpus), v(I::tensor_parallel), v(I::pipeline_parallel), v(I::context_parallel));
                     let mp = tp * pp;
-                    if !g.is_nan() && !(whole(g) && whole(g / mp)) {
-                        failure = Some((j, g, mp));
+                    if !g.is_nan() && !(whole(g) && whole(g / (mp * cp))) {
+                        failure = Some((j, g, mp, cp));
                         break;
                     }
                     let s = mem_states(v);
-                    let m = per_gpu(&s, v(I::zero) as u8, opt(g), mp, opt(v(I::gpu_memory_gb)));
+                    let m = per_gpu(&s, v(I::zero) as u8, opt(g), mp, cp, opt(v(I::gpu_memory_gb)));
                     for (col, x) in outs.iter_mut().zip(memory_row(&m)) {
                         col[j] = x;
                     }
@@ -531,9 +535,9 @@ impl<'a> Worker<'a> {
                 for (col, &r) in outs.into_iter().zip(o) {
                     self.vectors[p.slot[r]] = col;
                 }
-                if let Some((j, g, mp)) = failure {
+                if let Some((j, g, mp, cp)) = failure {
                     let m = if whole(g) {
-                        format!("gpus: got {g}, expected a multiple of tensor × pipeline parallel ({mp})")
+                        format!("gpus: got {g}, expected {}", crate::model::estimate::multiple_of(mp * cp, cp))
                     } else {
                         format!("gpus: got {}, expected a whole number from 1 to 4.5e15", g.shown())
                     };

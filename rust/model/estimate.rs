@@ -87,11 +87,12 @@ pub fn check(p: &Point) -> Result<(), ModelError> {
     if p.zero_stage > 3 {
         return Err(out_of_range("zero", p.zero_stage, "0, 1, 2 or 3"));
     }
+    whole_at_least_one("context_parallel", p.context_parallel)?;
     if let Some(g) = p.gpus {
         whole_at_least_one("gpus", g)?;
-        let mp = p.tensor_parallel * p.pipeline_parallel;
+        let mp = p.tensor_parallel * p.pipeline_parallel * p.context_parallel;
         if (g / mp).fract() != 0.0 {
-            return Err(out_of_range("gpus", g, &format!("a multiple of tensor × pipeline parallel ({mp})")));
+            return Err(out_of_range("gpus", g, &multiple_of(mp, p.context_parallel)));
         }
     }
     for (field, v) in [("usd_per_gpu_hour", p.usd_per_gpu_hour), ("grid_kg_co2e_per_kwh", p.grid_kg_co2e_per_kwh)] {
@@ -268,6 +269,15 @@ pub fn activations_finite(gb: f64, p: &Point) -> Result<f64, ModelError> {
     ];
     let (field, given) = factors.iter().copied().fold(factors[0], |m, f| if f.1 > m.1 { f } else { m });
     finite(gb, field, given, "the activation memory")
+}
+
+/// What a GPU count must be a multiple of.
+pub fn multiple_of(mp: f64, context_parallel: f64) -> String {
+    if context_parallel > 1.0 {
+        format!("a multiple of tensor × pipeline × context parallel ({mp})")
+    } else {
+        format!("a multiple of tensor × pipeline parallel ({mp})")
+    }
 }
 
 /// Evaluate the cost model at one point.

@@ -48,11 +48,13 @@ pub fn activation_bytes(p: &Point) -> Option<f64> {
     let f = a.ffn_dim.unwrap_or(4.0 * h);
     let k = if a.experts.unwrap_or(1.0) > 1.0 { a.experts_per_token.unwrap_or(1.0) } else { 1.0 };
     let (b, t) = (p.micro_batch, p.tensor_parallel);
+    let keys = s; // (a query attends over the whole sequence)
+    let s = s / p.context_parallel; // (each context-parallel rank holds 1/CP of the sequence's tokens)
     let attention = 2.0 * h + 2.0 * heads * q + 4.0 * kv * q + 2.0 * heads * q + h;
     let mlp = 2.0 * h + k * f * if a.gated_mlp { 6.0 } else { 4.0 } + h;
     let kept = attention + mlp + 4.0 * h;
     let core = match p.attention {
-        Attention::Eager => 5.0 * heads * s,
+        Attention::Eager => 5.0 * heads * keys,
         Attention::Flash => 4.0 * heads,
     };
     // What sequence parallelism splits by t, and without it stays whole: norms, inputs, masks.
@@ -62,8 +64,11 @@ pub fn activation_bytes(p: &Point) -> Option<f64> {
         Recompute::Selective => s * b * (whole + (kept - whole) / t),
         Recompute::Full => 2.0 * s * b * h / if p.sequence_parallel { t } else { 1.0 },
     };
+    // Ring attention receives the next chunk's K and V while computing on this one: two buffers
+    // of s/CP tokens' K and V, for one layer at a time.
+    let ring = if p.context_parallel > 1.0 { 2.0 * 2.0 * s * b * 2.0 * kv * q / t } else { 0.0 };
     let width = if matches!(p.precision, Precision::Fp32 | Precision::Tf32) { 2.0 } else { 1.0 };
-    Some(l * per_layer * width)
+    Some((l * per_layer + ring) * width)
 }
 
 /// The shape the activation memory assumes when the architecture is not given: N ≈ 12·L·h²
@@ -94,7 +99,7 @@ pub fn logits_bytes(p: &Point, arch: &Architecture) -> f64 {
     match p.logits {
         Logits::Chunked => 0.0,
         Logits::Full => {
-            let s = arch.seq_len.unwrap_or(RULE_SEQ_LEN);
+            let s = arch.seq_len.unwrap_or(RULE_SEQ_LEN) / p.context_parallel;
             4.0 * s * p.micro_batch * arch.vocab.unwrap_or(RULE_VOCAB) / p.tensor_parallel
         }
     }
@@ -153,14 +158,16 @@ pub fn states(p: &Point, trainable: f64) -> States {
     let fixed = weights + grads + optim - shardable + peak;
     // Smallest data-parallel degree with fixed + shardable/dp ≤ capacity (the capacity of
     // `per_gpu`'s fits, tolerance included: a model that fills the memory exactly fits).
+    // (ZeRO shards over data × context parallel: the count is TP·PP times a multiple of CP)
+    let cp = p.context_parallel;
     let min_gpus = p.gpu_memory_gb.and_then(|cap| {
         let room = capacity_bytes(cap) - fixed;
         if shardable <= room {
-            Some(model_parallel)
+            Some(model_parallel * cp)
         } else if room <= 0.0 {
             None
         } else {
-            Some(model_parallel * (shardable / room * (1.0 - 1e-12)).ceil())
+            Some(model_parallel * cp * ((shardable / room * (1.0 - 1e-12)).ceil() / cp).ceil())
         }
     });
     States { weights, grads, optim, activations, logits, rule, shardable, fixed, min_gpus }
@@ -172,10 +179,12 @@ fn capacity_bytes(cap_gb: f64) -> f64 {
     cap_gb * GB * (1.0 + 1e-12)
 }
 
-/// Per-GPU memory of `s` on `gpus` GPUs (data parallel = gpus / (TP·PP)) under ZeRO stage `zero`.
-pub fn per_gpu(s: &States, zero: u8, gpus: Option<f64>, model_parallel: f64, cap_gb: Option<f64>) -> Memory {
-    let data_parallel = gpus.map(|g| g / model_parallel);
-    let dp = data_parallel.unwrap_or(1.0);
+/// Per-GPU memory of `s` on `gpus` GPUs (data parallel = gpus / (TP·PP·CP)) under ZeRO stage
+/// `zero`, which shards over data × context parallel (gpus / (TP·PP)).
+pub fn per_gpu(s: &States, zero: u8, gpus: Option<f64>, model_parallel: f64, context_parallel: f64,
+               cap_gb: Option<f64>) -> Memory {
+    let data_parallel = gpus.map(|g| g / (model_parallel * context_parallel));
+    let dp = gpus.map_or(1.0, |g| g / model_parallel);
     let total = s.fixed + s.shardable / dp;
     let shard_of = |stage: u8, bytes: f64| if zero >= stage { bytes / dp } else { bytes };
     Memory {
@@ -195,7 +204,7 @@ pub fn per_gpu(s: &States, zero: u8, gpus: Option<f64>, model_parallel: f64, cap
 /// Per-GPU memory for `point`.
 pub fn memory(p: &Point, trainable: f64) -> Memory {
     let s = states(p, trainable);
-    per_gpu(&s, p.zero_stage, p.gpus, p.tensor_parallel * p.pipeline_parallel, p.gpu_memory_gb)
+    per_gpu(&s, p.zero_stage, p.gpus, p.tensor_parallel * p.pipeline_parallel, p.context_parallel, p.gpu_memory_gb)
 }
 
 #[cfg(test)]

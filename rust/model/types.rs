@@ -234,6 +234,9 @@ pub struct Point {
     /// block inputs' activations split by TP too.
     pub sequence_parallel: bool,
     pub pipeline_parallel: f64,
+    /// Context parallelism (ring attention): each of CP ranks holds 1/CP of every sequence; the
+    /// model states are replicated across them and ZeRO shards over data × context parallel.
+    pub context_parallel: f64,
     pub micro_batch: f64,
 }
 
@@ -267,6 +270,7 @@ impl Default for Point {
             tensor_parallel: 1.0,
             sequence_parallel: true,
             pipeline_parallel: 1.0,
+            context_parallel: 1.0,
             micro_batch: 1.0,
         }
     }
