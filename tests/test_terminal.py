@@ -60,8 +60,8 @@ def _on_terminal(args: list[str], columns: int, cwd: Path) -> tuple[list[str], s
         elif proc.poll() is not None:
             break
     os.close(master)
-    out = proc.stdout.read().decode() if proc.stdout else ""
-    code = proc.wait()
+    out = proc.communicate()[0].decode()  # (closes the pipe)
+    code = proc.returncode
     text = ANSI.sub("", seen.decode("utf-8", errors="replace"))
     return [line for line in re.split(r"[\r\n]", text) if line.strip()], out, code
 
