@@ -44,6 +44,7 @@ class RefPoint:
     sequence_parallel: bool = True
     pipeline_parallel: int = 1
     context_parallel: int = 1
+    expert_parallel: int = 1
     micro_batch: int = 1
 
     def native(self) -> dict[str, Any]:
@@ -210,12 +211,23 @@ def evaluate(p: RefPoint) -> dict[str, Any]:
     weights = (p.params * base + (trainable * wb if p.mode == "lora" else 0)) / mp
     grads = trainable * gb / mp
     opt = trainable * ob / mp
+    # Expert parallelism: a rank keeps 1/EP of the routed experts, whose parameters are what a token
+    # skips, scaled to all experts: (N - N_active)·E/(E - k). ZeRO shards the whole (over an
+    # EP-fold smaller group for the experts: the same bytes per GPU); unsharded, the rank's share.
+    e_all, k = a.get("experts") or 1, (a.get("experts_per_token") or 1)
+    experts = 0.0
+    if e_all > k and n_active < p.params:
+        experts = min(p.params, (p.params - n_active) * e_all / (e_all - k))
+    drop = experts * (1 - 1 / p.expert_parallel)  # parameters a rank does not hold
+    w_kept = weights - drop * base / mp
+    g_kept = grads if p.mode == "lora" else grads - drop * gb / mp
+    o_kept = opt if p.mode == "lora" else opt - drop * ob / mp
     act = activations(p)
     dp = p.gpus / mp if p.gpus else None
     div = dp or 1
-    w_pg = weights / div if p.zero >= 3 else weights
-    g_pg = grads / div if p.zero >= 2 else grads
-    o_pg = opt / div if p.zero >= 1 else opt
+    w_pg = weights / div if p.zero >= 3 else w_kept
+    g_pg = grads / div if p.zero >= 2 else g_kept
+    o_pg = opt / div if p.zero >= 1 else o_kept
     # One micro-batch's fp32 logits on the last stage (s·b·V/t values), the first stage's L
     # layers of activations against the last stage's L/p layers and the logits.
     vocab = a.get("vocab") or 32000
@@ -229,15 +241,15 @@ def evaluate(p: RefPoint) -> dict[str, Any]:
 
         def used(d: int) -> float:
             return (
-                (weights / d if p.zero >= 3 else weights)
-                + (grads / d if p.zero >= 2 else grads)
-                + (opt / d if p.zero >= 1 else opt)
+                (weights / d if p.zero >= 3 else w_kept)
+                + (grads / d if p.zero >= 2 else g_kept)
+                + (opt / d if p.zero >= 1 else o_kept)
                 + peak
             )
 
         # used(d) falls as the ZeRO degree d (data × context parallel) grows; d is a multiple of CP:
         # search for the smallest k with d = k·CP that fits.
-        cp = p.context_parallel
+        cp = math.lcm(p.context_parallel, p.expert_parallel)
 
         def used_k(k: int) -> float:
             return used(k * cp)

@@ -182,7 +182,7 @@ def test_context_parallelism_splits_the_sequence(tmp_path: Path, capsys: pytest.
     assert small.min_gpus is not None and small.min_gpus % 4 == 0
     code, _, err = run(capsys, "estimate", "--model", "llama2-7b", "--tokens", "1T", "--gpu", "h100", "--gpus", "6",
                        "--cp", "4", "--mfu", "0.4")
-    assert code == 2 and "--gpus: got 6, expected a multiple of tensor × pipeline × context parallel (4)" in err
+    assert code == 2 and "--gpus: got 6, expected a multiple of tensor × pipeline parallel × lcm(context, expert parallel) (4)" in err
     spec = tmp_path / "s.yaml"
     spec.write_text("costspec: 1\nmodel: {preset: llama2-7b}\nparallelism: {context: 3}\n")
     code, out, _ = run(capsys, "validate", str(spec))
@@ -190,3 +190,28 @@ def test_context_parallelism_splits_the_sequence(tmp_path: Path, capsys: pytest.
     s = costspec.solve("gpus", {"wall_clock_days": 30}, model="llama2-7b", tokens="1T", gpu="h100", mfu=0.4,
                        context_parallel=4)
     assert s.value % 4 == 0 and s.estimate.wall_clock_days <= 30
+
+
+def test_expert_parallelism_splits_the_routed_experts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """DeepSeek-V3 as its report trained it (PP 16, EP 64, ZeRO-1, 2,048 H800): 654B of its 671B
+    parameters are routed experts ((671 - 37)·256/248), of which a rank keeps 1/64."""
+    kw = {"model": "deepseek-v3", "tokens": "14.8T", "gpu": "h800", "gpus": 2048, "pipeline_parallel": 16, "zero": 1,
+          "mfu": 0.3, "recompute": "full", "precision": "fp8"}
+    ep = costspec.estimate(**kw, expert_parallel=64)  # type: ignore[arg-type]
+    no = costspec.estimate(**kw)  # type: ignore[arg-type]
+    n, active = 671e9, 37e9
+    experts = (n - active) * 256 / 248
+    assert no.weights_gb == pytest.approx(n * 2 / 16 / 1e9, rel=1e-12)
+    assert ep.weights_gb == pytest.approx((n - experts * (1 - 1 / 64)) * 2 / 16 / 1e9, rel=1e-12)
+    assert ep.optimizer_gb == no.optimizer_gb  # (ZeRO-1 shards the optimizer states: the same bytes per GPU)
+    assert ep.fits is True and no.fits is False
+    code, _, err = run(capsys, "estimate", "--model", "llama2-7b", "--tokens", "1T", "--ep", "2")
+    assert code == 2 and "expert_parallel 2 does not divide a model without routed experts" in err
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {preset: deepseek-v3}\nparallelism: {expert: 3}\n")
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 1 and "expert_parallel 3 does not divide the experts (256)" in out and "[CS603]" in out
+    code, _, err = run(capsys, "estimate", "--model", "deepseek-v3", "--gpu", "h800", "--gpus", "96", "--pp", "16",
+                       "--ep", "64", "--mfu", "0.3")
+    assert code == 2 and "--gpus: got 96, expected a multiple of tensor × pipeline parallel × lcm(context, expert " \
+                         "parallel) (1024)" in err

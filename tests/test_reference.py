@@ -4,6 +4,7 @@ the one evaluation path (costspec.estimate: a one-point plan run by the sweep en
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import pytest
@@ -53,6 +54,7 @@ def points(draw: st.DrawFn) -> RefPoint:
     tp = draw(st.sampled_from([1, 2, 4, 8]))
     sp = draw(st.booleans())
     cp = draw(st.sampled_from([1, 1, 2, 4]))  # (every drawn sequence length divides by 4)
+    ep = 1
     pp = draw(st.sampled_from([1, 1, 2, 4, 16]))
     has_arch = draw(st.integers(0, 3)) > 0
     p = RefPoint(
@@ -67,7 +69,7 @@ def points(draw: st.DrawFn) -> RefPoint:
         logits=draw(st.sampled_from(["full", "chunked"])),
         mode=draw(st.sampled_from(["pretrain", "finetune", "lora"])),
         precision=draw(st.sampled_from(["fp32", "tf32", "bf16", "fp16", "fp8", "fp4"])),
-        gpus=draw(st.one_of(st.none(), st.integers(1, 2048).map(lambda d: float(d * tp * pp * cp)))),
+        gpus=None,
         usd_per_gpu_hour=draw(st.one_of(st.none(), st.floats(0.0, 20.0))),
         watts=draw(st.one_of(st.none(), st.floats(50.0, 1500.0))),
         pue=draw(st.floats(1.0, 2.0)),
@@ -81,6 +83,11 @@ def points(draw: st.DrawFn) -> RefPoint:
         pipeline_parallel=pp,
         micro_batch=draw(st.sampled_from([1, 2, 4])),
     )
+    # Expert parallelism: a divisor of the experts (8 divides every drawn count), for MoE shapes.
+    if (p.arch.get("experts") or 1) > 1 and draw(st.booleans()):
+        p.expert_parallel = ep = draw(st.sampled_from([2, 4, 8]))
+    group = math.lcm(cp, ep)
+    p.gpus = draw(st.one_of(st.none(), st.integers(1, 2048).map(lambda d: float(d * tp * pp * group))))
     if p.mode == "lora":
         p.base_weights = draw(st.sampled_from([None, "bf16", "int8", "nf4"]))
         if draw(st.booleans()):
@@ -95,7 +102,7 @@ def points(draw: st.DrawFn) -> RefPoint:
     else:
         p.wall_clock_days = draw(st.floats(0.01, 1000.0))
         if p.gpus is None:
-            p.gpus = float(tp * pp * cp)
+            p.gpus = float(tp * pp * group)
     return p
 
 

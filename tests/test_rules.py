@@ -69,6 +69,7 @@ CHANGES = [
     _set("training/attention", "eager"), _set("training/base_weights", "nf4"), _set("training/logits", "chunked"),
     _set("parallelism/sequence", False), _set("sweep/grid/parallelism.sequence", [True, False]),
     _set("parallelism/context", 4), _set("parallelism/context", 3), _set("sweep/grid/parallelism.context", [1, 2]),
+    _set("parallelism/expert", 2), _set("model/preset", "deepseek-v3"), _set("sweep/grid/parallelism.expert", [1, 8]),
     _set("sweep/grid/training.attention", ["flash", "eager"]), _set("sweep/grid/training.base_weights", ["bf16", "int8"]),
     _set("sweep/grid/training.mode", ["lora", "finetune"]),
     _set("sweep/grid/training.precision", ["bf16", "fp8"]), _set("sweep/grid/parallelism.tensor", [1, 2]),

@@ -76,6 +76,7 @@ class Estimate:
     sequence_parallel: bool
     pipeline_parallel: int
     context_parallel: int
+    expert_parallel: int
     micro_batch: int
     data_parallel: float | None
     weights_gb: float
@@ -157,6 +158,7 @@ def inputs(
     sequence_parallel: bool = True,
     pipeline_parallel: Number = 1,
     context_parallel: Number = 1,
+    expert_parallel: Number = 1,
     micro_batch: Number = 1,
     catalog: Catalog | None = None,
 ) -> Inputs:
@@ -299,6 +301,7 @@ def inputs(
         "parallelism.pipeline": parse_number(pipeline_parallel, "pipeline_parallel"),
         "parallelism.sequence": _flag(sequence_parallel, "sequence_parallel"),
         "parallelism.context": parse_number(context_parallel, "context_parallel"),
+        "parallelism.expert": parse_number(expert_parallel, "expert_parallel"),
     }
     for k, v in (architecture or {}).items():
         given_fields[f"model.architecture.{k}"] = ("true" if v else "false") if k == "gated_mlp" else arch[k]

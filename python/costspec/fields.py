@@ -199,6 +199,10 @@ INPUTS: tuple[Field, ...] = (
        "sequence's activations; model states are replicated and ZeRO shards over data × context parallel.",
        unit="GPUs", domain=WHOLE_AT_LEAST_ONE, default=1, kwarg="context_parallel", flag="--cp",
        column="context_parallel", examples=(16,), help="Context-parallel degree (ring attention)."),
+    _f("parallelism.expert", "number", "Expert-parallel degree: the routed experts split over EP ranks taken from "
+       "data × context parallel; dense and attention parameters are not split.", unit="GPUs",
+       domain=WHOLE_AT_LEAST_ONE, default=1, kwarg="expert_parallel", flag="--ep", column="expert_parallel",
+       examples=(64,), help="Expert-parallel degree (mixture-of-experts models)."),
     _f("parallelism.sequence", "flag", "Sequence parallelism under TP (Korthikanti et al. 2022): layer norms, "
        "dropouts and block inputs split by TP too. Default true; without it they stay whole on every TP rank.",
        choices=("true", "false"), default="true", kwarg="sequence_parallel", flag="--sp/--no-sp",
@@ -309,6 +313,7 @@ OUTPUTS: tuple[Column, ...] = (
     _in("parallelism.zero", "ZeRO stage"),
     _in("parallelism.tensor", "tensor-parallel degree"),
     _in("parallelism.context", "context-parallel degree"),
+    _in("parallelism.expert", "expert-parallel degree"),
     _in("parallelism.sequence", "sequence parallelism under TP", unit="bool"),
     _in("parallelism.pipeline", "pipeline-parallel degree"),
     _in("training.micro_batch", "sequences per micro-batch"),

@@ -23,15 +23,15 @@ ALWAYS_IF_SWEPT = {
     "data_parallel": {"hardware.count", "parallelism.tensor", "parallelism.pipeline", "parallelism.context"},
     "activations_gb": {"training.recompute", "parallelism.tensor", "training.micro_batch", "training.attention",
                        "parallelism.sequence", "parallelism.context"},
-    "weights_gb": {"training.base_weights"},
+    "weights_gb": {"training.base_weights", "parallelism.expert"},
     "logits_gb": {"training.logits", "training.micro_batch", "parallelism.tensor"},
     "trainable_params": {"training.mode", "training.lora_rank", "training.lora_fraction"},
 }
 # Flags, written as booleans (null where there is no value).
 FLAGS = {"fits", "sequence_parallel"}
 # Whole-number columns, written as int64 (null where there is no value).
-WHOLE = {"gpus", "min_gpus", "tensor_parallel", "pipeline_parallel", "context_parallel", "micro_batch", "data_parallel",
-         "zero"}
+WHOLE = {"gpus", "min_gpus", "tensor_parallel", "pipeline_parallel", "context_parallel", "expert_parallel",
+         "micro_batch", "data_parallel", "zero"}
 # Columns whose NaN means "no value" (written as null).
 NULLABLE = {"energy_kwh", "co2e_kg", "watts", "min_gpus", "activations_gb", "model"}
 

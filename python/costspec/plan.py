@@ -394,7 +394,8 @@ class _Compiler:
                 r = self.const(1.0)
             elif name == "parallelism.zero":
                 r = self.const(3.0)
-            elif name in ("parallelism.tensor", "parallelism.pipeline", "parallelism.context", "training.micro_batch"):
+            elif name in ("parallelism.tensor", "parallelism.pipeline", "parallelism.context", "parallelism.expert",
+                          "training.micro_batch"):
                 r = self.const(1.0)
             elif name == "price.usd_per_gpu_hour":
                 r = self.price_reg()
@@ -520,8 +521,10 @@ class _Compiler:
         recip = short in sv.RECIPROCAL
         # The two values of the unknown evaluated (solver._trials): whole GPU counts exactly.
         if short == "gpus":
+            # (whole multiples of TP·PP·CP·EP: counts the engine takes whatever lcm(CP, EP) is)
             mp = self.bin("mul", self.bin("mul", self.effective("parallelism.tensor"),
-                                          self.effective("parallelism.pipeline")), self.effective("parallelism.context"))
+                                          self.effective("parallelism.pipeline")),
+                          self.bin("mul", self.effective("parallelism.context"), self.effective("parallelism.expert")))
             trials = (mp, self.bin("mul", mp, self.const(2.0)))
         else:
             trials = (self.const(sv.TRIALS[short][0]), self.const(sv.TRIALS[short][1]))
@@ -583,6 +586,7 @@ class _Compiler:
             "precision": e("training.precision"), "optimizer": e("training.optimizer"), "zero": e("parallelism.zero"),
             "tensor_parallel": e("parallelism.tensor"), "pipeline_parallel": e("parallelism.pipeline"),
             "sequence_parallel": e("parallelism.sequence"), "context_parallel": e("parallelism.context"),
+            "expert_parallel": e("parallelism.expert"), "active_params": e("model.active_params"),
             "micro_batch": e("training.micro_batch"), "recompute": e("training.recompute"),
             "mode": e("training.mode"), "gpu_memory_gb": self.regs.get("gpu:memory", self.const(math.nan)),
             "arch_given": self.const(1.0 if any(n.startswith("model.architecture.") for n in outputs.given_names(self.spec))
@@ -607,7 +611,8 @@ class _Compiler:
         mg = self.stage("mem_gpu", layouts["mem_gpu"], {
             **{k: v for k, v in st.items()}, "zero": mem_in["zero"], "gpus": gpus if gpus is not None else nan,
             "tensor_parallel": mem_in["tensor_parallel"], "pipeline_parallel": mem_in["pipeline_parallel"],
-            "context_parallel": mem_in["context_parallel"], "gpu_memory_gb": mem_in["gpu_memory_gb"],
+            "context_parallel": mem_in["context_parallel"], "expert_parallel": mem_in["expert_parallel"],
+            "gpu_memory_gb": mem_in["gpu_memory_gb"],
         })
         cols.update(mg)
         cols["min_gpus"] = st["min_gpus"]
@@ -624,6 +629,7 @@ class _Compiler:
             "grid_kg_co2e_per_kwh": e("energy.grid_kg_co2e_per_kwh"), "zero": mem_in["zero"],
             "tensor_parallel": mem_in["tensor_parallel"], "pipeline_parallel": mem_in["pipeline_parallel"],
             "sequence_parallel": mem_in["sequence_parallel"], "context_parallel": mem_in["context_parallel"],
+            "expert_parallel": mem_in["expert_parallel"],
             "micro_batch": mem_in["micro_batch"], "gpu_memory_gb": mem_in["gpu_memory_gb"],
         })
         provider = self.field_reg("price.provider")

@@ -120,12 +120,14 @@ def render(e: Estimate) -> str:
     add(
         f"Memory per GPU (ZeRO-{e.zero} over {over}, TP {e.tensor_parallel}"
         f"{'' if e.tensor_parallel == 1 else (' with SP' if e.sequence_parallel else ' without SP')}, PP {e.pipeline_parallel}"
-        f"{f', CP {e.context_parallel}' if e.context_parallel > 1 else ''}, "
+        f"{f', CP {e.context_parallel}' if e.context_parallel > 1 else ''}"
+        f"{f', EP {e.expert_parallel}' if e.expert_parallel > 1 else ''}, "
         f"micro-batch {e.micro_batch}, {e.optimizer})"
     )
     base = {"nf4": "NF4 base (4.127 bits/param, QLoRA) + adapters, ", "int8": "int8 base + adapters, ",
             "bf16": "16-bit base + adapters, "}.get(e.base_weights or "", "") if e.mode == "lora" else ""
-    add(("weights", _gb(e.weights_gb), base + "sharded by TP·PP" + (" and DP (ZeRO-3)" if e.zero >= 3 else "")))
+    ep = f" (routed experts by EP {e.expert_parallel} too)" if e.expert_parallel > 1 and e.zero < 3 else ""
+    add(("weights", _gb(e.weights_gb), base + "sharded by TP·PP" + ep + (" and DP (ZeRO-3)" if e.zero >= 3 else "")))
     add(("gradients", _gb(e.gradients_gb), "trainable params" + (", sharded by DP (ZeRO-2+)" if e.zero >= 2 else "")))
     add(("optimizer", _gb(e.optimizer_gb), f"{e.optimizer} states" + (", sharded by DP (ZeRO-1+)" if e.zero >= 1 else "")))
     if e.activations_gb is not None:

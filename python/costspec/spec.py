@@ -928,6 +928,7 @@ class _Checker:
         self.planning(fields, where_set, swept, present, values_of, resolved["model.preset"])
         self.architecture_needed(where_set, swept, present, values_of, resolved["model.preset"])
         self.context_divides(values_of, resolved["model.preset"])
+        self.experts_divide(values_of, resolved["model.preset"])
 
         # Every GPU has a peak at every precision the spec uses, and every provider a price for it.
         gpus = resolved["hardware.gpu"]
@@ -1004,6 +1005,22 @@ class _Checker:
             if bad is not None:
                 self.err(path, f"context_parallel {cp:g} does not divide the sequence length {bad:g}: each rank "
                          "holds an equal part", "a divisor of the sequence length", f"{cp:g}")
+
+    def experts_divide(self, values_of: Callable[[str], list[tuple[Value, tuple[Any, ...]]]],
+                       presets: list[Any]) -> None:
+        """Each expert-parallel rank holds an equal share of the routed experts (the engine refuses
+        the point otherwise): EP divides the experts the spec gives or its presets have, and a model
+        without routed experts has EP 1."""
+        counts = [float(v) for v, _ in values_of("model.architecture.experts") if isinstance(v, (int, float))] or \
+            [float(m.architecture.get("experts") or 0) for m in presets] or [0.0]
+        for ep, path in values_of("parallelism.expert"):
+            if not isinstance(ep, (int, float)) or ep <= 1:
+                continue
+            bad = next((n for n in counts if n <= 1 or (n / ep) % 1), None)
+            if bad is not None:
+                what = f"the experts ({bad:g})" if bad > 1 else "a model without routed experts (architecture.experts)"
+                self.err(path, f"expert_parallel {ep:g} does not divide {what}: each rank holds an equal share",
+                         "a divisor of the routed experts", f"{ep:g}")
 
     def planning(self, fields: dict[str, Value], where_set: Mapping[str, tuple[Any, ...]],
                  swept: Mapping[str, Axis], present: Callable[[str], bool],

@@ -59,17 +59,18 @@ layout!(WallOut { wall_clock_days });
 layout!(MoneyIn { gpu_hours, usd_per_gpu_hour, watts, pue, grid_kg_co2e_per_kwh });
 layout!(MoneyOut { cost_usd, energy_kwh, co2e_kg });
 layout!(MemStatesIn {
-    params, trainable_params, layers, d_model, heads, kv_heads, head_dim, ffn_dim, vocab, seq_len, experts,
+    params, active_params, trainable_params, layers, d_model, heads, kv_heads, head_dim, ffn_dim, vocab, seq_len, experts,
     experts_per_token, gated_mlp, precision, optimizer, zero, tensor_parallel, sequence_parallel, pipeline_parallel,
-    context_parallel, micro_batch, recompute, attention, logits, mode, base_weights, gpu_memory_gb, arch_given,
+    context_parallel, expert_parallel, micro_batch, recompute, attention, logits, mode, base_weights, gpu_memory_gb, arch_given,
 });
 layout!(MemStatesOut {
-    state_weights, state_grads, state_optim, state_activations, state_logits, state_shardable, state_fixed,
-    min_gpus, memory_basis,
+    state_weights, state_grads, state_optim, state_weights_all, state_grads_all, state_optim_all, state_activations,
+    state_logits, state_shardable, state_fixed, min_gpus, memory_basis,
 });
 layout!(MemGpuIn {
-    state_weights, state_grads, state_optim, state_activations, state_logits, state_shardable, state_fixed, zero, gpus,
-    tensor_parallel, pipeline_parallel, context_parallel, gpu_memory_gb, min_gpus,
+    state_weights, state_grads, state_optim, state_weights_all, state_grads_all, state_optim_all, state_activations,
+    state_logits, state_shardable, state_fixed, zero, gpus, tensor_parallel, pipeline_parallel, context_parallel,
+    expert_parallel, gpu_memory_gb, min_gpus,
 });
 layout!(MemGpuOut {
     weights_gb, gradients_gb, optimizer_gb, activations_gb, logits_gb, memory_gb_per_gpu, data_parallel, fits,
@@ -130,6 +131,9 @@ pub(crate) fn mem_states(v: impl Fn(MemGpuIn) -> f64) -> States {
         weights: v(I::state_weights),
         grads: v(I::state_grads),
         optim: v(I::state_optim),
+        weights_all: v(I::state_weights_all),
+        grads_all: v(I::state_grads_all),
+        optim_all: v(I::state_optim_all),
         activations: opt(v(I::state_activations)),
         logits: v(I::state_logits),
         rule: false, // (the basis is the states stage's output; per-GPU memory does not need it)
@@ -170,6 +174,7 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
             use {FlopsIn as I, FlopsOut as O};
             let mut p = Point::default();
             p.params = i[I::params];
+            p.active_params = if i[I::active_params].is_nan() { p.params } else { i[I::active_params] };
             p.active_params = if i[I::active_params].is_nan() { i[I::params] } else { i[I::active_params] };
             p.tokens = i[I::tokens];
             positive("params", p.params).map_err(e)?;
@@ -251,6 +256,7 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
             use {MemStatesIn as I, MemStatesOut as O};
             let mut p = Point::default();
             p.params = i[I::params];
+            p.active_params = if i[I::active_params].is_nan() { p.params } else { i[I::active_params] };
             for (name, k) in [
                 ("layers", I::layers), ("d_model", I::d_model), ("heads", I::heads), ("kv_heads", I::kv_heads),
                 ("head_dim", I::head_dim), ("ffn_dim", I::ffn_dim), ("vocab", I::vocab), ("seq_len", I::seq_len),
@@ -280,6 +286,27 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
             p.sequence_parallel = i[I::sequence_parallel] != 0.0;
             whole_at_least_one("context_parallel", i[I::context_parallel]).map_err(e)?;
             p.context_parallel = i[I::context_parallel];
+            whole_at_least_one("expert_parallel", i[I::expert_parallel]).map_err(e)?;
+            p.expert_parallel = i[I::expert_parallel];
+            if p.expert_parallel > 1.0 {
+                match p.arch.experts {
+                    Some(x) if (x / p.expert_parallel).fract() == 0.0 => {}
+                    Some(x) => {
+                        return Err(format!(
+                            "expert_parallel: got {}, expected a divisor of the experts ({x}): each rank holds an \
+                             equal share",
+                            p.expert_parallel
+                        ))
+                    }
+                    None => {
+                        return Err(format!(
+                            "expert_parallel: got {}, expected 1 for a model without routed experts \
+                             (architecture.experts)",
+                            p.expert_parallel
+                        ))
+                    }
+                }
+            }
             if let Some(s) = p.arch.seq_len {
                 if (s / p.context_parallel).fract() != 0.0 {
                     return Err(format!(
@@ -304,6 +331,9 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
             o[O::state_weights] = s.weights;
             o[O::state_grads] = s.grads;
             o[O::state_optim] = s.optim;
+            o[O::state_weights_all] = s.weights_all;
+            o[O::state_grads_all] = s.grads_all;
+            o[O::state_optim_all] = s.optim_all;
             o[O::state_activations] = s.activations.unwrap_or(f64::NAN);
             o[O::state_logits] = s.logits;
             o[O::state_shardable] = s.shardable;
@@ -328,11 +358,12 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
             let s = mem_states(|q| i[q]);
             let mp = i[I::tensor_parallel] * i[I::pipeline_parallel];
             let cp = i[I::context_parallel];
+            let group = crate::model::memory::lcm(cp, i[I::expert_parallel]);
             let gpus = opt(i[I::gpus]);
             if let Some(g) = gpus {
                 whole_at_least_one("gpus", g).map_err(e)?;
-                if (g / (mp * cp)).fract() != 0.0 {
-                    return Err(format!("gpus: got {g}, expected {}", crate::model::estimate::multiple_of(mp * cp, cp)));
+                if (g / (mp * group)).fract() != 0.0 {
+                    return Err(format!("gpus: got {g}, expected {}", crate::model::estimate::multiple_of(mp * group, group)));
                 }
             }
             let m = per_gpu(&s, i[I::zero] as u8, gpus, mp, cp, opt(i[I::gpu_memory_gb]));

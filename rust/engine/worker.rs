@@ -506,9 +506,10 @@ impl<'a> Worker<'a> {
                         v(I::context_parallel),
                         opt(v(I::gpu_memory_gb)),
                     );
+                    let group = crate::model::memory::lcm(cp, v(I::expert_parallel));
                     for (j, &g) in gs.iter().enumerate() {
-                        if !(whole(g) && whole(g / (mp * cp))) {
-                            failure = Some((j, g, mp, cp));
+                        if !(whole(g) && whole(g / (mp * group))) {
+                            failure = Some((j, g, mp, group));
                             break;
                         }
                         let m = per_gpu(&s, zero, Some(g), mp, cp, cap);
@@ -521,8 +522,9 @@ impl<'a> Worker<'a> {
                     let v = |q: I| ops[q as usize].at(j);
                     let (g, tp, pp, cp) = (v(I::gpus), v(I::tensor_parallel), v(I::pipeline_parallel), v(I::context_parallel));
                     let mp = tp * pp;
-                    if !g.is_nan() && !(whole(g) && whole(g / (mp * cp))) {
-                        failure = Some((j, g, mp, cp));
+                    let group = crate::model::memory::lcm(cp, v(I::expert_parallel));
+                    if !g.is_nan() && !(whole(g) && whole(g / (mp * group))) {
+                        failure = Some((j, g, mp, group));
                         break;
                     }
                     let s = mem_states(v);

@@ -90,9 +90,10 @@ pub fn check(p: &Point) -> Result<(), ModelError> {
     whole_at_least_one("context_parallel", p.context_parallel)?;
     if let Some(g) = p.gpus {
         whole_at_least_one("gpus", g)?;
-        let mp = p.tensor_parallel * p.pipeline_parallel * p.context_parallel;
+        let group = crate::model::memory::lcm(p.context_parallel, p.expert_parallel);
+        let mp = p.tensor_parallel * p.pipeline_parallel * group;
         if (g / mp).fract() != 0.0 {
-            return Err(out_of_range("gpus", g, &multiple_of(mp, p.context_parallel)));
+            return Err(out_of_range("gpus", g, &multiple_of(mp, group)));
         }
     }
     for (field, v) in [("usd_per_gpu_hour", p.usd_per_gpu_hour), ("grid_kg_co2e_per_kwh", p.grid_kg_co2e_per_kwh)] {
@@ -272,9 +273,9 @@ pub fn activations_finite(gb: f64, p: &Point) -> Result<f64, ModelError> {
 }
 
 /// What a GPU count must be a multiple of.
-pub fn multiple_of(mp: f64, context_parallel: f64) -> String {
-    if context_parallel > 1.0 {
-        format!("a multiple of tensor × pipeline × context parallel ({mp})")
+pub fn multiple_of(mp: f64, group: f64) -> String {
+    if group > 1.0 {
+        format!("a multiple of tensor × pipeline parallel × lcm(context, expert parallel) ({mp})")
     } else {
         format!("a multiple of tensor × pipeline parallel ({mp})")
     }

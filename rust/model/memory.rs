@@ -108,10 +108,16 @@ pub fn logits_bytes(p: &Point, arch: &Architecture) -> f64 {
 /// Model states and activations of one model-parallel shard, before data-parallel sharding.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct States {
-    /// Bytes per GPU of weights, gradients and optimizer states with TP·PP splitting only.
+    /// Bytes per GPU of weights, gradients and optimizer states with TP·PP (and, for the routed
+    /// experts, EP) splitting, as a rank holds them when ZeRO does not shard them.
     pub weights: f64,
     pub grads: f64,
     pub optim: f64,
+    /// The same over one TP·PP shard of the whole model: what ZeRO shards (over data × context
+    /// parallel; the experts' share over its EP-fold smaller group, the same bytes per GPU).
+    pub weights_all: f64,
+    pub grads_all: f64,
+    pub optim_all: f64,
     pub activations: Option<f64>,
     /// The logits of one micro-batch (bytes), on the pipeline's last stage.
     pub logits: f64,
@@ -124,6 +130,29 @@ pub struct States {
     pub min_gpus: Option<f64>,
 }
 
+/// The share of the parameters in routed experts: what a token does not use, (N − N_active),
+/// scaled from the E − k experts it skips to all E: (N − N_active)·E/(E − k) / N. DeepSeek-V3:
+/// (671B − 37B)·256/248 = 654B of 671B (58 MoE layers × 256 experts × 3 × 7168 × 2048 = 654B).
+pub fn expert_share(p: &Point) -> f64 {
+    let (e, k) = (p.arch.experts.unwrap_or(1.0), p.arch.experts_per_token.unwrap_or(1.0));
+    if e <= k || p.active_params >= p.params || p.params <= 0.0 {
+        return 0.0;
+    }
+    ((p.params - p.active_params) * e / (e - k) / p.params).min(1.0)
+}
+
+/// The least common multiple of two whole counts (as floats).
+pub fn lcm(a: f64, b: f64) -> f64 {
+    let (mut x, mut y) = (a as u64, b as u64);
+    if x == 0 || y == 0 {
+        return a.max(b);
+    }
+    while y != 0 {
+        (x, y) = (y, x % y);
+    }
+    a / x as f64 * b
+}
+
 /// Model states (Rajbhandari et al. 2020) and activations for a point, with `trainable`
 /// parameters receiving gradients and optimizer states (all of them unless LoRA).
 pub fn states(p: &Point, trainable: f64) -> States {
@@ -134,9 +163,16 @@ pub fn states(p: &Point, trainable: f64) -> States {
     let base = if lora { p.base_weights.map_or(wb, |w| w.bytes()) } else { wb };
     let adapters = if lora { trainable * wb } else { 0.0 };
     let model_parallel = p.tensor_parallel * p.pipeline_parallel;
-    let weights = (p.params * base + adapters) / model_parallel;
-    let grads = trainable * gb / model_parallel;
-    let optim = trainable * ob / model_parallel;
+    // Expert parallelism keeps 1/EP of the routed experts' parameters on a rank (LoRA's adapters
+    // are on the attention projections: dense).
+    let kept = 1.0 - expert_share(p) * (1.0 - 1.0 / p.expert_parallel);
+    let trainable_kept = if lora { 1.0 } else { kept };
+    let weights_all = (p.params * base + adapters) / model_parallel;
+    let grads_all = trainable * gb / model_parallel;
+    let optim_all = trainable * ob / model_parallel;
+    let weights = (p.params * base * kept + adapters) / model_parallel;
+    let grads = grads_all * trainable_kept;
+    let optim = optim_all * trainable_kept;
     let (activations, rule) = match activation_bytes(p) {
         Some(a) => (Some(a), false),
         None => {
@@ -149,17 +185,19 @@ pub fn states(p: &Point, trainable: f64) -> States {
     // ZeRO stage k shards optimizer states (k ≥ 1), gradients (k ≥ 2), weights (k = 3).
     let z = p.zero_stage;
     let sharded = |stage: u8, bytes: f64| if z >= stage { bytes } else { 0.0 };
-    let shardable = sharded(1, optim) + sharded(2, grads) + sharded(3, weights);
+    let shardable = sharded(1, optim_all) + sharded(2, grads_all) + sharded(3, weights_all);
+    let unsharded = |stage: u8, bytes: f64| if z >= stage { 0.0 } else { bytes };
     let logits = logits_bytes(p, &p.arch);
     // The busiest stage: the first holds L layers' activations under 1F1B, the last L/p layers'
     // and the logits (one stage: both).
     let act = activations.unwrap_or(0.0);
     let peak = act.max(act / p.pipeline_parallel + logits);
-    let fixed = weights + grads + optim - shardable + peak;
+    let fixed = unsharded(1, optim) + unsharded(2, grads) + unsharded(3, weights) + peak;
     // Smallest data-parallel degree with fixed + shardable/dp ≤ capacity (the capacity of
     // `per_gpu`'s fits, tolerance included: a model that fills the memory exactly fits).
-    // (ZeRO shards over data × context parallel: the count is TP·PP times a multiple of CP)
-    let cp = p.context_parallel;
+    // (ZeRO shards over data × context parallel, which both CP and EP divide: the count is TP·PP
+    // times a multiple of lcm(CP, EP))
+    let cp = lcm(p.context_parallel, p.expert_parallel);
     let min_gpus = p.gpu_memory_gb.and_then(|cap| {
         let room = capacity_bytes(cap) - fixed;
         if shardable <= room {
@@ -170,7 +208,10 @@ pub fn states(p: &Point, trainable: f64) -> States {
             Some(model_parallel * cp * ((shardable / room * (1.0 - 1e-12)).ceil() / cp).ceil())
         }
     });
-    States { weights, grads, optim, activations, logits, rule, shardable, fixed, min_gpus }
+    States {
+        weights, grads, optim, weights_all, grads_all, optim_all, activations, logits, rule, shardable, fixed,
+        min_gpus,
+    }
 }
 
 /// The bytes a GPU of `cap_gb` holds, with a relative 1e-12 for rounding (what fits is decided
@@ -186,11 +227,11 @@ pub fn per_gpu(s: &States, zero: u8, gpus: Option<f64>, model_parallel: f64, con
     let data_parallel = gpus.map(|g| g / (model_parallel * context_parallel));
     let dp = gpus.map_or(1.0, |g| g / model_parallel);
     let total = s.fixed + s.shardable / dp;
-    let shard_of = |stage: u8, bytes: f64| if zero >= stage { bytes / dp } else { bytes };
+    let shard_of = |stage: u8, all: f64, kept: f64| if zero >= stage { all / dp } else { kept };
     Memory {
-        weights_gb: shard_of(3, s.weights) / GB,
-        gradients_gb: shard_of(2, s.grads) / GB,
-        optimizer_gb: shard_of(1, s.optim) / GB,
+        weights_gb: shard_of(3, s.weights_all, s.weights) / GB,
+        gradients_gb: shard_of(2, s.grads_all, s.grads) / GB,
+        optimizer_gb: shard_of(1, s.optim_all, s.optim) / GB,
         activations_gb: s.activations.map(|a| a / GB),
         logits_gb: s.logits / GB,
         total_gb: total / GB,

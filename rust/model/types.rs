@@ -237,6 +237,9 @@ pub struct Point {
     /// Context parallelism (ring attention): each of CP ranks holds 1/CP of every sequence; the
     /// model states are replicated across them and ZeRO shards over data × context parallel.
     pub context_parallel: f64,
+    /// Expert parallelism: the routed experts split over EP ranks taken from data × context
+    /// parallel; dense and attention parameters are not split.
+    pub expert_parallel: f64,
     pub micro_batch: f64,
 }
 
@@ -271,6 +274,7 @@ impl Default for Point {
             sequence_parallel: true,
             pipeline_parallel: 1.0,
             context_parallel: 1.0,
+            expert_parallel: 1.0,
             micro_batch: 1.0,
         }
     }
