@@ -224,7 +224,7 @@ def evaluate(p: RefPoint) -> dict[str, Any]:
     o_kept = opt if p.mode == "lora" else opt - drop * ob / mp
     act = activations(p)
     dp = p.gpus / mp if p.gpus else None
-    div = dp or 1
+    div = dp or math.lcm(p.context_parallel, p.expert_parallel)  # (no count: the smallest layout)
     w_pg = weights / div if p.zero >= 3 else w_kept
     g_pg = grads / div if p.zero >= 2 else g_kept
     o_pg = opt / div if p.zero >= 1 else o_kept

@@ -215,3 +215,20 @@ def test_expert_parallelism_splits_the_routed_experts(tmp_path: Path, capsys: py
                        "--ep", "64", "--mfu", "0.3")
     assert code == 2 and "--gpus: got 96, expected a multiple of tensor × pipeline parallel × lcm(context, expert " \
                          "parallel) (1024)" in err
+
+
+def test_cp_and_ep_without_a_count_are_judged_on_the_smallest_layout(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --gpus, fits was judged on TP·PP GPUs, which a CP or EP layout cannot run on."""
+    e = costspec.estimate(params="7B", tokens="1B", gpu="a100-40gb", context_parallel=4, tensor_parallel=2, zero=3)
+    at_8 = costspec.estimate(params="7B", tokens="1B", gpu="a100-40gb", context_parallel=4, tensor_parallel=2, zero=3,
+                             gpus=8)
+    assert e.memory_gb_per_gpu == at_8.memory_gb_per_gpu and e.fits is True and e.min_gpus == 8
+    code, out, _ = run(capsys, "estimate", "--params", "7B", "--tokens", "1B", "--gpu", "a100-40gb", "--cp", "4",
+                       "--tp", "2")
+    assert "fits on 8 GPUs (TP·PP·lcm(CP, EP), no --gpus)" in out
+    for args, needle in ((["--params", "7B", "--tokens", "1B", "--cp", "3"], "does not divide the sequence length 2048"),
+                         (["--model", "deepseek-v3", "--params", "700B", "--ep", "64"], "none are in routed experts"),
+                         (["--model", "mixtral-8x7b", "--tokens", "1B", "--arch", "experts_per_token=9"],
+                          "--arch experts_per_token=...")):
+        code, _, err = run(capsys, "estimate", *args)
+        assert code == 2 and needle in err, (args, err)

@@ -84,7 +84,9 @@ def points(draw: st.DrawFn) -> RefPoint:
         micro_batch=draw(st.sampled_from([1, 2, 4])),
     )
     # Expert parallelism: a divisor of the experts (8 divides every drawn count), for MoE shapes.
-    if (p.arch.get("experts") or 1) > 1 and draw(st.booleans()):
+    routed = (p.arch.get("experts") or 1) > (p.arch.get("experts_per_token") or 1) and \
+        (p.active_params or p.params) < p.params
+    if routed and draw(st.booleans()):  # (EP needs parameters in routed experts: an error otherwise)
         p.expert_parallel = ep = draw(st.sampled_from([2, 4, 8]))
     group = math.lcm(cp, ep)
     p.gpus = draw(st.one_of(st.none(), st.integers(1, 2048).map(lambda d: float(d * tp * pp * group))))

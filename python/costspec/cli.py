@@ -41,6 +41,8 @@ def echo(text: str, nl: bool = True) -> None:
 def flag_for(field: str) -> str:
     if field.startswith("architecture."):
         return f"--arch {field.split('.', 1)[1]}=..."
+    if field in (*registry.ARCHITECTURE, "gated_mlp"):  # (the engine names them bare)
+        return f"--arch {field}=..."
     return FLAGS.get(field, "--" + field.replace("_", "-"))
 
 

@@ -328,7 +328,7 @@ OUTPUTS: tuple[Column, ...] = (
                                "for the parameter count)"),
     Column("gpu_memory_gb", "GB", "device memory"),
     Column("fits", "bool", "whether the layout fits in device memory"),
-    Column("min_gpus", "GPUs", "fewest GPUs (a multiple of TP·PP) that fit"),
+    Column("min_gpus", "GPUs", "fewest GPUs (a multiple of TP·PP·lcm(CP, EP)) that fit"),
     Column("tokens_per_param", "tokens/parameter", "training tokens per parameter, D / N"),
     Column("compute_flops", "FLOPs", "compute-optimal budget C = 6·N·D (scaling.compute_flops or budget_usd)"),
     Column("loss", "nats/token", "loss predicted by the scaling fit, E + A/N^α + B/D^β"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from costspec.estimator import Estimate
 from costspec.units import format_si
 
@@ -146,19 +148,22 @@ def render(e: Estimate) -> str:
     else:
         vocab = e.architecture.get("vocab")
         v = f"V = {_int(float(vocab))}" if vocab else "V = 32,000 (no vocab given)"
-        add(("logits", _gb(e.logits_gb), f"fp32 logits of one micro-batch, 4·s·b·V/TP ({v}), on the last "
+        div = "TP·CP" if e.context_parallel > 1 else "TP"
+        add(("logits", _gb(e.logits_gb), f"fp32 logits of one micro-batch, 4·s·b·V/{div} ({v}), on the last "
              "pipeline stage" + (" (the first stage's activations are more)" if e.pipeline_parallel > 1 else "")))
     if e.gpu is None:
         verdict = "give --gpu to see whether it fits"
     elif e.gpu_memory_gb is None:
         verdict = "GPU memory unknown"
     else:
-        on = "" if e.gpus else f" on {e.tensor_parallel * e.pipeline_parallel} GPU" + \
-            ("s (TP·PP, no --gpus)" if e.tensor_parallel * e.pipeline_parallel > 1 else " (no --gpus)")
+        smallest = e.tensor_parallel * e.pipeline_parallel * math.lcm(e.context_parallel, e.expert_parallel)
+        unit = "TP·PP" if e.context_parallel == 1 and e.expert_parallel == 1 else "TP·PP·lcm(CP, EP)"
+        on = "" if e.gpus else f" on {_int(smallest)} GPU" + (f"s ({unit}, no --gpus)" if smallest > 1 else " (no --gpus)")
         verdict = f"of {e.gpu_memory_gb:g} GB: {'fits' if e.fits else 'does not fit'}{on}"
     add(("total", _gb(e.memory_gb_per_gpu), verdict))
     if e.min_gpus is not None:
-        add(("min GPUs", _int(e.min_gpus), "smallest GPU count (a multiple of TP·PP) whose memory holds this"))
+        unit = "TP·PP" if e.context_parallel == 1 and e.expert_parallel == 1 else "TP·PP·lcm(CP, EP)"
+        add(("min GPUs", _int(e.min_gpus), f"smallest GPU count (a multiple of {unit}) whose memory holds this"))
     elif e.gpu_memory_gb is not None:
         tips = [t for t, ok in (("--recompute full", e.recompute != "full"), ("--zero 3", e.zero < 3)) if ok]
         add(("min GPUs", "none", "what is not sharded over data parallelism exceeds one GPU: try " + ", ".join(tips + ["--tp", "--pp"])))

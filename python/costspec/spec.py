@@ -997,7 +997,7 @@ class _Checker:
         """Each context-parallel rank holds an equal part of the sequence (the engine refuses the
         point otherwise): CP divides every sequence length the spec gives or its presets have."""
         lengths = [float(v) for v, _ in values_of("model.architecture.seq_len") if isinstance(v, (int, float))] or \
-            [float(m.architecture["seq_len"]) for m in presets if m.architecture.get("seq_len")]
+            [float(m.architecture.get("seq_len") or 2048) for m in presets] or [2048.0]  # (the shape rule's)
         for cp, path in values_of("parallelism.context"):
             if not isinstance(cp, (int, float)) or cp < 1:
                 continue
@@ -1013,6 +1013,21 @@ class _Checker:
         without routed experts has EP 1."""
         counts = [float(v) for v, _ in values_of("model.architecture.experts") if isinstance(v, (int, float))] or \
             [float(m.architecture.get("experts") or 0) for m in presets] or [0.0]
+
+        def routed(m: Any) -> bool:  # whether some parameters are in routed experts (the engine's share > 0)
+            def given(name: str) -> float | None:
+                vals = [v for v, _ in values_of(name) if isinstance(v, (int, float))]
+                return float(vals[0]) if vals else None
+            params = given("model.params") if given("model.params") is not None else (m.params if m else None)
+            active = given("model.active_params")
+            if active is None:
+                active = m.active_params if m is not None and given("model.params") is None and m.active_params \
+                    else params
+            e = given("model.architecture.experts") or (m.architecture.get("experts") if m else None) or 1
+            k = given("model.architecture.experts_per_token") or \
+                (m.architecture.get("experts_per_token") if m else None) or 1
+            return params is not None and active is not None and active < params and e > k
+
         for ep, path in values_of("parallelism.expert"):
             if not isinstance(ep, (int, float)) or ep <= 1:
                 continue
@@ -1021,6 +1036,9 @@ class _Checker:
                 what = f"the experts ({bad:g})" if bad > 1 else "a model without routed experts (architecture.experts)"
                 self.err(path, f"expert_parallel {ep:g} does not divide {what}: each rank holds an equal share",
                          "a divisor of the routed experts", f"{ep:g}")
+            elif not all(routed(m) for m in (presets or [None])):
+                self.err(path, f"expert_parallel {ep:g} does not divide any parameters: none are in routed experts "
+                         "(active_params must be below params, experts_per_token below experts)", "1", f"{ep:g}")
 
     def planning(self, fields: dict[str, Value], where_set: Mapping[str, tuple[Any, ...]],
                  swept: Mapping[str, Axis], present: Callable[[str], bool],

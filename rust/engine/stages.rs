@@ -306,8 +306,17 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
                         ))
                     }
                 }
+                if crate::model::memory::expert_share(&p) == 0.0 {
+                    return Err(format!(
+                        "expert_parallel: got {}, expected 1: no parameters are in routed experts (active_params \
+                         must be below params, and experts_per_token below experts)",
+                        p.expert_parallel
+                    ));
+                }
             }
-            if let Some(s) = p.arch.seq_len {
+            // (the given sequence length, or the shape rule's)
+            {
+                let s = p.arch.seq_len.unwrap_or(crate::model::memory::RULE_SEQ_LEN);
                 if (s / p.context_parallel).fract() != 0.0 {
                     return Err(format!(
                         "context_parallel: got {}, expected a divisor of the sequence length ({s}): each rank holds \
@@ -366,7 +375,7 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
                     return Err(format!("gpus: got {g}, expected {}", crate::model::estimate::multiple_of(mp * group, group)));
                 }
             }
-            let m = per_gpu(&s, i[I::zero] as u8, gpus, mp, cp, opt(i[I::gpu_memory_gb]));
+            let m = per_gpu(&s, i[I::zero] as u8, gpus, mp, cp, i[I::expert_parallel], opt(i[I::gpu_memory_gb]));
             o[..MemGpuOut::NAMES.len()].copy_from_slice(&memory_row(&m));
         }
     }

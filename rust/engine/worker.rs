@@ -512,7 +512,7 @@ impl<'a> Worker<'a> {
                             failure = Some((j, g, mp, group));
                             break;
                         }
-                        let m = per_gpu(&s, zero, Some(g), mp, cp, cap);
+                        let m = per_gpu(&s, zero, Some(g), mp, cp, v(I::expert_parallel), cap);
                         for (col, x) in outs.iter_mut().zip(memory_row(&m)) {
                             col[j] = x;
                         }
@@ -528,7 +528,7 @@ impl<'a> Worker<'a> {
                         break;
                     }
                     let s = mem_states(v);
-                    let m = per_gpu(&s, v(I::zero) as u8, opt(g), mp, cp, opt(v(I::gpu_memory_gb)));
+                    let m = per_gpu(&s, v(I::zero) as u8, opt(g), mp, cp, v(I::expert_parallel), opt(v(I::gpu_memory_gb)));
                     for (col, x) in outs.iter_mut().zip(memory_row(&m)) {
                         col[j] = x;
                     }

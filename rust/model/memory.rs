@@ -221,11 +221,12 @@ fn capacity_bytes(cap_gb: f64) -> f64 {
 }
 
 /// Per-GPU memory of `s` on `gpus` GPUs (data parallel = gpus / (TP·PP·CP)) under ZeRO stage
-/// `zero`, which shards over data × context parallel (gpus / (TP·PP)).
+/// `zero`, which shards over data × context parallel (gpus / (TP·PP)). Without a count, on the
+/// smallest layout: TP·PP·lcm(CP, EP) GPUs.
 pub fn per_gpu(s: &States, zero: u8, gpus: Option<f64>, model_parallel: f64, context_parallel: f64,
-               cap_gb: Option<f64>) -> Memory {
+               expert_parallel: f64, cap_gb: Option<f64>) -> Memory {
     let data_parallel = gpus.map(|g| g / (model_parallel * context_parallel));
-    let dp = gpus.map_or(1.0, |g| g / model_parallel);
+    let dp = gpus.map_or(lcm(context_parallel, expert_parallel), |g| g / model_parallel);
     let total = s.fixed + s.shardable / dp;
     let shard_of = |stage: u8, all: f64, kept: f64| if zero >= stage { all / dp } else { kept };
     Memory {
@@ -245,7 +246,8 @@ pub fn per_gpu(s: &States, zero: u8, gpus: Option<f64>, model_parallel: f64, con
 /// Per-GPU memory for `point`.
 pub fn memory(p: &Point, trainable: f64) -> Memory {
     let s = states(p, trainable);
-    per_gpu(&s, p.zero_stage, p.gpus, p.tensor_parallel * p.pipeline_parallel, p.context_parallel, p.gpu_memory_gb)
+    per_gpu(&s, p.zero_stage, p.gpus, p.tensor_parallel * p.pipeline_parallel, p.context_parallel, p.expert_parallel,
+            p.gpu_memory_gb)
 }
 
 #[cfg(test)]
