@@ -160,6 +160,8 @@ def test_solve_gpus_round_trip(full: dict[str, Any], data: st.DataObject) -> Non
         if gpus > mp:  # one step fewer would meet the deadline but not hold the model
             fewer = costspec.estimate(**kw, gpus=gpus - mp)
             assert fewer.fits is False and not meets(fewer, targets)
+    elif sol.binding == "layout":  # one copy of the layout already meets the deadline
+        assert gpus == mp and fwd.wall_clock_days is not None and fwd.wall_clock_days < targets["wall_clock_days"]
     else:
         assert sol.binding == "wall_clock_days"
         if gpus > mp:  # the fewest GPUs: one step fewer misses the deadline

@@ -55,16 +55,20 @@ class SolveError(CostspecError):
 class Solution:
     unknown: str  # "tokens", "params", "gpus" or "mfu"
     value: float
-    binding: str  # the target that set the value, or "memory" when the memory minimum raised a GPU count
+    binding: str  # the target that set the value; for a GPU count "memory" when the memory minimum raised
+    # it, "layout" when the targets allow fewer than one copy of the layout (TP·PP·CP·EP GPUs)
     estimate: Estimate
     targets: Mapping[str, float] = field(default_factory=dict)
 
     def describe(self) -> str:
         x = self.value
         shown = f"{x:,.0f}" if self.unknown == "gpus" else (f"{x:.4f}" if self.unknown == "mfu" else f"{x:.4g}")
-        why = ("the memory minimum (fewer GPUs would meet the targets but not hold the model)"
-               if self.binding == "memory" else f"the {TARGETS[self.binding]} ({self.binding} ≤ "
-                                                  f"{self.targets[self.binding]:.6g})")
+        if self.binding == "memory":
+            why = "the memory minimum (fewer GPUs would meet the targets but not hold the model)"
+        elif self.binding == "layout":
+            why = "the smallest layout (TP·PP·CP·EP GPUs: the targets would allow fewer)"
+        else:
+            why = f"the {TARGETS[self.binding]} ({self.binding} ≤ {self.targets[self.binding]:.6g})"
         return f"solved {UNKNOWNS[self.unknown]} = {shown}, set by {why}"
 
 
@@ -224,6 +228,8 @@ def solution(unknown: str, bounds: Mapping[str, float], row: Mapping[str, Any], 
         rounded = max(math.ceil(float(row["unrounded"]) / mp * (1 - 1e-12)) * mp, mp)
         if x > rounded:
             binding = "memory"
+        elif x == mp and float(row["unrounded"]) < mp * (1 - 1e-9):
+            binding = "layout"  # (the targets allow fewer GPUs than one copy of the layout)
     return Solution(unknown, x, binding, result, dict(bounds))
 
 
