@@ -302,3 +302,20 @@ def test_estimate_spec_reads_stdin_and_a_free_budget_is_refused(tmp_path: Path) 
                            "0.4", "--price", "0", "--solve", "tokens", "--budget-usd", "1e6"],
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 2 and "--price: a budget at a price of 0 fixes nothing" in proc.stderr
+
+
+def test_gpu_counts_the_layout_cannot_use_are_refused_by_validate(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """validate passed a count that is not a multiple of TP·PP·lcm(CP, EP); sweep then failed at
+    the point, without a file position."""
+    spec = _spec(tmp_path, "costspec: 1\nmodel: {preset: mixtral-8x7b}\ntraining: {tokens: 1T}\n"
+                           "hardware: {gpu: h100, mfu: 0.4, count: 12}\nparallelism: {context: 2, expert: 8}\n")
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 1 and "s.yaml:4:40: hardware.count: out of range (expected a multiple of tensor × pipeline " \
+                         "parallel × lcm(context, expert parallel) (8); found 12) [CS205]" in out
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
+    assert code == 2 and "s.yaml:4:40" in err
+    swept = _spec(tmp_path, "costspec: 1\nmodel: {preset: llama2-7b}\nhardware: {gpu: h100, mfu: 0.4}\n"
+                            "parallelism: {tensor: 8}\nsweep: {grid: {hardware.count: [8, 12, 16]}}\n", "w.yaml")
+    code, out, _ = run(capsys, "validate", str(swept))
+    assert code == 1 and "w.yaml:5:36: sweep.grid.hardware.count[1]: out of range" in out

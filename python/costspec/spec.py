@@ -929,6 +929,7 @@ class _Checker:
         self.architecture_needed(where_set, swept, present, values_of, resolved["model.preset"])
         self.context_divides(values_of, resolved["model.preset"])
         self.experts_divide(values_of, resolved["model.preset"])
+        self.counts_fit_the_layout(values_of)
 
         # Every GPU has a peak at every precision the spec uses, and every provider a price for it.
         gpus = resolved["hardware.gpu"]
@@ -1039,6 +1040,32 @@ class _Checker:
             elif not all(routed(m) for m in (presets or [None])):
                 self.err(path, f"expert_parallel {ep:g} does not divide any parameters: none are in routed experts "
                          "(active_params must be below params, experts_per_token below experts)", "1", f"{ep:g}")
+
+    def counts_fit_the_layout(self, values_of: Callable[[str], list[tuple[Value, tuple[Any, ...]]]]) -> None:
+        """A GPU count is a whole multiple of TP·PP·lcm(CP, EP) (the engine refuses the point
+        otherwise): checked for the values the spec writes (every combination, when there are at
+        most 10,000)."""
+        import itertools
+        import math as _m
+
+        names = ("hardware.count", "parallelism.tensor", "parallelism.pipeline", "parallelism.context",
+                 "parallelism.expert")
+        options: list[list[tuple[Any, Any]]] = []
+        for name in names:
+            vals: list[tuple[Any, Any]] = [(v, p) for v, p in values_of(name) if isinstance(v, (int, float))]
+            if name == "hardware.count" and not vals:
+                return
+            options.append(vals or [(1, None)])
+        if _m.prod(len(o) for o in options) > 10_000:
+            return
+        for (g, gpath), (tp, _), (pp, _), (cp, _), (ep, _) in itertools.product(*options):
+            if not all(float(x).is_integer() and x >= 1 for x in (g, tp, pp, cp, ep)):
+                continue  # (reported as counts that are not whole)
+            unit = int(tp) * int(pp) * _m.lcm(int(cp), int(ep))
+            if int(g) % unit:
+                what = "tensor × pipeline parallel" + (" × lcm(context, expert parallel)" if cp > 1 or ep > 1 else "")
+                self.err(gpath, "out of range", f"a multiple of {what} ({unit})", f"{g:g}")  # (the engine's words)
+                return
 
     def planning(self, fields: dict[str, Value], where_set: Mapping[str, tuple[Any, ...]],
                  swept: Mapping[str, Axis], present: Callable[[str], bool],
