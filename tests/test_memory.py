@@ -232,3 +232,13 @@ def test_cp_and_ep_without_a_count_are_judged_on_the_smallest_layout(capsys: pyt
                           "--arch experts_per_token=...")):
         code, _, err = run(capsys, "estimate", *args)
         assert code == 2 and needle in err, (args, err)
+
+
+def test_solved_counts_are_the_fewest_the_layout_allows() -> None:
+    """With CP 4 and EP 4 the unit is TP·PP·lcm(4, 4) = 4, not 16: 76 GPUs meet a 30-day deadline."""
+    s = costspec.solve("gpus", {"wall_clock_days": 30}, model="mixtral-8x7b", tokens="1T", gpu="h100", mfu=0.4,
+                       context_parallel=4, expert_parallel=4)
+    assert s.value == 76 and s.binding == "wall_clock_days"
+    fewer = costspec.estimate(model="mixtral-8x7b", tokens="1T", gpu="h100", mfu=0.4, context_parallel=4,
+                              expert_parallel=4, gpus=72)
+    assert fewer.wall_clock_days is not None and fewer.wall_clock_days > 30

@@ -521,10 +521,16 @@ class _Compiler:
         recip = short in sv.RECIPROCAL
         # The two values of the unknown evaluated (solver._trials): whole GPU counts exactly.
         if short == "gpus":
-            # (whole multiples of TP·PP·CP·EP: counts the engine takes whatever lcm(CP, EP) is)
+            # Whole multiples of TP·PP·lcm(CP, EP), the engine's unit: lcm computed here when CP and EP
+            # are written values; swept, CP·EP (a multiple of the lcm: counts the engine takes).
+            written = [self.spec.fields.get(f, 1) for f in ("parallelism.context", "parallelism.expert")]
+            degrees = [int(v) for v in written if isinstance(v, (int, float)) and float(v).is_integer()]
+            if len(degrees) == 2:
+                group = self.const(float(math.lcm(*degrees)))
+            else:
+                group = self.bin("mul", self.effective("parallelism.context"), self.effective("parallelism.expert"))
             mp = self.bin("mul", self.bin("mul", self.effective("parallelism.tensor"),
-                                          self.effective("parallelism.pipeline")),
-                          self.bin("mul", self.effective("parallelism.context"), self.effective("parallelism.expert")))
+                                          self.effective("parallelism.pipeline")), group)
             trials = (mp, self.bin("mul", mp, self.const(2.0)))
         else:
             trials = (self.const(sv.TRIALS[short][0]), self.const(sv.TRIALS[short][1]))

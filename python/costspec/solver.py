@@ -73,9 +73,9 @@ class Solution:
 
 
 def _model_parallel(kw: Mapping[str, Any]) -> float:
-    """TP·PP·CP·EP: solved GPU counts are whole multiples of it."""
+    """TP·PP·lcm(CP, EP): GPU counts are whole multiples of it."""
     return float(kw.get("tensor_parallel") or 1) * float(kw.get("pipeline_parallel") or 1) * \
-        float(kw.get("context_parallel") or 1) * float(kw.get("expert_parallel") or 1)
+        math.lcm(int(float(kw.get("context_parallel") or 1)), int(float(kw.get("expert_parallel") or 1)))
 
 
 def _trials(unknown: str, kw: Mapping[str, Any]) -> tuple[float, float]:
@@ -224,7 +224,7 @@ def solution(unknown: str, bounds: Mapping[str, float], row: Mapping[str, Any], 
     binding = min(limits)[1] if limits else next(iter(bounds))
     if unknown == "gpus" and row.get("unrounded") is not None:
         mp = float(row.get("tensor_parallel") or 1) * float(row.get("pipeline_parallel") or 1) * \
-            float(row.get("context_parallel") or 1) * float(row.get("expert_parallel") or 1)
+            math.lcm(int(row.get("context_parallel") or 1), int(row.get("expert_parallel") or 1))
         rounded = max(math.ceil(float(row["unrounded"]) / mp * (1 - 1e-12)) * mp, mp)
         if x > rounded:
             binding = "memory"
