@@ -266,10 +266,15 @@ def explain(unknown: str, bounds: Mapping[str, float], row: Mapping[str, Any], e
                           "peak, more GPUs or a looser target)", f"solve.{binding}")
     if unknown == "gpus" and e1.min_gpus is None and e1.gpu_memory_gb is not None:
         need = float(row.get("unshardable_bytes") or 0.0) / 1e9
+        act = (e1.activations_gb or 0.0) + e1.logits_gb
+        tips = ["more tensor/pipeline parallelism"] + (["a higher ZeRO stage"] if e1.zero < 3 else [])
+        if act > need / 2:  # (mostly activations: what shrinks them first)
+            tips = [t for t, ok in (("full recomputation", e1.recompute != "full"), ("context parallelism", True),
+                                    ("a chunked loss", e1.logits == "full" and e1.logits_gb > act / 4)) if ok] + tips
         return SolveError(f"impossible: the model does not fit in {e1.gpu} memory at any GPU count "
                           f"(what cannot be sharded needs {need:.1f} GB per GPU, "
-                          f"the {e1.gpu} has {e1.gpu_memory_gb:g} GB): more tensor/pipeline "
-                          "parallelism or a higher ZeRO stage", "solve.for")
+                          f"the {e1.gpu} has {e1.gpu_memory_gb:g} GB): " + ", ".join(tips[:-1]) +
+                          (" or " if len(tips) > 1 else "") + tips[-1], "solve.for")
     missed = [n for n in bounds if (row.get(n) or 0.0) > bounds[n] * (1 + 1e-9)]
     return SolveError(f"no answer: at {unknown} = {x:.6g} the run misses "
                       f"{', '.join(missed) or 'a target'} (rounding to what the model can evaluate)", "solve.for")
