@@ -319,3 +319,14 @@ def test_gpu_counts_the_layout_cannot_use_are_refused_by_validate(tmp_path: Path
                             "parallelism: {tensor: 8}\nsweep: {grid: {hardware.count: [8, 12, 16]}}\n", "w.yaml")
     code, out, _ = run(capsys, "validate", str(swept))
     assert code == 1 and "w.yaml:5:36: sweep.grid.hardware.count[1]: out of range" in out
+
+
+def test_the_summary_shows_the_columns_its_rows_differ_in(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One row per recompute and TP showed neither column: four identical-looking rows."""
+    spec = _spec(tmp_path, "costspec: 1\nmodel: {preset: llama2-7b}\ntraining: {tokens: 1T}\n"
+                           "hardware: {gpu: h100, mfu: 0.4, count: 64}\nprice: {provider: lambda}\n"
+                           "sweep: {grid: {training.recompute: [none, full], parallelism.tensor: [1, 2]}}\n")
+    code, out, _ = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
+    assert code == 0 and "one row per recompute, tensor_parallel" in out
+    header = next(line for line in out.splitlines() if line.strip().startswith("model"))
+    assert header.split()[:5] == ["model", "params", "tokens", "recompute", "tensor_parallel"]

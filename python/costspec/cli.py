@@ -567,6 +567,11 @@ def _sweep_summary(s: Any, plan: Any) -> str:
         shown = [c for c in (spec.output_columns or default) if c in best.column_names]
         key = "cost_usd" if "cost_usd" in best.column_names else "gpu_hours"
         per = [c for c in distinct_by(plan) if c in best.column_names]
+        # (the rows differ in what makes them distinct: show it, after the model's own columns)
+        missing = [c for c in per if c not in shown]
+        if missing:
+            lead = [c for c in shown if c in ("model", "params", "tokens")]
+            shown = lead + missing + [c for c in shown if c not in lead]
         if per == ["gpu"]:
             lines.append(f"cheapest by {key}, one row per gpu:")
         elif per:
