@@ -330,3 +330,15 @@ def test_the_summary_shows_the_columns_its_rows_differ_in(tmp_path: Path, capsys
     assert code == 0 and "one row per recompute, tensor_parallel" in out
     header = next(line for line in out.splitlines() if line.strip().startswith("model"))
     assert header.split()[:5] == ["model", "params", "tokens", "recompute", "tensor_parallel"]
+
+
+def test_an_expression_python_warns_about_is_a_located_error_and_no_warning() -> None:
+    """'1if 2 else 3' made Python print '<unknown>:1: SyntaxWarning: invalid decimal literal'."""
+    import warnings
+
+    from costspec.spec import validate_text
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        errors = validate_text('costspec: 1\nmodel: {params: 7B}\ntraining: {tokens: 1T}\nderive: {x: "1if 2 else 3"}\n')
+    assert len(errors) == 1 and errors[0].message.startswith("bad expression: syntax error")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -213,10 +214,14 @@ def parse(text: str) -> Expr:
     if not text.strip():
         raise ExprError("empty expression")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as e:
+        with warnings.catch_warnings():  # ("1if": Python's own SyntaxWarning went to stderr)
+            warnings.simplefilter("error", SyntaxWarning)
+            tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as e:  # (SyntaxWarning raised as an error is not one: see below)
         lead = len(text) - len(text.lstrip())
         raise ExprError(f"syntax error: {e.msg}", lead + max((e.offset or 1) - 1, 0)) from None
+    except SyntaxWarning as e:
+        raise ExprError(f"syntax error: {e}") from None
     except (ValueError, RecursionError, MemoryError) as e:
         raise ExprError(f"cannot parse: {e}") from None
     names: list[Name] = []
