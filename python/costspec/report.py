@@ -8,14 +8,17 @@ from costspec.estimator import Estimate
 from costspec.units import format_si
 
 
+HUGE = 1e15  # figures past it are shown with 4 significant digits, not as 16+-digit integers
+
+
 def _money(x: float) -> str:
-    if x >= 1e15:  # (not a 300-digit integer)
+    if x >= HUGE:
         return f"${x:.4g}"
     return f"${x:,.0f}" if x >= 100 else f"${x:,.2f}"
 
 
 def _gb(x: float) -> str:
-    return f"{x:.4g} GB" if x >= 1e15 else f"{x:,.2f} GB"
+    return f"{x:.4g} GB" if x >= HUGE else f"{x:,.2f} GB"
 
 
 def _pct(x: float) -> str:
@@ -23,11 +26,11 @@ def _pct(x: float) -> str:
 
 
 def _int(x: float) -> str:
-    return f"{x:.4g}" if x >= 1e15 else f"{x:,.0f}"
+    return f"{x:.4g}" if x >= HUGE else f"{x:,.0f}"
 
 
 def _hours(x: float) -> str:
-    if x >= 1e15:
+    if x >= HUGE:
         return f"{x:.4g}"
     return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
 
@@ -89,7 +92,7 @@ def render(e: Estimate) -> str:
         add(("HFU", _pct(e.hfu), "MFU × hardware FLOPs / model FLOPs"))
         if e.wall_clock_days is not None and e.given != "wall_clock_days":
             days = e.wall_clock_days
-            shown = f"{days:.4g} days" if days >= 1e15 else (f"{days:,.1f} days" if days >= 2 else f"{days * 24:.3g} hours")
+            shown = f"{days:.4g} days" if days >= HUGE else (f"{days:,.1f} days" if days >= 2 else f"{days * 24:.3g} hours")
             add(("wall clock", shown, f"GPU-hours / {_int(e.gpus or 0)} GPUs" + (" / 24" if days >= 2 else "")))
         elif e.wall_clock_days is None:
             add(("wall clock", "-", "give --gpus"))
@@ -109,7 +112,7 @@ def render(e: Estimate) -> str:
             add(("energy", "-", f"{e.gpu} has no TDP in the catalog: give --watts"))
         if e.co2e_kg is not None:
             t = e.co2e_kg / 1000
-            add(("CO2e", f"{t:.4g} t" if t >= 1e15 else f"{t:,.2f} t", f"energy × {e.grid_kg_co2e_per_kwh:g} kg CO2e/kWh"))
+            add(("CO2e", f"{t:.4g} t" if t >= HUGE else f"{t:,.2f} t", f"energy × {e.grid_kg_co2e_per_kwh:g} kg CO2e/kWh"))
         elif e.energy_kwh is None:
             add(("CO2e", "-", "needs the energy: give --watts"))
         else:
@@ -151,18 +154,17 @@ def render(e: Estimate) -> str:
         div = "TP·CP" if e.context_parallel > 1 else "TP"
         add(("logits", _gb(e.logits_gb), f"fp32 logits of one micro-batch, 4·s·b·V/{div} ({v}), on the last "
              "pipeline stage" + (" (the first stage's activations are more)" if e.pipeline_parallel > 1 else "")))
+    unit = "TP·PP" if e.context_parallel == 1 and e.expert_parallel == 1 else "TP·PP·lcm(CP, EP)"  # (of a GPU count)
     if e.gpu is None:
         verdict = "give --gpu to see whether it fits"
     elif e.gpu_memory_gb is None:
         verdict = "GPU memory unknown"
     else:
         smallest = e.tensor_parallel * e.pipeline_parallel * math.lcm(e.context_parallel, e.expert_parallel)
-        unit = "TP·PP" if e.context_parallel == 1 and e.expert_parallel == 1 else "TP·PP·lcm(CP, EP)"
         on = "" if e.gpus else f" on {_int(smallest)} GPU" + (f"s ({unit}, no --gpus)" if smallest > 1 else " (no --gpus)")
         verdict = f"of {e.gpu_memory_gb:g} GB: {'fits' if e.fits else 'does not fit'}{on}"
     add(("total", _gb(e.memory_gb_per_gpu), verdict))
     if e.min_gpus is not None:
-        unit = "TP·PP" if e.context_parallel == 1 and e.expert_parallel == 1 else "TP·PP·lcm(CP, EP)"
         add(("min GPUs", _int(e.min_gpus), f"smallest GPU count (a multiple of {unit}) whose memory holds this"))
     elif e.gpu_memory_gb is not None:
         tips = [t for t, ok in (("--recompute full", e.recompute != "full"), ("--zero 3", e.zero < 3)) if ok]

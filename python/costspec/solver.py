@@ -223,8 +223,7 @@ def solution(unknown: str, bounds: Mapping[str, float], row: Mapping[str, Any], 
     x = float(row[SOLVED_COLUMN[unknown]])
     binding = min(limits)[1] if limits else next(iter(bounds))
     if unknown == "gpus" and row.get("unrounded") is not None:
-        mp = float(row.get("tensor_parallel") or 1) * float(row.get("pipeline_parallel") or 1) * \
-            math.lcm(int(row.get("context_parallel") or 1), int(row.get("expert_parallel") or 1))
+        mp = _model_parallel(row)  # (the row's columns are the keywords)
         rounded = max(math.ceil(float(row["unrounded"]) / mp * (1 - 1e-12)) * mp, mp)
         if x > rounded:
             binding = "memory"
