@@ -282,6 +282,27 @@ def test_an_interrupt_while_the_temporary_is_made_leaves_nothing(tmp_path: Path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]  # no temporary, no created parent
 
 
+def test_a_folder_already_at_the_temporary_name_is_not_ours(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the temporary's name is taken (by a folder costspec did not make), the run fails without
+    touching it, and the previous output stays as it was."""
+    from costspec import targets
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SMALL)
+    plan = compile_spec(costspec.load(spec))
+    out = tmp_path / "o.csv"
+    out.write_text("previous output\n")
+    taken = tmp_path / ".o.csv.tmp-taken"
+    taken.mkdir()
+    (taken / "data").write_text("a user's file")
+    (taken / targets.MARKER).write_text("not ours")
+    monkeypatch.setattr(targets, "temporary", lambda target, kind="tmp": taken)
+    with pytest.raises(costspec.CostspecError, match="exists"):
+        write(plan, out, fmt="csv")
+    assert out.read_text() == "previous output\n"
+    assert (taken / "data").read_text() == "a user's file" and (taken / targets.MARKER).read_text() == "not ours"
+
+
 def test_an_interrupt_that_an_extension_turns_into_another_error_is_an_interrupt(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Ctrl-C inside an extension module's initialisation (pyarrow.parquet importing ssl) surfaced
