@@ -53,6 +53,8 @@ class Gpu:
     memory_gb: Figure | None
     tdp_w: Figure | None
     bandwidth_tbps: Figure | None = None
+    # Measured power of the whole system per accelerator (host, network, fans), where published.
+    system_power_w: Figure | None = None
     aliases: tuple[str, ...] = ()
     year: int | None = None
     notes: str | None = None
@@ -221,6 +223,7 @@ def _gpu(raw: Mapping[str, Any], origin: str, path: tuple[Any, ...], where: _Whe
         memory_gb=_figure(raw.get("memory_gb"), (*path, "memory_gb"), where),
         tdp_w=_figure(raw.get("tdp_w"), (*path, "tdp_w"), where),
         bandwidth_tbps=_figure(raw.get("bandwidth_tbps"), (*path, "bandwidth_tbps"), where),
+        system_power_w=_figure(raw.get("system_power_w"), (*path, "system_power_w"), where),
         aliases=tuple(printable(str(a)) for a in _list(raw, "aliases", path, where)),
         year=raw.get("year"),
         notes=None if raw.get("notes") is None else printable(str(raw["notes"])),

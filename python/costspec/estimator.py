@@ -19,8 +19,9 @@ from typing import Any, Callable, Literal, Mapping, ParamSpec
 from costspec.catalog import Catalog, Gpu, ModelPreset
 from costspec.fields import PRECISIONS
 from costspec.errors import InputError, ModelInputError
-from costspec.fields import ARCHITECTURE, ATTENTIONS, BASE_WEIGHTS, LOGITS, CONVENTIONS, FIELDS, MODES, OPTIMIZERS, RECOMPUTES
+from costspec.fields import ARCHITECTURE, ATTENTIONS, BASE_WEIGHTS, LOGITS, CONVENTIONS, FIELDS, MODES, OPTIMIZERS, POWER_BASES, RECOMPUTES
 from costspec.units import parse_number
+from costspec.outputs import power_figure
 
 Number = float | int | str
 Convention = Literal["6nd", "palm", "megatron"]
@@ -30,6 +31,7 @@ Precision = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "fp4"]
 Optimizer = Literal["adam", "adam8bit", "sgd"]
 Attention = Literal["flash", "eager"]
 Logits = Literal["full", "chunked"]
+PowerBasis = Literal["chip", "system"]
 BaseWeights = Literal["bf16", "int8", "nf4"]  # (the registry's choices, as types: tests/test_fields.py)
 
 
@@ -65,6 +67,7 @@ class Estimate:
     usd_per_gpu_hour: float | None
     cost_usd: float | None
     watts: float | None
+    power_basis: str | None  # the catalog figure the watts are (chip or system); None: watts given
     pue: float
     grid_kg_co2e_per_kwh: float | None
     energy_kwh: float | None
@@ -150,6 +153,7 @@ def inputs(
     lora_rank: Number | None = None,
     lora_fraction: Number | None = None,
     watts: Number | None = None,
+    power_basis: PowerBasis | str = "chip",
     pue: Number = 1.0,
     grid_kg_co2e_per_kwh: Number | None = None,
     optimizer: Optimizer | str = "adam",
@@ -245,8 +249,8 @@ def inputs(
             if price is not None:
                 raise InputError("provider", provider, "either a provider or a price, not both")
             sources["usd_per_gpu_hour"] = cat.price(provider, g).cite()
-        if watts is None and g.tdp_w is not None:
-            sources["watts"] = f"{g.id} TDP: {g.tdp_w.cite()}"
+        if watts is None and (src := watts_source(g, str(power_basis).lower())) is not None:
+            sources["watts"] = src
         if g.memory_gb is not None:
             sources["gpu_memory_gb"] = f"{g.id}: {g.memory_gb.cite()}"
     if price is not None:
@@ -292,6 +296,7 @@ def inputs(
         "hardware.wall_clock_days": _num(wall_clock_days, "wall_clock_days"),
         "hardware.count": _num(gpus, "gpus"),
         "hardware.watts": _num(watts, "watts"),
+        "hardware.power_basis": _choice(power_basis, "power_basis", POWER_BASES),
         "price.usd_per_gpu_hour": _num(usd_per_gpu_hour, "usd_per_gpu_hour"),
         "price.provider": provider,
         "energy.pue": parse_number(pue, "pue"),
@@ -425,8 +430,8 @@ class Provenance:
                 sources["usd_per_gpu_hour"] = "given"
             if values.get("hardware.watts") is not None:
                 sources["watts"] = "given"
-            elif g.tdp_w is not None:
-                sources["watts"] = f"{g.id} TDP: {g.tdp_w.cite()}"
+            elif (src := watts_source(g, str(values.get("hardware.power_basis") or "chip").lower())) is not None:
+                sources["watts"] = src
             if g.memory_gb is not None:
                 sources["gpu_memory_gb"] = f"{g.id}: {g.memory_gb.cite()}"
         given = "solve" if solved == "mfu" else next(
@@ -434,6 +439,14 @@ class Provenance:
              if values.get(d) is not None), None)
         given = given if isinstance(gpu, str) else None
         return cls(given, arch, sources)
+
+
+def watts_source(g: Gpu, basis: str) -> str | None:
+    """Where a GPU's catalog power on a basis comes from (None: the catalog has no such figure)."""
+    figure = power_figure(g, basis)
+    if figure is None:
+        return None
+    return f"{g.id} {'system power per accelerator' if basis == 'system' else 'TDP'}: {figure.cite()}"
 
 
 def from_row(row: Mapping[str, Any], provenance: Provenance) -> Estimate:

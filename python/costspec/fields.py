@@ -92,6 +92,7 @@ OPTIMIZERS = ("adam", "adam8bit", "sgd")
 ATTENTIONS = ("flash", "eager")
 LOGITS = ("full", "chunked")
 BASE_WEIGHTS = ("bf16", "int8", "nf4")
+POWER_BASES = ("chip", "system")
 # Where the activation memory's architecture came from (the engine's order; an output, not an input).
 MEMORY_BASES = ("preset", "architecture", "rule")
 ZERO_STAGES = ("0", "1", "2", "3", "fsdp")
@@ -181,8 +182,14 @@ INPUTS: tuple[Field, ...] = (
     _f("hardware.wall_clock_days", "number", "Published wall-clock days on count GPUs: costspec reports the implied "
        "MFU.", unit="days", domain=POSITIVE, flag="--wall-clock-days", column="wall_clock_days", examples=(21,),
        help="Published wall-clock days (with --gpus) instead of --mfu."),
-    _f("hardware.watts", "number", "Power per GPU; defaults to the catalog TDP.", unit="W", domain=POSITIVE,
-       flag="--watts", column="watts", examples=(700,), help="Power per GPU (default: the catalog TDP)."),
+    _f("hardware.watts", "number", "Power per GPU; defaults to the catalog's figure of the power basis.", unit="W",
+       domain=POSITIVE, flag="--watts", column="watts", examples=(700,),
+       help="Power per GPU (default: the catalog's figure, see --power-basis)."),
+    _f("hardware.power_basis", "choice", "Which catalog power figure energy uses when watts is not given: chip "
+       "(the accelerator's TDP or measured maximum) or system (measured power of the whole system per accelerator, "
+       "host, network and cooling fans included, where published: PaLM's 378.5 W per TPU v4 chip).",
+       choices=POWER_BASES, default="chip", flag="--power-basis", column="power_basis",
+       help="Catalog power figure for energy: chip (TDP, default) or system (per accelerator, where published)."),
     _f("price.usd_per_gpu_hour", "number", "Price per GPU-hour.", unit="US dollars per GPU-hour", domain=NON_NEGATIVE,
        flag="--price", column="usd_per_gpu_hour", examples=(2.0,), help="Price per GPU-hour in US dollars."),
     _f("price.provider", "name", "Catalog provider (costspec catalog prices): its newest on-demand price for the GPU.",
@@ -248,7 +255,7 @@ CHOICES: dict[str, tuple[str, ...]] = {f.path: f.choices for f in INPUTS if f.ki
 CATEGORY_COLUMN: dict[str, str] = {f.path: f.column for f in INPUTS if f.kind in ("name", "choice") and f.column
                                    and f.path != "parallelism.zero"}
 CATEGORICAL_COLUMNS = ("model", "gpu", "provider", "precision", "convention", "mode", "recompute", "optimizer",
-                       "attention", "logits", "base_weights", "memory_basis")
+                       "attention", "logits", "base_weights", "memory_basis", "power_basis")
 # Numeric inputs written under their column names when swept.
 INPUT_COLUMN: dict[str, str] = {f.path: f.column for f in INPUTS if f.kind == "number" and f.column}
 INPUT_COLUMN["parallelism.zero"] = "zero"
@@ -302,6 +309,7 @@ OUTPUTS: tuple[Column, ...] = (
     _in("price.usd_per_gpu_hour", "price", unit="US$/GPU-hour"),
     Column("cost_usd", "US$", "GPU-hours × price"),
     _in("hardware.watts", "power per GPU"),
+    _in("hardware.power_basis", "catalog power figure the watts come from (chip or system)"),
     _in("energy.pue", "data-centre power usage effectiveness"),
     _in("energy.grid_kg_co2e_per_kwh", "grid carbon intensity", unit="kg CO2e/kWh"),
     Column("energy_kwh", "kWh", "GPU-hours × watts × PUE"),

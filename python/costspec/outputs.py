@@ -58,10 +58,24 @@ def why_missing(name: str, spec: Spec | None = None) -> str:
         "data_parallel": "no hardware.count", "co2e_kg": "no energy.grid_kg_co2e_per_kwh",
         "model": "no model.preset", "provider": "no price.provider", "compute_flops": "no scaling budget",
         "loss": "no scaling.fit with a loss (hoffmann2022, besiroglu2024)",
-        "energy_kwh": "no hardware.watts, and no TDP in the catalog for the GPU",
-        "watts": "no hardware.watts, and no TDP in the catalog for the GPU",
+        "energy_kwh": "no hardware.watts, and no power figure of the basis in the catalog for the GPU",
+        "watts": "no hardware.watts, and no power figure of the basis in the catalog for the GPU",
+        "power_basis": "hardware.watts given",
         "gpu": "no hardware.gpu", "peak_tflops": "no hardware.gpu", "gpu_memory_gb": "no hardware.gpu",
     }.get(name, "not given")
+
+
+def power_bases(spec: Spec) -> tuple[str, ...]:
+    """The power bases (chip, system) a spec uses."""
+    ax = next((a for a in spec.sweep.axes if a.name == "hardware.power_basis"), None)
+    if ax is not None:
+        return tuple(str(v).lower() for v in ax.values)
+    return (str(spec.fields.get("hardware.power_basis", "chip")).lower(),)
+
+
+def power_figure(gpu: Any, basis: str) -> Any:
+    """A catalog GPU's power figure of a basis (None where the catalog has none)."""
+    return gpu.system_power_w if basis == "system" else gpu.tdp_w
 
 
 def timed(given: set[str]) -> bool:
@@ -96,7 +110,9 @@ def available(spec: Spec, gpus: Iterable[Any]) -> set[str]:
         out -= {"model"}
     if "training.base_weights" not in given:
         out -= {"base_weights"}
-    if "hardware.watts" not in given and all(g.tdp_w is None for g in gpus):
+    if "hardware.watts" in given:
+        out.discard("power_basis")
+    elif all(power_figure(g, b) is None for g in gpus for b in power_bases(spec)):
         out -= {"watts", "energy_kwh", "co2e_kg"}
     if "hardware.gpu" not in given:
         out -= GPU_ONLY | TIMED

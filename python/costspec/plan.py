@@ -30,7 +30,12 @@ def _engine_orders() -> dict[str, tuple[str, ...]]:
     from costspec import _native
 
     by_input = _native.categories()
-    return {f.path: tuple(by_input[f.key]) for f in registry.INPUTS if f.key in by_input}
+    return {f.path: tuple(by_input[f.key]) if f.key in by_input else f.choices
+            for f in registry.INPUTS if f.key in by_input or (f.kind == "choice" and f.path in PYTHON_CHOICES)}
+
+
+# Choices the compiler resolves itself (table lookups), which the engine never decodes.
+PYTHON_CHOICES = ("hardware.power_basis",)
 
 
 # Category orders: the engine decodes these indices; the registry's choices are the same names
@@ -241,6 +246,7 @@ class _Compiler:
             self.gpus = gs
             column("gpu:memory", [g.memory_gb.value if g.memory_gb else math.nan for g in gs])
             column("gpu:tdp", [g.tdp_w.value if g.tdp_w else math.nan for g in gs])
+            column("gpu:system_power", [g.system_power_w.value if g.system_power_w else math.nan for g in gs])
             for p in PRECISIONS:
                 column(f"gpu:peak.{p}", [g.peak_tflops[p].value if p in g.peak_tflops else math.nan for g in gs])
         return out
@@ -389,7 +395,7 @@ class _Compiler:
             elif name in DEFAULTS:
                 r = self.const(float(CHOICES[name].index(DEFAULTS[name])))
             elif name == "hardware.watts":
-                r = self.regs.get("gpu:tdp")
+                r = self.catalog_watts_reg()
             elif name in ("energy.pue", "parallelism.sequence"):  # (PUE 1; sequence parallelism on)
                 r = self.const(1.0)
             elif name == "parallelism.zero":
@@ -420,6 +426,23 @@ class _Compiler:
         self.tables.append({"cols": len(gpus), "values": table})
         o = self.new()
         self.op(k="lut", t=len(self.tables) - 1, a=provider, b=self.regs["hardware.gpu"], o=o)
+        return o
+
+    def catalog_watts_reg(self) -> int | None:
+        """The catalog's power per GPU on the power basis: a GPU attribute at a fixed basis, else a
+        (basis, GPU) lookup."""
+        basis = self.spec.fields.get("hardware.power_basis", "chip")
+        if "hardware.gpu" not in self.regs:
+            return None
+        if "hardware.power_basis" not in self.regs or "hardware.power_basis" in self.spec.fields:
+            return self.regs.get("gpu:system_power" if str(basis).lower() == "system" else "gpu:tdp")
+        gpus = [self.cat.gpu(g) for g in self.dicts["hardware.gpu"]]
+        table = [f.value if (f := outputs.power_figure(g, b)) is not None else math.nan
+                 for b in CHOICES["hardware.power_basis"] for g in gpus]
+        self.tables.append({"cols": len(gpus), "values": table})
+        o = self.new()
+        self.op(k="lut", t=len(self.tables) - 1, a=self.regs["hardware.power_basis"], b=self.regs["hardware.gpu"],
+                o=o)
         return o
 
     def peak_reg(self) -> int:
@@ -631,7 +654,8 @@ class _Compiler:
             "recompute": common["recompute"], "optimizer": mem_in["optimizer"], "attention": mem_in["attention"],
             "logits": mem_in["logits"],
             "base_weights": mem_in["base_weights"], "peak_tflops": peak,
-            "usd_per_gpu_hour": price, "watts": e("hardware.watts"), "pue": e("energy.pue"),
+            "usd_per_gpu_hour": price, "watts": e("hardware.watts"), "power_basis": e("hardware.power_basis"),
+            "pue": e("energy.pue"),
             "grid_kg_co2e_per_kwh": e("energy.grid_kg_co2e_per_kwh"), "zero": mem_in["zero"],
             "tensor_parallel": mem_in["tensor_parallel"], "pipeline_parallel": mem_in["pipeline_parallel"],
             "sequence_parallel": mem_in["sequence_parallel"], "context_parallel": mem_in["context_parallel"],

@@ -107,9 +107,12 @@ def render(e: Estimate) -> str:
         else:
             add(("cost", "-", "give --price USD_PER_GPU_HOUR or --provider NAME"))
         if e.energy_kwh is not None and e.watts is not None:
-            add(("energy", f"{format_si(e.energy_kwh)} kWh", f"GPU-hours × {e.watts:g} W × PUE {e.pue:g} / 1000"))
+            basis = {"system": " (system, per chip)", "chip": " (TDP)"}.get(e.power_basis or "", "")
+            add(("energy", f"{format_si(e.energy_kwh)} kWh",
+                 f"GPU-hours × {e.watts:g} W{basis} × PUE {e.pue:g} / 1000"))
         else:
-            add(("energy", "-", f"{e.gpu} has no TDP in the catalog: give --watts"))
+            add(("energy", "-", f"{e.gpu} has no {'TDP' if e.power_basis != 'system' else 'system power'} in the "
+                 "catalog: give --watts"))
         if e.co2e_kg is not None:
             t = e.co2e_kg / 1000
             add(("CO2e", f"{t:.4g} t" if t >= HUGE else f"{t:,.2f} t", f"energy × {e.grid_kg_co2e_per_kwh:g} kg CO2e/kWh"))

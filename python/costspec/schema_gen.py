@@ -253,6 +253,7 @@ DEFS: dict[str, Any] = {'quantity': {'description': "A number, a string with a m
                                                              'fp4': {'$ref': '#/$defs/figure'}}},
                               'memory_gb': {'$ref': '#/$defs/figure'},
                               'tdp_w': {'$ref': '#/$defs/figure'},
+                              'system_power_w': {'$ref': '#/$defs/figure'},
                               'bandwidth_tbps': {'$ref': '#/$defs/figure'}}},
  'model_entry': {'type': 'object',
                  'additionalProperties': False,

@@ -941,6 +941,17 @@ class _Checker:
                 if prec not in g.peak_tflops:
                     self.err(path, f"{g.id} has no {prec} peak", "a precision with a dense peak on "
                              f"{g.id}: {', '.join(g.peak_tflops)}", prec)
+        # The system power basis needs the catalog's system figure of every GPU (unless watts are given).
+        if not present("hardware.watts"):
+            for basis, path in values_of("hardware.power_basis"):
+                if isinstance(basis, str) and basis.lower() == "system":
+                    lacking = [g.id for g in gpus if g.system_power_w is None]
+                    if lacking:
+                        having = [g.id for g in self.catalog.gpus if g.system_power_w is not None
+                                  and g.origin not in self.catalog.gpus.foreign]
+                        self.err(path, f"the catalog has no system power per accelerator for {', '.join(lacking)}",
+                                 "a GPU with a published system power (" + (", ".join(having) or "none") +
+                                 "), given watts, or the chip basis", basis)
         providers = [(v, p) for v, p in values_of("price.provider") if isinstance(v, str)]
         zipped_gpu = swept.get("hardware.gpu")
         zipped_provider = swept.get("price.provider")
