@@ -116,6 +116,9 @@ pub enum BinOp {
     Or,
     Min,
     Max,
+    /// a where it has a value, else b (a default for a missing value; the compiler's, never a
+    /// user's expression).
+    Coalesce,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,6 +22,7 @@ pub(crate) fn bin(op: BinOp, x: f64, y: f64) -> f64 {
         BinOp::Or => b(x != 0.0 || y != 0.0),
         BinOp::Min => x.min(y),
         BinOp::Max => x.max(y),
+        BinOp::Coalesce => if x.is_nan() { y } else { x },
     }
 }
 

@@ -13,6 +13,7 @@ pub enum Stage {
     Money,
     MemStates,
     MemGpu,
+    Step,
 }
 
 /// A stage's register layout by name: `layout!(FlopsIn { params, tokens })` defines an enum
@@ -76,6 +77,21 @@ layout!(MemGpuOut {
     weights_gb, gradients_gb, optimizer_gb, activations_gb, logits_gb, memory_gb_per_gpu, data_parallel, fits,
 });
 
+layout!(StepIn {
+    params, active_params, trainable_params, layers, d_model, heads, kv_heads, head_dim, ffn_dim, vocab, seq_len, experts,
+    experts_per_token, gated_mlp, mode, recompute, attention, precision, model_flops_per_token, peak_tflops, gpus,
+    tensor_parallel, pipeline_parallel, context_parallel, expert_parallel, sequence_parallel, micro_batch, interleave,
+    zero, global_batch_tokens, scale_up_domain, scale_up_gb_per_s, scale_out_gbps, hbm_tbps,
+});
+layout!(StepOut {
+    step_time_s, tokens_per_s, mfu, grad_accum, global_batch_tokens, bubble_fraction, comm_exposed_fraction,
+    compute_s, memory_bound_s, tp_comm_s, ep_comm_s, cp_comm_s, pp_comm_s, dp_comm_s, optimizer_s, bubble_s,
+});
+
+/// The most registers a stage reads and writes (the workers' scratch sizes; a test checks every layout).
+pub(crate) const MAX_STAGE_INPUTS: usize = 48;
+pub(crate) const MAX_STAGE_OUTPUTS: usize = 24;
+
 impl Stage {
     pub fn layout(self) -> (&'static [&'static str], &'static [&'static str]) {
         match self {
@@ -85,6 +101,7 @@ impl Stage {
             Stage::Money => (MoneyIn::NAMES, MoneyOut::NAMES),
             Stage::MemStates => (MemStatesIn::NAMES, MemStatesOut::NAMES),
             Stage::MemGpu => (MemGpuIn::NAMES, MemGpuOut::NAMES),
+            Stage::Step => (StepIn::NAMES, StepOut::NAMES),
         }
     }
 }
@@ -207,8 +224,16 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
             use {TimeIn as I, TimeOut as O};
             positive("peak_tflops", i[I::peak_tflops]).map_err(e)?;
             let value = i[I::util_value];
-            let util = match i[I::util_kind] as u8 {
-                0 => {
+            let kind = i[I::util_kind] as u8;
+            if kind == 3 && value.is_nan() {
+                // A predicted MFU the layout does not give (no step): no time, cost or energy.
+                o[O::mfu] = f64::NAN;
+                o[O::hfu] = f64::NAN;
+                o[O::gpu_hours] = f64::NAN;
+                return Ok(());
+            }
+            let util = match kind {
+                0 | 3 => {
                     if !(value > 0.0 && value <= 1.0) {
                         return Err(format!("mfu: got {value}, expected a fraction in (0, 1]"));
                     }
@@ -236,6 +261,13 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
         Stage::Money => {
             use {MoneyIn as I, MoneyOut as O};
             let (price, watts, pue, grid) = (i[I::usd_per_gpu_hour], i[I::watts], i[I::pue], i[I::grid_kg_co2e_per_kwh]);
+            if i[I::gpu_hours].is_nan() {
+                // (no duration: a predicted step that the layout does not give)
+                o[O::cost_usd] = f64::NAN;
+                o[O::energy_kwh] = f64::NAN;
+                o[O::co2e_kg] = f64::NAN;
+                return Ok(());
+            }
             if !(pue.is_finite() && pue >= 1.0) {
                 return Err(format!("pue: got {pue}, expected a number >= 1"));
             }
@@ -377,6 +409,78 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
             }
             let m = per_gpu(&s, i[I::zero] as u8, gpus, mp, cp, i[I::expert_parallel], opt(i[I::gpu_memory_gb]));
             o[..MemGpuOut::NAMES.len()].copy_from_slice(&memory_row(&m));
+        }
+        Stage::Step => {
+            use {StepIn as I, StepOut as O};
+            for x in o[..StepOut::NAMES.len()].iter_mut() {
+                *x = f64::NAN;
+            }
+            // Without a GPU count, or a network figure, there is no step (the columns stay null).
+            let net = crate::model::step::Network {
+                domain: i[I::scale_up_domain],
+                scale_up: i[I::scale_up_gb_per_s] * 1e9,
+                scale_out: i[I::scale_out_gbps] * 1e9 / 8.0,
+                hbm: i[I::hbm_tbps] * 1e12,
+            };
+            let gpus = i[I::gpus];
+            if [gpus, net.domain, net.scale_up, net.hbm, i[I::global_batch_tokens], i[I::peak_tflops]]
+                .iter()
+                .any(|x| x.is_nan())
+            {
+                return Ok(());
+            }
+            let interleave = i[I::interleave];
+            whole_at_least_one("interleave", interleave).map_err(e)?;
+            positive("global_batch_tokens", i[I::global_batch_tokens]).map_err(e)?;
+            let mut arch = Architecture::default();
+            for (k, name) in Architecture::FIELDS.iter().enumerate() {
+                arch.set(name, opt(i[I::layers as usize + k]));
+            }
+            arch.gated_mlp = i[I::gated_mlp] != 0.0 && !i[I::gated_mlp].is_nan();
+            let params = i[I::params];
+            let work = crate::model::step::Work {
+                params,
+                active_params: if i[I::active_params].is_nan() { params } else { i[I::active_params] },
+                arch,
+                mode: pick(&MODES, i[I::mode], "mode")?,
+                trainable_params: i[I::trainable_params],
+                recompute: pick(&RECOMPUTES, i[I::recompute], "recompute")?,
+                attention: pick(&ATTENTIONS, i[I::attention], "attention")?,
+                precision: pick(&PRECISIONS, i[I::precision], "precision")?,
+                model_flops_per_token: i[I::model_flops_per_token],
+                peak: i[I::peak_tflops] * 1e12,
+            };
+            let layout = crate::model::step::Layout {
+                gpus,
+                tensor: i[I::tensor_parallel],
+                pipeline: i[I::pipeline_parallel],
+                context: i[I::context_parallel],
+                expert: i[I::expert_parallel],
+                sequence_parallel: i[I::sequence_parallel] != 0.0,
+                micro_batch: i[I::micro_batch],
+                interleave,
+                zero: i[I::zero] as u8,
+                global_batch_tokens: i[I::global_batch_tokens],
+            };
+            // A layout whose ranks do not divide the batch has no step: null columns (the rules
+            // layer says why when the inputs are fixed).
+            let Ok(st) = crate::model::step::step(&work, &layout, &net) else { return Ok(()) };
+            o[O::step_time_s] = st.step_time_s;
+            o[O::tokens_per_s] = st.tokens_per_s;
+            o[O::mfu] = st.mfu;
+            o[O::grad_accum] = st.grad_accum;
+            o[O::global_batch_tokens] = st.global_batch_tokens;
+            o[O::bubble_fraction] = st.bubble_fraction;
+            o[O::comm_exposed_fraction] = st.comm_exposed_fraction;
+            o[O::compute_s] = st.compute_s;
+            o[O::memory_bound_s] = st.memory_bound_s;
+            o[O::tp_comm_s] = st.tp_comm_s;
+            o[O::ep_comm_s] = st.ep_comm_s;
+            o[O::cp_comm_s] = st.cp_comm_s;
+            o[O::pp_comm_s] = st.pp_comm_s;
+            o[O::dp_comm_s] = st.dp_comm_s;
+            o[O::optimizer_s] = st.optimizer_s;
+            o[O::bubble_s] = st.bubble_s;
         }
     }
     Ok(())

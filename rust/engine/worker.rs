@@ -34,8 +34,8 @@ impl<'a> Worker<'a> {
             loaded: None,
             kept: Vec::with_capacity(BLOCK),
             cand: Vec::with_capacity(BLOCK),
-            ins: vec![0.0; 32],
-            outs: vec![0.0; 16],
+            ins: vec![0.0; MAX_STAGE_INPUTS],
+            outs: vec![0.0; MAX_STAGE_OUTPUTS],
         }
     }
 
@@ -548,8 +548,8 @@ impl<'a> Worker<'a> {
             }
             OpSpec::Model { stage, i, o } => {
                 let mut outs: Vec<Vec<f64>> = o.iter().map(|&r| std::mem::take(&mut self.vectors[p.slot[r]])).collect();
-                let mut ins = [0.0f64; 32];
-                let mut res = [0.0f64; 16];
+                let mut ins = [0.0f64; MAX_STAGE_INPUTS];
+                let mut res = [0.0f64; MAX_STAGE_OUTPUTS];
                 let mut failure = None;
                 // Operands resolved once: (vector slot, or the scalar value).
                 let operands: Vec<(usize, f64)> = i.iter().map(|&r| (p.slot[r], self.scalars[r])).collect();

@@ -3,4 +3,5 @@
 pub mod estimate;
 pub mod flops;
 pub mod memory;
+pub mod step;
 pub mod types;

@@ -1,0 +1,271 @@
+//! The time of one optimizer step from the parallel layout (issue 12): compute at a GEMM
+//! efficiency, memory-bound element-wise work, tensor / expert / context / pipeline / data-parallel
+//! communication and the pipeline bubble. Plain Rust; the constants are fitted on Megatron-LM's
+//! Table 1 (Narayanan et al. 2021) by `benchmarks/calibrate_step.py` and checked, without refitting,
+//! on other published runs (README, "Throughput vs published runs").
+//!
+//! Rank order (Megatron-LM's): tensor innermost, then context, data, pipeline outermost; a
+//! scale-up domain (an NVLink/NVSwitch node, an xGMI board) holds `domain` consecutive ranks.
+
+use crate::model::memory::{rule_architecture, RULE_SEQ_LEN, RULE_VOCAB};
+use crate::model::types::{out_of_range, Architecture, Attention, Mode, ModelError, Precision, Recompute};
+
+/// Achievable fraction of the dense peak for the transformer's matmuls at large sizes.
+pub const GEMM_EFFICIENCY: f64 = 0.66;
+/// GEMM size (hidden ÷ TP) at which the efficiency halves: eff = E / (1 + G0 / (h / t)).
+pub const GEMM_HALF_SIZE: f64 = 128.0;
+/// Bytes of HBM traffic per token and hidden unit per layer of the element-wise work (layer
+/// norms, dropouts, residual adds, bias and activation functions: forward, backward and the
+/// recomputed forward), split by TP only under sequence parallelism.
+pub const ELEMENTWISE_BYTES: f64 = 32.0;
+/// Bytes of HBM traffic per attention-score element per layer of eager attention (scale, mask,
+/// softmax and dropout: forward, backward, recomputed forward). FlashAttention keeps scores on chip.
+pub const SCORE_BYTES: f64 = 48.0;
+/// The share of the last micro-batch's backward pass the data-parallel gradient reduction hides
+/// behind (bucketed all-reduce, as PyTorch DDP and Megatron-Core's --overlap-grad-reduce do).
+pub const DP_OVERLAP: f64 = 0.5;
+/// Bytes moved per parameter by the optimizer update (read weights, gradients, two moments and
+/// the master copy, write them back: 2 × 16), at HBM bandwidth.
+pub const OPTIMIZER_BYTES: f64 = 32.0;
+
+/// The interconnect of one accelerator: GPUs per scale-up domain and bandwidths per GPU per
+/// direction, bytes/s.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Network {
+    pub domain: f64,
+    pub scale_up: f64,
+    pub scale_out: f64,
+    /// HBM bandwidth, bytes/s.
+    pub hbm: f64,
+}
+
+/// A parallel layout and batch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Layout {
+    pub gpus: f64,
+    pub tensor: f64,
+    pub pipeline: f64,
+    pub context: f64,
+    pub expert: f64,
+    pub sequence_parallel: bool,
+    pub micro_batch: f64,
+    /// Virtual pipeline stages per GPU (interleaved 1F1B); 1: plain 1F1B.
+    pub interleave: f64,
+    pub zero: u8,
+    pub global_batch_tokens: f64,
+}
+
+/// What the step model needs of the model and the run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Work {
+    pub params: f64,
+    pub active_params: f64,
+    pub arch: Architecture,
+    pub mode: Mode,
+    pub trainable_params: f64,
+    pub recompute: Recompute,
+    pub attention: Attention,
+    pub precision: Precision,
+    /// Model FLOPs per token under the run's convention (the MFU numerator).
+    pub model_flops_per_token: f64,
+    /// Dense peak per GPU, FLOP/s.
+    pub peak: f64,
+}
+
+/// The step and its parts, seconds per optimizer step unless said.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Step {
+    pub step_time_s: f64,
+    pub tokens_per_s: f64,
+    pub mfu: f64,
+    pub data_parallel: f64,
+    pub grad_accum: f64,
+    pub global_batch_tokens: f64,
+    pub bubble_fraction: f64,
+    pub comm_exposed_fraction: f64,
+    pub compute_s: f64,
+    pub memory_bound_s: f64,
+    pub tp_comm_s: f64,
+    pub ep_comm_s: f64,
+    pub cp_comm_s: f64,
+    pub pp_comm_s: f64,
+    pub dp_comm_s: f64,
+    pub optimizer_s: f64,
+    pub bubble_s: f64,
+    /// Whether the architecture came from the shape rule (none given).
+    pub rule: bool,
+}
+
+/// The GEMM efficiency at hidden size h split t ways.
+pub fn gemm_efficiency(h: f64, t: f64) -> f64 {
+    GEMM_EFFICIENCY / (1.0 + GEMM_HALF_SIZE / (h / t))
+}
+
+/// Ring all-reduce time of `bytes` over `n` ranks at `bw` bytes/s per rank: 2(n−1)/n · bytes / bw.
+pub fn all_reduce(bytes: f64, n: f64, bw: f64) -> f64 {
+    if n <= 1.0 {
+        0.0
+    } else {
+        2.0 * (n - 1.0) / n * bytes / bw
+    }
+}
+
+/// Bandwidth per rank of a group of `n` ranks spaced `stride` ranks apart: inside one scale-up
+/// domain, the scale-up link; across domains, the scale-out link of every member in a domain
+/// (NCCL runs one ring per NIC), capped by the scale-up link.
+pub fn group_bandwidth(n: f64, stride: f64, net: &Network) -> f64 {
+    let local = (net.domain / stride).floor().max(1.0);
+    if n * stride <= net.domain {
+        net.scale_up
+    } else {
+        (local.min(n) * net.scale_out).min(net.scale_up)
+    }
+}
+
+/// One optimizer step of `work` on `layout` over `net`.
+pub fn step(work: &Work, layout: &Layout, net: &Network) -> Result<Step, ModelError> {
+    let (t, p, c, e) = (layout.tensor, layout.pipeline, layout.context, layout.expert);
+    let (b, v) = (layout.micro_batch, layout.interleave);
+    for (name, x) in [("scale_up_domain", net.domain), ("scale_up_gb_per_s", net.scale_up), ("hbm_bandwidth", net.hbm),
+                      ("peak", work.peak)] {
+        if !(x.is_finite() && x > 0.0) {
+            return Err(out_of_range(name, x, "a finite number > 0"));
+        }
+    }
+    // (a scale-out figure may be missing when the job fits in one domain: it is never used)
+    if !(net.scale_out.is_nan() && layout.gpus <= net.domain) && !(net.scale_out.is_finite() && net.scale_out > 0.0) {
+        return Err(out_of_range("scale_out_gbps", net.scale_out, "a finite number > 0 (the job spans scale-up domains)"));
+    }
+    let rule = ["layers", "d_model", "heads"].iter().any(|f| work.arch.get(f).is_none());
+    let arch = if rule { rule_architecture(work.params, work.arch.seq_len) } else { work.arch.clone() };
+    let (l, h, a) = (arch.layers.unwrap(), arch.d_model.unwrap(), arch.heads.unwrap());
+    let s = arch.seq_len.unwrap_or(RULE_SEQ_LEN);
+    let q = arch.head_dim.unwrap_or(h / a);
+    let g = arch.kv_heads.unwrap_or(a);
+    let f = arch.ffn_dim.unwrap_or(4.0 * h);
+    let vocab = arch.vocab.unwrap_or(RULE_VOCAB);
+    let experts = arch.experts.unwrap_or(1.0);
+    let moe = experts > 1.0;
+    let k = if moe { arch.experts_per_token.unwrap_or(1.0) } else { 1.0 };
+    let d = layout.gpus / (t * p * c);
+    // The batch in whole micro-batches per data-parallel rank: the nearest multiple of d·b
+    // sequences. Fewer sequences than d·b leave ranks idle: no such layout.
+    let wanted = layout.global_batch_tokens / s;
+    let m = (wanted / (d * b)).round();
+    if !(m >= 1.0) || !(d >= 1.0 && d.fract() == 0.0) {
+        return Err(out_of_range(
+            "global_batch_tokens",
+            layout.global_batch_tokens,
+            &format!("a batch of at least data parallel × micro-batch = {} sequences of {s} tokens", d * b),
+        ));
+    }
+    let seqs = m * d * b;
+    let slots = m + (p - 1.0) / v; // micro-batch times per step: m, and the bubble's (p−1)/v
+
+    // FLOPs of one micro-batch on the busiest (last) stage of one GPU: ceil(L/p) layers and the logits.
+    let n = b * s / c; // tokens of a micro-batch on one context-parallel rank
+    let mats = if arch.gated_mlp { 3.0 } else { 2.0 };
+    let weight_fwd = 2.0 * h * (a * q + 2.0 * g * q) + 2.0 * a * q * h + 2.0 * mats * h * f * k
+        + if moe { 2.0 * h * experts } else { 0.0 };
+    let attn_fwd = 4.0 * s * a * q;
+    let logits_fwd = 2.0 * h * vocab;
+    let weight_passes = if work.mode == Mode::Lora { 2.0 } else { 3.0 };
+    let (extra_weight, extra_attn) = match work.recompute {
+        Recompute::None => (0.0, 0.0),
+        Recompute::Selective => (0.0, 1.0),
+        Recompute::Full => (1.0, 1.0),
+    };
+    let layers = (l / p).ceil();
+    let layer_flops = weight_fwd * (weight_passes + extra_weight) + attn_fwd * (3.0 + extra_attn);
+    let stage_flops = n * (layers * layer_flops + 3.0 * logits_fwd) / t;
+    let compute = stage_flops / (work.peak * gemm_efficiency(h, t));
+    let attn_compute = n * layers * attn_fwd * (3.0 + extra_attn) / t / (work.peak * gemm_efficiency(h, t));
+
+    // Memory-bound work: element-wise ops, and eager attention's s×s scores.
+    let width = if matches!(work.precision, Precision::Fp32 | Precision::Tf32) { 2.0 } else { 1.0 };
+    let split = if layout.sequence_parallel { t } else { 1.0 };
+    let elementwise = ELEMENTWISE_BYTES * n * h * layers / split;
+    let scores = match work.attention {
+        Attention::Eager => SCORE_BYTES * b * (a / t) * s * (s / c) * layers,
+        Attention::Flash => 0.0,
+    };
+    let memory_bound = width * (elementwise + scores) / net.hbm;
+
+    // Tensor parallelism: two all-reduces (or all-gather + reduce-scatter under sequence
+    // parallelism, the same bytes) per layer forward, two backward, two more when the forward is
+    // recomputed, of the micro-batch's n·h 16-bit activations.
+    let act_bytes = 2.0 * width * n * h;
+    let tp_bw = group_bandwidth(t, 1.0, net);
+    let collectives = 4.0 + 2.0 * extra_weight;
+    let tp = layers * collectives * all_reduce(act_bytes, t, tp_bw);
+    // Expert parallelism: an all-to-all dispatch and combine per MoE layer forward and backward
+    // (and in a recomputed forward) of the k routed copies of the tokens; (e−1)/e leaves the rank.
+    let ep_bw = group_bandwidth(e, t * c, net);
+    let ep = if moe && e > 1.0 {
+        layers * (4.0 + 2.0 * extra_weight) * act_bytes * k / t * (e - 1.0) / e / ep_bw
+    } else {
+        0.0
+    };
+    // Context parallelism: ring attention passes the K and V of n tokens around c ranks each
+    // layer (forward; backward passes them and their gradients), hidden behind the attention core.
+    let cp_bw = group_bandwidth(c, t, net);
+    let kv_bytes = 2.0 * width * 2.0 * n * g * q / t;
+    let cp = if c > 1.0 {
+        (layers * (c - 1.0) * kv_bytes * (3.0 + extra_attn) / cp_bw - attn_compute).max(0.0)
+    } else {
+        0.0
+    };
+    // Pipeline: each micro-batch crosses every stage boundary forward and backward (1/t of it
+    // under Megatron's scatter-gather), v times with interleaving.
+    let pp_bw = if t * c * d * p <= net.domain { net.scale_up } else { net.scale_out };
+    let pp = if p > 1.0 { v * 2.0 * act_bytes / t / pp_bw } else { 0.0 };
+    let per_micro_batch = compute + memory_bound + tp + ep + cp + pp;
+    let pipeline = slots * per_micro_batch;
+
+    // Data parallelism: the gradients (and with ZeRO-3 the weights) of one GPU's share, reduced
+    // over the d·c replicas (the experts' share over d·c/e), after the last backward pass.
+    let replicas = d * c;
+    let expert_share = if moe && work.active_params < work.params {
+        ((work.params - work.active_params) * experts / (experts - k) / work.params).min(1.0)
+    } else {
+        0.0
+    };
+    let trainable = if work.mode == Mode::Lora { work.trainable_params } else { work.params };
+    let dense = trainable * (1.0 - if work.mode == Mode::Lora { 0.0 } else { expert_share }) / (t * p);
+    let routed = trainable * if work.mode == Mode::Lora { 0.0 } else { expert_share } / (t * p * e);
+    let grad_bytes = 2.0 * width;
+    // Once per step: the gradients' reduce-scatter and the updated weights' all-gather (ZeRO-0's
+    // all-reduce moves the same bytes); ZeRO-3 gathers the weights for every micro-batch's forward
+    // and backward instead, prefetched behind the compute.
+    let ring = |params: f64, n: f64| all_reduce(params * grad_bytes, n, group_bandwidth(n, t * c, net));
+    let once = ring(dense, replicas) + ring(routed, replicas / e);
+    let (reduce, gathers) = if layout.zero >= 3 { (once / 2.0, once * m) } else { (once, 0.0) };
+    let dp = (reduce - DP_OVERLAP * compute * 2.0 / 3.0).max(0.0) + (gathers - slots * compute).max(0.0);
+    let shards = if layout.zero >= 1 { replicas } else { 1.0 };
+    let optimizer = OPTIMIZER_BYTES * (dense + routed) / shards / net.hbm;
+
+    let step_time = pipeline + dp + optimizer;
+    let tokens = seqs * s;
+    let tokens_per_s = tokens / step_time;
+    let comm = slots * (tp + ep + cp + pp) + dp;
+    Ok(Step {
+        step_time_s: step_time,
+        tokens_per_s,
+        mfu: work.model_flops_per_token * tokens_per_s / (layout.gpus * work.peak),
+        data_parallel: d,
+        grad_accum: m,
+        global_batch_tokens: tokens,
+        bubble_fraction: (p - 1.0) / v * per_micro_batch / step_time,
+        comm_exposed_fraction: comm / step_time,
+        compute_s: slots * compute,
+        memory_bound_s: slots * memory_bound,
+        tp_comm_s: slots * tp,
+        ep_comm_s: slots * ep,
+        cp_comm_s: slots * cp,
+        pp_comm_s: slots * pp,
+        dp_comm_s: dp,
+        optimizer_s: optimizer,
+        bubble_s: (p - 1.0) / v * per_micro_batch,
+        rule,
+    })
+}
