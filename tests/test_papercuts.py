@@ -155,14 +155,30 @@ def test_time_and_cost_without_gpu_or_duration_are_located_errors(tmp_path: Path
 
 def test_a_gpu_without_a_duration_gives_its_peak_and_the_memory_verdict(tmp_path: Path,
                                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    spec = _spec(tmp_path, "costspec: 1\nmodel: {params: 7B}\ntraining: {tokens: 1T}\nhardware: {gpu: h100}\n"
-                           "sweep: {grid: {hardware.count: [1, 8]}}\n")
+    spec = _spec(tmp_path, "costspec: 1\nmodel: {params: 7B}\ntraining: {tokens: 1T}\nhardware: {gpu: h100}\n")
     code, out, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
     assert code == 0, err
     assert "no time or cost: no hardware.mfu, gpu_hours or wall_clock_days (FLOPs and memory only)" in out
     t = pa.csv.read_csv(tmp_path / "o.csv")
-    assert t.column("fits").to_pylist() == [False, True] and t.column("min_gpus").to_pylist() == [2, 2]
+    assert t.column("fits").to_pylist() == [False] and t.column("min_gpus").to_pylist() == [2]
     assert "gpu_hours" not in t.column_names and "cost_usd" not in t.column_names
+
+
+def test_a_gpu_count_without_a_duration_is_timed_by_its_layout(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """With a GPU count the step-time model predicts the MFU (issue 12)."""
+    spec = _spec(tmp_path, "costspec: 1\nmodel: {params: 7B}\ntraining: {tokens: 1T}\nhardware: {gpu: h100}\n"
+                           "sweep: {grid: {hardware.count: [1, 8]}}\n")
+    code, out, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
+    assert code == 0, err
+    assert "no time or cost" not in out
+    t = pa.csv.read_csv(tmp_path / "o.csv")
+    assert t.column("fits").to_pylist() == [False, True] and t.column("min_gpus").to_pylist() == [2, 2]
+    for r in t.to_pylist():
+        e = costspec.estimate(params="7B", tokens="1T", gpu="h100", gpus=r["gpus"])
+        assert (r["mfu"], r["step_time_s"], r["gpu_hours"]) == \
+            (pytest.approx(e.mfu, rel=1e-12), pytest.approx(e.step_time_s, rel=1e-12), pytest.approx(e.gpu_hours, rel=1e-12))
+    assert 0.2 < t.column("mfu")[1].as_py() < 0.7
 
 
 def test_solving_for_compute_needs_no_hardware(capsys: pytest.CaptureFixture[str]) -> None:

@@ -55,6 +55,13 @@ class Gpu:
     bandwidth_tbps: Figure | None = None
     # Measured power of the whole system per accelerator (host, network, fans), where published.
     system_power_w: Figure | None = None
+    # The interconnect, for the step-time model: accelerators per scale-up domain (NVLink node,
+    # xGMI board, TPU pod), scale-up GB/s and scale-out Gb/s per accelerator per direction, and
+    # the reference system they are read from.
+    scale_up_domain: Figure | None = None
+    scale_up_gb_per_s: Figure | None = None
+    scale_out_gbps: Figure | None = None
+    network_system: str | None = None
     aliases: tuple[str, ...] = ()
     year: int | None = None
     notes: str | None = None
@@ -224,6 +231,10 @@ def _gpu(raw: Mapping[str, Any], origin: str, path: tuple[Any, ...], where: _Whe
         tdp_w=_figure(raw.get("tdp_w"), (*path, "tdp_w"), where),
         bandwidth_tbps=_figure(raw.get("bandwidth_tbps"), (*path, "bandwidth_tbps"), where),
         system_power_w=_figure(raw.get("system_power_w"), (*path, "system_power_w"), where),
+        scale_up_domain=_figure(raw.get("scale_up_domain"), (*path, "scale_up_domain"), where),
+        scale_up_gb_per_s=_figure(raw.get("scale_up_gb_per_s"), (*path, "scale_up_gb_per_s"), where),
+        scale_out_gbps=_figure(raw.get("scale_out_gbps"), (*path, "scale_out_gbps"), where),
+        network_system=None if raw.get("network_system") is None else printable(str(raw["network_system"])),
         aliases=tuple(printable(str(a)) for a in _list(raw, "aliases", path, where)),
         year=raw.get("year"),
         notes=None if raw.get("notes") is None else printable(str(raw["notes"])),
@@ -252,7 +263,7 @@ def _model(raw: Mapping[str, Any], origin: str, path: tuple[Any, ...], where: _W
         raise where.error((*path, "training"), "expected a mapping")
     training = dict(raw.get("training") or {})
     for key in ("tokens", "gpu_hours", "gpu_hours_total", "gpu_hours_derived", "wall_clock_days", "flops", "mfu",
-                "co2e_t", "cost_usd", "accelerators", "throughput_tokens_per_s"):
+                "co2e_t", "cost_usd", "accelerators", "throughput_tokens_per_s", "global_batch_tokens"):
         if training.get(key) is not None:  # published figures: numbers (tokens is used as an input)
             training[key] = _finite(training[key], (*path, "training", key), where)
     return ModelPreset(

@@ -93,8 +93,28 @@ class Estimate:
     fits: bool | None
     min_gpus: float | None
     tokens_per_param: float
+    # the step-time model (None without a GPU count, or when the layout has no step)
+    interleave: int
+    scale_up_domain: float | None
+    scale_up_gb_per_s: float | None
+    scale_out_gbps: float | None
+    global_batch_tokens: float | None = None
+    grad_accum: float | None = None
+    step_time_s: float | None = None
+    tokens_per_s: float | None = None
+    bubble_fraction: float | None = None
+    comm_exposed_fraction: float | None = None
+    compute_s: float | None = None
+    memory_bound_s: float | None = None
+    tp_comm_s: float | None = None
+    ep_comm_s: float | None = None
+    cp_comm_s: float | None = None
+    pp_comm_s: float | None = None
+    dp_comm_s: float | None = None
+    optimizer_s: float | None = None
+    bubble_s: float | None = None
     # provenance
-    given: str | None  # which of mfu, gpu_hours, wall_clock_days pinned the duration ("solve": the
+    given: str | None = None  # which of mfu, gpu_hours, wall_clock_days pinned the duration ("solve": the
     # targets, solving for the MFU; None: nothing did)
     architecture: Mapping[str, float | bool] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict)
@@ -164,6 +184,11 @@ def inputs(
     context_parallel: Number = 1,
     expert_parallel: Number = 1,
     micro_batch: Number = 1,
+    interleave: Number = 1,
+    global_batch_tokens: Number | None = None,
+    scale_up_domain: Number | None = None,
+    scale_up_gb_per_s: Number | None = None,
+    scale_out_gbps: Number | None = None,
     catalog: Catalog | None = None,
 ) -> Inputs:
     """Estimate the cost of one training run.
@@ -290,6 +315,11 @@ def inputs(
         "training.precision": prec,
         "training.optimizer": _choice(optimizer, "optimizer", OPTIMIZERS),
         "training.micro_batch": parse_number(micro_batch, "micro_batch"),
+        "training.global_batch_tokens": _num(global_batch_tokens, "global_batch_tokens"),
+        "parallelism.interleave": parse_number(interleave, "interleave"),
+        "hardware.scale_up_domain": _num(scale_up_domain, "scale_up_domain"),
+        "hardware.scale_up_gb_per_s": _num(scale_up_gb_per_s, "scale_up_gb_per_s"),
+        "hardware.scale_out_gbps": _num(scale_out_gbps, "scale_out_gbps"),
         "hardware.gpu": g.id if g is not None else None,
         "hardware.mfu": _num(mfu, "mfu"),
         "hardware.gpu_hours": _num(gpu_hours, "gpu_hours"),
@@ -311,6 +341,8 @@ def inputs(
     for k, v in (architecture or {}).items():
         given_fields[f"model.architecture.{k}"] = ("true" if v else "false") if k == "gated_mlp" else arch[k]
     pinned = given[0] if given and g is not None else None
+    if pinned is None and g is not None and gpus is not None:
+        pinned = "predicted"  # (the step-time model's MFU times the run)
     return Inputs(given_fields, cat, Provenance(given=pinned, architecture=arch, sources=sources))
 
 
@@ -327,7 +359,10 @@ class Inputs:
         return one_point(self.fields, self.catalog, solve)
 
     def run(self) -> Estimate:
-        return run_spec(self.spec(), self.provenance)
+        e = run_spec(self.spec(), self.provenance)
+        if self.provenance.given == "predicted" and e.step_time_s is None:
+            raise no_step(e)
+        return e
 
 
 P = ParamSpec("P")
@@ -438,7 +473,18 @@ class Provenance:
             (d.split(".")[1] for d in ("hardware.mfu", "hardware.gpu_hours", "hardware.wall_clock_days")
              if values.get(d) is not None), None)
         given = given if isinstance(gpu, str) else None
+        if given is None and isinstance(gpu, str) and values.get("hardware.count") is not None and solved is None:
+            given = "predicted"
         return cls(given, arch, sources)
+
+
+def no_step(e: Estimate) -> InputError:
+    """Why a layout has no step: more data-parallel ranks × micro-batch than the batch has sequences."""
+    seq = float(e.architecture.get("seq_len") or 2048)
+    mp = e.tensor_parallel * e.pipeline_parallel * e.context_parallel
+    return InputError("gpus", f"{e.gpus:g}", f"a count whose {e.data_parallel or 0:g} data-parallel ranks (GPUs / "
+                      f"TP·PP·CP = {mp:g}) × micro-batch {e.micro_batch:g} fit in the global batch of sequences of "
+                      f"{seq:g}: fewer GPUs, more model parallelism, or a larger global batch")
 
 
 def watts_source(g: Gpu, basis: str) -> str | None:
@@ -453,7 +499,7 @@ def from_row(row: Mapping[str, Any], provenance: Provenance) -> Estimate:
     """The Estimate of one engine row (``point.run``)."""
     names = {f.name for f in dataclasses.fields(Estimate)} - {"given", "architecture", "sources"}
     values: dict[str, Any] = {k: row.get(k) for k in names}
-    for k in ("gpus", "min_gpus", "data_parallel"):  # (typed float: whole numbers, as estimate() always gave)
+    for k in ("gpus", "min_gpus", "data_parallel", "grad_accum", "scale_up_domain"):  # (typed float: whole numbers)
         values[k] = None if values[k] is None else float(values[k])
     return Estimate(**values, given=provenance.given, architecture=provenance.architecture,
                     sources=provenance.sources)

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 CORE_COLUMNS = (
     "model", "params", "active_params", "tokens", "gpu", "gpus", "precision", "mfu", "usd_per_gpu_hour",
     "model_flops", "hardware_flops", "hfu", "gpu_hours", "wall_clock_days", "cost_usd", "energy_kwh", "co2e_kg",
-    "memory_gb_per_gpu", "memory_basis", "fits", "min_gpus",
+    "memory_gb_per_gpu", "memory_basis", "fits", "min_gpus", "global_batch_tokens", "grad_accum", "step_time_s",
+    "tokens_per_s", "bubble_fraction", "comm_exposed_fraction",
 )
 # Columns written by default when one of these inputs is swept.
 ALWAYS_IF_SWEPT = {
@@ -31,11 +32,16 @@ ALWAYS_IF_SWEPT = {
 FLAGS = {"fits", "sequence_parallel"}
 # Whole-number columns, written as int64 (null where there is no value).
 WHOLE = {"gpus", "min_gpus", "tensor_parallel", "pipeline_parallel", "context_parallel", "expert_parallel",
-         "micro_batch", "data_parallel", "zero"}
+         "micro_batch", "data_parallel", "zero", "grad_accum", "interleave", "scale_up_domain"}
 # Columns whose NaN means "no value" (written as null).
 NULLABLE = {"energy_kwh", "co2e_kg", "watts", "min_gpus", "activations_gb", "model"}
 
 
+# Columns of the step-time model: a GPU and a GPU count give them (rust/model/step.rs).
+STEP = {"global_batch_tokens", "grad_accum", "step_time_s", "tokens_per_s", "bubble_fraction", "comm_exposed_fraction",
+        "compute_s", "memory_bound_s", "tp_comm_s", "ep_comm_s", "cp_comm_s", "pp_comm_s", "dp_comm_s", "optimizer_s",
+        "bubble_s"}
+NULLABLE |= STEP | {"mfu", "hfu", "gpu_hours", "wall_clock_days", "cost_usd"}  # (a layout with no step: null)
 # Columns a GPU's peak and the run's duration give (without them, a spec gives FLOPs, tokens,
 # params and memory only).
 TIMED = {"mfu", "hfu", "gpu_hours", "wall_clock_days", "cost_usd", "energy_kwh", "co2e_kg"}
@@ -49,8 +55,10 @@ def why_missing(name: str, spec: Spec | None = None) -> str:
         given = given_names(spec) | ({str(spec.fields["solve.for"])} if spec.fields.get("solve.for") else set())
         if name in TIMED | GPU_ONLY and "hardware.gpu" not in given:
             return "no hardware.gpu"
-        if name in TIMED and not timed(given):
+        if name in TIMED and not timed(given) and not predicted(spec, given):
             return NO_DURATION
+        if name in STEP and not stepped(given):
+            return "no hardware.count (the step-time model times a layout of GPUs)"
     return {
         "cost_usd": "no price.usd_per_gpu_hour or price.provider",
         "usd_per_gpu_hour": "no price.usd_per_gpu_hour or price.provider",
@@ -85,6 +93,20 @@ def timed(given: set[str]) -> bool:
                                            ("hardware.mfu", "hardware.gpu_hours", "hardware.wall_clock_days"))
 
 
+def stepped(given: set[str]) -> bool:
+    """Whether the step-time model runs: a GPU and a GPU count (given, swept or solved for)."""
+    return "hardware.gpu" in given and "hardware.count" in given
+
+
+def predicted(spec: Spec, given: set[str] | None = None) -> bool:
+    """Whether the step-time model's MFU times the run: it runs, and no duration (mfu, gpu_hours,
+    wall_clock_days) is given and nothing is solved for."""
+    given = given_names(spec) if given is None else given
+    return stepped(given) and not any(d in given for d in ("hardware.mfu", "hardware.gpu_hours",
+                                                               "hardware.wall_clock_days")) \
+        and spec.fields.get("solve.for") is None
+
+
 def given_names(spec: Spec) -> set[str]:
     """The fields a spec sets or sweeps, and the sweep's variables."""
     return set(spec.fields) | {a.name for a in spec.sweep.axes}
@@ -114,9 +136,11 @@ def available(spec: Spec, gpus: Iterable[Any]) -> set[str]:
         out.discard("power_basis")
     elif all(power_figure(g, b) is None for g in gpus for b in power_bases(spec)):
         out -= {"watts", "energy_kwh", "co2e_kg"}
+    if not stepped(given):
+        out -= STEP
     if "hardware.gpu" not in given:
         out -= GPU_ONLY | TIMED
-    elif not timed(given):
+    elif not timed(given) and not predicted(spec, given):
         out -= TIMED
     if "price.provider" in given:
         out.add("provider")

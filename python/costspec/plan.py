@@ -41,6 +41,9 @@ PYTHON_CHOICES = ("hardware.power_basis",)
 # Category orders: the engine decodes these indices; the registry's choices are the same names
 # (tests/test_fields.py), which validation uses without loading the engine.
 CHOICES: dict[str, tuple[str, ...]] = _engine_orders()
+# The global batch when neither given nor published: B = 0.2920·C^0.3271 tokens for a compute budget of
+# C FLOPs (Bi et al. 2024, DeepSeek LLM, §3.1).
+BATCH_RULE = (0.2920, 0.3271)
 # Categorical outputs that are no input's: their names in the engine's order.
 OUTPUT_CHOICES: dict[str, tuple[str, ...]] = {"memory_basis": registry.MEMORY_BASES}
 DEFAULTS = {p: v for p, v in registry.DEFAULTS.items() if p in CHOICES}
@@ -238,6 +241,7 @@ class _Compiler:
             column("preset:params", [m.params for m in ms])
             column("preset:active_params", [m.active_params or m.params for m in ms])
             column("preset:tokens", [float(m.training.get("tokens") or math.nan) for m in ms])
+            column("preset:global_batch_tokens", [float(m.training.get("global_batch_tokens") or math.nan) for m in ms])
             for a in ARCH:
                 column(f"preset:{a}", [float(m.architecture.get(a, math.nan)) for m in ms])
             column("preset:gated_mlp", [1.0 if m.architecture.get("gated_mlp") else 0.0 for m in ms])
@@ -247,6 +251,8 @@ class _Compiler:
             column("gpu:memory", [g.memory_gb.value if g.memory_gb else math.nan for g in gs])
             column("gpu:tdp", [g.tdp_w.value if g.tdp_w else math.nan for g in gs])
             column("gpu:system_power", [g.system_power_w.value if g.system_power_w else math.nan for g in gs])
+            for attr in ("scale_up_domain", "scale_up_gb_per_s", "scale_out_gbps", "bandwidth_tbps"):
+                column(f"gpu:{attr}", [f.value if (f := getattr(g, attr)) is not None else math.nan for g in gs])
             for p in PRECISIONS:
                 column(f"gpu:peak.{p}", [g.peak_tflops[p].value if p in g.peak_tflops else math.nan for g in gs])
         return out
@@ -400,8 +406,10 @@ class _Compiler:
                 r = self.const(1.0)
             elif name == "parallelism.zero":
                 r = self.const(3.0)
+            elif name in ("hardware.scale_up_domain", "hardware.scale_up_gb_per_s", "hardware.scale_out_gbps"):
+                r = self.regs.get(f"gpu:{name.split('.')[1]}")
             elif name in ("parallelism.tensor", "parallelism.pipeline", "parallelism.context", "parallelism.expert",
-                          "training.micro_batch"):
+                          "parallelism.interleave", "training.micro_batch"):
                 r = self.const(1.0)
             elif name == "price.usd_per_gpu_hour":
                 r = self.price_reg()
@@ -488,13 +496,19 @@ class _Compiler:
         cols.update(self.stage("flops", layouts["flops"], common))
         self.common = common
         duration = next((d for d in DURATION if d in ov or self.field_reg(d) is not None), None)
-        if duration is None or "hardware.gpu" not in self.regs:  # (FLOPs and memory only: outputs.TIMED)
-            return cols
         gpus = ov.get("hardware.count", self.field_reg("hardware.count"))
+        if "hardware.gpu" in self.regs and gpus is not None:
+            cols.update(self.step(layouts, e, cols, gpus))
+        if "hardware.gpu" not in self.regs or (duration is None and not outputs.predicted(self.spec)):
+            return cols  # (FLOPs and memory only: outputs.TIMED)
         nan = self.const(math.nan)
+        if duration is None:  # the layout's predicted MFU
+            kind, value = 3.0, cols["predicted_mfu"]
+        else:
+            kind, value = float(DURATION.index(duration)), e(duration)
         cols.update(self.stage("time", layouts["time"], {
             "model_flops": cols["model_flops"], "hardware_flops": cols["hardware_flops"], "peak_tflops": self.peak(),
-            "util_kind": self.const(float(DURATION.index(duration))), "util_value": e(duration),
+            "util_kind": self.const(kind), "util_value": value,
             "gpus": gpus if duration == "hardware.wall_clock_days" and gpus is not None else nan,
         }))
         if gpus is not None:
@@ -504,6 +518,33 @@ class _Compiler:
             "pue": e("energy.pue"), "grid_kg_co2e_per_kwh": e("energy.grid_kg_co2e_per_kwh"),
         }))
         return cols
+
+    def step(self, layouts: dict[str, tuple[list[str], list[str]]], e: Any, cols: dict[str, int],
+             gpus: int) -> dict[str, int]:
+        """The step-time model (rust/model/step.rs) for the point's layout: its outputs as columns,
+        the predicted MFU as ``predicted_mfu``."""
+        common = self.common
+        batch = self.field_reg("training.global_batch_tokens")
+        if batch is None:  # the preset's published batch, else DeepSeek LLM's fit 0.292·C^0.3271
+            rule = self.bin("mul", self.const(BATCH_RULE[0]), self.bin("pow", cols["model_flops"],
+                                                                      self.const(BATCH_RULE[1])))
+            preset = self.regs.get("preset:global_batch_tokens")
+            batch = rule if preset is None else self.bin("coalesce", preset, rule)
+        nan = self.const(math.nan)
+        out = self.stage("step", layouts["step"], {
+            **{k: common[k] for k in ("params", "active_params", "gated_mlp", "mode", "recompute", *ARCH)},
+            "trainable_params": cols["trainable_params"], "attention": e("training.attention"),
+            "precision": e("training.precision"), "model_flops_per_token": cols["model_flops_per_token"],
+            "peak_tflops": self.peak(), "gpus": gpus, "tensor_parallel": e("parallelism.tensor"),
+            "pipeline_parallel": e("parallelism.pipeline"), "context_parallel": e("parallelism.context"),
+            "expert_parallel": e("parallelism.expert"), "sequence_parallel": e("parallelism.sequence"),
+            "micro_batch": e("training.micro_batch"), "interleave": e("parallelism.interleave"),
+            "zero": e("parallelism.zero"), "global_batch_tokens": batch,
+            "scale_up_domain": e("hardware.scale_up_domain"), "scale_up_gb_per_s": e("hardware.scale_up_gb_per_s"),
+            "scale_out_gbps": e("hardware.scale_out_gbps"), "hbm_tbps": self.regs.get("gpu:bandwidth_tbps", nan),
+        })
+        out["predicted_mfu"] = out.pop("mfu")
+        return out
 
     # -- planning: compute-optimal allocation and solving ---------------------------------------------
     def allocate(self) -> None:
@@ -661,6 +702,8 @@ class _Compiler:
             "sequence_parallel": mem_in["sequence_parallel"], "context_parallel": mem_in["context_parallel"],
             "expert_parallel": mem_in["expert_parallel"],
             "micro_batch": mem_in["micro_batch"], "gpu_memory_gb": mem_in["gpu_memory_gb"],
+            "interleave": e("parallelism.interleave"), "scale_up_domain": e("hardware.scale_up_domain"),
+            "scale_up_gb_per_s": e("hardware.scale_up_gb_per_s"), "scale_out_gbps": e("hardware.scale_out_gbps"),
         })
         provider = self.field_reg("price.provider")
         if provider is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from costspec.estimator import Estimate
 from costspec.units import format_si
@@ -59,6 +60,35 @@ def _hardware_formula(e: Estimate) -> str:
     }[e.recompute]
 
 
+def _seconds(x: float) -> str:
+    return f"{x:.4g} s" if x >= 0.01 or x == 0 else f"{x * 1e3:.3g} ms"
+
+
+def _step(e: Estimate, add: Any) -> None:
+    """The step-time model's breakdown (rust/model/step.rs)."""
+    seq = e.architecture.get("seq_len") or 2048
+    dp = _int(e.data_parallel or 0)
+    cp = f" · CP {e.context_parallel}" if e.context_parallel > 1 else ""
+    v = f" (interleaved ×{e.interleave})" if e.interleave > 1 else ""
+    add(f"Step (TP {e.tensor_parallel} · PP {e.pipeline_parallel}{v}{cp} · DP {dp}; "
+        f"{_int(e.global_batch_tokens or 0)} tokens = {dp} DP × {_int(e.grad_accum or 0)} micro-batches × "
+        f"{e.micro_batch} × {_int(float(seq))})")
+    step = e.step_time_s or 0.0
+    add(("step time", _seconds(step), "(m + (PP−1)/v) micro-batch slots + exposed DP + optimizer"))
+    add(("tokens/s", f"{_int(e.tokens_per_s or 0)}", "global batch / step time"))
+    parts = (("compute", e.compute_s, "matmuls at the GEMM efficiency (fitted on Megatron-LM Table 1)"),
+             ("element-wise", e.memory_bound_s, "norms, activations, dropouts (and eager scores) at HBM bandwidth"),
+             ("TP comm", e.tp_comm_s, "ring all-reduces of b·s·h per layer on the scale-up link"),
+             ("EP comm", e.ep_comm_s, "MoE all-to-alls"), ("CP comm", e.cp_comm_s, "ring attention K,V not hidden"),
+             ("PP sends", e.pp_comm_s, "stage-boundary activations and gradients"),
+             ("DP comm", e.dp_comm_s, "gradient reduce-scatter + weight all-gather, exposed"),
+             ("optimizer", e.optimizer_s, "update at HBM bandwidth"),
+             ("bubble", e.bubble_s, f"(PP−1)/v idle slots: {_pct(e.bubble_fraction or 0)} of the step"))
+    for name, x, why in parts:
+        if x:
+            add((name, _seconds(x), f"{_pct(x / step)}: {why}" if step else why))
+
+
 def render(e: Estimate) -> str:
     rows: list[tuple[str, str, str] | str] = []
     add = rows.append
@@ -80,9 +110,10 @@ def render(e: Estimate) -> str:
         add(("wall clock", "-", missing + (", and --gpus" if e.gpus is None else "")))
     else:
         peak = f"{e.peak_tflops:g}e12 FLOP/s"
-        if e.given in ("mfu", "solve"):
-            add(("MFU", _pct(e.mfu), "given" if e.given == "mfu" else "solved: the targets set it"))
-            add(("GPU-hours", _hours(e.gpu_hours), f"model FLOPs / ({peak} × {e.mfu:g}) / 3600"))
+        if e.given in ("mfu", "solve", "predicted"):
+            add(("MFU", _pct(e.mfu), {"mfu": "given", "solve": "solved: the targets set it",
+                                      "predicted": "predicted from the layout (Step below)"}[e.given]))
+            add(("GPU-hours", _hours(e.gpu_hours), f"model FLOPs / ({peak} × {e.mfu:.4g}) / 3600"))
         else:
             if e.given == "gpu_hours":
                 add(("GPU-hours", _hours(e.gpu_hours), "given"))
@@ -97,6 +128,8 @@ def render(e: Estimate) -> str:
         elif e.wall_clock_days is None:
             add(("wall clock", "-", "give --gpus"))
 
+    if e.step_time_s is not None:
+        _step(e, add)
     add("Cost and energy")
     if e.gpu_hours is None:
         add(("cost", "-", missing + ("" if e.usd_per_gpu_hour is not None else ", and a price")))

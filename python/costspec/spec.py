@@ -941,6 +941,8 @@ class _Checker:
                 if prec not in g.peak_tflops:
                     self.err(path, f"{g.id} has no {prec} peak", "a precision with a dense peak on "
                              f"{g.id}: {', '.join(g.peak_tflops)}", prec)
+        self.network_known(present, values_of, gpus, unknown)
+
         # The system power basis needs the catalog's system figure of every GPU (unless watts are given).
         if not present("hardware.watts"):
             for basis, path in values_of("hardware.power_basis"):
@@ -967,6 +969,29 @@ class _Checker:
                              f"unknown provider {prov!r}", e.accepted, None)
                     break
 
+
+    def network_known(self, present: Callable[[str], bool],
+                      values_of: Callable[[str], list[tuple[Value, tuple[Any, ...]]]], gpus: list[Any],
+                      unknown: Any) -> None:
+        """Timing a run by its layout (a GPU count and no duration) needs the GPU's interconnect:
+        the catalog's figures, or the spec's."""
+        if unknown is not None or not present("hardware.count") or any(present(d) for d in DURATION):
+            return
+        counts = [float(v) for v, _ in values_of("hardware.count") if isinstance(v, (int, float))]
+        gpu_paths = [p for _, p in values_of("hardware.gpu")] or [("hardware",)]
+        for g in gpus:
+            needed = [("scale_up_domain", "GPUs per scale-up domain"), ("scale_up_gb_per_s", "scale-up bandwidth")]
+            domain = g.scale_up_domain.value if g.scale_up_domain is not None else None
+            if domain is None or not counts or max(counts) > domain:
+                needed.append(("scale_out_gbps", "scale-out bandwidth"))
+            lacking = [(k, what) for k, what in needed if getattr(g, k) is None and not present(f"hardware.{k}")]
+            if g.bandwidth_tbps is None:
+                lacking.append(("bandwidth_tbps", "HBM bandwidth (a catalog entry's bandwidth_tbps)"))
+            if lacking:
+                names = ", ".join(f"{what} ({k})" for k, what in lacking)
+                self.err(gpu_paths[0], f"{g.id} has no {names} in the catalog, which the step-time model needs to "
+                         "time a run from its layout", "hardware." + lacking[0][0] + " given, or hardware.mfu, "
+                         "gpu_hours or wall_clock_days", g.id)
 
     # What needs architecture fields (rust/model/flops.rs and estimate.rs say the same at a point).
     NEEDS_ARCHITECTURE = (
