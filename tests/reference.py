@@ -46,6 +46,7 @@ class RefPoint:
     context_parallel: int = 1
     expert_parallel: int = 1
     micro_batch: int = 1
+    goodput: float | None = None
 
     def native(self) -> dict[str, Any]:
         """The point as estimate() keywords (with the accelerator's peak and memory, and the architecture)."""
@@ -203,6 +204,22 @@ def evaluate(p: RefPoint) -> dict[str, Any]:
     else:
         hours = p.gpu_hours if p.gpu_hours is not None else p.wall_clock_days * 24 * p.gpus
         mfu = model / (hours * 3600 * peak)
+    # Goodput (Daly 2006): given, or modelled on the GPU count with Llama 3's interruption rate.
+    ettr = p.goodput
+    if ettr is None and p.gpus:
+        mtbf = 54 * 24 * 16384 / 419 * 3600 / p.gpus  # seconds between interruptions of the job
+        delta = (trainable if p.mode == "lora" else p.params) * 14 / (0.15e9 * p.gpus)
+        if delta >= 2 * mtbf:
+            tau = mtbf
+        else:
+            x = delta / (2 * mtbf)
+            tau = math.sqrt(2 * delta * mtbf) * (1 + math.sqrt(x) / 3 + x / 9) - delta
+        ettr = tau / (mtbf * math.exp(600 / mtbf) * math.expm1((tau + delta) / mtbf))
+    r = 1.0 if ettr is None else ettr
+    if p.mfu is not None:
+        hours = hours / r  # the step rate's hours, and the time lost
+    else:
+        mfu = mfu / r  # a published total already holds the lost time
     energy = None if p.watts is None else hours * p.watts / 1000 * p.pue
 
     wb, gb, ob = bytes_per_param(p.precision, p.optimizer)
@@ -271,6 +288,8 @@ def evaluate(p: RefPoint) -> dict[str, Any]:
         "mfu": mfu,
         "hfu": mfu * hardware / model,
         "gpu_hours": hours,
+        "ettr": ettr,
+        "mfu_average": mfu * r,
         "wall_clock_days": None if not p.gpus else hours / p.gpus / 24,
         "cost_usd": None if p.usd_per_gpu_hour is None else hours * p.usd_per_gpu_hour,
         "energy_kwh": energy,

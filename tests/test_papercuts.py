@@ -294,7 +294,7 @@ def test_whole_counts_are_checked_by_validate(tmp_path: Path, capsys: pytest.Cap
 def test_the_breakdown_shows_huge_figures_short_and_the_right_hint(capsys: pytest.CaptureFixture[str],
                                                                    tmp_path: Path) -> None:
     code, out, _ = run(capsys, "estimate", "--params", "1e150", "--tokens", "1e150", "--gpu", "h100", "--mfu", "1",
-                       "--gpus", "4e15", "--price", "1e10")
+                       "--gpus", "4e15", "--price", "1e10", "--goodput", "1")
     assert code == 0 and max(len(line) for line in out.splitlines() if not line.startswith("  peak_tflops:")) < 200
     assert "$1.685e+292" in out and "5e+125 GB" in out
     (tmp_path / "cat.yaml").write_text("gpus:\n  - id: Acme-X1\n    peak_tflops: {bf16: 100}\n    memory_gb: 80\n")

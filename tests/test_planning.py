@@ -49,6 +49,9 @@ def inputs(draw: st.DrawFn, unknown: str) -> dict[str, Any]:
         "mfu": draw(st.floats(0.05, 0.7)),
         "usd_per_gpu_hour": draw(st.floats(0.3, 12.0)),
         "pue": draw(st.floats(1.0, 1.6)),
+        # A solve takes the goodput given (none modelled: the modelled ratio moves with the GPU
+        # count and the checkpoint's size, and the solver's forms are affine in the unknown).
+        "goodput": draw(st.sampled_from([1.0, 0.9])),
     }
     if draw(st.booleans()):
         kw["model"] = draw(st.sampled_from(PRESETS))
@@ -272,7 +275,7 @@ def test_sweep_solve_matches_one_point_on_random_specs(unknown: str, data: st.Da
               "gpus": "hardware.count", "mfu": "hardware.mfu", "usd_per_gpu_hour": "price.usd_per_gpu_hour",
               "pue": "energy.pue", "convention": "training.convention", "recompute": "training.recompute",
               "tensor_parallel": "parallelism.tensor", "pipeline_parallel": "parallelism.pipeline",
-              "zero": "parallelism.zero"}
+              "zero": "parallelism.zero", "goodput": "hardware.goodput"}
     for k, v in full.items():
         if k != unknown:
             _set(spec, fields[k], v)

@@ -17,7 +17,7 @@ from reference import RefPoint, close, evaluate
 OUTPUT_KEYS = [
     "trainable_params", "model_flops_per_token", "model_flops", "hardware_flops", "mfu", "hfu", "gpu_hours",
     "wall_clock_days", "cost_usd", "energy_kwh", "co2e_kg", "weights_gb", "gradients_gb", "optimizer_gb",
-    "activations_gb", "logits_gb", "memory_gb_per_gpu", "fits", "min_gpus",
+    "activations_gb", "logits_gb", "memory_gb_per_gpu", "fits", "min_gpus", "ettr", "mfu_average",
 ]
 
 
@@ -96,6 +96,7 @@ def points(draw: st.DrawFn) -> RefPoint:
             p.lora_rank = draw(st.sampled_from([4.0, 8.0, 16.0, 64.0]))
         else:
             p.lora_fraction = draw(st.floats(1e-4, 0.1))
+    p.goodput = draw(st.one_of(st.none(), st.none(), st.floats(0.05, 1.0)))
     how = draw(st.sampled_from(["mfu", "gpu_hours", "wall_clock_days"]))
     if how == "mfu":
         p.mfu = draw(st.floats(0.01, 1.0))

@@ -49,7 +49,8 @@ def test_one_gpu_by_hand() -> None:
     assert e.step_time_s == pytest.approx(e.compute_s + e.memory_bound_s + e.optimizer_s, rel=1e-12)
     assert e.tokens_per_s == pytest.approx(8 * 4096 / e.step_time_s, rel=1e-12)
     assert e.mfu == pytest.approx(e.model_flops_per_token * e.tokens_per_s / peak, rel=1e-12)
-    assert e.gpu_hours == pytest.approx(e.model_flops / (peak * e.mfu) / 3600, rel=1e-12)
+    assert e.ettr is not None and 0.99 < e.ettr < 1  # (one GPU: an interruption every 50,680 h)
+    assert e.gpu_hours == pytest.approx(e.model_flops / (peak * e.mfu) / 3600 / e.ettr, rel=1e-12)
 
 
 def test_the_bubble_and_the_tensor_parallel_ring() -> None:

@@ -93,11 +93,16 @@ class Estimate:
     fits: bool | None
     min_gpus: float | None
     tokens_per_param: float
+    # goodput (None without a duration, or without a GPU count unless given)
+    ettr: float | None = None
+    mfu_average: float | None = None
+    checkpoint_interval_min: float | None = None
+    interruptions: float | None = None
     # the step-time model (None without a GPU count, or when the layout has no step)
-    interleave: int
-    scale_up_domain: float | None
-    scale_up_gb_per_s: float | None
-    scale_out_gbps: float | None
+    interleave: int = 1
+    scale_up_domain: float | None = None
+    scale_up_gb_per_s: float | None = None
+    scale_out_gbps: float | None = None
     global_batch_tokens: float | None = None
     grad_accum: float | None = None
     step_time_s: float | None = None
@@ -174,6 +179,10 @@ def inputs(
     lora_fraction: Number | None = None,
     watts: Number | None = None,
     power_basis: PowerBasis | str = "chip",
+    goodput: Number | None = None,
+    gpu_mtbf_hours: Number | None = None,
+    checkpoint_gb_per_s: Number | None = None,
+    restart_minutes: Number | None = None,
     pue: Number = 1.0,
     grid_kg_co2e_per_kwh: Number | None = None,
     optimizer: Optimizer | str = "adam",
@@ -327,6 +336,10 @@ def inputs(
         "hardware.count": _num(gpus, "gpus"),
         "hardware.watts": _num(watts, "watts"),
         "hardware.power_basis": _choice(power_basis, "power_basis", POWER_BASES),
+        "hardware.goodput": _num(goodput, "goodput"),
+        "hardware.gpu_mtbf_hours": _num(gpu_mtbf_hours, "gpu_mtbf_hours"),
+        "hardware.checkpoint_gb_per_s": _num(checkpoint_gb_per_s, "checkpoint_gb_per_s"),
+        "hardware.restart_minutes": _num(restart_minutes, "restart_minutes"),
         "price.usd_per_gpu_hour": _num(usd_per_gpu_hour, "usd_per_gpu_hour"),
         "price.provider": provider,
         "energy.pue": parse_number(pue, "pue"),

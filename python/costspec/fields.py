@@ -188,6 +188,21 @@ INPUTS: tuple[Field, ...] = (
     _f("hardware.wall_clock_days", "number", "Published wall-clock days on count GPUs: costspec reports the implied "
        "MFU.", unit="days", domain=POSITIVE, flag="--wall-clock-days", column="wall_clock_days", examples=(21,),
        help="Published wall-clock days (with --gpus) instead of --mfu."),
+    _f("hardware.goodput", "number", "Effective training time ratio (the time spent on useful steps over the "
+       "elapsed time) instead of the modelled one; 1 turns the lost time off.", unit="fraction", domain=FRACTION,
+       flag="--goodput", examples=(0.9, 1), help="Effective training time ratio (default: modelled from the GPU "
+       "count; 1: no lost time)."),
+    _f("hardware.gpu_mtbf_hours", "number", "GPU-hours between unexpected job interruptions, per GPU: a job on N GPUs "
+       "is interrupted every gpu_mtbf_hours / N hours. Default 50,680 (Llama 3 405B: 419 in 54 days on 16,384 "
+       "H100s).", unit="GPU-hours", domain=POSITIVE, flag="--gpu-mtbf-hours", examples=(50680,),
+       help="GPU-hours between job interruptions per GPU (default: Llama 3's 50,680)."),
+    _f("hardware.checkpoint_gb_per_s", "number", "Aggregate checkpoint write bandwidth; the checkpoint (14 bytes per "
+       "trained parameter) takes checkpoint bytes / this. Default 0.15 GB/s per GPU (BLOOM: 2.3 TB in ~40 s from 384 "
+       "GPUs).", unit="GB/s", domain=POSITIVE, flag="--checkpoint-gb-per-s", examples=(2000,),
+       help="Aggregate checkpoint write bandwidth, GB/s (default: 0.15 per GPU)."),
+    _f("hardware.restart_minutes", "number", "Minutes from an interruption to training again (detection, "
+       "rescheduling, start-up, checkpoint load). Default 10.", unit="minutes", domain=NON_NEGATIVE,
+       flag="--restart-minutes", examples=(10,), help="Minutes to restart after an interruption (default 10)."),
     _f("hardware.watts", "number", "Power per GPU; defaults to the catalog's figure of the power basis.", unit="W",
        domain=POSITIVE, flag="--watts", column="watts", examples=(700,),
        help="Power per GPU (default: the catalog's figure, see --power-basis)."),
@@ -361,6 +376,10 @@ OUTPUTS: tuple[Column, ...] = (
     Column("min_gpus", "GPUs", "fewest GPUs (a multiple of TP·PP·lcm(CP, EP)) that fit"),
     _in("parallelism.interleave", "virtual pipeline stages per GPU"),
     _in("training.global_batch_tokens", "tokens per optimizer step (the layout's whole micro-batches)"),
+    Column("ettr", "fraction", "effective training time ratio: useful steps over elapsed time (given or modelled)"),
+    Column("mfu_average", "fraction", "MFU over the whole elapsed time, mfu × ettr"),
+    Column("checkpoint_interval_min", "minutes", "Daly's optimal checkpoint interval"),
+    Column("interruptions", "interruptions", "expected job interruptions over the run"),
     Column("grad_accum", "micro-batches", "micro-batches per data-parallel rank per step (gradient accumulation)"),
     Column("step_time_s", "s", "predicted time of one optimizer step"),
     Column("tokens_per_s", "tokens/s", "predicted training throughput, global batch / step time"),

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 CORE_COLUMNS = (
     "model", "params", "active_params", "tokens", "gpu", "gpus", "precision", "mfu", "usd_per_gpu_hour",
     "model_flops", "hardware_flops", "hfu", "gpu_hours", "wall_clock_days", "cost_usd", "energy_kwh", "co2e_kg",
-    "memory_gb_per_gpu", "memory_basis", "fits", "min_gpus", "global_batch_tokens", "grad_accum", "step_time_s",
+    "memory_gb_per_gpu", "memory_basis", "fits", "min_gpus", "ettr", "global_batch_tokens", "grad_accum", "step_time_s",
     "tokens_per_s", "bubble_fraction", "comm_exposed_fraction",
 )
 # Columns written by default when one of these inputs is swept.
@@ -41,10 +41,14 @@ NULLABLE = {"energy_kwh", "co2e_kg", "watts", "min_gpus", "activations_gb", "mod
 STEP = {"global_batch_tokens", "grad_accum", "step_time_s", "tokens_per_s", "bubble_fraction", "comm_exposed_fraction",
         "compute_s", "memory_bound_s", "tp_comm_s", "ep_comm_s", "cp_comm_s", "pp_comm_s", "dp_comm_s", "optimizer_s",
         "bubble_s"}
-NULLABLE |= STEP | {"mfu", "hfu", "gpu_hours", "wall_clock_days", "cost_usd"}  # (a layout with no step: null)
+NULLABLE |= STEP | {"mfu", "hfu", "gpu_hours", "wall_clock_days", "cost_usd", "ettr", "mfu_average",
+                    "checkpoint_interval_min", "interruptions"}  # (no step, or no modelled goodput: null)
 # Columns a GPU's peak and the run's duration give (without them, a spec gives FLOPs, tokens,
 # params and memory only).
-TIMED = {"mfu", "hfu", "gpu_hours", "wall_clock_days", "cost_usd", "energy_kwh", "co2e_kg"}
+TIMED = {"mfu", "hfu", "gpu_hours", "wall_clock_days", "cost_usd", "energy_kwh", "co2e_kg", "mfu_average", "ettr",
+         "checkpoint_interval_min", "interruptions"}
+# Goodput columns that need a GPU count (the interruption model scales with it).
+COUNTED = {"checkpoint_interval_min", "interruptions"}
 GPU_ONLY = {"gpu", "peak_tflops", "gpu_memory_gb", "fits", "min_gpus"}
 NO_DURATION = "no hardware.mfu, gpu_hours or wall_clock_days"
 
@@ -123,7 +127,11 @@ def available(spec: Spec, gpus: Iterable[Any]) -> set[str]:
     if spec.fields.get("scaling.fit") not in scaling.FITS:
         out.discard("loss")
     if "hardware.count" not in given:
-        out -= {"gpus", "wall_clock_days", "data_parallel"}
+        out -= {"gpus", "wall_clock_days", "data_parallel"} | COUNTED
+        if "hardware.goodput" not in given:
+            out.discard("ettr")
+    if "hardware.goodput" in given:
+        out -= COUNTED
     if "price.usd_per_gpu_hour" not in given and "price.provider" not in given:
         out -= {"usd_per_gpu_hour", "cost_usd"}
     if "energy.grid_kg_co2e_per_kwh" not in given:

@@ -506,10 +506,21 @@ class _Compiler:
             kind, value = 3.0, cols["predicted_mfu"]
         else:
             kind, value = float(DURATION.index(duration)), e(duration)
-        cols.update(self.stage("time", layouts["time"], {
+        t = self.stage("time", layouts["time"], {
             "model_flops": cols["model_flops"], "hardware_flops": cols["hardware_flops"], "peak_tflops": self.peak(),
             "util_kind": self.const(kind), "util_value": value,
             "gpus": gpus if duration == "hardware.wall_clock_days" and gpus is not None else nan,
+        })
+        # Goodput: the time lost to interruptions, checkpoints and restarts (rust/model/goodput.rs).
+        cols.update(self.stage("goodput", layouts["goodput"], {
+            "gpus": gpus if gpus is not None else nan, "params": common["params"],
+            "trainable_params": cols["trainable_params"], "mode": common["mode"],
+            "gpu_mtbf_hours": e("hardware.gpu_mtbf_hours"), "checkpoint_gb_per_s": e("hardware.checkpoint_gb_per_s"),
+            "restart_minutes": e("hardware.restart_minutes"), "goodput": e("hardware.goodput"),
+            "util_kind": self.const(kind), "gpu_hours": t["gpu_hours"], "mfu": t["mfu"], "hfu": t["hfu"],
+            # (solving, and buying compute with dollars, keep the forms affine: no modelled goodput)
+            "solving": self.const(1.0 if self.spec.fields.get("solve.for") or
+                                  self.field_reg("scaling.budget_usd") is not None else 0.0),
         }))
         if gpus is not None:
             cols.update(self.stage("wall", layouts["wall"], {"gpu_hours": cols["gpu_hours"], "gpus": gpus}))

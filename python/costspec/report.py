@@ -60,6 +60,16 @@ def _hardware_formula(e: Estimate) -> str:
     }[e.recompute]
 
 
+def _goodput(e: Estimate, add: Any) -> None:
+    """The effective training time ratio: given, or Daly's model on the GPU count."""
+    if e.checkpoint_interval_min is None or e.gpus is None:
+        add(("ETTR", _pct(e.ettr or 1), "given (effective training time ratio)"))
+        return
+    n = e.interruptions
+    add(("ETTR", _pct(e.ettr or 1), f"Daly 2006 on {_int(e.gpus)} GPUs: about {n or 0:,.0f} interruptions, a "
+         f"checkpoint every {e.checkpoint_interval_min:.3g} min (see --gpu-mtbf-hours, --restart-minutes)"))
+
+
 def _seconds(x: float) -> str:
     return f"{x:.4g} s" if x >= 0.01 or x == 0 else f"{x * 1e3:.3g} ms"
 
@@ -110,16 +120,26 @@ def render(e: Estimate) -> str:
         add(("wall clock", "-", missing + (", and --gpus" if e.gpus is None else "")))
     else:
         peak = f"{e.peak_tflops:g}e12 FLOP/s"
+        lost = e.ettr is not None and e.ettr < 1
         if e.given in ("mfu", "solve", "predicted"):
             add(("MFU", _pct(e.mfu), {"mfu": "given", "solve": "solved: the targets set it",
                                       "predicted": "predicted from the layout (Step below)"}[e.given]))
-            add(("GPU-hours", _hours(e.gpu_hours), f"model FLOPs / ({peak} × {e.mfu:.4g}) / 3600"))
+            if e.ettr is not None:
+                _goodput(e, add)
+            add(("GPU-hours", _hours(e.gpu_hours), f"model FLOPs / ({peak} × {e.mfu:.4g}) / 3600"
+                 + (f" / ETTR {e.ettr:.4g}" if lost else "")))
         else:
             if e.given == "gpu_hours":
                 add(("GPU-hours", _hours(e.gpu_hours), "given"))
             else:
                 add(("GPU-hours", _hours(e.gpu_hours), f"{e.wall_clock_days:g} days × 24 × {_int(e.gpus or 0)} GPUs"))
-            add(("MFU", _pct(e.mfu), f"implied: model FLOPs / ({format_si(e.gpu_hours)} GPU-h × 3600 × {peak})"))
+            average = e.mfu_average if e.mfu_average is not None else e.mfu
+            add(("MFU" + (" (average)" if lost else ""), _pct(average),
+                 f"implied: model FLOPs / ({format_si(e.gpu_hours)} GPU-h × 3600 × {peak})"))
+            if e.ettr is not None:
+                _goodput(e, add)
+            if lost:
+                add(("MFU (steps)", _pct(e.mfu), "the average / ETTR: the rate of the training steps"))
         add(("HFU", _pct(e.hfu), "MFU × hardware FLOPs / model FLOPs"))
         if e.wall_clock_days is not None and e.given != "wall_clock_days":
             days = e.wall_clock_days

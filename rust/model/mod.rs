@@ -2,6 +2,7 @@
 
 pub mod estimate;
 pub mod flops;
+pub mod goodput;
 pub mod memory;
 pub mod step;
 pub mod types;

@@ -244,8 +244,12 @@ def test_a_target_any_mfu_meets_gives_the_lowest_mfu_evaluated(capsys: pytest.Ca
 
 def test_no_result_is_ever_inf_or_nan(capsys: pytest.CaptureFixture[str]) -> None:
     """Where a value exists it is finite; where it does not, it is null with a reason."""
+    code, out, err = cli(capsys, "estimate", "--params", "1e150", "--tokens", "1e150", "--gpu", "h100", "--mfu", "1",
+                         "--gpus", "8", "--price", "1e-300", "--json")
+    # (a checkpoint of 1.4e151 bytes never finishes between interruptions: a located error, not 0 or inf)
+    assert code == 2 and "--gpus" in err and "makes progress between interruptions" in err and err.count("\n") == 1
     code, out, _ = cli(capsys, "estimate", "--params", "1e150", "--tokens", "1e150", "--gpu", "h100", "--mfu", "1",
-                       "--gpus", "8", "--price", "1e-300", "--json")
+                       "--gpus", "8", "--price", "1e-300", "--json", "--goodput", "1")
     assert code == 0
     data = json.loads(out)
     assert all(math.isfinite(v) for v in data.values() if isinstance(v, float))
