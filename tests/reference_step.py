@@ -64,7 +64,7 @@ def step(r: Run, k: dict[str, float] | None = None) -> dict[str, float]:
     s = a.get("seq_len") or 2048
     q = a.get("head_dim") or h / heads
     kv = a.get("kv_heads") or heads
-    ffn = a.get("ffn_dim") or 4 * h
+    ffn = a.get("ffn_dim") or 4 * h  # (unused without ffn_dim: see below)
     vocab = a.get("vocab") or 32000
     E = a.get("experts") or 1
     top = (a.get("experts_per_token") or 1) if E > 1 else 1
@@ -85,7 +85,11 @@ def step(r: Run, k: dict[str, float] | None = None) -> dict[str, float]:
     core = 2 * s * heads * q * 2
     backward_weights = 1 if r.mode == "lora" else 2
     again = {"none": (0, 0), "selective": (0, 1), "full": (1, 1)}[r.recompute]
-    per_layer = (qkv + proj + mlp + router) * (1 + backward_weights + again[0]) + core * (3 + again[1])
+    matmuls = qkv + proj + mlp + router
+    if not a.get("ffn_dim"):  # (no MLP width: the active parameters' share, embeddings out)
+        active = r.active_params if r.active_params is not None else r.params
+        matmuls = 2 * max(active - 2 * vocab * h, 0.5 * active) / L
+    per_layer = matmuls * (1 + backward_weights + again[0]) + core * (3 + again[1])
     n_layers = math.ceil(L / p)
     flops = tokens_mb * (n_layers * per_layer + 3 * 2 * h * vocab) / t
     eff = k["gemm_efficiency"] / (1 + k["gemm_half_size"] / (h / t))

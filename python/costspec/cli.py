@@ -157,7 +157,9 @@ def _field_options(command: Any) -> Any:
             kw.update(type=CHOICE(list(f.choices)))
         else:
             kw.update(metavar=_metavar(f))
-        if f.default is not None:
+        if f.path in registry.SEARCHABLE:  # (not given: searched under --layout auto, else the default)
+            kw.update(default=None, show_default=str(f.default))
+        elif f.default is not None:
             kw.update(default=str(f.default), show_default=True)
         command = click.option(f.flag, _param(f), **kw)(command)
     return command

@@ -19,7 +19,7 @@ from typing import Any, Callable, Literal, Mapping, ParamSpec
 from costspec.catalog import Catalog, Gpu, ModelPreset
 from costspec.fields import PRECISIONS
 from costspec.errors import InputError, ModelInputError
-from costspec.fields import ARCHITECTURE, ATTENTIONS, BASE_WEIGHTS, LOGITS, CONVENTIONS, FIELDS, MODES, OPTIMIZERS, POWER_BASES, RECOMPUTES
+from costspec.fields import ARCHITECTURE, ATTENTIONS, BASE_WEIGHTS, LOGITS, CONVENTIONS, FIELDS, MODES, OPTIMIZERS, POWER_BASES, RECOMPUTES, LAYOUTS
 from costspec.units import parse_number
 from costspec.outputs import power_figure
 
@@ -32,6 +32,7 @@ Optimizer = Literal["adam", "adam8bit", "sgd"]
 Attention = Literal["flash", "eager"]
 Logits = Literal["full", "chunked"]
 PowerBasis = Literal["chip", "system"]
+Layout = Literal["explicit", "auto"]
 BaseWeights = Literal["bf16", "int8", "nf4"]  # (the registry's choices, as types: tests/test_fields.py)
 
 
@@ -104,6 +105,7 @@ class Estimate:
     scale_up_gb_per_s: float | None = None
     scale_out_gbps: float | None = None
     global_batch_tokens: float | None = None
+    layout_candidates: float | None = None
     grad_accum: float | None = None
     step_time_s: float | None = None
     tokens_per_s: float | None = None
@@ -170,7 +172,7 @@ def inputs(
     provider: str | None = None,
     precision: Precision | str = "bf16",
     convention: Convention | str = "6nd",
-    recompute: Recompute | str = "none",
+    recompute: Recompute | str | None = None,
     attention: Attention | str = "flash",
     logits: Logits | str = "full",
     mode: Mode | str = "pretrain",
@@ -179,6 +181,7 @@ def inputs(
     lora_fraction: Number | None = None,
     watts: Number | None = None,
     power_basis: PowerBasis | str = "chip",
+    layout: Layout | str = "explicit",
     goodput: Number | None = None,
     gpu_mtbf_hours: Number | None = None,
     checkpoint_gb_per_s: Number | None = None,
@@ -186,14 +189,14 @@ def inputs(
     pue: Number = 1.0,
     grid_kg_co2e_per_kwh: Number | None = None,
     optimizer: Optimizer | str = "adam",
-    zero: int | str = 3,
-    tensor_parallel: Number = 1,
+    zero: int | str | None = None,
+    tensor_parallel: Number | None = None,
     sequence_parallel: bool = True,
-    pipeline_parallel: Number = 1,
-    context_parallel: Number = 1,
-    expert_parallel: Number = 1,
-    micro_batch: Number = 1,
-    interleave: Number = 1,
+    pipeline_parallel: Number | None = None,
+    context_parallel: Number | None = None,
+    expert_parallel: Number | None = None,
+    micro_batch: Number | None = None,
+    interleave: Number | None = None,
     global_batch_tokens: Number | None = None,
     scale_up_domain: Number | None = None,
     scale_up_gb_per_s: Number | None = None,
@@ -300,7 +303,7 @@ def inputs(
     for k in (architecture or {}):
         if not isinstance(k, str):
             raise InputError("architecture", repr(k), "architecture field names (layers, d_model, ...)")
-    zero_stage = 3.0 if str(zero).lower() == "fsdp" else parse_number(zero, "zero")
+    zero_stage = None if zero is None else 3.0 if str(zero).lower() == "fsdp" else parse_number(zero, "zero")
     if n > 0 and not math.isfinite(d / n):  # (params > 0 is the model's check)
         raise InputError("params", repr(n), "a parameter count that keeps tokens per parameter within the float "
                                             "range (±1.8e308)")
@@ -314,7 +317,7 @@ def inputs(
         "training.dataset_tokens": None if dataset_tokens is None else parse_number(dataset_tokens, "dataset_tokens"),
         "training.epochs": None if epochs is None else parse_number(epochs, "epochs"),
         "training.convention": _choice(convention, "convention", CONVENTIONS),
-        "training.recompute": _choice(recompute, "recompute", RECOMPUTES),
+        "training.recompute": None if recompute is None else _choice(recompute, "recompute", RECOMPUTES),
         "training.attention": _choice(attention, "attention", ATTENTIONS),
         "training.logits": _choice(logits, "logits", LOGITS),
         "training.base_weights": None if base_weights is None else _choice(base_weights, "base_weights", BASE_WEIGHTS),
@@ -323,9 +326,9 @@ def inputs(
         "training.lora_fraction": _num(lora_fraction, "lora_fraction"),
         "training.precision": prec,
         "training.optimizer": _choice(optimizer, "optimizer", OPTIMIZERS),
-        "training.micro_batch": parse_number(micro_batch, "micro_batch"),
+        "training.micro_batch": _num(micro_batch, "micro_batch"),
         "training.global_batch_tokens": _num(global_batch_tokens, "global_batch_tokens"),
-        "parallelism.interleave": parse_number(interleave, "interleave"),
+        "parallelism.interleave": _num(interleave, "interleave"),
         "hardware.scale_up_domain": _num(scale_up_domain, "scale_up_domain"),
         "hardware.scale_up_gb_per_s": _num(scale_up_gb_per_s, "scale_up_gb_per_s"),
         "hardware.scale_out_gbps": _num(scale_out_gbps, "scale_out_gbps"),
@@ -336,6 +339,7 @@ def inputs(
         "hardware.count": _num(gpus, "gpus"),
         "hardware.watts": _num(watts, "watts"),
         "hardware.power_basis": _choice(power_basis, "power_basis", POWER_BASES),
+        "parallelism.layout": _choice(layout, "layout", LAYOUTS),
         "hardware.goodput": _num(goodput, "goodput"),
         "hardware.gpu_mtbf_hours": _num(gpu_mtbf_hours, "gpu_mtbf_hours"),
         "hardware.checkpoint_gb_per_s": _num(checkpoint_gb_per_s, "checkpoint_gb_per_s"),
@@ -344,12 +348,13 @@ def inputs(
         "price.provider": provider,
         "energy.pue": parse_number(pue, "pue"),
         "energy.grid_kg_co2e_per_kwh": _num(grid_kg_co2e_per_kwh, "grid_kg_co2e_per_kwh"),
-        "parallelism.zero": str(int(zero_stage)) if zero_stage in (0.0, 1.0, 2.0, 3.0) else zero_stage,
-        "parallelism.tensor": parse_number(tensor_parallel, "tensor_parallel"),
-        "parallelism.pipeline": parse_number(pipeline_parallel, "pipeline_parallel"),
+        "parallelism.zero": None if zero_stage is None else str(int(zero_stage)) if zero_stage in (0.0, 1.0, 2.0, 3.0)
+        else zero_stage,
+        "parallelism.tensor": _num(tensor_parallel, "tensor_parallel"),
+        "parallelism.pipeline": _num(pipeline_parallel, "pipeline_parallel"),
         "parallelism.sequence": _flag(sequence_parallel, "sequence_parallel"),
-        "parallelism.context": parse_number(context_parallel, "context_parallel"),
-        "parallelism.expert": parse_number(expert_parallel, "expert_parallel"),
+        "parallelism.context": _num(context_parallel, "context_parallel"),
+        "parallelism.expert": _num(expert_parallel, "expert_parallel"),
     }
     for k, v in (architecture or {}).items():
         given_fields[f"model.architecture.{k}"] = ("true" if v else "false") if k == "gated_mlp" else arch[k]
@@ -492,8 +497,13 @@ class Provenance:
 
 
 def no_step(e: Estimate) -> InputError:
-    """Why a layout has no step: more data-parallel ranks × micro-batch than the batch has sequences."""
+    """Why a layout has no step: more data-parallel ranks × micro-batch than the batch has sequences
+    (or, searching, no layout that fits the memory and the batch)."""
     seq = float(e.architecture.get("seq_len") or 2048)
+    if e.tensor_parallel is None:  # (layout auto: the search found none)
+        return InputError("gpus", f"{e.gpus:g}", "a count with a layout (TP, PP, CP, EP, micro-batch, recompute, "
+                          f"ZeRO) that fits the memory and whose data-parallel ranks fit the global batch of "
+                          f"sequences of {seq:g}: fewer GPUs, a larger global batch, or a GPU with more memory")
     mp = e.tensor_parallel * e.pipeline_parallel * e.context_parallel
     return InputError("gpus", f"{e.gpus:g}", f"a count whose {e.data_parallel or 0:g} data-parallel ranks (GPUs / "
                       f"TP·PP·CP = {mp:g}) × micro-batch {e.micro_batch:g} fit in the global batch of sequences of "

@@ -93,6 +93,7 @@ ATTENTIONS = ("flash", "eager")
 LOGITS = ("full", "chunked")
 BASE_WEIGHTS = ("bf16", "int8", "nf4")
 POWER_BASES = ("chip", "system")
+LAYOUTS = ("explicit", "auto")
 # Where the activation memory's architecture came from (the engine's order; an output, not an input).
 MEMORY_BASES = ("preset", "architecture", "rule")
 ZERO_STAGES = ("0", "1", "2", "3", "fsdp")
@@ -233,6 +234,10 @@ INPUTS: tuple[Field, ...] = (
     _f("energy.grid_kg_co2e_per_kwh", "number", "Grid carbon intensity.", unit="kg CO2e per kWh",
        domain=NON_NEGATIVE, flag="--grid-kg-per-kwh", column="grid_kg_co2e_per_kwh", examples=(0.385,),
        help="Grid carbon intensity, kg CO2e per kWh."),
+    _f("parallelism.layout", "choice", "explicit: the degrees given (default 1) are the layout; auto: the fastest "
+       "layout that fits the memory is searched for every point (TP, PP, CP, EP, micro-batch, interleave, "
+       "recompute, ZeRO stage), keeping the degrees given.", choices=LAYOUTS, default="explicit", flag="--layout",
+       help="auto: search the fastest layout that fits for each point (degrees given are kept)."),
     _f("parallelism.tensor", "number", "Tensor-parallel degree.", unit="GPUs", domain=WHOLE_AT_LEAST_ONE, default=1,
        kwarg="tensor_parallel", flag="--tp", column="tensor_parallel", examples=(8,), help="Tensor-parallel degree."),
     _f("parallelism.context", "number", "Context-parallel degree (ring attention): each rank holds 1/CP of every "
@@ -280,6 +285,9 @@ INPUTS: tuple[Field, ...] = (
        domain=POSITIVE, kwarg="scaling.budget_usd", flag="", examples=(1e6,)),
 )
 FIELDS: dict[str, Field] = {f.path: f for f in INPUTS}
+# The inputs `layout: auto` searches when they are not given (their default applies otherwise).
+SEARCHABLE = frozenset({"parallelism.tensor", "parallelism.pipeline", "parallelism.context", "parallelism.expert",
+                        "training.micro_batch", "parallelism.interleave", "training.recompute", "parallelism.zero"})
 SECTIONS = ("model", "training", "hardware", "price", "energy", "parallelism", "solve", "scaling")
 PLANNING = tuple(f.path for f in INPUTS if f.section in ("solve", "scaling"))
 SOLVE_TARGETS = tuple(f.key for f in INPUTS if f.section == "solve" and f.key != "for")
@@ -380,6 +388,7 @@ OUTPUTS: tuple[Column, ...] = (
     Column("mfu_average", "fraction", "MFU over the whole elapsed time, mfu × ettr"),
     Column("checkpoint_interval_min", "minutes", "Daly's optimal checkpoint interval"),
     Column("interruptions", "interruptions", "expected job interruptions over the run"),
+    Column("layout_candidates", "layouts", "layouts the search considered (layout: auto)"),
     Column("grad_accum", "micro-batches", "micro-batches per data-parallel rank per step (gradient accumulation)"),
     Column("step_time_s", "s", "predicted time of one optimizer step"),
     Column("tokens_per_s", "tokens/s", "predicted training throughput, global batch / step time"),

@@ -40,7 +40,7 @@ NULLABLE = {"energy_kwh", "co2e_kg", "watts", "min_gpus", "activations_gb", "mod
 # Columns of the step-time model: a GPU and a GPU count give them (rust/model/step.rs).
 STEP = {"global_batch_tokens", "grad_accum", "step_time_s", "tokens_per_s", "bubble_fraction", "comm_exposed_fraction",
         "compute_s", "memory_bound_s", "tp_comm_s", "ep_comm_s", "cp_comm_s", "pp_comm_s", "dp_comm_s", "optimizer_s",
-        "bubble_s"}
+        "bubble_s", "layout_candidates"}
 NULLABLE |= STEP | {"mfu", "hfu", "gpu_hours", "wall_clock_days", "cost_usd", "ettr", "mfu_average",
                     "checkpoint_interval_min", "interruptions"}  # (no step, or no modelled goodput: null)
 # Columns a GPU's peak and the run's duration give (without them, a spec gives FLOPs, tokens,
@@ -146,6 +146,8 @@ def available(spec: Spec, gpus: Iterable[Any]) -> set[str]:
         out -= {"watts", "energy_kwh", "co2e_kg"}
     if not stepped(given):
         out -= STEP
+    if spec.fields.get("parallelism.layout") != "auto":
+        out.discard("layout_candidates")
     if "hardware.gpu" not in given:
         out -= GPU_ONLY | TIMED
     elif not timed(given) and not predicted(spec, given):

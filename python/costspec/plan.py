@@ -35,7 +35,7 @@ def _engine_orders() -> dict[str, tuple[str, ...]]:
 
 
 # Choices the compiler resolves itself (table lookups), which the engine never decodes.
-PYTHON_CHOICES = ("hardware.power_basis",)
+PYTHON_CHOICES = ("hardware.power_basis", "parallelism.layout")
 
 
 # Category orders: the engine decodes these indices; the registry's choices are the same names
@@ -91,6 +91,11 @@ class Plan:
                 out[name] = _shown(name, axes[name].value_at(i), self.spec.catalog)
         return dict(reversed(list(out.items())))
 
+    @property
+    def searches(self) -> bool:
+        """Whether each point searches layouts (hundreds of step evaluations: split the sweep finer)."""
+        return any(op.get("k") == "model" and op.get("stage") == "search" for op in self.json.get("ops", ()))
+
     def bytes_per_row(self) -> float:
         return sum(8 if c.kind in ("f64", "i64") else (4 if c.kind == "i32" else 0.125) for c in self.columns)
 
@@ -121,6 +126,8 @@ class _Compiler:
         self.bounds: list[tuple[str, int, int, int]] = []
         self.unrounded: int | None = None  # the solved unknown before rounding and clamping
         self.states: dict[str, int] = {}  # the memory states (bytes), per point
+        self.searched: dict[str, int] = {}  # the layout search's answer, by column (layout: auto)
+        self.search_found = -1
         self.gpus: list[Gpu] = []
 
     # -- registers ----------------------------------------------------------------------------
@@ -498,7 +505,13 @@ class _Compiler:
         duration = next((d for d in DURATION if d in ov or self.field_reg(d) is not None), None)
         gpus = ov.get("hardware.count", self.field_reg("hardware.count"))
         if "hardware.gpu" in self.regs and gpus is not None:
-            cols.update(self.step(layouts, e, cols, gpus))
+            if self.spec.fields.get("parallelism.layout") == "auto" and not self.spec.fields.get("solve.for"):
+                cols.update(self.search(layouts, e, cols, gpus))
+                # (the FLOPs again: the hardware count depends on the recompute the search chose)
+                common["recompute"] = self.regs["effective:training.recompute"]
+                cols.update(self.stage("flops", layouts["flops"], common))
+            else:
+                cols.update(self.step(layouts, e, cols, gpus))
         if "hardware.gpu" not in self.regs or (duration is None and not outputs.predicted(self.spec)):
             return cols  # (FLOPs and memory only: outputs.TIMED)
         nan = self.const(math.nan)
@@ -535,12 +548,7 @@ class _Compiler:
         """The step-time model (rust/model/step.rs) for the point's layout: its outputs as columns,
         the predicted MFU as ``predicted_mfu``."""
         common = self.common
-        batch = self.field_reg("training.global_batch_tokens")
-        if batch is None:  # the preset's published batch, else DeepSeek LLM's fit 0.292·C^0.3271
-            rule = self.bin("mul", self.const(BATCH_RULE[0]), self.bin("pow", cols["model_flops"],
-                                                                      self.const(BATCH_RULE[1])))
-            preset = self.regs.get("preset:global_batch_tokens")
-            batch = rule if preset is None else self.bin("coalesce", preset, rule)
+        batch = self.batch_reg(cols)  # the preset's published batch, else DeepSeek LLM's fit 0.292·C^0.3271
         nan = self.const(math.nan)
         out = self.stage("step", layouts["step"], {
             **{k: common[k] for k in ("params", "active_params", "gated_mlp", "mode", "recompute", *ARCH)},
@@ -556,6 +564,55 @@ class _Compiler:
         })
         out["predicted_mfu"] = out.pop("mfu")
         return out
+
+    # The searched degrees: (field, search output, value when no layout is found, for the memory).
+    SEARCHED = (("parallelism.tensor", "tensor_parallel", 1.0), ("parallelism.pipeline", "pipeline_parallel", 1.0),
+                ("parallelism.context", "context_parallel", 1.0), ("parallelism.expert", "expert_parallel", 1.0),
+                ("training.micro_batch", "micro_batch", 1.0), ("parallelism.interleave", "interleave", 1.0),
+                ("training.recompute", "recompute", 0.0), ("parallelism.zero", "zero", 3.0))
+
+    def search(self, layouts: dict[str, tuple[list[str], list[str]]], e: Any, cols: dict[str, int],
+               gpus: int) -> dict[str, int]:
+        """``parallelism.layout: auto``: the fastest layout that fits (rust/model/search.rs). The
+        degrees the spec sets are kept; the others become the search's answer for every later
+        stage, and null columns (with ``fits`` false) where no layout is valid."""
+        common = self.common
+        nan = self.const(math.nan)
+        out = self.stage("search", layouts["search"], {
+            **{k: common[k] for k in ("params", "active_params", "gated_mlp", "mode", *ARCH)},
+            "trainable_params": cols["trainable_params"], "attention": e("training.attention"),
+            "logits": e("training.logits"), "base_weights": e("training.base_weights"),
+            "precision": e("training.precision"), "optimizer": e("training.optimizer"),
+            "model_flops_per_token": cols["model_flops_per_token"], "peak_tflops": self.peak(),
+            "gpu_memory_gb": self.regs.get("gpu:memory", nan), "gpus": gpus,
+            "global_batch_tokens": self.batch_reg(cols), "scale_up_domain": e("hardware.scale_up_domain"),
+            "scale_up_gb_per_s": e("hardware.scale_up_gb_per_s"), "scale_out_gbps": e("hardware.scale_out_gbps"),
+            "hbm_tbps": self.regs.get("gpu:bandwidth_tbps", nan), "sequence_parallel": e("parallelism.sequence"),
+            **{col: self._or(self.field_reg(name), nan) for name, col, _ in self.SEARCHED},
+        })
+        self.searched = {}
+        for name, col, fallback in self.SEARCHED:
+            self.searched[col] = out[col]
+            self.regs[f"effective:{name}"] = self.bin("coalesce", out[col], self.const(fallback))
+        self.search_found = out["found"]
+        res = {k: v for k, v in out.items() if k not in {c for _, c, _ in self.SEARCHED} | {"found"}}
+        res["layout_candidates"] = res.pop("candidates")
+        res["predicted_mfu"] = res.pop("mfu")
+        return res
+
+    @staticmethod
+    def _or(r: int | None, default: int) -> int:
+        return default if r is None else r
+
+    def batch_reg(self, cols: dict[str, int]) -> int:
+        """The global batch: given, the preset's published one, else DeepSeek LLM's fit."""
+        batch = self.field_reg("training.global_batch_tokens")
+        if batch is None:
+            rule = self.bin("mul", self.const(BATCH_RULE[0]), self.bin("pow", cols["model_flops"],
+                                                                      self.const(BATCH_RULE[1])))
+            preset = self.regs.get("preset:global_batch_tokens")
+            batch = rule if preset is None else self.bin("coalesce", preset, rule)
+        return batch
 
     # -- planning: compute-optimal allocation and solving ---------------------------------------------
     def allocate(self) -> None:
@@ -716,6 +773,9 @@ class _Compiler:
             "interleave": e("parallelism.interleave"), "scale_up_domain": e("hardware.scale_up_domain"),
             "scale_up_gb_per_s": e("hardware.scale_up_gb_per_s"), "scale_out_gbps": e("hardware.scale_out_gbps"),
         })
+        if self.searched:  # the search's answer as the layout columns (null where there is none)
+            cols.update({col: reg for col, reg in self.searched.items() if col in cols})
+            cols["fits"] = self.bin("mul", cols["fits"], self.search_found)
         provider = self.field_reg("price.provider")
         if provider is not None:
             cols["provider"] = provider

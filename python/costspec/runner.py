@@ -30,6 +30,7 @@ CHUNK = 65536  # points per region (one record batch)
 BATCH = 16 * CHUNK  # points per engine call
 # Each Parquet writer refills its own buffers, written as one row group per engine call.
 WRITER_BATCH = BATCH
+SEARCH_BATCH = 4096  # points per part, at least, when every point searches layouts
 FORMATS = ("parquet", "arrow", "csv")
 NO_INT = -(2**63)  # what the engine writes for a whole-number column with no value
 
@@ -497,8 +498,9 @@ def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,
     schema = _schema(plan)
     dict_cols = [c.name for c in plan.columns if c.kind == "i32"]
     n = plan.points
-    # Parts cover disjoint ranges of at least one BATCH each, in point order.
-    parts = max(1, min(writers, -(-n // WRITER_BATCH)))
+    # Parts cover disjoint ranges of at least one BATCH each, in point order (with a layout search,
+    # a point costs hundreds of step evaluations: at least SEARCH_BATCH points each).
+    parts = max(1, min(writers, -(-n // (SEARCH_BATCH if plan.searches else WRITER_BATCH))))
     bounds = [n * k // parts for k in range(parts + 1)]
     counts = [0] * parts
     errors: list[BaseException] = []

@@ -942,6 +942,10 @@ class _Checker:
                     self.err(path, f"{g.id} has no {prec} peak", "a precision with a dense peak on "
                              f"{g.id}: {', '.join(g.peak_tflops)}", prec)
         self.network_known(present, values_of, gpus, unknown)
+        if "parallelism.layout" in swept:
+            self.err(swept["parallelism.layout"].path, "parallelism.layout cannot be swept: auto searches the "
+                     "layouts of every point already", "parallelism.layout: auto (or explicit) outside the sweep",
+                     None, key=True)
 
         # The system power basis needs the catalog's system figure of every GPU (unless watts are given).
         if not present("hardware.watts"):

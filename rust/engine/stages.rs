@@ -15,6 +15,7 @@ pub enum Stage {
     MemGpu,
     Step,
     Goodput,
+    Search,
 }
 
 /// A stage's register layout by name: `layout!(FlopsIn { params, tokens })` defines an enum
@@ -95,9 +96,23 @@ layout!(GoodputIn {
 });
 layout!(GoodputOut { ettr, checkpoint_interval_min, interruptions, gpu_hours, mfu, hfu, mfu_average });
 
+layout!(SearchIn {
+    params, active_params, trainable_params, layers, d_model, heads, kv_heads, head_dim, ffn_dim, vocab, seq_len, experts,
+    experts_per_token, gated_mlp, mode, attention, logits, base_weights, precision, optimizer, model_flops_per_token,
+    peak_tflops, gpu_memory_gb, gpus, global_batch_tokens, scale_up_domain, scale_up_gb_per_s, scale_out_gbps, hbm_tbps,
+    sequence_parallel, tensor_parallel, pipeline_parallel, context_parallel, expert_parallel, micro_batch, interleave,
+    recompute, zero,
+});
+layout!(SearchOut {
+    step_time_s, tokens_per_s, mfu, grad_accum, global_batch_tokens, bubble_fraction, comm_exposed_fraction,
+    compute_s, memory_bound_s, tp_comm_s, ep_comm_s, cp_comm_s, pp_comm_s, dp_comm_s, optimizer_s, bubble_s,
+    tensor_parallel, pipeline_parallel, context_parallel, expert_parallel, micro_batch, interleave, recompute, zero,
+    found, candidates,
+});
+
 /// The most registers a stage reads and writes (the workers' scratch sizes; a test checks every layout).
 pub(crate) const MAX_STAGE_INPUTS: usize = 48;
-pub(crate) const MAX_STAGE_OUTPUTS: usize = 24;
+pub(crate) const MAX_STAGE_OUTPUTS: usize = 32;
 
 impl Stage {
     pub fn layout(self) -> (&'static [&'static str], &'static [&'static str]) {
@@ -110,6 +125,7 @@ impl Stage {
             Stage::MemGpu => (MemGpuIn::NAMES, MemGpuOut::NAMES),
             Stage::Step => (StepIn::NAMES, StepOut::NAMES),
             Stage::Goodput => (GoodputIn::NAMES, GoodputOut::NAMES),
+            Stage::Search => (SearchIn::NAMES, SearchOut::NAMES),
         }
     }
 }
@@ -496,7 +512,7 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
             }
         }
         Stage::Step => {
-            use {StepIn as I, StepOut as O};
+            use StepIn as I;
             for x in o[..StepOut::NAMES.len()].iter_mut() {
                 *x = f64::NAN;
             }
@@ -550,25 +566,117 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
             // A layout whose ranks do not divide the batch has no step: null columns (the rules
             // layer says why when the inputs are fixed).
             let Ok(st) = crate::model::step::step(&work, &layout, &net) else { return Ok(()) };
-            o[O::step_time_s] = st.step_time_s;
-            o[O::tokens_per_s] = st.tokens_per_s;
-            o[O::mfu] = st.mfu;
-            o[O::grad_accum] = st.grad_accum;
-            o[O::global_batch_tokens] = st.global_batch_tokens;
-            o[O::bubble_fraction] = st.bubble_fraction;
-            o[O::comm_exposed_fraction] = st.comm_exposed_fraction;
-            o[O::compute_s] = st.compute_s;
-            o[O::memory_bound_s] = st.memory_bound_s;
-            o[O::tp_comm_s] = st.tp_comm_s;
-            o[O::ep_comm_s] = st.ep_comm_s;
-            o[O::cp_comm_s] = st.cp_comm_s;
-            o[O::pp_comm_s] = st.pp_comm_s;
-            o[O::dp_comm_s] = st.dp_comm_s;
-            o[O::optimizer_s] = st.optimizer_s;
-            o[O::bubble_s] = st.bubble_s;
+            step_row(&st, o);
+        }
+        Stage::Search => {
+            use {SearchIn as I, SearchOut as O};
+            for x in o[..SearchOut::NAMES.len()].iter_mut() {
+                *x = f64::NAN;
+            }
+            o[O::found] = 0.0;
+            let net = crate::model::step::Network {
+                domain: i[I::scale_up_domain],
+                scale_up: i[I::scale_up_gb_per_s] * 1e9,
+                scale_out: i[I::scale_out_gbps] * 1e9 / 8.0,
+                hbm: i[I::hbm_tbps] * 1e12,
+            };
+            let gpus = i[I::gpus];
+            if [gpus, net.domain, net.scale_up, net.hbm, i[I::global_batch_tokens], i[I::peak_tflops]]
+                .iter()
+                .any(|x| x.is_nan())
+            {
+                return Ok(());
+            }
+            whole_at_least_one("gpus", gpus).map_err(e)?;
+            positive("global_batch_tokens", i[I::global_batch_tokens]).map_err(e)?;
+            let mut arch = Architecture::default();
+            for (k, name) in Architecture::FIELDS.iter().enumerate() {
+                arch.set(name, opt(i[I::layers as usize + k]));
+            }
+            arch.gated_mlp = i[I::gated_mlp] != 0.0 && !i[I::gated_mlp].is_nan();
+            let params = i[I::params];
+            let active = if i[I::active_params].is_nan() { params } else { i[I::active_params] };
+            let mode = pick(&MODES, i[I::mode], "mode")?;
+            let attention = pick(&ATTENTIONS, i[I::attention], "attention")?;
+            let precision = pick(&PRECISIONS, i[I::precision], "precision")?;
+            let mut base = Point::default();
+            base.params = params;
+            base.active_params = active;
+            base.arch = arch.clone();
+            base.mode = mode;
+            base.attention = attention;
+            base.logits = pick(&LOGITS, i[I::logits], "logits")?;
+            base.base_weights = match opt(i[I::base_weights]) {
+                Some(x) => Some(pick(&BASE_WEIGHTS, x, "base_weights")?),
+                None => None,
+            };
+            base.precision = precision;
+            base.optimizer = pick(&OPTIMIZERS, i[I::optimizer], "optimizer")?;
+            base.gpu_memory_gb = opt(i[I::gpu_memory_gb]);
+            let work = crate::model::step::Work {
+                params,
+                active_params: active,
+                arch,
+                mode,
+                trainable_params: i[I::trainable_params],
+                recompute: Recompute::None,
+                attention,
+                precision,
+                model_flops_per_token: i[I::model_flops_per_token],
+                peak: i[I::peak_tflops] * 1e12,
+            };
+            let given = |x: f64| opt(x);
+            let fixed = crate::model::search::Fixed {
+                tensor: given(i[I::tensor_parallel]),
+                pipeline: given(i[I::pipeline_parallel]),
+                context: given(i[I::context_parallel]),
+                expert: given(i[I::expert_parallel]),
+                micro_batch: given(i[I::micro_batch]),
+                interleave: given(i[I::interleave]),
+                recompute: match opt(i[I::recompute]) {
+                    Some(x) => Some(pick(&RECOMPUTES, x, "recompute")?),
+                    None => None,
+                },
+                zero: opt(i[I::zero]).map(|z| z as u8),
+            };
+            let sp = i[I::sequence_parallel] != 0.0;
+            let Some(f) = crate::model::search::search(&base, i[I::trainable_params], &work, &net, gpus,
+                                                       i[I::global_batch_tokens], &fixed, sp) else { return Ok(()) };
+            step_row(&f.step, &mut o[..StepOut::NAMES.len()]);
+            o[O::tensor_parallel] = f.layout.tensor;
+            o[O::pipeline_parallel] = f.layout.pipeline;
+            o[O::context_parallel] = f.layout.context;
+            o[O::expert_parallel] = f.layout.expert;
+            o[O::micro_batch] = f.layout.micro_batch;
+            o[O::interleave] = f.layout.interleave;
+            o[O::recompute] = RECOMPUTES.iter().position(|&r| r == f.recompute).unwrap_or(0) as f64;
+            o[O::zero] = f.layout.zero as f64;
+            o[O::found] = 1.0;
+            o[O::candidates] = f.candidates;
         }
     }
     Ok(())
+}
+
+/// A step's outputs in the `StepOut` order (the first registers of `SearchOut` too).
+fn step_row(st: &crate::model::step::Step, o: &mut [f64]) {
+    use StepOut as O;
+    o[O::step_time_s] = st.step_time_s;
+    o[O::tokens_per_s] = st.tokens_per_s;
+    o[O::mfu] = st.mfu;
+    o[O::grad_accum] = st.grad_accum;
+    o[O::global_batch_tokens] = st.global_batch_tokens;
+    o[O::bubble_fraction] = st.bubble_fraction;
+    o[O::comm_exposed_fraction] = st.comm_exposed_fraction;
+    o[O::compute_s] = st.compute_s;
+    o[O::memory_bound_s] = st.memory_bound_s;
+    o[O::tp_comm_s] = st.tp_comm_s;
+    o[O::ep_comm_s] = st.ep_comm_s;
+    o[O::cp_comm_s] = st.cp_comm_s;
+    o[O::pp_comm_s] = st.pp_comm_s;
+    o[O::dp_comm_s] = st.dp_comm_s;
+    o[O::optimizer_s] = st.optimizer_s;
+    o[O::bubble_s] = st.bubble_s;
 }
 
 /// The names of each category input, by stage input name, in the engine's index order.

@@ -273,8 +273,13 @@ fn parallel_regions_stop_when_interrupted_and_report_the_lowest_error() {
 #[test]
 fn every_stage_fits_the_workers_scratch() {
     use super::stages::{Stage, MAX_STAGE_INPUTS, MAX_STAGE_OUTPUTS};
-    for s in [Stage::Flops, Stage::Time, Stage::Wall, Stage::Money, Stage::MemStates, Stage::MemGpu, Stage::Step, Stage::Goodput] {
+    for s in [Stage::Flops, Stage::Time, Stage::Wall, Stage::Money, Stage::MemStates, Stage::MemGpu, Stage::Step, Stage::Goodput, Stage::Search] {
         let (i, o) = s.layout();
         assert!(i.len() <= MAX_STAGE_INPUTS && o.len() <= MAX_STAGE_OUTPUTS, "{s:?}: {} in, {} out", i.len(), o.len());
+    }
+    // The search writes a step's outputs first, in the step's order.
+    use super::stages::{SearchOut, StepOut};
+    for (k, name) in StepOut::NAMES.iter().enumerate() {
+        assert_eq!(SearchOut::NAMES[k], *name);
     }
 }

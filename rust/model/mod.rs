@@ -4,5 +4,6 @@ pub mod estimate;
 pub mod flops;
 pub mod goodput;
 pub mod memory;
+pub mod search;
 pub mod step;
 pub mod types;

@@ -122,8 +122,97 @@ pub fn group_bandwidth(n: f64, stride: f64, net: &Network) -> f64 {
     }
 }
 
+/// What the step needs of the model, once per point (the layout search reuses it for every
+/// candidate): the shape, and the forward FLOPs per token of one layer and of the logits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Shape {
+    pub layers: f64,
+    pub hidden: f64,
+    pub heads: f64,
+    pub head_dim: f64,
+    pub kv_heads: f64,
+    pub seq_len: f64,
+    pub experts: f64,
+    pub experts_per_token: f64,
+    pub weight_fwd: f64,
+    pub attn_fwd: f64,
+    pub logits_fwd: f64,
+    /// Whether the shape is the rule's (no architecture given).
+    pub rule: bool,
+}
+
+impl Shape {
+    pub fn new(work: &Work) -> Shape {
+        let rule = ["layers", "d_model", "heads"].iter().any(|f| work.arch.get(f).is_none());
+        let arch = if rule { rule_architecture(work.params, work.arch.seq_len) } else { work.arch.clone() };
+        let (l, h, a) = (arch.layers.unwrap(), arch.d_model.unwrap(), arch.heads.unwrap());
+        let s = arch.seq_len.unwrap_or(RULE_SEQ_LEN);
+        let q = arch.head_dim.unwrap_or(h / a);
+        let g = arch.kv_heads.unwrap_or(a);
+        let f = arch.ffn_dim.unwrap_or(4.0 * h);
+        let vocab = arch.vocab.unwrap_or(RULE_VOCAB);
+        let experts = arch.experts.unwrap_or(1.0);
+        let moe = experts > 1.0;
+        let k = if moe { arch.experts_per_token.unwrap_or(1.0) } else { 1.0 };
+        let mats = if arch.gated_mlp { 3.0 } else { 2.0 };
+        // Without an MLP width (DeepSeek-V3's preset: dense and expert layers differ), a layer's
+        // matmuls are the active parameters' share: 2·(N_active − 2·V·h)/L (the embedding and the
+        // output projection out; the logits are counted apart), at least half of 2·N_active/L.
+        let weight_fwd = match arch.ffn_dim {
+            None if !rule => 2.0 * (work.active_params - 2.0 * vocab * h).max(0.5 * work.active_params) / l,
+            _ => 2.0 * h * (a * q + 2.0 * g * q) + 2.0 * a * q * h + 2.0 * mats * h * f * k
+                + if moe && arch.ffn_dim.is_some() { 2.0 * h * experts } else { 0.0 },
+        };
+        Shape {
+            layers: l,
+            hidden: h,
+            heads: a,
+            head_dim: q,
+            kv_heads: g,
+            seq_len: s,
+            experts,
+            experts_per_token: k,
+            weight_fwd,
+            attn_fwd: 4.0 * s * a * q,
+            logits_fwd: 2.0 * h * vocab,
+            rule,
+        }
+    }
+
+    /// The matmul time of one micro-batch on the busiest (last) stage, and the micro-batch slots
+    /// of a step — or None when the layout's ranks outnumber the batch's sequences.
+    pub fn compute(&self, work: &Work, layout: &Layout, recompute: Recompute) -> Option<(f64, f64, f64, f64)> {
+        let (t, p, c) = (layout.tensor, layout.pipeline, layout.context);
+        let (b, v) = (layout.micro_batch, layout.interleave);
+        let d = layout.gpus / (t * p * c);
+        // The batch in whole micro-batches per data-parallel rank: the nearest multiple of d·b
+        // sequences. Fewer sequences than d·b leave ranks idle: no such layout.
+        let m = (layout.global_batch_tokens / self.seq_len / (d * b)).round();
+        if !(m >= 1.0) || !(d >= 1.0 && d.fract() == 0.0) {
+            return None;
+        }
+        let n = b * self.seq_len / c; // tokens of a micro-batch on one context-parallel rank
+        let weight_passes = if work.mode == Mode::Lora { 2.0 } else { 3.0 };
+        let (extra_weight, extra_attn) = match recompute {
+            Recompute::None => (0.0, 0.0),
+            Recompute::Selective => (0.0, 1.0),
+            Recompute::Full => (1.0, 1.0),
+        };
+        let layers = (self.layers / p).ceil();
+        let layer_flops = self.weight_fwd * (weight_passes + extra_weight) + self.attn_fwd * (3.0 + extra_attn);
+        let stage_flops = n * (layers * layer_flops + 3.0 * self.logits_fwd) / t;
+        let compute = stage_flops / (work.peak * gemm_efficiency(self.hidden, t));
+        Some((compute, m, m + (p - 1.0) / v, d))
+    }
+}
+
 /// One optimizer step of `work` on `layout` over `net`.
 pub fn step(work: &Work, layout: &Layout, net: &Network) -> Result<Step, ModelError> {
+    step_of(&Shape::new(work), work, layout, net)
+}
+
+/// One optimizer step, the model's shape given (`Shape::new(work)`).
+pub fn step_of(shape: &Shape, work: &Work, layout: &Layout, net: &Network) -> Result<Step, ModelError> {
     let (t, p, c, e) = (layout.tensor, layout.pipeline, layout.context, layout.expert);
     let (b, v) = (layout.micro_batch, layout.interleave);
     for (name, x) in [("scale_up_domain", net.domain), ("scale_up_gb_per_s", net.scale_up), ("hbm_bandwidth", net.hbm),
@@ -136,49 +225,25 @@ pub fn step(work: &Work, layout: &Layout, net: &Network) -> Result<Step, ModelEr
     if !(net.scale_out.is_nan() && layout.gpus <= net.domain) && !(net.scale_out.is_finite() && net.scale_out > 0.0) {
         return Err(out_of_range("scale_out_gbps", net.scale_out, "a finite number > 0 (the job spans scale-up domains)"));
     }
-    let rule = ["layers", "d_model", "heads"].iter().any(|f| work.arch.get(f).is_none());
-    let arch = if rule { rule_architecture(work.params, work.arch.seq_len) } else { work.arch.clone() };
-    let (l, h, a) = (arch.layers.unwrap(), arch.d_model.unwrap(), arch.heads.unwrap());
-    let s = arch.seq_len.unwrap_or(RULE_SEQ_LEN);
-    let q = arch.head_dim.unwrap_or(h / a);
-    let g = arch.kv_heads.unwrap_or(a);
-    let f = arch.ffn_dim.unwrap_or(4.0 * h);
-    let vocab = arch.vocab.unwrap_or(RULE_VOCAB);
-    let experts = arch.experts.unwrap_or(1.0);
+    let (l, h, a) = (shape.layers, shape.hidden, shape.heads);
+    let (s, q, g) = (shape.seq_len, shape.head_dim, shape.kv_heads);
+    let (experts, k) = (shape.experts, shape.experts_per_token);
     let moe = experts > 1.0;
-    let k = if moe { arch.experts_per_token.unwrap_or(1.0) } else { 1.0 };
-    let d = layout.gpus / (t * p * c);
-    // The batch in whole micro-batches per data-parallel rank: the nearest multiple of d·b
-    // sequences. Fewer sequences than d·b leave ranks idle: no such layout.
-    let wanted = layout.global_batch_tokens / s;
-    let m = (wanted / (d * b)).round();
-    if !(m >= 1.0) || !(d >= 1.0 && d.fract() == 0.0) {
+    let rule = shape.rule;
+    let Some((compute, m, slots, d)) = shape.compute(work, layout, work.recompute) else {
+        let d = layout.gpus / (t * p * c);
         return Err(out_of_range(
             "global_batch_tokens",
             layout.global_batch_tokens,
             &format!("a batch of at least data parallel × micro-batch = {} sequences of {s} tokens", d * b),
         ));
-    }
-    let seqs = m * d * b;
-    let slots = m + (p - 1.0) / v; // micro-batch times per step: m, and the bubble's (p−1)/v
-
-    // FLOPs of one micro-batch on the busiest (last) stage of one GPU: ceil(L/p) layers and the logits.
-    let n = b * s / c; // tokens of a micro-batch on one context-parallel rank
-    let mats = if arch.gated_mlp { 3.0 } else { 2.0 };
-    let weight_fwd = 2.0 * h * (a * q + 2.0 * g * q) + 2.0 * a * q * h + 2.0 * mats * h * f * k
-        + if moe { 2.0 * h * experts } else { 0.0 };
-    let attn_fwd = 4.0 * s * a * q;
-    let logits_fwd = 2.0 * h * vocab;
-    let weight_passes = if work.mode == Mode::Lora { 2.0 } else { 3.0 };
-    let (extra_weight, extra_attn) = match work.recompute {
-        Recompute::None => (0.0, 0.0),
-        Recompute::Selective => (0.0, 1.0),
-        Recompute::Full => (1.0, 1.0),
     };
+    let seqs = m * d * b;
+    let n = b * s / c; // tokens of a micro-batch on one context-parallel rank
     let layers = (l / p).ceil();
-    let layer_flops = weight_fwd * (weight_passes + extra_weight) + attn_fwd * (3.0 + extra_attn);
-    let stage_flops = n * (layers * layer_flops + 3.0 * logits_fwd) / t;
-    let compute = stage_flops / (work.peak * gemm_efficiency(h, t));
+    let extra_weight = if work.recompute == Recompute::Full { 1.0 } else { 0.0 };
+    let extra_attn = if work.recompute == Recompute::None { 0.0 } else { 1.0 };
+    let attn_fwd = shape.attn_fwd;
     let attn_compute = n * layers * attn_fwd * (3.0 + extra_attn) / t / (work.peak * gemm_efficiency(h, t));
 
     // Memory-bound work: element-wise ops, and eager attention's s×s scores.

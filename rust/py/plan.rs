@@ -193,7 +193,7 @@ impl PyPlan {
 pub(crate) fn stage_layouts() -> HashMap<&'static str, (Vec<&'static str>, Vec<&'static str>)> {
     use engine::Stage::*;
     [("flops", Flops), ("time", Time), ("wall", Wall), ("money", Money), ("mem_states", MemStates), ("mem_gpu", MemGpu),
-     ("step", Step), ("goodput", Goodput)]
+     ("step", Step), ("goodput", Goodput), ("search", Search)]
         .into_iter()
         .map(|(name, s)| {
             let (i, o) = s.layout();

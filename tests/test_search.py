@@ -1,0 +1,99 @@
+"""The layout search (issue 12, item 3): the engine's answer is the fastest fitting layout a plain
+Python enumeration of the same candidates finds, the degrees given are kept, and a point with no
+layout is a null row with fits false."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+from typing import Any
+
+import pyarrow.csv as pcsv
+import pytest
+
+import costspec
+from clirun import run
+
+
+def brute_force(gpus: int, domain: int, **kw: Any) -> tuple[float, dict[str, Any]] | None:
+    """Every candidate of rust/model/search.rs evaluated one by one through costspec.estimate."""
+    arch = kw["architecture"]
+    heads, kv, layers = arch["heads"], arch.get("kv_heads", arch["heads"]), arch["layers"]
+    tps = [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= min(domain, 64) and heads % t == 0 and (kv % t == 0 or t % kv == 0)]
+    pps = [p for p in (1, 2, 4, 8, 16, 32, 64, 128) if p <= layers]
+    best: tuple[float, dict[str, Any]] | None = None
+    for t, p, b, r, z in itertools.product(tps, pps, (1, 2), ("none", "selective", "full"), (1, 3)):
+        if gpus % (t * p):
+            continue
+        vs = [1] if p == 1 else [v for v in (1, 2, 4) if v == 1 or math.ceil(layers / p) % v == 0]
+        for v in vs:
+            layout = dict(tensor_parallel=t, pipeline_parallel=p, micro_batch=b, recompute=r, zero=z, interleave=v)
+            try:
+                e = costspec.estimate(gpus=gpus, **kw, **layout)
+            except costspec.InputError:
+                continue  # (no step: the batch)
+            if e.fits and e.step_time_s is not None and (best is None or e.step_time_s < best[0] * (1 - 1e-12)):
+                best = (e.step_time_s, layout)
+    return best
+
+
+CASES = [
+    dict(params="7B", architecture={"layers": 32, "d_model": 4096, "heads": 32, "kv_heads": 8, "ffn_dim": 11008,
+                                     "vocab": 32000, "seq_len": 4096, "gated_mlp": True},
+         tokens="1T", gpu="h100", global_batch_tokens="4M"),
+    dict(params="70B", architecture={"layers": 80, "d_model": 8192, "heads": 64, "kv_heads": 8, "ffn_dim": 28672,
+                                      "vocab": 32000, "seq_len": 4096, "gated_mlp": True},
+         tokens="2T", gpu="a100-80gb", global_batch_tokens="4M"),
+]
+
+
+@pytest.mark.parametrize("case,gpus", [(0, 64), (0, 512), (1, 256), (1, 2048)])
+def test_the_search_finds_the_fastest_fitting_layout(case: int, gpus: int) -> None:
+    kw = CASES[case]
+    e = costspec.estimate(gpus=gpus, layout="auto", **kw)
+    want = brute_force(gpus, 8, **kw)
+    assert want is not None and e.step_time_s is not None
+    assert e.step_time_s == pytest.approx(want[0], rel=1e-12), (e.tensor_parallel, e.pipeline_parallel, want)
+    assert e.fits and e.layout_candidates is not None and e.layout_candidates >= 100
+    # The answer is a layout like any other: evaluated explicitly, it is the same run.
+    again = costspec.estimate(gpus=gpus, **kw, tensor_parallel=e.tensor_parallel, pipeline_parallel=e.pipeline_parallel,
+                              micro_batch=e.micro_batch, recompute=e.recompute, zero=e.zero, interleave=e.interleave)
+    assert again.step_time_s == e.step_time_s and again.gpu_hours == e.gpu_hours
+
+
+def test_degrees_given_are_kept() -> None:
+    e = costspec.estimate(gpus=512, layout="auto", tensor_parallel=8, recompute="full", **CASES[1])
+    assert e.tensor_parallel == 8 and e.recompute == "full"
+    free = costspec.estimate(gpus=512, layout="auto", **CASES[1])
+    assert free.step_time_s is not None and e.step_time_s is not None and free.step_time_s <= e.step_time_s
+
+
+def test_no_layout_is_an_error_or_a_null_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # (a 1B model on 16,384 GPUs still has a layout, TP 8 · PP 8, at a low MFU; on 2^20 none is left)
+    code, out, err = run(capsys, "estimate", "--params", "1B", "--tokens", "20B", "--gpu", "h100", "--gpus", "1048576",
+                         "--layout", "auto")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "layout" in err
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {params: 1B}\ntraining: {tokens: 20B}\nhardware: {gpu: h100}\n"
+                    "parallelism: {layout: auto}\nsweep: {grid: {hardware.count: [8, 1048576]}}\n")
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
+    assert code == 0, err
+    rows = pcsv.read_csv(tmp_path / "o.csv").to_pylist()
+    assert rows[0]["step_time_s"] > 0 and rows[0]["fits"] is True
+    assert rows[1]["step_time_s"] is None and rows[1]["fits"] is False and rows[1]["mfu"] is None
+    spec.write_text("costspec: 1\nmodel: {params: 1B}\ntraining: {tokens: 20B}\nhardware: {gpu: h100, count: 8}\n"
+                    "sweep: {grid: {parallelism.layout: [explicit, auto]}}\n")
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 1 and "cannot be swept" in out
+
+
+def test_a_sweep_row_is_the_one_point_answer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {preset: llama2-70b}\nhardware: {gpu: h100}\nparallelism: {layout: auto}\n"
+                    "sweep: {grid: {hardware.count: [512, 1024, 2048]}}\n")
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
+    assert code == 0, err
+    for r in pcsv.read_csv(tmp_path / "o.csv").to_pylist():
+        e = costspec.estimate(model="llama2-70b", gpu="h100", gpus=r["gpus"], layout="auto")
+        assert r["step_time_s"] == pytest.approx(e.step_time_s, rel=1e-15) and r["gpu_hours"] == pytest.approx(e.gpu_hours, rel=1e-15)
