@@ -565,7 +565,10 @@ def _sweep_summary(s: Any, plan: Any) -> str:
         from costspec.runner import distinct_by
         from costspec.terminal import table
 
-        default = ("model", "params", "tokens", "gpu", "gpus", "mfu", "wall_clock_days", "gpu_hours", "cost_usd")
+        default: tuple[str, ...] = ("model", "params", "tokens", "gpu", "gpus", "mfu", "wall_clock_days", "gpu_hours",
+                                    "cost_usd")
+        if plan.searches:  # (the layout each answer runs)
+            default = default[:5] + ("tensor_parallel", "pipeline_parallel", "zero") + default[5:]
         shown = [c for c in (spec.output_columns or default) if c in best.column_names]
         key = "cost_usd" if "cost_usd" in best.column_names else "gpu_hours"
         per = [c for c in distinct_by(plan) if c in best.column_names]
@@ -605,7 +608,7 @@ def _cell(col: str, v: Any) -> str:
         return format_si(v)
     if col in ("model_flops", "hardware_flops", "compute_flops"):
         return f"{v:.3g}"
-    if col in ("tokens_per_param", "memory_gb_per_gpu", "loss") and isinstance(v, float):
+    if col in ("tokens_per_param", "memory_gb_per_gpu", "loss", "mfu") and isinstance(v, float):
         return f"{v:.4g}"
     if col == "wall_clock_days":
         return f"{v:,.1f}" if v >= 10 else f"{v:.3g}"

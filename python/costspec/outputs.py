@@ -28,6 +28,9 @@ ALWAYS_IF_SWEPT = {
     "logits_gb": {"training.logits", "training.micro_batch", "parallelism.tensor"},
     "trainable_params": {"training.mode", "training.lora_rank", "training.lora_fraction"},
 }
+# The layout columns a search writes by default (layout: auto).
+SEARCHED_COLUMNS = ("tensor_parallel", "pipeline_parallel", "data_parallel", "context_parallel", "expert_parallel",
+                    "micro_batch", "interleave", "recompute", "zero", "layout_candidates")
 # Flags, written as booleans (null where there is no value).
 FLAGS = {"fits", "sequence_parallel"}
 # Whole-number columns, written as int64 (null where there is no value).
@@ -171,6 +174,8 @@ def written(spec: Spec, gpus: Iterable[Any]) -> list[str]:
     swept_in_order = [a.name for a in spec.sweep.axes]
     swept = set(swept_in_order)
     wanted = [n for n in CORE_COLUMNS if n in have]
+    if spec.fields.get("parallelism.layout") == "auto":  # the layout each point runs
+        wanted += [n for n in SEARCHED_COLUMNS if n in have and n not in wanted]
     for name in swept_in_order:  # swept inputs appear under their column names, in axis order
         as_column = registry.CATEGORY_COLUMN.get(name) or registry.INPUT_COLUMN.get(name) or \
             registry.FLAG_COLUMN.get(name)
