@@ -51,7 +51,7 @@ def test_a_gpu_without_a_system_figure_is_an_error(tmp_path: Path, capsys: pytes
     spec.write_text("costspec: 1\nmodel: {preset: llama2-7b}\n"
                     "hardware: {gpu: h100, gpu_hours: 1000, power_basis: system}\n")
     code, out, _ = run(capsys, "validate", str(spec))
-    assert code == 1 and "s.yaml:3:" in out and "no system power per accelerator for H100-SXM" in out
+    assert code == 1 and "s.yaml:3:" in out and "no system power per accelerator for H100-SXM" in out and "[CS506]" in out
     spec.write_text("costspec: 1\nmodel: {preset: llama2-7b}\n"
                     "hardware: {gpu_hours: 1000, power_basis: system}\n"
                     "sweep: {grid: {hardware.gpu: [tpu-v4, a100-80gb]}}\n")

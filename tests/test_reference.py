@@ -130,6 +130,15 @@ def test_engine_matches_reference(p: RefPoint) -> None:
         with pytest.raises(ModelInputError, match="architecture field"):
             run(p)
         return
+    heads = p.arch.get("heads")
+    if heads:
+        kv = p.arch.get("kv_heads") or heads
+        t = p.tensor_parallel
+        if heads % t or (kv % t and t % kv):
+            # (the first error the engine meets: this one, or an implied MFU above 1)
+            with pytest.raises(ModelInputError, match="a divisor of the heads|MFU of at most 1"):
+                run(p)
+            return
     ref = evaluate(p)
     if ref["mfu"] > 1.0:
         with pytest.raises(ModelInputError, match="MFU of at most 1"):

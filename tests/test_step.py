@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow.csv as pcsv
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import costspec
@@ -81,6 +81,7 @@ def test_the_bubble_and_the_tensor_parallel_ring() -> None:
 def test_the_engine_is_the_reference(layers: int, width: int, heads: int, gqa: bool, gated: bool, tp: int, pp: int,
                                      cp: int, dp: int, mb: int, v: int, batch: int, zero: int, recompute: str,
                                      attention: str, sp: bool, domain: int) -> None:
+    assume(heads % tp == 0)  # (TP splits whole heads: tests/test_reference.py checks the error)
     arch = {"layers": layers, "d_model": width, "heads": heads, "kv_heads": 4 if gqa else heads,
             "ffn_dim": 3 * width, "vocab": 50000, "seq_len": 4096, "gated_mlp": gated}
     params = 12 * layers * width * width + 50000 * width
@@ -171,7 +172,17 @@ def test_a_gpu_without_network_figures_is_a_located_error(tmp_path: Path, capsys
     spec = tmp_path / "s.yaml"
     spec.write_text("costspec: 1\nmodel: {preset: llama2-7b}\nhardware: {gpu: rtx-a6000, count: 64}\n")
     code, out, _ = run(capsys, "validate", str(spec))
-    assert code == 1 and "s.yaml:3:" in out and "scale-out bandwidth" in out
+    assert code == 1 and "s.yaml:3:" in out and "scale-out bandwidth" in out and "[CS506]" in out
     # Inside one domain the scale-out link is never used: TPU v4 (4,096 chips per pod) has none.
     e = costspec.estimate(model="llama2-7b", gpu="tpu-v4", gpus=256)
     assert e.step_time_s is not None and math.isfinite(e.step_time_s)
+
+
+def test_tensor_parallelism_splits_whole_heads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "estimate", "--model", "llama2-70b", "--gpu", "h100", "--gpus", "96", "--tp", "3")
+    assert code == 2 and "--tp" in err and "does not divide the 64 heads" in err and err.count("\n") == 1
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {preset: llama2-70b}\nhardware: {gpu: h100, count: 96, mfu: 0.4}\n"
+                    "sweep: {grid: {parallelism.tensor: [2, 3]}}\n")
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 1 and "s.yaml:4:" in out and "tensor_parallel 3 does not divide" in out and "[CS603]" in out

@@ -82,6 +82,8 @@ CODES: tuple[Code, ...] = (
     _c("CS504", "catalog-file", "A catalog file or entry costspec cannot use.",
        r"^(cannot use catalog file|bad catalog entry|the include path)"),
     _c("CS505", "include-outside", "A catalog include outside the spec's repository.", r"leads outside"),
+    _c("CS506", "missing-figure", "A GPU whose catalog entry lacks a figure the run needs (system power, network).",
+       r"(the catalog has no system power|in the catalog, which the step-time model needs)"),
     # What the inputs say together.
     _c("CS601", "missing-input", "An input the model needs is missing.",
        r"^(give (a model|hardware\.gpu|training\.tokens)|mode lora needs|wall_clock_days needs|epochs multiply"

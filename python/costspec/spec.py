@@ -928,6 +928,7 @@ class _Checker:
         self.planning(fields, where_set, swept, present, values_of, resolved["model.preset"])
         self.architecture_needed(where_set, swept, present, values_of, resolved["model.preset"])
         self.context_divides(values_of, resolved["model.preset"])
+        self.heads_divide(values_of, resolved["model.preset"])
         self.experts_divide(values_of, resolved["model.preset"])
         self.counts_fit_the_layout(values_of)
 
@@ -1046,6 +1047,28 @@ class _Checker:
             if bad is not None:
                 self.err(path, f"context_parallel {cp:g} does not divide the sequence length {bad:g}: each rank "
                          "holds an equal part", "a divisor of the sequence length", f"{cp:g}")
+
+    def heads_divide(self, values_of: Callable[[str], list[tuple[Value, tuple[Any, ...]]]],
+                     presets: list[Any]) -> None:
+        """Tensor parallelism splits whole heads (the engine refuses the point otherwise): TP divides
+        the heads and the KV heads (or the KV heads divide it), for every head count the spec gives
+        or its presets have (none: the shape rule, which has no whole heads to split)."""
+        def counts(name: str) -> list[float]:
+            return [float(v) for v, _ in values_of(f"model.architecture.{name}") if isinstance(v, (int, float))]
+        shapes = [(h, h) for h in counts("heads")] if counts("heads") else \
+            [(float(m.architecture["heads"]), float(m.architecture.get("kv_heads") or m.architecture["heads"]))
+             for m in presets if m.architecture.get("heads")]
+        kvs = counts("kv_heads")
+        if kvs:
+            shapes = [(h, kv) for h, _ in shapes for kv in kvs]
+        for t, path in values_of("parallelism.tensor"):
+            if not isinstance(t, (int, float)) or t < 1:
+                continue
+            bad = next(((h, kv) for h, kv in shapes if (h / t) % 1 or ((kv / t) % 1 and (t / kv) % 1)), None)
+            if bad is not None:
+                self.err(path, f"tensor_parallel {t:g} does not divide the {bad[0]:g} heads ({bad[1]:g} KV heads): "
+                         "each rank holds whole heads", "a divisor of the heads that divides the KV heads or that "
+                         "they divide", f"{t:g}")
 
     def experts_divide(self, values_of: Callable[[str], list[tuple[Value, tuple[Any, ...]]]],
                        presets: list[Any]) -> None:

@@ -339,6 +339,16 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
             whole_at_least_one("pipeline_parallel", i[I::pipeline_parallel]).map_err(e)?;
             whole_at_least_one("micro_batch", i[I::micro_batch]).map_err(e)?;
             p.tensor_parallel = i[I::tensor_parallel];
+            // Tensor parallelism splits the heads (and the KV heads, or replicates them).
+            if let Some(h) = p.arch.heads {
+                let (t, kv) = (p.tensor_parallel, p.arch.kv_heads.unwrap_or(h));
+                if (h / t).fract() != 0.0 || ((kv / t).fract() != 0.0 && (t / kv).fract() != 0.0) {
+                    return Err(format!(
+                        "tensor_parallel: got {t}, expected a divisor of the heads ({h}) that divides the KV heads \
+                         ({kv}) or that they divide: each rank holds whole heads"
+                    ));
+                }
+            }
             p.sequence_parallel = i[I::sequence_parallel] != 0.0;
             whole_at_least_one("context_parallel", i[I::context_parallel]).map_err(e)?;
             p.context_parallel = i[I::context_parallel];
