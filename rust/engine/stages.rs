@@ -445,81 +445,9 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
             o[..MemGpuOut::NAMES.len()].copy_from_slice(&memory_row(&m));
         }
         Stage::Goodput => {
-            use {GoodputIn as I, GoodputOut as O};
-            use crate::model::goodput as g;
-            let (gpus, hours, mfu, hfu) = (i[I::gpus], i[I::gpu_hours], i[I::mfu], i[I::hfu]);
-            o[O::checkpoint_interval_min] = f64::NAN;
-            o[O::interruptions] = f64::NAN;
-            // The ratio: given; else modelled on a GPU count (not while solving: the solver's
-            // forms are affine in its unknown); else none (1, and a null column).
-            let given = i[I::goodput];
-            let ratio = if !given.is_nan() {
-                if !(given > 0.0 && given <= 1.0) {
-                    return Err(format!("goodput: got {given}, expected a fraction in (0, 1]"));
-                }
-                given
-            } else if gpus.is_nan() || i[I::solving] != 0.0 {
-                f64::NAN
-            } else {
-                let mtbf = if i[I::gpu_mtbf_hours].is_nan() { g::GPU_MTBF_HOURS } else { i[I::gpu_mtbf_hours] };
-                positive("gpu_mtbf_hours", mtbf).map_err(e)?;
-                let storage = if i[I::checkpoint_gb_per_s].is_nan() {
-                    g::CHECKPOINT_BYTES_PER_S_PER_GPU * gpus
-                } else {
-                    i[I::checkpoint_gb_per_s] * 1e9
-                };
-                positive("checkpoint_gb_per_s", storage).map_err(e)?;
-                let restart = if i[I::restart_minutes].is_nan() { g::RESTART_MINUTES } else { i[I::restart_minutes] };
-                if !(restart.is_finite() && restart >= 0.0) {
-                    return Err(format!("restart_minutes: got {restart}, expected a finite number >= 0"));
-                }
-                // LoRA checkpoints its adapters' states only (the base is the base).
-                let lora = pick(&MODES, i[I::mode], "mode")? == Mode::Lora;
-                let params = if lora { i[I::trainable_params] } else { i[I::params] };
-                let bytes = params * g::CHECKPOINT_BYTES_PER_PARAM;
-                let (r, tau, m) = g::goodput(gpus, bytes, mtbf, storage, restart * 60.0);
-                if !(r > 1e-12) {
-                    return Err(format!(
-                        "gpus: got {gpus}, expected a job that makes progress between interruptions: a checkpoint of \
-                         {bytes:.3e} bytes takes {:.3e} s at {:.3e} GB/s, against {:.4} h between interruptions \
-                         (modelled goodput {r:.3e}); give a goodput, checkpoint_gb_per_s or gpu_mtbf_hours",
-                        bytes / storage,
-                        storage / 1e9,
-                        m / 3600.0
-                    ));
-                }
-                o[O::checkpoint_interval_min] = tau / 60.0;
-                o[O::interruptions] = m; // (job MTBF for now: the count needs the wall clock, below)
-                r
-            };
-            let r = if ratio.is_nan() { 1.0 } else { ratio };
-            o[O::ettr] = ratio;
-            // mfu and predicted durations are step rates: the lost time adds hours. A published
-            // total already holds it: the step MFU is what the total implies over the kept time.
-            let step_rate = matches!(i[I::util_kind] as u8, 0 | 3);
-            let (total, step_mfu) = if step_rate { (hours / r, mfu) } else { (hours, mfu / r) };
-            if !step_rate && step_mfu > 1.0 {
-                return Err(format!(
-                    "goodput: got {r:.4}, expected a ratio that leaves the published duration a step MFU of at most 1 \
-                     (this implies {step_mfu:.3}); give a larger goodput, or 1 for none"
-                ));
-            }
-            if !total.is_nan() && !total.is_finite() {
-                return Err(crate::model::types::out_of_range(
-                    "goodput",
-                    r,
-                    "a ratio that keeps the GPU-hours within the float range (±1.8e308)",
-                )
-                .to_string());
-            }
-            o[O::gpu_hours] = total;
-            o[O::mfu] = step_mfu;
-            o[O::hfu] = if mfu != 0.0 { hfu * step_mfu / mfu } else { hfu };
-            o[O::mfu_average] = step_mfu * r;
-            if !o[O::interruptions].is_nan() {
-                // Expected interruptions: the job's wall clock over its MTBF.
-                o[O::interruptions] = total / gpus * 3600.0 / o[O::interruptions];
-            }
+            use GoodputIn as I;
+            let ratio = goodput_ratio(&|k: GoodputIn| i[k as usize])?;
+            goodput_apply(ratio, i[I::util_kind], i[I::gpus], i[I::gpu_hours], i[I::mfu], i[I::hfu], o)?;
         }
         Stage::Step => {
             use StepIn as I;
@@ -665,6 +593,90 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
             o[O::candidates] = f.candidates;
         }
     }
+    Ok(())
+}
+
+/// The goodput stage's ratio from its inputs (all but the durations): (ETTR or NaN when none is
+/// modelled or given, checkpoint interval in minutes or NaN, job MTBF in seconds or NaN).
+pub(crate) fn goodput_ratio(v: &dyn Fn(GoodputIn) -> f64) -> Result<(f64, f64, f64), String> {
+    use crate::model::goodput as g;
+    use GoodputIn as I;
+    let e = |err: crate::model::types::ModelError| err.to_string();
+    let gpus = v(I::gpus);
+    // The ratio: given; else modelled on a GPU count (not while solving: the solver's forms are
+    // affine in its unknown); else none (1, and a null column).
+    let given = v(I::goodput);
+    if !given.is_nan() {
+        if !(given > 0.0 && given <= 1.0) {
+            return Err(format!("goodput: got {given}, expected a fraction in (0, 1]"));
+        }
+        return Ok((given, f64::NAN, f64::NAN));
+    }
+    if gpus.is_nan() || v(I::solving) != 0.0 {
+        return Ok((f64::NAN, f64::NAN, f64::NAN));
+    }
+    let mtbf = if v(I::gpu_mtbf_hours).is_nan() { g::GPU_MTBF_HOURS } else { v(I::gpu_mtbf_hours) };
+    positive("gpu_mtbf_hours", mtbf).map_err(e)?;
+    let storage = if v(I::checkpoint_gb_per_s).is_nan() {
+        g::CHECKPOINT_BYTES_PER_S_PER_GPU * gpus
+    } else {
+        v(I::checkpoint_gb_per_s) * 1e9
+    };
+    positive("checkpoint_gb_per_s", storage).map_err(e)?;
+    let restart = if v(I::restart_minutes).is_nan() { g::RESTART_MINUTES } else { v(I::restart_minutes) };
+    if !(restart.is_finite() && restart >= 0.0) {
+        return Err(format!("restart_minutes: got {restart}, expected a finite number >= 0"));
+    }
+    // LoRA checkpoints its adapters' states only (the base is the base).
+    let lora = pick(&MODES, v(I::mode), "mode")? == Mode::Lora;
+    let params = if lora { v(I::trainable_params) } else { v(I::params) };
+    let bytes = params * g::CHECKPOINT_BYTES_PER_PARAM;
+    let (r, tau, m) = g::goodput(gpus, bytes, mtbf, storage, restart * 60.0);
+    if !(r > 1e-12) {
+        return Err(format!(
+            "gpus: got {gpus}, expected a job that makes progress between interruptions: a checkpoint of {bytes:.3e} \
+             bytes takes {:.3e} s at {:.3e} GB/s, against {:.4} h between interruptions (modelled goodput {r:.3e}); \
+             give a goodput, checkpoint_gb_per_s or gpu_mtbf_hours",
+            bytes / storage,
+            storage / 1e9,
+            m / 3600.0
+        ));
+    }
+    Ok((r, tau / 60.0, m))
+}
+
+/// The goodput stage's outputs from its ratio and a point's duration (`util_kind` as the time
+/// stage's): mfu and predicted durations are step rates, so the lost time adds hours; a published
+/// total already holds it, and its step MFU is what it implies over the kept time.
+#[inline(always)]
+pub(crate) fn goodput_apply((ratio, interval_min, mtbf_s): (f64, f64, f64), kind: f64, gpus: f64, hours: f64,
+                            mfu: f64, hfu: f64, o: &mut [f64]) -> Result<(), String> {
+    use GoodputOut as O;
+    let r = if ratio.is_nan() { 1.0 } else { ratio };
+    let step_rate = matches!(kind as u8, 0 | 3);
+    let (total, step_mfu) = if step_rate { (hours / r, mfu) } else { (hours, mfu / r) };
+    if !step_rate && step_mfu > 1.0 {
+        return Err(format!(
+            "goodput: got {r:.4}, expected a ratio that leaves the published duration a step MFU of at most 1 (this \
+             implies {step_mfu:.3}); give a larger goodput, or 1 for none"
+        ));
+    }
+    if !total.is_nan() && !total.is_finite() {
+        return Err(crate::model::types::out_of_range(
+            "goodput",
+            r,
+            "a ratio that keeps the GPU-hours within the float range (±1.8e308)",
+        )
+        .to_string());
+    }
+    o[O::ettr] = ratio;
+    o[O::checkpoint_interval_min] = interval_min;
+    o[O::gpu_hours] = total;
+    o[O::mfu] = step_mfu;
+    o[O::hfu] = if mfu != 0.0 { hfu * step_mfu / mfu } else { hfu };
+    o[O::mfu_average] = step_mfu * r;
+    // Expected interruptions: the job's wall clock over its MTBF.
+    o[O::interruptions] = total / gpus * 3600.0 / mtbf_s;
     Ok(())
 }
 
