@@ -19,7 +19,14 @@ pub(crate) struct Worker<'a> {
     cand: Vec<u32>,
     ins: Vec<f64>,
     outs: Vec<f64>,
+    /// A direct-mapped memo of a stage's outputs by its one varying input, for one op at a time:
+    /// an entry is valid in the generation that wrote it.
+    memo_keys: Vec<(u64, u32)>,
+    memo_vals: Vec<f64>,
+    memo_gen: u32,
 }
+
+const MEMO: usize = 1024;
 
 impl<'a> Worker<'a> {
     pub(crate) fn new(p: &'a Program, stop: &'a AtomicBool) -> Worker<'a> {
@@ -36,6 +43,9 @@ impl<'a> Worker<'a> {
             cand: Vec::with_capacity(BLOCK),
             ins: vec![0.0; MAX_STAGE_INPUTS],
             outs: vec![0.0; MAX_STAGE_OUTPUTS],
+            memo_keys: vec![(0, 0); MEMO],
+            memo_vals: vec![0.0; MEMO * MAX_STAGE_OUTPUTS],
+            memo_gen: 0,
         }
     }
 
@@ -492,24 +502,22 @@ impl<'a> Worker<'a> {
                 }
                 let at = |k: I| i[k as usize];
                 let (g_reg, h_reg, m_reg, f_reg) = (at(I::gpus), at(I::gpu_hours), at(I::mfu), at(I::hfu));
-                const MEMO: usize = 1024;
-                const EMPTY: u64 = 0x7ff8_dead_beef_0001; // (a NaN no input carries)
-                let mut keys = vec![EMPTY; MEMO];
-                let mut vals = vec![(0.0, 0.0, 0.0); MEMO];
+                let gen = self.next_gen();
                 let mut res = [0.0f64; MAX_STAGE_OUTPUTS];
                 let kind = ins[I::util_kind as usize];
                 let mut failure = None;
                 for j in 0..n {
                     let g = self.read(g_reg, j);
                     let slot = (g.to_bits().wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as usize;
-                    let ratio = if keys[slot] == g.to_bits() {
-                        vals[slot]
+                    let ratio = if self.memo_keys[slot] == (g.to_bits(), gen) {
+                        let v = &self.memo_vals[slot * 3..slot * 3 + 3];
+                        (v[0], v[1], v[2])
                     } else {
                         ins[I::gpus as usize] = g;
                         match goodput_ratio(&|k: I| ins[k as usize]) {
                             Ok(v) => {
-                                keys[slot] = g.to_bits();
-                                vals[slot] = v;
+                                self.memo_keys[slot] = (g.to_bits(), gen);
+                                self.memo_vals[slot * 3..slot * 3 + 3].copy_from_slice(&[v.0, v.1, v.2]);
                                 v
                             }
                             Err(m) => {
@@ -544,25 +552,23 @@ impl<'a> Worker<'a> {
                 for (k, &r) in i.iter().enumerate() {
                     ins[k] = self.scalars[r];
                 }
-                const MEMO: usize = 1024;
-                const EMPTY: u64 = 0x7ff8_dead_beef_0001; // (a NaN no input carries)
                 let width = o.len();
-                let mut keys = vec![EMPTY; MEMO];
-                let mut vals = vec![0.0f64; MEMO * width];
+                let gen = self.next_gen();
                 let mut failure = None;
                 for j in 0..n {
                     let x = self.read(i[q], j);
                     let slot = (x.to_bits().wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as usize;
-                    if keys[slot] != x.to_bits() {
+                    if self.memo_keys[slot] != (x.to_bits(), gen) {
                         ins[q] = x;
-                        if let Err(m) = stage_eval(*stage, &ins[..i.len()], &mut vals[slot * width..(slot + 1) * width]) {
+                        let vals = &mut self.memo_vals[slot * width..(slot + 1) * width];
+                        if let Err(m) = stage_eval(*stage, &ins[..i.len()], vals) {
                             failure = Some((j, m));
                             break;
                         }
-                        keys[slot] = x.to_bits();
+                        self.memo_keys[slot] = (x.to_bits(), gen);
                     }
                     for (k, col) in outs.iter_mut().enumerate() {
-                        col[j] = vals[slot * width + k];
+                        col[j] = self.memo_vals[slot * width + k];
                     }
                 }
                 for (col, &r) in outs.into_iter().zip(o) {
@@ -673,6 +679,16 @@ impl<'a> Worker<'a> {
             }
         }
         Ok(())
+    }
+
+    /// A new memo generation: every entry written before is stale (one per op evaluation).
+    fn next_gen(&mut self) -> u32 {
+        self.memo_gen = self.memo_gen.wrapping_add(1);
+        if self.memo_gen == 0 {
+            self.memo_keys.fill((0, 0));
+            self.memo_gen = 1;
+        }
+        self.memo_gen
     }
 
     /// The one input of a stage that varies within the block, if exactly one does.
