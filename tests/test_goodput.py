@@ -58,3 +58,23 @@ def test_a_published_total_the_modelled_loss_cannot_fit_is_an_error(capsys: pyte
     code, _, err = run(capsys, "estimate", "--params", "70B", "--tokens", "1T", "--gpu", "h100", "--gpus", "8192",
                        "--gpu-hours", str(hours))
     assert code == 2 and "step MFU of at most 1" in err and err.count("\n") == 1
+
+
+def test_a_sweep_row_is_the_one_point_answer(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The engine memoises the goodput and the step per GPU count across the inner axes: every row
+    still equals its one-point estimate."""
+    import pyarrow.csv as pcsv
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {}\ntraining: {tokens: 100B}\nhardware: {gpu: h100}\n"
+                    "sweep: {grid: {model.params: [7B, 70B], hardware.mfu: [0.3, 0.5], "
+                    "hardware.count: [64, 128, 64, 4096]}}\n"
+                    "output: {columns: [params, mfu, gpus, ettr, gpu_hours, step_time_s, interruptions]}\n")
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
+    assert code == 0, err
+    rows = pcsv.read_csv(tmp_path / "o.csv").to_pylist()
+    assert len(rows) == 16
+    for r in rows:
+        e = costspec.estimate(params=r["params"], tokens="100B", gpu="h100", mfu=r["mfu"], gpus=r["gpus"])
+        assert (r["ettr"], r["gpu_hours"], r["interruptions"]) == (e.ettr, e.gpu_hours, e.interruptions)
+        assert r["step_time_s"] == e.step_time_s

@@ -24,6 +24,9 @@ pub(crate) struct Worker<'a> {
     memo_keys: Vec<(u64, u32)>,
     memo_vals: Vec<f64>,
     memo_gen: u32,
+    /// Per op (by its inputs' address): the fixed inputs of its last evaluation and their
+    /// generation, so that the memo carries over blocks and outer combinations that leave them.
+    memo_last: Vec<(usize, Vec<u64>, u32)>,
 }
 
 const MEMO: usize = 1024;
@@ -46,6 +49,7 @@ impl<'a> Worker<'a> {
             memo_keys: vec![(0, 0); MEMO],
             memo_vals: vec![0.0; MEMO * MAX_STAGE_OUTPUTS],
             memo_gen: 0,
+            memo_last: Vec::new(),
         }
     }
 
@@ -502,7 +506,7 @@ impl<'a> Worker<'a> {
                 }
                 let at = |k: I| i[k as usize];
                 let (g_reg, h_reg, m_reg, f_reg) = (at(I::gpus), at(I::gpu_hours), at(I::mfu), at(I::hfu));
-                let gen = self.next_gen();
+                let gen = self.gen_for(i, &[I::gpus as usize, I::gpu_hours as usize, I::mfu as usize, I::hfu as usize]);
                 let mut res = [0.0f64; MAX_STAGE_OUTPUTS];
                 let kind = ins[I::util_kind as usize];
                 let mut failure = None;
@@ -510,14 +514,15 @@ impl<'a> Worker<'a> {
                     let g = self.read(g_reg, j);
                     let slot = (g.to_bits().wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as usize;
                     let ratio = if self.memo_keys[slot] == (g.to_bits(), gen) {
-                        let v = &self.memo_vals[slot * 3..slot * 3 + 3];
+                        let v = &self.memo_vals[slot * MAX_STAGE_OUTPUTS..slot * MAX_STAGE_OUTPUTS + 3];
                         (v[0], v[1], v[2])
                     } else {
                         ins[I::gpus as usize] = g;
                         match goodput_ratio(&|k: I| ins[k as usize]) {
                             Ok(v) => {
                                 self.memo_keys[slot] = (g.to_bits(), gen);
-                                self.memo_vals[slot * 3..slot * 3 + 3].copy_from_slice(&[v.0, v.1, v.2]);
+                                self.memo_vals[slot * MAX_STAGE_OUTPUTS..slot * MAX_STAGE_OUTPUTS + 3]
+                                    .copy_from_slice(&[v.0, v.1, v.2]);
                                 v
                             }
                             Err(m) => {
@@ -553,14 +558,14 @@ impl<'a> Worker<'a> {
                     ins[k] = self.scalars[r];
                 }
                 let width = o.len();
-                let gen = self.next_gen();
+                let gen = self.gen_for(i, &[q]);
                 let mut failure = None;
                 for j in 0..n {
                     let x = self.read(i[q], j);
                     let slot = (x.to_bits().wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as usize;
                     if self.memo_keys[slot] != (x.to_bits(), gen) {
                         ins[q] = x;
-                        let vals = &mut self.memo_vals[slot * width..(slot + 1) * width];
+                        let vals = &mut self.memo_vals[slot * MAX_STAGE_OUTPUTS..slot * MAX_STAGE_OUTPUTS + width];
                         if let Err(m) = stage_eval(*stage, &ins[..i.len()], vals) {
                             failure = Some((j, m));
                             break;
@@ -568,7 +573,7 @@ impl<'a> Worker<'a> {
                         self.memo_keys[slot] = (x.to_bits(), gen);
                     }
                     for (k, col) in outs.iter_mut().enumerate() {
-                        col[j] = self.memo_vals[slot * width + k];
+                        col[j] = self.memo_vals[slot * MAX_STAGE_OUTPUTS + k];
                     }
                 }
                 for (col, &r) in outs.into_iter().zip(o) {
@@ -686,9 +691,31 @@ impl<'a> Worker<'a> {
         self.memo_gen = self.memo_gen.wrapping_add(1);
         if self.memo_gen == 0 {
             self.memo_keys.fill((0, 0));
+            for last in self.memo_last.iter_mut() {
+                last.2 = u32::MAX; // (no entry carries it)
+            }
             self.memo_gen = 1;
         }
         self.memo_gen
+    }
+
+    /// The memo generation of an op whose inputs other than `varying` (positions) are fixed in
+    /// this block: the last one when they have not changed since its last evaluation.
+    fn gen_for(&mut self, i: &[usize], varying: &[usize]) -> u32 {
+        let id = i.as_ptr() as usize;
+        let fixed: Vec<u64> =
+            i.iter().enumerate().filter(|(q, _)| !varying.contains(q)).map(|(_, &r)| self.scalars[r].to_bits()).collect();
+        if let Some(k) = self.memo_last.iter().position(|(op, _, _)| *op == id) {
+            if self.memo_last[k].1 == fixed {
+                return self.memo_last[k].2;
+            }
+            let gen = self.next_gen();
+            self.memo_last[k] = (id, fixed, gen);
+            return gen;
+        }
+        let gen = self.next_gen();
+        self.memo_last.push((id, fixed, gen));
+        gen
     }
 
     /// The one input of a stage that varies within the block, if exactly one does.
