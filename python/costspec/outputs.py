@@ -173,7 +173,10 @@ def written(spec: Spec, gpus: Iterable[Any]) -> list[str]:
     have = available(spec, gpus)
     swept_in_order = [a.name for a in spec.sweep.axes]
     swept = set(swept_in_order)
-    wanted = [n for n in CORE_COLUMNS if n in have]
+    # (the step's columns by default only where the step times the run: with a given duration they
+    # are there on request, output.columns)
+    timed_by_step = predicted(spec)
+    wanted = [n for n in CORE_COLUMNS if n in have and (timed_by_step or n not in STEP)]
     if spec.fields.get("parallelism.layout") == "auto":  # the layout each point runs
         wanted += [n for n in SEARCHED_COLUMNS if n in have and n not in wanted]
     for name in swept_in_order:  # swept inputs appear under their column names, in axis order
