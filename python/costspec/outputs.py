@@ -44,8 +44,23 @@ NULLABLE = {"energy_kwh", "co2e_kg", "watts", "min_gpus", "activations_gb", "mod
 STEP = {"global_batch_tokens", "grad_accum", "step_time_s", "tokens_per_s", "bubble_fraction", "comm_exposed_fraction",
         "compute_s", "memory_bound_s", "tp_comm_s", "ep_comm_s", "cp_comm_s", "pp_comm_s", "dp_comm_s", "optimizer_s",
         "bubble_s", "layout_candidates"}
-NULLABLE |= STEP | {"mfu", "hfu", "gpu_hours", "wall_clock_days", "cost_usd", "ettr", "mfu_average",
-                    "checkpoint_interval_min", "interruptions"}  # (no step, or no modelled goodput: null)
+NULLABLE |= STEP | {"checkpoint_interval_min", "interruptions"}
+# Columns that are null only where the step times the run and a layout has no step (or a solve
+# leaves the goodput unmodelled): nullable in those specs alone (a null mask costs a pass per batch).
+NULLABLE_WHEN_PREDICTED = {"mfu", "hfu", "gpu_hours", "wall_clock_days", "cost_usd", "mfu_average"}
+NULLABLE_WHEN_SOLVING = {"ettr"}
+
+
+def nullable(spec: Spec) -> set[str]:
+    """The columns whose NaN means "no value" in this spec (written as null)."""
+    out = set(NULLABLE)
+    if predicted(spec):
+        out |= NULLABLE_WHEN_PREDICTED
+    if spec.fields.get("solve.for") is not None or "scaling.budget_usd" in given_names(spec):
+        out |= NULLABLE_WHEN_SOLVING  # (no modelled goodput there: a null ettr unless one is given)
+    return out
+
+
 # Columns a GPU's peak and the run's duration give (without them, a spec gives FLOPs, tokens,
 # params and memory only).
 TIMED = {"mfu", "hfu", "gpu_hours", "wall_clock_days", "cost_usd", "energy_kwh", "co2e_kg", "mfu_average", "ettr",

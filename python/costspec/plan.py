@@ -842,6 +842,7 @@ def compile_spec(spec: Spec, *, point: bool = False) -> Plan:
         return _point_plan(c, spec, cols, available, derived, filters)
 
     units = {n: u for n, u, _ in colinfo.COLUMNS}
+    nullable = outputs.nullable(spec)
 
     def column(col: str) -> OutputColumn:
         reg = cols[col]
@@ -855,7 +856,7 @@ def compile_spec(spec: Spec, *, point: bool = False) -> Plan:
             return OutputColumn(col, "bool", reg, unit="bool")
         if col in outputs.WHOLE:
             return OutputColumn(col, "i64", reg, unit=units.get(col, ""))
-        return OutputColumn(col, "f64", reg, nullable=col in outputs.NULLABLE, unit=units.get(col, ""))
+        return OutputColumn(col, "f64", reg, nullable=col in nullable, unit=units.get(col, ""))
 
     extra = {n: OutputColumn(n, "f64", c.regs[n]) for n in outputs.variables(spec)}
     extra.update({n: OutputColumn(n, "f64", r) for n, r in derived.items()})
