@@ -2,7 +2,7 @@
 
 from typing import Any, final
 
-__all__ = ["BLOCK", "Plan", "SweepError", "__version__", "categories", "stage_layouts"]
+__all__ = ["BLOCK", "Plan", "SweepError", "__version__", "categories", "goodput_defaults", "stage_layouts"]
 __version__: str
 BLOCK: int
 
@@ -11,6 +11,9 @@ class SweepError(ValueError):
 
 def categories() -> dict[str, list[str]]:
     """Names of each category input (convention, mode, ...) in the engine's index order."""
+
+def goodput_defaults() -> dict[str, float]:
+    """The goodput model's defaults (GPU MTBF hours, restart minutes, checkpoint bandwidth and bytes)."""
 
 def stage_layouts() -> dict[str, tuple[list[str], list[str]]]:
     """Register layouts of the cost-model stages a plan may use: {stage: (inputs, outputs)}."""

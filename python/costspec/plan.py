@@ -41,6 +41,19 @@ PYTHON_CHOICES = ("hardware.power_basis", "parallelism.layout")
 # Category orders: the engine decodes these indices; the registry's choices are the same names
 # (tests/test_fields.py), which validation uses without loading the engine.
 CHOICES: dict[str, tuple[str, ...]] = _engine_orders()
+def _goodput_defaults() -> dict[str, float]:
+    from costspec import _native
+
+    return dict(_native.goodput_defaults())
+
+
+GOODPUT = _goodput_defaults()
+GOODPUT_STALLS = ("gpus: expected a job that makes progress between interruptions: a checkpoint takes longer than the "
+                  "job runs between them (modelled goodput below 1e-12); give a goodput, checkpoint_gb_per_s or "
+                  "gpu_mtbf_hours")
+GOODPUT_OVERFLOW = "goodput: a ratio that keeps the GPU-hours within the float range (±1.8e308)"
+GOODPUT_ABOVE_PEAK = ("goodput: expected a ratio that leaves the published duration a step MFU of at most 1; give a "
+                      "larger goodput, or 1 for none")
 # The global batch when neither given nor published: B = 0.2920·C^0.3271 tokens for a compute budget of
 # C FLOPs (Bi et al. 2024, DeepSeek LLM, §3.1).
 BATCH_RULE = (0.2920, 0.3271)
@@ -214,6 +227,8 @@ class _Compiler:
                 if a.kind != "values":  # generated numbers: the engine generates them too
                     gen = {"kind": a.kind, "start": a.start, "stop": a.stop, "step": a.step, "num": len(a)}
                     cols.append({"reg": r, "gen": gen})
+                    if a.name == "hardware.count" and len(a) <= 1_000_000:  # (the count's goodput factor)
+                        cols.extend(self.catalog_columns(a.name, list(a.materialise())))
                     continue
                 vals = list(a.values)
                 if any(isinstance(v, expr.Expr) for v in vals):
@@ -252,6 +267,10 @@ class _Compiler:
             for a in ARCH:
                 column(f"preset:{a}", [float(m.architecture.get(a, math.nan)) for m in ms])
             column("preset:gated_mlp", [1.0 if m.architecture.get("gated_mlp") else 0.0 for m in ms])
+        elif name == "hardware.count" and all(isinstance(v, (int, float)) for v in vals):
+            # The count's factor of the default goodput, e^{−R·N/(3600·gpu_mtbf_hours)} (rust/model/goodput.rs).
+            k = GOODPUT["restart_minutes"] * 60.0 / (3600.0 * GOODPUT["gpu_mtbf_hours"])
+            column("count:decay", [math.exp(-k * float(v)) for v in vals])
         elif name == "hardware.gpu":
             gs = [self.cat.gpu(str(v)) for v in vals]
             self.gpus = gs
@@ -525,6 +544,9 @@ class _Compiler:
             "gpus": gpus if duration == "hardware.wall_clock_days" and gpus is not None else nan,
         })
         # Goodput: the time lost to interruptions, checkpoints and restarts (rust/model/goodput.rs).
+        if gpus is not None and self.goodput_hoistable():
+            cols.update(self.goodput_hoisted(layouts, cols, t, kind, gpus))
+            return self.money_and_wall(layouts, e, cols, gpus)
         cols.update(self.stage("goodput", layouts["goodput"], {
             "gpus": gpus if gpus is not None else nan, "params": common["params"],
             "trainable_params": cols["trainable_params"], "mode": common["mode"],
@@ -535,6 +557,10 @@ class _Compiler:
             "solving": self.const(1.0 if self.spec.fields.get("solve.for") or
                                   self.field_reg("scaling.budget_usd") is not None else 0.0),
         }))
+        return self.money_and_wall(layouts, e, cols, gpus)
+
+    def money_and_wall(self, layouts: dict[str, tuple[list[str], list[str]]], e: Any, cols: dict[str, int],
+                       gpus: int | None) -> dict[str, int]:
         if gpus is not None:
             cols.update(self.stage("wall", layouts["wall"], {"gpu_hours": cols["gpu_hours"], "gpus": gpus}))
         cols.update(self.stage("money", layouts["money"], {
@@ -543,6 +569,40 @@ class _Compiler:
         }))
         return cols
 
+    def goodput_hoistable(self) -> bool:
+        """Whether the default goodput model applies with the GPU count's factor precomputed per
+        count (`count:decay`, beside the count axis or constant): no goodput input given or swept, no
+        solve, no dollar budget."""
+        given = outputs.given_names(self.spec)
+        return "count:decay" in self.regs and not self.spec.fields.get("solve.for") \
+            and self.field_reg("scaling.budget_usd") is None \
+            and not given & {"hardware.goodput", "hardware.gpu_mtbf_hours", "hardware.checkpoint_gb_per_s",
+                             "hardware.restart_minutes"}
+
+    def goodput_hoisted(self, layouts: dict[str, tuple[list[str], list[str]]], cols: dict[str, int],
+                        t: dict[str, int], kind: float, gpus: int) -> dict[str, int]:
+        """The default goodput as vector arithmetic: ETTR = factor(params) × decay(count), the
+        factored form of rust/model/goodput.rs (its tests hold the two equal)."""
+        mtbf = GOODPUT["gpu_mtbf_hours"]
+        shape = self.stage("goodput_shape", layouts["goodput_shape"], {
+            "params": self.common["params"], "trainable_params": cols["trainable_params"], "mode": self.common["mode"]})
+        ratio = self.check(self.bin("mul", shape["factor"], self.regs["count:decay"]), 1e-12, GOODPUT_STALLS)
+        out: dict[str, int] = {"ettr": ratio}
+        if kind in (0.0, 3.0):  # a step rate: the lost time adds hours
+            out["gpu_hours"] = self.bin("div", t["gpu_hours"], ratio, GOODPUT_OVERFLOW)
+            out["mfu"], out["hfu"] = t["mfu"], t["hfu"]
+        else:  # a published total holds it: its step MFU is what it implies over the kept time
+            out["gpu_hours"] = t["gpu_hours"]
+            out["mfu"] = self.bin("div", t["mfu"], ratio)
+            self.check(self.bin("sub", self.const(1.0), out["mfu"]), 0.0, GOODPUT_ABOVE_PEAK)
+            out["hfu"] = self.bin("div", t["hfu"], ratio)
+        out["mfu_average"] = self.bin("mul", out["mfu"], ratio)
+        out["checkpoint_interval_min"] = self.bin("div", self.bin("mul", shape["interval_over_mtbf"],
+                                                                  self.const(mtbf * 60.0)), gpus)
+        out["interruptions"] = self.bin("div", out["gpu_hours"], self.const(mtbf))
+        return out
+
+    # -- the step-time model and the layout search ---------------------------------------------------
     def step(self, layouts: dict[str, tuple[list[str], list[str]]], e: Any, cols: dict[str, int],
              gpus: int) -> dict[str, int]:
         """The step-time model (rust/model/step.rs) for the point's layout: its outputs as columns,

@@ -15,6 +15,7 @@ pub enum Stage {
     MemGpu,
     Step,
     Goodput,
+    GoodputShape,
     Search,
 }
 
@@ -96,6 +97,9 @@ layout!(GoodputIn {
 });
 layout!(GoodputOut { ettr, checkpoint_interval_min, interruptions, gpu_hours, mfu, hfu, mfu_average });
 
+layout!(GoodputShapeIn { params, trainable_params, mode });
+layout!(GoodputShapeOut { factor, interval_over_mtbf });
+
 layout!(SearchIn {
     params, active_params, trainable_params, layers, d_model, heads, kv_heads, head_dim, ffn_dim, vocab, seq_len, experts,
     experts_per_token, gated_mlp, mode, attention, logits, base_weights, precision, optimizer, model_flops_per_token,
@@ -126,6 +130,7 @@ impl Stage {
             Stage::Step => (StepIn::NAMES, StepOut::NAMES),
             Stage::Goodput => (GoodputIn::NAMES, GoodputOut::NAMES),
             Stage::Search => (SearchIn::NAMES, SearchOut::NAMES),
+            Stage::GoodputShape => (GoodputShapeIn::NAMES, GoodputShapeOut::NAMES),
         }
     }
 }
@@ -448,6 +453,16 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
             use GoodputIn as I;
             let ratio = goodput_ratio(&|k: GoodputIn| i[k as usize])?;
             goodput_apply(ratio, i[I::util_kind], i[I::gpus], i[I::gpu_hours], i[I::mfu], i[I::hfu], o)?;
+        }
+        Stage::GoodputShape => {
+            // The count-free factor of the default goodput (model::goodput::shape).
+            use {GoodputShapeIn as I, GoodputShapeOut as O};
+            use crate::model::goodput as g;
+            let lora = pick(&MODES, i[I::mode], "mode")? == Mode::Lora;
+            let params = if lora { i[I::trainable_params] } else { i[I::params] };
+            let (a, t) = g::shape(params * g::CHECKPOINT_BYTES_PER_PARAM, g::GPU_MTBF_HOURS);
+            o[O::factor] = a;
+            o[O::interval_over_mtbf] = t;
         }
         Stage::Step => {
             use StepIn as I;

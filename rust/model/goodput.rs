@@ -42,6 +42,16 @@ pub fn goodput(gpus: f64, checkpoint_bytes: f64, gpu_mtbf_hours: f64, storage_by
     (ettr(tau, delta, restart_s, m), tau, m)
 }
 
+/// With the checkpoint bandwidth proportional to the GPU count (the default), the ratio factors:
+/// with u = δ/M (the same for every count) and T = τ/M, ETTR = T / expm1(T + u) · e^{−R/M}, where
+/// R/M = R·N/(3600·gpu_mtbf_hours) carries the count alone. This is the first factor, and T, for a
+/// checkpoint of `bytes` (the compiler hoists it out of the inner loop over counts).
+pub fn shape(bytes: f64, gpu_mtbf_hours: f64) -> (f64, f64) {
+    let u = bytes / (CHECKPOINT_BYTES_PER_S_PER_GPU * gpu_mtbf_hours * 3600.0);
+    let t = if u >= 2.0 { 1.0 } else { (2.0 * u).sqrt() * (1.0 + (u / 2.0).sqrt() / 3.0 + u / 18.0) - u };
+    (t / (t + u).exp_m1(), t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,6 +66,18 @@ mod tests {
             assert!((tau / 60.0 - tau_min).abs() < 0.5, "M={m_min} min: τ={} min", tau / 60.0);
             let e = ettr(tau, d, r, m);
             assert!((e - eff).abs() < 0.0015, "M={m_min} min: ETTR={e}");
+        }
+    }
+
+    #[test]
+    fn the_factored_ratio_is_the_ratio() {
+        for (gpus, params) in [(1.0, 7e9), (64.0, 7e9), (2048.0, 70e9), (16384.0, 405e9), (8.0, 1e12)] {
+            let bytes = params * CHECKPOINT_BYTES_PER_PARAM;
+            let (r, tau, m) = goodput(gpus, bytes, GPU_MTBF_HOURS, gpus * CHECKPOINT_BYTES_PER_S_PER_GPU, RESTART_MINUTES * 60.0);
+            let (a, t) = shape(bytes, GPU_MTBF_HOURS);
+            let factored = a * (-RESTART_MINUTES * 60.0 * gpus / (3600.0 * GPU_MTBF_HOURS)).exp();
+            assert!((factored / r - 1.0).abs() < 1e-12, "{gpus} {params}: {factored} vs {r}");
+            assert!((t * m / tau - 1.0).abs() < 1e-12);
         }
     }
 

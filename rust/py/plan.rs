@@ -193,13 +193,25 @@ impl PyPlan {
 pub(crate) fn stage_layouts() -> HashMap<&'static str, (Vec<&'static str>, Vec<&'static str>)> {
     use engine::Stage::*;
     [("flops", Flops), ("time", Time), ("wall", Wall), ("money", Money), ("mem_states", MemStates), ("mem_gpu", MemGpu),
-     ("step", Step), ("goodput", Goodput), ("search", Search)]
+     ("step", Step), ("goodput", Goodput), ("goodput_shape", GoodputShape), ("search", Search)]
         .into_iter()
         .map(|(name, s)| {
             let (i, o) = s.layout();
             (name, (i.to_vec(), o.to_vec()))
         })
         .collect()
+}
+
+/// The goodput model's defaults, which the compiler hoists with (rust/model/goodput.rs).
+#[pyfunction]
+pub(crate) fn goodput_defaults() -> HashMap<&'static str, f64> {
+    use crate::model::goodput as g;
+    HashMap::from([
+        ("gpu_mtbf_hours", g::GPU_MTBF_HOURS),
+        ("restart_minutes", g::RESTART_MINUTES),
+        ("checkpoint_bytes_per_s_per_gpu", g::CHECKPOINT_BYTES_PER_S_PER_GPU),
+        ("checkpoint_bytes_per_param", g::CHECKPOINT_BYTES_PER_PARAM),
+    ])
 }
 
 /// The names of each category input (convention, mode, recompute, precision, optimizer) in the
