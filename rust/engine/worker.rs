@@ -424,10 +424,14 @@ impl<'a> Worker<'a> {
             }
             OpSpec::Check { a, o, lo, msg } => {
                 let mut out = std::mem::take(&mut self.vectors[p.slot[*o]]);
-                for (j, d) in out[..n].iter_mut().enumerate() {
-                    *d = self.read(*a, j);
+                match p.slot[*a] {
+                    usize::MAX => out[..n].fill(self.scalars[*a]),
+                    sa => out[..n].copy_from_slice(&self.vectors[sa][..n]),
                 }
-                let bad = out[..n].iter().position(|v| *v < *lo);
+                // A branch-free minimum first (NaN passes, as `v < lo` is false for it); the
+                // position only when something is below.
+                let least = out[..n].iter().fold(f64::INFINITY, |m, &v| m.min(v));
+                let bad = if least < *lo { out[..n].iter().position(|v| *v < *lo) } else { None };
                 self.vectors[p.slot[*o]] = out;
                 if let Some(j) = bad {
                     return Err(self.err(index0 + j as u64, p.spec.messages[*msg].clone()));
