@@ -498,6 +498,66 @@ impl<'a> Worker<'a> {
                     return Err(self.err(index0 + j as u64, format!("gpus: got {}, expected a whole number from 1 to 4.5e15", g.shown())));
                 }
             }
+            OpSpec::Model { stage: Stage::Money, i, o }
+                if i.iter().enumerate().all(|(q, &r)| q == MoneyIn::gpu_hours as usize || p.slot[r] == usize::MAX) =>
+            {
+                // Cost and energy per point when only the hours vary (the GPU count's goodput, say):
+                // the stage's arithmetic as vector loops; its checks once (the fixed inputs) and, if
+                // a result leaves the float range, point by point for the stage's own error.
+                use {MoneyIn as I, MoneyOut as O};
+                let mut ins = [0.0f64; MAX_STAGE_INPUTS];
+                for (q, &r) in i.iter().enumerate() {
+                    ins[q] = self.scalars[r];
+                }
+                let h_reg = i[I::gpu_hours as usize];
+                let mut res = [0.0f64; MAX_STAGE_OUTPUTS];
+                if n > 0 {
+                    // (the fixed inputs' checks, on one hour: a point without hours skips them)
+                    ins[I::gpu_hours as usize] = 1.0;
+                    if let Err(m) = stage_eval(Stage::Money, &ins[..i.len()], &mut res[..o.len()]) {
+                        let j = (0..n).find(|&j| !self.read(h_reg, j).is_nan());
+                        if let Some(j) = j {
+                            return Err(self.err(index0 + j as u64, m));
+                        }
+                    }
+                }
+                let (price, watts, pue, grid) =
+                    (ins[I::usd_per_gpu_hour as usize], ins[I::watts as usize], ins[I::pue as usize], ins[I::grid_kg_co2e_per_kwh as usize]);
+                let mut cost = std::mem::take(&mut self.vectors[p.slot[o[O::cost_usd as usize]]]);
+                let mut energy = std::mem::take(&mut self.vectors[p.slot[o[O::energy_kwh as usize]]]);
+                let mut co2 = std::mem::take(&mut self.vectors[p.slot[o[O::co2e_kg as usize]]]);
+                let hours: &[f64] = match p.slot[h_reg] {
+                    usize::MAX => &[],
+                    sh => &self.vectors[sh][..n],
+                };
+                let h_at = |j: usize| if hours.is_empty() { self.scalars[h_reg] } else { hours[j] };
+                let mut finite = true;
+                for j in 0..n {
+                    let h = h_at(j);
+                    let (c, en) = (h * price, h * watts / 1000.0 * pue);
+                    let g = en * grid;
+                    finite &= !(c.is_infinite() || en.is_infinite() || g.is_infinite() || (h * watts).is_infinite());
+                    cost[j] = c;
+                    energy[j] = en;
+                    co2[j] = g;
+                }
+                let mut failure = None;
+                if !finite {
+                    for j in 0..n {
+                        ins[I::gpu_hours as usize] = h_at(j);
+                        if let Err(m) = stage_eval(Stage::Money, &ins[..i.len()], &mut res[..o.len()]) {
+                            failure = Some((j, m));
+                            break;
+                        }
+                    }
+                }
+                self.vectors[p.slot[o[O::cost_usd as usize]]] = cost;
+                self.vectors[p.slot[o[O::energy_kwh as usize]]] = energy;
+                self.vectors[p.slot[o[O::co2e_kg as usize]]] = co2;
+                if let Some((j, m)) = failure {
+                    return Err(self.err(index0 + j as u64, m));
+                }
+            }
             OpSpec::Model { stage: Stage::Goodput, i, o } if self.goodput_fast(i) => {
                 // The usual case: the model, the goodput inputs and the duration's kind are fixed
                 // within the block and the GPU count (with the hours) varies. The ratio depends on
