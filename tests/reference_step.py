@@ -89,7 +89,8 @@ def step(r: Run, k: dict[str, float] | None = None) -> dict[str, float]:
     if not a.get("ffn_dim"):  # (no MLP width: the active parameters' share, embeddings out)
         active = r.active_params if r.active_params is not None else r.params
         matmuls = 2 * max(active - 2 * vocab * h, 0.5 * active) / L
-    per_layer = matmuls * (1 + backward_weights + again[0]) + core * (3 + again[1])
+    adapters = 2 * (r.trainable or 0) / L if r.mode == "lora" else 0.0  # (LoRA's adapters, per layer)
+    per_layer = matmuls * (1 + backward_weights + again[0]) + core * (3 + again[1]) + adapters * (3 + again[0])
     n_layers = math.ceil(L / p)
     flops = tokens_mb * (n_layers * per_layer + 3 * 2 * h * vocab) / t
     eff = k["gemm_efficiency"] / (1 + k["gemm_half_size"] / (h / t))

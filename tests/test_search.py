@@ -97,3 +97,27 @@ def test_a_sweep_row_is_the_one_point_answer(tmp_path: Path, capsys: pytest.Capt
     for r in pcsv.read_csv(tmp_path / "o.csv").to_pylist():
         e = costspec.estimate(model="llama2-70b", gpu="h100", gpus=r["gpus"], layout="auto")
         assert r["step_time_s"] == pytest.approx(e.step_time_s, rel=1e-15) and r["gpu_hours"] == pytest.approx(e.gpu_hours, rel=1e-15)
+
+
+def test_layout_auto_needs_a_count_and_no_solve(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {preset: llama2-70b}\nhardware: {gpu: h100}\nparallelism: {layout: auto}\n")
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 1 and "s.yaml:4:" in out and "auto needs hardware.count" in out and "[CS601]" in out
+    spec.write_text("costspec: 1\nmodel: {preset: llama2-70b}\nhardware: {gpu: h100, mfu: 0.4}\n"
+                    "parallelism: {layout: auto}\nsolve: {for: hardware.count, wall_clock_days: 30}\n")
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 1 and "cannot be combined with solve.for" in out and "[CS603]" in out
+    code, _, err = run(capsys, "estimate", "--model", "llama2-70b", "--gpu", "h100", "--mfu", "0.4", "--solve", "gpus",
+                       "--deadline-days", "30", "--layout", "auto")
+    assert code == 2 and "--layout" in err and err.count("\n") == 1
+
+
+def test_a_domain_given_is_the_one_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """TPU v4 has no scale-out figure; its pods are 4,096 chips, but a spec's 8-chip domain makes a
+    16-chip job span two: the scale-out figure is then needed (never a NaN in the output)."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {preset: llama2-7b}\nhardware: {gpu: tpu-v4, scale_up_domain: 8}\n"
+                    "sweep: {grid: {hardware.count: [4, 8, 16, 64]}}\n")
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 1 and "scale-out bandwidth" in out and "[CS506]" in out

@@ -82,6 +82,7 @@ def test_the_engine_is_the_reference(layers: int, width: int, heads: int, gqa: b
                                      cp: int, dp: int, mb: int, v: int, batch: int, zero: int, recompute: str,
                                      attention: str, sp: bool, domain: int) -> None:
     assume(heads % tp == 0)  # (TP splits whole heads: tests/test_reference.py checks the error)
+    assume(v == 1 or (pp > 1 and math.ceil(layers / pp) % v == 0))  # (interleave divides a stage's layers)
     arch = {"layers": layers, "d_model": width, "heads": heads, "kv_heads": 4 if gqa else heads,
             "ffn_dim": 3 * width, "vocab": 50000, "seq_len": 4096, "gated_mlp": gated}
     params = 12 * layers * width * width + 50000 * width
@@ -186,3 +187,20 @@ def test_tensor_parallelism_splits_whole_heads(tmp_path: Path, capsys: pytest.Ca
                     "sweep: {grid: {parallelism.tensor: [2, 3]}}\n")
     code, out, _ = run(capsys, "validate", str(spec))
     assert code == 1 and "s.yaml:4:" in out and "tensor_parallel 3 does not divide" in out and "[CS603]" in out
+
+
+def test_impossible_pipelines_are_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    for args, flag, why in ((("--pp", "1024"), "--pp", "at most the layers (80)"),
+                            (("--tp", "8", "--pp", "4", "--interleave", "3"), "--interleave", "a divisor of the layers"),
+                            (("--interleave", "2"), "--interleave", "with PP > 1")):
+        code, out, err = run(capsys, "estimate", "--model", "llama2-70b", "--gpu", "h100", "--gpus", "1024", *args)
+        assert code == 2 and out == "" and err.startswith(f"costspec estimate: error: {flag}:") and why in err, err
+
+
+def test_lora_adapters_cost_compute() -> None:
+    """Adapters are 6 FLOPs per trainable parameter per token: the step grows with them, the MFU
+    stays below 1."""
+    small, large = (costspec.estimate(model="llama2-70b", mode="lora", lora_fraction=f, tokens="100M", gpu="h100",
+                                      gpus=64, tensor_parallel=8) for f in (0.01, 0.5))
+    assert small.compute_s is not None and large.compute_s is not None and large.compute_s > small.compute_s * 1.3
+    assert large.mfu is not None and large.mfu < 0.66

@@ -87,10 +87,10 @@ CODES: tuple[Code, ...] = (
     # What the inputs say together.
     _c("CS601", "missing-input", "An input the model needs is missing.",
        r"^(give (a model|hardware\.gpu|training\.tokens)|mode lora needs|wall_clock_days needs|epochs multiply"
-       r"|[\w.]+ needs hardware\.gpu)|needs architecture fields?"),
+       r"|[\w.]+ needs hardware\.gpu)|needs architecture fields?|auto needs hardware\.count"),
     _c("CS602", "duration", "More than one of mfu, gpu_hours and wall_clock_days.", r"^give one of hardware\.mfu"),
     _c("CS603", "conflicting-inputs", "Inputs that cannot be given together.",
-       r"(not both|sizes LoRA adapters|does not divide|stores LoRA's frozen base)"),
+       r"(not both|sizes LoRA adapters|does not divide|stores LoRA's frozen base|cannot be combined)"),
     # Planning.
     _c("CS701", "solve", "A solve with no target, no unique answer, or a target it cannot meet.",
        r"(nothing to solve|no unique answer|solving for|solved for|solve\.for|needs a price|a deadline needs"

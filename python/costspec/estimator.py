@@ -502,12 +502,14 @@ def no_step(e: Estimate) -> InputError:
     seq = float(e.architecture.get("seq_len") or 2048)
     if e.tensor_parallel is None:  # (layout auto: the search found none)
         return InputError("gpus", f"{e.gpus:g}", "a count with a layout (TP, PP, CP, EP, micro-batch, recompute, "
-                          f"ZeRO) that fits the memory and whose data-parallel ranks fit the global batch of "
-                          f"sequences of {seq:g}: fewer GPUs, a larger global batch, or a GPU with more memory")
+                          f"ZeRO) that fits the memory and whose data-parallel ranks do not outnumber the global "
+                          f"batch's sequences of {seq:g} tokens: another count, a larger --global-batch-tokens, or a "
+                          f"GPU with more memory")
     mp = e.tensor_parallel * e.pipeline_parallel * e.context_parallel
     return InputError("gpus", f"{e.gpus:g}", f"a count whose {e.data_parallel or 0:g} data-parallel ranks (GPUs / "
-                      f"TP·PP·CP = {mp:g}) × micro-batch {e.micro_batch:g} fit in the global batch of sequences of "
-                      f"{seq:g}: fewer GPUs, more model parallelism, or a larger global batch")
+                      f"TP·PP·CP = {mp:g}) × micro-batch {e.micro_batch:g} do not outnumber the global batch's "
+                      f"sequences of {seq:g} tokens: fewer GPUs, more model parallelism, or a larger "
+                      f"--global-batch-tokens")
 
 
 def watts_source(g: Gpu, basis: str) -> str | None:

@@ -37,7 +37,8 @@ FLAGS = {"fits", "sequence_parallel"}
 WHOLE = {"gpus", "min_gpus", "tensor_parallel", "pipeline_parallel", "context_parallel", "expert_parallel",
          "micro_batch", "data_parallel", "zero", "grad_accum", "interleave", "scale_up_domain"}
 # Columns whose NaN means "no value" (written as null).
-NULLABLE = {"energy_kwh", "co2e_kg", "watts", "min_gpus", "activations_gb", "model"}
+NULLABLE = {"energy_kwh", "co2e_kg", "watts", "min_gpus", "activations_gb", "model", "scale_up_domain",
+            "scale_up_gb_per_s", "scale_out_gbps"}  # (a GPU whose catalog entry lacks the figure)
 
 
 # Columns of the step-time model: a GPU and a GPU count give them (rust/model/step.rs).

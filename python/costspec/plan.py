@@ -52,8 +52,8 @@ GOODPUT_STALLS = ("gpus: expected a job that makes progress between interruption
                   "job runs between them (modelled goodput below 1e-12); give a goodput, checkpoint_gb_per_s or "
                   "gpu_mtbf_hours")
 GOODPUT_OVERFLOW = "goodput: a ratio that keeps the GPU-hours within the float range (±1.8e308)"
-GOODPUT_ABOVE_PEAK = ("goodput: expected a ratio that leaves the published duration a step MFU of at most 1; give a "
-                      "larger goodput, or 1 for none")
+GOODPUT_ABOVE_PEAK = ("{field}: expected a duration whose steps, after the time lost to interruptions (the modelled "
+                      "ETTR), run at an MFU of at most 1; give a goodput (1: none), or check the duration")
 # The global batch when neither given nor published: B = 0.2920·C^0.3271 tokens for a compute budget of
 # C FLOPs (Bi et al. 2024, DeepSeek LLM, §3.1).
 BATCH_RULE = (0.2920, 0.3271)
@@ -594,7 +594,8 @@ class _Compiler:
         else:  # a published total holds it: its step MFU is what it implies over the kept time
             out["gpu_hours"] = t["gpu_hours"]
             out["mfu"] = self.bin("div", t["mfu"], ratio)
-            self.check(self.bin("sub", self.const(1.0), out["mfu"]), 0.0, GOODPUT_ABOVE_PEAK)
+            field = "wall_clock_days" if kind == 2.0 else "gpu_hours"
+            self.check(self.bin("sub", self.const(1.0), out["mfu"]), 0.0, GOODPUT_ABOVE_PEAK.format(field=field))
             out["hfu"] = self.bin("div", t["hfu"], ratio)
         out["mfu_average"] = self.bin("mul", out["mfu"], ratio)
         out["checkpoint_interval_min"] = self.bin("div", self.bin("mul", shape["interval_over_mtbf"],

@@ -943,6 +943,15 @@ class _Checker:
                     self.err(path, f"{g.id} has no {prec} peak", "a precision with a dense peak on "
                              f"{g.id}: {', '.join(g.peak_tflops)}", prec)
         self.network_known(present, values_of, gpus, unknown)
+        if fields.get("parallelism.layout") == "auto":
+            if unknown is not None:
+                self.err(where_set.get("parallelism.layout", ("parallelism",)), "parallelism.layout auto cannot be "
+                         "combined with solve.for: a solve keeps one layout", "layout explicit (or no solve)", "auto",
+                         key=True)
+            elif not present("hardware.count"):
+                self.err(where_set.get("parallelism.layout", ("parallelism",)), "parallelism.layout auto needs "
+                         "hardware.count: the search lays a model out on a GPU count", "a GPU count, set or swept",
+                         None, key=True)
         if "parallelism.layout" in swept:
             self.err(swept["parallelism.layout"].path, "parallelism.layout cannot be swept: auto searches the "
                      "layouts of every point already", "parallelism.layout: auto (or explicit) outside the sweep",
@@ -987,6 +996,9 @@ class _Checker:
         for g in gpus:
             needed = [("scale_up_domain", "GPUs per scale-up domain"), ("scale_up_gb_per_s", "scale-up bandwidth")]
             domain = g.scale_up_domain.value if g.scale_up_domain is not None else None
+            given_domains = [float(v) for v, _ in values_of("hardware.scale_up_domain") if isinstance(v, (int, float))]
+            if present("hardware.scale_up_domain"):  # (the spec's domain, the smallest of a sweep's)
+                domain = min(given_domains) if given_domains else None
             if domain is None or not counts or max(counts) > domain:
                 needed.append(("scale_out_gbps", "scale-out bandwidth"))
             lacking = [(k, what) for k, what in needed if getattr(g, k) is None and not present(f"hardware.{k}")]

@@ -516,10 +516,16 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
                 zero: i[I::zero] as u8,
                 global_batch_tokens: i[I::global_batch_tokens],
             };
-            // A layout whose ranks do not divide the batch has no step: null columns (the rules
-            // layer says why when the inputs are fixed).
-            let Ok(st) = crate::model::step::step(&work, &layout, &net) else { return Ok(()) };
-            step_row(&st, o);
+            // A layout whose ranks outnumber the batch's sequences has no step: null columns (a
+            // sweep over GPU counts meets it; estimate says why). Any other input is an error.
+            match crate::model::step::step(&work, &layout, &net) {
+                Ok(st) => step_row(&st, o),
+                Err(crate::model::types::ModelError::OutOfRange { field, .. })
+                    if field == "global_batch_tokens" || (field == "scale_out_gbps" && net.scale_out.is_nan()) => {}
+                // (a GPU without a scale-out figure beyond its domain: no step; where the step times
+                // the run, the rules layer refuses it first)
+                Err(err) => return Err(err.to_string()),
+            }
         }
         Stage::Search => {
             use {SearchIn as I, SearchOut as O};
@@ -671,9 +677,12 @@ pub(crate) fn goodput_apply((ratio, interval_min, mtbf_s): (f64, f64, f64), kind
     let step_rate = matches!(kind as u8, 0 | 3);
     let (total, step_mfu) = if step_rate { (hours / r, mfu) } else { (hours, mfu / r) };
     if !step_rate && step_mfu > 1.0 {
+        let field = if kind as u8 == 2 { "wall_clock_days" } else { "gpu_hours" };
+        let given = if kind as u8 == 2 { hours / gpus / 24.0 } else { hours };
         return Err(format!(
-            "goodput: got {r:.4}, expected a ratio that leaves the published duration a step MFU of at most 1 (this \
-             implies {step_mfu:.3}); give a larger goodput, or 1 for none"
+            "{field}: got {given}, expected a duration whose steps, after the time lost to interruptions (ETTR \
+             {r:.4}), run at an MFU of at most 1 (this implies {step_mfu:.3}); give a goodput (1: none), or check \
+             the duration"
         ));
     }
     if !total.is_nan() && !total.is_finite() {

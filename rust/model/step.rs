@@ -137,6 +137,7 @@ pub struct Shape {
     pub weight_fwd: f64,
     pub attn_fwd: f64,
     pub logits_fwd: f64,
+    pub adapter_fwd: f64,
     /// Whether the shape is the rule's (no architecture given).
     pub rule: bool,
 }
@@ -158,8 +159,10 @@ impl Shape {
         // Without an MLP width (DeepSeek-V3's preset: dense and expert layers differ), a layer's
         // matmuls are the active parameters' share: 2·(N_active − 2·V·h)/L (the embedding and the
         // output projection out; the logits are counted apart), at least half of 2·N_active/L.
+        // The shape rule's layer is 12·h² = N/L: its matmuls are the active parameters' share.
         let weight_fwd = match arch.ffn_dim {
-            None if !rule => 2.0 * (work.active_params - 2.0 * vocab * h).max(0.5 * work.active_params) / l,
+            _ if rule => 2.0 * work.active_params / l,
+            None => 2.0 * (work.active_params - 2.0 * vocab * h).max(0.5 * work.active_params) / l,
             _ => 2.0 * h * (a * q + 2.0 * g * q) + 2.0 * a * q * h + 2.0 * mats * h * f * k
                 + if moe && arch.ffn_dim.is_some() { 2.0 * h * experts } else { 0.0 },
         };
@@ -175,6 +178,8 @@ impl Shape {
             weight_fwd,
             attn_fwd: 4.0 * s * a * q,
             logits_fwd: 2.0 * h * vocab,
+            // LoRA's adapters: 2 FLOPs per trainable parameter forward, spread over the layers.
+            adapter_fwd: if work.mode == Mode::Lora { 2.0 * work.trainable_params / l } else { 0.0 },
             rule,
         }
     }
@@ -199,7 +204,8 @@ impl Shape {
             Recompute::Full => (1.0, 1.0),
         };
         let layers = (self.layers / p).ceil();
-        let layer_flops = self.weight_fwd * (weight_passes + extra_weight) + self.attn_fwd * (3.0 + extra_attn);
+        let layer_flops = self.weight_fwd * (weight_passes + extra_weight) + self.attn_fwd * (3.0 + extra_attn)
+            + self.adapter_fwd * (3.0 + extra_weight);
         let stage_flops = n * (layers * layer_flops + 3.0 * self.logits_fwd) / t;
         let compute = stage_flops / (work.peak * gemm_efficiency(self.hidden, t));
         Some((compute, m, m + (p - 1.0) / v, d))
@@ -227,6 +233,16 @@ pub fn step_of(shape: &Shape, work: &Work, layout: &Layout, net: &Network) -> Re
     }
     let (l, h, a) = (shape.layers, shape.hidden, shape.heads);
     let (s, q, g) = (shape.seq_len, shape.head_dim, shape.kv_heads);
+    if !shape.rule && p > l {
+        return Err(out_of_range("pipeline_parallel", p, &format!("at most the layers ({l}): a stage holds a layer")));
+    }
+    if v > 1.0 && (p == 1.0 || ((l / p).ceil() / v).fract() != 0.0) {
+        return Err(out_of_range(
+            "interleave",
+            v,
+            &format!("1, or with PP > 1 a divisor of the layers per stage ({})", (l / p).ceil()),
+        ));
+    }
     let (experts, k) = (shape.experts, shape.experts_per_token);
     let moe = experts > 1.0;
     let rule = shape.rule;
