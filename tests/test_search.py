@@ -82,6 +82,9 @@ def test_no_layout_is_an_error_or_a_null_row(tmp_path: Path, capsys: pytest.Capt
     rows = pcsv.read_csv(tmp_path / "o.csv").to_pylist()
     assert rows[0]["step_time_s"] > 0 and rows[0]["fits"] is True
     assert rows[1]["step_time_s"] is None and rows[1]["fits"] is False and rows[1]["mfu"] is None
+    assert all(rows[1][c] is None for c in ("tensor_parallel", "pipeline_parallel", "data_parallel", "zero",
+                                            "micro_batch", "interleave"))
+    assert rows[1]["recompute"] in (None, "")  # (a null category: an empty CSV field)
     spec.write_text("costspec: 1\nmodel: {params: 1B}\ntraining: {tokens: 20B}\nhardware: {gpu: h100, count: 8}\n"
                     "sweep: {grid: {parallelism.layout: [explicit, auto]}}\n")
     code, out, _ = run(capsys, "validate", str(spec))

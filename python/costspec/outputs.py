@@ -57,6 +57,8 @@ def nullable(spec: Spec) -> set[str]:
     out = set(NULLABLE)
     if predicted(spec):
         out |= NULLABLE_WHEN_PREDICTED
+    if spec.fields.get("parallelism.layout") == "auto":  # (a point whose search finds no layout)
+        out |= {"recompute", "data_parallel"}
     if spec.fields.get("solve.for") is not None or "scaling.budget_usd" in given_names(spec):
         out |= NULLABLE_WHEN_SOLVING  # (no modelled goodput there: a null ettr unless one is given)
     return out

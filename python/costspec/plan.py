@@ -837,6 +837,9 @@ class _Compiler:
         if self.searched:  # the search's answer as the layout columns (null where there is none)
             cols.update({col: reg for col, reg in self.searched.items() if col in cols})
             cols["fits"] = self.bin("mul", cols["fits"], self.search_found)
+            if "data_parallel" in cols:  # (found / found: 1, or NaN where no layout is: a null count)
+                cols["data_parallel"] = self.bin("mul", cols["data_parallel"],
+                                                 self.bin("div", self.search_found, self.search_found))
         provider = self.field_reg("price.provider")
         if provider is not None:
             cols["provider"] = provider
@@ -910,7 +913,7 @@ def compile_spec(spec: Spec, *, point: bool = False) -> Plan:
         if col in CATEGORY_COLUMN.values():
             field_name = next(k for k, v in CATEGORY_COLUMN.items() if v == col)
             dictionary = c.dicts.get(field_name, CHOICES.get(field_name, ()))
-            return OutputColumn(col, "i32", reg, tuple(dictionary), unit=units.get(col, ""))
+            return OutputColumn(col, "i32", reg, tuple(dictionary), nullable=col in nullable, unit=units.get(col, ""))
         if col in OUTPUT_CHOICES:
             return OutputColumn(col, "i32", reg, OUTPUT_CHOICES[col], unit=units.get(col, ""))
         if col in outputs.FLAGS:

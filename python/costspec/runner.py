@@ -146,6 +146,10 @@ class _Buffers:
                     arr = pa.Array.from_buffers(pa.int64(), count, [pc.invert(missing).buffers()[1], data])
             elif c.kind == "i32":
                 idx = pa.Array.from_buffers(pa.int32(), count, [None, buf], offset=offset)
+                if c.nullable:  # -1: no value (a layout search that found none)
+                    missing = pc.less(idx, 0)
+                    if pc.any(missing).as_py():
+                        idx = pc.if_else(missing, pa.scalar(None, pa.int32()), idx)
                 arr = pa.DictionaryArray.from_arrays(idx, d)
             else:  # a flag, as a double: nonzero is true, NaN is null
                 data = buf.slice(offset * 8, count * 8)

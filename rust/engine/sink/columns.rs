@@ -45,10 +45,12 @@ impl Sink for Columns {
                 OutKind::I32 => {
                     let col = unsafe { std::slice::from_raw_parts_mut((ptr as *mut i32).add(self.row), n) };
                     match src {
-                        Source::Scalar(v) => col.fill(*v as i32),
+                        // (a category index; NaN, no value, as -1)
+                        Source::Scalar(v) => col.fill(if v.is_nan() { -1 } else { *v as i32 }),
                         Source::Vector(v) => {
                             for (d, &j) in col.iter_mut().zip(kept) {
-                                *d = v[j as usize] as i32;
+                                let x = v[j as usize];
+                                *d = if x.is_nan() { -1 } else { x as i32 };
                             }
                         }
                     }
