@@ -48,9 +48,10 @@ def _goodput_defaults() -> dict[str, float]:
 
 
 GOODPUT = _goodput_defaults()
-GOODPUT_STALLS = ("gpus: expected a job that makes progress between interruptions: a checkpoint takes longer than the "
-                  "job runs between them (modelled goodput below 1e-12); give a goodput, checkpoint_gb_per_s or "
-                  "gpu_mtbf_hours")
+GOODPUT_STALLS = ("gpus: expected a job that makes progress between interruptions: its checkpoint or restart takes "
+                  "longer than it runs between them (modelled goodput below 1e-12); give a goodput, or a faster "
+                  "checkpoint (checkpoint_gb_per_s), a shorter restart (restart_minutes) or a rarer interruption "
+                  "(gpu_mtbf_hours)")
 GOODPUT_OVERFLOW = "goodput: a ratio that keeps the GPU-hours within the float range (±1.8e308)"
 GOODPUT_ABOVE_PEAK = ("{field}: expected a duration whose steps, after the time lost to interruptions (the modelled "
                       "ETTR), run at an MFU of at most 1; give a goodput (1: none), or check the duration")

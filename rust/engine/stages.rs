@@ -656,8 +656,9 @@ pub(crate) fn goodput_ratio(v: &dyn Fn(GoodputIn) -> f64) -> Result<(f64, f64, f
     if !(r > 1e-12) {
         return Err(format!(
             "gpus: got {gpus}, expected a job that makes progress between interruptions: a checkpoint of {bytes:.3e} \
-             bytes takes {:.3e} s at {:.3e} GB/s, against {:.4} h between interruptions (modelled goodput {r:.3e}); \
-             give a goodput, checkpoint_gb_per_s or gpu_mtbf_hours",
+             bytes takes {:.3e} s at {:.3e} GB/s and a restart {restart} min, against {:.4} h between interruptions \
+             (modelled goodput {r:.3e}); give a goodput, or a faster checkpoint (checkpoint_gb_per_s), a shorter \
+             restart (restart_minutes) or a rarer interruption (gpu_mtbf_hours)",
             bytes / storage,
             storage / 1e9,
             m / 3600.0
