@@ -204,3 +204,11 @@ def test_lora_adapters_cost_compute() -> None:
                                       gpus=64, tensor_parallel=8) for f in (0.01, 0.5))
     assert small.compute_s is not None and large.compute_s is not None and large.compute_s > small.compute_s * 1.3
     assert large.mfu is not None and large.mfu < 0.66
+
+
+def test_the_batch_is_at_most_the_run() -> None:
+    """A 1M-token run with Llama 2's 4M-token batch is one step of its own tokens (whole sequences)."""
+    e = costspec.estimate(model="llama2-70b", tokens="1M", gpu="h100", gpus=64, tensor_parallel=8)
+    assert e.global_batch_tokens is not None and e.global_batch_tokens <= 1.1e6 and e.grad_accum is not None
+    assert e.step_time_s is not None and e.wall_clock_days is not None
+    assert e.wall_clock_days * 86400 == pytest.approx(e.step_time_s / e.ettr * 1e6 / e.global_batch_tokens, rel=1e-9)  # type: ignore[operator]

@@ -167,7 +167,8 @@ INPUTS: tuple[Field, ...] = (
     _f("training.global_batch_tokens", "number", "Tokens per optimizer step (the global batch), for the step-time "
        "model: DP × micro-batch × gradient accumulation × sequence length, rounded to the nearest whole number of "
        "micro-batches per data-parallel rank. Defaults to the preset's published batch, else DeepSeek LLM's fit "
-       "0.292·C^0.3271 tokens (Bi et al. 2024) for the run's compute C.", unit="tokens", domain=POSITIVE,
+       "0.292·C^0.3271 tokens (Bi et al. 2024) for the run's compute C; at most the training tokens.",
+       unit="tokens", domain=POSITIVE,
        flag="--global-batch-tokens", column="global_batch_tokens", examples=("4M", 4194304),
        help="Tokens per optimizer step, e.g. 4M (default: the preset's published batch, else a fit)."),
     _f("training.optimizer", "choice", "Optimizer, for the memory model.", choices=OPTIMIZERS, default="adam",

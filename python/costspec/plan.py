@@ -674,7 +674,8 @@ class _Compiler:
                                                                       self.const(BATCH_RULE[1])))
             preset = self.regs.get("preset:global_batch_tokens")
             batch = rule if preset is None else self.bin("coalesce", preset, rule)
-        return batch
+        # (never more than the run's tokens: a run shorter than one batch is one step of all of them)
+        return self.bin("min", batch, self.common["tokens"])
 
     # -- planning: compute-optimal allocation and solving ---------------------------------------------
     def allocate(self) -> None:
