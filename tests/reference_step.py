@@ -70,9 +70,10 @@ def step(r: Run, k: dict[str, float] | None = None) -> dict[str, float]:
     top = (a.get("experts_per_token") or 1) if E > 1 else 1
     t, p, c, e, b, v = r.tp, r.pp, r.cp, r.ep, r.micro_batch, r.interleave
     d = r.gpus / (t * p * c)
-    m = float(math.floor(r.global_batch_tokens / s / (d * b) + 0.5))  # whole micro-batches per rank, nearest
-    if m < 1 or d != int(d):
+    wanted = r.global_batch_tokens / s
+    if d * b > wanted * (1 + 1e-12) or d != int(d):
         raise ValueError("more data-parallel ranks × micro-batch than sequences")
+    m = max(1.0, float(math.floor(wanted / (d * b) + 0.5)))  # whole micro-batches per rank, nearest
     seqs = m * d * b
     tokens_mb = b * s / c
     width = 2 if r.fp32 else 1

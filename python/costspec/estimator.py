@@ -503,13 +503,12 @@ def no_step(e: Estimate) -> InputError:
     if e.tensor_parallel is None:  # (layout auto: the search found none)
         return InputError("gpus", f"{e.gpus:g}", "a count with a layout (TP, PP, CP, EP, micro-batch, recompute, "
                           f"ZeRO) that fits the memory and whose data-parallel ranks do not outnumber the global "
-                          f"batch's sequences of {seq:g} tokens: another count, a larger --global-batch-tokens, or a "
-                          f"GPU with more memory")
+                          f"batch's {seq:g}-token sequences: another count, a larger global batch, or a GPU with "
+                          f"more memory")
     mp = e.tensor_parallel * e.pipeline_parallel * e.context_parallel
     return InputError("gpus", f"{e.gpus:g}", f"a count whose {e.data_parallel or 0:g} data-parallel ranks (GPUs / "
                       f"TP·PP·CP = {mp:g}) × micro-batch {e.micro_batch:g} do not outnumber the global batch's "
-                      f"sequences of {seq:g} tokens: fewer GPUs, more model parallelism, or a larger "
-                      f"--global-batch-tokens")
+                      f"{seq:g}-token sequences: fewer GPUs, more model parallelism, or a larger global batch")
 
 
 def watts_source(g: Gpu, basis: str) -> str | None:

@@ -1,6 +1,7 @@
 //! The best layout of a point (issue 12, `--layout auto`): every valid (TP, PP, CP, EP,
 //! micro-batch, interleave, recompute, ZeRO stage) on the GPU count, kept if it fits the memory,
-//! the fastest step chosen (ties: the least communication time, then the smaller degrees).
+//! the fastest chosen: the least time per token (layouts round the batch to whole micro-batches
+//! per rank differently; ties: the least communication time, then the smaller degrees).
 //!
 //! A degree the user fixes is not searched. The candidates: TP over the powers of two up to the
 //! scale-up domain (and 64) that divide the heads and the KV heads (any, for the shape rule's
@@ -38,6 +39,12 @@ pub struct Found {
     pub memory_gb: f64,
     /// Candidate layouts considered (the search's size, pruned ones included).
     pub candidates: f64,
+}
+
+/// Seconds per token of a step: layouts differ in the batch they run (whole micro-batches per
+/// data-parallel rank), so the fastest is the one with the least time per token.
+fn per_token(st: &Step) -> f64 {
+    st.step_time_s / st.global_batch_tokens
 }
 
 fn powers_up_to(limit: f64) -> impl Iterator<Item = f64> {
@@ -89,7 +96,7 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
                         continue;
                     }
                     for &b in &mbs {
-                        if d * b > seqs * 1.5 {
+                        if d * b > seqs * (1.0 + 1e-12) {
                             continue; // (more ranks × micro-batch than the batch has sequences)
                         }
                         let vs: Vec<f64> = match fixed.interleave {
@@ -117,8 +124,9 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
                             for &r in &recomputes {
                                 // A lower bound: the pipeline's matmuls and bubble alone (the step's
                                 // other terms only add time).
-                                let Some((compute, _, slots, _)) = shape.compute(work, &layout, r) else { break };
-                                if best.as_ref().is_some_and(|(f, _)| slots * compute >= f.step.step_time_s) {
+                                let Some((compute, m, slots, d)) = shape.compute(work, &layout, r) else { break };
+                                let tokens = m * d * b * shape.seq_len;
+                                if best.as_ref().is_some_and(|(f, _)| slots * compute / tokens >= per_token(&f.step)) {
                                     continue;
                                 }
                                 let w = Work { recompute: r, ..work.clone() };
@@ -129,8 +137,8 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
                                     let better = match &best {
                                         None => true,
                                         Some((f, bc)) => {
-                                            st.step_time_s < f.step.step_time_s * (1.0 - 1e-12)
-                                                || (st.step_time_s <= f.step.step_time_s * (1.0 + 1e-12) && comm < *bc)
+                                            let (x, y) = (per_token(&st), per_token(&f.step));
+                                            x < y * (1.0 - 1e-12) || (x <= y * (1.0 + 1e-12) && comm < *bc)
                                         }
                                     };
                                     if !better {

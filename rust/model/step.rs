@@ -191,11 +191,12 @@ impl Shape {
         let (b, v) = (layout.micro_batch, layout.interleave);
         let d = layout.gpus / (t * p * c);
         // The batch in whole micro-batches per data-parallel rank: the nearest multiple of d·b
-        // sequences. Fewer sequences than d·b leave ranks idle: no such layout.
-        let m = (layout.global_batch_tokens / self.seq_len / (d * b)).round();
-        if !(m >= 1.0) || !(d >= 1.0 && d.fract() == 0.0) {
-            return None;
+        // sequences. Fewer sequences than d·b would leave ranks idle: no such layout.
+        let wanted = layout.global_batch_tokens / self.seq_len;
+        if !(d * b <= wanted * (1.0 + 1e-12)) || !(d >= 1.0 && d.fract() == 0.0) {
+            return None; // (more ranks × micro-batch than the batch has sequences)
         }
+        let m = (wanted / (d * b)).round().max(1.0);
         let n = b * self.seq_len / c; // tokens of a micro-batch on one context-parallel rank
         let weight_passes = if work.mode == Mode::Lora { 2.0 } else { 3.0 };
         let (extra_weight, extra_attn) = match recompute {
