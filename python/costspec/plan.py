@@ -609,47 +609,48 @@ class _Compiler:
              gpus: int) -> dict[str, int]:
         """The step-time model (rust/model/step.rs) for the point's layout: its outputs as columns,
         the predicted MFU as ``predicted_mfu``."""
-        common = self.common
-        batch = self.batch_reg(cols)  # the preset's published batch, else DeepSeek LLM's fit 0.292·C^0.3271
-        nan = self.const(math.nan)
         out = self.stage("step", layouts["step"], {
-            **{k: common[k] for k in ("params", "active_params", "gated_mlp", "mode", "recompute", *ARCH)},
-            "trainable_params": cols["trainable_params"], "attention": e("training.attention"),
-            "precision": e("training.precision"), "model_flops_per_token": cols["model_flops_per_token"],
-            "peak_tflops": self.peak(), "gpus": gpus, "tensor_parallel": e("parallelism.tensor"),
-            "pipeline_parallel": e("parallelism.pipeline"), "context_parallel": e("parallelism.context"),
-            "expert_parallel": e("parallelism.expert"), "sequence_parallel": e("parallelism.sequence"),
+            **self.model_and_network(e, cols, gpus), "recompute": self.common["recompute"],
+            "tensor_parallel": e("parallelism.tensor"), "pipeline_parallel": e("parallelism.pipeline"),
+            "context_parallel": e("parallelism.context"), "expert_parallel": e("parallelism.expert"),
             "micro_batch": e("training.micro_batch"), "interleave": e("parallelism.interleave"),
-            "zero": e("parallelism.zero"), "global_batch_tokens": batch,
-            "scale_up_domain": e("hardware.scale_up_domain"), "scale_up_gb_per_s": e("hardware.scale_up_gb_per_s"),
-            "scale_out_gbps": e("hardware.scale_out_gbps"), "hbm_tbps": self.regs.get("gpu:bandwidth_tbps", nan),
+            "zero": e("parallelism.zero"),
         })
         out["predicted_mfu"] = out.pop("mfu")
         return out
+
+    def model_and_network(self, e: Any, cols: dict[str, int], gpus: int) -> dict[str, int]:
+        """The inputs the step and the layout search share: the model, the GPU and its network, the
+        count and the global batch (the preset's published one, else DeepSeek LLM's fit)."""
+        common = self.common
+        nan = self.const(math.nan)
+        return {
+            **{k: common[k] for k in ("params", "active_params", "gated_mlp", "mode", *ARCH)},
+            "trainable_params": cols["trainable_params"], "attention": e("training.attention"),
+            "precision": e("training.precision"), "model_flops_per_token": cols["model_flops_per_token"],
+            "peak_tflops": self.peak(), "gpus": gpus, "global_batch_tokens": self.batch_reg(cols),
+            "scale_up_domain": e("hardware.scale_up_domain"), "scale_up_gb_per_s": e("hardware.scale_up_gb_per_s"),
+            "scale_out_gbps": e("hardware.scale_out_gbps"), "hbm_tbps": self.regs.get("gpu:bandwidth_tbps", nan),
+            "sequence_parallel": e("parallelism.sequence"),
+        }
 
     # The searched degrees: (field, search output, value when no layout is found, for the memory).
     SEARCHED = (("parallelism.tensor", "tensor_parallel", 1.0), ("parallelism.pipeline", "pipeline_parallel", 1.0),
                 ("parallelism.context", "context_parallel", 1.0), ("parallelism.expert", "expert_parallel", 1.0),
                 ("training.micro_batch", "micro_batch", 1.0), ("parallelism.interleave", "interleave", 1.0),
                 ("training.recompute", "recompute", 0.0), ("parallelism.zero", "zero", 3.0))
+    assert {name for name, _, _ in SEARCHED} == registry.SEARCHABLE  # (the flags the CLI leaves unset)
 
     def search(self, layouts: dict[str, tuple[list[str], list[str]]], e: Any, cols: dict[str, int],
                gpus: int) -> dict[str, int]:
         """``parallelism.layout: auto``: the fastest layout that fits (rust/model/search.rs). The
         degrees the spec sets are kept; the others become the search's answer for every later
         stage, and null columns (with ``fits`` false) where no layout is valid."""
-        common = self.common
         nan = self.const(math.nan)
         out = self.stage("search", layouts["search"], {
-            **{k: common[k] for k in ("params", "active_params", "gated_mlp", "mode", *ARCH)},
-            "trainable_params": cols["trainable_params"], "attention": e("training.attention"),
-            "logits": e("training.logits"), "base_weights": e("training.base_weights"),
-            "precision": e("training.precision"), "optimizer": e("training.optimizer"),
-            "model_flops_per_token": cols["model_flops_per_token"], "peak_tflops": self.peak(),
-            "gpu_memory_gb": self.regs.get("gpu:memory", nan), "gpus": gpus,
-            "global_batch_tokens": self.batch_reg(cols), "scale_up_domain": e("hardware.scale_up_domain"),
-            "scale_up_gb_per_s": e("hardware.scale_up_gb_per_s"), "scale_out_gbps": e("hardware.scale_out_gbps"),
-            "hbm_tbps": self.regs.get("gpu:bandwidth_tbps", nan), "sequence_parallel": e("parallelism.sequence"),
+            **self.model_and_network(e, cols, gpus), "logits": e("training.logits"),
+            "base_weights": e("training.base_weights"), "optimizer": e("training.optimizer"),
+            "gpu_memory_gb": self.regs.get("gpu:memory", nan),
             **{col: self._or(self.field_reg(name), nan) for name, col, _ in self.SEARCHED},
         })
         self.searched = {}

@@ -230,11 +230,8 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
                 return Err(format!("active_params: got {}, expected at most params ({})", p.active_params, p.params));
             }
             // The architecture fields, in Architecture::FIELDS order from `layers` on.
-            for (k, name) in Architecture::FIELDS.iter().enumerate() {
-                p.arch.set(name, opt(i[I::layers as usize + k]));
-            }
+            p.arch = architecture(&i[I::layers as usize..], i[I::gated_mlp]);
             crate::model::estimate::check_architecture(&p.arch).map_err(e)?;
-            p.arch.gated_mlp = i[I::gated_mlp] != 0.0 && !i[I::gated_mlp].is_nan();
             p.convention = pick(&CONVENTIONS, i[I::convention], "convention")?;
             p.mode = pick(&MODES, i[I::mode], "mode")?;
             p.recompute = pick(&RECOMPUTES, i[I::recompute], "recompute")?;
@@ -470,27 +467,16 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
                 *x = f64::NAN;
             }
             // Without a GPU count, or a network figure, there is no step (the columns stay null).
-            let net = crate::model::step::Network {
-                domain: i[I::scale_up_domain],
-                scale_up: i[I::scale_up_gb_per_s] * 1e9,
-                scale_out: i[I::scale_out_gbps] * 1e9 / 8.0,
-                hbm: i[I::hbm_tbps] * 1e12,
-            };
             let gpus = i[I::gpus];
-            if [gpus, net.domain, net.scale_up, net.hbm, i[I::global_batch_tokens], i[I::peak_tflops]]
-                .iter()
-                .any(|x| x.is_nan())
-            {
+            let Some(net) = network(i[I::scale_up_domain], i[I::scale_up_gb_per_s], i[I::scale_out_gbps], i[I::hbm_tbps],
+                                    [gpus, i[I::global_batch_tokens], i[I::peak_tflops]])
+            else {
                 return Ok(());
-            }
+            };
             let interleave = i[I::interleave];
             whole_at_least_one("interleave", interleave).map_err(e)?;
             positive("global_batch_tokens", i[I::global_batch_tokens]).map_err(e)?;
-            let mut arch = Architecture::default();
-            for (k, name) in Architecture::FIELDS.iter().enumerate() {
-                arch.set(name, opt(i[I::layers as usize + k]));
-            }
-            arch.gated_mlp = i[I::gated_mlp] != 0.0 && !i[I::gated_mlp].is_nan();
+            let arch = architecture(&i[I::layers as usize..], i[I::gated_mlp]);
             let params = i[I::params];
             let work = crate::model::step::Work {
                 params,
@@ -533,26 +519,15 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
                 *x = f64::NAN;
             }
             o[O::found] = 0.0;
-            let net = crate::model::step::Network {
-                domain: i[I::scale_up_domain],
-                scale_up: i[I::scale_up_gb_per_s] * 1e9,
-                scale_out: i[I::scale_out_gbps] * 1e9 / 8.0,
-                hbm: i[I::hbm_tbps] * 1e12,
-            };
             let gpus = i[I::gpus];
-            if [gpus, net.domain, net.scale_up, net.hbm, i[I::global_batch_tokens], i[I::peak_tflops]]
-                .iter()
-                .any(|x| x.is_nan())
-            {
+            let Some(net) = network(i[I::scale_up_domain], i[I::scale_up_gb_per_s], i[I::scale_out_gbps], i[I::hbm_tbps],
+                                    [gpus, i[I::global_batch_tokens], i[I::peak_tflops]])
+            else {
                 return Ok(());
-            }
+            };
             whole_at_least_one("gpus", gpus).map_err(e)?;
             positive("global_batch_tokens", i[I::global_batch_tokens]).map_err(e)?;
-            let mut arch = Architecture::default();
-            for (k, name) in Architecture::FIELDS.iter().enumerate() {
-                arch.set(name, opt(i[I::layers as usize + k]));
-            }
-            arch.gated_mlp = i[I::gated_mlp] != 0.0 && !i[I::gated_mlp].is_nan();
+            let arch = architecture(&i[I::layers as usize..], i[I::gated_mlp]);
             let params = i[I::params];
             let active = if i[I::active_params].is_nan() { params } else { i[I::active_params] };
             let mode = pick(&MODES, i[I::mode], "mode")?;
@@ -703,6 +678,33 @@ pub(crate) fn goodput_apply((ratio, interval_min, mtbf_s): (f64, f64, f64), kind
     // Expected interruptions: the job's wall clock over its MTBF.
     o[O::interruptions] = total / gpus * 3600.0 / mtbf_s;
     Ok(())
+}
+
+/// The architecture fields of a stage's input registers, in `Architecture::FIELDS` order from
+/// `fields[0]` (NaN: not given), and the gated-MLP flag.
+fn architecture(fields: &[f64], gated_mlp: f64) -> Architecture {
+    let mut arch = Architecture::default();
+    for (k, name) in Architecture::FIELDS.iter().enumerate() {
+        arch.set(name, opt(fields[k]));
+    }
+    arch.gated_mlp = gated_mlp != 0.0 && !gated_mlp.is_nan();
+    arch
+}
+
+/// The interconnect of the step's inputs (GB/s, Gb/s, TB/s), or None where the step has no value:
+/// no GPU count, no network figure (a missing scale-out figure is the step's to judge), no batch
+/// or no peak (`needed`).
+fn network(domain: f64, up_gb_per_s: f64, out_gbps: f64, hbm_tbps: f64, needed: [f64; 3])
+           -> Option<crate::model::step::Network> {
+    if [domain, up_gb_per_s, hbm_tbps].iter().chain(&needed).any(|x| x.is_nan()) {
+        return None;
+    }
+    Some(crate::model::step::Network {
+        domain,
+        scale_up: up_gb_per_s * 1e9,
+        scale_out: out_gbps * 1e9 / 8.0,
+        hbm: hbm_tbps * 1e12,
+    })
 }
 
 /// A step's outputs in the `StepOut` order (the first registers of `SearchOut` too).

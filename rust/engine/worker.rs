@@ -57,6 +57,19 @@ impl<'a> Worker<'a> {
         PointError { index, message }
     }
 
+    /// A stage's output columns, taken from their slots while it ran, back in them; then its
+    /// failure at block position j, if any, as the point's error.
+    fn put_back(&mut self, outs: Vec<Vec<f64>>, o: &[usize], failure: Option<(usize, String)>, index0: u64)
+                -> Result<(), PointError> {
+        for (col, &r) in outs.into_iter().zip(o) {
+            self.vectors[self.p.slot[r]] = col;
+        }
+        match failure {
+            Some((j, m)) => Err(self.err(index0 + j as u64, m)),
+            None => Ok(()),
+        }
+    }
+
     /// Run the ops of one outer level (0: constants, 1 + l: outer axis l) as scalars.
     fn outer_level(&mut self, lvl: usize, index: u64) -> Result<bool, PointError> {
         for &k in &self.p.outer_ops[lvl] {
@@ -604,12 +617,7 @@ impl<'a> Worker<'a> {
                         col[j] = res[q];
                     }
                 }
-                for (col, &r) in outs.into_iter().zip(o) {
-                    self.vectors[p.slot[r]] = col;
-                }
-                if let Some((j, m)) = failure {
-                    return Err(self.err(index0 + j as u64, m));
-                }
+                self.put_back(outs, o, failure, index0)?;
             }
             OpSpec::Model { stage: stage @ (Stage::Step | Stage::Search), i, o } if self.one_varies(i).is_some() => {
                 // The step (or the layout search) when one input varies within the block (the GPU
@@ -640,12 +648,7 @@ impl<'a> Worker<'a> {
                         col[j] = self.memo_vals[slot * MAX_STAGE_OUTPUTS + k];
                     }
                 }
-                for (col, &r) in outs.into_iter().zip(o) {
-                    self.vectors[p.slot[r]] = col;
-                }
-                if let Some((j, m)) = failure {
-                    return Err(self.err(index0 + j as u64, m));
-                }
+                self.put_back(outs, o, failure, index0)?;
             }
             OpSpec::Model { stage: Stage::MemGpu, i, o } => {
                 // Per-GPU memory varies with the GPU count, usually the innermost axis.
@@ -739,12 +742,7 @@ impl<'a> Worker<'a> {
                         col[j] = res[q];
                     }
                 }
-                for (col, &r) in outs.into_iter().zip(o) {
-                    self.vectors[p.slot[r]] = col;
-                }
-                if let Some((j, m)) = failure {
-                    return Err(self.err(index0 + j as u64, m));
-                }
+                self.put_back(outs, o, failure, index0)?;
             }
         }
         Ok(())
@@ -767,18 +765,22 @@ impl<'a> Worker<'a> {
     /// this block: the last one when they have not changed since its last evaluation.
     fn gen_for(&mut self, i: &[usize], varying: &[usize]) -> u32 {
         let id = i.as_ptr() as usize;
-        let fixed: Vec<u64> =
-            i.iter().enumerate().filter(|(q, _)| !varying.contains(q)).map(|(_, &r)| self.scalars[r].to_bits()).collect();
-        if let Some(k) = self.memo_last.iter().position(|(op, _, _)| *op == id) {
-            if self.memo_last[k].1 == fixed {
-                return self.memo_last[k].2;
+        let scalars = &self.scalars;
+        let fixed = || i.iter().enumerate().filter(|(q, _)| !varying.contains(q)).map(|(_, &r)| scalars[r].to_bits());
+        let k = match self.memo_last.iter().position(|(op, _, _)| *op == id) {
+            Some(k) if self.memo_last[k].1.iter().copied().eq(fixed()) => return self.memo_last[k].2,
+            Some(k) => k,
+            None => {
+                self.memo_last.push((id, Vec::new(), 0));
+                self.memo_last.len() - 1
             }
-            let gen = self.next_gen();
-            self.memo_last[k] = (id, fixed, gen);
-            return gen;
-        }
+        };
+        // (the fixed inputs changed, or the op is new: a new generation, the inputs kept in place)
+        let mut kept = std::mem::take(&mut self.memo_last[k].1);
+        kept.clear();
+        kept.extend(fixed());
         let gen = self.next_gen();
-        self.memo_last.push((id, fixed, gen));
+        self.memo_last[k] = (id, kept, gen);
         gen
     }
 
