@@ -128,3 +128,24 @@ def test_a_domain_given_is_the_one_checked(tmp_path: Path, capsys: pytest.Captur
                     "sweep: {grid: {hardware.count: [4, 8, 16, 64]}}\n")
     code, out, _ = run(capsys, "validate", str(spec))
     assert code == 1 and "scale-out bandwidth" in out and "[CS506]" in out
+
+
+def test_a_failed_search_sweep_leaves_the_previous_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A sweep that searches layouts writes parts of 4,096 points (both cores work): one that fails
+    in a later part leaves the previous output exactly as it was."""
+    out = tmp_path / "o.parquet"
+    base = ("costspec: 1\nmodel: {params: 7B}\ntraining: {tokens: 140B}\nhardware: {gpu: h100}\n"
+            "parallelism: {layout: auto}\nsweep: {grid: {hardware.count: {range: [8, 72008, 8]}}}\n"
+            "output: {columns: [gpus, step_time_s]}\n")
+    spec = tmp_path / "s.yaml"
+    spec.write_text(base)
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(out))
+    assert code == 0, err
+    parts = sorted(out.iterdir())
+    assert len([p for p in parts if p.suffix == ".parquet"]) == 2
+    before = {p.name: p.read_bytes() for p in parts}
+    spec.write_text(base.replace("output: {columns: [gpus, step_time_s]}",
+                                 "derive: {bad: '1 / (hardware.count - 70000)'}\noutput: {columns: [gpus, bad]}"))
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(out))
+    assert code != 0 and "division by zero" in err
+    assert {p.name: p.read_bytes() for p in sorted(out.iterdir())} == before
