@@ -79,3 +79,14 @@ def test_a_sweep_row_is_the_one_point_answer(tmp_path, capsys) -> None:  # type:
         e = costspec.estimate(params=r["params"], tokens="100B", gpu="h100", mfu=r["mfu"], gpus=r["gpus"])
         assert (r["ettr"], r["gpu_hours"], r["interruptions"]) == (e.ettr, e.gpu_hours, e.interruptions)
         assert r["step_time_s"] == e.step_time_s
+
+
+def test_the_readme_goodput_table_is_the_scripts_output() -> None:
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root / "benchmarks"))
+    import goodput_check
+
+    assert goodput_check.table() in (root / "README.md").read_text(encoding="utf-8")
