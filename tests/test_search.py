@@ -16,17 +16,24 @@ import costspec
 from clirun import run
 
 
-def brute_force(gpus: int, domain: int, **kw: Any) -> tuple[float, dict[str, Any]] | None:
-    """Every candidate of rust/model/search.rs evaluated one by one through costspec.estimate."""
+def brute_force(gpus: int, domain: int, allowed: dict[str, list[Any]] | None = None, tp_within_domain: bool = False,
+                **kw: Any) -> tuple[float, dict[str, Any]] | None:
+    """Every candidate of rust/model/search.rs evaluated one by one through costspec.estimate
+    (``allowed``: the values listed per degree instead of the defaults)."""
     arch = kw["architecture"]
     heads, kv, layers = arch["heads"], arch.get("kv_heads", arch["heads"]), arch["layers"]
-    tps = [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= min(domain, 64) and heads % t == 0 and (kv % t == 0 or t % kv == 0)]
-    pps = [p for p in (1, 2, 4, 8, 16, 32, 64, 128) if p <= layers]
+    allowed = allowed or {}
+    tps = [t for t in allowed.get("tensor_parallel", [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= min(domain, 64)])
+           if heads % t == 0 and (kv % t == 0 or t % kv == 0) and not (tp_within_domain and t > domain)]
+    pps = [p for p in allowed.get("pipeline_parallel", (1, 2, 4, 8, 16, 32, 64, 128)) if p <= layers]
     best: tuple[float, dict[str, Any]] | None = None
-    for t, p, b, r, z in itertools.product(tps, pps, (1, 2), ("none", "selective", "full"), (1, 3)):
+    for t, p, b, r, z in itertools.product(tps, pps, allowed.get("micro_batch", (1, 2)),
+                                           allowed.get("recompute", ("none", "selective", "full")),
+                                           allowed.get("zero", (1, 3))):
         if gpus % (t * p):
             continue
-        vs = [1] if p == 1 else [v for v in (1, 2, 4) if v == 1 or math.ceil(layers / p) % v == 0]
+        vs = [v for v in allowed.get("interleave", [1] if p == 1 else (1, 2, 4))
+              if v == 1 or p > 1 and math.ceil(layers / p) % v == 0]
         for v in vs:
             layout = dict(tensor_parallel=t, pipeline_parallel=p, micro_batch=b, recompute=r, zero=z, interleave=v)
             try:
@@ -64,6 +71,108 @@ def test_the_search_finds_the_fastest_fitting_layout(case: int, gpus: int) -> No
     again = costspec.estimate(gpus=gpus, **kw, tensor_parallel=e.tensor_parallel, pipeline_parallel=e.pipeline_parallel,
                               micro_batch=e.micro_batch, recompute=e.recompute, zero=e.zero, interleave=e.interleave)
     assert again.step_time_s == e.step_time_s and again.gpu_hours == e.gpu_hours
+
+
+def test_the_search_keeps_to_the_values_allowed() -> None:
+    """Lists of allowed values replace a degree's default candidates (TP 16 beyond the 8-GPU
+    domain included, over the scale-out network, unless TP is kept within the domain); the answer
+    is the fastest of exactly those candidates."""
+    kw = CASES[0]
+    allowed: dict[str, list[Any]] = {"tensor_parallel": [1, 2, 16], "pipeline_parallel": [1, 2], "micro_batch": [1, 4],
+                                     "recompute": ["full"], "zero": [2, 3], "interleave": [1, 2]}
+    for within in (False, True):
+        e = costspec.estimate(gpus=128, layout="auto", tp_within_domain=within, **allowed, **kw)
+        want = brute_force(128, 8, allowed, tp_within_domain=within, **kw)
+        assert want is not None and e.step_time_s is not None and e.global_batch_tokens is not None
+        assert e.step_time_s / e.global_batch_tokens == pytest.approx(want[0], rel=1e-12), (e, want)
+        assert e.tensor_parallel in allowed["tensor_parallel"] and e.pipeline_parallel in (1, 2)
+        assert e.micro_batch in (1, 4) and e.recompute == "full" and e.zero in (2, 3) and e.interleave in (1, 2)
+        # (TPs × micro-batches × ZeRO stages × (PP 1 at interleave 1, PP 2 at interleave 1 or 2))
+        assert e.layout_candidates == (2 if within else 3) * 2 * 2 * (1 + 2)
+    # (one allowed value is that value)
+    one = costspec.estimate(gpus=128, layout="auto", tensor_parallel=[2], **kw)
+    assert one.tensor_parallel == 2
+
+
+def test_allowed_values_need_layout_auto(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "estimate", "--model", "llama2-70b", "--gpu", "h100", "--gpus", "1024", "--tp", "4,8")
+    assert code == 2 and err.count("\n") == 1 and "--tp: a list of allowed values for --tp is for the layout search" \
+        in err and "--layout auto" in err
+    code, out, err = run(capsys, "estimate", "--model", "llama2-70b", "--gpu", "h100", "--gpus", "1024", "--layout",
+                         "auto", "--tp", "4,8", "--recompute", "none,full", "--zero", "1,fsdp", "--json")
+    assert code == 0, err
+    import json
+    d = json.loads(out)
+    assert d["tensor_parallel"] in (4, 8) and d["recompute"] in ("none", "full") and d["zero"] in (1, 3)
+    code, _, err = run(capsys, "estimate", "--model", "llama2-70b", "--gpu", "h100", "--gpus", "1024", "--layout",
+                       "auto", "--recompute", "none,most")
+    assert code == 2 and "'most' is not one of none, selective, full" in err
+    code, _, err = run(capsys, "estimate", "--model", "llama2-70b", "--gpu", "h100", "--gpus", "1024", "--layout",
+                       "auto", "--tp", "2,")
+    assert code == 2 and "empty value" in err
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {preset: llama2-70b}\nhardware: {gpu: h100, count: 1024}\n"
+                    "parallelism: {tensor: [1, 2, '=3'], pipeline: [2, 4]}\n"
+                    "training: {micro_batch: [], recompute: [none, most]}\n")
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 1
+    lines = out.splitlines()
+    assert any("s.yaml:4:30: parallelism.tensor[2]: an allowed value is a plain value" in x and "[CS604]" in x
+               for x in lines), out
+    assert any("s.yaml:5:25: training.micro_batch: too few items" in x for x in lines), out
+    assert any("s.yaml:5:47: training.recompute[1]: not an accepted value (expected one of none, selective, full"
+               in x for x in lines), out
+    spec.write_text("costspec: 1\nmodel: {preset: llama2-70b}\nhardware: {gpu: h100, count: 1024}\n"
+                    "parallelism: {pipeline: [2, 4]}\n")
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 1 and "s.yaml:4:25: parallelism.pipeline: a list of allowed values" in out and "[CS604]" in out
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
+    assert code == 2 and not (tmp_path / "o.csv").exists()
+
+
+def test_a_sweep_searches_the_values_allowed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {preset: llama2-70b}\nhardware: {gpu: h100}\n"
+                    "parallelism: {layout: auto, tensor: [4, 8], zero: [1]}\ntraining: {micro_batch: [1]}\n"
+                    "sweep: {grid: {hardware.count: [512, 1024, 2048]}}\n")
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
+    assert code == 0, err
+    rows = pcsv.read_csv(tmp_path / "o.csv").to_pylist()
+    assert len(rows) == 3 and all(r["tensor_parallel"] in (4, 8) and r["zero"] == 1 and r["micro_batch"] == 1
+                                  for r in rows)
+    for r in rows:
+        e = costspec.estimate(model="llama2-70b", gpu="h100", gpus=r["gpus"], layout="auto", tensor_parallel=[4, 8],
+                              zero=[1], micro_batch=[1])
+        assert r["step_time_s"] == pytest.approx(e.step_time_s, rel=1e-15)
+
+
+def test_tp_within_the_domain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """TP 16 on 8-GPU NVLink domains crosses the scale-out network (allowed by default); where
+    the user keeps TP within a domain, it is a located error (the search leaves it out)."""
+    base = dict(model="llama2-70b", gpu="h100", gpus=1024, pipeline_parallel=4)
+    across = costspec.estimate(tensor_parallel=16, **base)
+    inside = costspec.estimate(tensor_parallel=8, **base)
+    assert across.tp_comm_s is not None and inside.tp_comm_s is not None and across.tp_comm_s > inside.tp_comm_s
+    code, _, err = run(capsys, "estimate", "--model", "llama2-70b", "--gpu", "h100", "--gpus", "1024", "--tp", "16",
+                       "--tp-within-domain")
+    assert code == 2 and err.count("\n") == 1
+    assert "--tp: TP 16 is wider than the scale-up domain of H100-SXM (8 GPUs), which --tp-within-domain forbids" in err
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {preset: llama2-70b}\nhardware: {gpu: h100, count: 1024}\n"
+                    "parallelism: {tensor: 16, tp_within_domain: true}\n")
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 1 and "s.yaml:4:23: parallelism.tensor: TP 16 is wider" in out and "[CS603]" in out
+    # A domain given is the one checked; an expression is checked at its point by the engine.
+    spec.write_text("costspec: 1\nmodel: {preset: llama2-70b}\nhardware: {gpu: h100, count: 1024, scale_up_domain: 16}\n"
+                    "parallelism: {tensor: 16, tp_within_domain: true}\n")
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 0, out
+    spec.write_text("costspec: 1\nmodel: {preset: llama2-70b}\nhardware: {gpu: h100}\n"
+                    "parallelism: {tensor: '=hardware.count / 64', tp_within_domain: true}\n"
+                    "sweep: {grid: {hardware.count: [512, 1024]}}\n")
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
+    assert code != 0 and "tensor_parallel: got 16, expected at most the scale-up domain's 8 GPUs" in err
+    assert not (tmp_path / "o.csv").exists()
 
 
 def test_degrees_given_are_kept() -> None:

@@ -55,7 +55,7 @@ _SPEC_FIELD = re.compile(r"\b(?:model|training|hardware|price|energy|parallelism
 
 def _as_flags(msg: str) -> str:
     """The rules name spec fields: on the command line, the flags that set them."""
-    return _SPEC_FIELD.sub(lambda m: registry.FIELDS[m.group(0)].flag or m.group(0)
+    return _SPEC_FIELD.sub(lambda m: (registry.FIELDS[m.group(0)].flag or m.group(0)).split("/")[0]
                            if m.group(0) in registry.FIELDS else m.group(0), msg)
 
 
@@ -131,6 +131,27 @@ SET = click.option(
          "--set 'sweep.grid.hardware.mfu=[0.4, 0.5]'.")
 
 
+class _Allowed(click.ParamType[Any]):
+    """A searchable degree's flag: one value, or (with --layout auto) a comma-separated list of the
+    values the search may choose; choices checked here, numbers by the estimate's rules."""
+
+    name = "value"
+
+    def __init__(self, choices: tuple[str, ...] = ()) -> None:
+        self.choices = choices
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if isinstance(value, list):
+            return value
+        parts = [p.strip() for p in str(value).split(",")]
+        for p in parts:
+            if self.choices and p.lower() not in self.choices:
+                self.fail(f"{p!r} is not one of {', '.join(self.choices)}", param, ctx)
+            if not p:
+                self.fail(f"{value!r} has an empty value: a value, or values separated by commas", param, ctx)
+        return parts if len(parts) > 1 else parts[0]
+
+
 def _param(f: registry.Field) -> str:
     """The name click passes a field's flag under: its keyword (solve.cost_usd -> solve_cost_usd)."""
     return "solve_for" if f.path == "solve.for" else f.keyword.replace(".", "_")
@@ -153,6 +174,9 @@ def _field_options(command: Any) -> Any:
         if f.path == "solve.for":
             kw.update(type=CHOICE(list(registry.SOLVE_FOR)),
                       help="Solve for this unknown from the targets (each an upper bound).")
+        elif f.path in registry.SEARCHABLE:
+            kw.update(type=_Allowed(f.choices), metavar="|".join(f.choices) if f.choices else _metavar(f) + "[,N...]",
+                      help=kw["help"] + " With --layout auto, values separated by commas are the ones searched.")
         elif f.kind in ("choice", "flag"):
             kw.update(type=CHOICE(list(f.choices)))
         else:

@@ -90,7 +90,10 @@ CODES: tuple[Code, ...] = (
        r"|[\w.]+ needs hardware\.gpu)|needs architecture fields?|auto needs hardware\.count"),
     _c("CS602", "duration", "More than one of mfu, gpu_hours and wall_clock_days.", r"^give one of hardware\.mfu"),
     _c("CS603", "conflicting-inputs", "Inputs that cannot be given together.",
-       r"(not both|sizes LoRA adapters|does not divide|stores LoRA's frozen base|cannot be combined)"),
+       r"(not both|sizes LoRA adapters|does not divide|stores LoRA's frozen base|cannot be combined"
+       r"|wider than the scale-up domain)"),
+    _c("CS604", "search-space", "A list of allowed layout values the search cannot use: under an explicit layout, "
+       "or with an expression.", r"(is for the layout search|an allowed value is a plain value)"),
     # Planning.
     _c("CS701", "solve", "A solve with no target, no unique answer, or a target it cannot meet.",
        r"(nothing to solve|no unique answer|solving for|solved for|solve\.for|needs a price|a deadline needs"

@@ -14,7 +14,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 import functools
-from typing import Any, Callable, Literal, Mapping, ParamSpec
+from typing import Any, Callable, Literal, Mapping, ParamSpec, Sequence
 
 from costspec.catalog import Catalog, Gpu, ModelPreset
 from costspec.fields import PRECISIONS
@@ -154,6 +154,13 @@ def _choice(value: str, field: str, options: tuple[str, ...]) -> str:
     return v
 
 
+def _allowed(value: Any, field: str, one: Callable[[Any, str], Any]) -> Any:
+    """A searchable degree: one value, or a list of the values the layout search may choose."""
+    if isinstance(value, (list, tuple)):
+        return [one(v, f"{field}[{i}]") for i, v in enumerate(value)]
+    return None if value is None else one(value, field)
+
+
 def inputs(
     *,
     gpu: str | None = None,
@@ -172,7 +179,7 @@ def inputs(
     provider: str | None = None,
     precision: Precision | str = "bf16",
     convention: Convention | str = "6nd",
-    recompute: Recompute | str | None = None,
+    recompute: Recompute | str | Sequence[Recompute | str] | None = None,
     attention: Attention | str = "flash",
     logits: Logits | str = "full",
     mode: Mode | str = "pretrain",
@@ -189,14 +196,15 @@ def inputs(
     pue: Number = 1.0,
     grid_kg_co2e_per_kwh: Number | None = None,
     optimizer: Optimizer | str = "adam",
-    zero: int | str | None = None,
-    tensor_parallel: Number | None = None,
+    zero: int | str | Sequence[int | str] | None = None,
+    tensor_parallel: Number | Sequence[Number] | None = None,
     sequence_parallel: bool = True,
-    pipeline_parallel: Number | None = None,
-    context_parallel: Number | None = None,
-    expert_parallel: Number | None = None,
-    micro_batch: Number | None = None,
-    interleave: Number | None = None,
+    tp_within_domain: bool = False,
+    pipeline_parallel: Number | Sequence[Number] | None = None,
+    context_parallel: Number | Sequence[Number] | None = None,
+    expert_parallel: Number | Sequence[Number] | None = None,
+    micro_batch: Number | Sequence[Number] | None = None,
+    interleave: Number | Sequence[Number] | None = None,
     global_batch_tokens: Number | None = None,
     scale_up_domain: Number | None = None,
     scale_up_gb_per_s: Number | None = None,
@@ -303,7 +311,11 @@ def inputs(
     for k in (architecture or {}):
         if not isinstance(k, str):
             raise InputError("architecture", repr(k), "architecture field names (layers, d_model, ...)")
-    zero_stage = None if zero is None else 3.0 if str(zero).lower() == "fsdp" else parse_number(zero, "zero")
+    def stage(z: Any, field: str) -> Any:
+        x = 3.0 if str(z).lower() == "fsdp" else parse_number(z, field)
+        return str(int(x)) if x in (0.0, 1.0, 2.0, 3.0) else x
+
+    zero_stage = _allowed(zero, "zero", stage)
     if n > 0 and not math.isfinite(d / n):  # (params > 0 is the model's check)
         raise InputError("params", repr(n), "a parameter count that keeps tokens per parameter within the float "
                                             "range (±1.8e308)")
@@ -317,7 +329,7 @@ def inputs(
         "training.dataset_tokens": None if dataset_tokens is None else parse_number(dataset_tokens, "dataset_tokens"),
         "training.epochs": None if epochs is None else parse_number(epochs, "epochs"),
         "training.convention": _choice(convention, "convention", CONVENTIONS),
-        "training.recompute": None if recompute is None else _choice(recompute, "recompute", RECOMPUTES),
+        "training.recompute": _allowed(recompute, "recompute", lambda v, f: _choice(v, f, RECOMPUTES)),
         "training.attention": _choice(attention, "attention", ATTENTIONS),
         "training.logits": _choice(logits, "logits", LOGITS),
         "training.base_weights": None if base_weights is None else _choice(base_weights, "base_weights", BASE_WEIGHTS),
@@ -326,9 +338,9 @@ def inputs(
         "training.lora_fraction": _num(lora_fraction, "lora_fraction"),
         "training.precision": prec,
         "training.optimizer": _choice(optimizer, "optimizer", OPTIMIZERS),
-        "training.micro_batch": _num(micro_batch, "micro_batch"),
+        "training.micro_batch": _allowed(micro_batch, "micro_batch", parse_number),
         "training.global_batch_tokens": _num(global_batch_tokens, "global_batch_tokens"),
-        "parallelism.interleave": _num(interleave, "interleave"),
+        "parallelism.interleave": _allowed(interleave, "interleave", parse_number),
         "hardware.scale_up_domain": _num(scale_up_domain, "scale_up_domain"),
         "hardware.scale_up_gb_per_s": _num(scale_up_gb_per_s, "scale_up_gb_per_s"),
         "hardware.scale_out_gbps": _num(scale_out_gbps, "scale_out_gbps"),
@@ -348,13 +360,14 @@ def inputs(
         "price.provider": provider,
         "energy.pue": parse_number(pue, "pue"),
         "energy.grid_kg_co2e_per_kwh": _num(grid_kg_co2e_per_kwh, "grid_kg_co2e_per_kwh"),
-        "parallelism.zero": None if zero_stage is None else str(int(zero_stage)) if zero_stage in (0.0, 1.0, 2.0, 3.0)
-        else zero_stage,
-        "parallelism.tensor": _num(tensor_parallel, "tensor_parallel"),
-        "parallelism.pipeline": _num(pipeline_parallel, "pipeline_parallel"),
+        "parallelism.zero": zero_stage,
+        "parallelism.tensor": _allowed(tensor_parallel, "tensor_parallel", parse_number),
+        "parallelism.pipeline": _allowed(pipeline_parallel, "pipeline_parallel", parse_number),
         "parallelism.sequence": _flag(sequence_parallel, "sequence_parallel"),
-        "parallelism.context": _num(context_parallel, "context_parallel"),
-        "parallelism.expert": _num(expert_parallel, "expert_parallel"),
+        "parallelism.tp_within_domain": None if tp_within_domain is False else _flag(tp_within_domain,
+                                                                                     "tp_within_domain"),
+        "parallelism.context": _allowed(context_parallel, "context_parallel", parse_number),
+        "parallelism.expert": _allowed(expert_parallel, "expert_parallel", parse_number),
     }
     for k, v in (architecture or {}).items():
         given_fields[f"model.architecture.{k}"] = ("true" if v else "false") if k == "gated_mlp" else arch[k]

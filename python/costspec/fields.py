@@ -253,6 +253,12 @@ INPUTS: tuple[Field, ...] = (
        "dropouts and block inputs split by TP too. Default true; without it they stay whole on every TP rank.",
        choices=("true", "false"), default="true", kwarg="sequence_parallel", flag="--sp/--no-sp",
        column="sequence_parallel", help="Sequence parallelism under TP (default: on)."),
+    _f("parallelism.tp_within_domain", "flag", "Keep tensor parallelism within a scale-up domain (an NVLink node, an "
+       "xGMI board): a TP wider than the domain is an error, and the layout search leaves such TPs out, listed "
+       "or not. Default false: a TP wider than the domain runs its all-reduces over the scale-out network.",
+       choices=("true", "false"), default="false", kwarg="tp_within_domain",
+       flag="--tp-within-domain/--tp-across-domains",
+       help="Keep TP within a scale-up domain (default: a wider TP crosses the scale-out network)."),
     _f("parallelism.interleave", "number", "Virtual pipeline stages per GPU (Megatron's interleaved 1F1B): the "
        "bubble shrinks to (p−1)/(v·m) at v times the stage-boundary traffic. 1: plain 1F1B.", unit="stages",
        domain=WHOLE_AT_LEAST_ONE, default=1, flag="--interleave", column="interleave", examples=(2,),

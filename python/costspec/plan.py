@@ -204,7 +204,7 @@ class _Compiler:
             return [float(order.index(str(v).lower())) for v in values]
         if name == "parallelism.zero":
             return [3.0 if str(v).lower() == "fsdp" else float(v) for v in values]
-        if name in ("model.architecture.gated_mlp", "parallelism.sequence"):  # flags: 1 or 0
+        if FIELDS[name].kind == "flag" if name in FIELDS else False:  # flags: 1 or 0
             return [1.0 if str(v).lower() in ("true", "1") else 0.0 for v in values]
         if name in ("model.preset", "hardware.gpu", "price.provider"):
             resolved = [str(self.resolve_name(name, v)) for v in values]
@@ -425,11 +425,13 @@ class _Compiler:
                     r = ds if ep is None else self.bin("mul", ds, ep)
                 else:
                     r = self.regs.get("preset:tokens")
+            elif FIELDS[name].kind == "flag":  # (gated_mlp: from the preset above)
+                r = self.const(1.0 if registry.DEFAULTS.get(name) == "true" else 0.0)
             elif name in DEFAULTS:
                 r = self.const(float(CHOICES[name].index(DEFAULTS[name])))
             elif name == "hardware.watts":
                 r = self.catalog_watts_reg()
-            elif name in ("energy.pue", "parallelism.sequence"):  # (PUE 1; sequence parallelism on)
+            elif name == "energy.pue":
                 r = self.const(1.0)
             elif name == "parallelism.zero":
                 r = self.const(3.0)
@@ -493,10 +495,11 @@ class _Compiler:
         self.op(k="lut", t=len(self.tables) - 1, a=self.regs["hardware.gpu"], b=self.regs["training.precision"], o=o)
         return o
 
-    def stage(self, name: str, layout: tuple[list[str], list[str]], inputs: dict[str, int]) -> dict[str, int]:
+    def stage(self, name: str, layout: tuple[list[str], list[str]], inputs: dict[str, int],
+              **extra: Any) -> dict[str, int]:
         ins, outs = layout
         o = {k: self.new() for k in outs}
-        self.op(k="model", stage=name, i=[inputs[k] for k in ins], o=[o[k] for k in outs])
+        self.op(k="model", stage=name, i=[inputs[k] for k in ins], o=[o[k] for k in outs], **extra)
         return o
 
     def peak(self) -> int:
@@ -631,7 +634,7 @@ class _Compiler:
             "peak_tflops": self.peak(), "gpus": gpus, "global_batch_tokens": self.batch_reg(cols),
             "scale_up_domain": e("hardware.scale_up_domain"), "scale_up_gb_per_s": e("hardware.scale_up_gb_per_s"),
             "scale_out_gbps": e("hardware.scale_out_gbps"), "hbm_tbps": self.regs.get("gpu:bandwidth_tbps", nan),
-            "sequence_parallel": e("parallelism.sequence"),
+            "sequence_parallel": e("parallelism.sequence"), "tp_within_domain": e("parallelism.tp_within_domain"),
         }
 
     # The searched degrees: (field, search output, value when no layout is found, for the memory).
@@ -647,12 +650,13 @@ class _Compiler:
         degrees the spec sets are kept; the others become the search's answer for every later
         stage, and null columns (with ``fits`` false) where no layout is valid."""
         nan = self.const(math.nan)
+        space = {name.rsplit(".", 1)[1]: self.encode(name, list(vals)) for name, vals in self.spec.allowed.items()}
         out = self.stage("search", layouts["search"], {
             **self.model_and_network(e, cols, gpus), "logits": e("training.logits"),
             "base_weights": e("training.base_weights"), "optimizer": e("training.optimizer"),
             "gpu_memory_gb": self.regs.get("gpu:memory", nan),
             **{col: self._or(self.field_reg(name), nan) for name, col, _ in self.SEARCHED},
-        })
+        }, **({"space": space} if space else {}))
         self.searched = {}
         for name, col, fallback in self.SEARCHED:
             self.searched[col] = out[col]

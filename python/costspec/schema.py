@@ -136,6 +136,9 @@ def _convert(doc: Document, err: Any) -> list[SpecError]:
                     continue
                 if e.validator == "type":
                     n += 100
+                elif e.validator in ("anyOf", "enum") and isinstance(e.instance, list) and \
+                        not any(isinstance(x, list) for x in (e.validator_value if e.validator == "enum" else ())):
+                    n += 100  # (a list where scalar choices go: [none, most] is a list of choices)
                 elif e.validator == "required":
                     n += len([k for k in e.validator_value if k not in (e.instance or {})])
                 elif e.validator == "additionalProperties" and isinstance(e.instance, dict):
@@ -147,7 +150,8 @@ def _convert(doc: Document, err: Any) -> list[SpecError]:
         unique = len(scores) == 1 or scores[0][0] < scores[1][0]
         pool = branches[scores[0][1]] if scores and unique and scores[0][0] < 100 else err.context
         specific = [e for e in pool if e.validator != "type"]
-        best = best_match(specific or pool)
+        # (one error left is the one: best_match would descend into an item's own alternatives)
+        best = (specific or pool)[0] if len(specific or pool) == 1 else best_match(specific or pool)
         if best is not None and (best.validator != "type" or "x-expected" not in (err.schema or {})):
             return _convert(doc, best)
         if "x-expected" not in (err.schema or {}):

@@ -383,6 +383,18 @@ def field_schema(f: registry.Field) -> dict[str, Any]:
             out.pop(k, None)
         else:
             out[k] = v
+    if f.path in registry.SEARCHABLE:  # a list: the values the layout search may choose
+        one = {k: v for k, v in out.items() if k not in ("description", "examples", "default")}
+        expected = out.get("x-expected", "a number (7B, 2T, 1.5e12) or an expression starting with '='")
+        example = ", ".join(f.choices[:2]) if f.kind == "choice" else "1, 2, 4, 8"
+        out = {"description": description + " Under parallelism.layout auto, a list gives the values the "
+               f"search may choose (e.g. [{example}]).",
+               **{k: out[k] for k in ("examples", "default") if k in out},
+               # (a choice's branches stay at the top, so a scalar's error reads as before)
+               "anyOf": [*(one["anyOf"] if f.kind == "choice" else [one]),
+                         {"type": "array", "minItems": 1, "items": one}],
+               **({"$ref": one["$ref"]} if f.kind == "choice" and "$ref" in one else {}),
+               "x-expected": expected + ", or (with layout auto) a list of them"}
     return out
 
 

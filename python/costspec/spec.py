@@ -36,6 +36,7 @@ MAX_AXIS = 10**8  # values one axis may have (the engine holds each axis in memo
 SPACES = ("linspace", "geomspace", "logspace")  # generated axes {kind: [a, b], num: n}, ends included
 MAX_EXPONENT = 308.0  # a logspace exponent above it is beyond the float range (1e308 is near its top)
 SECTIONS = registry.SECTIONS
+SEARCHABLE = registry.SEARCHABLE  # (a list in their place: the values the layout search may choose)
 # Fields that are not cost-model inputs: they steer solving and scaling.
 PLANNING = registry.PLANNING
 DURATION = ("hardware.mfu", "hardware.gpu_hours", "hardware.wall_clock_days")
@@ -165,6 +166,9 @@ class Spec:
     keep: Keep | None
     document: Document = field(repr=False)
     inputs: tuple[Path, ...] = ()  # files the spec is read from: itself and its catalog includes
+    # The values the layout search may choose per degree (a list in the degree's place, under
+    # `parallelism.layout: auto`): field -> values, as a field's values read (numbers, choices).
+    allowed: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
     @property
     def points(self) -> int:
@@ -546,6 +550,7 @@ class _Checker:
 
         fields: dict[str, Value] = {}
         where_set: dict[str, tuple[Any, ...]] = {}
+        allowed: dict[str, tuple[Any, ...]] = {}
         for section in SECTIONS:
             body = data.get(section)
             if not isinstance(body, dict):
@@ -564,10 +569,21 @@ class _Checker:
                                  f"{schema.did_you_mean(key.split('.')[-1], arch_keys)}", "one of " + ", ".join(arch_keys),
                                  None, key=True)
                     continue
+                where_set[name] = path
+                if name in SEARCHABLE and isinstance(raw, list):  # the values the layout search may choose
+                    vals = [self.value(name, x, (*path, i), from_schema_ok=not self.keywords) for i, x in enumerate(raw)]
+                    if not raw:
+                        self.err(path, "an empty list of allowed values", "at least one value", "[]")
+                    elif any(isinstance(x, expr.Expr) for x in vals):
+                        i = next(i for i, x in enumerate(vals) if isinstance(x, expr.Expr))
+                        self.err((*path, i), "an allowed value is a plain value, not an expression",
+                                 FIELDS[name].accepted, schema.describe(raw[i]))
+                    elif all(x is not None for x in vals):
+                        allowed[name] = tuple(dict.fromkeys(vals))
+                    continue
                 v = self.value(name, raw, path, from_schema_ok=not self.keywords)
                 if v is not None:
                     fields[name] = v
-                where_set[name] = path
 
         sweep = self.sweep(data.get("sweep"))
         swept = {a.name: a for a in self.checked_axes}
@@ -614,6 +630,7 @@ class _Checker:
             if name in swept:
                 self.err(path, f"{name} is both set here and swept", "one of the two", None, key=True)
         self.semantics(fields, where_set, swept)
+        self.search_space(fields, allowed, where_set)
 
         plan_name = data.get("name")
         if isinstance(plan_name, str) and (not plan_name.strip() or plan_name in (".", "..")
@@ -650,6 +667,7 @@ class _Checker:
             keep=self.keep(out.get("keep"), everything),
             document=self.doc,
             inputs=tuple(self.inputs),
+            allowed=allowed,
         )
         if not self.errors:  # (what the outputs have needs a spec without other problems)
             self.output_checks(spec, raw_where)
@@ -943,6 +961,7 @@ class _Checker:
                     self.err(path, f"{g.id} has no {prec} peak", "a precision with a dense peak on "
                              f"{g.id}: {', '.join(g.peak_tflops)}", prec)
         self.network_known(present, values_of, gpus, unknown)
+        self.tp_within_domain(fields, values_of, gpus)
         if fields.get("parallelism.layout") == "auto":
             if unknown is not None:
                 self.err(where_set.get("parallelism.layout", ("parallelism",)), "parallelism.layout auto cannot be "
@@ -983,6 +1002,35 @@ class _Checker:
                              f"unknown provider {prov!r}", e.accepted, None)
                     break
 
+
+    def search_space(self, fields: Mapping[str, Value], allowed: Mapping[str, tuple[Any, ...]],
+                     where_set: Mapping[str, tuple[Any, ...]]) -> None:
+        """Lists of allowed values are the layout search's: they need `parallelism.layout: auto`."""
+        if fields.get("parallelism.layout") == "auto":
+            return
+        for name in allowed:
+            self.err(where_set[name], f"a list of allowed values for {name} is for the layout search",
+                     "one value (an explicit layout), or parallelism.layout auto to search the values listed",
+                     "a list", key=False)
+
+    def tp_within_domain(self, fields: Mapping[str, Value], values_of: Callable[[str], list[tuple[Value, tuple[Any, ...]]]],
+                         gpus: list[Any]) -> None:
+        """With `parallelism.tp_within_domain`, a TP the spec writes may not exceed the GPU's
+        scale-up domain (given, or the catalog's); the engine checks expressions at their points."""
+        flag = fields.get("parallelism.tp_within_domain")
+        if not (flag is True or str(flag).lower() == "true"):
+            return
+        given = [float(v) for v, _ in values_of("hardware.scale_up_domain") if isinstance(v, (int, float))]
+        for g in gpus:
+            domain = min(given) if given else g.scale_up_domain.value if g.scale_up_domain is not None else None
+            if domain is None:
+                continue  # (network_known names the missing figure where the step needs it)
+            for tp, path in values_of("parallelism.tensor"):
+                if isinstance(tp, (int, float)) and not isinstance(tp, bool) and tp > domain:
+                    self.err(path, f"TP {tp:g} is wider than the scale-up domain of {g.id} ({domain:g} GPUs), which "
+                             "parallelism.tp_within_domain forbids",
+                             f"a TP of at most {domain:g}, or TP across domains allowed", f"{tp:g}")
+                    return
 
     def network_known(self, present: Callable[[str], bool],
                       values_of: Callable[[str], list[tuple[Value, tuple[Any, ...]]]], gpus: list[Any],

@@ -144,8 +144,8 @@ pub enum OpSpec {
     Un { op: UnOp, a: usize, o: usize, #[serde(default)] msg: Option<usize> },
     /// o = table[t][a][b] (a and b hold row and column indices).
     Lut { t: usize, a: usize, b: usize, o: usize },
-    /// A cost-model stage.
-    Model { stage: Stage, i: Vec<usize>, o: Vec<usize> },
+    /// A cost-model stage; the layout search may carry the values it is allowed per degree.
+    Model { stage: Stage, i: Vec<usize>, o: Vec<usize>, #[serde(default)] space: Option<Box<SearchSpace>> },
     /// o = a, and an error at a point where a < lo (a value with no meaning below it, such as a
     /// compute-optimal split under one parameter): `messages[msg]` says why.
     Check { a: usize, o: usize, lo: f64, msg: usize },
@@ -165,6 +165,29 @@ impl OpSpec {
             OpSpec::Model { o, .. } => o.clone(),
         }
     }
+}
+
+/// The values the layout search may choose per degree (a spec's lists under `layout: auto`);
+/// recompute as category indices (`RECOMPUTES`), ZeRO as stages. A degree left out: its defaults.
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SearchSpace {
+    #[serde(default)]
+    pub tensor: Option<Vec<f64>>,
+    #[serde(default)]
+    pub pipeline: Option<Vec<f64>>,
+    #[serde(default)]
+    pub context: Option<Vec<f64>>,
+    #[serde(default)]
+    pub expert: Option<Vec<f64>>,
+    #[serde(default)]
+    pub micro_batch: Option<Vec<f64>>,
+    #[serde(default)]
+    pub interleave: Option<Vec<f64>>,
+    #[serde(default)]
+    pub recompute: Option<Vec<f64>>,
+    #[serde(default)]
+    pub zero: Option<Vec<f64>>,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,7 @@ pub(crate) fn reduce_wall_clock(spec: &mut PlanSpec) -> Result<(), String> {
     let mut recips: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
     for k in 0..spec.ops.len() {
         let (gh, g, w) = match &spec.ops[k] {
-            OpSpec::Model { stage: Stage::Wall, i, o } if i.len() == 2 && o.len() == 1 => {
+            OpSpec::Model { stage: Stage::Wall, i, o, .. } if i.len() == 2 && o.len() == 1 => {
                 (i[WallIn::gpu_hours as usize], i[WallIn::gpus as usize], o[WallOut::wall_clock_days as usize])
             }
             _ => continue,

@@ -81,10 +81,16 @@ impl Program {
                 }
                 l = l.max(level[r]);
             }
-            if let OpSpec::Model { stage, i, o } = op {
+            if let OpSpec::Model { stage, i, o, space } = op {
                 let (li, lo) = stage.layout();
                 if i.len() != li.len() || o.len() != lo.len() {
                     return Err(format!("op {k}: stage {stage:?} takes {} inputs and {} outputs", li.len(), lo.len()));
+                }
+                if space.is_some() && *stage != Stage::Search {
+                    return Err(format!("op {k}: only the layout search takes a search space"));
+                }
+                if let Some(sp) = space {
+                    super::stages::search_space(sp).map_err(|m| format!("op {k}: {m}"))?;
                 }
             }
             if let OpSpec::Lut { t, .. } = op {

@@ -84,7 +84,7 @@ layout!(StepIn {
     params, active_params, trainable_params, layers, d_model, heads, kv_heads, head_dim, ffn_dim, vocab, seq_len, experts,
     experts_per_token, gated_mlp, mode, recompute, attention, precision, model_flops_per_token, peak_tflops, gpus,
     tensor_parallel, pipeline_parallel, context_parallel, expert_parallel, sequence_parallel, micro_batch, interleave,
-    zero, global_batch_tokens, scale_up_domain, scale_up_gb_per_s, scale_out_gbps, hbm_tbps,
+    zero, global_batch_tokens, scale_up_domain, scale_up_gb_per_s, scale_out_gbps, hbm_tbps, tp_within_domain,
 });
 layout!(StepOut {
     step_time_s, tokens_per_s, mfu, grad_accum, global_batch_tokens, bubble_fraction, comm_exposed_fraction,
@@ -105,7 +105,7 @@ layout!(SearchIn {
     experts_per_token, gated_mlp, mode, attention, logits, base_weights, precision, optimizer, model_flops_per_token,
     peak_tflops, gpu_memory_gb, gpus, global_batch_tokens, scale_up_domain, scale_up_gb_per_s, scale_out_gbps, hbm_tbps,
     sequence_parallel, tensor_parallel, pipeline_parallel, context_parallel, expert_parallel, micro_batch, interleave,
-    recompute, zero,
+    recompute, zero, tp_within_domain,
 });
 layout!(SearchOut {
     step_time_s, tokens_per_s, mfu, grad_accum, global_batch_tokens, bubble_fraction, comm_exposed_fraction,
@@ -213,7 +213,47 @@ pub(crate) fn whole(x: f64) -> bool {
     x >= 1.0 && x < ROUND && (x + ROUND) - ROUND == x
 }
 
-pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), String> {
+/// The layout search's allowed values as the model takes them (categories decoded), or why not.
+pub(crate) fn search_space(sp: &SearchSpace) -> Result<crate::model::search::Space, String> {
+    let degrees = |name: &str, xs: &Option<Vec<f64>>| -> Result<Option<Vec<f64>>, String> {
+        if let Some(v) = xs {
+            if v.is_empty() || v.iter().any(|&x| !(whole(x) && x >= 1.0)) {
+                return Err(format!("search space {name}: expected whole numbers >= 1, got {v:?}"));
+            }
+        }
+        Ok(xs.clone())
+    };
+    Ok(crate::model::search::Space {
+        tensor: degrees("tensor", &sp.tensor)?,
+        pipeline: degrees("pipeline", &sp.pipeline)?,
+        context: degrees("context", &sp.context)?,
+        expert: degrees("expert", &sp.expert)?,
+        micro_batch: degrees("micro_batch", &sp.micro_batch)?,
+        interleave: degrees("interleave", &sp.interleave)?,
+        recompute: match &sp.recompute {
+            Some(v) => Some(v.iter().map(|&x| pick(&RECOMPUTES, x, "search space recompute")).collect::<Result<_, _>>()?),
+            None => None,
+        },
+        zero: match &sp.zero {
+            Some(v) if v.iter().all(|&z| [0.0, 1.0, 2.0, 3.0].contains(&z)) => Some(v.iter().map(|&z| z as u8).collect()),
+            Some(v) => return Err(format!("search space zero: expected stages 0 to 3, got {v:?}")),
+            None => None,
+        },
+        tp_within_domain: false,
+    })
+}
+
+/// A TP wider than the scale-up domain where the user forbids it: the error (None: allowed).
+fn tp_beyond_domain(tp: f64, domain: f64, forbidden: f64) -> Option<String> {
+    (forbidden != 0.0 && tp > domain).then(|| {
+        format!(
+            "tensor_parallel: got {tp}, expected at most the scale-up domain's {domain} GPUs (tensor parallelism \
+             is kept within a domain: tp_within_domain); give a TP of at most {domain}, or allow TP across domains"
+        )
+    })
+}
+
+pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o: &mut [f64]) -> Result<(), String> {
     let e = |err: crate::model::types::ModelError| err.to_string();
     match stage {
         Stage::Flops => {
@@ -475,6 +515,9 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
             };
             let interleave = i[I::interleave];
             whole_at_least_one("interleave", interleave).map_err(e)?;
+            if let Some(m) = tp_beyond_domain(i[I::tensor_parallel], net.domain, i[I::tp_within_domain]) {
+                return Err(m);
+            }
             positive("global_batch_tokens", i[I::global_batch_tokens]).map_err(e)?;
             let arch = architecture(&i[I::layers as usize..], i[I::gated_mlp]);
             let params = i[I::params];
@@ -573,9 +616,22 @@ pub(crate) fn stage_eval(stage: Stage, i: &[f64], o: &mut [f64]) -> Result<(), S
                 },
                 zero: opt(i[I::zero]).map(|z| z as u8),
             };
+            if let Some(t) = fixed.tensor {
+                if let Some(m) = tp_beyond_domain(t, net.domain, i[I::tp_within_domain]) {
+                    return Err(m);
+                }
+            }
+            let mut space = match space {
+                Some(sp) => search_space(sp)?,
+                None => crate::model::search::Space::default(),
+            };
+            space.tp_within_domain = i[I::tp_within_domain] != 0.0;
             let sp = i[I::sequence_parallel] != 0.0;
             let Some(f) = crate::model::search::search(&base, i[I::trainable_params], &work, &net, gpus,
-                                                       i[I::global_batch_tokens], &fixed, sp) else { return Ok(()) };
+                                                       i[I::global_batch_tokens], &fixed, &space, sp)
+            else {
+                return Ok(());
+            };
             step_row(&f.step, &mut o[..StepOut::NAMES.len()]);
             o[O::tensor_parallel] = f.layout.tensor;
             o[O::pipeline_parallel] = f.layout.pipeline;

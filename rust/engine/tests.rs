@@ -283,3 +283,26 @@ fn every_stage_fits_the_workers_scratch() {
         assert_eq!(SearchOut::NAMES[k], *name);
     }
 }
+
+#[test]
+fn a_search_space_is_checked_when_the_plan_loads() {
+    let op = |stage: &str, n_in: usize, n_out: usize, space: &str| {
+        let i: Vec<usize> = vec![0; n_in];
+        let o: Vec<usize> = (1..=n_out).collect();
+        format!(
+            r#"{{"registers": {}, "consts": [[0, 1.0]], "axes": [],
+                "ops": [{{"k": "model", "stage": "{stage}", "i": {i:?}, "o": {o:?}, "space": {space}}}],
+                "outputs": [{{"reg": 1, "kind": "f64"}}]}}"#,
+            n_out + 1
+        )
+    };
+    let (si, so) = (SearchIn::NAMES.len(), SearchOut::NAMES.len());
+    assert!(Program::from_json(&op("search", si, so, r#"{"tensor": [1, 2, 4], "recompute": [0, 2], "zero": [1, 3]}"#)).is_ok());
+    for bad in [r#"{"tensor": []}"#, r#"{"tensor": [0]}"#, r#"{"pipeline": [1.5]}"#, r#"{"recompute": [3]}"#,
+                r#"{"zero": [4]}"#, r#"{"tp": [1]}"#] {
+        let err = Program::from_json(&op("search", si, so, bad)).err().unwrap_or_default();
+        assert!(err.contains("op 0") || err.contains("unknown field"), "{bad}: {err}");
+    }
+    let err = Program::from_json(&op("step", StepIn::NAMES.len(), StepOut::NAMES.len(), r#"{"tensor": [1]}"#)).err();
+    assert!(err.unwrap_or_default().contains("only the layout search"));
+}

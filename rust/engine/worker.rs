@@ -113,12 +113,12 @@ impl<'a> Worker<'a> {
                 }
                 s[*o] = s[*a];
             }
-            OpSpec::Model { stage, i, o } => {
+            OpSpec::Model { stage, i, o, space } => {
                 let n_in = i.len();
                 for (q, &r) in i.iter().enumerate() {
                     self.ins[q] = s[r];
                 }
-                stage_eval(*stage, &self.ins[..n_in], &mut self.outs[..o.len()])?;
+                stage_eval(*stage, space.as_deref(), &self.ins[..n_in], &mut self.outs[..o.len()])?;
                 for (q, &r) in o.iter().enumerate() {
                     s[r] = self.outs[q];
                 }
@@ -460,7 +460,7 @@ impl<'a> Worker<'a> {
                 }
                 self.vectors[p.slot[*o]] = out;
             }
-            OpSpec::Model { stage: Stage::Wall, i, o } => {
+            OpSpec::Model { stage: Stage::Wall, i, o, .. } => {
                 // The innermost loop of most sweeps (GPU count): a checked division.
                 let (gh_reg, g_reg, out_reg) = (i[WallIn::gpu_hours as usize], i[WallIn::gpus as usize], o[WallOut::wall_clock_days as usize]);
                 let mut out = std::mem::take(&mut self.vectors[p.slot[out_reg]]);
@@ -511,7 +511,7 @@ impl<'a> Worker<'a> {
                     return Err(self.err(index0 + j as u64, format!("gpus: got {}, expected a whole number from 1 to 4.5e15", g.shown())));
                 }
             }
-            OpSpec::Model { stage: Stage::Money, i, o }
+            OpSpec::Model { stage: Stage::Money, i, o, .. }
                 if i.iter().enumerate().all(|(q, &r)| q == MoneyIn::gpu_hours as usize || p.slot[r] == usize::MAX) =>
             {
                 // Cost and energy per point when only the hours vary (the GPU count's goodput, say):
@@ -527,7 +527,7 @@ impl<'a> Worker<'a> {
                 if n > 0 {
                     // (the fixed inputs' checks, on one hour: a point without hours skips them)
                     ins[I::gpu_hours as usize] = 1.0;
-                    if let Err(m) = stage_eval(Stage::Money, &ins[..i.len()], &mut res[..o.len()]) {
+                    if let Err(m) = stage_eval(Stage::Money, None, &ins[..i.len()], &mut res[..o.len()]) {
                         let j = (0..n).find(|&j| !self.read(h_reg, j).is_nan());
                         if let Some(j) = j {
                             return Err(self.err(index0 + j as u64, m));
@@ -558,7 +558,7 @@ impl<'a> Worker<'a> {
                 if !finite {
                     for j in 0..n {
                         ins[I::gpu_hours as usize] = h_at(j);
-                        if let Err(m) = stage_eval(Stage::Money, &ins[..i.len()], &mut res[..o.len()]) {
+                        if let Err(m) = stage_eval(Stage::Money, None, &ins[..i.len()], &mut res[..o.len()]) {
                             failure = Some((j, m));
                             break;
                         }
@@ -571,7 +571,7 @@ impl<'a> Worker<'a> {
                     return Err(self.err(index0 + j as u64, m));
                 }
             }
-            OpSpec::Model { stage: Stage::Goodput, i, o } if self.goodput_fast(i) => {
+            OpSpec::Model { stage: Stage::Goodput, i, o, .. } if self.goodput_fast(i) => {
                 // The usual case: the model, the goodput inputs and the duration's kind are fixed
                 // within the block and the GPU count (with the hours) varies. The ratio depends on
                 // the count alone then: computed once per distinct count (a direct-mapped memo).
@@ -619,7 +619,7 @@ impl<'a> Worker<'a> {
                 }
                 self.put_back(outs, o, failure, index0)?;
             }
-            OpSpec::Model { stage: stage @ (Stage::Step | Stage::Search), i, o } if self.one_varies(i).is_some() => {
+            OpSpec::Model { stage: stage @ (Stage::Step | Stage::Search), i, o, space } if self.one_varies(i).is_some() => {
                 // The step (or the layout search) when one input varies within the block (the GPU
                 // count, usually, repeated across inner axes it does not depend on, such as the
                 // MFU): evaluated once per distinct value (a direct-mapped memo).
@@ -638,7 +638,7 @@ impl<'a> Worker<'a> {
                     if self.memo_keys[slot] != (x.to_bits(), gen) {
                         ins[q] = x;
                         let vals = &mut self.memo_vals[slot * MAX_STAGE_OUTPUTS..slot * MAX_STAGE_OUTPUTS + width];
-                        if let Err(m) = stage_eval(*stage, &ins[..i.len()], vals) {
+                        if let Err(m) = stage_eval(*stage, space.as_deref(), &ins[..i.len()], vals) {
                             failure = Some((j, m));
                             break;
                         }
@@ -650,7 +650,7 @@ impl<'a> Worker<'a> {
                 }
                 self.put_back(outs, o, failure, index0)?;
             }
-            OpSpec::Model { stage: Stage::MemGpu, i, o } => {
+            OpSpec::Model { stage: Stage::MemGpu, i, o, .. } => {
                 // Per-GPU memory varies with the GPU count, usually the innermost axis.
                 let mut outs: Vec<Vec<f64>> = o.iter().map(|&r| std::mem::take(&mut self.vectors[p.slot[r]])).collect();
                 let ops: Vec<Source<'_>> = i
@@ -716,7 +716,7 @@ impl<'a> Worker<'a> {
                     return Err(self.err(index0 + j as u64, m));
                 }
             }
-            OpSpec::Model { stage, i, o } => {
+            OpSpec::Model { stage, i, o, space } => {
                 let mut outs: Vec<Vec<f64>> = o.iter().map(|&r| std::mem::take(&mut self.vectors[p.slot[r]])).collect();
                 let mut ins = [0.0f64; MAX_STAGE_INPUTS];
                 let mut res = [0.0f64; MAX_STAGE_OUTPUTS];
@@ -734,7 +734,7 @@ impl<'a> Worker<'a> {
                     for &(q, slot) in &varying {
                         ins[q] = self.vectors[slot][j];
                     }
-                    if let Err(m) = stage_eval(*stage, &ins[..i.len()], &mut res[..o.len()]) {
+                    if let Err(m) = stage_eval(*stage, space.as_deref(), &ins[..i.len()], &mut res[..o.len()]) {
                         failure = Some((j, m));
                         break;
                     }
