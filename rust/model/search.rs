@@ -11,9 +11,14 @@
 //! tokens up); EP over powers of two dividing the routed experts (MoE only); micro-batches 1 and
 //! 2; interleave 1, 2, 4 where the stage's layers divide; recompute none, selective (with an
 //! architecture: its FLOPs need the attention's shape), full; ZeRO 1 and 3. With
-//! `tp_within_domain` no TP wider than the scale-up domain is a candidate, listed or not. The model's shape is derived once per point; a candidate whose pipeline
-//! matmuls and bubble alone take longer than the best step so far is skipped (the step's other
-//! terms only add time), and only a candidate faster than the best is checked against the memory.
+//! `tp_within_domain` no TP wider than the scale-up domain is a candidate, listed or not.
+//!
+//! The model's shape is derived once per point. The search is best-first branch and bound: each
+//! candidate's lower bound (its pipeline matmuls and bubble per token: the step's other terms only
+//! add time) is computed first; the candidates are then stepped in the order of their bounds
+//! until the next bound is no better than the best step found, and only a candidate faster than
+//! the best is checked against the memory. Ties (within 1e-12) go to the least communication, then
+//! to the first in the enumeration order (the smaller degrees), as an exhaustive search would.
 
 use crate::model::memory::memory;
 use crate::model::step::{step_of, Layout, Network, Shape, Step, Work};
@@ -115,7 +120,13 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
         (None, None) => vec![1, 3],
     };
 
-    let mut best: Option<(Found, f64)> = None; // (found, communication time)
+    // First the lower bound of every candidate (the pipeline's matmuls and bubble per token: the
+    // step's other terms only add time), then the candidates in the order of their bounds, until
+    // the bound of the next is no better than the best step found (best-first branch and bound).
+    let fixed_v = [fixed.interleave.unwrap_or(1.0)];
+    let mut cands: Vec<(Layout, Recompute)> = Vec::with_capacity(256);
+    // (bound, enumeration order) as one integer key: a positive float's bits order as the float
+    let mut keys: Vec<std::cmp::Reverse<u128>> = Vec::with_capacity(256);
     let mut candidates = 0.0;
     for &t in &tps {
         for &p in &pps {
@@ -134,15 +145,15 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
                             continue; // (more ranks × micro-batch than the batch has sequences)
                         }
                         let v_ok = |v: f64| v == 1.0 || p > 1.0 && ((l / p).ceil() / v).fract() == 0.0;
-                        let vs: Vec<f64> = match (fixed.interleave, &space.interleave) {
-                            (Some(v), _) => vec![v],
-                            (None, Some(vs)) => vs.iter().copied().filter(|&v| v_ok(v)).collect(),
-                            (None, None) if p > 1.0 => [1.0, 2.0, 4.0].into_iter().filter(|&v| v_ok(v)).collect(),
-                            (None, None) => vec![1.0],
+                        let vs: &[f64] = match (fixed.interleave, &space.interleave) {
+                            (Some(_), _) => &fixed_v,
+                            (None, Some(vs)) => vs,
+                            (None, None) if p > 1.0 => &[1.0, 2.0, 4.0],
+                            (None, None) => &[1.0],
                         };
-                        for &v in &vs {
+                        for &v in vs.iter().filter(|&&v| fixed.interleave.is_some() || v_ok(v)) {
                             candidates += (recomputes.len() * zeros.len()) as f64;
-                            let mut layout = Layout {
+                            let layout = Layout {
                                 gpus,
                                 tensor: t,
                                 pipeline: p,
@@ -155,45 +166,12 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
                                 global_batch_tokens,
                             };
                             for &r in &recomputes {
-                                // A lower bound: the pipeline's matmuls and bubble alone (the step's
-                                // other terms only add time).
                                 let Some((compute, m, slots, d)) = shape.compute(work, &layout, r) else { break };
                                 let tokens = m * d * b * shape.seq_len;
-                                if best.as_ref().is_some_and(|(f, _)| slots * compute / tokens >= per_token(&f.step)) {
-                                    continue;
-                                }
-                                let w = Work { recompute: r, ..work.clone() };
-                                for &z in &zeros {
-                                    layout.zero = z;
-                                    let Ok(st) = step_of(&shape, &w, &layout, net) else { continue };
-                                    let comm = st.tp_comm_s + st.ep_comm_s + st.cp_comm_s + st.pp_comm_s + st.dp_comm_s;
-                                    let better = match &best {
-                                        None => true,
-                                        Some((f, bc)) => {
-                                            let (x, y) = (per_token(&st), per_token(&f.step));
-                                            x < y * (1.0 - 1e-12) || (x <= y * (1.0 + 1e-12) && comm < *bc)
-                                        }
-                                    };
-                                    if !better {
-                                        continue;
-                                    }
-                                    // Only a layout that would win is checked against the memory.
-                                    let mut pt = base.clone();
-                                    pt.tensor_parallel = t;
-                                    pt.pipeline_parallel = p;
-                                    pt.context_parallel = c;
-                                    pt.expert_parallel = e;
-                                    pt.micro_batch = b;
-                                    pt.recompute = r;
-                                    pt.zero_stage = z;
-                                    pt.sequence_parallel = sequence_parallel;
-                                    pt.gpus = Some(gpus);
-                                    let m = memory(&pt, trainable);
-                                    if m.fits == Some(true) {
-                                        let found = Found { layout, recompute: r, step: st, memory_gb: m.total_gb, candidates: 0.0 };
-                                        best = Some((found, comm));
-                                    }
-                                }
+                                let bound = slots * compute / tokens;
+                                let bits = if bound >= 0.0 { bound.to_bits() } else { f64::INFINITY.to_bits() };
+                                keys.push(std::cmp::Reverse(((bits as u128) << 64) | cands.len() as u128));
+                                cands.push((layout, r));
                             }
                         }
                     }
@@ -201,5 +179,157 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
             }
         }
     }
-    best.map(|(f, _)| Found { candidates, ..f })
+    // The candidates by bound, then in enumeration order, taken from a heap: most are never taken.
+    let mut heap = std::collections::BinaryHeap::from(keys);
+    let mut best: Option<(Found, f64, u32)> = None; // (found, communication time, enumeration order)
+    while let Some(std::cmp::Reverse(key)) = heap.pop() {
+        let bound = f64::from_bits((key >> 64) as u64);
+        let order = key as u32;
+        let (mut layout, r) = cands[order as usize];
+        if best.as_ref().is_some_and(|(f, _, _)| bound >= per_token(&f.step)) {
+            break;
+        }
+        let w = Work { recompute: r, ..work.clone() };
+        for (zi, &z) in zeros.iter().enumerate() {
+            layout.zero = z;
+            let Ok(st) = step_of(&shape, &w, &layout, net) else { continue };
+            let comm = st.tp_comm_s + st.ep_comm_s + st.cp_comm_s + st.pp_comm_s + st.dp_comm_s;
+            let rank = order * zeros.len() as u32 + zi as u32;
+            // Faster; as fast (within 1e-12) with less communication; else as fast and as much
+            // communication, first in the enumeration order (TP, PP, CP, EP, micro-batch, interleave,
+            // recompute, ZeRO: the smaller degrees).
+            let better = match &best {
+                None => true,
+                Some((f, bc, br)) => {
+                    let (x, y) = (per_token(&st), per_token(&f.step));
+                    x < y * (1.0 - 1e-12) || (x <= y * (1.0 + 1e-12) && (comm < *bc || comm == *bc && rank < *br))
+                }
+            };
+            if !better {
+                continue;
+            }
+            // Only a layout that would win is checked against the memory.
+            let mut pt = base.clone();
+            pt.tensor_parallel = layout.tensor;
+            pt.pipeline_parallel = layout.pipeline;
+            pt.context_parallel = layout.context;
+            pt.expert_parallel = layout.expert;
+            pt.micro_batch = layout.micro_batch;
+            pt.recompute = r;
+            pt.zero_stage = z;
+            pt.sequence_parallel = sequence_parallel;
+            pt.gpus = Some(gpus);
+            let m = memory(&pt, trainable);
+            if m.fits == Some(true) {
+                let found = Found { layout, recompute: r, step: st, memory_gb: m.total_gb, candidates: 0.0 };
+                best = Some((found, comm, rank));
+            }
+        }
+    }
+    best.map(|(f, _, _)| Found { candidates, ..f })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::types::{Architecture, Attention, Precision};
+
+    /// Llama 2 70B on H100s: (the point's base, its work, its network).
+    fn llama70b() -> (Point, Work, Network) {
+        let arch = Architecture {
+            layers: Some(80.0), d_model: Some(8192.0), heads: Some(64.0), kv_heads: Some(8.0), head_dim: None,
+            ffn_dim: Some(28672.0), vocab: Some(32000.0), seq_len: Some(4096.0), experts: None,
+            experts_per_token: None, gated_mlp: true,
+        };
+        let params = 68.976648192e9;
+        let mut base = Point::default();
+        base.params = params;
+        base.active_params = params;
+        base.arch = arch.clone();
+        base.gpu_memory_gb = Some(80.0);
+        let work = Work {
+            params, active_params: params, arch, mode: Mode::Pretrain, trainable_params: params,
+            recompute: Recompute::None, attention: Attention::Flash, precision: Precision::Bf16,
+            model_flops_per_token: 6.0 * params, peak: 989.4e12,
+        };
+        let net = Network { domain: 8.0, scale_up: 450e9, scale_out: 50e9, hbm: 3.35e12 };
+        (base, work, net)
+    }
+
+    /// The best-first search's answer is the exhaustive one: every candidate stepped and checked
+    /// against the memory, the least time per token kept.
+    #[test]
+    fn best_first_is_exhaustive() {
+        let (base, work, net) = llama70b();
+        let shape = Shape::new(&work);
+        for gpus in [64.0, 256.0, 512.0, 1024.0, 1536.0, 4096.0, 8192.0, 16384.0] {
+            let found = search(&base, work.params, &work, &net, gpus, 4194304.0, &Fixed::default(), &Space::default(), true);
+            let mut best = f64::INFINITY;
+            for t in [1.0, 2.0, 4.0, 8.0] {
+                for p in [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0] {
+                    for b in [1.0, 2.0] {
+                        for v in [1.0, 2.0, 4.0] {
+                            for r in [Recompute::None, Recompute::Selective, Recompute::Full] {
+                                for z in [1u8, 3] {
+                                    let layout = Layout { gpus, tensor: t, pipeline: p, context: 1.0, expert: 1.0,
+                                                          sequence_parallel: true, micro_batch: b, interleave: v, zero: z,
+                                                          global_batch_tokens: 4194304.0 };
+                                    let w = Work { recompute: r, ..work.clone() };
+                                    let Ok(st) = step_of(&shape, &w, &layout, &net) else { continue };
+                                    let mut pt = base.clone();
+                                    (pt.tensor_parallel, pt.pipeline_parallel, pt.micro_batch) = (t, p, b);
+                                    (pt.recompute, pt.zero_stage, pt.gpus) = (r, z, Some(gpus));
+                                    if memory(&pt, work.params).fits == Some(true) {
+                                        best = best.min(per_token(&st));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            match found {
+                Some(f) => assert!((per_token(&f.step) / best - 1.0).abs() < 1e-12, "{gpus}: {:?} vs {best}", f.step),
+                None => assert!(best.is_infinite(), "{gpus}"),
+            }
+        }
+    }
+
+    /// Time per call of the search's parts (`cargo test --profile ci -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn search_parts_timing() {
+        let (base, work, net) = llama70b();
+        let shape = Shape::new(&work);
+        let layout = Layout { gpus: 1024.0, tensor: 4.0, pipeline: 4.0, context: 1.0, expert: 1.0, sequence_parallel: true,
+                              micro_batch: 1.0, interleave: 1.0, zero: 1, global_batch_tokens: 4194304.0 };
+        let n = 200_000;
+        let time = |what: &str, f: &mut dyn FnMut() -> f64| {
+            let t0 = std::time::Instant::now();
+            let mut acc = 0.0;
+            for _ in 0..n {
+                acc += f();
+            }
+            println!("{what}: {:.1} ns ({acc:.3e})", t0.elapsed().as_nanos() as f64 / n as f64);
+        };
+        time("Shape::new", &mut || std::hint::black_box(Shape::new(std::hint::black_box(&work))).hidden);
+        time("shape.compute", &mut || shape.compute(&work, std::hint::black_box(&layout), Recompute::None).unwrap().0);
+        time("step_of", &mut || step_of(&shape, &work, std::hint::black_box(&layout), &net).unwrap().step_time_s);
+        let mut pt = base.clone();
+        pt.tensor_parallel = 4.0;
+        pt.pipeline_parallel = 4.0;
+        pt.gpus = Some(1024.0);
+        time("memory", &mut || memory(std::hint::black_box(&pt), work.params).total_gb);
+        let n_search = 20000;
+        let t0 = std::time::Instant::now();
+        let mut cands = 0.0;
+        for g in 0..n_search {
+            let gpus = 256.0 * (1.0 + (g % 64) as f64);
+            let f = search(&base, work.params, &work, &net, gpus, 4194304.0, &Fixed::default(), &Space::default(), true);
+            cands += f.map(|f| f.candidates).unwrap_or(0.0);
+        }
+        let s = t0.elapsed().as_secs_f64();
+        println!("search: {:.2} us per point, {:.0} candidates per point, {:.3e} candidates/s", s / n_search as f64 * 1e6,
+                 cands / n_search as f64, cands / s);
+    }
 }
