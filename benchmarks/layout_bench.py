@@ -28,9 +28,10 @@ from costspec import plan as pl  # noqa: E402
 from costspec import runner  # noqa: E402
 
 
-# The 1.1M-point sweep with search: specs/scaling.yaml with GPU counts every 23 (713 counts):
-# 5 GPUs x 40 sizes x 8 token ratios x 713 counts = 1,140,800 points, each searching its layouts.
-FINE = "sweep.grid.hardware.count={range: [256, 16655, 23]}"
+# The 1.1M-point sweep with search: specs/scaling.yaml with 88 token ratios instead of 8:
+# 5 GPUs x 40 sizes x 88 ratios x 64 counts = 1,126,400 points, each searching its own layouts (the
+# tokens differ, so no point reuses another's search).
+FINE = "sweep.grid.ratio={linspace: [10, 30], num: 88}"
 
 
 def engine(threads: int, sets: tuple[str, ...] = ()) -> tuple[int, float, float]:
@@ -88,7 +89,7 @@ def main() -> None:
     print(f"engine: {points:,} points of specs/scaling.yaml in {seconds:.2f} s: {points / seconds:,.0f} points/s, "
           f"{candidates / seconds:,.3g} candidate layouts/s ({candidates / points:.0f} per point)")
     fine_points, fine_candidates, fine_seconds = engine(args.threads, (FINE,))
-    print(f"engine: {fine_points:,} points of specs/scaling.yaml with counts every 23 GPUs in {fine_seconds:.2f} s: "
+    print(f"engine: {fine_points:,} points of specs/scaling.yaml with 88 token ratios in {fine_seconds:.2f} s: "
           f"{fine_points / fine_seconds:,.0f} points/s, {fine_candidates / fine_seconds:,.3g} candidate layouts/s "
           f"({fine_candidates / fine_points:.0f} per point)")
     counts = list(range(512, 8449, 256))

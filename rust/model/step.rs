@@ -122,6 +122,16 @@ pub fn group_bandwidth(n: f64, stride: f64, net: &Network) -> f64 {
     }
 }
 
+/// The factors of a layout's time per token that depend on its TP alone, per token of a
+/// context-parallel rank and layer: the matmul seconds per FLOP, the element-wise (and eager
+/// scores') seconds, and one TP all-reduce's seconds (see `Shape::floor`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TpTerms {
+    pub matmul: f64,
+    pub elementwise: f64,
+    pub all_reduce: f64,
+}
+
 /// What the step needs of the model, once per point (the layout search reuses it for every
 /// candidate): the shape, and the forward FLOPs per token of one layer and of the logits.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -184,6 +194,46 @@ impl Shape {
         }
     }
 
+    /// The FLOPs of one layer per token, forward and backward (and the recomputed forward).
+    pub fn layer_flops(&self, work: &Work, recompute: Recompute) -> f64 {
+        let weight_passes = if work.mode == Mode::Lora { 2.0 } else { 3.0 };
+        let (extra_weight, extra_attn) = match recompute {
+            Recompute::None => (0.0, 0.0),
+            Recompute::Selective => (0.0, 1.0),
+            Recompute::Full => (1.0, 1.0),
+        };
+        self.weight_fwd * (weight_passes + extra_weight) + self.attn_fwd * (3.0 + extra_attn)
+            + self.adapter_fwd * (3.0 + extra_weight)
+    }
+
+    /// The factors of a layout's time per token that depend on its TP alone (`Shape::floor`).
+    pub fn tp_terms(&self, work: &Work, t: f64, sequence_parallel: bool, net: &Network) -> TpTerms {
+        let width = if matches!(work.precision, Precision::Fp32 | Precision::Tf32) { 2.0 } else { 1.0 };
+        let split = if sequence_parallel { t } else { 1.0 };
+        let scores = match work.attention {
+            Attention::Eager => SCORE_BYTES * (self.heads / t) * self.seq_len,
+            Attention::Flash => 0.0,
+        };
+        TpTerms {
+            matmul: 1.0 / (t * work.peak * gemm_efficiency(self.hidden, t)),
+            elementwise: width * (ELEMENTWISE_BYTES * self.hidden / split + scores) / net.hbm,
+            all_reduce: all_reduce(2.0 * width * self.hidden, t, group_bandwidth(t, 1.0, net)),
+        }
+    }
+
+    /// A lower bound of a layout's step time per token, from the terms `step_of` adds per
+    /// micro-batch slot that need no more than the TP (`tp`), the layers per stage, the slots
+    /// (m + (p−1)/v) and 1/(m·d·c): the matmuls, the element-wise work and the TP all-reduces of
+    /// the busiest stage. The step's other terms (EP, CP, PP traffic, exposed DP, the optimizer)
+    /// only add time. Per token the micro-batch's size cancels:
+    /// slots/(m·d·c) · ((layers·F + 3·logits) / (t·peak·eff) + layers·(elementwise + collectives·all-reduce)).
+    #[allow(clippy::too_many_arguments)]
+    pub fn floor(&self, tp: &TpTerms, layer_flops: f64, collectives: f64, layers: f64, slots: f64,
+                 inv_mdc: f64) -> f64 {
+        slots * inv_mdc * ((layers * layer_flops + 3.0 * self.logits_fwd) * tp.matmul
+            + layers * (tp.elementwise + collectives * tp.all_reduce))
+    }
+
     /// The matmul time of one micro-batch on the busiest (last) stage, and the micro-batch slots
     /// of a step — or None when the layout's ranks outnumber the batch's sequences.
     pub fn compute(&self, work: &Work, layout: &Layout, recompute: Recompute) -> Option<(f64, f64, f64, f64)> {
@@ -198,16 +248,8 @@ impl Shape {
         }
         let m = (wanted / (d * b)).round().max(1.0);
         let n = b * self.seq_len / c; // tokens of a micro-batch on one context-parallel rank
-        let weight_passes = if work.mode == Mode::Lora { 2.0 } else { 3.0 };
-        let (extra_weight, extra_attn) = match recompute {
-            Recompute::None => (0.0, 0.0),
-            Recompute::Selective => (0.0, 1.0),
-            Recompute::Full => (1.0, 1.0),
-        };
         let layers = (self.layers / p).ceil();
-        let layer_flops = self.weight_fwd * (weight_passes + extra_weight) + self.attn_fwd * (3.0 + extra_attn)
-            + self.adapter_fwd * (3.0 + extra_weight);
-        let stage_flops = n * (layers * layer_flops + 3.0 * self.logits_fwd) / t;
+        let stage_flops = n * (layers * self.layer_flops(work, recompute) + 3.0 * self.logits_fwd) / t;
         let compute = stage_flops / (work.peak * gemm_efficiency(self.hidden, t));
         Some((compute, m, m + (p - 1.0) / v, d))
     }
