@@ -650,7 +650,9 @@ class _Compiler:
         degrees the spec sets are kept; the others become the search's answer for every later
         stage, and null columns (with ``fits`` false) where no layout is valid."""
         nan = self.const(math.nan)
-        space = {name.rsplit(".", 1)[1]: self.encode(name, list(vals)) for name, vals in self.spec.allowed.items()}
+        # (encoded, then distinct: "3" and "fsdp" are one ZeRO stage)
+        space = {name.rsplit(".", 1)[1]: list(dict.fromkeys(self.encode(name, list(vals))))
+                 for name, vals in self.spec.allowed.items()}
         out = self.stage("search", layouts["search"], {
             **self.model_and_network(e, cols, gpus), "logits": e("training.logits"),
             "base_weights": e("training.base_weights"), "optimizer": e("training.optimizer"),

@@ -392,7 +392,7 @@ def field_schema(f: registry.Field) -> dict[str, Any]:
                **{k: out[k] for k in ("examples", "default") if k in out},
                # (a choice's branches stay at the top, so a scalar's error reads as before)
                "anyOf": [*(one["anyOf"] if f.kind == "choice" else [one]),
-                         {"type": "array", "minItems": 1, "items": one}],
+                         {"type": "array", "minItems": 1, "maxItems": 256, "items": one}],
                **({"$ref": one["$ref"]} if f.kind == "choice" and "$ref" in one else {}),
                "x-expected": expected + ", or (with layout auto) a list of them"}
     return out

@@ -217,8 +217,8 @@ pub(crate) fn whole(x: f64) -> bool {
 pub(crate) fn search_space(sp: &SearchSpace) -> Result<crate::model::search::Space, String> {
     let degrees = |name: &str, xs: &Option<Vec<f64>>| -> Result<Option<Vec<f64>>, String> {
         if let Some(v) = xs {
-            if v.is_empty() || v.iter().any(|&x| !(whole(x) && x >= 1.0)) {
-                return Err(format!("search space {name}: expected whole numbers >= 1, got {v:?}"));
+            if v.is_empty() || v.len() > 256 || v.iter().any(|&x| !(whole(x) && x >= 1.0)) {
+                return Err(format!("search space {name}: expected 1 to 256 whole numbers >= 1, got {v:?}"));
             }
         }
         Ok(xs.clone())
@@ -231,11 +231,12 @@ pub(crate) fn search_space(sp: &SearchSpace) -> Result<crate::model::search::Spa
         micro_batch: degrees("micro_batch", &sp.micro_batch)?,
         interleave: degrees("interleave", &sp.interleave)?,
         recompute: match &sp.recompute {
+            Some(v) if v.is_empty() || v.len() > 3 => return Err(format!("search space recompute: expected 1 to 3 values, got {v:?}")),
             Some(v) => Some(v.iter().map(|&x| pick(&RECOMPUTES, x, "search space recompute")).collect::<Result<_, _>>()?),
             None => None,
         },
         zero: match &sp.zero {
-            Some(v) if v.iter().all(|&z| [0.0, 1.0, 2.0, 3.0].contains(&z)) => Some(v.iter().map(|&z| z as u8).collect()),
+            Some(v) if !v.is_empty() && v.len() <= 4 && v.iter().all(|&z| [0.0, 1.0, 2.0, 3.0].contains(&z)) => Some(v.iter().map(|&z| z as u8).collect()),
             Some(v) => return Err(format!("search space zero: expected stages 0 to 3, got {v:?}")),
             None => None,
         },

@@ -132,58 +132,49 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
         .iter()
         .map(|&r| (shape.layer_flops(work, r), if r == Recompute::Full { 6.0 } else { 4.0 }))
         .collect();
-    let mut cands: Vec<(Layout, Recompute)> = Vec::with_capacity(256);
-    // (bound, enumeration order) as one integer key: a positive float's bits order as the float
+    // A candidate is its key: the bound's bits (a positive float's bits order as the float) above
+    // its degrees' indices, packed 9 bits each in the loops' order, so that equal bounds come out
+    // in the enumeration order.
+    let interleaves = |p: f64| -> &[f64] {
+        match (fixed.interleave, &space.interleave) {
+            (Some(_), _) => &fixed_v,
+            (None, Some(vs)) => vs,
+            (None, None) if p > 1.0 => &[1.0, 2.0, 4.0],
+            (None, None) => &[1.0],
+        }
+    };
+    let pack = |ix: [usize; 7]| ix.iter().fold(0u64, |acc, &i| (acc << 9) | i as u64);
     let mut keys: Vec<std::cmp::Reverse<u128>> = Vec::with_capacity(256);
     let mut candidates = 0.0;
-    for (&t, tp) in tps.iter().zip(&tp_terms) {
-        for &p in &pps {
+    for (ti, (&t, tp)) in tps.iter().zip(&tp_terms).enumerate() {
+        for (pi, &p) in pps.iter().enumerate() {
             let layers = (l / p).ceil();
-            for &c in &cps {
+            for (ci, &c) in cps.iter().enumerate() {
                 let mp = t * p * c;
                 let d = gpus / mp;
                 if !(d >= 1.0 && d.fract() == 0.0) {
                     continue;
                 }
-                for &e in &eps {
+                for (ei, &e) in eps.iter().enumerate() {
                     if ((d * c) / e).fract() != 0.0 {
                         continue;
                     }
-                    for &b in &mbs {
+                    for (bi, &b) in mbs.iter().enumerate() {
                         if d * b > seqs * (1.0 + 1e-12) {
                             continue; // (more ranks × micro-batch than the batch has sequences)
                         }
                         // (the batch in whole micro-batches per data-parallel rank, as `Shape::compute`)
                         let m = (seqs / (d * b)).round().max(1.0);
                         let inv_mdc = 1.0 / (m * d * c);
-                        let v_ok = |v: f64| v == 1.0 || p > 1.0 && (layers / v).fract() == 0.0;
-                        let vs: &[f64] = match (fixed.interleave, &space.interleave) {
-                            (Some(_), _) => &fixed_v,
-                            (None, Some(vs)) => vs,
-                            (None, None) if p > 1.0 => &[1.0, 2.0, 4.0],
-                            (None, None) => &[1.0],
-                        };
-                        for &v in vs.iter().filter(|&&v| fixed.interleave.is_some() || v_ok(v)) {
+                        let v_ok = |v: f64| fixed.interleave.is_some() || v == 1.0 || p > 1.0 && (layers / v).fract() == 0.0;
+                        for (vi, &v) in interleaves(p).iter().enumerate().filter(|&(_, &v)| v_ok(v)) {
                             candidates += (recomputes.len() * zeros.len()) as f64;
-                            let layout = Layout {
-                                gpus,
-                                tensor: t,
-                                pipeline: p,
-                                context: c,
-                                expert: e,
-                                sequence_parallel,
-                                micro_batch: b,
-                                interleave: v,
-                                zero: 1,
-                                global_batch_tokens,
-                            };
                             let slots = m + (p - 1.0) / v;
-                            for (&r, &(flops, collectives)) in recomputes.iter().zip(&per_r) {
+                            for (ri, &(flops, collectives)) in per_r.iter().enumerate() {
                                 // (a hair below: the step sums the same terms in another order)
                                 let bound = shape.floor(tp, flops, collectives, layers, slots, inv_mdc) * (1.0 - 1e-9);
                                 let bits = if bound >= 0.0 { bound.to_bits() } else { f64::INFINITY.to_bits() };
-                                keys.push(std::cmp::Reverse(((bits as u128) << 64) | cands.len() as u128));
-                                cands.push((layout, r));
+                                keys.push(std::cmp::Reverse(((bits as u128) << 64) | pack([ti, pi, ci, ei, bi, vi, ri]) as u128));
                             }
                         }
                     }
@@ -193,11 +184,25 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
     }
     // The candidates by bound, then in enumeration order, taken from a heap: most are never taken.
     let mut heap = std::collections::BinaryHeap::from(keys);
-    let mut best: Option<(Found, f64, u32)> = None; // (found, communication time, enumeration order)
+    let mut best: Option<(Found, f64, u64)> = None; // (found, communication time, enumeration order)
     while let Some(std::cmp::Reverse(key)) = heap.pop() {
         let bound = f64::from_bits((key >> 64) as u64);
-        let order = key as u32;
-        let (mut layout, r) = cands[order as usize];
+        let order = key as u64;
+        let ix = |k: u32| ((order >> (9 * k)) & 511) as usize; // (k = 0: the last packed, recompute)
+        let p = pps[ix(5)];
+        let r = recomputes[ix(0)];
+        let mut layout = Layout {
+            gpus,
+            tensor: tps[ix(6)],
+            pipeline: p,
+            context: cps[ix(4)],
+            expert: eps[ix(3)],
+            sequence_parallel,
+            micro_batch: mbs[ix(2)],
+            interleave: interleaves(p)[ix(1)],
+            zero: 1,
+            global_batch_tokens,
+        };
         if best.as_ref().is_some_and(|(f, _, _)| bound >= per_token(&f.step)) {
             break;
         }
@@ -209,7 +214,7 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
                 assert!(bound <= per_token(&st), "the bound {bound} is above the step's {} at {layout:?}", per_token(&st));
             }
             let comm = st.tp_comm_s + st.ep_comm_s + st.cp_comm_s + st.pp_comm_s + st.dp_comm_s;
-            let rank = order * zeros.len() as u32 + zi as u32;
+            let rank = order * zeros.len() as u64 + zi as u64;
             // Faster; as fast (within 1e-12) with less communication; else as fast and as much
             // communication, first in the enumeration order (TP, PP, CP, EP, micro-batch, interleave,
             // recompute, ZeRO: the smaller degrees).
