@@ -182,6 +182,13 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
             }
         }
     }
+    // The memory model's point: with the shape rule, its architecture derived once (`memory`
+    // derives the same one from a point without one, for the activations; the logits' sequence
+    // and vocabulary default alike).
+    let mut proto = base.clone();
+    if rule {
+        proto.arch = crate::model::memory::rule_architecture(base.params, base.arch.seq_len);
+    }
     // The candidates by bound, then in enumeration order, taken from a heap: most are never taken.
     let mut heap = std::collections::BinaryHeap::from(keys);
     let mut best: Option<(Found, f64, u64)> = None; // (found, communication time, enumeration order)
@@ -229,7 +236,7 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
                 continue;
             }
             // Only a layout that would win is checked against the memory.
-            let mut pt = base.clone();
+            let mut pt = proto.clone();
             pt.tensor_parallel = layout.tensor;
             pt.pipeline_parallel = layout.pipeline;
             pt.context_parallel = layout.context;
@@ -282,8 +289,9 @@ mod tests {
     fn best_first_is_exhaustive() {
         let (base0, work0, net) = llama70b();
         // Variants: as is; eager attention in fp32 without sequence parallelism; a 64K context;
-        // a mixture of experts (the shape of Mixtral 8x7B, not its weights); LoRA.
-        for variant in 0..5 {
+        // a mixture of experts (the shape of Mixtral 8x7B, not its weights); LoRA; no architecture
+        // (the shape rule).
+        for variant in 0..6 {
             let (mut base, mut work) = (base0.clone(), work0.clone());
             let mut sp = true;
             match variant {
@@ -308,6 +316,10 @@ mod tests {
                     (work.mode, work.trainable_params) = (Mode::Lora, 0.1e9);
                     base.mode = Mode::Lora;
                 }
+                5 => {
+                    work.arch = Architecture::default();
+                    base.arch = Architecture::default();
+                }
                 _ => {}
             }
             let trainable = work.trainable_params;
@@ -327,6 +339,9 @@ mod tests {
                             for b in [1.0, 2.0] {
                                 for v in [1.0, 2.0, 4.0] {
                                     for r in [Recompute::None, Recompute::Selective, Recompute::Full] {
+                                        if shape.rule && r == Recompute::Selective {
+                                            continue; // (its FLOPs need the attention's shape)
+                                        }
                                         for z in [1u8, 3] {
                                             let layout = Layout { gpus, tensor: t, pipeline: p, context: c, expert: e,
                                                                   sequence_parallel: sp, micro_batch: b, interleave: v,
