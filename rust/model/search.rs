@@ -144,6 +144,18 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
         }
     };
     let pack = |ix: [usize; 7]| ix.iter().fold(0u64, |acc, &i| (acc << 9) | i as u64);
+    let key = |bound: f64, ix: [usize; 7]| {
+        // (a hair below: the step sums the same terms in another order)
+        let bound = bound * (1.0 - 1e-9);
+        let bits = if bound >= 0.0 { bound.to_bits() } else { f64::INFINITY.to_bits() };
+        std::cmp::Reverse(((bits as u128) << 64) | pack(ix) as u128)
+    };
+    // The recomputes in the order of their bounds (more FLOPs and collectives: a higher bound):
+    // a layout enters the heap with the first, and its next enters when one is popped (a bound is
+    // never below the one before it), so most layouts never bound their costlier recomputes.
+    let mut chain: Vec<usize> = (0..recomputes.len()).collect();
+    chain.sort_by(|&a, &b| per_r[a].0.total_cmp(&per_r[b].0).then(per_r[a].1.total_cmp(&per_r[b].1)));
+    debug_assert!(chain.windows(2).all(|w| per_r[w[0]].1 <= per_r[w[1]].1));
     let mut keys: Vec<std::cmp::Reverse<u128>> = Vec::with_capacity(256);
     let mut candidates = 0.0;
     for (ti, (&t, tp)) in tps.iter().zip(&tp_terms).enumerate() {
@@ -170,12 +182,10 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
                         for (vi, &v) in interleaves(p).iter().enumerate().filter(|&(_, &v)| v_ok(v)) {
                             candidates += (recomputes.len() * zeros.len()) as f64;
                             let slots = m + (p - 1.0) / v;
-                            for (ri, &(flops, collectives)) in per_r.iter().enumerate() {
-                                // (a hair below: the step sums the same terms in another order)
-                                let bound = shape.floor(tp, flops, collectives, layers, slots, inv_mdc) * (1.0 - 1e-9);
-                                let bits = if bound >= 0.0 { bound.to_bits() } else { f64::INFINITY.to_bits() };
-                                keys.push(std::cmp::Reverse(((bits as u128) << 64) | pack([ti, pi, ci, ei, bi, vi, ri]) as u128));
-                            }
+                            // (the first recompute of the chain; the next is pushed when it is popped)
+                            let (flops, collectives) = per_r[chain[0]];
+                            let bound = shape.floor(tp, flops, collectives, layers, slots, inv_mdc);
+                            keys.push(key(bound, [ti, pi, ci, ei, bi, vi, 0]));
                         }
                     }
                 }
@@ -192,12 +202,13 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
     // The candidates by bound, then in enumeration order, taken from a heap: most are never taken.
     let mut heap = std::collections::BinaryHeap::from(keys);
     let mut best: Option<(Found, f64, u64)> = None; // (found, communication time, enumeration order)
-    while let Some(std::cmp::Reverse(key)) = heap.pop() {
-        let bound = f64::from_bits((key >> 64) as u64);
-        let order = key as u64;
-        let ix = |k: u32| ((order >> (9 * k)) & 511) as usize; // (k = 0: the last packed, recompute)
+    while let Some(std::cmp::Reverse(popped)) = heap.pop() {
+        let bound = f64::from_bits((popped >> 64) as u64);
+        let packed = popped as u64;
+        let ix = |k: u32| ((packed >> (9 * k)) & 511) as usize; // (k = 0: the last packed, the chain's)
         let p = pps[ix(5)];
-        let r = recomputes[ix(0)];
+        let ri = chain[ix(0)];
+        let r = recomputes[ri];
         let mut layout = Layout {
             gpus,
             tensor: tps[ix(6)],
@@ -213,6 +224,18 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
         if best.as_ref().is_some_and(|(f, _, _)| bound >= per_token(&f.step)) {
             break;
         }
+        if ix(0) + 1 < chain.len() {
+            // The layout's next recompute, bounded as in the loops above.
+            let (t, c, b, v) = (layout.tensor, layout.context, layout.micro_batch, layout.interleave);
+            let d = gpus / (t * p * c);
+            let m = (seqs / (d * b)).round().max(1.0);
+            let (flops, collectives) = per_r[chain[ix(0) + 1]];
+            let next = shape.floor(&tp_terms[ix(6)], flops, collectives, (l / p).ceil(), m + (p - 1.0) / v,
+                                   1.0 / (m * d * c));
+            heap.push(key(next, [ix(6), ix(5), ix(4), ix(3), ix(2), ix(1), ix(0) + 1]));
+        }
+        // (the enumeration order, for ties: the degrees' indices with the recompute's own)
+        let order = pack([ix(6), ix(5), ix(4), ix(3), ix(2), ix(1), ri]);
         let w = Work { recompute: r, ..work.clone() };
         for (zi, &z) in zeros.iter().enumerate() {
             layout.zero = z;
