@@ -57,7 +57,8 @@ def inputs(row: dict[str, Any]) -> dict[str, Any]:
         interleave=row.get("interleave", MEGATRON["interleave"]),
         global_batch_tokens=row["batch"] * row.get("seq_len", SEQ), recompute=row.get("recompute", "full"),
         attention=row.get("attention", "eager"), sequence_parallel=row.get("sp", False), zero=row.get("zero", 0),
-        precision="fp16" if "step_s" not in row else "bf16", convention="megatron", **extra,
+        precision=row.get("precision", "fp16" if "step_s" not in row and "tokens_per_s" not in row else "bf16"),
+        convention="megatron", **extra,
     )
 
 
@@ -83,6 +84,57 @@ def reference_tflops(row: dict[str, Any], k: dict[str, float]) -> float:
                   global_batch_tokens=B * SEQ, model_flops_per_token=hw_per_token, tp=t, pp=p, sp=False,
                   micro_batch=b, interleave=v, zero=0, recompute="full", attention="eager")
     return ref.step(run, k)["mfu"] * 312.0
+
+
+def reference_step(row: dict[str, Any], k: dict[str, float]) -> float:
+    """A check row's step time by the plain-Python reference at constants ``k`` (its model FLOPs,
+    parameters, peaks and network as costspec reads them from the row and the catalog)."""
+    kw = inputs(row)
+    e = costspec.estimate(**kw)
+    g = costspec.Catalog.builtin().gpu(kw["gpu"])
+    assert e.peak_tflops is not None and g.bandwidth_tbps is not None and g.scale_up_domain is not None
+    assert g.scale_up_gb_per_s is not None and g.scale_out_gbps is not None
+    arch = dict(kw["architecture"])
+    run = ref.Run(params=e.params, arch=arch, gpus=row["gpus"], peak=e.peak_tflops * 1e12,
+                  domain=int(g.scale_up_domain.value), scale_up=g.scale_up_gb_per_s.value * 1e9,
+                  scale_out=kw.get("scale_out_gbps", g.scale_out_gbps.value) * 1e9 / 8,
+                  hbm=g.bandwidth_tbps.value * 1e12, global_batch_tokens=kw["global_batch_tokens"],
+                  model_flops_per_token=e.model_flops_per_token, tp=row["tp"], pp=row["pp"], cp=row.get("cp", 1),
+                  sp=kw["sequence_parallel"], micro_batch=kw["micro_batch"], interleave=kw["interleave"],
+                  zero=int(kw["zero"]), recompute=kw["recompute"], attention=kw["attention"],
+                  fp8=kw["precision"] == "fp8", peak16=g.peak_tflops["bf16"].value * 1e12)
+    return ref.step(run, k)["step_time_s"]
+
+
+def group(row: dict[str, Any]) -> str:
+    """The check set's groups: the training stack (Megatron-LM and NeMo, or PyTorch FSDP) and precision."""
+    pytorch = any(k in row.get("source", "") for k in ("llm-foundry", "torchtitan", "fms-fsdp"))
+    stack = "PyTorch FSDP (llm-foundry, torchtitan, fms-fsdp)" if pytorch else "Megatron-LM, NeMo, DeepSpeed"
+    return f"{stack}, {'fp8' if row.get('precision') == 'fp8' else '16-bit'}"
+
+
+def fp8_pairs(check: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The check set's bf16/fp8 pairs: the same recipe and layout in both precisions."""
+    partners = {r["name"].replace(", bf16 (partner)", ""): r for r in check if r["name"].endswith("(partner)")}
+    return [(partners[r["name"].replace(", fp8", "")], r) for r in check
+            if r.get("precision") == "fp8" and r["name"].replace(", fp8", "") in partners]
+
+
+def fit_fp8(check: list[dict[str, Any]]) -> float:
+    """FP8_GEMM_EFFICIENCY: for each bf16/fp8 pair, the factor at which the predicted fp8/bf16 step
+    ratio is the published one (bisection: the ratio falls as the factor grows); their median."""
+    fits = []
+    for bf16, fp8 in fp8_pairs(check):
+        want = fp8["step_s"] / bf16["step_s"]
+        base = reference_step(bf16, ref.CONSTANTS)
+        lo, hi = 0.2, 2.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            got = reference_step(fp8, {**ref.CONSTANTS, "fp8_gemm_efficiency": mid}) / base
+            lo, hi = (mid, hi) if got > want else (lo, mid)
+        print(f"  {fp8['name']}: published fp8/bf16 step {want:.3f}, factor {lo:.3f}")
+        fits.append(lo)
+    return statistics.median(fits)
 
 
 def predicted_step(row: dict[str, Any]) -> float:
@@ -135,9 +187,16 @@ def table(rows: list[dict[str, Any]], predict: Any) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--fit", action="store_true", help="refit the constants on the calibration set")
+    ap.add_argument("--fit-fp8", action="store_true", help="refit FP8_GEMM_EFFICIENCY on the bf16/fp8 pairs")
     args = ap.parse_args(argv)
     data = load()
     cal = data["calibration"]
+    if args.fit_fp8:
+        for bf16, fp8 in fp8_pairs(data["check"]):  # (the reference is the engine)
+            for r in (bf16, fp8):
+                assert abs(reference_step(r, ref.CONSTANTS) / predicted_step(r) - 1) < 1e-9, r["name"]
+        print(f"fitted FP8_GEMM_EFFICIENCY: {fit_fp8(data['check']):.2f}")
+        return
     if args.fit:
         k = fit(cal)
         print("fitted:", k)
@@ -151,17 +210,33 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n{summary(errors(cal, predicted_tflops))}")
     check = data["check"]
     print("\nCheck: published runs, not used by the fit (error: predicted throughput / published - 1).\n")
-    print("| run | GPUs | TP·PP·CP (v) | published step | costspec | error |")
+    print("| run | GPUs | TP·PP·CP (v), ZeRO | published | costspec | error |")
     print("|---|---|---|---|---|---|")
     errs = []
+    groups: dict[str, list[float]] = {}
+    fitted = {fp8["name"] for _, fp8 in fp8_pairs(check)}
     for r in check:
-        got = predicted_step(r)
-        err = r["step_s"] / got - 1
-        errs.append(err)
         layout = f"{r['tp']}·{r['pp']}·{r.get('cp', 1)}" + (f" ({r['interleave']})" if r.get("interleave", 1) > 1 else "")
-        note = " *" if r.get("assumed") else ""
-        print(f"| {r['name']}{note} | {r['gpus']:,} | {layout} | {r['step_s']:g} s | {got:.2f} s | {err:+.1%} |")
-    print(f"\n{summary(errs)}; * settings the source does not print are assumed (benchmarks/data/throughput_runs.yaml)")
+        layout += f", {r.get('zero', 0)}"
+        note = (" *" if r.get("assumed") else "") + (" †" if r["name"] in fitted else "")
+        if "step_s" in r:
+            got = predicted_step(r)
+            err = r["step_s"] / got - 1
+            shown = f"{r['step_s']:g} s | {got:.2f} s"
+        else:  # (published throughput, all GPUs)
+            e = costspec.estimate(**inputs(r))
+            assert e.tokens_per_s is not None, r["name"]
+            err = e.tokens_per_s / r["tokens_per_s"] - 1
+            shown = f"{r['tokens_per_s']:,.0f} tok/s | {e.tokens_per_s:,.0f} tok/s"
+        errs.append(err)
+        groups.setdefault("the fp8 rows FP8_GEMM_EFFICIENCY is fitted on (†)" if r["name"] in fitted else group(r),
+                          []).append(err)
+        print(f"| {r['name']}{note} | {r['gpus']:,} | {layout} | {shown} | {err:+.1%} |")
+    print()
+    for name, es in groups.items():
+        print(f"- {name}: {len(es)} runs, {summary(es)}")
+    print(f"\nAll: {summary(errs)}; * settings the source does not print are assumed "
+          "(benchmarks/data/throughput_runs.yaml); † the fp8 factor's fit")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from typing import Any
 # The fitted constants (rust/model/step.rs holds the same values; a test compares them).
 CONSTANTS: dict[str, float] = {
     "gemm_efficiency": 0.66, "gemm_half_size": 128.0, "elementwise_bytes": 32.0, "score_bytes": 48.0,
-    "dp_overlap": 0.5, "optimizer_bytes": 32.0,
+    "dp_overlap": 0.5, "optimizer_bytes": 32.0, "fp8_gemm_efficiency": 0.78,
 }
 
 
@@ -44,6 +44,8 @@ class Run:
     mode: str = "pretrain"
     trainable: float | None = None
     fp32: bool = False
+    fp8: bool = False  # 8-bit GEMMs (peak: the 8-bit one): the attention core and logits at peak16
+    peak16: float | None = None  # the 16-bit peak, FLOP/s
 
 
 def _bw(n: float, stride: float, r: Run) -> float:
@@ -93,10 +95,17 @@ def step(r: Run, k: dict[str, float] | None = None) -> dict[str, float]:
     adapters = 2 * (r.trainable or 0) / L if r.mode == "lora" else 0.0  # (LoRA's adapters, per layer)
     per_layer = matmuls * (1 + backward_weights + again[0]) + core * (3 + again[1]) + adapters * (3 + again[0])
     n_layers = math.ceil(L / p)
-    flops = tokens_mb * (n_layers * per_layer + 3 * 2 * h * vocab) / t
     eff = k["gemm_efficiency"] / (1 + k["gemm_half_size"] / (h / t))
-    compute = flops / (r.peak * eff)
-    core_time = tokens_mb * n_layers * core * (3 + again[1]) / t / (r.peak * eff)
+    # 8-bit: the linear layers' GEMMs at the 8-bit peak (at a fraction of the 16-bit GEMMs'
+    # efficiency), the attention core and the logits at the 16-bit peak
+    linear_peak = r.peak * (k["fp8_gemm_efficiency"] if r.fp8 else 1.0)
+    core_peak = r.peak16 if r.fp8 and r.peak16 else r.peak
+    linear = matmuls * (1 + backward_weights + again[0]) + adapters * (3 + again[0])
+    attention = core * (3 + again[1])
+    assert per_layer == linear + attention
+    compute = tokens_mb / t * (n_layers * linear / (linear_peak * eff)
+                               + (n_layers * attention + 3 * 2 * h * vocab) / (core_peak * eff))
+    core_time = tokens_mb * n_layers * core * (3 + again[1]) / t / (core_peak * eff)
 
     mem_bytes = k["elementwise_bytes"] * tokens_mb * h * n_layers / (t if r.sp else 1)
     if r.attention == "eager":

@@ -77,10 +77,11 @@ def test_the_bubble_and_the_tensor_parallel_ring() -> None:
     dp=st.sampled_from([1, 2, 3, 16, 64]), mb=st.sampled_from([1, 2]), v=st.sampled_from([1, 2]),
     batch=st.integers(1, 8), zero=st.sampled_from([0, 1, 3]), recompute=st.sampled_from(["none", "selective", "full"]),
     attention=st.sampled_from(["flash", "eager"]), sp=st.booleans(), domain=st.sampled_from([1, 4, 8, 72]),
+    fp8=st.booleans(),
 )
 def test_the_engine_is_the_reference(layers: int, width: int, heads: int, gqa: bool, gated: bool, tp: int, pp: int,
                                      cp: int, dp: int, mb: int, v: int, batch: int, zero: int, recompute: str,
-                                     attention: str, sp: bool, domain: int) -> None:
+                                     attention: str, sp: bool, domain: int, fp8: bool) -> None:
     assume(heads % tp == 0)  # (TP splits whole heads: tests/test_reference.py checks the error)
     assume(v == 1 or (pp > 1 and math.ceil(layers / pp) % v == 0))  # (interleave divides a stage's layers)
     arch = {"layers": layers, "d_model": width, "heads": heads, "kv_heads": 4 if gqa else heads,
@@ -90,9 +91,10 @@ def test_the_engine_is_the_reference(layers: int, width: int, heads: int, gqa: b
     kw = dict(params=params, architecture=arch, gpus=gpus, tensor_parallel=tp, pipeline_parallel=pp,
               context_parallel=cp, micro_batch=mb, interleave=v, global_batch_tokens=batch * dp * mb * 4096,
               zero=zero, recompute=recompute, attention=attention, sequence_parallel=sp, scale_up_domain=domain,
-              scale_up_gb_per_s=300, scale_out_gbps=200)
+              scale_up_gb_per_s=300, scale_out_gbps=200, precision="fp8" if fp8 else "bf16")
     e = _estimate(**kw)
     r = ref.Run(params=params, arch=arch, gpus=gpus, peak=(e.peak_tflops or 0) * 1e12, domain=domain,
+                fp8=fp8, peak16=989.4e12,
                 scale_up=300e9, scale_out=25e9, hbm=3.35e12, global_batch_tokens=batch * dp * mb * 4096,
                 model_flops_per_token=e.model_flops_per_token, tp=tp, pp=pp, cp=cp, sp=sp, micro_batch=mb,
                 interleave=v, zero=zero, recompute=recompute, attention=attention)
@@ -113,7 +115,8 @@ def test_the_fit_is_what_the_engine_ships() -> None:
     text = (ROOT / "rust" / "model" / "step.rs").read_text()
     for rust, key in (("GEMM_EFFICIENCY", "gemm_efficiency"), ("GEMM_HALF_SIZE", "gemm_half_size"),
                       ("ELEMENTWISE_BYTES", "elementwise_bytes"), ("SCORE_BYTES", "score_bytes"),
-                      ("DP_OVERLAP", "dp_overlap"), ("OPTIMIZER_BYTES", "optimizer_bytes")):
+                      ("DP_OVERLAP", "dp_overlap"), ("OPTIMIZER_BYTES", "optimizer_bytes"),
+                      ("FP8_GEMM_EFFICIENCY", "fp8_gemm_efficiency")):
         line = next(x for x in text.splitlines() if x.startswith(f"pub const {rust}: f64 = "))
         assert float(line.split("=")[1].strip(" ;")) == ref.CONSTANTS[key], rust
 

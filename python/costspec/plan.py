@@ -502,6 +502,14 @@ class _Compiler:
         self.op(k="model", stage=name, i=[inputs[k] for k in ins], o=[o[k] for k in outs], **extra)
         return o
 
+    def peak16(self) -> int:
+        """The GPU's 16-bit dense peak (bf16, else fp16): an 8-bit run's attention core and logits."""
+        if "peak16" not in self.regs:
+            nan = self.const(math.nan)
+            self.regs["peak16"] = self.bin("coalesce", self.regs.get("gpu:peak.bf16", nan),
+                                           self.regs.get("gpu:peak.fp16", nan))
+        return self.regs["peak16"]
+
     def peak(self) -> int:
         if "peak" not in self.regs:
             self.regs["peak"] = self.peak_reg()
@@ -635,6 +643,7 @@ class _Compiler:
             "scale_up_domain": e("hardware.scale_up_domain"), "scale_up_gb_per_s": e("hardware.scale_up_gb_per_s"),
             "scale_out_gbps": e("hardware.scale_out_gbps"), "hbm_tbps": self.regs.get("gpu:bandwidth_tbps", nan),
             "sequence_parallel": e("parallelism.sequence"), "tp_within_domain": e("parallelism.tp_within_domain"),
+            "peak16_tflops": self.peak16(),
         }
 
     # The searched degrees: (field, search output, value when no layout is found, for the memory).

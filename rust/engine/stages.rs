@@ -85,6 +85,7 @@ layout!(StepIn {
     experts_per_token, gated_mlp, mode, recompute, attention, precision, model_flops_per_token, peak_tflops, gpus,
     tensor_parallel, pipeline_parallel, context_parallel, expert_parallel, sequence_parallel, micro_batch, interleave,
     zero, global_batch_tokens, scale_up_domain, scale_up_gb_per_s, scale_out_gbps, hbm_tbps, tp_within_domain,
+    peak16_tflops,
 });
 layout!(StepOut {
     step_time_s, tokens_per_s, mfu, grad_accum, global_batch_tokens, bubble_fraction, comm_exposed_fraction,
@@ -105,7 +106,7 @@ layout!(SearchIn {
     experts_per_token, gated_mlp, mode, attention, logits, base_weights, precision, optimizer, model_flops_per_token,
     peak_tflops, gpu_memory_gb, gpus, global_batch_tokens, scale_up_domain, scale_up_gb_per_s, scale_out_gbps, hbm_tbps,
     sequence_parallel, tensor_parallel, pipeline_parallel, context_parallel, expert_parallel, micro_batch, interleave,
-    recompute, zero, tp_within_domain,
+    recompute, zero, tp_within_domain, peak16_tflops,
 });
 layout!(SearchOut {
     step_time_s, tokens_per_s, mfu, grad_accum, global_batch_tokens, bubble_fraction, comm_exposed_fraction,
@@ -533,6 +534,7 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
                 precision: pick(&PRECISIONS, i[I::precision], "precision")?,
                 model_flops_per_token: i[I::model_flops_per_token],
                 peak: i[I::peak_tflops] * 1e12,
+                peak16: i[I::peak16_tflops] * 1e12,
             };
             let layout = crate::model::step::Layout {
                 gpus,
@@ -602,6 +604,7 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
                 precision,
                 model_flops_per_token: i[I::model_flops_per_token],
                 peak: i[I::peak_tflops] * 1e12,
+                peak16: i[I::peak16_tflops] * 1e12,
             };
             let given = |x: f64| opt(x);
             let fixed = crate::model::search::Fixed {

@@ -128,7 +128,7 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
     let fixed_v = [fixed.interleave.unwrap_or(1.0)];
     let tp_terms: Vec<TpTerms> = tps.iter().map(|&t| shape.tp_terms(work, t, sequence_parallel, net)).collect();
     // (a layer's FLOPs per token, and its TP collectives: two more when the forward is recomputed)
-    let per_r: Vec<(f64, f64)> = recomputes
+    let per_r: Vec<((f64, f64), f64)> = recomputes
         .iter()
         .map(|&r| (shape.layer_flops(work, r), if r == Recompute::Full { 6.0 } else { 4.0 }))
         .collect();
@@ -154,8 +154,11 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
     // a layout enters the heap with the first, and its next enters when one is popped (a bound is
     // never below the one before it), so most layouts never bound their costlier recomputes.
     let mut chain: Vec<usize> = (0..recomputes.len()).collect();
-    chain.sort_by(|&a, &b| per_r[a].0.total_cmp(&per_r[b].0).then(per_r[a].1.total_cmp(&per_r[b].1)));
-    debug_assert!(chain.windows(2).all(|w| per_r[w[0]].1 <= per_r[w[1]].1));
+    let total = |i: usize| per_r[i].0 .0 + per_r[i].0 .1;
+    chain.sort_by(|&a, &b| total(a).total_cmp(&total(b)).then(per_r[a].1.total_cmp(&per_r[b].1)));
+    // (each part of the FLOPs and the collectives rise along the chain: so does the bound)
+    debug_assert!(chain.windows(2).all(|w| per_r[w[0]].0 .0 <= per_r[w[1]].0 .0 && per_r[w[0]].0 .1 <= per_r[w[1]].0 .1
+        && per_r[w[0]].1 <= per_r[w[1]].1));
     let mut keys: Vec<std::cmp::Reverse<u128>> = Vec::with_capacity(256);
     let mut candidates = 0.0;
     for (ti, (&t, tp)) in tps.iter().zip(&tp_terms).enumerate() {
@@ -300,7 +303,7 @@ mod tests {
         let work = Work {
             params, active_params: params, arch, mode: Mode::Pretrain, trainable_params: params,
             recompute: Recompute::None, attention: Attention::Flash, precision: Precision::Bf16,
-            model_flops_per_token: 6.0 * params, peak: 989.4e12,
+            model_flops_per_token: 6.0 * params, peak: 989.4e12, peak16: 989.4e12,
         };
         let net = Network { domain: 8.0, scale_up: 450e9, scale_out: 50e9, hbm: 3.35e12 };
         (base, work, net)

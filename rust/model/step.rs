@@ -21,6 +21,13 @@ pub const ELEMENTWISE_BYTES: f64 = 32.0;
 /// Bytes of HBM traffic per attention-score element per layer of eager attention (scale, mask,
 /// softmax and dropout: forward, backward, recomputed forward). FlashAttention keeps scores on chip.
 pub const SCORE_BYTES: f64 = 48.0;
+/// The efficiency of 8-bit (and 4-bit) GEMMs against their own peak, as a fraction of 16-bit
+/// GEMMs' against theirs: FP8 runs (Transformer Engine, torchao float8) cast, scale and keep
+/// amax histories around every GEMM, and published FP8 steps are 0.65-0.75 of the bf16 steps
+/// of the same layout, not 0.5. Fitted on the three bf16/fp8 pairs of NVIDIA's dgxc-benchmarking
+/// recipes (Llama 3.1 8B and 70B, Nemotron-4 15B on H100, the same layouts; benchmarks/
+/// calibrate_step.py --fit-fp8), with the attention core and the logits at the 16-bit peak.
+pub const FP8_GEMM_EFFICIENCY: f64 = 0.78;
 /// The share of the last micro-batch's backward pass the data-parallel gradient reduction hides
 /// behind (bucketed all-reduce, as PyTorch DDP and Megatron-Core's --overlap-grad-reduce do).
 pub const DP_OVERLAP: f64 = 0.5;
@@ -68,8 +75,28 @@ pub struct Work {
     pub precision: Precision,
     /// Model FLOPs per token under the run's convention (the MFU numerator).
     pub model_flops_per_token: f64,
-    /// Dense peak per GPU, FLOP/s.
+    /// Dense peak per GPU at the precision, FLOP/s.
     pub peak: f64,
+    /// The GPU's 16-bit dense peak, FLOP/s (NaN: unknown): an 8-bit (or 4-bit) run computes its
+    /// attention core and logits at it; only its linear layers' GEMMs run at the low precision.
+    pub peak16: f64,
+}
+
+impl Work {
+    /// Whether the precision's GEMMs are 8- or 4-bit (the attention core and logits stay 16-bit).
+    fn low_bit(&self) -> bool {
+        matches!(self.precision, Precision::Fp8 | Precision::Fp4)
+    }
+
+    /// The peak the linear layers' GEMMs are timed against (their efficiency folded in for 8-bit).
+    pub fn linear_peak(&self) -> f64 {
+        if self.low_bit() { self.peak * FP8_GEMM_EFFICIENCY } else { self.peak }
+    }
+
+    /// The peak the attention core and the logits are timed against.
+    pub fn attention_peak(&self) -> f64 {
+        if self.low_bit() && self.peak16.is_finite() && self.peak16 > 0.0 { self.peak16 } else { self.peak }
+    }
 }
 
 /// The step and its parts, seconds per optimizer step unless said.
@@ -128,6 +155,8 @@ pub fn group_bandwidth(n: f64, stride: f64, net: &Network) -> f64 {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TpTerms {
     pub matmul: f64,
+    /// (the attention core's and the logits' matmuls: at the 16-bit peak in an 8-bit run)
+    pub matmul16: f64,
     pub elementwise: f64,
     pub all_reduce: f64,
 }
@@ -195,15 +224,16 @@ impl Shape {
     }
 
     /// The FLOPs of one layer per token, forward and backward (and the recomputed forward).
-    pub fn layer_flops(&self, work: &Work, recompute: Recompute) -> f64 {
+    /// (the linear layers' FLOPs, the attention core's)
+    pub fn layer_flops(&self, work: &Work, recompute: Recompute) -> (f64, f64) {
         let weight_passes = if work.mode == Mode::Lora { 2.0 } else { 3.0 };
         let (extra_weight, extra_attn) = match recompute {
             Recompute::None => (0.0, 0.0),
             Recompute::Selective => (0.0, 1.0),
             Recompute::Full => (1.0, 1.0),
         };
-        self.weight_fwd * (weight_passes + extra_weight) + self.attn_fwd * (3.0 + extra_attn)
-            + self.adapter_fwd * (3.0 + extra_weight)
+        (self.weight_fwd * (weight_passes + extra_weight) + self.adapter_fwd * (3.0 + extra_weight),
+         self.attn_fwd * (3.0 + extra_attn))
     }
 
     /// The factors of a layout's time per token that depend on its TP alone (`Shape::floor`).
@@ -214,8 +244,10 @@ impl Shape {
             Attention::Eager => SCORE_BYTES * (self.heads / t) * self.seq_len,
             Attention::Flash => 0.0,
         };
+        let eff = gemm_efficiency(self.hidden, t);
         TpTerms {
-            matmul: 1.0 / (t * work.peak * gemm_efficiency(self.hidden, t)),
+            matmul: 1.0 / (t * work.linear_peak() * eff),
+            matmul16: 1.0 / (t * work.attention_peak() * eff),
             elementwise: width * (ELEMENTWISE_BYTES * self.hidden / split + scores) / net.hbm,
             all_reduce: all_reduce(2.0 * width * self.hidden, t, group_bandwidth(t, 1.0, net)),
         }
@@ -226,11 +258,12 @@ impl Shape {
     /// (m + (p−1)/v) and 1/(m·d·c): the matmuls, the element-wise work and the TP all-reduces of
     /// the busiest stage. The step's other terms (EP, CP, PP traffic, exposed DP, the optimizer)
     /// only add time. Per token the micro-batch's size cancels:
-    /// slots/(m·d·c) · ((layers·F + 3·logits) / (t·peak·eff) + layers·(elementwise + collectives·all-reduce)).
+    /// slots/(m·d·c) · (layers·F_lin / (t·peak·eff) + (layers·F_attn + 3·logits) / (t·peak16·eff)
+    /// + layers·(elementwise + collectives·all-reduce)), the peaks as `Work` times them.
     #[allow(clippy::too_many_arguments)]
-    pub fn floor(&self, tp: &TpTerms, layer_flops: f64, collectives: f64, layers: f64, slots: f64,
+    pub fn floor(&self, tp: &TpTerms, (linear, attention): (f64, f64), collectives: f64, layers: f64, slots: f64,
                  inv_mdc: f64) -> f64 {
-        slots * inv_mdc * ((layers * layer_flops + 3.0 * self.logits_fwd) * tp.matmul
+        slots * inv_mdc * (layers * linear * tp.matmul + (layers * attention + 3.0 * self.logits_fwd) * tp.matmul16
             + layers * (tp.elementwise + collectives * tp.all_reduce))
     }
 
@@ -249,8 +282,10 @@ impl Shape {
         let m = (wanted / (d * b)).round().max(1.0);
         let n = b * self.seq_len / c; // tokens of a micro-batch on one context-parallel rank
         let layers = (self.layers / p).ceil();
-        let stage_flops = n * (layers * self.layer_flops(work, recompute) + 3.0 * self.logits_fwd) / t;
-        let compute = stage_flops / (work.peak * gemm_efficiency(self.hidden, t));
+        let (linear, attention) = self.layer_flops(work, recompute);
+        let eff = gemm_efficiency(self.hidden, t);
+        let compute = n / t * (layers * linear / (work.linear_peak() * eff)
+            + (layers * attention + 3.0 * self.logits_fwd) / (work.attention_peak() * eff));
         Some((compute, m, m + (p - 1.0) / v, d))
     }
 }
@@ -303,7 +338,7 @@ pub fn step_of(shape: &Shape, work: &Work, layout: &Layout, net: &Network) -> Re
     let extra_weight = if work.recompute == Recompute::Full { 1.0 } else { 0.0 };
     let extra_attn = if work.recompute == Recompute::None { 0.0 } else { 1.0 };
     let attn_fwd = shape.attn_fwd;
-    let attn_compute = n * layers * attn_fwd * (3.0 + extra_attn) / t / (work.peak * gemm_efficiency(h, t));
+    let attn_compute = n * layers * attn_fwd * (3.0 + extra_attn) / t / (work.attention_peak() * gemm_efficiency(h, t));
 
     // Memory-bound work: element-wise ops, and eager attention's s×s scores.
     let width = if matches!(work.precision, Precision::Fp32 | Precision::Tf32) { 2.0 } else { 1.0 };
