@@ -5,5 +5,6 @@ pub mod flops;
 pub mod goodput;
 pub mod memory;
 pub mod search;
+pub mod serve;
 pub mod step;
 pub mod types;

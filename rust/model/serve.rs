@@ -1,0 +1,295 @@
+//! Serving (issue 13): the weights and the KV cache per GPU, the largest decode batch that fits,
+//! prefill time (TTFT) and decode step time (TPOT) as rooflines, and the output tokens/s of a
+//! replica under continuous batching. The formulas and their sources are in
+//! `shared/reference/serving-model-notes.md` (kipply 2022; the JAX scaling book, ch. 7;
+//! llm-analysis; Databricks' "LLM Inference Performance Engineering"):
+//!
+//! - KV bytes per token: 2 · L · H_kv · d_h · b_kv (K and V), per GPU max(H_kv/TP, 1) heads (the
+//!   cache is replicated once TP exceeds the KV heads);
+//! - decode step: max(weights + batch · context · KV bytes per GPU) / (HBM bandwidth · MBU),
+//!   batch · (2·N_active + attention) FLOPs / (TP · peak · MFU)) + TP all-reduces;
+//! - prefill of one prompt: (2·N_active·s + 2·L·s²·H·d_h) FLOPs / (TP · peak · MFU) + TP all-reduces;
+//! - continuous batching: a replica decodes `batch` sequences at a time and prefills each new
+//!   prompt as one finishes, so `batch` outputs of `output` tokens take output · TPOT + batch · TTFT.
+//!
+//! Not here yet (named in the issue's notes): pipeline and expert parallelism of served models.
+
+use crate::model::types::{out_of_range, ModelError};
+
+/// How served numbers are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Width {
+    Bf16,
+    Fp8,
+    Int8,
+    /// 4-bit weights in groups of 128 with a 16-bit scale and a 4-bit zero point each (AWQ's
+    /// default, Lin et al. 2024; GPTQ's with group size 128).
+    Int4,
+}
+
+impl Width {
+    /// Bytes per stored number, group constants included.
+    pub fn bytes(self) -> f64 {
+        match self {
+            Width::Bf16 => 2.0,
+            Width::Fp8 | Width::Int8 => 1.0,
+            Width::Int4 => 0.5 + (2.0 + 0.5) / 128.0,
+        }
+    }
+}
+
+/// The served model's shape.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Model {
+    /// All parameters (the weights read and stored).
+    pub params: f64,
+    /// Parameters active per token (MoE: the routed experts' share), for the FLOPs.
+    pub active_params: f64,
+    pub layers: f64,
+    pub hidden: f64,
+    pub heads: f64,
+    pub kv_heads: f64,
+    pub head_dim: f64,
+}
+
+/// One accelerator as serving uses it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hardware {
+    /// Dense peak at the GEMMs' precision, FLOP/s.
+    pub peak: f64,
+    /// HBM bandwidth, bytes/s.
+    pub hbm: f64,
+    /// Device memory, bytes.
+    pub memory: f64,
+    /// Scale-up (NVLink) bandwidth per GPU per direction, bytes/s: the TP all-reduces.
+    pub scale_up: f64,
+}
+
+/// How the model is served.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Run {
+    pub tensor_parallel: f64,
+    pub weights: Width,
+    pub kv: Width,
+    pub input_tokens: f64,
+    pub output_tokens: f64,
+    /// Concurrent sequences; None: the most that fit (`max_batch`), capped at `batch_cap`.
+    pub batch: Option<f64>,
+    /// The server's own batch limit (None: none).
+    pub batch_cap: Option<f64>,
+    /// Achieved fraction of HBM bandwidth in decode (MBU).
+    pub mbu: f64,
+    /// Achieved fraction of the peak in decode's GEMMs (MFU when compute-bound).
+    pub mfu_decode: f64,
+    /// Achieved fraction of the peak in prefill.
+    pub mfu_prefill: f64,
+    /// The share of the memory left after the weights and `reserved` that holds the KV cache
+    /// (TensorRT-LLM's kv_cache_free_gpu_mem_fraction, vLLM's gpu_memory_utilization).
+    pub kv_fraction: f64,
+    /// Bytes per GPU neither weights nor cache: activations, CUDA context, workspace.
+    pub reserved: f64,
+    /// Seconds of latency per all-reduce (llm-analysis' intra-node minimum message latency).
+    pub all_reduce_latency: f64,
+}
+
+/// A served model's figures, per replica (TP GPUs) unless said.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Serving {
+    pub weights_bytes_per_gpu: f64,
+    /// KV cache bytes per token of the whole model (all GPUs of the replica).
+    pub kv_bytes_per_token: f64,
+    /// KV cache bytes of one sequence of input + output tokens (whole model).
+    pub kv_bytes_per_sequence: f64,
+    /// The most concurrent sequences whose caches fit (at the average context of a decode).
+    pub max_batch: f64,
+    pub batch: f64,
+    pub ttft_s: f64,
+    pub tpot_s: f64,
+    /// TTFT + (output − 1) · TPOT.
+    pub latency_s: f64,
+    pub output_tokens_per_s: f64,
+    pub output_tokens_per_s_per_gpu: f64,
+    /// Prompt tokens prefilled per second at the same load.
+    pub input_tokens_per_s: f64,
+    /// The batch from which decode is compute-bound (infinite: the KV reads grow as fast).
+    pub critical_batch: f64,
+    /// Whether the decode step at `batch` is compute-bound.
+    pub compute_bound: bool,
+}
+
+fn all_reduce(bytes: f64, n: f64, bw: f64, latency: f64) -> f64 {
+    if n <= 1.0 {
+        0.0
+    } else {
+        2.0 * (n - 1.0) / n * bytes / bw + latency
+    }
+}
+
+/// The serving figures of `model` on `hw` run as `run`.
+pub fn serve(model: &Model, hw: &Hardware, run: &Run) -> Result<Serving, ModelError> {
+    let t = run.tensor_parallel;
+    if !(t >= 1.0 && t.fract() == 0.0) {
+        return Err(out_of_range("tensor_parallel", t, "a whole number >= 1"));
+    }
+    if (model.heads / t).fract() != 0.0 {
+        return Err(out_of_range("tensor_parallel", t, &format!("a divisor of the {} heads", model.heads)));
+    }
+    for (name, x) in [("input_tokens", run.input_tokens), ("output_tokens", run.output_tokens)] {
+        if !(x >= 1.0 && x.is_finite()) {
+            return Err(out_of_range(name, x, "a number of tokens >= 1"));
+        }
+    }
+    for (name, x) in [("mbu", run.mbu), ("mfu_decode", run.mfu_decode), ("mfu_prefill", run.mfu_prefill),
+                      ("kv_fraction", run.kv_fraction)] {
+        if !(x > 0.0 && x <= 1.0) {
+            return Err(out_of_range(name, x, "a fraction in (0, 1]"));
+        }
+    }
+    let (l, d, q) = (model.layers, model.hidden, model.head_dim);
+    let kv_token = 2.0 * l * model.kv_heads * q * run.kv.bytes();
+    let kv_token_gpu = 2.0 * l * (model.kv_heads / t).max(1.0) * q * run.kv.bytes();
+    let weights = model.params * run.weights.bytes() / t;
+    let (s_in, s_out) = (run.input_tokens, run.output_tokens);
+    // The cache a sequence holds on average while it decodes (paged: blocks as it grows).
+    let context = s_in + s_out / 2.0;
+    let free = (hw.memory - weights - run.reserved) * run.kv_fraction;
+    let max_batch = (free / (context * kv_token_gpu)).floor().max(0.0);
+    let max_batch = run.batch_cap.map_or(max_batch, |c| max_batch.min(c));
+    let batch = match run.batch {
+        Some(b) => b,
+        None => max_batch,
+    };
+    if !(batch >= 1.0) {
+        return Err(out_of_range("batch", batch, "at least one sequence whose KV cache fits beside the weights"));
+    }
+
+    // Decode: one step of `batch` sequences at the average context.
+    let width = 2.0; // (activations are 16-bit: the all-reduces move b·h of them)
+    let read = (weights + batch * context * kv_token_gpu) / (hw.hbm * run.mbu);
+    let step_flops = batch * (2.0 * model.active_params + 4.0 * l * context * model.heads * q);
+    let math = step_flops / (t * hw.peak * run.mfu_decode);
+    let tp_decode = 2.0 * l * all_reduce(width * batch * d, t, hw.scale_up, run.all_reduce_latency);
+    let tpot = read.max(math) + tp_decode;
+    // Prefill of one prompt: causal attention is half the s² term.
+    let prefill_flops = 2.0 * model.active_params * s_in + 2.0 * l * s_in * s_in * model.heads * q;
+    let tp_prefill = 2.0 * l * all_reduce(width * s_in * d, t, hw.scale_up, run.all_reduce_latency);
+    let ttft = prefill_flops / (t * hw.peak * run.mfu_prefill) + tp_prefill;
+
+    let cycle = s_out * tpot + batch * ttft;
+    let output_tps = batch * s_out / cycle;
+    // Compute-bound from B*: B·(2N + attention)/(t·F·MFU) = (W + B·c·kv)/(BW·MBU).
+    let per_seq_math = (2.0 * model.active_params + 4.0 * l * context * model.heads * q) / (t * hw.peak * run.mfu_decode);
+    let per_seq_read = context * kv_token_gpu / (hw.hbm * run.mbu);
+    let critical = if per_seq_math > per_seq_read {
+        weights / (hw.hbm * run.mbu) / (per_seq_math - per_seq_read)
+    } else {
+        f64::INFINITY
+    };
+    Ok(Serving {
+        weights_bytes_per_gpu: weights,
+        kv_bytes_per_token: kv_token,
+        kv_bytes_per_sequence: kv_token * (s_in + s_out),
+        max_batch,
+        batch,
+        ttft_s: ttft,
+        tpot_s: tpot,
+        latency_s: ttft + (s_out - 1.0) * tpot,
+        output_tokens_per_s: output_tps,
+        output_tokens_per_s_per_gpu: output_tps / t,
+        input_tokens_per_s: output_tps * s_in / s_out,
+        critical_batch: critical,
+        compute_bound: math > read,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn llama(layers: f64, hidden: f64, heads: f64, params: f64) -> Model {
+        Model { params, active_params: params, layers, hidden, heads, kv_heads: 8.0, head_dim: 128.0 }
+    }
+
+    fn h100() -> Hardware {
+        Hardware { peak: 989.4e12, hbm: 3.35e12, memory: 80e9, scale_up: 450e9 }
+    }
+
+    fn run(tp: f64, batch: Option<f64>) -> Run {
+        Run {
+            tensor_parallel: tp, weights: Width::Bf16, kv: Width::Bf16, input_tokens: 512.0, output_tokens: 512.0, batch,
+            batch_cap: None, mbu: 1.0, mfu_decode: 1.0, mfu_prefill: 1.0, kv_fraction: 1.0, reserved: 0.0,
+            all_reduce_latency: 0.0,
+        }
+    }
+
+    /// The KV cache per token of Llama 2/3 70B (327,680 bytes in bf16), Llama 3.1 8B (131,072) and
+    /// 405B (516,096); Databricks' 0.312 GiB for Llama 2 70B at 1,024 tokens.
+    #[test]
+    fn kv_cache_sizes_are_the_published_ones() {
+        let m70 = llama(80.0, 8192.0, 64.0, 69e9);
+        let s = serve(&m70, &Hardware { memory: 1e15, ..h100() }, &run(8.0, Some(1.0)).with_tokens(1024.0, 1.0)).unwrap();
+        assert_eq!(s.kv_bytes_per_token, 327_680.0);
+        assert!((s.kv_bytes_per_token * 1024.0 / (1u64 << 30) as f64 - 0.3125).abs() < 1e-12);
+        let m8 = llama(32.0, 4096.0, 32.0, 8.03e9);
+        let m405 = llama(126.0, 16384.0, 128.0, 405.85e9);
+        let big = Hardware { memory: 1e15, ..h100() };
+        assert_eq!(serve(&m8, &big, &run(1.0, Some(1.0))).unwrap().kv_bytes_per_token, 131_072.0);
+        assert_eq!(serve(&m405, &big, &run(8.0, Some(1.0))).unwrap().kv_bytes_per_token, 516_096.0);
+        let fp8 = Run { kv: Width::Fp8, ..run(1.0, Some(1.0)) };
+        assert_eq!(serve(&m8, &big, &fp8).unwrap().kv_bytes_per_token, 65_536.0);
+    }
+
+    /// Weights-only decode turns compute-bound at B* = F·b_w/(2·BW) (kipply; the scaling book):
+    /// 295 on an H100 in bf16 (the notes' table), half with 8-bit weights on 16-bit math.
+    #[test]
+    fn the_critical_batch_is_peak_over_bandwidth() {
+        let m = llama(80.0, 8192.0, 64.0, 69e9);
+        let big = Hardware { memory: 1e15, ..h100() };
+        // With a one-token prompt and output the cache and attention are negligible: B* ≈ F/BW.
+        let s = serve(&m, &big, &run(1.0, Some(1.0)).with_tokens(1.0, 1.0)).unwrap();
+        assert!((s.critical_batch / (989.4e12 / 3.35e12) - 1.0).abs() < 0.01, "{}", s.critical_batch);
+        // At 512 + 512 tokens: (W/BW) / ((2N + 4·L·c·H·q)/F − c·KV/BW), c = 768 tokens on average.
+        let s = serve(&m, &big, &run(1.0, Some(1.0))).unwrap();
+        let (c, kv) = (768.0, 327_680.0);
+        let want = (69e9 * 2.0 / 3.35e12) / ((2.0 * 69e9 + 4.0 * 80.0 * c * 64.0 * 128.0) / 989.4e12 - c * kv / 3.35e12);
+        assert!((s.critical_batch / want - 1.0).abs() < 1e-12, "{} vs {want}", s.critical_batch);
+        // 8-bit weights on 16-bit math halve it (the scaling book's int8 case).
+        let w8 = serve(&m, &big, &Run { weights: Width::Int8, ..run(1.0, Some(1.0)) }.with_tokens(1.0, 1.0)).unwrap();
+        assert!((w8.critical_batch / (989.4e12 / 3.35e12 / 2.0) - 1.0).abs() < 0.01, "{}", w8.critical_batch);
+    }
+
+    /// Batch 1 in bf16 on one GPU: TPOT = (weights + one cache) / bandwidth.
+    #[test]
+    fn batch_one_is_bandwidth_bound() {
+        let m = llama(32.0, 4096.0, 32.0, 8.03e9);
+        let s = serve(&m, &h100(), &run(1.0, Some(1.0))).unwrap();
+        let bytes = 8.03e9 * 2.0 + 768.0 * 131_072.0;
+        assert!((s.tpot_s / (bytes / 3.35e12) - 1.0).abs() < 1e-12);
+        assert!(!s.compute_bound);
+        assert_eq!(s.latency_s, s.ttft_s + 511.0 * s.tpot_s);
+    }
+
+    /// The cache of the most sequences that fit fills the memory the weights leave.
+    #[test]
+    fn max_batch_fills_the_memory() {
+        let m = llama(80.0, 8192.0, 64.0, 70e9);
+        let s = serve(&m, &h100(), &run(4.0, None)).unwrap();
+        let free: f64 = 80e9 - 70e9 * 2.0 / 4.0;
+        let per_seq = 768.0 * 2.0 * 80.0 * 2.0 * 128.0 * 2.0; // (2 KV heads per GPU at TP 4)
+        assert_eq!(s.max_batch, (free / per_seq).floor());
+        assert_eq!(s.batch, s.max_batch);
+        // TP 16 > 8 KV heads: the cache is replicated, one head per GPU.
+        let r16 = serve(&m, &Hardware { memory: 1e15, ..h100() }, &run(16.0, Some(1.0))).unwrap();
+        let r8 = serve(&m, &Hardware { memory: 1e15, ..h100() }, &run(8.0, Some(1.0))).unwrap();
+        assert_eq!(r16.kv_bytes_per_token, r8.kv_bytes_per_token);
+        assert!(serve(&m, &h100(), &run(1.0, None)).is_err()); // (140 GB of weights on 80 GB)
+        assert!(serve(&m, &h100(), &run(3.0, Some(1.0))).is_err()); // (3 does not divide 64 heads)
+    }
+}
+
+#[cfg(test)]
+impl Run {
+    fn with_tokens(self, input: f64, output: f64) -> Run {
+        Run { input_tokens: input, output_tokens: output, ..self }
+    }
+}
