@@ -1,0 +1,73 @@
+"""A plain-Python reference of the serving model (rust/model/serve.rs), written from the formulas in
+shared/reference/serving-model-notes.md rather than from the Rust: benchmarks/calibrate_serve.py
+fits the efficiency constants with it (so they are a parameter here)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+# Bytes per stored number (int4: groups of 128 with a 16-bit scale and a 4-bit zero point).
+WIDTH = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5 + 2.5 / 128}
+
+
+@dataclass
+class Served:
+    """A model served on one replica of ``tp`` GPUs."""
+
+    params: float
+    active_params: float
+    layers: float
+    hidden: float
+    heads: float
+    kv_heads: float
+    head_dim: float
+    peak: float  # FLOP/s at the GEMMs' precision
+    hbm: float  # bytes/s
+    memory: float  # bytes
+    scale_up: float  # bytes/s per GPU per direction
+    tp: int
+    input_tokens: float
+    output_tokens: float
+    weights: str = "bf16"
+    kv: str = "bf16"
+    batch: float | None = None
+    batch_cap: float | None = None
+    mbu: float = 1.0
+    mfu_decode: float = 1.0
+    mfu_prefill: float = 1.0
+    kv_fraction: float = 1.0
+    reserved: float = 0.0  # bytes per GPU
+    all_reduce_latency: float = 0.0  # seconds
+
+
+def serve(r: Served) -> dict[str, float]:
+    """The serving figures of one replica (the Rust model's outputs, by name)."""
+    t, L, q = r.tp, r.layers, r.head_dim
+    if r.heads % t:
+        raise ValueError("TP does not divide the heads")
+    kv_token = 2 * L * r.kv_heads * q * WIDTH[r.kv]
+    kv_token_gpu = 2 * L * max(r.kv_heads / t, 1) * q * WIDTH[r.kv]
+    weights = r.params * WIDTH[r.weights] / t
+    context = r.input_tokens + r.output_tokens / 2  # (the average cache of a decoding sequence)
+    free = (r.memory - weights - r.reserved) * r.kv_fraction
+    max_batch = max(0.0, math.floor(free / (context * kv_token_gpu)))
+    if r.batch_cap is not None:
+        max_batch = min(max_batch, r.batch_cap)
+    b = max_batch if r.batch is None else r.batch
+    if b < 1:
+        raise ValueError("no sequence's cache fits")
+
+    def ring(nbytes: float) -> float:
+        return 0.0 if t <= 1 else 2 * (t - 1) / t * nbytes / r.scale_up + r.all_reduce_latency
+
+    attention = 4 * L * context * r.heads * q  # FLOPs per decoded token: QK and AV over the cache
+    read = (weights + b * context * kv_token_gpu) / (r.hbm * r.mbu)
+    math_s = b * (2 * r.active_params + attention) / (t * r.peak * r.mfu_decode)
+    tpot = max(read, math_s) + 2 * L * ring(2 * b * r.hidden)
+    s = r.input_tokens
+    ttft = (2 * r.active_params * s + 2 * L * s * s * r.heads * q) / (t * r.peak * r.mfu_prefill) \
+        + 2 * L * ring(2 * s * r.hidden)
+    out = b * r.output_tokens / (r.output_tokens * tpot + b * ttft)
+    return {"kv_bytes_per_token": kv_token, "weights_bytes_per_gpu": weights, "max_batch": max_batch, "batch": b,
+            "ttft_s": ttft, "tpot_s": tpot, "output_tokens_per_s": out, "output_tokens_per_s_per_gpu": out / t}
