@@ -98,8 +98,12 @@ def step(r: Run, k: dict[str, float] | None = None) -> dict[str, float]:
     eff = k["gemm_efficiency"] / (1 + k["gemm_half_size"] / (h / t))
     # 8-bit: the linear layers' GEMMs at the 8-bit peak (at a fraction of the 16-bit GEMMs'
     # efficiency), the attention core and the logits at the 16-bit peak
-    linear_peak = r.peak * (k["fp8_gemm_efficiency"] if r.fp8 else 1.0)
-    core_peak = r.peak16 if r.fp8 and r.peak16 else r.peak
+    linear_peak, core_peak = r.peak, r.peak
+    if r.fp8:  # (never slower than 16-bit GEMMs, never faster than the 8-bit peak)
+        linear_peak = r.peak * k["fp8_gemm_efficiency"]
+        if r.peak16:
+            linear_peak = min(max(linear_peak, r.peak16), r.peak)
+            core_peak = min(r.peak16, r.peak)
     linear = matmuls * (1 + backward_weights + again[0]) + adapters * (3 + again[0])
     attention = core * (3 + again[1])
     assert per_layer == linear + attention

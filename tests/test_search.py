@@ -258,3 +258,90 @@ def test_a_failed_search_sweep_leaves_the_previous_output(tmp_path: Path, capsys
     code, _, err = run(capsys, "sweep", str(spec), "-o", str(out))
     assert code != 0 and "division by zero" in err
     assert {p.name: p.read_bytes() for p in sorted(out.iterdir())} == before
+
+
+# -- a hostile trial of the search's lists, the domain rule and fp8 (each a regression test) ---------
+
+def test_allowed_values_none_of_which_can_be_valid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Selective recomputation without an architecture (its FLOPs need the attention's shape), TPs
+    dividing no heads: no layout, said with the values the search kept to (was: a Rust panic)."""
+    code, out, err = run(capsys, "estimate", "--params", "7B", "--tokens", "1T", "--gpu", "h100", "--gpus", "64",
+                         "--layout", "auto", "--recompute", "selective,selective")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "kept to recompute selective:" in err
+    code, _, err = run(capsys, "estimate", "--model", "llama2-7b", "--tokens", "1T", "--gpu", "h100", "--gpus", "64",
+                       "--layout", "auto", "--tp", "3,5")
+    assert code == 2 and "kept to --tp 3,5: allow other values" in err
+    with pytest.raises(costspec.InputError, match="kept to recompute selective"):
+        costspec.estimate(params="7B", tokens="1T", gpu="h100", gpus=64, layout="auto", recompute=["selective"])
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {params: 7B}\ntraining: {tokens: 1T, recompute: [selective]}\n"
+                    "hardware: {gpu: h100}\nparallelism: {layout: auto}\nsweep: {grid: {hardware.count: [64, 128]}}\n")
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
+    assert code == 0, err
+    assert all(r["fits"] is False and r["tensor_parallel"] is None for r in pcsv.read_csv(tmp_path / "o.csv").to_pylist())
+
+
+def test_a_list_with_a_solve_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "estimate", "--model", "llama2-70b", "--gpu", "h100", "--tp", "4,8", "--mfu", "0.4",
+                       "--solve", "gpus", "--deadline-days", "30")
+    assert code == 2 and err.count("\n") == 1 and "--tp: got a list, expected one value: a solve keeps one layout" in err
+    with pytest.raises(costspec.InputError, match="a solve keeps one layout"):
+        costspec.solve("gpus", {"wall_clock_days": 30}, model="llama2-70b", gpu="h100", mfu=0.4, tensor_parallel=[4, 8])
+
+
+def test_moe_lora_searches_expert_parallelism() -> None:
+    """LoRA on a mixture of experts: EP splits the frozen experts; listed EPs are searched (were dropped)."""
+    kw = dict(model="mixtral-8x7b", tokens="1T", gpu="h100", gpus=64, mode="lora", lora_rank=16, layout="auto")
+    e = costspec.estimate(**kw, expert_parallel=[4, 8])  # type: ignore[arg-type]
+    assert e.expert_parallel in (4, 8) and e.fits
+    free = costspec.estimate(**kw)  # type: ignore[arg-type]
+    assert free.tokens_per_s is not None and e.tokens_per_s is not None and free.tokens_per_s >= e.tokens_per_s
+
+
+def test_layout_auto_needs_the_network_even_with_an_mfu(capsys: pytest.CaptureFixture[str]) -> None:
+    """The search times every layout: a GPU without network figures is a located error, a
+    duration given or not (was: a KeyError in the report)."""
+    code, out, err = run(capsys, "estimate", "--model", "llama2-7b", "--tokens", "1T", "--gpu", "rtx-4090",
+                         "--gpus", "64", "--layout", "auto", "--mfu", "0.4")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "scale-out bandwidth" in err and "Traceback" not in err
+    assert "a duration given or not" in err
+
+
+def test_lists_of_allowed_values_hold_at_most_256(capsys: pytest.CaptureFixture[str]) -> None:
+    many = ",".join(str(k) for k in range(1, 301))
+    code, _, err = run(capsys, "estimate", "--model", "llama2-7b", "--tokens", "1T", "--gpu", "h100", "--gpus", "64",
+                       "--layout", "auto", "--tp", many)
+    assert code == 2 and err.count("\n") == 1 and "--tp: too many items (expected at most 256 allowed values" in err
+    with pytest.raises(costspec.ModelInputError, match="too many items"):
+        costspec.estimate(model="llama2-7b", tokens="1T", gpu="h100", gpus=64, layout="auto", tensor_parallel=[4] * 300)
+    code, _, err = run(capsys, "estimate", "--model", "llama2-7b", "--tokens", "1T", "--gpu", "h100", "--gpus", "64",
+                       "--layout", "auto", "--tp", "2,0")
+    assert code == 2 and "--tp (value 2): out of range" in err
+
+
+def test_tp_within_a_domain_needs_the_domain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "mine.yaml"
+    f.write_text("gpus:\n  - id: Acme-X1\n    peak_tflops: {bf16: 500}\n    memory_gb: 96\n    bandwidth_tbps: 3\n")
+    code, _, err = run(capsys, "estimate", "--params", "7B", "--tokens", "1T", "--gpu", "Acme-X1", "--gpus", "8",
+                       "--mfu", "0.4", "--tp", "2", "--tp-within-domain", "--catalog", str(f))
+    assert code == 2 and err.count("\n") == 1 and "no GPUs per scale-up domain (scale_up_domain)" in err
+    spec = tmp_path / "s.yaml"
+    spec.write_text(f"costspec: 1\ncatalog: {{include: [{f.name}]}}\nmodel: {{params: 7B}}\ntraining: {{tokens: 1T}}\n"
+                    "hardware: {gpu: Acme-X1, count: 8, mfu: 0.4}\nparallelism: {tensor: 2, tp_within_domain: true}\n")
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 1 and "s.yaml:6:" in out and "[CS506]" in out
+
+
+def test_fp8_is_never_slower_than_bf16_nor_above_its_peak(tmp_path: Path) -> None:
+    """Gaudi 3's fp8 and bf16 peaks are equal: fp8 GEMMs are not timed below bf16 ones. A GPU whose
+    fp8 peak is below its bf16 peak still has an MFU of at most 1."""
+    kw = dict(model="llama2-70b", gpu="gaudi3", gpus=64, tensor_parallel=8, pipeline_parallel=2, global_batch_tokens="4M")
+    bf16 = costspec.estimate(**kw, precision="bf16")  # type: ignore[arg-type]
+    fp8 = costspec.estimate(**kw, precision="fp8")  # type: ignore[arg-type]
+    assert bf16.step_time_s is not None and fp8.step_time_s is not None and fp8.step_time_s <= bf16.step_time_s
+    f = tmp_path / "odd.yaml"
+    f.write_text("gpus:\n  - id: Odd-1\n    peak_tflops: {bf16: 1000, fp8: 600}\n    memory_gb: 192\n"
+                 "    bandwidth_tbps: 5\n    scale_up_domain: 8\n    scale_up_gb_per_s: 450\n    scale_out_gbps: 400\n")
+    odd = costspec.estimate(params="7B", tokens="1T", gpu="Odd-1", gpus=8, precision="fp8",
+                            catalog=costspec.Catalog.load([f]))
+    assert odd.mfu is not None and 0 < odd.mfu <= 1

@@ -27,7 +27,8 @@ FLAGS.update({"peak_tflops": "--precision",
               "gpu_memory_gb": "--gpu", "architecture": "--arch", "lora": "--lora-rank or --lora-fraction",
               "compute_flops": "--compute-flops", "budget_usd": "--budget-usd"})
 # Names that may appear inside an error's "expected ..." text, shown as flags on the command line.
-_NAMED = re.compile(r"\b(mfu|gpu_hours|wall_clock_days|dataset_tokens|tokens|params|gpus|lora_rank|lora_fraction)\b")
+_NAMED = re.compile(r"\b(mfu|gpu_hours|wall_clock_days|dataset_tokens|tokens|params|gpus|lora_rank|lora_fraction|tensor_parallel"
+                    r"|pipeline_parallel|context_parallel|expert_parallel|micro_batch|tp_within_domain)\b")
 
 
 def echo(text: str, nl: bool = True) -> None:
@@ -39,11 +40,14 @@ def echo(text: str, nl: bool = True) -> None:
 
 
 def flag_for(field: str) -> str:
+    item = re.fullmatch(r"(\w+)\[(\d+)\]", field)  # (one value of a list: --tp 4,8's second is "--tp (value 2)")
+    if item:
+        return f"{flag_for(item.group(1))} (value {int(item.group(2)) + 1})"
     if field.startswith("architecture."):
         return f"--arch {field.split('.', 1)[1]}=..."
     if field in (*registry.ARCHITECTURE, "gated_mlp"):  # (the engine names them bare)
         return f"--arch {field}=..."
-    return FLAGS.get(field, "--" + field.replace("_", "-"))
+    return FLAGS.get(field, "--" + field.replace("_", "-")).split("/")[0]  # (--sp/--no-sp: --sp)
 
 
 class UsageFailure(Exception):

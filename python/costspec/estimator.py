@@ -19,7 +19,7 @@ from typing import Any, Callable, Literal, Mapping, ParamSpec, Sequence
 from costspec.catalog import Catalog, Gpu, ModelPreset
 from costspec.fields import PRECISIONS
 from costspec.errors import InputError, ModelInputError
-from costspec.fields import ARCHITECTURE, ATTENTIONS, BASE_WEIGHTS, LOGITS, CONVENTIONS, FIELDS, MODES, OPTIMIZERS, POWER_BASES, RECOMPUTES, LAYOUTS
+from costspec.fields import ARCHITECTURE, ATTENTIONS, BASE_WEIGHTS, LOGITS, CONVENTIONS, FIELDS, MODES, OPTIMIZERS, POWER_BASES, RECOMPUTES, LAYOUTS, SEARCHABLE
 from costspec.units import parse_number
 from costspec.outputs import power_figure
 
@@ -156,7 +156,7 @@ def _choice(value: str, field: str, options: tuple[str, ...]) -> str:
 
 def _allowed(value: Any, field: str, one: Callable[[Any, str], Any]) -> Any:
     """A searchable degree: one value, or a list of the values the layout search may choose."""
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, range)):
         return [one(v, f"{field}[{i}]") for i, v in enumerate(value)]
     return None if value is None else one(value, field)
 
@@ -391,8 +391,9 @@ class Inputs:
 
     def run(self) -> Estimate:
         e = run_spec(self.spec(), self.provenance)
-        if self.provenance.given == "predicted" and e.step_time_s is None:
-            raise no_step(e)
+        searched = self.fields.get("parallelism.layout") == "auto"
+        if (self.provenance.given == "predicted" and e.step_time_s is None) or (searched and e.tensor_parallel is None):
+            raise no_step(e, self.fields)
         return e
 
 
@@ -509,15 +510,24 @@ class Provenance:
         return cls(given, arch, sources)
 
 
-def no_step(e: Estimate) -> InputError:
+def no_step(e: Estimate, fields: Mapping[str, Any] | None = None) -> InputError:
     """Why a layout has no step: more data-parallel ranks × micro-batch than the batch has sequences
-    (or, searching, no layout that fits the memory and the batch)."""
+    (or, searching, no layout that fits the memory and the batch among the values it may choose)."""
     seq = float(e.architecture.get("seq_len") or 2048)
     if e.tensor_parallel is None:  # (layout auto: the search found none)
+        kept = [(FIELDS[p].keyword, v) for p in sorted(SEARCHABLE) if (v := (fields or {}).get(p)) is not None]
+        if (fields or {}).get("parallelism.tp_within_domain") == "true":
+            kept.append(("tp_within_domain", "true"))
+        def shown(v: Any) -> str:
+            vals = v if isinstance(v, list) else [v]
+            return ",".join(dict.fromkeys(f"{x:g}" if isinstance(x, float) else str(x) for x in vals))
+
+        among = ("; the search kept to " + ", ".join(f"{k} {shown(v)}" for k, v in kept) +
+                 ": allow other values, or") if kept else ":"
         return InputError("gpus", f"{e.gpus:g}", "a count with a layout (TP, PP, CP, EP, micro-batch, recompute, "
                           f"ZeRO) that fits the memory and whose data-parallel ranks do not outnumber the global "
-                          f"batch's {seq:g}-token sequences: another count, a larger global batch, or a GPU with "
-                          f"more memory")
+                          f"batch's {seq:g}-token sequences{among} another count, a larger global batch, or a GPU "
+                          f"with more memory")
     mp = e.tensor_parallel * e.pipeline_parallel * e.context_parallel
     return InputError("gpus", f"{e.gpus:g}", f"a count whose {e.data_parallel or 0:g} data-parallel ranks (GPUs / "
                       f"TP·PP·CP = {mp:g}) × micro-batch {e.micro_batch:g} do not outnumber the global batch's "

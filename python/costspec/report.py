@@ -57,7 +57,7 @@ def _hardware_formula(e: Estimate) -> str:
         "none": "= model FLOPs (no activation recomputation)",
         "selective": "model FLOPs + attention-core forward 4·L·H·Q·T·D (selective recomputation)",
         "full": "model FLOPs + one more forward pass (full recomputation: 6·N·D becomes 8·N·D)",
-    }[e.recompute]
+    }.get(e.recompute or "none", "")
 
 
 def _goodput(e: Estimate, add: Any) -> None:

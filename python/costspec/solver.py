@@ -74,6 +74,10 @@ class Solution:
 
 def _model_parallel(kw: Mapping[str, Any]) -> float:
     """TP·PP·lcm(CP, EP): GPU counts are whole multiples of it."""
+    for k in ("tensor_parallel", "pipeline_parallel", "context_parallel", "expert_parallel"):
+        if isinstance(kw.get(k), (list, tuple, range)):
+            raise InputError(k, "a list", "one value: a solve keeps one layout (a list of allowed values is for "
+                             "layout auto, which a solve cannot use)")
     return float(kw.get("tensor_parallel") or 1) * float(kw.get("pipeline_parallel") or 1) * \
         math.lcm(int(float(kw.get("context_parallel") or 1)), int(float(kw.get("expert_parallel") or 1)))
 

@@ -574,6 +574,8 @@ class _Checker:
                     vals = [self.value(name, x, (*path, i), from_schema_ok=not self.keywords) for i, x in enumerate(raw)]
                     if not raw:
                         self.err(path, "an empty list of allowed values", "at least one value", "[]")
+                    elif len(raw) > 256:  # (the schema's maxItems, for estimate()'s keywords too)
+                        self.err(path, "too many items", "at most 256 allowed values", f"{len(raw)} values")
                     elif any(isinstance(x, expr.Expr) for x in vals):
                         i = next(i for i, x in enumerate(vals) if isinstance(x, expr.Expr))
                         self.err((*path, i), "an allowed value is a plain value, not an expression",
@@ -1024,10 +1026,14 @@ class _Checker:
         for g in gpus:
             domain = min(given) if given else g.scale_up_domain.value if g.scale_up_domain is not None else None
             if domain is None:
-                continue  # (network_known names the missing figure where the step needs it)
+                path = next((p for _, p in values_of("parallelism.tp_within_domain")), ("parallelism",))
+                self.err(path, f"{g.id} has no GPUs per scale-up domain (scale_up_domain) in the catalog, which the "
+                         "step-time model needs to keep TP within a domain", "hardware.scale_up_domain given", g.id)
+                return
             for tp, path in values_of("parallelism.tensor"):
                 if isinstance(tp, (int, float)) and not isinstance(tp, bool) and tp > domain:
-                    self.err(path, f"TP {tp:g} is wider than the scale-up domain of {g.id} ({domain:g} GPUs), which "
+                    self.err(path, f"TP {tp:g} is wider than the scale-up domain of {g.id} ({domain:g} "
+                             f"GPU{'' if domain == 1 else 's'}), which "
                              "parallelism.tp_within_domain forbids",
                              f"a TP of at most {domain:g}, or TP across domains allowed", f"{tp:g}")
                     return
@@ -1037,7 +1043,8 @@ class _Checker:
                       unknown: Any) -> None:
         """Timing a run by its layout (a GPU count and no duration) needs the GPU's interconnect:
         the catalog's figures, or the spec's."""
-        if unknown is not None or not present("hardware.count") or any(present(d) for d in DURATION):
+        searched = any(v == "auto" for v, _ in values_of("parallelism.layout"))  # (it times layouts, a duration or not)
+        if unknown is not None or not present("hardware.count") or (any(present(d) for d in DURATION) and not searched):
             return
         counts = [float(v) for v, _ in values_of("hardware.count") if isinstance(v, (int, float))]
         gpu_paths = [p for _, p in values_of("hardware.gpu")] or [("hardware",)]
@@ -1055,8 +1062,9 @@ class _Checker:
             if lacking:
                 names = ", ".join(f"{what} ({k})" for k, what in lacking)
                 self.err(gpu_paths[0], f"{g.id} has no {names} in the catalog, which the step-time model needs to "
-                         "time a run from its layout", "hardware." + lacking[0][0] + " given, or hardware.mfu, "
-                         "gpu_hours or wall_clock_days", g.id)
+                         "time a run from its layout", "hardware." + lacking[0][0] + " given" + (
+                             " (the layout search times every layout, a duration given or not)" if searched else
+                             ", or hardware.mfu, gpu_hours or wall_clock_days"), g.id)
 
     # What needs architecture fields (rust/model/flops.rs and estimate.rs say the same at a point).
     NEEDS_ARCHITECTURE = (

@@ -59,6 +59,9 @@ class Document:
         p = tuple(path)
         while p:
             if p in self.flags:
+                rest = tuple(path)[len(p):]  # (an item of the list the flag gave: tensor_parallel[1])
+                if len(rest) == 1 and isinstance(rest[0], int) and not self.flags[p].startswith("--"):
+                    return f"{self.flags[p]}[{rest[0]}]"
                 return self.flags[p]
             p = p[:-1]
         return None

@@ -22,7 +22,7 @@
 
 use crate::model::memory::memory;
 use crate::model::step::{step_of, Layout, Network, Shape, Step, TpTerms, Work};
-use crate::model::types::{Mode, Point, Recompute};
+use crate::model::types::{Point, Recompute};
 
 /// Fixed degrees (None: searched).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -82,7 +82,8 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
     let shape = Shape::new(work);
     let rule = shape.rule;
     let (l, heads, kv, s, experts) = (shape.layers, shape.heads, shape.kv_heads, shape.seq_len, shape.experts);
-    let moe = experts > 1.0 && work.active_params < work.params && work.mode != Mode::Lora;
+    // (routed experts to split: LoRA's frozen experts split too, as an explicit EP does)
+    let moe = experts > 1.0 && work.active_params < work.params;
     let seqs = global_batch_tokens / s;
 
     let one = |f: Option<f64>| f.map(|x| vec![x]);
@@ -120,6 +121,9 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
         (None, None) => vec![1, 3],
     };
 
+    if [tps.len(), pps.len(), cps.len(), eps.len(), mbs.len(), recomputes.len(), zeros.len()].contains(&0) {
+        return None; // (a list of allowed values none of which can be valid)
+    }
     // First the lower bound of every candidate (`Shape::floor`: its busiest stage's matmuls,
     // element-wise work and TP all-reduces per token; the step's other terms only add time), then
     // the candidates in the order of their bounds until the next bound is no better than the best
@@ -285,7 +289,7 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::types::{Architecture, Attention, Precision};
+    use crate::model::types::{Architecture, Attention, Mode, Precision};
 
     /// Llama 2 70B on H100s: (the point's base, its work, its network).
     fn llama70b() -> (Point, Work, Network) {
@@ -316,8 +320,8 @@ mod tests {
         let (base0, work0, net) = llama70b();
         // Variants: as is; eager attention in fp32 without sequence parallelism; a 64K context;
         // a mixture of experts (the shape of Mixtral 8x7B, not its weights); LoRA; no architecture
-        // (the shape rule).
-        for variant in 0..6 {
+        // (the shape rule); the mixture of experts trained with LoRA (its frozen experts split by EP).
+        for variant in 0..7 {
             let (mut base, mut work) = (base0.clone(), work0.clone());
             let mut sp = true;
             match variant {
@@ -329,7 +333,7 @@ mod tests {
                     work.arch.seq_len = Some(65536.0);
                     base.arch.seq_len = Some(65536.0);
                 }
-                3 => {
+                3 | 6 => {
                     for a in [&mut work.arch, &mut base.arch] {
                         (a.layers, a.d_model, a.heads, a.ffn_dim) = (Some(32.0), Some(4096.0), Some(32.0), Some(14336.0));
                         (a.experts, a.experts_per_token) = (Some(8.0), Some(2.0));
@@ -337,6 +341,10 @@ mod tests {
                     (work.params, work.active_params, work.trainable_params) = (46.7e9, 12.9e9, 46.7e9);
                     (base.params, base.active_params) = (46.7e9, 12.9e9);
                     work.model_flops_per_token = 6.0 * 12.9e9;
+                    if variant == 6 {
+                        (work.mode, work.trainable_params) = (Mode::Lora, 0.05e9);
+                        base.mode = Mode::Lora;
+                    }
                 }
                 4 => {
                     (work.mode, work.trainable_params) = (Mode::Lora, 0.1e9);
@@ -352,7 +360,7 @@ mod tests {
             let shape = Shape::new(&work);
             let batch = if variant == 2 { 16.0 * 1048576.0 } else { 4194304.0 };
             let cps: &[f64] = if variant == 2 { &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0] } else { &[1.0] };
-            let eps: &[f64] = if variant == 3 { &[1.0, 2.0, 4.0, 8.0] } else { &[1.0] };
+            let eps: &[f64] = if variant == 3 || variant == 6 { &[1.0, 2.0, 4.0, 8.0] } else { &[1.0] };
             for gpus in [64.0, 256.0, 512.0, 1024.0, 1536.0, 4096.0, 8192.0, 16384.0] {
                 let found = search(&base, trainable, &work, &net, gpus, batch, &Fixed::default(), &Space::default(), sp);
                 let mut best = f64::INFINITY;
@@ -396,6 +404,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Lists of allowed values none of which can be valid leave no layout (no panic): selective
+    /// recomputation without an architecture, TPs that divide no heads, EP on a dense model.
+    #[test]
+    fn allowed_values_that_cannot_be_valid_leave_no_layout() {
+        let (base, work, net) = llama70b();
+        let none = |space: Space, work: &Work, base: &Point| {
+            search(base, work.params, work, &net, 1024.0, 4194304.0, &Fixed::default(), &space, true)
+        };
+        assert!(none(Space { tensor: Some(vec![3.0, 5.0]), ..Space::default() }, &work, &base).is_none());
+        assert!(none(Space { expert: Some(vec![2.0, 4.0]), ..Space::default() }, &work, &base).is_none());
+        let (mut w, mut b) = (work.clone(), base.clone());
+        (w.arch, b.arch) = (Architecture::default(), Architecture::default());
+        assert!(none(Space { recompute: Some(vec![Recompute::Selective]), ..Space::default() }, &w, &b).is_none());
+        assert!(none(Space { recompute: Some(vec![Recompute::Full]), ..Space::default() }, &w, &b).is_some());
     }
 
     /// Time per call of the search's parts (`cargo test --profile ci -- --ignored --nocapture`).

@@ -88,14 +88,25 @@ impl Work {
         matches!(self.precision, Precision::Fp8 | Precision::Fp4)
     }
 
-    /// The peak the linear layers' GEMMs are timed against (their efficiency folded in for 8-bit).
-    pub fn linear_peak(&self) -> f64 {
-        if self.low_bit() { self.peak * FP8_GEMM_EFFICIENCY } else { self.peak }
+    fn peak16_known(&self) -> bool {
+        self.peak16.is_finite() && self.peak16 > 0.0
     }
 
-    /// The peak the attention core and the logits are timed against.
+    /// The peak the linear layers' GEMMs are timed against (their efficiency folded in for 8-bit):
+    /// never below the 16-bit GEMMs' (a stack would run those instead: Gaudi 3's fp8 and bf16 peaks
+    /// are equal) and never above the precision's own peak (the MFU's denominator).
+    pub fn linear_peak(&self) -> f64 {
+        if !self.low_bit() {
+            return self.peak;
+        }
+        let low = self.peak * FP8_GEMM_EFFICIENCY;
+        if self.peak16_known() { low.max(self.peak16).min(self.peak) } else { low }
+    }
+
+    /// The peak the attention core and the logits are timed against: the 16-bit one in an 8-bit
+    /// run (at most the precision's; a GPU without a 16-bit figure: the precision's own).
     pub fn attention_peak(&self) -> f64 {
-        if self.low_bit() && self.peak16.is_finite() && self.peak16 > 0.0 { self.peak16 } else { self.peak }
+        if self.low_bit() && self.peak16_known() { self.peak16.min(self.peak) } else { self.peak }
     }
 }
 
