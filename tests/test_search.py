@@ -345,3 +345,15 @@ def test_fp8_is_never_slower_than_bf16_nor_above_its_peak(tmp_path: Path) -> Non
     odd = costspec.estimate(params="7B", tokens="1T", gpu="Odd-1", gpus=8, precision="fp8",
                             catalog=costspec.Catalog.load([f]))
     assert odd.mfu is not None and 0 < odd.mfu <= 1
+
+
+def test_a_swept_domain_rule_is_a_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {preset: llama2-70b}\nhardware: {gpu: h100, count: 1024}\n"
+                    "parallelism: {layout: auto, tensor: [4, 16]}\n"
+                    "sweep: {grid: {parallelism.tp_within_domain: [false, true]}}\n")
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
+    assert code == 0, err
+    rows = pcsv.read_csv(tmp_path / "o.csv").to_pylist()
+    assert [r["tp_within_domain"] for r in rows] == [False, True]
+    assert rows[1]["tensor_parallel"] == 4  # (TP 16 crosses the 8-GPU domain: left out)

@@ -257,7 +257,7 @@ INPUTS: tuple[Field, ...] = (
        "xGMI board): a TP wider than the domain is an error, and the layout search leaves such TPs out, listed "
        "or not. Default false: a TP wider than the domain runs its all-reduces over the scale-out network.",
        choices=("true", "false"), default="false", kwarg="tp_within_domain",
-       flag="--tp-within-domain/--tp-across-domains",
+       flag="--tp-within-domain/--tp-across-domains", column="tp_within_domain",
        help="Keep TP within a scale-up domain (default: a wider TP crosses the scale-out network)."),
     _f("parallelism.interleave", "number", "Virtual pipeline stages per GPU (Megatron's interleaved 1F1B): the "
        "bubble shrinks to (p−1)/(v·m) at v times the stage-boundary traffic. 1: plain 1F1B.", unit="stages",
@@ -375,6 +375,7 @@ OUTPUTS: tuple[Column, ...] = (
     _in("parallelism.context", "context-parallel degree"),
     _in("parallelism.expert", "expert-parallel degree"),
     _in("parallelism.sequence", "sequence parallelism under TP", unit="bool"),
+    _in("parallelism.tp_within_domain", "TP kept within a scale-up domain", unit="bool"),
     _in("parallelism.pipeline", "pipeline-parallel degree"),
     _in("training.micro_batch", "sequences per micro-batch"),
     Column("data_parallel", "GPUs", "data-parallel degree, gpus / (TP·PP·CP)"),

@@ -847,7 +847,7 @@ class _Compiler:
             "grid_kg_co2e_per_kwh": e("energy.grid_kg_co2e_per_kwh"), "zero": mem_in["zero"],
             "tensor_parallel": mem_in["tensor_parallel"], "pipeline_parallel": mem_in["pipeline_parallel"],
             "sequence_parallel": mem_in["sequence_parallel"], "context_parallel": mem_in["context_parallel"],
-            "expert_parallel": mem_in["expert_parallel"],
+            "expert_parallel": mem_in["expert_parallel"], "tp_within_domain": e("parallelism.tp_within_domain"),
             "micro_batch": mem_in["micro_batch"], "gpu_memory_gb": mem_in["gpu_memory_gb"],
             "interleave": e("parallelism.interleave"), "scale_up_domain": e("hardware.scale_up_domain"),
             "scale_up_gb_per_s": e("hardware.scale_up_gb_per_s"), "scale_out_gbps": e("hardware.scale_out_gbps"),
