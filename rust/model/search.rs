@@ -21,7 +21,7 @@
 //! to the first in the enumeration order (the smaller degrees), as an exhaustive search would.
 
 use crate::model::memory::memory;
-use crate::model::step::{step_of, Layout, Network, Shape, Step, TpTerms, Work};
+use crate::model::step::{step_parts, Layout, Network, Shape, Step, TpTerms, Work};
 use crate::model::types::{Point, Recompute};
 
 /// Fixed degrees (None: searched).
@@ -244,9 +244,11 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
         // (the enumeration order, for ties: the degrees' indices with the recompute's own)
         let order = pack([ix(6), ix(5), ix(4), ix(3), ix(2), ix(1), ri]);
         let w = Work { recompute: r, ..work.clone() };
+        // (stepped once; the ZeRO stages differ only in the data-parallel traffic and the optimizer)
+        let Ok(parts) = step_parts(&shape, &w, &layout, net) else { continue };
         for (zi, &z) in zeros.iter().enumerate() {
             layout.zero = z;
-            let Ok(st) = step_of(&shape, &w, &layout, net) else { continue };
+            let st = parts.with_zero(z);
             if cfg!(test) {
                 assert!(bound <= per_token(&st), "the bound {bound} is above the step's {} at {layout:?}", per_token(&st));
             }
@@ -289,6 +291,7 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::step::step_of;
     use crate::model::types::{Architecture, Attention, Mode, Precision};
 
     /// Llama 2 70B on H100s: (the point's base, its work, its network).

@@ -308,6 +308,39 @@ pub fn step(work: &Work, layout: &Layout, net: &Network) -> Result<Step, ModelEr
 
 /// One optimizer step, the model's shape given (`Shape::new(work)`).
 pub fn step_of(shape: &Shape, work: &Work, layout: &Layout, net: &Network) -> Result<Step, ModelError> {
+    Ok(step_parts(shape, work, layout, net)?.with_zero(layout.zero))
+}
+
+/// A step's parts that do not depend on the ZeRO stage (the layout search steps a candidate once
+/// and finishes it for each stage).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepParts {
+    pipeline: f64,
+    compute: f64,
+    slots: f64,
+    m: f64,
+    d: f64,
+    once: f64,
+    dense: f64,
+    routed: f64,
+    replicas: f64,
+    tokens: f64,
+    tp: f64,
+    ep: f64,
+    cp: f64,
+    pp: f64,
+    per_micro_batch: f64,
+    memory_bound: f64,
+    bubble_slots: f64,
+    gpus: f64,
+    model_flops_per_token: f64,
+    peak: f64,
+    hbm: f64,
+    rule: bool,
+}
+
+/// The ZeRO-independent parts of one optimizer step.
+pub fn step_parts(shape: &Shape, work: &Work, layout: &Layout, net: &Network) -> Result<StepParts, ModelError> {
     let (t, p, c, e) = (layout.tensor, layout.pipeline, layout.context, layout.expert);
     let (b, v) = (layout.micro_batch, layout.interleave);
     for (name, x) in [("scale_up_domain", net.domain), ("scale_up_gb_per_s", net.scale_up), ("hbm_bandwidth", net.hbm),
@@ -409,33 +442,64 @@ pub fn step_of(shape: &Shape, work: &Work, layout: &Layout, net: &Network) -> Re
     // and backward instead, prefetched behind the compute.
     let ring = |params: f64, n: f64| all_reduce(params * grad_bytes, n, group_bandwidth(n, t * c, net));
     let once = ring(dense, replicas) + ring(routed, replicas / e);
-    let (reduce, gathers) = if layout.zero >= 3 { (once / 2.0, once * m) } else { (once, 0.0) };
-    let dp = (reduce - DP_OVERLAP * compute * 2.0 / 3.0).max(0.0) + (gathers - slots * compute).max(0.0);
-    let shards = if layout.zero >= 1 { replicas } else { 1.0 };
-    let optimizer = OPTIMIZER_BYTES * (dense + routed) / shards / net.hbm;
-
-    let step_time = pipeline + dp + optimizer;
-    let tokens = seqs * s;
-    let tokens_per_s = tokens / step_time;
-    let comm = slots * (tp + ep + cp + pp) + dp;
-    Ok(Step {
-        step_time_s: step_time,
-        tokens_per_s,
-        mfu: work.model_flops_per_token * tokens_per_s / (layout.gpus * work.peak),
-        data_parallel: d,
-        grad_accum: m,
-        global_batch_tokens: tokens,
-        bubble_fraction: (p - 1.0) / v * per_micro_batch / step_time,
-        comm_exposed_fraction: comm / step_time,
-        compute_s: slots * compute,
-        memory_bound_s: slots * memory_bound,
-        tp_comm_s: slots * tp,
-        ep_comm_s: slots * ep,
-        cp_comm_s: slots * cp,
-        pp_comm_s: slots * pp,
-        dp_comm_s: dp,
-        optimizer_s: optimizer,
-        bubble_s: (p - 1.0) / v * per_micro_batch,
+    Ok(StepParts {
+        pipeline,
+        compute,
+        slots,
+        m,
+        d,
+        once,
+        dense,
+        routed,
+        replicas,
+        tokens: seqs * s,
+        tp,
+        ep,
+        cp,
+        pp,
+        per_micro_batch,
+        memory_bound,
+        bubble_slots: (p - 1.0) / v,
+        gpus: layout.gpus,
+        model_flops_per_token: work.model_flops_per_token,
+        peak: work.peak,
+        hbm: net.hbm,
         rule,
     })
+}
+
+impl StepParts {
+    /// The step at ZeRO stage `zero`.
+    pub fn with_zero(&self, zero: u8) -> Step {
+        let StepParts { pipeline, compute, slots, m, d, once, dense, routed, replicas, tokens, tp, ep, cp, pp,
+                        per_micro_batch, memory_bound, bubble_slots, .. } = *self;
+        let (reduce, gathers) = if zero >= 3 { (once / 2.0, once * m) } else { (once, 0.0) };
+        let dp = (reduce - DP_OVERLAP * compute * 2.0 / 3.0).max(0.0) + (gathers - slots * compute).max(0.0);
+        let shards = if zero >= 1 { replicas } else { 1.0 };
+        let optimizer = OPTIMIZER_BYTES * (dense + routed) / shards / self.hbm;
+
+        let step_time = pipeline + dp + optimizer;
+        let tokens_per_s = tokens / step_time;
+        let comm = slots * (tp + ep + cp + pp) + dp;
+        Step {
+            step_time_s: step_time,
+            tokens_per_s,
+            mfu: self.model_flops_per_token * tokens_per_s / (self.gpus * self.peak),
+            data_parallel: d,
+            grad_accum: m,
+            global_batch_tokens: tokens,
+            bubble_fraction: bubble_slots * per_micro_batch / step_time,
+            comm_exposed_fraction: comm / step_time,
+            compute_s: slots * compute,
+            memory_bound_s: slots * memory_bound,
+            tp_comm_s: slots * tp,
+            ep_comm_s: slots * ep,
+            cp_comm_s: slots * cp,
+            pp_comm_s: slots * pp,
+            dp_comm_s: dp,
+            optimizer_s: optimizer,
+            bubble_s: bubble_slots * per_micro_batch,
+            rule: self.rule,
+        }
+    }
 }
