@@ -186,17 +186,39 @@ impl Program {
         let mut fused = Vec::new();
         let mut fused_ops = vec![false; spec.ops.len()];
         let mut plain_filters = Vec::new();
+        let producer = |r: usize| (0..spec.ops.len()).rev().find(|&k| spec.ops[k].outputs().contains(&r));
+        let comparison = |op: &BinOp| matches!(op, BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne);
         for &r in &inner_filters {
-            let producer = (0..spec.ops.len()).rev().find(|&k| spec.ops[k].outputs().contains(&r));
-            match producer.map(|k| (k, &spec.ops[k])) {
-                Some((k, OpSpec::Bin { op, a, b, .. }))
-                    if readers[r] == 0
-                        && matches!(op, BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne) =>
-                {
-                    fused.push((*op, *a, *b));
+            // A filter that is a conjunction of comparisons (`a and b`, a range `lo <= x <= hi`)
+            // whose intermediate values nothing else reads is evaluated as its comparisons, one
+            // after another over the points still kept. (Only comparisons: they are 0 or 1, never
+            // NaN, so `and` of them is their conjunction; `and` of other values is not.)
+            let mut leaves = Vec::new();
+            let mut used = Vec::new();
+            let mut stack = vec![r];
+            let mut whole = readers[r] == 0;
+            while let (true, Some(x)) = (whole, stack.pop()) {
+                let only_here = x == r || readers[x] == 1;
+                match producer(x).map(|k| (k, &spec.ops[k])) {
+                    Some((k, OpSpec::Bin { op: BinOp::And, a, b, .. })) if only_here => {
+                        used.push(k);
+                        stack.push(*b); // (a's comparisons first)
+                        stack.push(*a);
+                    }
+                    Some((k, OpSpec::Bin { op, a, b, .. })) if only_here && comparison(op) => {
+                        used.push(k);
+                        leaves.push((*op, *a, *b));
+                    }
+                    _ => whole = false,
+                }
+            }
+            if whole {
+                fused.extend(leaves);
+                for k in used {
                     fused_ops[k] = true;
                 }
-                _ => plain_filters.push(r),
+            } else {
+                plain_filters.push(r);
             }
         }
         let inner_filters = plain_filters;

@@ -306,3 +306,68 @@ fn a_search_space_is_checked_when_the_plan_loads() {
     let err = Program::from_json(&op("step", StepIn::NAMES.len(), StepOut::NAMES.len(), r#"{"tensor": [1]}"#)).err();
     assert!(err.unwrap_or_default().contains("only the layout search"));
 }
+
+/// Conjunctions of comparisons (`and` trees, ranges) run as fused comparisons and keep exactly
+/// the points brute force keeps; an `and` over a value that is not a comparison (NaN counts as
+/// true there) is not split, so its meaning is kept.
+#[test]
+fn conjunctions_of_comparisons_are_fused_and_exact() {
+    // x in 0..2000 (with NaN every 7th), y in [1, 2, 3]; consts 300, 1500, 2.
+    let xs: Vec<String> = (0..2000).map(|v| if v % 7 == 0 { "null".into() } else { format!("{v}") }).collect();
+    let plan = |ops: &str, filters: &str| {
+        format!(
+            r#"{{"registers": 16, "consts": [[2, 300.0], [3, 1500.0], [4, 2.0]],
+                "axes": [{{"len": 3, "columns": [{{"reg": 1, "values": [1, 2, 3]}}]}},
+                         {{"len": 2000, "columns": [{{"reg": 0, "values": [{}]}}]}}],
+                "ops": [{ops}], "filters": [{filters}],
+                "outputs": [{{"reg": 0, "kind": "f64"}}, {{"reg": 1, "kind": "f64"}}]}}"#,
+            xs.join(",")
+        )
+    };
+    struct Rows(Vec<(f64, f64)>);
+    impl Sink for Rows {
+        fn emit(&mut self, kept: &[u32], _all: bool, columns: &[Source<'_>], _index0: u64) {
+            self.0.extend(kept.iter().map(|&j| (columns[0].at(j as usize), columns[1].at(j as usize))));
+        }
+    }
+    let run = |json: &str| {
+        let p = Program::from_json(json).unwrap();
+        let mut rows = Rows(vec![]);
+        p.run(0, p.total(), &mut rows).unwrap();
+        rows.0.into_iter().map(|(x, y)| (if x.is_nan() { -1.0 } else { x }, y)).collect::<Vec<_>>()
+    };
+    let want = |f: &dyn Fn(f64, f64) -> bool| -> Vec<(f64, f64)> {
+        let mut out = vec![];
+        for y in [1.0, 2.0, 3.0] {
+            for v in 0..2000 {
+                let x = if v % 7 == 0 { f64::NAN } else { v as f64 };
+                if f(x, y) {
+                    out.push((if x.is_nan() { -1.0 } else { x }, y)); // (NaN compared as -1)
+                }
+            }
+        }
+        out
+    };
+    // 300 <= x and x < 1500 and y != 2: an and-tree of three comparisons, all fused.
+    let ops = r#"{"k": "bin", "op": "le", "a": 2, "b": 0, "o": 5}, {"k": "bin", "op": "lt", "a": 0, "b": 3, "o": 6},
+                 {"k": "bin", "op": "and", "a": 5, "b": 6, "o": 7}, {"k": "bin", "op": "ne", "a": 1, "b": 4, "o": 8},
+                 {"k": "bin", "op": "and", "a": 7, "b": 8, "o": 9}"#;
+    let json = plan(ops, "9");
+    assert_eq!(Program::from_json(&json).unwrap().fused.len(), 3);
+    assert_eq!(run(&json), want(&|x, y| 300.0 <= x && x < 1500.0 && y != 2.0));
+    // Two filters, one a range: both fused.
+    let ops_two = r#"{"k": "bin", "op": "le", "a": 2, "b": 0, "o": 5}, {"k": "bin", "op": "lt", "a": 0, "b": 3, "o": 6},
+                     {"k": "bin", "op": "and", "a": 5, "b": 6, "o": 7}, {"k": "bin", "op": "ne", "a": 1, "b": 4, "o": 8}"#;
+    let json = plan(ops_two, "7, 8");
+    assert_eq!(Program::from_json(&json).unwrap().fused.len(), 2); // (y != 2 is on the outer axis: it skips blocks)
+    assert_eq!(run(&json), want(&|x, y| 300.0 <= x && x < 1500.0 && y != 2.0));
+    // x and (y != 2): `and` over x itself (NaN is true there): not split, a plain filter.
+    let ops2 = r#"{"k": "bin", "op": "ne", "a": 1, "b": 4, "o": 8}, {"k": "bin", "op": "and", "a": 0, "b": 8, "o": 9}"#;
+    let json = plan(ops2, "9");
+    assert!(Program::from_json(&json).unwrap().fused.is_empty());
+    assert_eq!(run(&json), want(&|x, y| (x != 0.0 || x.is_nan()) && y != 2.0));
+    // A comparison something else reads stays computed (here an output): the filter is plain.
+    let json = plan(ops, "9").replace(r#"{"reg": 1, "kind": "f64"}]"#, r#"{"reg": 1, "kind": "f64"}, {"reg": 6, "kind": "f64"}]"#);
+    assert_eq!(Program::from_json(&json).unwrap().fused.len(), 0);
+    assert_eq!(run(&json), want(&|x, y| 300.0 <= x && x < 1500.0 && y != 2.0));
+}

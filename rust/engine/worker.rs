@@ -262,46 +262,38 @@ impl<'a> Worker<'a> {
             usize::MAX => Source::Scalar(self.scalars[r]),
             s => Source::Vector(&self.vectors[s][..n]),
         };
-        match (p.inner_filters.as_slice(), p.fused.as_slice()) {
-            ([], []) => self.kept.extend(0..n as u32),
-            ([], [(op, a, b)]) => {
-                // The common case: one condition such as wall_clock_days <= 90.
-                let (x, y) = (src(*a), src(*b));
-                macro_rules! keep {
-                    ($cmp:tt) => {
-                        match (x, y) {
-                            (Source::Vector(x), Source::Scalar(c)) => keep_where(&mut self.kept, x, |v| v $cmp c),
-                            (x, y) => self.kept.extend((0..n as u32).filter(|&j| x.at(j as usize) $cmp y.at(j as usize))),
-                        }
-                    };
-                }
-                match op {
-                    BinOp::Lt => keep!(<),
-                    BinOp::Le => keep!(<=),
-                    BinOp::Gt => keep!(>),
-                    BinOp::Ge => keep!(>=),
-                    BinOp::Eq => keep!(==),
-                    _ => keep!(!=),
-                }
-            }
-            (plain, fused) => {
-                let plain: Vec<&[f64]> = plain.iter().map(|&r| &self.vectors[p.slot[r]][..n]).collect();
-                let fused: Vec<(BinOp, Source<'_>, Source<'_>)> =
-                    fused.iter().map(|&(op, a, b)| (op, src(a), src(b))).collect();
-                'points: for j in 0..n {
-                    for v in &plain {
-                        if v[j] == 0.0 || v[j].is_nan() {
-                            continue 'points;
-                        }
+        // The fused comparisons first, each over the points the ones before kept (the first one
+        // branch-free over the block), then any other filter over what is left.
+        for (q, &(op, a, b)) in p.fused.iter().enumerate() {
+            let (x, y) = (src(a), src(b));
+            macro_rules! keep {
+                ($cmp:tt) => {
+                    match (x, y, q) {
+                        (Source::Vector(x), Source::Scalar(c), 0) => keep_where(&mut self.kept, x, |v| v $cmp c),
+                        (x, y, 0) => self.kept.extend((0..n as u32).filter(|&j| x.at(j as usize) $cmp y.at(j as usize))),
+                        (Source::Vector(x), Source::Scalar(c), _) => self.kept.retain(|&j| x[j as usize] $cmp c),
+                        (x, y, _) => self.kept.retain(|&j| x.at(j as usize) $cmp y.at(j as usize)),
                     }
-                    for (op, a, b) in &fused {
-                        if bin(*op, a.at(j), b.at(j)) == 0.0 {
-                            continue 'points;
-                        }
-                    }
-                    self.kept.push(j as u32);
-                }
+                };
             }
+            match op {
+                BinOp::Lt => keep!(<),
+                BinOp::Le => keep!(<=),
+                BinOp::Gt => keep!(>),
+                BinOp::Ge => keep!(>=),
+                BinOp::Eq => keep!(==),
+                _ => keep!(!=),
+            }
+            if self.kept.is_empty() {
+                break;
+            }
+        }
+        if p.fused.is_empty() {
+            self.kept.extend(0..n as u32);
+        }
+        for &r in &p.inner_filters {
+            let v = &self.vectors[p.slot[r]][..n];
+            self.kept.retain(|&j| v[j as usize] != 0.0 && !v[j as usize].is_nan());
         }
         if pruned {
             intersect(&mut self.kept, &self.cand);
