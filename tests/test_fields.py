@@ -42,7 +42,9 @@ def test_category_orders_are_the_engines() -> None:
         if key in engine:
             assert tuple(engine[key]) == choices, path
     assert set(engine) == {"convention", "mode", "recompute", "precision", "optimizer", "attention", "base_weights",
-                           "memory_basis", "logits"}
+                           "memory_basis", "logits", "weights", "kv"}
+    # (the serving stage's storage widths: no spec field decodes them yet)
+    assert engine["weights"] == engine["kv"] == ["bf16", "fp8", "int8", "int4"]
 
 
 def test_the_apis_types_and_defaults_are_the_registrys() -> None:

@@ -17,6 +17,7 @@ pub enum Stage {
     Goodput,
     GoodputShape,
     Search,
+    Serve,
 }
 
 /// A stage's register layout by name: `layout!(FlopsIn { params, tokens })` defines an enum
@@ -115,6 +116,16 @@ layout!(SearchOut {
     found, candidates,
 });
 
+layout!(ServeIn {
+    params, active_params, layers, d_model, heads, kv_heads, head_dim, peak_tflops, hbm_tbps, gpu_memory_gb,
+    scale_up_gb_per_s, tensor_parallel, weights, kv, input_tokens, output_tokens, batch, max_batch, mbu, mfu_decode,
+    mfu_prefill, kv_fraction, reserved_gb,
+});
+layout!(ServeOut {
+    weights_gb_per_gpu, kv_bytes_per_token, kv_gb_per_sequence, max_batch, batch, ttft_s, tpot_s, latency_s,
+    output_tokens_per_s, output_tokens_per_s_per_gpu, input_tokens_per_s, critical_batch, compute_bound, fits,
+});
+
 /// The most registers a stage reads and writes (the workers' scratch sizes; a test checks every layout).
 pub(crate) const MAX_STAGE_INPUTS: usize = 48;
 pub(crate) const MAX_STAGE_OUTPUTS: usize = 32;
@@ -132,6 +143,7 @@ impl Stage {
             Stage::Goodput => (GoodputIn::NAMES, GoodputOut::NAMES),
             Stage::Search => (SearchIn::NAMES, SearchOut::NAMES),
             Stage::GoodputShape => (GoodputShapeIn::NAMES, GoodputShapeOut::NAMES),
+            Stage::Serve => (ServeIn::NAMES, ServeOut::NAMES),
         }
     }
 }
@@ -169,6 +181,8 @@ pub(crate) const MAX_WHOLE: f64 = 4_503_599_627_370_496.0;
 pub(crate) const ATTENTIONS: [Attention; 2] = [Attention::Flash, Attention::Eager];
 pub(crate) const LOGITS: [Logits; 2] = [Logits::Full, Logits::Chunked];
 pub(crate) const BASE_WEIGHTS: [BaseWeights; 3] = [BaseWeights::Bf16, BaseWeights::Int8, BaseWeights::Nf4];
+/// How served weights and KV caches are stored (the serving stage's `weights` and `kv`).
+pub(crate) const WIDTHS: [crate::model::serve::Width; 4] = crate::model::serve::Width::ALL;
 
 /// Model states of a memory stage from its inputs (the `MemGpuIn` layout).
 #[inline(always)]
@@ -559,6 +573,79 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
                 Err(err) => return Err(err.to_string()),
             }
         }
+        Stage::Serve => {
+            use crate::model::serve as sv;
+            use {ServeIn as I, ServeOut as O};
+            for x in o[..ServeOut::NAMES.len()].iter_mut() {
+                *x = f64::NAN;
+            }
+            let or = |x: f64, default: f64| if x.is_nan() { default } else { x };
+            let heads = i[I::heads];
+            let model = sv::Model {
+                params: i[I::params],
+                active_params: or(i[I::active_params], i[I::params]),
+                layers: i[I::layers],
+                hidden: i[I::d_model],
+                heads,
+                kv_heads: or(i[I::kv_heads], heads),
+                head_dim: or(i[I::head_dim], i[I::d_model] / heads),
+            };
+            for (name, x) in [("layers", model.layers), ("d_model", model.hidden), ("heads", heads)] {
+                positive(name, x).map_err(e)?;
+            }
+            let hw = sv::Hardware {
+                peak: i[I::peak_tflops] * 1e12,
+                hbm: i[I::hbm_tbps] * 1e12,
+                memory: i[I::gpu_memory_gb] * 1e9,
+                scale_up: i[I::scale_up_gb_per_s] * 1e9,
+            };
+            for (name, x) in [("peak_tflops", hw.peak), ("hbm_bandwidth", hw.hbm), ("gpu_memory_gb", hw.memory)] {
+                positive(name, x).map_err(e)?;
+            }
+            let tp = i[I::tensor_parallel];
+            if tp > 1.0 {
+                positive("scale_up_gb_per_s", hw.scale_up).map_err(e)?;
+            }
+            let run = sv::Run {
+                tensor_parallel: tp,
+                weights: pick(&WIDTHS, i[I::weights], "weights")?,
+                kv: pick(&WIDTHS, i[I::kv], "kv")?,
+                input_tokens: i[I::input_tokens],
+                output_tokens: i[I::output_tokens],
+                batch: opt(i[I::batch]),
+                batch_cap: opt(i[I::max_batch]),
+                mbu: or(i[I::mbu], sv::MBU),
+                mfu_decode: or(i[I::mfu_decode], sv::MFU_DECODE),
+                mfu_prefill: or(i[I::mfu_prefill], sv::MFU_PREFILL),
+                kv_fraction: or(i[I::kv_fraction], sv::KV_FRACTION),
+                reserved: or(i[I::reserved_gb] * 1e9, sv::RESERVED_BYTES),
+                all_reduce_latency: sv::ALL_REDUCE_LATENCY,
+            };
+            match sv::serve(&model, &hw, &run) {
+                Ok(s) => {
+                    o[O::weights_gb_per_gpu] = s.weights_bytes_per_gpu / 1e9;
+                    o[O::kv_bytes_per_token] = s.kv_bytes_per_token;
+                    o[O::kv_gb_per_sequence] = s.kv_bytes_per_sequence / 1e9;
+                    o[O::max_batch] = s.max_batch;
+                    o[O::batch] = s.batch;
+                    o[O::ttft_s] = s.ttft_s;
+                    o[O::tpot_s] = s.tpot_s;
+                    o[O::latency_s] = s.latency_s;
+                    o[O::output_tokens_per_s] = s.output_tokens_per_s;
+                    o[O::output_tokens_per_s_per_gpu] = s.output_tokens_per_s_per_gpu;
+                    o[O::input_tokens_per_s] = s.input_tokens_per_s;
+                    o[O::critical_batch] = s.critical_batch;
+                    o[O::compute_bound] = if s.compute_bound { 1.0 } else { 0.0 };
+                    // (a batch given that the memory cannot hold: served figures, and fits false)
+                    o[O::fits] = if s.batch <= s.max_batch { 1.0 } else { 0.0 };
+                }
+                // No sequence's cache fits beside the weights: a row with fits false.
+                Err(crate::model::types::ModelError::OutOfRange { field, .. }) if field == "batch" => {
+                    o[O::fits] = 0.0;
+                }
+                Err(err) => return Err(err.to_string()),
+            }
+        }
         Stage::Search => {
             use {SearchIn as I, SearchOut as O};
             for x in o[..SearchOut::NAMES.len()].iter_mut() {
@@ -800,5 +887,7 @@ pub fn categories() -> Vec<(&'static str, Vec<&'static str>)> {
         ("logits", LOGITS.iter().map(|c| c.name()).collect()),
         ("base_weights", BASE_WEIGHTS.iter().map(|c| c.name()).collect()),
         ("memory_basis", MEMORY_BASES.to_vec()),
+        ("weights", WIDTHS.iter().map(|c| c.name()).collect()),
+        ("kv", WIDTHS.iter().map(|c| c.name()).collect()),
     ]
 }

@@ -273,7 +273,7 @@ fn parallel_regions_stop_when_interrupted_and_report_the_lowest_error() {
 #[test]
 fn every_stage_fits_the_workers_scratch() {
     use super::stages::{Stage, MAX_STAGE_INPUTS, MAX_STAGE_OUTPUTS};
-    for s in [Stage::Flops, Stage::Time, Stage::Wall, Stage::Money, Stage::MemStates, Stage::MemGpu, Stage::Step, Stage::Goodput, Stage::GoodputShape, Stage::Search] {
+    for s in [Stage::Flops, Stage::Time, Stage::Wall, Stage::Money, Stage::MemStates, Stage::MemGpu, Stage::Step, Stage::Goodput, Stage::GoodputShape, Stage::Search, Stage::Serve] {
         let (i, o) = s.layout();
         assert!(i.len() <= MAX_STAGE_INPUTS && o.len() <= MAX_STAGE_OUTPUTS, "{s:?}: {} in, {} out", i.len(), o.len());
     }
@@ -370,4 +370,43 @@ fn conjunctions_of_comparisons_are_fused_and_exact() {
     let json = plan(ops, "9").replace(r#"{"reg": 1, "kind": "f64"}]"#, r#"{"reg": 1, "kind": "f64"}, {"reg": 6, "kind": "f64"}]"#);
     assert_eq!(Program::from_json(&json).unwrap().fused.len(), 0);
     assert_eq!(run(&json), want(&|x, y| 300.0 <= x && x < 1500.0 && y != 2.0));
+}
+
+/// The serving stage reads its registers as the serving model's inputs (NaN: its defaults) and
+/// writes the model's figures; no cache that fits is a row with fits false, not an error.
+#[test]
+fn the_serving_stage_is_the_serving_model() {
+    use super::stages::{stage_eval, ServeIn as I, ServeOut as O};
+    use crate::model::serve as sv;
+    let mut i = vec![f64::NAN; I::NAMES.len()];
+    for (k, v) in [(I::params, 8.03e9), (I::layers, 32.0), (I::d_model, 4096.0), (I::heads, 32.0), (I::kv_heads, 8.0),
+                   (I::peak_tflops, 1978.9), (I::hbm_tbps, 3.35), (I::gpu_memory_gb, 80.0), (I::scale_up_gb_per_s, 450.0),
+                   (I::tensor_parallel, 1.0), (I::weights, 1.0), (I::kv, 1.0), (I::input_tokens, 128.0),
+                   (I::output_tokens, 2048.0)] {
+        i[k as usize] = v;
+    }
+    let mut o = vec![0.0; O::NAMES.len()];
+    stage_eval(Stage::Serve, None, &i, &mut o).unwrap();
+    let model = sv::Model { params: 8.03e9, active_params: 8.03e9, layers: 32.0, hidden: 4096.0, heads: 32.0,
+                            kv_heads: 8.0, head_dim: 128.0 };
+    let hw = sv::Hardware { peak: 1978.9e12, hbm: 3.35e12, memory: 80e9, scale_up: 450e9 };
+    let run = sv::Run { tensor_parallel: 1.0, weights: sv::Width::Fp8, kv: sv::Width::Fp8, input_tokens: 128.0,
+                        output_tokens: 2048.0, batch: None, batch_cap: None, mbu: sv::MBU, mfu_decode: sv::MFU_DECODE,
+                        mfu_prefill: sv::MFU_PREFILL, kv_fraction: sv::KV_FRACTION, reserved: sv::RESERVED_BYTES,
+                        all_reduce_latency: sv::ALL_REDUCE_LATENCY };
+    let s = sv::serve(&model, &hw, &run).unwrap();
+    assert_eq!(o[O::output_tokens_per_s as usize], s.output_tokens_per_s);
+    assert_eq!(o[O::kv_bytes_per_token as usize], 65_536.0);
+    assert_eq!(o[O::max_batch as usize], s.max_batch);
+    assert_eq!(o[O::fits as usize], 1.0);
+    // 405B in bf16 on one 80 GB GPU: nothing fits.
+    i[I::params as usize] = 405e9;
+    i[I::weights as usize] = 0.0;
+    stage_eval(Stage::Serve, None, &i, &mut o).unwrap();
+    assert_eq!(o[O::fits as usize], 0.0);
+    assert!(o[O::output_tokens_per_s as usize].is_nan());
+    // A TP that does not divide the heads is an error.
+    i[I::params as usize] = 8.03e9;
+    i[I::tensor_parallel as usize] = 3.0;
+    assert!(stage_eval(Stage::Serve, None, &i, &mut o).unwrap_err().contains("tensor_parallel"));
 }

@@ -16,6 +16,20 @@
 
 use crate::model::types::{out_of_range, ModelError};
 
+/// Default efficiencies, fitted on TensorRT-LLM 0.17's published throughput (benchmarks/
+/// calibrate_serve.py: median |error| 16.9% on its 33 rows, 12.0% on TensorRT-LLM 1.0's 60 rows
+/// without refitting): achieved HBM bandwidth in decode, achieved peak in decode and prefill GEMMs.
+pub const MBU: f64 = 0.6;
+pub const MFU_DECODE: f64 = 0.2;
+pub const MFU_PREFILL: f64 = 0.7;
+/// Bytes per GPU reserved beside the weights and the cache (activations, CUDA context, workspace).
+pub const RESERVED_BYTES: f64 = 2e9;
+/// The share of the memory left that holds the KV cache: TensorRT-LLM's default
+/// kv_cache_free_gpu_mem_fraction (0.9; its published benchmarks use 0.95).
+pub const KV_FRACTION: f64 = 0.9;
+/// Latency per all-reduce, seconds (llm-analysis' intra-node minimum message latency for H100).
+pub const ALL_REDUCE_LATENCY: f64 = 8e-6;
+
 /// How served numbers are stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Width {
@@ -28,6 +42,13 @@ pub enum Width {
 }
 
 impl Width {
+    pub const NAMES: &'static [&'static str] = &["bf16", "fp8", "int8", "int4"];
+    pub const ALL: [Width; 4] = [Width::Bf16, Width::Fp8, Width::Int8, Width::Int4];
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[Self::ALL.iter().position(|&w| w == self).unwrap_or(0)]
+    }
+
     /// Bytes per stored number, group constants included.
     pub fn bytes(self) -> f64 {
         match self {
