@@ -357,3 +357,16 @@ def test_a_swept_domain_rule_is_a_column(tmp_path: Path, capsys: pytest.CaptureF
     rows = pcsv.read_csv(tmp_path / "o.csv").to_pylist()
     assert [r["tp_within_domain"] for r in rows] == [False, True]
     assert rows[1]["tensor_parallel"] == 4  # (TP 16 crosses the 8-GPU domain: left out)
+
+
+def test_a_zero_stage_written_as_a_string_is_that_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`zero: "3"` is ZeRO 3 (was refused with "did you mean '3'?"), in a value and in a list."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text('costspec: 1\nmodel: {preset: llama2-7b}\nhardware: {gpu: h100, count: 64, mfu: 0.4}\n'
+                    'parallelism: {zero: "3"}\n')
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 0, out
+    assert costspec.estimate(model="llama2-7b", gpu="h100", gpus=64, mfu=0.4, zero="3").zero == 3
+    spec.write_text('costspec: 1\nmodel: {preset: llama2-7b}\nparallelism: {zero: "4"}\n')
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 1 and "did you mean" not in out and "expected one of 0, 1, 2, 3, fsdp" in out

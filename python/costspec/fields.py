@@ -269,7 +269,8 @@ INPUTS: tuple[Field, ...] = (
     _f("parallelism.zero", "choice", "ZeRO stage sharding model states over data parallelism: 0 none, 1 optimizer, "
        "2 + gradients, 3 (or fsdp) + weights. Default 3.", choices=ZERO_STAGES, default="3", flag="--zero",
        column="zero", help="ZeRO stage sharding model states over data parallelism (fsdp = 3).",
-       schema={"$ref": None, "anyOf": [{"enum": [0, 1, 2, 3, "fsdp"]}, {"$ref": "#/$defs/expression"}],
+       schema={"$ref": None, "anyOf": [{"enum": [0, 1, 2, 3, "0", "1", "2", "3", "fsdp"]},
+                                       {"$ref": "#/$defs/expression"}],
                "x-expected": "0, 1, 2, 3 or fsdp", "default": 3}),  # (stages are written as numbers too)
     _f("solve.for", "choice", "The unknown.", choices=SOLVE_UNKNOWNS, kwarg="solve.for", flag="--solve"),
     _f("solve.cost_usd", "number", "Budget.", unit="US$", domain=POSITIVE, kwarg="solve.cost_usd", flag="--budget-usd",

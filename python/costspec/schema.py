@@ -54,7 +54,7 @@ def did_you_mean(word: str, options: Iterable[str]) -> str:
     if len(pool) > MAX_CANDIDATES:
         pool = sorted(o for o in pool if o[:1] == word[:1] and abs(len(o) - len(word)) <= 3)[:MAX_CANDIDATES]
     near = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
-    return f" (did you mean {near[0]!r}?)" if near else ""
+    return f" (did you mean {near[0]!r}?)" if near and near[0] != word else ""  # (never the word itself)
 
 
 def _expected(err: Any) -> str:
@@ -67,8 +67,8 @@ def _expected(err: Any) -> str:
         return " or ".join(str({"object": "a mapping", "array": "a list", "string": "a string", "number": "a number",
                             "integer": "a whole number", "boolean": "true or false", "null": "nothing"}.get(n, n))
                            for n in names)
-    if v == "enum":
-        return "one of " + ", ".join(map(str, value))
+    if v == "enum":  # (ZeRO's 3 and "3" are one stage: each shown once)
+        return "one of " + ", ".join(dict.fromkeys(map(str, value)))
     if v == "const":
         return json.dumps(value)
     if v == "minimum":
