@@ -370,3 +370,12 @@ def test_a_zero_stage_written_as_a_string_is_that_stage(tmp_path: Path, capsys: 
     spec.write_text('costspec: 1\nmodel: {preset: llama2-7b}\nparallelism: {zero: "4"}\n')
     code, out, _ = run(capsys, "validate", str(spec))
     assert code == 1 and "did you mean" not in out and "expected one of 0, 1, 2, 3, fsdp" in out
+
+
+def test_a_gpu_without_network_figures_is_located_at_its_own_value(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {preset: llama2-7b}\nhardware: {count: 64}\nsweep:\n  grid:\n"
+                    "    hardware.gpu: [H100-SXM, A100-80GB, MI250X]\n")
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 1 and "s.yaml:6:41: sweep.grid.hardware.gpu[2]: MI250X has no" in out and "[CS506]" in out

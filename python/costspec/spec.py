@@ -1048,6 +1048,12 @@ class _Checker:
             return
         counts = [float(v) for v, _ in values_of("hardware.count") if isinstance(v, (int, float))]
         gpu_paths = [p for _, p in values_of("hardware.gpu")] or [("hardware",)]
+        path_of: dict[str, tuple[Any, ...]] = {}  # (each GPU's own place in the spec: a swept list's item)
+        for v, p in values_of("hardware.gpu"):
+            try:
+                path_of.setdefault(self.catalog.gpu(str(v)).id, p)
+            except (UnknownNameError, CatalogError):
+                pass
         for g in gpus:
             needed = [("scale_up_domain", "GPUs per scale-up domain"), ("scale_up_gb_per_s", "scale-up bandwidth")]
             domain = g.scale_up_domain.value if g.scale_up_domain is not None else None
@@ -1061,7 +1067,8 @@ class _Checker:
                 lacking.append(("bandwidth_tbps", "HBM bandwidth (a catalog entry's bandwidth_tbps)"))
             if lacking:
                 names = ", ".join(f"{what} ({k})" for k, what in lacking)
-                self.err(gpu_paths[0], f"{g.id} has no {names} in the catalog, which the step-time model needs to "
+                self.err(path_of.get(g.id, gpu_paths[0]), f"{g.id} has no {names} in the catalog, which the step-time "
+                         "model needs to "
                          "time a run from its layout", "hardware." + lacking[0][0] + " given" + (
                              " (the layout search times every layout, a duration given or not)" if searched else
                              ", or hardware.mfu, gpu_hours or wall_clock_days"), g.id)
