@@ -16,6 +16,16 @@ import costspec
 from clirun import run
 
 
+def swept_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str) -> list[dict[str, Any]]:
+    """The rows of a spec's sweep, written to CSV by the command line (which must succeed)."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text(text)
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
+    assert code == 0, err
+    rows: list[dict[str, Any]] = pcsv.read_csv(tmp_path / "o.csv").to_pylist()
+    return rows
+
+
 def brute_force(gpus: int, domain: int, allowed: dict[str, list[Any]] | None = None, tp_within_domain: bool = False,
                 **kw: Any) -> tuple[float, dict[str, Any]] | None:
     """Every candidate of rust/model/search.rs evaluated one by one through costspec.estimate
@@ -131,13 +141,9 @@ def test_allowed_values_need_layout_auto(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_a_sweep_searches_the_values_allowed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    spec = tmp_path / "s.yaml"
-    spec.write_text("costspec: 1\nmodel: {preset: llama2-70b}\nhardware: {gpu: h100}\n"
-                    "parallelism: {layout: auto, tensor: [4, 8], zero: [1]}\ntraining: {micro_batch: [1]}\n"
-                    "sweep: {grid: {hardware.count: [512, 1024, 2048]}}\n")
-    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
-    assert code == 0, err
-    rows = pcsv.read_csv(tmp_path / "o.csv").to_pylist()
+    rows = swept_rows(tmp_path, capsys, "costspec: 1\nmodel: {preset: llama2-70b}\nhardware: {gpu: h100}\n"
+                      "parallelism: {layout: auto, tensor: [4, 8], zero: [1]}\ntraining: {micro_batch: [1]}\n"
+                      "sweep: {grid: {hardware.count: [512, 1024, 2048]}}\n")
     assert len(rows) == 3 and all(r["tensor_parallel"] in (4, 8) and r["zero"] == 1 and r["micro_batch"] == 1
                                   for r in rows)
     for r in rows:
@@ -348,13 +354,9 @@ def test_fp8_is_never_slower_than_bf16_nor_above_its_peak(tmp_path: Path) -> Non
 
 
 def test_a_swept_domain_rule_is_a_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    spec = tmp_path / "s.yaml"
-    spec.write_text("costspec: 1\nmodel: {preset: llama2-70b}\nhardware: {gpu: h100, count: 1024}\n"
-                    "parallelism: {layout: auto, tensor: [4, 16]}\n"
-                    "sweep: {grid: {parallelism.tp_within_domain: [false, true]}}\n")
-    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
-    assert code == 0, err
-    rows = pcsv.read_csv(tmp_path / "o.csv").to_pylist()
+    rows = swept_rows(tmp_path, capsys, "costspec: 1\nmodel: {preset: llama2-70b}\nhardware: {gpu: h100, count: 1024}\n"
+                      "parallelism: {layout: auto, tensor: [4, 16]}\n"
+                      "sweep: {grid: {parallelism.tp_within_domain: [false, true]}}\n")
     assert [r["tp_within_domain"] for r in rows] == [False, True]
     assert rows[1]["tensor_parallel"] == 4  # (TP 16 crosses the 8-GPU domain: left out)
 

@@ -170,24 +170,19 @@ impl OpSpec {
 /// The values the layout search may choose per degree (a spec's lists under `layout: auto`);
 /// recompute as category indices (`RECOMPUTES`), ZeRO as stages. A degree left out: its defaults.
 #[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct SearchSpace {
-    #[serde(default)]
     pub tensor: Option<Vec<f64>>,
-    #[serde(default)]
     pub pipeline: Option<Vec<f64>>,
-    #[serde(default)]
     pub context: Option<Vec<f64>>,
-    #[serde(default)]
     pub expert: Option<Vec<f64>>,
-    #[serde(default)]
     pub micro_batch: Option<Vec<f64>>,
-    #[serde(default)]
     pub interleave: Option<Vec<f64>>,
-    #[serde(default)]
     pub recompute: Option<Vec<f64>>,
-    #[serde(default)]
     pub zero: Option<Vec<f64>>,
+    /// The lists as the search takes them, decoded once when the plan loads (`Program::new`).
+    #[serde(skip)]
+    pub decoded: crate::model::search::Space,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]

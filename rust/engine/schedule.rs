@@ -36,6 +36,12 @@ impl Program {
         if spec.axes.is_empty() {
             spec.axes.push(AxisSpec { len: 1, columns: vec![] });
         }
+        // A layout search's lists of allowed values, checked and decoded once.
+        for (k, op) in spec.ops.iter_mut().enumerate() {
+            if let OpSpec::Model { space: Some(sp), .. } = op {
+                sp.decoded = super::stages::search_space(sp).map_err(|m| format!("op {k}: {m}"))?;
+            }
+        }
         for ax in &mut spec.axes {
             for c in &mut ax.columns {
                 if let Some(g) = c.gen.take() {
@@ -88,9 +94,6 @@ impl Program {
                 }
                 if space.is_some() && *stage != Stage::Search {
                     return Err(format!("op {k}: only the layout search takes a search space"));
-                }
-                if let Some(sp) = space {
-                    super::stages::search_space(sp).map_err(|m| format!("op {k}: {m}"))?;
                 }
             }
             if let OpSpec::Lut { t, .. } = op {

@@ -255,7 +255,6 @@ pub(crate) fn search_space(sp: &SearchSpace) -> Result<crate::model::search::Spa
             Some(v) => return Err(format!("search space zero: expected stages 0 to 3, got {v:?}")),
             None => None,
         },
-        tp_within_domain: false,
     })
 }
 
@@ -712,14 +711,11 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
                     return Err(m);
                 }
             }
-            let mut space = match space {
-                Some(sp) => search_space(sp)?,
-                None => crate::model::search::Space::default(),
-            };
-            space.tp_within_domain = i[I::tp_within_domain] != 0.0;
+            let space = space.map_or(&crate::model::search::Space::DEFAULT, |sp| &sp.decoded);
+            let within = i[I::tp_within_domain] != 0.0;
             let sp = i[I::sequence_parallel] != 0.0;
             let Some(f) = crate::model::search::search(&base, i[I::trainable_params], &work, &net, gpus,
-                                                       i[I::global_batch_tokens], &fixed, &space, sp)
+                                                       i[I::global_batch_tokens], &fixed, space, within, sp)
             else {
                 return Ok(());
             };

@@ -11,7 +11,7 @@
 //! tokens up); EP over powers of two dividing the routed experts (MoE only); micro-batches 1 and
 //! 2; interleave 1, 2, 4 where the stage's layers divide; recompute none, selective (with an
 //! architecture: its FLOPs need the attention's shape), full; ZeRO 1 and 3. With
-//! `tp_within_domain` no TP wider than the scale-up domain is a candidate, listed or not.
+//! `tp_within_domain` (the user forbids TP across domains) no TP wider than the scale-up domain is a candidate, listed or not.
 //!
 //! The model's shape is derived once per point. The search is best-first branch and bound: each
 //! candidate's lower bound (its pipeline matmuls and bubble per token: the step's other terms only
@@ -49,8 +49,14 @@ pub struct Space {
     pub interleave: Option<Vec<f64>>,
     pub recompute: Option<Vec<Recompute>>,
     pub zero: Option<Vec<u8>>,
-    /// No TP wider than the scale-up domain (the user forbids TP across domains).
-    pub tp_within_domain: bool,
+}
+
+impl Space {
+    /// No list given: every degree's default candidates.
+    pub const DEFAULT: Space = Space {
+        tensor: None, pipeline: None, context: None, expert: None, micro_batch: None, interleave: None, recompute: None,
+        zero: None,
+    };
 }
 
 /// The layout found and its step.
@@ -78,7 +84,7 @@ fn powers_up_to(limit: f64) -> impl Iterator<Item = f64> {
 /// logits, mode, GPU memory) and `work` on `gpus` GPUs, or None when none is valid and fits.
 #[allow(clippy::too_many_arguments)]
 pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f64, global_batch_tokens: f64,
-              fixed: &Fixed, space: &Space, sequence_parallel: bool) -> Option<Found> {
+              fixed: &Fixed, space: &Space, tp_within_domain: bool, sequence_parallel: bool) -> Option<Found> {
     let shape = Shape::new(work);
     let rule = shape.rule;
     let (l, heads, kv, s, experts) = (shape.layers, shape.heads, shape.kv_heads, shape.seq_len, shape.experts);
@@ -93,7 +99,7 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
     };
     let tp_ok = |t: f64| {
         (rule || (heads / t).fract() == 0.0 && ((kv / t).fract() == 0.0 || (t / kv).fract() == 0.0))
-            && !(space.tp_within_domain && t > net.domain)
+            && !(tp_within_domain && t > net.domain)
     };
     let tps: Vec<f64> = listed(fixed.tensor, &space.tensor, &tp_ok)
         .unwrap_or_else(|| powers_up_to(net.domain.min(64.0).max(1.0)).filter(|&t| tp_ok(t)).collect());
@@ -365,7 +371,7 @@ mod tests {
             let cps: &[f64] = if variant == 2 { &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0] } else { &[1.0] };
             let eps: &[f64] = if variant == 3 || variant == 6 { &[1.0, 2.0, 4.0, 8.0] } else { &[1.0] };
             for gpus in [64.0, 256.0, 512.0, 1024.0, 1536.0, 4096.0, 8192.0, 16384.0] {
-                let found = search(&base, trainable, &work, &net, gpus, batch, &Fixed::default(), &Space::default(), sp);
+                let found = search(&base, trainable, &work, &net, gpus, batch, &Fixed::default(), &Space::default(), false, sp);
                 let mut best = f64::INFINITY;
                 for t in [1.0, 2.0, 4.0, 8.0] {
                     for p in [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0] {
@@ -415,7 +421,7 @@ mod tests {
     fn allowed_values_that_cannot_be_valid_leave_no_layout() {
         let (base, work, net) = llama70b();
         let none = |space: Space, work: &Work, base: &Point| {
-            search(base, work.params, work, &net, 1024.0, 4194304.0, &Fixed::default(), &space, true)
+            search(base, work.params, work, &net, 1024.0, 4194304.0, &Fixed::default(), &space, false, true)
         };
         assert!(none(Space { tensor: Some(vec![3.0, 5.0]), ..Space::default() }, &work, &base).is_none());
         assert!(none(Space { expert: Some(vec![2.0, 4.0]), ..Space::default() }, &work, &base).is_none());
@@ -455,7 +461,7 @@ mod tests {
         let mut cands = 0.0;
         for g in 0..n_search {
             let gpus = 256.0 * (1.0 + (g % 64) as f64);
-            let f = search(&base, work.params, &work, &net, gpus, 4194304.0, &Fixed::default(), &Space::default(), true);
+            let f = search(&base, work.params, &work, &net, gpus, 4194304.0, &Fixed::default(), &Space::default(), false, true);
             cands += f.map(|f| f.candidates).unwrap_or(0.0);
         }
         let s = t0.elapsed().as_secs_f64();

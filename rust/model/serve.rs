@@ -41,13 +41,12 @@ pub enum Width {
     Int4,
 }
 
-impl Width {
-    pub const NAMES: &'static [&'static str] = &["bf16", "fp8", "int8", "int4"];
-    pub const ALL: [Width; 4] = [Width::Bf16, Width::Fp8, Width::Int8, Width::Int4];
+crate::model::types::named_enum!(Width {
+    "bf16" => Width::Bf16, "fp8" => Width::Fp8, "int8" => Width::Int8, "int4" => Width::Int4,
+});
 
-    pub fn name(self) -> &'static str {
-        Self::NAMES[Self::ALL.iter().position(|&w| w == self).unwrap_or(0)]
-    }
+impl Width {
+    pub const ALL: [Width; 4] = [Width::Bf16, Width::Fp8, Width::Int8, Width::Int4];
 
     /// Bytes per stored number, group constants included.
     pub fn bytes(self) -> f64 {

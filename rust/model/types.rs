@@ -117,6 +117,7 @@ named_enum!(Optimizer { "adam" => Optimizer::Adam, "adam8bit" => Optimizer::Adam
 named_enum!(Logits { "full" => Logits::Full, "chunked" => Logits::Chunked });
 named_enum!(Attention { "flash" => Attention::Flash, "eager" => Attention::Eager });
 named_enum!(BaseWeights { "bf16" => BaseWeights::Bf16, "int8" => BaseWeights::Int8, "nf4" => BaseWeights::Nf4 });
+pub(crate) use named_enum; // (serve.rs names its storage widths the same way)
 
 /// Transformer shape. Every field is optional; a formula that needs a missing field says so.
 #[derive(Clone, Debug, Default, PartialEq)]
