@@ -2,7 +2,7 @@
 
 from typing import Any, final
 
-__all__ = ["BLOCK", "Plan", "SweepError", "__version__", "categories", "goodput_defaults", "stage_layouts"]
+__all__ = ["BLOCK", "Plan", "SweepError", "__version__", "categories", "goodput_defaults", "serve_defaults", "stage_layouts"]
 __version__: str
 BLOCK: int
 
@@ -14,6 +14,9 @@ def categories() -> dict[str, list[str]]:
 
 def goodput_defaults() -> dict[str, float]:
     """The goodput model's defaults (GPU MTBF hours, restart minutes, checkpoint bandwidth and bytes)."""
+
+def serve_defaults() -> dict[str, float]:
+    """The serving model's defaults (MBU, decode and prefill MFU, KV fraction, reserved GB, all-reduce latency)."""
 
 def stage_layouts() -> dict[str, tuple[list[str], list[str]]]:
     """Register layouts of the cost-model stages a plan may use: {stage: (inputs, outputs)}."""

@@ -118,12 +118,13 @@ layout!(SearchOut {
 
 layout!(ServeIn {
     params, active_params, layers, d_model, heads, kv_heads, head_dim, peak_tflops, hbm_tbps, gpu_memory_gb,
-    scale_up_gb_per_s, tensor_parallel, weights, kv, input_tokens, output_tokens, batch, max_batch, mbu, mfu_decode,
-    mfu_prefill, kv_fraction, reserved_gb,
+    scale_up_gb_per_s, scale_up_domain, tensor_parallel, weights, kv, input_tokens, output_tokens, batch, max_batch,
+    mbu, mfu_decode, mfu_prefill, kv_fraction, reserved_gb, max_tpot_s, max_ttft_s,
 });
 layout!(ServeOut {
     weights_gb_per_gpu, kv_bytes_per_token, kv_gb_per_sequence, max_batch, batch, ttft_s, tpot_s, latency_s,
-    output_tokens_per_s, output_tokens_per_s_per_gpu, input_tokens_per_s, critical_batch, compute_bound, fits,
+    output_tokens_per_s, output_tokens_per_s_per_gpu, input_tokens_per_s, critical_batch, compute_bound,
+    memory_fits, meets_bounds, layout_valid, fits,
 });
 
 /// The most registers a stage reads and writes (the workers' scratch sizes; a test checks every layout).
@@ -589,7 +590,8 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
                 kv_heads: or(i[I::kv_heads], heads),
                 head_dim: or(i[I::head_dim], i[I::d_model] / heads),
             };
-            for (name, x) in [("layers", model.layers), ("d_model", model.hidden), ("heads", heads)] {
+            for (name, x) in [("params", model.params), ("layers", model.layers), ("d_model", model.hidden),
+                              ("heads", heads)] {
                 positive(name, x).map_err(e)?;
             }
             let hw = sv::Hardware {
@@ -598,12 +600,20 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
                 memory: i[I::gpu_memory_gb] * 1e9,
                 scale_up: i[I::scale_up_gb_per_s] * 1e9,
             };
-            for (name, x) in [("peak_tflops", hw.peak), ("hbm_bandwidth", hw.hbm), ("gpu_memory_gb", hw.memory)] {
-                positive(name, x).map_err(e)?;
-            }
             let tp = i[I::tensor_parallel];
-            if tp > 1.0 {
-                positive("scale_up_gb_per_s", hw.scale_up).map_err(e)?;
+            whole_at_least_one("tensor_parallel", tp).map_err(e)?;
+            // A layout the model does not serve is a row with fits false, not an error of the sweep:
+            // a TP that does not divide the heads, one wider than the scale-up domain (its
+            // all-reduces would cross the scale-out network), a GPU without a peak at the weights'
+            // precision or without the bandwidth figures.
+            let domain = i[I::scale_up_domain];
+            let valid = (heads / tp).fract() == 0.0
+                && !(tp > 1.0 && !(tp <= domain && hw.scale_up > 0.0))
+                && hw.peak > 0.0 && hw.hbm > 0.0 && hw.memory > 0.0;
+            o[O::layout_valid] = if valid { 1.0 } else { 0.0 };
+            o[O::fits] = 0.0;
+            if !valid {
+                return Ok(());
             }
             let run = sv::Run {
                 tensor_parallel: tp,
@@ -619,6 +629,8 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
                 kv_fraction: or(i[I::kv_fraction], sv::KV_FRACTION),
                 reserved: or(i[I::reserved_gb] * 1e9, sv::RESERVED_BYTES),
                 all_reduce_latency: sv::ALL_REDUCE_LATENCY,
+                max_tpot: opt(i[I::max_tpot_s]),
+                max_ttft: opt(i[I::max_ttft_s]),
             };
             match sv::serve(&model, &hw, &run) {
                 Ok(s) => {
@@ -636,11 +648,17 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
                     o[O::critical_batch] = s.critical_batch;
                     o[O::compute_bound] = if s.compute_bound { 1.0 } else { 0.0 };
                     // (a batch given that the memory cannot hold: served figures, and fits false)
-                    o[O::fits] = if s.batch <= s.max_batch { 1.0 } else { 0.0 };
+                    let memory = s.batch <= s.max_batch;
+                    o[O::memory_fits] = if memory { 1.0 } else { 0.0 };
+                    o[O::meets_bounds] = if s.meets_bounds { 1.0 } else { 0.0 };
+                    o[O::fits] = if memory && s.meets_bounds { 1.0 } else { 0.0 };
                 }
-                // No sequence's cache fits beside the weights: a row with fits false.
+                // No sequence's cache fits beside the weights: a row with fits false (and the
+                // weights, which say why).
                 Err(crate::model::types::ModelError::OutOfRange { field, .. }) if field == "batch" => {
-                    o[O::fits] = 0.0;
+                    o[O::weights_gb_per_gpu] = model.params * run.weights.bytes() / tp / 1e9;
+                    o[O::max_batch] = 0.0;
+                    o[O::memory_fits] = 0.0;
                 }
                 Err(err) => return Err(err.to_string()),
             }

@@ -393,7 +393,7 @@ fn the_serving_stage_is_the_serving_model() {
     let run = sv::Run { tensor_parallel: 1.0, weights: sv::Width::Fp8, kv: sv::Width::Fp8, input_tokens: 128.0,
                         output_tokens: 2048.0, batch: None, batch_cap: None, mbu: sv::MBU, mfu_decode: sv::MFU_DECODE,
                         mfu_prefill: sv::MFU_PREFILL, kv_fraction: sv::KV_FRACTION, reserved: sv::RESERVED_BYTES,
-                        all_reduce_latency: sv::ALL_REDUCE_LATENCY };
+                        all_reduce_latency: sv::ALL_REDUCE_LATENCY, max_tpot: None, max_ttft: None };
     let s = sv::serve(&model, &hw, &run).unwrap();
     assert_eq!(o[O::output_tokens_per_s as usize], s.output_tokens_per_s);
     assert_eq!(o[O::kv_bytes_per_token as usize], 65_536.0);
@@ -405,8 +405,28 @@ fn the_serving_stage_is_the_serving_model() {
     stage_eval(Stage::Serve, None, &i, &mut o).unwrap();
     assert_eq!(o[O::fits as usize], 0.0);
     assert!(o[O::output_tokens_per_s as usize].is_nan());
-    // A TP that does not divide the heads is an error.
+    assert_eq!(o[O::memory_fits as usize], 0.0);
+    assert_eq!(o[O::weights_gb_per_gpu as usize], 810.0);
+    // Layouts the model does not serve are rows with fits false too: a TP that does not divide the
+    // heads, one wider than the scale-up domain, a GPU without a peak at the precision.
     i[I::params as usize] = 8.03e9;
     i[I::tensor_parallel as usize] = 3.0;
-    assert!(stage_eval(Stage::Serve, None, &i, &mut o).unwrap_err().contains("tensor_parallel"));
+    stage_eval(Stage::Serve, None, &i, &mut o).unwrap();
+    assert_eq!((o[O::fits as usize], o[O::layout_valid as usize]), (0.0, 0.0));
+    i[I::tensor_parallel as usize] = 16.0;
+    i[I::scale_up_domain as usize] = 8.0;
+    stage_eval(Stage::Serve, None, &i, &mut o).unwrap();
+    assert_eq!((o[O::fits as usize], o[O::layout_valid as usize]), (0.0, 0.0));
+    i[I::tensor_parallel as usize] = 8.0;
+    stage_eval(Stage::Serve, None, &i, &mut o).unwrap();
+    assert_eq!((o[O::fits as usize], o[O::layout_valid as usize]), (1.0, 1.0));
+    i[I::peak_tflops as usize] = f64::NAN;
+    stage_eval(Stage::Serve, None, &i, &mut o).unwrap();
+    assert_eq!(o[O::fits as usize], 0.0);
+    assert!(o[O::tpot_s as usize].is_nan());
+    // A TPOT bound no batch meets: one sequence, fits false, meets_bounds false.
+    i[I::peak_tflops as usize] = 1978.9;
+    i[I::max_tpot_s as usize] = 1e-5;
+    stage_eval(Stage::Serve, None, &i, &mut o).unwrap();
+    assert_eq!((o[O::batch as usize], o[O::fits as usize], o[O::meets_bounds as usize]), (1.0, 0.0, 0.0));
 }

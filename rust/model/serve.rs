@@ -110,6 +110,11 @@ pub struct Run {
     pub reserved: f64,
     /// Seconds of latency per all-reduce (llm-analysis' intra-node minimum message latency).
     pub all_reduce_latency: f64,
+    /// A bound on the decode step (TPOT), seconds: with no batch given, the largest batch that
+    /// fits and meets it is served; a batch given that misses it does not meet the bound.
+    pub max_tpot: Option<f64>,
+    /// A bound on the time to first token (one prompt's prefill), seconds.
+    pub max_ttft: Option<f64>,
 }
 
 /// A served model's figures, per replica (TP GPUs) unless said.
@@ -135,6 +140,8 @@ pub struct Serving {
     pub critical_batch: f64,
     /// Whether the decode step at `batch` is compute-bound.
     pub compute_bound: bool,
+    /// Whether the TPOT and TTFT bounds (if any) are met.
+    pub meets_bounds: bool,
 }
 
 fn all_reduce(bytes: f64, n: f64, bw: f64, latency: f64) -> f64 {
@@ -175,21 +182,36 @@ pub fn serve(model: &Model, hw: &Hardware, run: &Run) -> Result<Serving, ModelEr
     let free = (hw.memory - weights - run.reserved) * run.kv_fraction;
     let max_batch = (free / (context * kv_token_gpu)).floor().max(0.0);
     let max_batch = run.batch_cap.map_or(max_batch, |c| max_batch.min(c));
-    let batch = match run.batch {
-        Some(b) => b,
-        None => max_batch,
+    // Decode: one step of `batch` sequences at the average context.
+    let width = 2.0; // (activations are 16-bit: the all-reduces move b·h of them)
+    let decode = |b: f64| {
+        let read = (weights + b * context * kv_token_gpu) / (hw.hbm * run.mbu);
+        let flops = b * (2.0 * model.active_params + 4.0 * l * context * model.heads * q);
+        let math = flops / (t * hw.peak * run.mfu_decode);
+        let tp = 2.0 * l * all_reduce(width * b * d, t, hw.scale_up, run.all_reduce_latency);
+        (read.max(math) + tp, math > read)
+    };
+    let batch = match (run.batch, run.max_tpot) {
+        (Some(b), _) => b,
+        // The largest batch within the bound (the step time grows with the batch): a bisection
+        // over whole batches; 1 when even one sequence misses it (the bound is then not met).
+        (None, Some(bound)) if max_batch >= 1.0 && decode(max_batch).0 > bound => {
+            let (mut lo, mut hi) = (1.0_f64, max_batch); // decode(hi) > bound
+            if decode(lo).0 > bound {
+                hi = lo;
+            }
+            while hi - lo > 1.0 {
+                let mid = ((lo + hi) / 2.0).floor();
+                if decode(mid).0 <= bound { lo = mid } else { hi = mid }
+            }
+            lo
+        }
+        (None, _) => max_batch,
     };
     if !(batch >= 1.0) {
         return Err(out_of_range("batch", batch, "at least one sequence whose KV cache fits beside the weights"));
     }
-
-    // Decode: one step of `batch` sequences at the average context.
-    let width = 2.0; // (activations are 16-bit: the all-reduces move b·h of them)
-    let read = (weights + batch * context * kv_token_gpu) / (hw.hbm * run.mbu);
-    let step_flops = batch * (2.0 * model.active_params + 4.0 * l * context * model.heads * q);
-    let math = step_flops / (t * hw.peak * run.mfu_decode);
-    let tp_decode = 2.0 * l * all_reduce(width * batch * d, t, hw.scale_up, run.all_reduce_latency);
-    let tpot = read.max(math) + tp_decode;
+    let (tpot, compute_bound) = decode(batch);
     // Prefill of one prompt: causal attention is half the s² term.
     let prefill_flops = 2.0 * model.active_params * s_in + 2.0 * l * s_in * s_in * model.heads * q;
     let tp_prefill = 2.0 * l * all_reduce(width * s_in * d, t, hw.scale_up, run.all_reduce_latency);
@@ -205,6 +227,7 @@ pub fn serve(model: &Model, hw: &Hardware, run: &Run) -> Result<Serving, ModelEr
     } else {
         f64::INFINITY
     };
+    let meets_bounds = run.max_tpot.map_or(true, |b| tpot <= b) && run.max_ttft.map_or(true, |b| ttft <= b);
     Ok(Serving {
         weights_bytes_per_gpu: weights,
         kv_bytes_per_token: kv_token,
@@ -218,7 +241,8 @@ pub fn serve(model: &Model, hw: &Hardware, run: &Run) -> Result<Serving, ModelEr
         output_tokens_per_s_per_gpu: output_tps / t,
         input_tokens_per_s: output_tps * s_in / s_out,
         critical_batch: critical,
-        compute_bound: math > read,
+        compute_bound,
+        meets_bounds,
     })
 }
 
@@ -238,7 +262,7 @@ mod tests {
         Run {
             tensor_parallel: tp, weights: Width::Bf16, kv: Width::Bf16, input_tokens: 512.0, output_tokens: 512.0, batch,
             batch_cap: None, mbu: 1.0, mfu_decode: 1.0, mfu_prefill: 1.0, kv_fraction: 1.0, reserved: 0.0,
-            all_reduce_latency: 0.0,
+            all_reduce_latency: 0.0, max_tpot: None, max_ttft: None,
         }
     }
 
@@ -304,6 +328,48 @@ mod tests {
         assert_eq!(r16.kv_bytes_per_token, r8.kv_bytes_per_token);
         assert!(serve(&m, &h100(), &run(1.0, None)).is_err()); // (140 GB of weights on 80 GB)
         assert!(serve(&m, &h100(), &run(3.0, Some(1.0))).is_err()); // (3 does not divide 64 heads)
+    }
+}
+
+#[cfg(test)]
+mod bounds {
+    use super::tests_support::*;
+    use super::*;
+
+    /// With a TPOT bound and no batch, the batch served is the largest whose step meets it.
+    #[test]
+    fn the_batch_is_the_largest_within_the_tpot_bound() {
+        let m = Model { params: 8.03e9, active_params: 8.03e9, layers: 32.0, hidden: 4096.0, heads: 32.0,
+                        kv_heads: 8.0, head_dim: 128.0 };
+        let hw = Hardware { peak: 989.4e12, hbm: 3.35e12, memory: 80e9, scale_up: 450e9 };
+        let free = serve(&m, &hw, &base()).unwrap();
+        let bound = serve(&m, &hw, &Run { batch: Some(40.0), ..base() }).unwrap().tpot_s;
+        let s = serve(&m, &hw, &Run { max_tpot: Some(bound), ..base() }).unwrap();
+        assert_eq!(s.batch, 40.0);
+        assert!(s.meets_bounds && s.tpot_s <= bound);
+        let next = serve(&m, &hw, &Run { batch: Some(41.0), ..base() }).unwrap();
+        assert!(next.tpot_s > bound);
+        // A loose bound keeps the most that fit; one no batch meets serves one sequence, unmet.
+        let loose = serve(&m, &hw, &Run { max_tpot: Some(10.0), ..base() }).unwrap();
+        assert_eq!(loose.batch, free.max_batch);
+        let tight = serve(&m, &hw, &Run { max_tpot: Some(1e-4), ..base() }).unwrap();
+        assert_eq!(tight.batch, 1.0);
+        assert!(!tight.meets_bounds);
+        let ttft = serve(&m, &hw, &Run { max_ttft: Some(1e-6), ..base() }).unwrap();
+        assert!(!ttft.meets_bounds);
+    }
+}
+
+#[cfg(test)]
+mod tests_support {
+    use super::*;
+
+    pub fn base() -> Run {
+        Run {
+            tensor_parallel: 1.0, weights: Width::Bf16, kv: Width::Bf16, input_tokens: 512.0, output_tokens: 512.0,
+            batch: None, batch_cap: None, mbu: 0.6, mfu_decode: 0.2, mfu_prefill: 0.7, kv_fraction: 0.9,
+            reserved: 2e9, all_reduce_latency: 8e-6, max_tpot: None, max_ttft: None,
+        }
     }
 }
 

@@ -14,6 +14,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(plan::stage_layouts, m)?)?;
     m.add_function(wrap_pyfunction!(plan::categories, m)?)?;
     m.add_function(wrap_pyfunction!(plan::goodput_defaults, m)?)?;
+    m.add_function(wrap_pyfunction!(plan::serve_defaults, m)?)?;
     m.add_class::<plan::PyPlan>()?;
     m.add("SweepError", m.py().get_type::<errors::SweepError>())?;
     m.add("BLOCK", engine::BLOCK)?;

@@ -214,6 +214,21 @@ pub(crate) fn goodput_defaults() -> HashMap<&'static str, f64> {
     ])
 }
 
+/// The serving model's default efficiencies and memory shares (rust/model/serve.rs), which the
+/// field registry states and tests/test_serve.py checks against these.
+#[pyfunction]
+pub(crate) fn serve_defaults() -> HashMap<&'static str, f64> {
+    use crate::model::serve as s;
+    HashMap::from([
+        ("mbu", s::MBU),
+        ("mfu_decode", s::MFU_DECODE),
+        ("mfu_prefill", s::MFU_PREFILL),
+        ("kv_fraction", s::KV_FRACTION),
+        ("reserved_gb", s::RESERVED_BYTES / 1e9),
+        ("all_reduce_latency_s", s::ALL_REDUCE_LATENCY),
+    ])
+}
+
 /// The names of each category input (convention, mode, recompute, precision, optimizer) in the
 /// engine's index order: the compiler encodes choices by these.
 #[pyfunction]
