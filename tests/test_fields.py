@@ -43,8 +43,6 @@ def test_category_orders_are_the_engines() -> None:
             assert tuple(engine[key]) == choices, path
     assert set(engine) == {"convention", "mode", "recompute", "precision", "optimizer", "attention", "base_weights",
                            "memory_basis", "logits", "weights", "kv"}
-    # (the serving stage's storage widths: no spec field decodes them yet)
-    assert engine["weights"] == engine["kv"] == ["bf16", "fp8", "int8", "int4"]
 
 
 def test_the_apis_types_and_defaults_are_the_registrys() -> None:
@@ -55,6 +53,8 @@ def test_the_apis_types_and_defaults_are_the_registrys() -> None:
         assert typing.get_args(literal) == fields.FIELDS[name].choices
     signature = inspect.signature(estimator.estimate)
     for path, default in fields.DEFAULTS.items():
+        if fields.FIELDS[path].command != "estimate":
+            continue
         keyword = fields.FIELDS[path].keyword
         # (what the layout search searches has no default in the API: not given, it is searched
         # under layout='auto', and the registry's default applies otherwise)
@@ -63,17 +63,41 @@ def test_the_apis_types_and_defaults_are_the_registrys() -> None:
     for (literal, name) in ((estimator.PowerBasis, "hardware.power_basis"), (estimator.Layout, "parallelism.layout")):
         assert typing.get_args(literal) == fields.FIELDS[name].choices
     for f in fields.INPUTS:
-        if f.section not in ("solve", "scaling") and not f.keyword.startswith("architecture."):
+        if f.section not in ("solve", "scaling", "serving") and not f.keyword.startswith("architecture."):
             assert f.keyword in signature.parameters, f.keyword
 
 
-def test_every_flag_is_the_estimate_commands() -> None:
-    from costspec.cli import estimate
+def test_serves_keywords_types_and_defaults_are_the_registrys_and_the_engines() -> None:
+    from costspec import _native, serving
 
-    opts = {o for p in estimate.params for o in (*getattr(p, "opts", []), *getattr(p, "secondary_opts", []))}
+    signature = inspect.signature(serving.serve)
+    assert typing.get_args(serving.Width) == fields.WIDTHS == fields.FIELDS["serving.weights"].choices
+    for path in (*fields.SERVING, *sorted(p for p in fields.SERVING_SHARED if not p.startswith("model.architecture."))):
+        keyword = serving.KEYWORD[path]
+        assert keyword in signature.parameters, keyword
+        default = fields.FIELDS[path].default
+        if default is not None:
+            assert str(signature.parameters[keyword].default) == str(default), keyword
+    engine = _native.serve_defaults()
+    for key in ("mbu", "mfu_decode", "mfu_prefill", "kv_fraction", "reserved_gb"):
+        assert fields.FIELDS[f"serving.{key}"].default == engine[key], key
+        assert f"{engine[key]:g}" in fields.FIELDS[f"serving.{key}"].description, key  # (the stated default)
+
+
+def test_every_flag_is_its_commands() -> None:
+    from costspec.cli import estimate, serve
+
+    def options(command: object) -> set[str]:
+        return {o for p in command.params for o in (*getattr(p, "opts", []), *getattr(p, "secondary_opts", []))}
+
+    by_command = {"estimate": options(estimate), "serve": options(serve)}
     for f in fields.INPUTS:
         if f.flag:
+            opts = by_command[f.command]
             assert all(flag in opts for flag in f.flag.split("/")), f.flag  # (--sp/--no-sp: both)
+    for path in fields.SERVING_SHARED:  # (the model, GPU, price and energy flags serve shares)
+        if fields.FIELDS[path].flag:
+            assert fields.FIELDS[path].flag in by_command["serve"], path
 
 
 def test_the_readme_column_table_is_the_registrys() -> None:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from costspec.estimator import Estimate, estimate
     from costspec.plan import Plan, compile_spec
     from costspec.runner import iter_batches, sweep
+    from costspec.serving import Served, serve
     from costspec.solver import Solution, SolveError, solve
 
     __version__: str
@@ -31,6 +32,8 @@ _LAZY = {
     "compile_spec": "costspec.plan",
     "Plan": "costspec.plan",
     "solve": "costspec.solver",
+    "serve": "costspec.serving",
+    "Served": "costspec.serving",
     "Solution": "costspec.solver",
     "SolveError": "costspec.solver",
 }
@@ -67,6 +70,7 @@ __all__ = [
     "Spec",
     "Solution",
     "SolveError",
+    "Served",
     "SpecError",
     "UnknownNameError",
     "__version__",
@@ -76,6 +80,7 @@ __all__ = [
     "load",
     "optimal",
     "parse_number",
+    "serve",
     "solve",
     "sweep",
     "validate",

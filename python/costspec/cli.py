@@ -11,7 +11,7 @@ import math
 import os
 import re
 import sys
-from typing import Any, NoReturn
+from typing import Any, Callable, NoReturn
 
 import click
 
@@ -54,7 +54,7 @@ class UsageFailure(Exception):
     """A one-line usage error, printed as 'costspec: error: ...' with exit status 2."""
 
 
-_SPEC_FIELD = re.compile(r"\b(?:model|training|hardware|price|energy|parallelism|solve|scaling)\.[a-z_]+(?:\.[a-z_]+)?")
+_SPEC_FIELD = re.compile(r"\b(?:model|training|hardware|price|energy|parallelism|serving|solve|scaling)\.[a-z_]+(?:\.[a-z_]+)?")
 
 
 def _as_flags(msg: str) -> str:
@@ -169,7 +169,19 @@ def _metavar(f: registry.Field) -> str:
 
 def _field_options(command: Any) -> Any:
     """The estimate command's flags, one per registry field that has one, in the registry's order."""
-    for f in reversed([f for f in registry.INPUTS if f.flag]):
+    return _options([f for f in registry.INPUTS if f.flag and f.command == "estimate"])(command)
+
+
+def _options(fields: list[registry.Field]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a command with the flags of ``fields`` (registry order)."""
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        out: Callable[..., Any] = _add_options(command, fields)
+        return out
+    return decorate
+
+
+def _add_options(command: Any, fields: list[registry.Field]) -> Any:
+    for f in reversed(fields):
         assert f.flag is not None
         kw: dict[str, Any] = {"help": f.help if f.help is not None else f.description}
         if f.kind == "flag":  # --sp/--no-sp: not given is the default
@@ -239,7 +251,7 @@ def estimate(ctx: click.Context, /, **o: Any) -> None:
     if unknown is not None and o[_param(unknown)] is not None:  # the unknown's own flag: --tokens, --gpus, ...
         raise click.UsageError(f"{unknown.flag} is given, but --solve {o['solve_for']} solves for it; drop one")
     inputs: dict[str, Any] = {f.keyword: o[_param(f)] for f in registry.INPUTS
-                              if f.flag and f.section not in ("solve", "scaling")
+                              if f.flag and f.command == "estimate" and f.section not in ("solve", "scaling")
                               and not (f.kind == "flag" and o[_param(f)] is None)}  # (a flag not given: its default)
     inputs.update(architecture=_arch(o["arch"]), catalog=_catalog(o["catalog_files"]))
     if o["solve_for"]:
@@ -314,6 +326,50 @@ def _estimate_spec(ctx: click.Context, o: dict[str, Any]) -> None:
     if result.kept is not None:
         echo("where: " + ("the point passes every condition" if result.kept else "the point fails a condition "
                                 "(a sweep would drop it)"))
+
+
+# The serve command's flags: the model, GPU, price and energy inputs it shares with training runs,
+# then the serving section's.
+_SERVE_FIELDS = [f for f in registry.INPUTS if f.flag and (f.command == "serve" or (
+    f.path in registry.SERVING_SHARED and f.command == "estimate"))]
+
+
+@cli.command()
+@_options(_SERVE_FIELDS)
+@click.option("--arch", multiple=True, metavar="FIELD=VALUE",
+              help="Architecture field (layers, d_model, heads, kv_heads, head_dim); repeatable; overrides the "
+                   "preset's.")
+@click.option("--catalog", "catalog_files", multiple=True, metavar="FILE", help="Extra catalog entries (YAML/JSON); repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def serve(**o: Any) -> None:
+    """Serve a model: KV cache, the batch that fits, TTFT, TPOT, tokens/s, $ per million tokens.
+
+    One replica of --tp GPUs decodes --batch sequences (default: the most whose KV caches fit,
+    within --max-batch and --max-tpot-s) of --input-tokens + --output-tokens each, under
+    continuous batching. --demand-tokens-per-s sizes a fleet.
+
+    \b
+    costspec serve --model llama3.1-8b --gpu h100 --weights fp8 --kv fp8 --input-tokens 128 --output-tokens 2048
+    costspec serve --model llama3.1-70b --gpu h100 --tp 4 --weights fp8 --input-tokens 2048 --output-tokens 256 \\
+        --max-tpot-s 0.05 --provider lambda
+    costspec serve --model llama3.1-70b --gpu h200 --tp 8 --input-tokens 1000 --output-tokens 500 \\
+        --demand-tokens-per-s 1e5 --price 3.5
+    """
+    from costspec.serving import KEYWORD, render
+    from costspec.serving import serve as run
+
+    if not o["model"] and not o["params"]:
+        raise click.UsageError("give --model (a preset) or --params with --arch layers=... heads=... d_model=...")
+    for f in (registry.FIELDS["hardware.gpu"], registry.FIELDS["serving.input_tokens"],
+              registry.FIELDS["serving.output_tokens"]):
+        if o[_param(f)] is None:
+            raise click.UsageError(f"give {f.flag}: {f.help or f.description}")
+    kwargs: dict[str, Any] = {KEYWORD[f.path]: o[_param(f)] for f in _SERVE_FIELDS if o[_param(f)] is not None}
+    arch = _arch(o["arch"])
+    if "gated_mlp" in arch:
+        arch.pop("gated_mlp")
+    result = run(**kwargs, architecture=arch or None, catalog=_catalog(o["catalog_files"]))
+    echo(_dump(result.to_dict()) if o["as_json"] else render(result))
 
 
 @cli.command()
@@ -597,8 +653,11 @@ def _sweep_summary(s: Any, plan: Any) -> str:
                                     "cost_usd")
         if plan.searches:  # (the layout each answer runs)
             default = default[:5] + ("tensor_parallel", "pipeline_parallel", "zero") + default[5:]
+        key = next(k for k in ("cost_usd", "gpu_hours", "usd_per_m_tokens_served") if k in best.column_names)
+        if key == "usd_per_m_tokens_served":
+            default = ("model", "gpu", "serving_tensor_parallel", "weights_precision", "batch", "tpot_s",
+                       "output_tokens_per_s_per_gpu", "usd_per_m_tokens_served")
         shown = [c for c in (spec.output_columns or default) if c in best.column_names]
-        key = "cost_usd" if "cost_usd" in best.column_names else "gpu_hours"
         per = [c for c in distinct_by(plan) if c in best.column_names]
         # (the rows differ in what makes them distinct: show it, after the model's own columns)
         missing = [c for c in per if c not in shown]
@@ -608,12 +667,14 @@ def _sweep_summary(s: Any, plan: Any) -> str:
         if per == ["gpu"]:
             lines.append(f"cheapest by {key}, one row per gpu:")
         elif per:
-            lines.append(f"cheapest by {key}, one row per {', '.join(per)} (the gpu count aside):")
+            aside = " (the gpu count aside)" if "gpus" in best.column_names else ""
+            lines.append(f"cheapest by {key}, one row per {', '.join(per)}{aside}:")
         else:
             lines.append(f"cheapest by {key}:")
         rows = [[_cell(c, best.column(c)[i].as_py()) for c in shown] for i in range(best.num_rows)]
         lines.append(table(shown, rows, right=[c not in _LEFT for c in shown], indent=2))
-    elif "gpu_hours" not in [c.name for c in plan.columns] and not spec.output_columns:
+    elif "gpu_hours" not in [c.name for c in plan.columns] and not spec.output_columns \
+            and not any(c.name == "tpot_s" for c in plan.columns):
         from costspec import outputs
 
         lines.append(f"no time or cost: {outputs.why_missing('gpu_hours', spec)} (FLOPs and memory only)")

@@ -83,15 +83,15 @@ CODES: tuple[Code, ...] = (
        r"^(cannot use catalog file|bad catalog entry|the include path)"),
     _c("CS505", "include-outside", "A catalog include outside the spec's repository.", r"leads outside"),
     _c("CS506", "missing-figure", "A GPU whose catalog entry lacks a figure the run needs (system power, network).",
-       r"(the catalog has no system power|in the catalog, which the step-time model needs)"),
+       r"(the catalog has no system power|in the catalog, which (the step-time model|serving)( with TP > 1)? needs)"),
     # What the inputs say together.
     _c("CS601", "missing-input", "An input the model needs is missing.",
-       r"^(give (a model|hardware\.gpu|training\.tokens)|mode lora needs|wall_clock_days needs|epochs multiply"
+       r"^(give (a model|hardware\.gpu|training\.tokens|serving\.)|mode lora needs|wall_clock_days needs|epochs multiply"
        r"|[\w.]+ needs hardware\.gpu)|needs architecture fields?|auto needs hardware\.count"),
     _c("CS602", "duration", "More than one of mfu, gpu_hours and wall_clock_days.", r"^give one of hardware\.mfu"),
     _c("CS603", "conflicting-inputs", "Inputs that cannot be given together.",
        r"(not both|sizes LoRA adapters|does not divide|stores LoRA's frozen base|cannot be combined"
-       r"|wider than the scale-up domain)"),
+       r"|wider than the scale-up domain|above the server's batch limit)"),
     _c("CS604", "search-space", "A list of allowed layout values the search cannot use: under an explicit layout, "
        "or with an expression.", r"(is for the layout search|an allowed value is a plain value)"),
     # Planning.

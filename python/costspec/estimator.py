@@ -412,10 +412,11 @@ def _evaluated(checked: Callable[P, Inputs]) -> Callable[P, Estimate]:
 estimate = _evaluated(inputs)
 
 
-def one_point(given: Mapping[str, Any], catalog: Catalog, solve: Mapping[str, Any] | None = None) -> Any:
+def one_point(given: Mapping[str, Any], catalog: Catalog, solve: Mapping[str, Any] | None = None,
+              keyword: Callable[[str], str] | None = None) -> Any:
     """The one-point Spec of estimate()'s inputs (spec field -> value; None: not given), checked
     by the rules every spec meets (``spec.of_keywords``); its errors name the estimate() keyword
-    that set the value."""
+    that set the value (``keyword``: another API's keyword of a spec field, serve()'s)."""
     from costspec.errors import SpecError
     from costspec.spec import of_keywords
     from costspec.yamlio import Document
@@ -430,7 +431,9 @@ def one_point(given: Mapping[str, Any], catalog: Catalog, solve: Mapping[str, An
         for part in sections:
             node = node.setdefault(part, {})
         node[key] = v
-        if path in FIELDS or path.startswith("model.architecture."):
+        if keyword is not None:
+            flags[tuple(path.split("."))] = keyword(path)
+        elif path in FIELDS or path.startswith("model.architecture."):
             flags[tuple(path.split("."))] = FIELDS[path].keyword if path in FIELDS else path.split(".", 1)[1]
     try:
         return of_keywords(Document("<estimate>", "", data, {(): (1, 1)}, {}, flags), catalog)

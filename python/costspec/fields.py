@@ -56,6 +56,7 @@ class Field:
     examples: tuple[Any, ...] = ()
     help: str | None = None  # the flag's help, if it says more or less than the description
     schema: dict[str, Any] = field(default_factory=dict)  # extra schema keywords
+    command: str = "estimate"  # the command whose flag it is (estimate, or serve for the serving section)
 
     @property
     def section(self) -> str:
@@ -99,6 +100,7 @@ MEMORY_BASES = ("preset", "architecture", "rule")
 ZERO_STAGES = ("0", "1", "2", "3", "fsdp")
 SOLVE_UNKNOWNS = ("training.tokens", "model.params", "hardware.count", "hardware.mfu")
 FITS = ("hoffmann2022", "besiroglu2024", "tokens-per-param")
+WIDTHS = ("bf16", "fp8", "int8", "int4")  # how served weights and KV caches are stored
 
 _ARCHITECTURE = (
     ("layers", "Transformer layers L.", "layers", (80,)),
@@ -272,6 +274,62 @@ INPUTS: tuple[Field, ...] = (
        schema={"$ref": None, "anyOf": [{"enum": [0, 1, 2, 3, "0", "1", "2", "3", "fsdp"]},
                                        {"$ref": "#/$defs/expression"}],
                "x-expected": "0, 1, 2, 3 or fsdp", "default": 3}),  # (stages are written as numbers too)
+    # Serving (rust/model/serve.rs): one replica of `tensor` GPUs decoding `batch` sequences.
+    _f("serving.tensor", "number", "Tensor-parallel degree of one serving replica: its GPUs split every layer and "
+       "all-reduce over the scale-up link (at most the scale-up domain; a TP that does not divide the heads, or one "
+       "wider than the domain, is no layout: fits false in a sweep).", unit="GPUs", domain=WHOLE_AT_LEAST_ONE,
+       default=1, kwarg="serving.tensor", flag="--tp", column="serving_tensor_parallel", examples=(8,),
+       help="Tensor-parallel degree of one replica.", command="serve"),
+    _f("serving.weights", "choice", "How the served weights are stored: bf16, fp8 (GEMMs at the GPU's fp8 peak), "
+       "int8 or int4 (weight-only: 16-bit GEMMs; int4 in groups of 128 with a 16-bit scale and a 4-bit zero point, "
+       "4.16 bits per weight).", choices=WIDTHS, default="bf16", kwarg="serving.weights", flag="--weights",
+       column="weights_precision", help="Weight storage: bf16, fp8, int8 or int4.", command="serve"),
+    _f("serving.kv", "choice", "How the KV cache is stored.", choices=WIDTHS, default="bf16", kwarg="serving.kv",
+       flag="--kv", column="kv_precision", help="KV cache storage: bf16, fp8, int8 or int4.", command="serve"),
+    _f("serving.input_tokens", "number", "Prompt tokens per request.", unit="tokens", domain=WHOLE,
+       kwarg="serving.input_tokens", flag="--input-tokens", column="input_tokens", examples=(2048,),
+       help="Prompt tokens per request.", command="serve"),
+    _f("serving.output_tokens", "number", "Generated tokens per request.", unit="tokens", domain=WHOLE,
+       kwarg="serving.output_tokens", flag="--output-tokens", column="output_tokens", examples=(128,),
+       help="Generated tokens per request.", command="serve"),
+    _f("serving.batch", "number", "Concurrent sequences a replica decodes. Default: the most whose KV caches fit "
+       "(within max_batch and max_tpot_s).", unit="sequences", domain=WHOLE, kwarg="serving.batch", flag="--batch",
+       column="batch", examples=(64,), help="Concurrent sequences (default: the most that fit).", command="serve"),
+    _f("serving.max_batch", "number", "The server's batch limit (TensorRT-LLM's max_batch_size, vLLM's "
+       "max_num_seqs): the batch is at most this.", unit="sequences", domain=WHOLE, kwarg="serving.max_batch",
+       flag="--max-batch", column="batch_cap", examples=(256,), help="The server's batch limit.", command="serve"),
+    _f("serving.max_tpot_s", "number", "A bound on the time per output token: without a batch given, the largest "
+       "batch that meets it is served; where none does, fits is false.", unit="s", domain=POSITIVE,
+       kwarg="serving.max_tpot_s", flag="--max-tpot-s", column="max_tpot_s", examples=(0.05,),
+       help="Bound on the time per output token, seconds.", command="serve"),
+    _f("serving.max_ttft_s", "number", "A bound on the time to first token (one prompt's prefill); where it is "
+       "missed, fits is false.", unit="s", domain=POSITIVE, kwarg="serving.max_ttft_s", flag="--max-ttft-s",
+       column="max_ttft_s", examples=(1.0,), help="Bound on the time to first token, seconds.", command="serve"),
+    _f("serving.demand_tokens_per_s", "number", "Output tokens per second the fleet must serve: gives the replicas "
+       "and GPUs needed, and the fleet's price per hour.", unit="tokens/s", domain=POSITIVE,
+       kwarg="serving.demand_tokens_per_s", flag="--demand-tokens-per-s", column="demand_tokens_per_s",
+       examples=(100000,), help="Output tokens/s to serve: gives the replicas and GPUs needed.", command="serve"),
+    _f("serving.mbu", "number", "Achieved fraction of the HBM bandwidth in decode (model bandwidth utilisation). "
+       "Default 0.6, fitted on TensorRT-LLM 0.17's published throughput (benchmarks/calibrate_serve.py).",
+       unit="fraction", domain=FRACTION, default=0.6, kwarg="serving.mbu", flag="--mbu", column="mbu",
+       examples=(0.6,), help="Achieved fraction of HBM bandwidth in decode (default: fitted, 0.6).",
+       command="serve"),
+    _f("serving.mfu_decode", "number", "Achieved fraction of the dense peak in decode's GEMMs. Default 0.2 "
+       "(fitted, as mbu).", unit="fraction", domain=FRACTION, default=0.2, kwarg="serving.mfu_decode",
+       flag="--mfu-decode", column="mfu_decode", examples=(0.2,),
+       help="Achieved fraction of the peak in decode (default: fitted, 0.2).", command="serve"),
+    _f("serving.mfu_prefill", "number", "Achieved fraction of the dense peak in prefill. Default 0.7 (fitted, as "
+       "mbu).", unit="fraction", domain=FRACTION, default=0.7, kwarg="serving.mfu_prefill", flag="--mfu-prefill",
+       column="mfu_prefill", examples=(0.7,), help="Achieved fraction of the peak in prefill (default: fitted, 0.7).",
+       command="serve"),
+    _f("serving.kv_fraction", "number", "Share of the memory left after the weights and reserved_gb that holds "
+       "the KV cache. Default 0.9 (TensorRT-LLM's kv_cache_free_gpu_mem_fraction).", unit="fraction",
+       domain=FRACTION, default=0.9, kwarg="serving.kv_fraction", flag="--kv-fraction", column="kv_fraction",
+       examples=(0.9,), help="Share of the free memory for the KV cache (default 0.9).", command="serve"),
+    _f("serving.reserved_gb", "number", "Memory per GPU that is neither weights nor cache (activations, CUDA "
+       "context, workspace). Default 2 (fitted, as mbu).", unit="GB", domain=NON_NEGATIVE, default=2.0,
+       kwarg="serving.reserved_gb", flag="--reserved-gb", column="reserved_gb", examples=(2,),
+       help="Memory per GPU beside weights and cache, GB (default 2).", command="serve"),
     _f("solve.for", "choice", "The unknown.", choices=SOLVE_UNKNOWNS, kwarg="solve.for", flag="--solve"),
     _f("solve.cost_usd", "number", "Budget.", unit="US$", domain=POSITIVE, kwarg="solve.cost_usd", flag="--budget-usd",
        examples=(1e6,), help="Target: cost at most this (with --solve)."),
@@ -296,7 +354,14 @@ FIELDS: dict[str, Field] = {f.path: f for f in INPUTS}
 # The inputs `layout: auto` searches when they are not given (their default applies otherwise).
 SEARCHABLE = frozenset({"parallelism.tensor", "parallelism.pipeline", "parallelism.context", "parallelism.expert",
                         "training.micro_batch", "parallelism.interleave", "training.recompute", "parallelism.zero"})
-SECTIONS = ("model", "training", "hardware", "price", "energy", "parallelism", "solve", "scaling")
+SECTIONS = ("model", "training", "hardware", "price", "energy", "parallelism", "serving", "solve", "scaling")
+SERVING = tuple(f.path for f in INPUTS if f.section == "serving")
+# The inputs a spec that only serves may give beside its serving section (any other makes it a
+# training run too).
+SERVING_SHARED = frozenset({"model.preset", "model.params", "model.active_params", "hardware.gpu", "hardware.watts",
+                            "hardware.power_basis", "hardware.scale_up_domain", "hardware.scale_up_gb_per_s",
+                            "price.usd_per_gpu_hour", "price.provider", "energy.pue", "energy.grid_kg_co2e_per_kwh",
+                            *(f.path for f in INPUTS if f.key.startswith("architecture.")), *SERVING})
 PLANNING = tuple(f.path for f in INPUTS if f.section in ("solve", "scaling"))
 SOLVE_TARGETS = tuple(f.key for f in INPUTS if f.section == "solve" and f.key != "for")
 # The unknowns a solve may be for: estimate() keyword -> spec path.
@@ -308,7 +373,8 @@ CHOICES: dict[str, tuple[str, ...]] = {f.path: f.choices for f in INPUTS if f.ki
 CATEGORY_COLUMN: dict[str, str] = {f.path: f.column for f in INPUTS if f.kind in ("name", "choice") and f.column
                                    and f.path != "parallelism.zero"}
 CATEGORICAL_COLUMNS = ("model", "gpu", "provider", "precision", "convention", "mode", "recompute", "optimizer",
-                       "attention", "logits", "base_weights", "memory_basis", "power_basis")
+                       "attention", "logits", "base_weights", "memory_basis", "power_basis", "weights_precision",
+                       "kv_precision")
 # Numeric inputs written under their column names when swept.
 INPUT_COLUMN: dict[str, str] = {f.path: f.column for f in INPUTS if f.kind == "number" and f.column}
 INPUT_COLUMN["parallelism.zero"] = "zero"
@@ -389,7 +455,8 @@ OUTPUTS: tuple[Column, ...] = (
     Column("memory_basis", "", "the activations' architecture: preset, architecture (given) or rule (a shape rule "
                                "for the parameter count)"),
     Column("gpu_memory_gb", "GB", "device memory"),
-    Column("fits", "bool", "whether the layout fits in device memory"),
+    Column("fits", "bool", "whether the layout fits in device memory (serving: whether the replica serves the batch: "
+                           "its caches fit and the latency bounds are met)"),
     Column("min_gpus", "GPUs", "fewest GPUs (a multiple of TP·PP·lcm(CP, EP)) that fit"),
     _in("parallelism.interleave", "virtual pipeline stages per GPU"),
     _in("training.global_batch_tokens", "tokens per optimizer step (the layout's whole micro-batches)"),
@@ -415,6 +482,46 @@ OUTPUTS: tuple[Column, ...] = (
     _in("hardware.scale_up_domain", "GPUs per scale-up domain"),
     _in("hardware.scale_up_gb_per_s", "scale-up bandwidth per GPU per direction"),
     _in("hardware.scale_out_gbps", "scale-out bandwidth per GPU per direction"),
+    _in("serving.tensor", "tensor-parallel degree of one serving replica"),
+    _in("serving.weights", "storage of the served weights"),
+    _in("serving.kv", "storage of the KV cache"),
+    _in("serving.input_tokens", "prompt tokens per request"),
+    _in("serving.output_tokens", "generated tokens per request"),
+    _in("serving.max_batch", "the server's batch limit"),
+    _in("serving.max_tpot_s", "bound on the time per output token"),
+    _in("serving.max_ttft_s", "bound on the time to first token"),
+    _in("serving.mbu", "achieved fraction of HBM bandwidth in decode"),
+    _in("serving.mfu_decode", "achieved fraction of the peak in decode"),
+    _in("serving.mfu_prefill", "achieved fraction of the peak in prefill"),
+    _in("serving.kv_fraction", "share of the free memory holding the KV cache"),
+    _in("serving.reserved_gb", "memory per GPU neither weights nor cache"),
+    Column("weights_gb_per_gpu", "GB", "served weights per GPU, params × bytes per weight / TP"),
+    Column("kv_bytes_per_token", "bytes", "KV cache per token, 2 · layers · KV heads · head dim · bytes"),
+    Column("kv_gb_per_sequence", "GB", "KV cache of one request's input + output tokens"),
+    Column("max_batch", "sequences", "most concurrent sequences whose caches fit at the average decode context "
+                                     "(within batch_cap)"),
+    _in("serving.batch", "concurrent sequences decoded (given, or the most that fit within the bounds)"),
+    Column("ttft_s", "s", "time to first token: one prompt's prefill at mfu_prefill, with TP all-reduces"),
+    Column("tpot_s", "s", "time per output token: max(bytes read / (HBM × MBU), FLOPs / (peak × MFU)) + "
+                          "TP all-reduces"),
+    Column("latency_s", "s", "one request end to end, TTFT + (output − 1) · TPOT"),
+    Column("output_tokens_per_s", "tokens/s", "output tokens per second of one replica under continuous batching"),
+    Column("output_tokens_per_s_per_gpu", "tokens/s", "output tokens/s per GPU of the replica"),
+    Column("requests_per_s", "requests/s", "requests completed per second by one replica"),
+    Column("critical_batch", "sequences", "batch from which decode is compute-bound (null: never, the cache reads "
+                                          "grow as fast)"),
+    Column("compute_bound", "bool", "whether the decode step at the batch is compute-bound"),
+    Column("usd_per_m_input_tokens", "US$", "price of a million prompt tokens: the replica's price over the time "
+                                            "its prefill takes"),
+    Column("usd_per_m_output_tokens", "US$", "price of a million output tokens: the replica's price over the time "
+                                             "its decode takes"),
+    Column("usd_per_m_tokens_served", "US$", "price of a million output tokens with their prompts, the replica's "
+                                             "price / output tokens/s"),
+    Column("joules_per_token", "J", "energy per output token with its prompt, watts × TP × PUE / output tokens/s"),
+    _in("serving.demand_tokens_per_s", "output tokens/s the fleet must serve"),
+    Column("replicas", "replicas", "replicas needed for the demand, ⌈demand / output tokens/s⌉"),
+    Column("serving_gpus", "GPUs", "GPUs needed for the demand, replicas × TP"),
+    Column("fleet_usd_per_hour", "US$/hour", "the fleet's price per hour, serving_gpus × price"),
     Column("tokens_per_param", "tokens/parameter", "training tokens per parameter, D / N"),
     Column("compute_flops", "FLOPs", "compute-optimal budget C = 6·N·D (scaling.compute_flops or budget_usd)"),
     Column("loss", "nats/token", "loss predicted by the scaling fit, E + A/N^α + B/D^β"),

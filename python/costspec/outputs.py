@@ -11,6 +11,25 @@ from costspec import scaling
 if TYPE_CHECKING:
     from costspec.spec import Spec
 
+# The serving columns (the registry's, from the serving section's first input to the fleet's price).
+SERVING_COLUMNS = frozenset(registry.NAMES[registry.NAMES.index("serving_tensor_parallel"):
+                                           registry.NAMES.index("fleet_usd_per_hour") + 1])
+# Columns a spec that only serves has beside them (the inputs it shares with training runs).
+SERVING_SHARED_COLUMNS = frozenset({"model", "params", "active_params", "gpu", "usd_per_gpu_hour", "watts",
+                                    "power_basis", "pue", "grid_kg_co2e_per_kwh", "gpu_memory_gb", "scale_up_domain",
+                                    "scale_up_gb_per_s", "fits", "provider"})
+# Serving columns every serving sweep writes (when they have values).
+SERVING_CORE = ("model", "params", "active_params", "gpu", "serving_tensor_parallel", "weights_precision",
+                "kv_precision", "input_tokens", "output_tokens", "batch", "max_batch", "weights_gb_per_gpu",
+                "kv_gb_per_sequence", "ttft_s", "tpot_s", "latency_s", "output_tokens_per_s",
+                "output_tokens_per_s_per_gpu", "usd_per_gpu_hour", "usd_per_m_input_tokens", "usd_per_m_output_tokens",
+                "usd_per_m_tokens_served", "joules_per_token", "replicas", "serving_gpus", "fleet_usd_per_hour", "fits")
+# Serving columns that only an input of the same name gives.
+SERVING_GIVEN = {"batch_cap": "serving.max_batch", "max_tpot_s": "serving.max_tpot_s",
+                 "max_ttft_s": "serving.max_ttft_s", "demand_tokens_per_s": "serving.demand_tokens_per_s",
+                 "replicas": "serving.demand_tokens_per_s", "serving_gpus": "serving.demand_tokens_per_s",
+                 "fleet_usd_per_hour": "serving.demand_tokens_per_s"}
+
 # Columns every sweep writes (when they have values), beside swept inputs and derived names.
 CORE_COLUMNS = (
     "model", "params", "active_params", "tokens", "gpu", "gpus", "precision", "mfu", "usd_per_gpu_hour",
@@ -32,10 +51,12 @@ ALWAYS_IF_SWEPT = {
 SEARCHED_COLUMNS = ("tensor_parallel", "pipeline_parallel", "data_parallel", "context_parallel", "expert_parallel",
                     "micro_batch", "interleave", "recompute", "zero", "layout_candidates")
 # Flags, written as booleans (null where there is no value).
-FLAGS = {"fits", "sequence_parallel", "tp_within_domain"}
+FLAGS = {"fits", "sequence_parallel", "tp_within_domain", "compute_bound"}
 # Whole-number columns, written as int64 (null where there is no value).
 WHOLE = {"gpus", "min_gpus", "tensor_parallel", "pipeline_parallel", "context_parallel", "expert_parallel",
-         "micro_batch", "data_parallel", "zero", "grad_accum", "interleave", "scale_up_domain"}
+         "micro_batch", "data_parallel", "zero", "grad_accum", "interleave", "scale_up_domain",
+         "serving_tensor_parallel", "input_tokens", "output_tokens", "batch", "batch_cap", "max_batch", "replicas",
+         "serving_gpus"}
 # Columns whose NaN means "no value" (written as null).
 NULLABLE = {"energy_kwh", "co2e_kg", "watts", "min_gpus", "activations_gb", "model", "scale_up_domain",
             "scale_up_gb_per_s", "scale_out_gbps"}  # (a GPU whose catalog entry lacks the figure)
@@ -46,6 +67,11 @@ STEP = {"global_batch_tokens", "grad_accum", "step_time_s", "tokens_per_s", "bub
         "compute_s", "memory_bound_s", "tp_comm_s", "ep_comm_s", "cp_comm_s", "pp_comm_s", "dp_comm_s", "optimizer_s",
         "bubble_s", "layout_candidates"}
 NULLABLE |= STEP | {"checkpoint_interval_min", "interruptions"}
+# (a served layout that does not fit has no figures)
+NULLABLE |= {"weights_gb_per_gpu", "kv_bytes_per_token", "kv_gb_per_sequence", "max_batch", "batch", "ttft_s", "tpot_s",
+             "latency_s", "output_tokens_per_s", "output_tokens_per_s_per_gpu", "requests_per_s", "critical_batch",
+             "compute_bound", "usd_per_m_input_tokens", "usd_per_m_output_tokens", "usd_per_m_tokens_served",
+             "joules_per_token", "replicas", "serving_gpus", "fleet_usd_per_hour"}
 # Columns that are null only where the step times the run and a layout has no step (or a solve
 # leaves the goodput unmodelled): nullable in those specs alone (a null mask costs a pass per batch).
 NULLABLE_WHEN_PREDICTED = {"mfu", "hfu", "gpu_hours", "wall_clock_days", "cost_usd", "mfu_average"}
@@ -132,6 +158,22 @@ def predicted(spec: Spec, given: set[str] | None = None) -> bool:
         and spec.fields.get("solve.for") is None
 
 
+def serves_names(given: Iterable[str]) -> bool:
+    """Whether inputs given serve the model (the serving section)."""
+    return any(n.startswith("serving.") for n in given)
+
+
+def serves(spec: Spec, given: set[str] | None = None) -> bool:
+    """Whether the spec serves the model (has a serving section)."""
+    return serves_names(given_names(spec) if given is None else given)
+
+
+def serving_only(spec: Spec, given: set[str] | None = None) -> bool:
+    """Whether the spec only serves: a serving section, and no input of a training run."""
+    given = given_names(spec) if given is None else given
+    return serves(spec, given) and all(n in registry.SERVING_SHARED for n in given if n in registry.FIELDS)
+
+
 def given_names(spec: Spec) -> set[str]:
     """The fields a spec sets or sweeps, and the sweep's variables."""
     return set(spec.fields) | {a.name for a in spec.sweep.axes}
@@ -175,6 +217,15 @@ def available(spec: Spec, gpus: Iterable[Any]) -> set[str]:
         out -= TIMED
     if "price.provider" in given:
         out.add("provider")
+    if not serves(spec, given):
+        return out - SERVING_COLUMNS
+    out -= {c for c, need in SERVING_GIVEN.items() if need not in given}
+    if "price.usd_per_gpu_hour" not in given and "price.provider" not in given:
+        out -= {"usd_per_m_input_tokens", "usd_per_m_output_tokens", "usd_per_m_tokens_served", "fleet_usd_per_hour"}
+    if "watts" not in out:
+        out.discard("joules_per_token")
+    if serving_only(spec, given):
+        out &= SERVING_COLUMNS | SERVING_SHARED_COLUMNS
     return out
 
 
@@ -194,7 +245,9 @@ def written(spec: Spec, gpus: Iterable[Any]) -> list[str]:
     # (the step's columns by default only where the step times the run: with a given duration they
     # are there on request, output.columns)
     timed_by_step = predicted(spec)
-    wanted = [n for n in CORE_COLUMNS if n in have and (timed_by_step or n not in STEP)]
+    wanted = [] if serving_only(spec) else [n for n in CORE_COLUMNS if n in have and (timed_by_step or n not in STEP)]
+    if serves(spec):
+        wanted += [n for n in SERVING_CORE if n in have and n not in wanted]
     if spec.fields.get("parallelism.layout") == "auto":  # the layout each point runs
         wanted += [n for n in SEARCHED_COLUMNS if n in have and n not in wanted]
     for name in swept_in_order:  # swept inputs appear under their column names, in axis order

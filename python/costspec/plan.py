@@ -143,6 +143,8 @@ class _Compiler:
         self.searched: dict[str, int] = {}  # the layout search's answer, by column (layout: auto)
         self.search_found = -1
         self.gpus: list[Gpu] = []
+        self.serve_out: dict[str, int] = {}  # the serving stage's outputs (serving specs)
+        self.common: dict[str, int] = {}
 
     # -- registers ----------------------------------------------------------------------------
     def new(self) -> int:
@@ -442,6 +444,8 @@ class _Compiler:
                 r = self.const(1.0)
             elif name == "price.usd_per_gpu_hour":
                 r = self.price_reg()
+            elif FIELDS[name].kind == "number" and FIELDS[name].default is not None:  # (the serving knobs)
+                r = self.const(float(FIELDS[name].default))
             if r is None:
                 r = self.const(math.nan)
         self.regs[key] = r
@@ -880,6 +884,100 @@ class _Compiler:
             self.checks.append(self.bin("ne", cols["fits"], self.const(0.0)))
         return cols
 
+    # -- serving --------------------------------------------------------------------------------
+    def serve_peak(self, weights: int) -> int:
+        """The dense peak serving's GEMMs run at: fp8 weights at the GPU's fp8 peak, the others
+        (16-bit, and weight-only int8/int4, dequantised to 16 bits) at its bf16 (else fp16) peak;
+        a (GPU, weights) lookup, NaN where the GPU has no such peak (the row does not fit)."""
+        gpus = [self.cat.gpu(g) for g in self.dicts.get("hardware.gpu", ())]
+
+        def peak(g: Gpu, w: str) -> float:
+            for p in (("fp8",) if w == "fp8" else ("bf16", "fp16")):
+                if p in g.peak_tflops:
+                    return g.peak_tflops[p].value
+            return math.nan
+
+        order = CHOICES["serving.weights"]
+        self.tables.append({"cols": len(order), "values": [peak(g, w) for g in gpus for w in order]})
+        o = self.new()
+        self.op(k="lut", t=len(self.tables) - 1, a=self.regs["hardware.gpu"], b=weights, o=o)
+        return o
+
+    def serving(self, layouts: dict[str, tuple[list[str], list[str]]]) -> dict[str, int]:
+        """The serving stage (rust/model/serve.rs) and what its figures give: prices per million
+        tokens, energy per token, requests/s, and the replicas a demand needs."""
+        e = self.effective
+        nan = self.const(math.nan)
+        weights, tp = e("serving.weights"), e("serving.tensor")
+        out = self.stage("serve", layouts["serve"], {
+            "params": e("model.params"), "active_params": e("model.active_params"),
+            **{a: e(f"model.architecture.{a}") for a in ("layers", "d_model", "heads", "kv_heads", "head_dim")},
+            "peak_tflops": self.serve_peak(weights), "hbm_tbps": self.regs.get("gpu:bandwidth_tbps", nan),
+            "gpu_memory_gb": self.regs.get("gpu:memory", nan), "scale_up_gb_per_s": e("hardware.scale_up_gb_per_s"),
+            "scale_up_domain": e("hardware.scale_up_domain"), "tensor_parallel": tp, "weights": weights,
+            "kv": e("serving.kv"), "input_tokens": e("serving.input_tokens"), "output_tokens": e("serving.output_tokens"),
+            "batch": e("serving.batch"), "max_batch": e("serving.max_batch"), "mbu": e("serving.mbu"),
+            "mfu_decode": e("serving.mfu_decode"), "mfu_prefill": e("serving.mfu_prefill"),
+            "kv_fraction": e("serving.kv_fraction"), "reserved_gb": e("serving.reserved_gb"),
+            "max_tpot_s": e("serving.max_tpot_s"), "max_ttft_s": e("serving.max_ttft_s"),
+        })
+        cols = {k: out[k] for k in ("weights_gb_per_gpu", "kv_bytes_per_token", "kv_gb_per_sequence", "max_batch",
+                                    "batch", "ttft_s", "tpot_s", "latency_s", "output_tokens_per_s",
+                                    "output_tokens_per_s_per_gpu", "critical_batch", "compute_bound")}
+        self.serve_out = out
+        tps = out["output_tokens_per_s"]
+        price = e("price.usd_per_gpu_hour")
+        # The replica's price per second, split by time: a request's prompt pays for its prefill,
+        # each output token for its share of a decode step (the two add up to the replica's time).
+        per_s = self.bin("div", self.bin("mul", price, tp), self.const(3600.0))
+        million = self.const(1e6)
+        cols["usd_per_m_input_tokens"] = self.bin("mul", self.bin("div", self.bin("mul", per_s, out["ttft_s"]),
+                                                                  e("serving.input_tokens")), million)
+        cols["usd_per_m_output_tokens"] = self.bin("mul", self.bin("div", self.bin("mul", per_s, out["tpot_s"]),
+                                                                   out["batch"]), million)
+        cols["usd_per_m_tokens_served"] = self.bin("mul", self.bin("div", per_s, tps), million)
+        power = self.bin("mul", self.bin("mul", e("hardware.watts"), tp), e("energy.pue"))
+        cols["joules_per_token"] = self.bin("div", power, tps)
+        cols["requests_per_s"] = self.bin("div", tps, e("serving.output_tokens"))
+        demand = self.field_reg("serving.demand_tokens_per_s")
+        if demand is not None:
+            # (1 − 1e-12: a demand that is a whole multiple of a replica's rate needs that many)
+            replicas = self.un("ceil", self.bin("mul", self.bin("div", demand, tps), self.const(1 - 1e-12)))
+            cols["replicas"] = replicas
+            cols["serving_gpus"] = self.bin("mul", replicas, tp)
+            cols["fleet_usd_per_hour"] = self.bin("mul", cols["serving_gpus"], price)
+        cols["serving_fits"] = out["fits"]
+        cols.update({
+            "serving_tensor_parallel": tp, "weights_precision": weights, "kv_precision": e("serving.kv"),
+            "input_tokens": e("serving.input_tokens"), "output_tokens": e("serving.output_tokens"),
+            "batch_cap": e("serving.max_batch"), "max_tpot_s": e("serving.max_tpot_s"),
+            "max_ttft_s": e("serving.max_ttft_s"), "mbu": e("serving.mbu"), "mfu_decode": e("serving.mfu_decode"),
+            "mfu_prefill": e("serving.mfu_prefill"), "kv_fraction": e("serving.kv_fraction"),
+            "reserved_gb": e("serving.reserved_gb"),
+            "demand_tokens_per_s": demand if demand is not None else nan,
+        })
+        return cols
+
+    def serving_only(self, layouts: dict[str, tuple[list[str], list[str]]]) -> dict[str, int]:
+        """A spec that only serves: the serving columns and the inputs they share with training."""
+        e = self.effective
+        nan = self.const(math.nan)
+        cols = self.serving(layouts)
+        cols["fits"] = cols["serving_fits"]
+        cols.update({
+            "model": self.regs["model.preset"] if "model.preset" in self.regs else nan,
+            "params": e("model.params"), "active_params": e("model.active_params"),
+            "gpu": self.regs.get("hardware.gpu", nan), "usd_per_gpu_hour": e("price.usd_per_gpu_hour"),
+            "watts": e("hardware.watts"), "power_basis": e("hardware.power_basis"), "pue": e("energy.pue"),
+            "grid_kg_co2e_per_kwh": e("energy.grid_kg_co2e_per_kwh"),
+            "gpu_memory_gb": self.regs.get("gpu:memory", nan), "scale_up_domain": e("hardware.scale_up_domain"),
+            "scale_up_gb_per_s": e("hardware.scale_up_gb_per_s"),
+        })
+        provider = self.field_reg("price.provider")
+        if provider is not None:
+            cols["provider"] = provider
+        return cols
+
 
 def compile_spec(spec: Spec, *, point: bool = False) -> Plan:
     """Compile a checked spec into a plan. Raises SpecError for what only compiling finds.
@@ -904,7 +1002,14 @@ def compile_spec(spec: Spec, *, point: bool = False) -> Plan:
     c.add_axes()
     c.fixed_inputs()
     layouts = {k: (list(v[0]), list(v[1])) for k, v in _native.stage_layouts().items()}
-    cols = c.model(layouts)
+    if outputs.serving_only(spec):
+        cols = c.serving_only(layouts)
+    else:
+        cols = c.model(layouts)
+        if outputs.serves(spec):  # trained and served: both fit
+            served = c.serving(layouts)
+            cols.update({k: v for k, v in served.items() if k != "fits"})
+            cols["fits"] = c.bin("mul", cols["fits"], served["serving_fits"])
 
     available = outputs.available(spec, c.gpus)
     derived = {}
@@ -998,8 +1103,13 @@ def _point_plan(c: _Compiler, spec: Spec, cols: dict[str, int], available: set[s
     # the bytes per GPU that no data-parallel degree shards.
     for a in ARCH:
         out.append(OutputColumn(f"architecture.{a}", "f64", c.effective(f"model.architecture.{a}"), nullable=True))
-    out.append(OutputColumn("architecture.gated_mlp", "bool", c.common["gated_mlp"]))
-    out.append(OutputColumn("unshardable_bytes", "f64", c.states["state_fixed"], nullable=True))
+    if c.common:
+        out.append(OutputColumn("architecture.gated_mlp", "bool", c.common["gated_mlp"]))
+    if c.states:
+        out.append(OutputColumn("unshardable_bytes", "f64", c.states["state_fixed"], nullable=True))
+    # Why a served point does not fit (costspec serve says which).
+    out += [OutputColumn(f"serve:{k}", "bool" if k != "peak_tflops" else "f64", r)
+            for k, r in c.serve_out.items() if k in ("memory_fits", "meets_bounds", "layout_valid")]
     plan_json = {
         "registers": c.nreg, "consts": c.const_list, "axes": c.axes_json, "tables": c.tables, "ops": c.ops,
         "filters": [], "outputs": [{"reg": o.reg, "kind": "f64"} for o in out], "messages": c.messages,

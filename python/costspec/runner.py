@@ -326,7 +326,8 @@ class Summary:
 
 
 class _Cheapest:
-    """The cheapest point of each distinct answer seen so far (by cost, else GPU-hours), the five
+    """The cheapest point of each distinct answer seen so far (by cost, else GPU-hours, else $ per
+    million tokens served), the five
     cheapest answers kept. Distinct: one row per GPU type when the sweep has several, else one per
     value of the sweep's other axes. The GPU count never makes an answer distinct: with the MFU an
     input a run costs the same on any count, and five rows differing only in it say one thing."""
@@ -335,8 +336,9 @@ class _Cheapest:
 
     def __init__(self, plan: Plan) -> None:
         names = [c.name for c in plan.columns]
-        # Ranked by cost, else GPU-hours; with neither among the written columns there is no table.
-        self.key = next((k for k in ("cost_usd", "gpu_hours") if k in names), None)
+        # Ranked by cost, else GPU-hours, else (serving) the price of a million output tokens with
+        # their prompts; with none among the written columns there is no table.
+        self.key = next((k for k in ("cost_usd", "gpu_hours", "usd_per_m_tokens_served") if k in names), None)
         # Ties (same cost at any GPU count) go to the fastest run, then to the fewest GPUs.
         self.order = [(self.key, "ascending")] + [(k, "ascending") for k in ("wall_clock_days", "gpus") if k in names]
         self.per = distinct_by(plan)

@@ -332,6 +332,12 @@ SECTIONS: dict[str, Any] = {'model': {'type': 'object',
  'parallelism': {'type': 'object',
                  'description': 'Parallel layout, for the memory model.',
                  'additionalProperties': False},
+ 'serving': {'type': 'object',
+             'description': 'Serving the model: one replica of serving.tensor GPUs decodes batch sequences of '
+                            'input_tokens + output_tokens at a time under continuous batching; prefill is '
+                            'compute-bound, decode a roofline of HBM reads against FLOPs. Gives TTFT, TPOT, '
+                            'tokens/s, KV cache, the batch that fits, $ per million tokens and joules per token.',
+             'additionalProperties': False},
  'solve': {'type': 'object',
            'description': 'Solve for one unknown so that every target is met; targets are upper bounds, and '
                           'the answer is the most tokens or parameters, or the fewest GPUs, or the lowest MFU, '

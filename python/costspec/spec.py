@@ -913,7 +913,10 @@ class _Checker:
 
         # Tokens: given, from dataset × epochs, or the preset's published count.
         preset_names = [v for v, _ in values_of("model.preset")]
-        if has_model and not present("training.tokens") and not present("training.dataset_tokens") \
+        given_all = set(fields) | set(swept) | set(where_set)
+        only_serves = outputs.serves_names(given_all) and \
+            all(n in registry.SERVING_SHARED for n in given_all if n in FIELDS)
+        if has_model and not only_serves and not present("training.tokens") and not present("training.dataset_tokens") \
                 and unknown != "training.tokens" and not allocates \
                 and len(resolved["model.preset"]) == len(preset_names):  # (unknown presets are reported)
             presets = resolved["model.preset"]
@@ -963,6 +966,8 @@ class _Checker:
                     self.err(path, f"{g.id} has no {prec} peak", "a precision with a dense peak on "
                              f"{g.id}: {', '.join(g.peak_tflops)}", prec)
         self.network_known(present, values_of, gpus, unknown)
+        if outputs.serves_names(given_all):
+            self.serving(fields, where_set, swept, present, values_of, resolved["model.preset"], gpus)
         self.tp_within_domain(fields, values_of, gpus)
         if fields.get("parallelism.layout") == "auto":
             if unknown is not None:
@@ -1074,6 +1079,86 @@ class _Checker:
                              ", or hardware.mfu, gpu_hours or wall_clock_days"), g.id)
 
     # What needs architecture fields (rust/model/flops.rs and estimate.rs say the same at a point).
+    def serving(self, fields: Mapping[str, Value], where_set: Mapping[str, tuple[Any, ...]],
+                swept: Mapping[str, Axis], present: Callable[[str], bool],
+                values_of: Callable[[str], list[tuple[Value, tuple[Any, ...]]]], presets: list[Any],
+                gpus: list[Any]) -> None:
+        """The serving section's rules. What a fixed value makes impossible is an error here; a
+        swept value that the engine cannot serve (a TP that does not divide the heads, one wider
+        than the scale-up domain, fp8 on a GPU without an fp8 peak) is a row with fits false."""
+        section = where_set.get("serving.input_tokens") or where_set.get("serving.output_tokens") or \
+            next((p for n, p in where_set.items() if n.startswith("serving.")), ("serving",))
+        missing = [n for n in ("serving.input_tokens", "serving.output_tokens") if not present(n)]
+        if missing:
+            self.err(("serving",) if "serving" in (self.doc.data or {}) else section,
+                     f"give {' and '.join(missing)}: the tokens of a request's prompt and of its output",
+                     "a number of tokens, set or swept", None, key=True)
+        if not present("hardware.gpu"):
+            self.err(("serving",) if "serving" in (self.doc.data or {}) else section,
+                     "serving needs hardware.gpu: a replica runs on a GPU", "a GPU from the catalog, set or swept",
+                     None, key=True)
+        if present("model.preset") and not presets:
+            return  # (an unknown preset is reported)
+
+        def fixed(name: str) -> tuple[Any, tuple[Any, ...]] | None:
+            v = fields.get(name)
+            return (v, where_set[name]) if isinstance(v, (int, float, str)) and name not in swept else None
+
+        # The architecture: the KV cache and attention need the layers, the heads and their width.
+        given = {a for a in registry.ARCHITECTURE if present(f"model.architecture.{a}")}
+        for m in presets or [None]:
+            have = given | ({k for k, v in m.architecture.items() if v} if m else set())
+            lacking = [a for a in ("layers", "heads") if a not in have]
+            if "head_dim" not in have and "d_model" not in have:
+                lacking.append("d_model (or head_dim)")
+            if "d_model" not in have and "head_dim" in have:
+                lacking.append("d_model")
+            if lacking:
+                of = f"preset {m.id} does not give" if m else "the model does not give"
+                self.err(where_set.get("model.preset") or where_set.get("model.params") or ("model",),
+                         f"serving (the KV cache and attention) needs architecture field"
+                         f"{'s' if len(lacking) > 1 else ''} {', '.join(lacking)}, which {of}",
+                         "a model preset with an architecture, or model.architecture fields", None, key=True)
+                return
+        tp = fixed("serving.tensor")
+        if tp is not None and isinstance(tp[0], (int, float)) and tp[0] >= 1:
+            t, path = float(tp[0]), tp[1]
+            heads = [float(v) for v, _ in values_of("model.architecture.heads") if isinstance(v, (int, float))] or \
+                [float(m.architecture["heads"]) for m in presets if m.architecture.get("heads")]
+            bad = next((h for h in heads if (h / t) % 1), None)
+            if bad is not None:
+                self.err(path, f"serving tensor_parallel {t:g} does not divide the {bad:g} heads: each rank holds "
+                         "whole heads", "a divisor of the heads", f"{t:g}")
+            if t > 1 and "hardware.gpu" not in swept:
+                for g in gpus:
+                    domain = fields.get("hardware.scale_up_domain", g.scale_up_domain.value if g.scale_up_domain
+                                        else None)
+                    link = fields.get("hardware.scale_up_gb_per_s", g.scale_up_gb_per_s.value
+                                      if g.scale_up_gb_per_s else None)
+                    if domain is None or link is None:
+                        self.err(path, f"{g.id} has no scale-up domain or bandwidth in the catalog, which serving "
+                                 "with TP > 1 needs", "hardware.scale_up_domain and hardware.scale_up_gb_per_s, or "
+                                 "TP 1", f"{t:g}")
+                    elif isinstance(domain, (int, float)) and t > float(domain):
+                        self.err(path, f"serving tensor_parallel {t:g} is wider than the scale-up domain of "
+                                 f"{g.id} ({float(domain):g} GPUs): its all-reduces would cross the scale-out network",
+                                 f"at most {float(domain):g}", f"{t:g}")
+        if "hardware.gpu" not in swept:
+            for g in gpus:
+                if g.bandwidth_tbps is None or g.memory_gb is None:
+                    self.err(where_set.get("hardware.gpu", ("hardware",)), f"{g.id} has no HBM bandwidth or memory "
+                             "in the catalog, which serving needs", "a GPU with both figures", g.id)
+                w = fixed("serving.weights")
+                if w is not None and str(w[0]).lower() == "fp8" and "fp8" not in g.peak_tflops:
+                    self.err(w[1], f"{g.id} has no fp8 peak", "a precision with a dense peak on "
+                             f"{g.id}: {', '.join(g.peak_tflops)} (int8 and int4 are weight-only: 16-bit GEMMs)",
+                             "fp8")
+        b, cap = fixed("serving.batch"), fixed("serving.max_batch")
+        if b is not None and cap is not None and isinstance(b[0], (int, float)) and isinstance(cap[0], (int, float)) \
+                and float(b[0]) > float(cap[0]):
+            self.err(b[1], f"serving.batch {float(b[0]):g} is above the server's batch limit (serving.max_batch "
+                     f"{float(cap[0]):g})", f"at most {float(cap[0]):g}", f"{float(b[0]):g}")
+
     NEEDS_ARCHITECTURE = (
         ("training.convention", "palm", "convention 'palm'", ("layers", "heads", "seq_len"), True),
         ("training.convention", "megatron", "convention 'megatron'",

@@ -645,7 +645,8 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
                     o[O::output_tokens_per_s] = s.output_tokens_per_s;
                     o[O::output_tokens_per_s_per_gpu] = s.output_tokens_per_s_per_gpu;
                     o[O::input_tokens_per_s] = s.input_tokens_per_s;
-                    o[O::critical_batch] = s.critical_batch;
+                    // (never compute-bound: no value, not an infinite batch)
+                    o[O::critical_batch] = if s.critical_batch.is_finite() { s.critical_batch } else { f64::NAN };
                     o[O::compute_bound] = if s.compute_bound { 1.0 } else { 0.0 };
                     // (a batch given that the memory cannot hold: served figures, and fits false)
                     let memory = s.batch <= s.max_batch;
@@ -657,6 +658,9 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
                 // weights, which say why).
                 Err(crate::model::types::ModelError::OutOfRange { field, .. }) if field == "batch" => {
                     o[O::weights_gb_per_gpu] = model.params * run.weights.bytes() / tp / 1e9;
+                    let kv = 2.0 * model.layers * model.kv_heads * model.head_dim * run.kv.bytes();
+                    o[O::kv_bytes_per_token] = kv;
+                    o[O::kv_gb_per_sequence] = kv * (run.input_tokens + run.output_tokens) / 1e9;
                     o[O::max_batch] = 0.0;
                     o[O::memory_fits] = 0.0;
                 }

@@ -193,7 +193,8 @@ impl PyPlan {
 pub(crate) fn stage_layouts() -> HashMap<&'static str, (Vec<&'static str>, Vec<&'static str>)> {
     use engine::Stage::*;
     [("flops", Flops), ("time", Time), ("wall", Wall), ("money", Money), ("mem_states", MemStates), ("mem_gpu", MemGpu),
-     ("step", Step), ("goodput", Goodput), ("goodput_shape", GoodputShape), ("search", Search)]
+     ("step", Step), ("goodput", Goodput), ("goodput_shape", GoodputShape), ("search", Search),
+     ("serve", Serve)]
         .into_iter()
         .map(|(name, s)| {
             let (i, o) = s.layout();
