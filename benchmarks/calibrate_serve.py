@@ -5,8 +5,10 @@ Python reference (tests/reference_serve.py), and the error of every row.
 
     python benchmarks/calibrate_serve.py [--fit]
 
-Without --fit: the table at the constants below. The model is not wired into the engine yet; the
-constants are the ones it will ship.
+Without --fit: the table at the constants below, which the engine ships as its defaults
+(rust/model/serve.rs); each row's figure is costspec.serve()'s (the engine), checked against the
+reference. Single-GPU rows also show the measured throughput over the bandwidth bound (decode at
+the full HBM bandwidth at the batch the model serves, prefill aside).
 """
 
 from __future__ import annotations
@@ -94,17 +96,38 @@ def main(argv: list[str] | None = None) -> None:
     table(data["check"], k)
 
 
+def engine(r: dict[str, Any], k: dict[str, float]) -> Any:
+    """The row served by costspec.serve() (the Rust engine) at the constants ``k``."""
+    return costspec.serve(r["model"], gpu=r["gpu"], tensor_parallel=r["tp"], weights=r["precision"],
+                          kv=r["precision"], input_tokens=r["input"], output_tokens=r["output"],
+                          kv_fraction=KV_FRACTION, mbu=k["mbu"], mfu_decode=k["mfu_decode"],
+                          mfu_prefill=k["mfu_prefill"], reserved_gb=k["reserved_gb"])
+
+
+def bandwidth_bound(r: dict[str, Any], s: Any) -> float:
+    """Decode tokens/s at the full HBM bandwidth at the batch served: batch / ((weights + batch ·
+    context · KV per token) / bandwidth), the context being the average of a decoding sequence."""
+    context = r["input"] + r["output"] / 2
+    return float(s.batch * s.hbm_tbps * 1e12 / (s.weights_gb_per_gpu * 1e9 + s.batch * context * s.kv_bytes_per_token))
+
+
 def table(rows: list[dict[str, Any]], k: dict[str, float]) -> None:
-    print("| model | GPU | precision | TP | input / output | published tok/s | costspec | batch | error |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| model | GPU | precision | TP | input / output | published tok/s | costspec | batch | error "
+          "| measured / bandwidth bound |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r, err in zip(rows, errors(rows, k)):
+        bound = "-"
         try:
-            got = ref.serve(served(r, k))
-            shown = f"{got['output_tokens_per_s']:,.0f} | {got['batch']:,.0f}"
-        except ValueError:
+            got = engine(r, k)
+            want = ref.serve(served(r, k))["output_tokens_per_s"]
+            assert abs(got.output_tokens_per_s / want - 1) < 1e-9, (r, got.output_tokens_per_s, want)
+            shown = f"{got.output_tokens_per_s:,.0f} | {got.batch:,}"
+            if r["tp"] == 1:
+                bound = f"{r['output_tokens_per_s'] / bandwidth_bound(r, got):.2f}"
+        except costspec.ModelInputError:
             shown = "does not fit | -"
         print(f"| {r['model']} | {r['gpu']} | {r['precision']} | {r['tp']} | {r['input']:,} / {r['output']:,} | "
-              f"{r['output_tokens_per_s']:,.0f} | {shown} | {err:+.1%} |")
+              f"{r['output_tokens_per_s']:,.0f} | {shown} | {err:+.1%} | {bound} |")
     print(f"\n{summary(errors(rows, k))}")
 
 

@@ -39,6 +39,8 @@ class Served:
     kv_fraction: float = 1.0
     reserved: float = 0.0  # bytes per GPU
     all_reduce_latency: float = 0.0  # seconds
+    max_tpot: float | None = None  # seconds: the largest batch that meets it (by a scan of every batch)
+    max_ttft: float | None = None
 
 
 def serve(r: Served) -> dict[str, float]:
@@ -54,20 +56,27 @@ def serve(r: Served) -> dict[str, float]:
     max_batch = max(0.0, math.floor(free / (context * kv_token_gpu)))
     if r.batch_cap is not None:
         max_batch = min(max_batch, r.batch_cap)
-    b = max_batch if r.batch is None else r.batch
-    if b < 1:
-        raise ValueError("no sequence's cache fits")
 
     def ring(nbytes: float) -> float:
         return 0.0 if t <= 1 else 2 * (t - 1) / t * nbytes / r.scale_up + r.all_reduce_latency
 
     attention = 4 * L * context * r.heads * q  # FLOPs per decoded token: QK and AV over the cache
-    read = (weights + b * context * kv_token_gpu) / (r.hbm * r.mbu)
-    math_s = b * (2 * r.active_params + attention) / (t * r.peak * r.mfu_decode)
-    tpot = max(read, math_s) + 2 * L * ring(2 * b * r.hidden)
+
+    def step(b: float) -> float:
+        read = (weights + b * context * kv_token_gpu) / (r.hbm * r.mbu)
+        math_s = b * (2 * r.active_params + attention) / (t * r.peak * r.mfu_decode)
+        return max(read, math_s) + 2 * L * ring(2 * b * r.hidden)
+
+    b = max_batch if r.batch is None else r.batch
+    if r.batch is None and r.max_tpot is not None and b >= 1:
+        b = next((float(x) for x in range(int(b), 0, -1) if step(x) <= r.max_tpot), 1.0)
+    if b < 1:
+        raise ValueError("no sequence's cache fits")
+    tpot = step(b)
     s = r.input_tokens
     ttft = (2 * r.active_params * s + 2 * L * s * s * r.heads * q) / (t * r.peak * r.mfu_prefill) \
         + 2 * L * ring(2 * s * r.hidden)
     out = b * r.output_tokens / (r.output_tokens * tpot + b * ttft)
-    return {"kv_bytes_per_token": kv_token, "weights_bytes_per_gpu": weights, "max_batch": max_batch, "batch": b,
+    meets = (r.max_tpot is None or tpot <= r.max_tpot) and (r.max_ttft is None or ttft <= r.max_ttft)
+    return {"meets_bounds": meets, "kv_bytes_per_token": kv_token, "weights_bytes_per_gpu": weights, "max_batch": max_batch, "batch": b,
             "ttft_s": ttft, "tpot_s": tpot, "output_tokens_per_s": out, "output_tokens_per_s_per_gpu": out / t}

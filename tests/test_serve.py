@@ -1,0 +1,260 @@
+"""Serving (issue 13): costspec.serve(), `costspec serve` and serving sweeps against published
+figures (KV cache sizes, TensorRT-LLM's throughput tables), the plain-Python reference
+(tests/reference_serve.py) and the rules."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ruamel.yaml import YAML
+
+import costspec
+import reference_serve as ref
+from clirun import run
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = YAML(typ="safe").load((ROOT / "benchmarks" / "data" / "serving_runs.yaml").read_text())
+KV_FRACTION = 0.95  # (TensorRT-LLM's published runs: benchmarks/calibrate_serve.py)
+
+
+# -- published figures ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("model, per_token", [("llama2-70b", 327_680), ("llama3.1-8b", 131_072),
+                                              ("llama3.1-405b", 516_096)])
+def test_kv_cache_per_token_is_the_published_one(model: str, per_token: int) -> None:
+    """2 · layers · KV heads · head dim · 2 bytes: Llama 2 70B 327,680 (Databricks' "LLM Inference
+    Performance Engineering"), Llama 3.1 8B 131,072, 405B 516,096."""
+    s = costspec.serve(model, gpu="h200", tensor_parallel=8, input_tokens=1023, output_tokens=1, batch=1)
+    assert s.kv_bytes_per_token == per_token
+    if model == "llama2-70b":  # 0.312 GiB at 1,024 tokens, batch 1
+        assert s.kv_gb_per_sequence * 1e9 / 2**30 == pytest.approx(0.3125, rel=1e-12)
+    fp8 = costspec.serve(model, gpu="h200", tensor_parallel=8, kv="fp8", input_tokens=1023, output_tokens=1, batch=1)
+    assert fp8.kv_bytes_per_token == per_token / 2
+
+
+def _served(r: dict[str, Any]) -> costspec.Served:
+    return costspec.serve(r["model"], gpu=r["gpu"], tensor_parallel=r["tp"], weights=r["precision"],
+                          kv=r["precision"], input_tokens=r["input"], output_tokens=r["output"],
+                          kv_fraction=KV_FRACTION)
+
+
+@pytest.mark.parametrize("part, median_limit, max_limit", [("rows", 0.20, 0.55), ("check", 0.20, 0.43)])
+def test_throughput_against_tensorrt_llm(part: str, median_limit: float, max_limit: float) -> None:
+    """TensorRT-LLM 0.17's tables (the calibration set) and 1.0's (a check, not fitted): median
+    |error| of output tokens/s within 20% (the issue's target); the worst rows as the README says."""
+    errors = [abs(_served(r).output_tokens_per_s / r["output_tokens_per_s"] - 1) for r in RUNS[part]]
+    assert statistics.median(errors) <= median_limit
+    assert max(errors) <= max_limit
+
+
+def test_single_gpu_throughput_against_the_bandwidth_bound() -> None:
+    """Llama 3.1 8B on one H100: the published throughput never beats decode at the full HBM
+    bandwidth (at the batch served), and where decode dominates (outputs of 2,000 tokens or more)
+    it reaches 0.57-0.68 of it, the MBU the model uses (0.6)."""
+    ratios = []
+    for r in RUNS["rows"] + RUNS["check"]:
+        if r["model"] != "llama3.1-8b" or r["tp"] != 1 or r["gpu"] != "H100-SXM":
+            continue
+        s = _served(r)
+        context = r["input"] + r["output"] / 2
+        bound = s.batch * s.hbm_tbps * 1e12 / (s.weights_gb_per_gpu * 1e9 + s.batch * context * s.kv_bytes_per_token)
+        assert r["output_tokens_per_s"] < bound
+        if r["output"] >= 2000:
+            ratios.append(r["output_tokens_per_s"] / bound)
+    assert len(ratios) == 8
+    assert 0.5 <= min(ratios) and max(ratios) <= 0.7
+    assert 0.55 <= statistics.median(ratios) <= 0.65
+
+
+# -- the engine against the reference ------------------------------------------------------------
+
+SHAPES = st.sampled_from([  # (params, layers, d_model, heads, kv_heads)
+    (8.03e9, 32, 4096, 32, 8), (70.6e9, 80, 8192, 64, 8), (6.7e9, 32, 4096, 32, 32), (1.3e9, 24, 2048, 16, 1),
+])
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=SHAPES, gpu=st.sampled_from(["H100-SXM", "H200", "A100-80GB", "MI300X", "B200"]),
+       tp=st.sampled_from([1, 2, 4, 8]), weights=st.sampled_from(["bf16", "fp8", "int8", "int4"]),
+       kv=st.sampled_from(["bf16", "fp8", "int8", "int4"]), inp=st.integers(1, 8192), out=st.integers(1, 4096),
+       batch=st.one_of(st.none(), st.integers(1, 64)), cap=st.one_of(st.none(), st.integers(1, 512)),
+       tpot=st.one_of(st.none(), st.floats(0.005, 0.2)), mbu=st.floats(0.3, 1.0))
+def test_the_engine_is_the_reference(shape: tuple[float, ...], gpu: str, tp: int, weights: str, kv: str, inp: int,
+                                     out: int, batch: int | None, cap: int | None, tpot: float | None,
+                                     mbu: float) -> None:
+    params, layers, d, heads, kv_heads = shape
+    cat = costspec.Catalog.builtin()
+    g = cat.gpu(gpu)
+    if weights == "fp8" and "fp8" not in g.peak_tflops:
+        weights = "bf16"
+    if batch is not None and cap is not None and batch > cap:
+        batch = cap
+    assert g.bandwidth_tbps and g.memory_gb and g.scale_up_gb_per_s
+    r = ref.Served(params=params, active_params=params, layers=layers, hidden=d, heads=heads, kv_heads=kv_heads,
+                   head_dim=d / heads, peak=g.peak_tflops["fp8" if weights == "fp8" else "bf16"].value * 1e12,
+                   hbm=g.bandwidth_tbps.value * 1e12, memory=g.memory_gb.value * 1e9,
+                   scale_up=g.scale_up_gb_per_s.value * 1e9, tp=tp, input_tokens=inp, output_tokens=out,
+                   weights=weights, kv=kv, batch=batch, batch_cap=cap, mbu=mbu, mfu_decode=0.2, mfu_prefill=0.7,
+                   kv_fraction=0.9, reserved=2e9, all_reduce_latency=8e-6, max_tpot=tpot)
+    try:
+        want: dict[str, Any] | None = ref.serve(r)
+    except ValueError:
+        want = None
+    arch = {"layers": layers, "d_model": d, "heads": heads, "kv_heads": kv_heads}
+    try:
+        got = costspec.serve(params=params, architecture=arch, gpu=gpu, tensor_parallel=tp, weights=weights, kv=kv,
+                             input_tokens=inp, output_tokens=out, batch=batch, max_batch=cap, max_tpot_s=tpot, mbu=mbu)
+    except costspec.ModelInputError as e:
+        # Not served: nothing fits, the batch given does not, or the bound is missed.
+        assert want is None or want["batch"] > want["max_batch"] or not want["meets_bounds"], str(e)
+        return
+    assert want is not None and want["meets_bounds"] and want["batch"] <= want["max_batch"]
+    assert got.batch == want["batch"] and got.max_batch == want["max_batch"]
+    assert got.kv_bytes_per_token == want["kv_bytes_per_token"]
+    for k in ("ttft_s", "tpot_s", "output_tokens_per_s", "output_tokens_per_s_per_gpu"):
+        assert getattr(got, k) == pytest.approx(want[k], rel=1e-12), k
+    assert got.weights_gb_per_gpu * 1e9 == pytest.approx(want["weights_bytes_per_gpu"], rel=1e-12)
+
+
+def test_prices_energy_and_the_fleet() -> None:
+    """The time split: a request's prompt pays its prefill and its outputs their decode steps, so
+    input × $/M in + output × $/M out = output × $/M served (the replica's price / output tokens/s);
+    joules per token = W × TP × PUE / tokens/s; replicas = ⌈demand / tokens/s⌉."""
+    s = costspec.serve("llama3.1-70b", gpu="h100", tensor_parallel=4, weights="fp8", input_tokens=2048,
+                       output_tokens=256, usd_per_gpu_hour=2.5, pue=1.2, demand_tokens_per_s=1e5)
+    assert s.usd_per_m_input_tokens and s.usd_per_m_output_tokens and s.usd_per_m_tokens_served
+    per_request = 2048 * s.usd_per_m_input_tokens + 256 * s.usd_per_m_output_tokens
+    assert per_request == pytest.approx(256 * s.usd_per_m_tokens_served, rel=1e-12)
+    assert s.usd_per_m_tokens_served == pytest.approx(2.5 * 4 / 3600 / s.output_tokens_per_s * 1e6, rel=1e-12)
+    assert s.usd_per_m_input_tokens == pytest.approx(2.5 * 4 / 3600 * s.ttft_s / 2048 * 1e6, rel=1e-12)
+    assert s.joules_per_token == pytest.approx(700 * 4 * 1.2 / s.output_tokens_per_s, rel=1e-12)
+    assert s.replicas == math.ceil(1e5 / s.output_tokens_per_s)
+    assert s.serving_gpus == 4 * s.replicas
+    assert s.fleet_usd_per_hour == pytest.approx(2.5 * s.serving_gpus)
+    assert s.latency_s == pytest.approx(s.ttft_s + 255 * s.tpot_s, rel=1e-12)
+    assert s.requests_per_s == pytest.approx(s.output_tokens_per_s / 256, rel=1e-12)
+
+
+def test_the_tpot_bound_picks_the_largest_batch_that_meets_it() -> None:
+    free = costspec.serve("llama3.1-70b", gpu="h100", tensor_parallel=8, input_tokens=2048, output_tokens=256)
+    bounded = costspec.serve("llama3.1-70b", gpu="h100", tensor_parallel=8, input_tokens=2048, output_tokens=256,
+                             max_tpot_s=0.03)
+    assert bounded.batch < free.batch and bounded.tpot_s <= 0.03
+    above = costspec.serve("llama3.1-70b", gpu="h100", tensor_parallel=8, input_tokens=2048, output_tokens=256,
+                           batch=bounded.batch + 1)
+    assert above.tpot_s > 0.03
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+BASE = ["serve", "--model", "llama3.1-70b", "--gpu", "h100", "--input-tokens", "2048", "--output-tokens", "256"]
+
+
+def test_serve_prints_a_breakdown_with_formulas_and_sources(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, *BASE, "--tp", "4", "--weights", "fp8", "--provider", "lambda")
+    assert code == 0, err
+    for needle in ("llama3.1-70b served on H100-SXM × 4, fp8 weights", "KV per token", "327,680 B",
+                   "2 · L 80 · KV heads 8 · head dim 128 · 2 B", "TTFT", "TPOT", "bandwidth-bound",
+                   "output tokens/s", "$/M served", "Sources", "hbm_tbps: H100-SXM", "Lambda"):
+        assert needle in out, needle
+
+
+def test_serve_json_is_the_served_row(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, *BASE, "--tp", "8", "--json", "--demand-tokens-per-s", "50000")
+    assert code == 0
+    d = json.loads(out)
+    s = costspec.serve("llama3.1-70b", gpu="h100", tensor_parallel=8, input_tokens=2048, output_tokens=256,
+                       demand_tokens_per_s=50000)
+    assert d["output_tokens_per_s"] == s.output_tokens_per_s and d["replicas"] == s.replicas
+    assert d["usd_per_m_tokens_served"] is None  # (no price given)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--tp", "1"], "--tp: the weights take 141.1 GB per GPU of H100-SXM's 80 GB, leaving no room"),
+    (["--tp", "3"], "--tp: serving tensor_parallel 3 does not divide the 64 heads"),
+    (["--tp", "16"], "--tp: serving tensor_parallel 16 is wider than the scale-up domain of H100-SXM (8 GPUs)"),
+    (["--tp", "8", "--batch", "5000"], "--batch: got 5000, expected at most 609 sequences"),
+    (["--tp", "8", "--max-tpot-s", "0.001"], "--max-tpot-s: got 0.001, expected a bound some batch meets: one "
+                                             "sequence decodes at"),
+    (["--tp", "8", "--max-ttft-s", "0.001"], "--max-ttft-s: got 0.001, expected a bound the prefill meets"),
+    (["--tp", "8", "--batch", "100", "--max-batch", "50"], "--batch: --batch 100 is above the server's batch limit "
+                                                           "(--max-batch 50)"),
+    (["--tp", "8", "--mbu", "1.5"], "--mbu: got 1.5, expected a fraction in (0, 1]"),
+    (["--tp", "8", "--weights", "fp4"], "'fp4' is not one of"),
+    (["--tp", "8", "--provider", "nowhere"], "unknown provider"),
+])
+def test_serve_bad_input_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], args: list[str], needle: str) -> None:
+    code, out, err = run(capsys, *BASE, *args)
+    assert code == 2 and out == ""
+    assert needle in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 3
+
+
+def test_serve_needs_fp8_on_the_gpu_and_the_request(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "serve", "--model", "llama3.1-8b", "--gpu", "a100-80gb", "--weights", "fp8",
+                       "--input-tokens", "128", "--output-tokens", "128")
+    assert code == 2 and "--weights: A100-80GB has no fp8 peak" in err
+    code, _, err = run(capsys, "serve", "--model", "llama3.1-8b", "--gpu", "h100", "--output-tokens", "128")
+    assert code == 2 and "give --input-tokens" in err
+    code, _, err = run(capsys, "serve", "--params", "7B", "--gpu", "h100", "--input-tokens", "1", "--output-tokens", "1")
+    assert code == 2 and "--params: serving (the KV cache and attention) needs architecture fields" in err
+    code, out, err = run(capsys, "serve", "--params", "7B", "--arch", "layers=32", "--arch", "d_model=4096",
+                         "--arch", "heads=32", "--gpu", "h100", "--input-tokens", "1", "--output-tokens", "1")
+    assert code == 0 and "7B-parameter model served on H100-SXM" in out, err
+
+
+# -- sweeps ------------------------------------------------------------------------------------------
+
+SWEEP = """\
+costspec: 1
+model: {preset: llama3.1-70b}
+hardware: {gpu: h100}
+price: {usd_per_gpu_hour: 2.5}
+serving:
+  weights: fp8
+  input_tokens: 2048
+  output_tokens: 256
+sweep:
+  grid:
+    hardware.gpu: [h100, a100-80gb]
+    serving.tensor: [1, 2, 3, 4, 8, 16]
+"""
+
+
+def test_a_serving_sweep_writes_rows_with_fits_false_where_a_layout_cannot_serve(tmp_path: Path) -> None:
+    """A swept TP that does not divide the heads, one wider than the domain, fp8 on a GPU without
+    an fp8 peak, weights that leave no room: rows with fits false and null figures, not errors."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SWEEP.replace("hardware: {gpu: h100}\n", "hardware: {}\n"))
+    assert costspec.validate(spec) == []
+    rows = costspec.sweep(spec).to_pylist()
+    assert len(rows) == 12
+    by = {(r["gpu"], r["serving_tensor_parallel"]): r for r in rows}
+    for (gpu, tp), r in by.items():
+        assert r["fits"] is (gpu == "H100-SXM" and tp in (1, 2, 4, 8)), (gpu, tp)
+        if not r["fits"]:
+            assert r["tpot_s"] is None and r["usd_per_m_tokens_served"] is None
+            continue
+        s = costspec.serve("llama3.1-70b", gpu=gpu, tensor_parallel=tp, weights="fp8", input_tokens=2048,
+                           output_tokens=256, usd_per_gpu_hour=2.5)
+        assert r["output_tokens_per_s"] == s.output_tokens_per_s
+        assert r["usd_per_m_tokens_served"] == s.usd_per_m_tokens_served
+    assert not any(r["fits"] for (gpu, _), r in by.items() if gpu == "A100-80GB")  # (no fp8 peak)
+    assert not by[("H100-SXM", 3)]["fits"] and not by[("H100-SXM", 16)]["fits"]
+    assert "tokens" not in rows[0] and "cost_usd" not in rows[0]  # (a spec that only serves)
+
+
+def test_a_spec_that_trains_and_serves_has_both_and_fits_only_if_both_do(tmp_path: Path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {preset: llama3.1-8b}\nhardware: {gpu: h100, mfu: 0.4, count: 64}\n"
+                    "price: {usd_per_gpu_hour: 2}\nserving: {input_tokens: 128, output_tokens: 128, batch: 100000}\n")
+    (row,) = costspec.sweep(spec).to_pylist()
+    assert row["cost_usd"] > 0 and row["output_tokens_per_s"] > 0
+    assert row["fits"] is False  # (the training layout fits; 100,000 sequences' caches do not)
