@@ -653,10 +653,13 @@ def _sweep_summary(s: Any, plan: Any) -> str:
                                     "cost_usd")
         if plan.searches:  # (the layout each answer runs)
             default = default[:5] + ("tensor_parallel", "pipeline_parallel", "zero") + default[5:]
-        key = next(k for k in ("cost_usd", "gpu_hours", "usd_per_m_tokens_served") if k in best.column_names)
-        if key == "usd_per_m_tokens_served":
+        from costspec.runner import SERVING_PRICES
+
+        key = s.ranked_by or next(k for k in ("cost_usd", "gpu_hours", "usd_per_m_tokens_served")
+                                  if k in best.column_names)
+        if key in SERVING_PRICES:
             default = ("model", "gpu", "serving_tensor_parallel", "weights_precision", "batch", "tpot_s",
-                       "output_tokens_per_s_per_gpu", "usd_per_m_tokens_served")
+                       "output_tokens_per_s_per_gpu", key)
         shown = [c for c in (spec.output_columns or default) if c in best.column_names]
         per = [c for c in distinct_by(plan) if c in best.column_names]
         # (the rows differ in what makes them distinct: show it, after the model's own columns)

@@ -909,18 +909,27 @@ class _Compiler:
         e = self.effective
         nan = self.const(math.nan)
         weights, tp = e("serving.weights"), e("serving.tensor")
-        out = self.stage("serve", layouts["serve"], {
+        # The replica once per layout and request, then each batch (the engine hoists the first).
+        rep = self.stage("serve_layout", layouts["serve_layout"], {
             "params": e("model.params"), "active_params": e("model.active_params"),
             **{a: e(f"model.architecture.{a}") for a in ("layers", "d_model", "heads", "kv_heads", "head_dim")},
             "peak_tflops": self.serve_peak(weights), "hbm_tbps": self.regs.get("gpu:bandwidth_tbps", nan),
             "gpu_memory_gb": self.regs.get("gpu:memory", nan), "scale_up_gb_per_s": e("hardware.scale_up_gb_per_s"),
             "scale_up_domain": e("hardware.scale_up_domain"), "tensor_parallel": tp, "weights": weights,
             "kv": e("serving.kv"), "input_tokens": e("serving.input_tokens"), "output_tokens": e("serving.output_tokens"),
-            "batch": e("serving.batch"), "max_batch": e("serving.max_batch"), "mbu": e("serving.mbu"),
+            "max_batch": e("serving.max_batch"), "mbu": e("serving.mbu"),
             "mfu_decode": e("serving.mfu_decode"), "mfu_prefill": e("serving.mfu_prefill"),
             "kv_fraction": e("serving.kv_fraction"), "reserved_gb": e("serving.reserved_gb"),
             "max_tpot_s": e("serving.max_tpot_s"), "max_ttft_s": e("serving.max_ttft_s"),
         })
+        at = self.stage("serve_batch", layouts["serve_batch"], {
+            **{k: rep[k] for k in ("default_batch", "max_batch", "read0", "read1", "math1", "comm0", "comm1",
+                                   "ttft_s", "layout_valid")},
+            "batch": e("serving.batch"), "input_tokens": e("serving.input_tokens"),
+            "output_tokens": e("serving.output_tokens"), "tensor_parallel": tp, "max_tpot_s": e("serving.max_tpot_s"),
+            "max_ttft_s": e("serving.max_ttft_s"),
+        })
+        out = {**rep, **at}
         cols = {k: out[k] for k in ("weights_gb_per_gpu", "kv_bytes_per_token", "kv_gb_per_sequence", "max_batch",
                                     "batch", "ttft_s", "tpot_s", "latency_s", "output_tokens_per_s",
                                     "output_tokens_per_s_per_gpu", "critical_batch", "compute_bound")}

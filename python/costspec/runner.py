@@ -319,10 +319,15 @@ class Summary:
     path: str
     files: list[str] = field(default_factory=list)
     cheapest: pa.Table | None = None
+    ranked_by: str | None = None  # the column the cheapest rows are ranked by
 
     @property
     def points_per_second(self) -> float:
         return self.points / self.seconds if self.seconds > 0 else float("inf")
+
+
+# The prices per million tokens of a serving sweep, any of which its summary may rank by.
+SERVING_PRICES = ("usd_per_m_tokens_served", "usd_per_m_output_tokens", "usd_per_m_input_tokens")
 
 
 class _Cheapest:
@@ -339,6 +344,10 @@ class _Cheapest:
         # Ranked by cost, else GPU-hours, else (serving) the price of a million output tokens with
         # their prompts; with none among the written columns there is no table.
         self.key = next((k for k in ("cost_usd", "gpu_hours", "usd_per_m_tokens_served") if k in names), None)
+        keep = plan.spec.keep
+        if self.key == "usd_per_m_tokens_served" and keep is not None and keep.by in SERVING_PRICES \
+                and not keep.maximise:  # (a serving sweep ranked by another of its prices: that one)
+            self.key = keep.by
         # Ties (same cost at any GPU count) go to the fastest run, then to the fewest GPUs.
         self.order = [(self.key, "ascending")] + [(k, "ascending") for k in ("wall_clock_days", "gpus") if k in names]
         self.per = distinct_by(plan)
@@ -494,7 +503,8 @@ def write(
         if isinstance(e, OSError):
             raise CostspecError(f"cannot write {target.path}: {e.strerror or e}") from None
         raise
-    return Summary(plan.points, kept, time.perf_counter() - t0, str(target.path), files, cheapest.best)
+    return Summary(plan.points, kept, time.perf_counter() - t0, str(target.path), files, cheapest.best,
+                   cheapest.key)
 
 
 def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,

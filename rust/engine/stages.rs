@@ -17,7 +17,8 @@ pub enum Stage {
     Goodput,
     GoodputShape,
     Search,
-    Serve,
+    ServeLayout,
+    ServeBatch,
 }
 
 /// A stage's register layout by name: `layout!(FlopsIn { params, tokens })` defines an enum
@@ -118,13 +119,20 @@ layout!(SearchOut {
 
 layout!(ServeIn {
     params, active_params, layers, d_model, heads, kv_heads, head_dim, peak_tflops, hbm_tbps, gpu_memory_gb,
-    scale_up_gb_per_s, scale_up_domain, tensor_parallel, weights, kv, input_tokens, output_tokens, batch, max_batch,
+    scale_up_gb_per_s, scale_up_domain, tensor_parallel, weights, kv, input_tokens, output_tokens, max_batch,
     mbu, mfu_decode, mfu_prefill, kv_fraction, reserved_gb, max_tpot_s, max_ttft_s,
 });
 layout!(ServeOut {
-    weights_gb_per_gpu, kv_bytes_per_token, kv_gb_per_sequence, max_batch, batch, ttft_s, tpot_s, latency_s,
-    output_tokens_per_s, output_tokens_per_s_per_gpu, input_tokens_per_s, critical_batch, compute_bound,
-    memory_fits, meets_bounds, layout_valid, fits,
+    weights_gb_per_gpu, kv_bytes_per_token, kv_gb_per_sequence, max_batch, ttft_s, critical_batch, default_batch,
+    read0, read1, math1, comm0, comm1, layout_valid,
+});
+layout!(ServeBatchIn {
+    batch, default_batch, max_batch, read0, read1, math1, comm0, comm1, ttft_s, input_tokens, output_tokens,
+    tensor_parallel, max_tpot_s, max_ttft_s, layout_valid,
+});
+layout!(ServeBatchOut {
+    batch, tpot_s, latency_s, output_tokens_per_s, output_tokens_per_s_per_gpu, input_tokens_per_s, compute_bound,
+    memory_fits, meets_bounds, fits,
 });
 
 /// The most registers a stage reads and writes (the workers' scratch sizes; a test checks every layout).
@@ -144,7 +152,8 @@ impl Stage {
             Stage::Goodput => (GoodputIn::NAMES, GoodputOut::NAMES),
             Stage::Search => (SearchIn::NAMES, SearchOut::NAMES),
             Stage::GoodputShape => (GoodputShapeIn::NAMES, GoodputShapeOut::NAMES),
-            Stage::Serve => (ServeIn::NAMES, ServeOut::NAMES),
+            Stage::ServeLayout => (ServeIn::NAMES, ServeOut::NAMES),
+            Stage::ServeBatch => (ServeBatchIn::NAMES, ServeBatchOut::NAMES),
         }
     }
 }
@@ -573,7 +582,7 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
                 Err(err) => return Err(err.to_string()),
             }
         }
-        Stage::Serve => {
+        Stage::ServeLayout => {
             use crate::model::serve as sv;
             use {ServeIn as I, ServeOut as O};
             for x in o[..ServeOut::NAMES.len()].iter_mut() {
@@ -611,7 +620,6 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
                 && !(tp > 1.0 && !(tp <= domain && hw.scale_up > 0.0))
                 && hw.peak > 0.0 && hw.hbm > 0.0 && hw.memory > 0.0;
             o[O::layout_valid] = if valid { 1.0 } else { 0.0 };
-            o[O::fits] = 0.0;
             if !valid {
                 return Ok(());
             }
@@ -621,7 +629,7 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
                 kv: pick(&WIDTHS, i[I::kv], "kv")?,
                 input_tokens: i[I::input_tokens],
                 output_tokens: i[I::output_tokens],
-                batch: opt(i[I::batch]),
+                batch: None,
                 batch_cap: opt(i[I::max_batch]),
                 mbu: or(i[I::mbu], sv::MBU),
                 mfu_decode: or(i[I::mfu_decode], sv::MFU_DECODE),
@@ -632,39 +640,62 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
                 max_tpot: opt(i[I::max_tpot_s]),
                 max_ttft: opt(i[I::max_ttft_s]),
             };
-            match sv::serve(&model, &hw, &run) {
+            let r = sv::Replica::new(&model, &hw, &run).map_err(e)?;
+            o[O::weights_gb_per_gpu] = r.weights_bytes_per_gpu / 1e9;
+            o[O::kv_bytes_per_token] = r.kv_bytes_per_token;
+            o[O::kv_gb_per_sequence] = r.kv_bytes_per_token * (r.input_tokens + r.output_tokens) / 1e9;
+            o[O::max_batch] = r.max_batch;
+            o[O::ttft_s] = r.ttft_s;
+            // (never compute-bound: no value, not an infinite batch)
+            o[O::critical_batch] = if r.critical_batch.is_finite() { r.critical_batch } else { f64::NAN };
+            o[O::default_batch] = r.default_batch();
+            (o[O::read0], o[O::read1], o[O::math1], o[O::comm0], o[O::comm1]) = (r.read0, r.read1, r.math1, r.comm0, r.comm1);
+        }
+        Stage::ServeBatch => {
+            use crate::model::serve as sv;
+            use {ServeBatchIn as I, ServeBatchOut as O};
+            for x in o[..ServeBatchOut::NAMES.len()].iter_mut() {
+                *x = f64::NAN;
+            }
+            o[O::fits] = 0.0;
+            if i[I::layout_valid] != 1.0 {
+                return Ok(());
+            }
+            let r = sv::Replica {
+                tensor_parallel: i[I::tensor_parallel],
+                input_tokens: i[I::input_tokens],
+                output_tokens: i[I::output_tokens],
+                weights_bytes_per_gpu: f64::NAN, // (the layout stage's outputs)
+                kv_bytes_per_token: f64::NAN,
+                max_batch: i[I::max_batch],
+                ttft_s: i[I::ttft_s],
+                critical_batch: f64::NAN,
+                read0: i[I::read0],
+                read1: i[I::read1],
+                math1: i[I::math1],
+                comm0: i[I::comm0],
+                comm1: i[I::comm1],
+                max_tpot: i[I::max_tpot_s],
+                max_ttft: i[I::max_ttft_s],
+            };
+            let batch = if i[I::batch].is_nan() { i[I::default_batch] } else { i[I::batch] };
+            match r.at(batch) {
                 Ok(s) => {
-                    o[O::weights_gb_per_gpu] = s.weights_bytes_per_gpu / 1e9;
-                    o[O::kv_bytes_per_token] = s.kv_bytes_per_token;
-                    o[O::kv_gb_per_sequence] = s.kv_bytes_per_sequence / 1e9;
-                    o[O::max_batch] = s.max_batch;
                     o[O::batch] = s.batch;
-                    o[O::ttft_s] = s.ttft_s;
                     o[O::tpot_s] = s.tpot_s;
                     o[O::latency_s] = s.latency_s;
                     o[O::output_tokens_per_s] = s.output_tokens_per_s;
                     o[O::output_tokens_per_s_per_gpu] = s.output_tokens_per_s_per_gpu;
                     o[O::input_tokens_per_s] = s.input_tokens_per_s;
-                    // (never compute-bound: no value, not an infinite batch)
-                    o[O::critical_batch] = if s.critical_batch.is_finite() { s.critical_batch } else { f64::NAN };
                     o[O::compute_bound] = if s.compute_bound { 1.0 } else { 0.0 };
                     // (a batch given that the memory cannot hold: served figures, and fits false)
-                    let memory = s.batch <= s.max_batch;
+                    let memory = s.batch <= r.max_batch;
                     o[O::memory_fits] = if memory { 1.0 } else { 0.0 };
                     o[O::meets_bounds] = if s.meets_bounds { 1.0 } else { 0.0 };
                     o[O::fits] = if memory && s.meets_bounds { 1.0 } else { 0.0 };
                 }
-                // No sequence's cache fits beside the weights: a row with fits false (and the
-                // weights, which say why).
-                Err(crate::model::types::ModelError::OutOfRange { field, .. }) if field == "batch" => {
-                    o[O::weights_gb_per_gpu] = model.params * run.weights.bytes() / tp / 1e9;
-                    let kv = 2.0 * model.layers * model.kv_heads * model.head_dim * run.kv.bytes();
-                    o[O::kv_bytes_per_token] = kv;
-                    o[O::kv_gb_per_sequence] = kv * (run.input_tokens + run.output_tokens) / 1e9;
-                    o[O::max_batch] = 0.0;
-                    o[O::memory_fits] = 0.0;
-                }
-                Err(err) => return Err(err.to_string()),
+                // No sequence's cache fits beside the weights: a row with fits false.
+                Err(_) => o[O::memory_fits] = 0.0,
             }
         }
         Stage::Search => {

@@ -152,98 +152,162 @@ fn all_reduce(bytes: f64, n: f64, bw: f64, latency: f64) -> f64 {
     }
 }
 
-/// The serving figures of `model` on `hw` run as `run`.
-pub fn serve(model: &Model, hw: &Hardware, run: &Run) -> Result<Serving, ModelError> {
-    let t = run.tensor_parallel;
-    if !(t >= 1.0 && t.fract() == 0.0) {
-        return Err(out_of_range("tensor_parallel", t, "a whole number >= 1"));
-    }
-    if (model.heads / t).fract() != 0.0 {
-        return Err(out_of_range("tensor_parallel", t, &format!("a divisor of the {} heads", model.heads)));
-    }
-    for (name, x) in [("input_tokens", run.input_tokens), ("output_tokens", run.output_tokens)] {
-        if !(x >= 1.0 && x.is_finite()) {
-            return Err(out_of_range(name, x, "a number of tokens >= 1"));
-        }
-    }
-    for (name, x) in [("mbu", run.mbu), ("mfu_decode", run.mfu_decode), ("mfu_prefill", run.mfu_prefill),
-                      ("kv_fraction", run.kv_fraction)] {
-        if !(x > 0.0 && x <= 1.0) {
-            return Err(out_of_range(name, x, "a fraction in (0, 1]"));
-        }
-    }
-    let (l, d, q) = (model.layers, model.hidden, model.head_dim);
-    let kv_token = 2.0 * l * model.kv_heads * q * run.kv.bytes();
-    let kv_token_gpu = 2.0 * l * (model.kv_heads / t).max(1.0) * q * run.kv.bytes();
-    let weights = model.params * run.weights.bytes() / t;
-    let (s_in, s_out) = (run.input_tokens, run.output_tokens);
-    // The cache a sequence holds on average while it decodes (paged: blocks as it grows).
-    let context = s_in + s_out / 2.0;
-    let free = (hw.memory - weights - run.reserved) * run.kv_fraction;
-    let max_batch = (free / (context * kv_token_gpu)).floor().max(0.0);
-    let max_batch = run.batch_cap.map_or(max_batch, |c| max_batch.min(c));
-    // Decode: one step of `batch` sequences at the average context.
-    let width = 2.0; // (activations are 16-bit: the all-reduces move b·h of them)
-    let decode = |b: f64| {
-        let read = (weights + b * context * kv_token_gpu) / (hw.hbm * run.mbu);
-        let flops = b * (2.0 * model.active_params + 4.0 * l * context * model.heads * q);
-        let math = flops / (t * hw.peak * run.mfu_decode);
-        let tp = 2.0 * l * all_reduce(width * b * d, t, hw.scale_up, run.all_reduce_latency);
-        (read.max(math) + tp, math > read)
-    };
-    let batch = match (run.batch, run.max_tpot) {
-        (Some(b), _) => b,
-        // The largest batch within the bound (the step time grows with the batch): a bisection
-        // over whole batches; 1 when even one sequence misses it (the bound is then not met).
-        (None, Some(bound)) if max_batch >= 1.0 && decode(max_batch).0 > bound => {
-            let (mut lo, mut hi) = (1.0_f64, max_batch); // decode(hi) > bound
-            if decode(lo).0 > bound {
-                hi = lo;
-            }
-            while hi - lo > 1.0 {
-                let mid = ((lo + hi) / 2.0).floor();
-                if decode(mid).0 <= bound { lo = mid } else { hi = mid }
-            }
-            lo
-        }
-        (None, _) => max_batch,
-    };
-    if !(batch >= 1.0) {
-        return Err(out_of_range("batch", batch, "at least one sequence whose KV cache fits beside the weights"));
-    }
-    let (tpot, compute_bound) = decode(batch);
-    // Prefill of one prompt: causal attention is half the s² term.
-    let prefill_flops = 2.0 * model.active_params * s_in + 2.0 * l * s_in * s_in * model.heads * q;
-    let tp_prefill = 2.0 * l * all_reduce(width * s_in * d, t, hw.scale_up, run.all_reduce_latency);
-    let ttft = prefill_flops / (t * hw.peak * run.mfu_prefill) + tp_prefill;
+/// What a replica's figures are before its batch is chosen: memory, prefill, and the decode step as
+/// an affine roofline of the batch b, max(read0 + read1·b, math1·b) + comm0 + comm1·b. A sweep
+/// computes it once per layout and request and `at` once per batch (the engine's `serve_layout`
+/// and `serve_batch` stages).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Replica {
+    pub tensor_parallel: f64,
+    pub input_tokens: f64,
+    pub output_tokens: f64,
+    pub weights_bytes_per_gpu: f64,
+    pub kv_bytes_per_token: f64,
+    /// The most sequences whose caches fit (within the server's limit); 0: none.
+    pub max_batch: f64,
+    pub ttft_s: f64,
+    /// The batch from which decode is compute-bound (infinite: never).
+    pub critical_batch: f64,
+    /// Seconds of a decode step: the weights' reads, each sequence's cache reads, its FLOPs, and
+    /// the TP all-reduces' latency and bytes.
+    pub read0: f64,
+    pub read1: f64,
+    pub math1: f64,
+    pub comm0: f64,
+    pub comm1: f64,
+    /// The latency bounds (NaN: none).
+    pub max_tpot: f64,
+    pub max_ttft: f64,
+}
 
-    let cycle = s_out * tpot + batch * ttft;
-    let output_tps = batch * s_out / cycle;
-    // Compute-bound from B*: B·(2N + attention)/(t·F·MFU) = (W + B·c·kv)/(BW·MBU).
-    let per_seq_math = (2.0 * model.active_params + 4.0 * l * context * model.heads * q) / (t * hw.peak * run.mfu_decode);
-    let per_seq_read = context * kv_token_gpu / (hw.hbm * run.mbu);
-    let critical = if per_seq_math > per_seq_read {
-        weights / (hw.hbm * run.mbu) / (per_seq_math - per_seq_read)
-    } else {
-        f64::INFINITY
-    };
-    let meets_bounds = run.max_tpot.map_or(true, |b| tpot <= b) && run.max_ttft.map_or(true, |b| ttft <= b);
-    Ok(Serving {
-        weights_bytes_per_gpu: weights,
-        kv_bytes_per_token: kv_token,
-        kv_bytes_per_sequence: kv_token * (s_in + s_out),
-        max_batch,
-        batch,
-        ttft_s: ttft,
-        tpot_s: tpot,
-        latency_s: ttft + (s_out - 1.0) * tpot,
-        output_tokens_per_s: output_tps,
-        output_tokens_per_s_per_gpu: output_tps / t,
-        input_tokens_per_s: output_tps * s_in / s_out,
-        critical_batch: critical,
-        compute_bound,
-        meets_bounds,
-    })
+impl Replica {
+    /// The batch-independent figures of `model` on `hw` run as `run` (`run.batch` aside).
+    pub fn new(model: &Model, hw: &Hardware, run: &Run) -> Result<Replica, ModelError> {
+        let t = run.tensor_parallel;
+        if !(t >= 1.0 && t.fract() == 0.0) {
+            return Err(out_of_range("tensor_parallel", t, "a whole number >= 1"));
+        }
+        if (model.heads / t).fract() != 0.0 {
+            return Err(out_of_range("tensor_parallel", t, &format!("a divisor of the {} heads", model.heads)));
+        }
+        for (name, x) in [("input_tokens", run.input_tokens), ("output_tokens", run.output_tokens)] {
+            if !(x >= 1.0 && x.is_finite()) {
+                return Err(out_of_range(name, x, "a number of tokens >= 1"));
+            }
+        }
+        for (name, x) in [("mbu", run.mbu), ("mfu_decode", run.mfu_decode), ("mfu_prefill", run.mfu_prefill),
+                          ("kv_fraction", run.kv_fraction)] {
+            if !(x > 0.0 && x <= 1.0) {
+                return Err(out_of_range(name, x, "a fraction in (0, 1]"));
+            }
+        }
+        let (l, d, q) = (model.layers, model.hidden, model.head_dim);
+        let kv_token = 2.0 * l * model.kv_heads * q * run.kv.bytes();
+        let kv_token_gpu = 2.0 * l * (model.kv_heads / t).max(1.0) * q * run.kv.bytes();
+        let weights = model.params * run.weights.bytes() / t;
+        let (s_in, s_out) = (run.input_tokens, run.output_tokens);
+        // The cache a sequence holds on average while it decodes (paged: blocks as it grows).
+        let context = s_in + s_out / 2.0;
+        let free = (hw.memory - weights - run.reserved) * run.kv_fraction;
+        let max_batch = (free / (context * kv_token_gpu)).floor().max(0.0);
+        let max_batch = run.batch_cap.map_or(max_batch, |c| max_batch.min(c));
+        // Decode: one step of b sequences at the average context.
+        let width = 2.0; // (activations are 16-bit: the all-reduces move b·h of them)
+        let bw = hw.hbm * run.mbu;
+        let read1 = context * kv_token_gpu / bw;
+        let math1 = (2.0 * model.active_params + 4.0 * l * context * model.heads * q) / (t * hw.peak * run.mfu_decode);
+        let (comm0, comm1) = if t > 1.0 {
+            (2.0 * l * run.all_reduce_latency, 2.0 * l * 2.0 * (t - 1.0) / t * width * d / hw.scale_up)
+        } else {
+            (0.0, 0.0)
+        };
+        // Prefill of one prompt: causal attention is half the s² term.
+        let prefill_flops = 2.0 * model.active_params * s_in + 2.0 * l * s_in * s_in * model.heads * q;
+        let tp_prefill = 2.0 * l * all_reduce(width * s_in * d, t, hw.scale_up, run.all_reduce_latency);
+        let ttft = prefill_flops / (t * hw.peak * run.mfu_prefill) + tp_prefill;
+        // Compute-bound from B*: B·math1 = W/BW + B·read1.
+        let critical = if math1 > read1 { weights / bw / (math1 - read1) } else { f64::INFINITY };
+        Ok(Replica {
+            tensor_parallel: t,
+            input_tokens: s_in,
+            output_tokens: s_out,
+            weights_bytes_per_gpu: weights,
+            kv_bytes_per_token: kv_token,
+            max_batch,
+            ttft_s: ttft,
+            critical_batch: critical,
+            read0: weights / bw,
+            read1,
+            math1,
+            comm0,
+            comm1,
+            max_tpot: run.max_tpot.unwrap_or(f64::NAN),
+            max_ttft: run.max_ttft.unwrap_or(f64::NAN),
+        })
+    }
+
+    /// The decode step of `b` sequences, and whether it is compute-bound.
+    #[inline]
+    pub fn step(&self, b: f64) -> (f64, bool) {
+        let read = self.read0 + self.read1 * b;
+        let math = self.math1 * b;
+        (read.max(math) + self.comm0 + self.comm1 * b, math > read)
+    }
+
+    /// The batch served when none is given: the most that fit, or within a TPOT bound the largest
+    /// that meets it (the step grows with the batch: a bisection over whole batches; 1 when even
+    /// one sequence misses it, the bound then unmet). 0 when no sequence fits.
+    pub fn default_batch(&self) -> f64 {
+        let (m, bound) = (self.max_batch, self.max_tpot);
+        if !(m >= 1.0) || !(self.step(m).0 > bound) {
+            return m;
+        }
+        let (mut lo, mut hi) = (1.0_f64, m); // step(hi) > bound
+        if self.step(lo).0 > bound {
+            return 1.0;
+        }
+        while hi - lo > 1.0 {
+            let mid = ((lo + hi) / 2.0).floor();
+            if self.step(mid).0 <= bound { lo = mid } else { hi = mid }
+        }
+        lo
+    }
+
+    /// The replica's figures at `batch` concurrent sequences.
+    #[inline]
+    pub fn at(&self, batch: f64) -> Result<Serving, ModelError> {
+        if !(batch >= 1.0) {
+            return Err(out_of_range("batch", batch, "at least one sequence whose KV cache fits beside the weights"));
+        }
+        let (tpot, compute_bound) = self.step(batch);
+        let (s_in, s_out, ttft) = (self.input_tokens, self.output_tokens, self.ttft_s);
+        let cycle = s_out * tpot + batch * ttft;
+        let output_tps = batch * s_out / cycle;
+        // (NaN bounds compare false: no bound is met-or-missed, it is absent)
+        let meets_bounds = !(tpot > self.max_tpot) && !(ttft > self.max_ttft);
+        Ok(Serving {
+            weights_bytes_per_gpu: self.weights_bytes_per_gpu,
+            kv_bytes_per_token: self.kv_bytes_per_token,
+            kv_bytes_per_sequence: self.kv_bytes_per_token * (s_in + s_out),
+            max_batch: self.max_batch,
+            batch,
+            ttft_s: ttft,
+            tpot_s: tpot,
+            latency_s: ttft + (s_out - 1.0) * tpot,
+            output_tokens_per_s: output_tps,
+            output_tokens_per_s_per_gpu: output_tps / self.tensor_parallel,
+            input_tokens_per_s: output_tps * s_in / s_out,
+            critical_batch: self.critical_batch,
+            compute_bound,
+            meets_bounds,
+        })
+    }
+}
+
+/// The serving figures of `model` on `hw` run as `run`: its batch, or the default one.
+pub fn serve(model: &Model, hw: &Hardware, run: &Run) -> Result<Serving, ModelError> {
+    let r = Replica::new(model, hw, run)?;
+    r.at(run.batch.unwrap_or_else(|| r.default_batch()))
 }
 
 #[cfg(test)]
