@@ -343,7 +343,7 @@ class _Cheapest:
         names = [c.name for c in plan.columns]
         # Ranked by cost, else GPU-hours, else (serving) the price of a million output tokens with
         # their prompts; with none among the written columns there is no table.
-        self.key = next((k for k in ("cost_usd", "gpu_hours", "usd_per_m_tokens_served") if k in names), None)
+        self.key: str | None = next((k for k in ("cost_usd", "gpu_hours", "usd_per_m_tokens_served") if k in names), None)
         keep = plan.spec.keep
         if self.key == "usd_per_m_tokens_served" and keep is not None and keep.by in SERVING_PRICES \
                 and not keep.maximise:  # (a serving sweep ranked by another of its prices: that one)

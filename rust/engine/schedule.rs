@@ -29,6 +29,9 @@ pub struct Program {
     /// Comparisons evaluated as filters directly: (op, a, b).
     pub(crate) fused: Vec<(BinOp, usize, usize)>,
     pub(crate) total: u64,
+    /// Registers something reads: an op, a filter, an output column or a ranking (a stage may
+    /// leave the others unwritten).
+    pub(crate) live: Vec<bool>,
 }
 
 impl Program {
@@ -234,6 +237,11 @@ impl Program {
         let outer_ops: Vec<Vec<usize>> =
             outer_ops.iter().map(|ops| ops.iter().copied().filter(|&k| first_mask[k]).collect()).collect();
         let total = lens.iter().try_fold(1u64, |acc, &l| acc.checked_mul(l as u64)).ok_or("too many points")?;
+        let mut live = vec![false; nreg];
+        for r in spec.ops.iter().flat_map(|op| op.inputs()).chain(spec.filters.iter().copied())
+            .chain(spec.outputs.iter().map(|o| o.reg)).chain(spec.ranked.iter().copied()) {
+            live[r] = true;
+        }
         Ok(Program {
             spec,
             lens,
@@ -251,6 +259,7 @@ impl Program {
             inner_filters,
             fused,
             total,
+            live,
         })
     }
 

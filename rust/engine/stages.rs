@@ -160,6 +160,60 @@ impl Stage {
 
 
 
+/// The replica a serve_batch stage's inputs describe (None: a layout the model does not serve).
+#[inline]
+pub(crate) fn serve_replica(i: &[f64]) -> Option<crate::model::serve::Replica> {
+    use ServeBatchIn as I;
+    (i[I::layout_valid] == 1.0).then(|| crate::model::serve::Replica {
+        tensor_parallel: i[I::tensor_parallel],
+        input_tokens: i[I::input_tokens],
+        output_tokens: i[I::output_tokens],
+        weights_bytes_per_gpu: f64::NAN, // (the layout stage's outputs)
+        kv_bytes_per_token: f64::NAN,
+        max_batch: i[I::max_batch],
+        ttft_s: i[I::ttft_s],
+        critical_batch: f64::NAN,
+        read0: i[I::read0],
+        read1: i[I::read1],
+        math1: i[I::math1],
+        comm0: i[I::comm0],
+        comm1: i[I::comm1],
+        max_tpot: i[I::max_tpot_s],
+        max_ttft: i[I::max_ttft_s],
+    })
+}
+
+/// One serve_batch row: the replica at the batch given (NaN: its default batch).
+#[inline]
+pub(crate) fn serve_batch_row(r: Option<&crate::model::serve::Replica>, batch: f64, default: f64, o: &mut [f64]) {
+    use ServeBatchOut as O;
+    let flag = |x: bool| if x { 1.0 } else { 0.0 };
+    let served = r.and_then(|r| r.at(if batch.is_nan() { default } else { batch }).ok().map(|s| (r, s)));
+    let Some((r, s)) = served else {
+        // A layout the model does not serve, or no sequence's cache fits: a row with fits false.
+        for x in o[..ServeBatchOut::NAMES.len()].iter_mut() {
+            *x = f64::NAN;
+        }
+        o[O::fits] = 0.0;
+        if r.is_some() {
+            o[O::memory_fits] = 0.0;
+        }
+        return;
+    };
+    o[O::batch] = s.batch;
+    o[O::tpot_s] = s.tpot_s;
+    o[O::latency_s] = s.latency_s;
+    o[O::output_tokens_per_s] = s.output_tokens_per_s;
+    o[O::output_tokens_per_s_per_gpu] = s.output_tokens_per_s_per_gpu;
+    o[O::input_tokens_per_s] = s.input_tokens_per_s;
+    o[O::compute_bound] = flag(s.compute_bound);
+    // (a batch given that the memory cannot hold: served figures, and fits false)
+    let memory = s.batch <= r.max_batch;
+    o[O::memory_fits] = flag(memory);
+    o[O::meets_bounds] = flag(s.meets_bounds);
+    o[O::fits] = flag(memory && s.meets_bounds);
+}
+
 pub(crate) fn opt(x: f64) -> Option<f64> {
     if x.is_nan() {
         None
@@ -652,51 +706,8 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
             (o[O::read0], o[O::read1], o[O::math1], o[O::comm0], o[O::comm1]) = (r.read0, r.read1, r.math1, r.comm0, r.comm1);
         }
         Stage::ServeBatch => {
-            use crate::model::serve as sv;
-            use {ServeBatchIn as I, ServeBatchOut as O};
-            for x in o[..ServeBatchOut::NAMES.len()].iter_mut() {
-                *x = f64::NAN;
-            }
-            o[O::fits] = 0.0;
-            if i[I::layout_valid] != 1.0 {
-                return Ok(());
-            }
-            let r = sv::Replica {
-                tensor_parallel: i[I::tensor_parallel],
-                input_tokens: i[I::input_tokens],
-                output_tokens: i[I::output_tokens],
-                weights_bytes_per_gpu: f64::NAN, // (the layout stage's outputs)
-                kv_bytes_per_token: f64::NAN,
-                max_batch: i[I::max_batch],
-                ttft_s: i[I::ttft_s],
-                critical_batch: f64::NAN,
-                read0: i[I::read0],
-                read1: i[I::read1],
-                math1: i[I::math1],
-                comm0: i[I::comm0],
-                comm1: i[I::comm1],
-                max_tpot: i[I::max_tpot_s],
-                max_ttft: i[I::max_ttft_s],
-            };
-            let batch = if i[I::batch].is_nan() { i[I::default_batch] } else { i[I::batch] };
-            match r.at(batch) {
-                Ok(s) => {
-                    o[O::batch] = s.batch;
-                    o[O::tpot_s] = s.tpot_s;
-                    o[O::latency_s] = s.latency_s;
-                    o[O::output_tokens_per_s] = s.output_tokens_per_s;
-                    o[O::output_tokens_per_s_per_gpu] = s.output_tokens_per_s_per_gpu;
-                    o[O::input_tokens_per_s] = s.input_tokens_per_s;
-                    o[O::compute_bound] = if s.compute_bound { 1.0 } else { 0.0 };
-                    // (a batch given that the memory cannot hold: served figures, and fits false)
-                    let memory = s.batch <= r.max_batch;
-                    o[O::memory_fits] = if memory { 1.0 } else { 0.0 };
-                    o[O::meets_bounds] = if s.meets_bounds { 1.0 } else { 0.0 };
-                    o[O::fits] = if memory && s.meets_bounds { 1.0 } else { 0.0 };
-                }
-                // No sequence's cache fits beside the weights: a row with fits false.
-                Err(_) => o[O::memory_fits] = 0.0,
-            }
+            let r = serve_replica(i);
+            serve_batch_row(r.as_ref(), i[ServeBatchIn::batch], i[ServeBatchIn::default_batch], o);
         }
         Stage::Search => {
             use {SearchIn as I, SearchOut as O};

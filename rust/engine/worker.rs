@@ -642,6 +642,44 @@ impl<'a> Worker<'a> {
                 }
                 self.put_back(outs, o, failure, index0)?;
             }
+            OpSpec::Model { stage: Stage::ServeBatch, i, o, .. }
+                if i.iter().enumerate().all(|(q, &r)| (q == super::stages::ServeBatchIn::batch as usize) != (p.slot[r] == usize::MAX)) =>
+            {
+                // The usual case: the replica is fixed within the block and the batch varies: the
+                // model's column form, writing only the outputs something reads.
+                use super::stages::{ServeBatchIn as I, ServeBatchOut as O};
+                let mut outs: Vec<Vec<f64>> = o.iter().map(|&r| std::mem::take(&mut self.vectors[p.slot[r]])).collect();
+                let ins: Vec<f64> = i.iter().map(|&r| self.scalars[r]).collect();
+                let default = ins[I::default_batch as usize];
+                let batches = &self.vectors[p.slot[i[I::batch as usize]]][..n];
+                match super::stages::serve_replica(&ins) {
+                    Some(r) => {
+                        let live: Vec<bool> = o.iter().map(|&r| p.live[r]).collect();
+                        let [batch, tpot, latency, tps, tps_gpu, in_tps, bound, memory, meets, fits] = &mut outs[..] else {
+                            unreachable!("serve_batch writes {} outputs", O::NAMES.len())
+                        };
+                        fn pick<'a>(c: &'a mut [f64], live: bool, n: usize) -> Option<&'a mut [f64]> {
+                            live.then(|| &mut c[..n])
+                        }
+                        r.columns(batches, default, crate::model::serve::Columns {
+                            batch: &mut batch[..n], tpot_s: &mut tpot[..n], output_tokens_per_s: &mut tps[..n],
+                            latency_s: pick(latency, live[O::latency_s as usize], n),
+                            output_tokens_per_s_per_gpu: pick(tps_gpu, live[O::output_tokens_per_s_per_gpu as usize], n),
+                            input_tokens_per_s: pick(in_tps, live[O::input_tokens_per_s as usize], n),
+                            compute_bound: pick(bound, live[O::compute_bound as usize], n), memory_fits: pick(memory, live[O::memory_fits as usize], n),
+                            meets_bounds: pick(meets, live[O::meets_bounds as usize], n), fits: pick(fits, live[O::fits as usize], n),
+                        });
+                    }
+                    None => {
+                        let mut res = [0.0f64; MAX_STAGE_OUTPUTS];
+                        super::stages::serve_batch_row(None, f64::NAN, default, &mut res);
+                        for (q, col) in outs.iter_mut().enumerate() {
+                            col[..n].fill(res[q]);
+                        }
+                    }
+                }
+                self.put_back(outs, o, None, index0)?;
+            }
             OpSpec::Model { stage: Stage::MemGpu, i, o, .. } => {
                 // Per-GPU memory varies with the GPU count, usually the innermost axis.
                 let mut outs: Vec<Vec<f64>> = o.iter().map(|&r| std::mem::take(&mut self.vectors[p.slot[r]])).collect();

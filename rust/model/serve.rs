@@ -295,12 +295,87 @@ impl Replica {
             tpot_s: tpot,
             latency_s: ttft + (s_out - 1.0) * tpot,
             output_tokens_per_s: output_tps,
-            output_tokens_per_s_per_gpu: output_tps / self.tensor_parallel,
-            input_tokens_per_s: output_tps * s_in / s_out,
+            // (reciprocals of what the block does not change: `columns` multiplies the same way)
+            output_tokens_per_s_per_gpu: output_tps * (1.0 / self.tensor_parallel),
+            input_tokens_per_s: output_tps * (s_in / s_out),
             critical_batch: self.critical_batch,
             compute_bound,
             meets_bounds,
         })
+    }
+}
+
+/// A block of batches' figures, column by column: the three every other needs, and those asked for.
+pub struct Columns<'a> {
+    pub batch: &'a mut [f64],
+    pub tpot_s: &'a mut [f64],
+    pub output_tokens_per_s: &'a mut [f64],
+    pub latency_s: Option<&'a mut [f64]>,
+    pub output_tokens_per_s_per_gpu: Option<&'a mut [f64]>,
+    pub input_tokens_per_s: Option<&'a mut [f64]>,
+    pub compute_bound: Option<&'a mut [f64]>,
+    pub memory_fits: Option<&'a mut [f64]>,
+    pub meets_bounds: Option<&'a mut [f64]>,
+    pub fits: Option<&'a mut [f64]>,
+}
+
+impl Replica {
+    /// The figures at each of `batches` (NaN: `default`), as `at` gives them (the same bits: a test
+    /// checks), written column by column in passes the compiler vectorises: the engine's
+    /// serve_batch over a block where only the batch varies. A batch `at` refuses (below one
+    /// sequence) has NaN figures, memory_fits and fits 0. Flags are 1 or 0.
+    pub fn columns(&self, batches: &[f64], default: f64, out: Columns<'_>) {
+        let n = batches.len();
+        let (s_in, s_out, ttft) = (self.input_tokens, self.output_tokens, self.ttft_s);
+        let (batch, tpot, tps) = (&mut out.batch[..n], &mut out.tpot_s[..n], &mut out.output_tokens_per_s[..n]);
+        for j in 0..n {
+            let b = if batches[j].is_nan() { default } else { batches[j] };
+            let b = if b >= 1.0 { b } else { f64::NAN };
+            let t = (self.read0 + self.read1 * b).max(self.math1 * b) + self.comm0 + self.comm1 * b;
+            batch[j] = b;
+            tpot[j] = t;
+            tps[j] = b * s_out / (s_out * t + b * ttft);
+        }
+        let flag = |x: bool| if x { 1.0 } else { 0.0 };
+        if let Some(c) = out.latency_s {
+            for (c, &t) in c[..n].iter_mut().zip(tpot.iter()) {
+                *c = ttft + (s_out - 1.0) * t;
+            }
+        }
+        if let Some(c) = out.output_tokens_per_s_per_gpu {
+            let k = 1.0 / self.tensor_parallel;
+            for (c, &x) in c[..n].iter_mut().zip(tps.iter()) {
+                *c = x * k;
+            }
+        }
+        if let Some(c) = out.input_tokens_per_s {
+            let k = s_in / s_out;
+            for (c, &x) in c[..n].iter_mut().zip(tps.iter()) {
+                *c = x * k;
+            }
+        }
+        if let Some(c) = out.compute_bound {
+            for (c, &b) in c[..n].iter_mut().zip(batch.iter()) {
+                *c = if b.is_nan() { f64::NAN } else { flag(self.math1 * b > self.read0 + self.read1 * b) };
+            }
+        }
+        // (a batch given that the memory cannot hold: served figures, and fits false)
+        let meets = |t: f64| !(t > self.max_tpot) && !(ttft > self.max_ttft);
+        if let Some(c) = out.memory_fits {
+            for (c, &b) in c[..n].iter_mut().zip(batch.iter()) {
+                *c = flag(b <= self.max_batch);
+            }
+        }
+        if let Some(c) = out.meets_bounds {
+            for (c, (&b, &t)) in c[..n].iter_mut().zip(batch.iter().zip(tpot.iter())) {
+                *c = if b.is_nan() { f64::NAN } else { flag(meets(t)) };
+            }
+        }
+        if let Some(c) = out.fits {
+            for (c, (&b, &t)) in c[..n].iter_mut().zip(batch.iter().zip(tpot.iter())) {
+                *c = flag(b <= self.max_batch && meets(t));
+            }
+        }
     }
 }
 
@@ -421,6 +496,51 @@ mod bounds {
         assert!(!tight.meets_bounds);
         let ttft = serve(&m, &hw, &Run { max_ttft: Some(1e-6), ..base() }).unwrap();
         assert!(!ttft.meets_bounds);
+    }
+}
+
+#[cfg(test)]
+mod columns {
+    use super::tests_support::*;
+    use super::*;
+
+    /// The column form is `at`, bit for bit, over batches that fit, that do not, and none given.
+    #[test]
+    fn the_columns_are_at_bit_for_bit() {
+        let m = Model { params: 70.6e9, active_params: 70.6e9, layers: 80.0, hidden: 8192.0, heads: 64.0,
+                        kv_heads: 8.0, head_dim: 128.0 };
+        let hw = Hardware { peak: 989.4e12, hbm: 3.35e12, memory: 80e9, scale_up: 450e9 };
+        for (tp, tpot, cap) in [(1.0, None, None), (4.0, Some(0.03), None), (8.0, None, Some(100.0)), (2.0, Some(1e-5), None)] {
+            let run = Run { tensor_parallel: tp, max_tpot: tpot, batch_cap: cap, max_ttft: Some(0.05), ..base() };
+            let r = Replica::new(&m, &hw, &run).unwrap();
+            let batches: Vec<f64> = [f64::NAN, 0.0, 0.5, 1.0, 2.0, 7.0, 64.0, 100.0, 101.0, 513.0, 5000.0].to_vec();
+            let n = batches.len();
+            let mut cols = vec![vec![0.0; n]; 10];
+            let [b, t, x, l, g, i, c, mf, mb, f] = &mut cols[..] else { unreachable!() };
+            r.columns(&batches, r.default_batch(), Columns {
+                batch: b, tpot_s: t, output_tokens_per_s: x, latency_s: Some(l), output_tokens_per_s_per_gpu: Some(g),
+                input_tokens_per_s: Some(i), compute_bound: Some(c), memory_fits: Some(mf), meets_bounds: Some(mb),
+                fits: Some(f),
+            });
+            for (j, &given) in batches.iter().enumerate() {
+                let want = r.at(if given.is_nan() { r.default_batch() } else { given });
+                let got: Vec<f64> = cols.iter().map(|c| c[j]).collect();
+                let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+                match want {
+                    Ok(s) => {
+                        let flag = |x: bool| if x { 1.0 } else { 0.0 };
+                        let memory = s.batch <= r.max_batch;
+                        let expect = [s.batch, s.tpot_s, s.output_tokens_per_s, s.latency_s,
+                                      s.output_tokens_per_s_per_gpu, s.input_tokens_per_s, flag(s.compute_bound),
+                                      flag(memory), flag(s.meets_bounds), flag(memory && s.meets_bounds)];
+                        assert!(expect.iter().zip(&got).all(|(&a, &b)| same(a, b)), "{tp} {given}: {expect:?} {got:?}");
+                    }
+                    Err(_) => {
+                        assert!(got[..7].iter().all(|x| x.is_nan()) && got[7] == 0.0 && got[9] == 0.0, "{got:?}");
+                    }
+                }
+            }
+        }
     }
 }
 
