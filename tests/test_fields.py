@@ -63,7 +63,7 @@ def test_the_apis_types_and_defaults_are_the_registrys() -> None:
     for (literal, name) in ((estimator.PowerBasis, "hardware.power_basis"), (estimator.Layout, "parallelism.layout")):
         assert typing.get_args(literal) == fields.FIELDS[name].choices
     for f in fields.INPUTS:
-        if f.section not in ("solve", "scaling", "serving") and not f.keyword.startswith("architecture."):
+        if f.section not in ("solve", "scaling", "serving", "lifetime") and not f.keyword.startswith("architecture."):
             assert f.keyword in signature.parameters, f.keyword
 
 

@@ -384,15 +384,21 @@ def serve(**o: Any) -> None:
 @click.option("--fit", "fits", multiple=True, type=CHOICE(["hoffmann2022", "besiroglu2024", "tokens-per-param"]),
               help="Fit(s) to use (default: all three); repeatable.")
 @click.option("--tokens-per-param", metavar="R", help="Ratio of the tokens-per-param rule (default 20).")
+@click.option("--inference-tokens", metavar="T", help="Tokens the model will serve (prompts and outputs): the model "
+              "reaching the budget's loss with the fewest training + inference FLOPs (Sardana et al. 2023).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def optimal(flops: str | None, budget_usd: str | None, gpu: str | None, mfu: str | None, price: str | None,
             provider: str | None, precision: str, fits: tuple[str, ...], tokens_per_param: str | None,
-            as_json: bool) -> None:
+            inference_tokens: str | None, as_json: bool) -> None:
     """Compute-optimal parameters and tokens for a FLOPs or dollar budget, under each scaling fit.
+
+    With --inference-tokens, the model of the same loss that is cheapest to train and serve them
+    (a smaller model trained longer), beside the compute-optimal one.
 
     \b
     costspec optimal --flops 5.76e23
     costspec optimal --budget-usd 1e6 --gpu h100 --mfu 0.4 --provider lambda
+    costspec optimal --flops 5.76e23 --inference-tokens 10T
     """
     from costspec import scaling
     from costspec.units import format_si, parse_number
@@ -403,6 +409,11 @@ def optimal(flops: str | None, budget_usd: str | None, gpu: str | None, mfu: str
         raise click.UsageError("--tokens-per-param is the ratio of --fit tokens-per-param")
     if len(set(fits)) < len(fits):
         raise click.UsageError("--fit: each fit once")
+    if inference_tokens is not None and scaling.RULE in fits:
+        raise click.UsageError("--inference-tokens needs a fit with a loss (hoffmann2022, besiroglu2024): the "
+                               "tokens-per-param rule gives none to reach")
+    if inference_tokens is not None and not fits:
+        fits = tuple(scaling.FITS)
     lines = []
     if budget_usd is None and any(v is not None for v in (gpu, mfu, price, provider)):
         raise click.UsageError("--gpu, --mfu, --price and --provider price a --budget-usd (a --flops budget needs none)")
@@ -416,9 +427,12 @@ def optimal(flops: str | None, budget_usd: str | None, gpu: str | None, mfu: str
     else:
         budget = {"flops": flops}
     rows: list[dict[str, Any]] = []
+    lifetime: list[dict[str, Any]] = []
     for fit in fits or scaling.FIT_NAMES:
         try:
             row = scaling.allocation(fit, tokens_per_param=tokens_per_param if fit == scaling.RULE else None, **budget)
+            life = None if inference_tokens is None else \
+                scaling.allocation(fit, inference_tokens=inference_tokens, **budget)
         except InputError as e:  # name the flag that set the budget
             field = e.field if e.field != "compute_flops" else "flops"
             raise InputError(field, e.given, e.accepted) from None
@@ -426,6 +440,15 @@ def optimal(flops: str | None, budget_usd: str | None, gpu: str | None, mfu: str
         rows.append({"fit": fit, "params": row["params"], "tokens": row["tokens"],
                      "tokens_per_param": row["tokens_per_param"], "loss": row.get("loss"),
                      "source": f.source if f else scaling.RULE_SOURCE})
+        if life is not None:
+            served = life["tokens_served"]
+            base = row["model_flops"] + 2 * row["params"] * served  # (the compute-optimal model serving them)
+            total = life["model_flops"] + life["inference_flops"]
+            lifetime.append({"fit": fit, "params": life["params"], "tokens": life["tokens"],
+                             "tokens_per_param": life["tokens_per_param"], "loss": life["loss"],
+                             "training_flops": life["model_flops"], "inference_flops": life["inference_flops"],
+                             "lifetime_flops": total, "compute_optimal_lifetime_flops": base,
+                             "saving": 1 - total / base})
     c = row["compute_flops"]
     if budget_usd is not None:
         usd = float(row["usd_per_gpu_hour"])
@@ -433,7 +456,7 @@ def optimal(flops: str | None, budget_usd: str | None, gpu: str | None, mfu: str
                      f"{parse_number(budget_usd, 'budget_usd') / usd:,.0f} {row['gpu']} GPU-hours at ${usd:g}/h: "
                      f"{c:.4g} FLOPs at MFU {row['mfu']:g} of {row['peak_tflops']:g} TFLOP/s ({precision} dense)")
     if as_json:
-        echo(_dump({"compute_flops": c, "optimal": rows}))
+        echo(_dump({"compute_flops": c, "optimal": rows, **({"lifetime": lifetime} if lifetime else {})}))
         return
     lines.append(f"compute-optimal allocation of C = {c:.4g} FLOPs (C = 6·N·D)")
     from costspec.terminal import table
@@ -442,8 +465,19 @@ def optimal(flops: str | None, budget_usd: str | None, gpu: str | None, mfu: str
               f"{r['loss']:.4f}" if r["loss"] is not None else "-"] for r in rows]
     lines.append(table(["fit", "params", "tokens", "tokens/param", "loss"], cells,
                        right=[False, True, True, True, True], indent=2))
+    if lifetime:
+        served = parse_number(inference_tokens, "inference_tokens")
+        lines.append(f"serving {format_si(served)} tokens over its life (2·N FLOPs each), the same loss for the "
+                     "fewest training + inference FLOPs (Sardana et al. 2023):")
+        cells = [[r["fit"], format_si(r["params"]), format_si(r["tokens"]), _ratio(r["tokens_per_param"]),
+                  f"{r['loss']:.4f}", f"{r['training_flops']:.4g}", f"{r['inference_flops']:.4g}",
+                  f"{r['lifetime_flops']:.4g}", f"{-100 * r['saving']:+.1f}%"] for r in lifetime]
+        lines.append(table(["fit", "params", "tokens", "tokens/param", "loss", "training FLOPs", "inference FLOPs",
+                            "total", "vs compute-optimal"], cells, right=[False] + [True] * 8, indent=2))
     lines.append("sources:")
     lines.extend(f"  {r['fit']}: {r['source']}" for r in rows)
+    if lifetime:
+        lines.append("  lifetime: Sardana, Portes, Doubov, Frankle 2024, Beyond Chinchilla-Optimal, §2; arXiv:2401.00448")
     echo("\n".join(lines))
 
 
@@ -694,11 +728,13 @@ def _cell(col: str, v: Any) -> str:
 
     if v is None:
         return "-"
-    if col == "cost_usd":
+    if col in ("cost_usd", "training_cost_usd", "serving_cost_usd", "lifetime_cost_usd", "fleet_usd_per_hour"):
         return f"${v:,.0f}"
-    if col in ("params", "tokens", "gpu_hours", "active_params", "trainable_params"):
+    if col.startswith("usd_per_m_"):  # (cents matter per million tokens)
+        return f"${v:,.4g}"
+    if col in ("params", "tokens", "gpu_hours", "active_params", "trainable_params", "tokens_served"):
         return format_si(v)
-    if col in ("model_flops", "hardware_flops", "compute_flops"):
+    if col in ("model_flops", "hardware_flops", "compute_flops", "inference_flops", "lifetime_flops"):
         return f"{v:.3g}"
     if col in ("tokens_per_param", "memory_gb_per_gpu", "loss", "mfu") and isinstance(v, float):
         return f"{v:.4g}"

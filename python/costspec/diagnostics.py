@@ -86,7 +86,7 @@ CODES: tuple[Code, ...] = (
        r"(the catalog has no system power|in the catalog, which (the step-time model|serving)( with TP > 1)? needs)"),
     # What the inputs say together.
     _c("CS601", "missing-input", "An input the model needs is missing.",
-       r"^(give (a model|hardware\.gpu|training\.tokens|serving\.)|mode lora needs|wall_clock_days needs|epochs multiply"
+       r"^(give (a model|hardware\.gpu|training\.tokens|serving\.|lifetime\.(days|requests))|mode lora needs|wall_clock_days needs|epochs multiply"
        r"|[\w.]+ needs hardware\.gpu)|needs architecture fields?|auto needs hardware\.count"),
     _c("CS602", "duration", "More than one of mfu, gpu_hours and wall_clock_days.", r"^give one of hardware\.mfu"),
     _c("CS603", "conflicting-inputs", "Inputs that cannot be given together.",

@@ -330,6 +330,18 @@ INPUTS: tuple[Field, ...] = (
        "context, workspace). Default 2 (fitted, as mbu).", unit="GB", domain=NON_NEGATIVE, default=2.0,
        kwarg="serving.reserved_gb", flag="--reserved-gb", column="reserved_gb", examples=(2,),
        help="Memory per GPU beside weights and cache, GB (default 2).", command="serve"),
+    # A model's whole life (Sardana et al. 2023): the inference it serves after training.
+    _f("lifetime.tokens_served", "number", "Tokens the model processes in inference over its life (prompts and "
+       "outputs, 2·N FLOPs each). With scaling's compute_flops or budget_usd and a parametric fit, the model is "
+       "the one reaching the compute-optimal model's loss with the fewest training + inference FLOPs (Sardana et "
+       "al. 2023).", unit="tokens", domain=NON_NEGATIVE, kwarg="lifetime.tokens_served", flag="",
+       column="tokens_served", examples=("10T", 0)),
+    _f("lifetime.requests_per_day", "number", "Requests served per day, instead of tokens_served: each of "
+       "serving.input_tokens + serving.output_tokens tokens, over lifetime.days.", unit="requests/day",
+       domain=NON_NEGATIVE, kwarg="lifetime.requests_per_day", flag="", column="requests_per_day",
+       examples=(1e6,)),
+    _f("lifetime.days", "number", "Days the model is served (with requests_per_day).", unit="days", domain=POSITIVE,
+       kwarg="lifetime.days", flag="", column="days_served", examples=(365,)),
     _f("solve.for", "choice", "The unknown.", choices=SOLVE_UNKNOWNS, kwarg="solve.for", flag="--solve"),
     _f("solve.cost_usd", "number", "Budget.", unit="US$", domain=POSITIVE, kwarg="solve.cost_usd", flag="--budget-usd",
        examples=(1e6,), help="Target: cost at most this (with --solve)."),
@@ -354,7 +366,8 @@ FIELDS: dict[str, Field] = {f.path: f for f in INPUTS}
 # The inputs `layout: auto` searches when they are not given (their default applies otherwise).
 SEARCHABLE = frozenset({"parallelism.tensor", "parallelism.pipeline", "parallelism.context", "parallelism.expert",
                         "training.micro_batch", "parallelism.interleave", "training.recompute", "parallelism.zero"})
-SECTIONS = ("model", "training", "hardware", "price", "energy", "parallelism", "serving", "solve", "scaling")
+SECTIONS = ("model", "training", "hardware", "price", "energy", "parallelism", "serving", "lifetime", "solve",
+            "scaling")
 SERVING = tuple(f.path for f in INPUTS if f.section == "serving")
 # The inputs a spec that only serves may give beside its serving section (any other makes it a
 # training run too).
@@ -522,6 +535,15 @@ OUTPUTS: tuple[Column, ...] = (
     Column("replicas", "replicas", "replicas needed for the demand, ⌈demand / output tokens/s⌉"),
     Column("serving_gpus", "GPUs", "GPUs needed for the demand, replicas × TP"),
     Column("fleet_usd_per_hour", "US$/hour", "the fleet's price per hour, serving_gpus × price"),
+    _in("lifetime.tokens_served", "inference tokens over the model's life (prompts and outputs)"),
+    _in("lifetime.requests_per_day", "requests served per day"),
+    _in("lifetime.days", "days served"),
+    Column("inference_flops", "FLOPs", "inference FLOPs over the model's life, 2 · active params · tokens served"),
+    Column("lifetime_flops", "FLOPs", "model FLOPs of training and inference"),
+    Column("training_cost_usd", "US$", "the training run's cost (cost_usd)"),
+    Column("serving_cost_usd", "US$", "serving the tokens at the replica's price, requests × output tokens × "
+                                      "usd_per_m_tokens_served / 1e6"),
+    Column("lifetime_cost_usd", "US$", "training + serving cost"),
     Column("tokens_per_param", "tokens/parameter", "training tokens per parameter, D / N"),
     Column("compute_flops", "FLOPs", "compute-optimal budget C = 6·N·D (scaling.compute_flops or budget_usd)"),
     Column("loss", "nats/token", "loss predicted by the scaling fit, E + A/N^α + B/D^β"),

@@ -30,6 +30,11 @@ SERVING_GIVEN = {"batch_cap": "serving.max_batch", "max_tpot_s": "serving.max_tp
                  "replicas": "serving.demand_tokens_per_s", "serving_gpus": "serving.demand_tokens_per_s",
                  "fleet_usd_per_hour": "serving.demand_tokens_per_s"}
 
+# A model's whole life: its columns, and those only an input of the same name gives.
+LIFETIME_COLUMNS = frozenset(registry.NAMES[registry.NAMES.index("tokens_served"):
+                                            registry.NAMES.index("lifetime_cost_usd") + 1])
+LIFETIME_GIVEN = {"requests_per_day": "lifetime.requests_per_day", "days_served": "lifetime.days"}
+
 # Columns every sweep writes (when they have values), beside swept inputs and derived names.
 CORE_COLUMNS = (
     "model", "params", "active_params", "tokens", "gpu", "gpus", "precision", "mfu", "usd_per_gpu_hour",
@@ -218,14 +223,27 @@ def available(spec: Spec, gpus: Iterable[Any]) -> set[str]:
     if "price.provider" in given:
         out.add("provider")
     if not serves(spec, given):
-        return out - SERVING_COLUMNS
-    out -= {c for c, need in SERVING_GIVEN.items() if need not in given}
-    if "price.usd_per_gpu_hour" not in given and "price.provider" not in given:
-        out -= {"usd_per_m_input_tokens", "usd_per_m_output_tokens", "usd_per_m_tokens_served", "fleet_usd_per_hour"}
-    if "watts" not in out:
-        out.discard("joules_per_token")
-    if serving_only(spec, given):
-        out &= SERVING_COLUMNS | SERVING_SHARED_COLUMNS
+        out -= SERVING_COLUMNS
+    else:
+        out -= {c for c, need in SERVING_GIVEN.items() if need not in given}
+        if "price.usd_per_gpu_hour" not in given and "price.provider" not in given:
+            out -= {"usd_per_m_input_tokens", "usd_per_m_output_tokens", "usd_per_m_tokens_served",
+                    "fleet_usd_per_hour"}
+        if "watts" not in out:
+            out.discard("joules_per_token")
+        if serving_only(spec, given):
+            out &= SERVING_COLUMNS | SERVING_SHARED_COLUMNS | LIFETIME_COLUMNS
+    if not any(n.startswith("lifetime.") for n in given):
+        return out - LIFETIME_COLUMNS
+    out -= {c for c, need in LIFETIME_GIVEN.items() if need not in given}
+    if "cost_usd" not in out:
+        out.discard("training_cost_usd")
+    if "model_flops" not in out:
+        out.discard("lifetime_flops")
+    if "usd_per_m_tokens_served" not in out:
+        out.discard("serving_cost_usd")
+    if not {"training_cost_usd", "serving_cost_usd"} <= out:
+        out.discard("lifetime_cost_usd")
     return out
 
 
@@ -260,6 +278,7 @@ def written(spec: Spec, gpus: Iterable[Any]) -> list[str]:
             wanted.append(name)
     if any(n.startswith(("solve.", "scaling.")) for n in given_names(spec)):
         wanted += [n for n in ("tokens_per_param", "compute_flops", "loss") if n in have]
+    wanted += [n for n in registry.NAMES if n in LIFETIME_COLUMNS and n in have and n not in wanted]
     return wanted + variables(spec) + list(spec.derive)
 
 

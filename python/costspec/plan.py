@@ -144,6 +144,7 @@ class _Compiler:
         self.search_found = -1
         self.gpus: list[Gpu] = []
         self.serve_out: dict[str, int] = {}  # the serving stage's outputs (serving specs)
+        self.layouts: dict[str, tuple[list[str], list[str]]] = {}
         self.common: dict[str, int] = {}
 
     # -- registers ----------------------------------------------------------------------------
@@ -721,6 +722,17 @@ class _Compiler:
             n = self.bin("mul", self.const(f.G), self.bin("pow", x, self.const(f.a)))
             d = self.bin("div", self.bin("pow", x, self.const(f.b)), self.const(f.G))
         budget = "scaling.compute_flops" if self.field_reg("scaling.compute_flops") is not None else "scaling.budget_usd"
+        served = self.inference_tokens()
+        if served is not None and fit in scaling.FITS:
+            # A model's whole life (Sardana et al. 2023): the loss of the budget's compute-optimal
+            # model, reached with the fewest training + inference FLOPs (rust/model/lifetime.rs).
+            f = scaling.FITS[fit]
+            loss = self.bin("add", self.const(f.E), self.bin("add", self.bin("mul", self.const(f.A), self.bin(
+                "pow", n, self.const(-f.alpha))), self.bin("mul", self.const(f.B), self.bin("pow", d, self.const(-f.beta)))))
+            life = self.stage("lifetime", self.layouts["lifetime"], {
+                "e": self.const(f.E), "a": self.const(f.A), "b": self.const(f.B), "alpha": self.const(f.alpha),
+                "beta": self.const(f.beta), "loss": loss, "inference_tokens": served})
+            n, d = life["params"], life["tokens"]
         why = f"{budget}: a budget whose compute-optimal split is at least one parameter and one token"
         n, d = self.check(n, 1.0, why), self.check(d, 1.0, why)  # (as scaling.optimal refuses)
         self.regs.update({"effective:model.params": n, "effective:model.active_params": n,
@@ -884,6 +896,43 @@ class _Compiler:
             self.checks.append(self.bin("ne", cols["fits"], self.const(0.0)))
         return cols
 
+    # -- a model's whole life ---------------------------------------------------------------------
+    def inference_tokens(self) -> int | None:
+        """The tokens served over the model's life: given, or requests per day × days × a request's
+        tokens (serving.input_tokens + serving.output_tokens); None without a lifetime section."""
+        served = self.field_reg("lifetime.tokens_served")
+        if served is not None:
+            return served
+        per_day = self.field_reg("lifetime.requests_per_day")
+        if per_day is None:
+            return None
+        tokens = self.bin("add", self.effective("serving.input_tokens"), self.effective("serving.output_tokens"))
+        return self.bin("mul", self.bin("mul", per_day, self.effective("lifetime.days")), tokens)
+
+    def lifetime(self, cols: dict[str, int]) -> dict[str, int]:
+        """Inference and lifetime FLOPs, and with prices the training, serving and lifetime cost."""
+        served = self.inference_tokens()
+        if served is None:
+            return {}
+        nan = self.const(math.nan)
+        out = {"tokens_served": served,
+               "requests_per_day": self.field_reg("lifetime.requests_per_day") or nan,
+               "days_served": self.field_reg("lifetime.days") or nan}
+        out["inference_flops"] = self.bin("mul", self.bin("mul", self.const(2.0), self.effective("model.active_params")),
+                                          served)
+        if "model_flops" in cols:
+            out["lifetime_flops"] = self.bin("add", cols["model_flops"], out["inference_flops"])
+        if "cost_usd" in cols:
+            out["training_cost_usd"] = cols["cost_usd"]
+        if "usd_per_m_tokens_served" in cols:  # (requests × output tokens at the replica's price)
+            s_in, s_out = self.effective("serving.input_tokens"), self.effective("serving.output_tokens")
+            requests = self.bin("div", served, self.bin("add", s_in, s_out))
+            out["serving_cost_usd"] = self.bin("mul", self.bin("mul", requests, s_out), self.bin(
+                "div", cols["usd_per_m_tokens_served"], self.const(1e6)))
+        if "training_cost_usd" in out and "serving_cost_usd" in out:
+            out["lifetime_cost_usd"] = self.bin("add", out["training_cost_usd"], out["serving_cost_usd"])
+        return out
+
     # -- serving --------------------------------------------------------------------------------
     def serve_peak(self, weights: int) -> int:
         """The dense peak serving's GEMMs run at: fp8 weights at the GPU's fp8 peak, the others
@@ -1011,6 +1060,7 @@ def compile_spec(spec: Spec, *, point: bool = False) -> Plan:
     c.add_axes()
     c.fixed_inputs()
     layouts = {k: (list(v[0]), list(v[1])) for k, v in _native.stage_layouts().items()}
+    c.layouts = layouts
     if outputs.serving_only(spec):
         cols = c.serving_only(layouts)
     else:
@@ -1019,6 +1069,7 @@ def compile_spec(spec: Spec, *, point: bool = False) -> Plan:
             served = c.serving(layouts)
             cols.update({k: v for k, v in served.items() if k != "fits"})
             cols["fits"] = c.bin("mul", cols["fits"], served["serving_fits"])
+        cols.update(c.lifetime(cols))
 
     available = outputs.available(spec, c.gpus)
     derived = {}

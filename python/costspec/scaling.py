@@ -79,12 +79,14 @@ def optimal(fit: str, flops: float | int | str, tokens_per_param: float | int | 
 
 def allocation(fit: str, flops: float | int | str | None = None,
                tokens_per_param: float | int | str | None = None, *, budget_usd: float | int | str | None = None,
-               **hardware: Any) -> dict[str, Any]:
+               inference_tokens: float | int | str | None = None, **hardware: Any) -> dict[str, Any]:
     """The compute-optimal run for a FLOPs budget, or for ``budget_usd`` at the GPU, MFU and price
     of ``hardware`` (``gpu``, ``mfu``, ``usd_per_gpu_hour`` or ``provider``, ``precision``,
     ``catalog``: costspec.estimate()'s keywords), evaluated by the engine: its row, with
     ``params``, ``tokens``, ``tokens_per_param``, ``compute_flops``, ``loss`` (None for the rule)
-    and, for a dollar budget, ``gpu``, ``peak_tflops``, ``mfu`` and ``usd_per_gpu_hour``."""
+    and, for a dollar budget, ``gpu``, ``peak_tflops``, ``mfu`` and ``usd_per_gpu_hour``. With
+    ``inference_tokens`` (a parametric fit), the model reaching the same loss with the fewest
+    training + inference FLOPs (Sardana et al. 2023), and ``inference_flops``."""
     from costspec.errors import InputError, ModelInputError
     from costspec.estimator import inputs, one_point
     from costspec.plan import compile_spec
@@ -105,6 +107,9 @@ def allocation(fit: str, flops: float | int | str | None = None,
                          "budget_usd to go with it (a FLOPs budget needs no hardware)")
     if tokens_per_param is not None and fit != RULE:
         raise InputError("tokens_per_param", repr(tokens_per_param), f"the {RULE} fit ({fit} chooses its own ratio)")
+    if inference_tokens is not None and fit == RULE:
+        raise InputError("inference_tokens", repr(inference_tokens), "a parametric fit (" + ", ".join(FITS) +
+                         "): the lifetime's model reaches the budget's loss, which the rule does not give")
     c = parse_number(budget, name)
     r = parse_number(TOKENS_PER_PARAM if tokens_per_param is None else tokens_per_param, "tokens_per_param")
     for field, v, given in ((name, c, budget), ("tokens_per_param", r, tokens_per_param)):
@@ -117,6 +122,11 @@ def allocation(fit: str, flops: float | int | str | None = None,
     fields.update({"scaling.fit": fit, f"scaling.{name}": c})
     if fit == RULE:
         fields["scaling.tokens_per_param"] = r
+    if inference_tokens is not None:
+        served = parse_number(inference_tokens, "inference_tokens")
+        if not served >= 0:
+            raise InputError("inference_tokens", repr(inference_tokens), "a number of tokens >= 0")
+        fields["lifetime.tokens_served"] = served
     try:
         row = run(compile_spec(one_point(fields, checked.catalog), point=True))
     except PointFailed as e:

@@ -338,6 +338,13 @@ SECTIONS: dict[str, Any] = {'model': {'type': 'object',
                             'compute-bound, decode a roofline of HBM reads against FLOPs. Gives TTFT, TPOT, '
                             'tokens/s, KV cache, the batch that fits, $ per million tokens and joules per token.',
              'additionalProperties': False},
+ 'lifetime': {'type': 'object',
+              'description': "A model's whole life: the inference it serves after training, as tokens_served or "
+                             'requests_per_day × days. Gives inference and lifetime FLOPs, and with a serving '
+                             'section and prices, serving and lifetime cost. With scaling (a parametric fit and a '
+                             'budget), the model is the one reaching the compute-optimal loss with the fewest '
+                             'training + inference FLOPs (Sardana et al. 2023).',
+              'additionalProperties': False},
  'solve': {'type': 'object',
            'description': 'Solve for one unknown so that every target is met; targets are upper bounds, and '
                           'the answer is the most tokens or parameters, or the fewest GPUs, or the lowest MFU, '

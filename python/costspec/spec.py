@@ -968,6 +968,7 @@ class _Checker:
         self.network_known(present, values_of, gpus, unknown)
         if outputs.serves_names(given_all):
             self.serving(fields, where_set, swept, present, values_of, resolved["model.preset"], gpus)
+        self.lifetime(fields, where_set, swept, present)
         self.tp_within_domain(fields, values_of, gpus)
         if fields.get("parallelism.layout") == "auto":
             if unknown is not None:
@@ -1158,6 +1159,33 @@ class _Checker:
                 and float(b[0]) > float(cap[0]):
             self.err(b[1], f"serving.batch {float(b[0]):g} is above the server's batch limit (serving.max_batch "
                      f"{float(cap[0]):g})", f"at most {float(cap[0]):g}", f"{float(b[0]):g}")
+
+    def lifetime(self, fields: Mapping[str, Value], where_set: Mapping[str, tuple[Any, ...]],
+                 swept: Mapping[str, Axis], present: Callable[[str], bool]) -> None:
+        """The lifetime section: tokens served, or requests per day over days of a serving section's
+        requests; a compute-optimal model for it needs a fit with a loss."""
+        def at(name: str) -> tuple[Any, ...]:
+            return where_set.get(name) or (swept[name].path if name in swept else ("lifetime",))
+
+        if present("lifetime.tokens_served") and present("lifetime.requests_per_day"):
+            self.err(at("lifetime.requests_per_day"), "give lifetime.tokens_served or lifetime.requests_per_day, "
+                     "not both", "one of them", None, key=True)
+        elif present("lifetime.requests_per_day") and not present("lifetime.days"):
+            self.err(at("lifetime.requests_per_day"), "give lifetime.days: requests_per_day are served over days",
+                     "a number of days", None, key=True)
+        elif present("lifetime.days") and not present("lifetime.requests_per_day"):
+            self.err(at("lifetime.days"), "give lifetime.requests_per_day to go with lifetime.days",
+                     "requests per day (or tokens_served without days)", None, key=True)
+        elif present("lifetime.requests_per_day") and not (present("serving.input_tokens")
+                                                           and present("serving.output_tokens")):
+            self.err(at("lifetime.requests_per_day"), "give serving.input_tokens and serving.output_tokens: "
+                     "lifetime.requests_per_day counts requests of that many tokens", "a serving section", None,
+                     key=True)
+        fit = fields.get("scaling.fit")
+        if fit == scaling.RULE and any(present(n) for n in registry.FIELDS if n.startswith("lifetime.")):
+            self.err(where_set.get("scaling.fit", ("scaling",)), "a lifetime's compute-optimal model reaches the "
+                     "loss of the budget's, which the tokens-per-param rule does not give", "a parametric fit "
+                     "(hoffmann2022, besiroglu2024)", str(fit))
 
     NEEDS_ARCHITECTURE = (
         ("training.convention", "palm", "convention 'palm'", ("layers", "heads", "seq_len"), True),

@@ -19,6 +19,7 @@ pub enum Stage {
     Search,
     ServeLayout,
     ServeBatch,
+    Lifetime,
 }
 
 /// A stage's register layout by name: `layout!(FlopsIn { params, tokens })` defines an enum
@@ -135,6 +136,9 @@ layout!(ServeBatchOut {
     memory_fits, meets_bounds, fits,
 });
 
+layout!(LifetimeIn { e, a, b, alpha, beta, loss, inference_tokens });
+layout!(LifetimeOut { params, tokens });
+
 /// The most registers a stage reads and writes (the workers' scratch sizes; a test checks every layout).
 pub(crate) const MAX_STAGE_INPUTS: usize = 48;
 pub(crate) const MAX_STAGE_OUTPUTS: usize = 32;
@@ -154,6 +158,7 @@ impl Stage {
             Stage::GoodputShape => (GoodputShapeIn::NAMES, GoodputShapeOut::NAMES),
             Stage::ServeLayout => (ServeIn::NAMES, ServeOut::NAMES),
             Stage::ServeBatch => (ServeBatchIn::NAMES, ServeBatchOut::NAMES),
+            Stage::Lifetime => (LifetimeIn::NAMES, LifetimeOut::NAMES),
         }
     }
 }
@@ -708,6 +713,14 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
         Stage::ServeBatch => {
             let r = serve_replica(i);
             serve_batch_row(r.as_ref(), i[ServeBatchIn::batch], i[ServeBatchIn::default_batch], o);
+        }
+        Stage::Lifetime => {
+            use crate::model::lifetime as lt;
+            use {LifetimeIn as I, LifetimeOut as O};
+            let fit = lt::Fit { e: i[I::e], a: i[I::a], b: i[I::b], alpha: i[I::alpha], beta: i[I::beta] };
+            let (n, d) = lt::optimal(&fit, i[I::loss], i[I::inference_tokens]).map_err(e)?;
+            o[O::params] = n;
+            o[O::tokens] = d;
         }
         Stage::Search => {
             use {SearchIn as I, SearchOut as O};

@@ -273,7 +273,7 @@ fn parallel_regions_stop_when_interrupted_and_report_the_lowest_error() {
 #[test]
 fn every_stage_fits_the_workers_scratch() {
     use super::stages::{Stage, MAX_STAGE_INPUTS, MAX_STAGE_OUTPUTS};
-    for s in [Stage::Flops, Stage::Time, Stage::Wall, Stage::Money, Stage::MemStates, Stage::MemGpu, Stage::Step, Stage::Goodput, Stage::GoodputShape, Stage::Search, Stage::ServeLayout, Stage::ServeBatch] {
+    for s in [Stage::Flops, Stage::Time, Stage::Wall, Stage::Money, Stage::MemStates, Stage::MemGpu, Stage::Step, Stage::Goodput, Stage::GoodputShape, Stage::Search, Stage::ServeLayout, Stage::ServeBatch, Stage::Lifetime] {
         let (i, o) = s.layout();
         assert!(i.len() <= MAX_STAGE_INPUTS && o.len() <= MAX_STAGE_OUTPUTS, "{s:?}: {} in, {} out", i.len(), o.len());
     }

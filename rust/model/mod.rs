@@ -3,6 +3,7 @@
 pub mod estimate;
 pub mod flops;
 pub mod goodput;
+pub mod lifetime;
 pub mod memory;
 pub mod search;
 pub mod serve;
