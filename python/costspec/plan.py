@@ -987,13 +987,12 @@ class _Compiler:
         price = e("price.usd_per_gpu_hour")
         # The replica's price per second, split by time: a request's prompt pays for its prefill,
         # each output token for its share of a decode step (the two add up to the replica's time).
-        per_s = self.bin("div", self.bin("mul", price, tp), self.const(3600.0))
-        million = self.const(1e6)
-        cols["usd_per_m_input_tokens"] = self.bin("mul", self.bin("div", self.bin("mul", per_s, out["ttft_s"]),
-                                                                  e("serving.input_tokens")), million)
-        cols["usd_per_m_output_tokens"] = self.bin("mul", self.bin("div", self.bin("mul", per_s, out["tpot_s"]),
-                                                                   out["batch"]), million)
-        cols["usd_per_m_tokens_served"] = self.bin("mul", self.bin("div", per_s, tps), million)
+        # (per million tokens: the price of a replica-second × 1e6, hoisted out of the batches)
+        per_s = self.bin("mul", self.bin("div", self.bin("mul", price, tp), self.const(3600.0)), self.const(1e6))
+        cols["usd_per_m_input_tokens"] = self.bin("div", self.bin("mul", per_s, out["ttft_s"]),
+                                                  e("serving.input_tokens"))
+        cols["usd_per_m_output_tokens"] = self.bin("mul", per_s, out["decode_s_per_token"])  # (TPOT / batch)
+        cols["usd_per_m_tokens_served"] = self.bin("div", per_s, tps)
         power = self.bin("mul", self.bin("mul", e("hardware.watts"), tp), e("energy.pue"))
         cols["joules_per_token"] = self.bin("div", power, tps)
         cols["requests_per_s"] = self.bin("div", tps, e("serving.output_tokens"))

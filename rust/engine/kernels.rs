@@ -108,8 +108,13 @@ pub(crate) fn intersect(kept: &mut Vec<u32>, cand: &[u32]) {
 /// filter that keeps little costs about one vectorised comparison per point.
 #[inline(always)]
 pub(crate) fn keep_where(kept: &mut Vec<u32>, x: &[f64], f: impl Fn(f64) -> bool) {
+    keep_where_from(kept, x, 0, f)
+}
+
+/// `keep_where` over a slice that starts at position `base` of the block.
+pub(crate) fn keep_where_from(kept: &mut Vec<u32>, x: &[f64], base: u32, f: impl Fn(f64) -> bool) {
     let mut chunks = x.chunks_exact(8);
-    let mut base = 0u32;
+    let mut base = base;
     for chunk in &mut chunks {
         let mut any = false;
         for &v in chunk {

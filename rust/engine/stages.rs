@@ -133,7 +133,7 @@ layout!(ServeBatchIn {
 });
 layout!(ServeBatchOut {
     batch, tpot_s, latency_s, output_tokens_per_s, output_tokens_per_s_per_gpu, input_tokens_per_s, compute_bound,
-    memory_fits, meets_bounds, fits,
+    memory_fits, meets_bounds, fits, decode_s_per_token,
 });
 
 layout!(LifetimeIn { e, a, b, alpha, beta, loss, inference_tokens });
@@ -217,6 +217,7 @@ pub(crate) fn serve_batch_row(r: Option<&crate::model::serve::Replica>, batch: f
     o[O::memory_fits] = flag(memory);
     o[O::meets_bounds] = flag(s.meets_bounds);
     o[O::fits] = flag(memory && s.meets_bounds);
+    o[O::decode_s_per_token] = s.decode_s_per_token;
 }
 
 pub(crate) fn opt(x: f64) -> Option<f64> {

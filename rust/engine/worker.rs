@@ -655,7 +655,7 @@ impl<'a> Worker<'a> {
                 match super::stages::serve_replica(&ins) {
                     Some(r) => {
                         let live: Vec<bool> = o.iter().map(|&r| p.live[r]).collect();
-                        let [batch, tpot, latency, tps, tps_gpu, in_tps, bound, memory, meets, fits] = &mut outs[..] else {
+                        let [batch, tpot, latency, tps, tps_gpu, in_tps, bound, memory, meets, fits, per_token] = &mut outs[..] else {
                             unreachable!("serve_batch writes {} outputs", O::NAMES.len())
                         };
                         fn pick<'a>(c: &'a mut [f64], live: bool, n: usize) -> Option<&'a mut [f64]> {
@@ -668,6 +668,7 @@ impl<'a> Worker<'a> {
                             input_tokens_per_s: pick(in_tps, live[O::input_tokens_per_s as usize], n),
                             compute_bound: pick(bound, live[O::compute_bound as usize], n), memory_fits: pick(memory, live[O::memory_fits as usize], n),
                             meets_bounds: pick(meets, live[O::meets_bounds as usize], n), fits: pick(fits, live[O::fits as usize], n),
+                            decode_s_per_token: pick(per_token, live[O::decode_s_per_token as usize], n),
                         });
                     }
                     None => {

@@ -142,6 +142,10 @@ pub struct Serving {
     pub compute_bound: bool,
     /// Whether the TPOT and TTFT bounds (if any) are met.
     pub meets_bounds: bool,
+    /// Replica-seconds of decode per output token, TPOT / batch, written so that it is the same
+    /// number at every batch where it is mathematically the same (compute-bound on one GPU: the
+    /// FLOPs of one token), and a price ranked by it prefers the smallest of equal batches.
+    pub decode_s_per_token: f64,
 }
 
 fn all_reduce(bytes: f64, n: f64, bw: f64, latency: f64) -> f64 {
@@ -285,6 +289,8 @@ impl Replica {
         let output_tps = batch * s_out / cycle;
         // (NaN bounds compare false: no bound is met-or-missed, it is absent)
         let meets_bounds = !(tpot > self.max_tpot) && !(ttft > self.max_ttft);
+        let inv = 1.0 / batch;
+        let per_token = (self.read0 * inv + self.read1).max(self.math1) + self.comm0 * inv + self.comm1;
         Ok(Serving {
             weights_bytes_per_gpu: self.weights_bytes_per_gpu,
             kv_bytes_per_token: self.kv_bytes_per_token,
@@ -301,6 +307,7 @@ impl Replica {
             critical_batch: self.critical_batch,
             compute_bound,
             meets_bounds,
+            decode_s_per_token: per_token,
         })
     }
 }
@@ -317,6 +324,7 @@ pub struct Columns<'a> {
     pub memory_fits: Option<&'a mut [f64]>,
     pub meets_bounds: Option<&'a mut [f64]>,
     pub fits: Option<&'a mut [f64]>,
+    pub decode_s_per_token: Option<&'a mut [f64]>,
 }
 
 impl Replica {
@@ -374,6 +382,12 @@ impl Replica {
         if let Some(c) = out.fits {
             for (c, (&b, &t)) in c[..n].iter_mut().zip(batch.iter().zip(tpot.iter())) {
                 *c = flag(b <= self.max_batch && meets(t));
+            }
+        }
+        if let Some(c) = out.decode_s_per_token {
+            for (c, &b) in c[..n].iter_mut().zip(batch.iter()) {
+                let inv = 1.0 / b;
+                *c = (self.read0 * inv + self.read1).max(self.math1) + self.comm0 * inv + self.comm1;
             }
         }
     }
@@ -515,12 +529,12 @@ mod columns {
             let r = Replica::new(&m, &hw, &run).unwrap();
             let batches: Vec<f64> = [f64::NAN, 0.0, 0.5, 1.0, 2.0, 7.0, 64.0, 100.0, 101.0, 513.0, 5000.0].to_vec();
             let n = batches.len();
-            let mut cols = vec![vec![0.0; n]; 10];
-            let [b, t, x, l, g, i, c, mf, mb, f] = &mut cols[..] else { unreachable!() };
+            let mut cols = vec![vec![0.0; n]; 11];
+            let [b, t, x, l, g, i, c, mf, mb, f, p] = &mut cols[..] else { unreachable!() };
             r.columns(&batches, r.default_batch(), Columns {
                 batch: b, tpot_s: t, output_tokens_per_s: x, latency_s: Some(l), output_tokens_per_s_per_gpu: Some(g),
                 input_tokens_per_s: Some(i), compute_bound: Some(c), memory_fits: Some(mf), meets_bounds: Some(mb),
-                fits: Some(f),
+                fits: Some(f), decode_s_per_token: Some(p),
             });
             for (j, &given) in batches.iter().enumerate() {
                 let want = r.at(if given.is_nan() { r.default_batch() } else { given });
@@ -532,14 +546,40 @@ mod columns {
                         let memory = s.batch <= r.max_batch;
                         let expect = [s.batch, s.tpot_s, s.output_tokens_per_s, s.latency_s,
                                       s.output_tokens_per_s_per_gpu, s.input_tokens_per_s, flag(s.compute_bound),
-                                      flag(memory), flag(s.meets_bounds), flag(memory && s.meets_bounds)];
+                                      flag(memory), flag(s.meets_bounds), flag(memory && s.meets_bounds),
+                                      s.decode_s_per_token];
                         assert!(expect.iter().zip(&got).all(|(&a, &b)| same(a, b)), "{tp} {given}: {expect:?} {got:?}");
                     }
                     Err(_) => {
-                        assert!(got[..7].iter().all(|x| x.is_nan()) && got[7] == 0.0 && got[9] == 0.0, "{got:?}");
+                        assert!(got[..7].iter().all(|x| x.is_nan()) && got[7] == 0.0 && got[9] == 0.0 && got[10].is_nan(),
+                                "{got:?}");
                     }
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod ties {
+    use super::tests_support::*;
+    use super::*;
+
+    /// On one GPU beyond the critical batch decode is compute-bound: every batch's decode time per
+    /// token is the same number, bit for bit (a price ranked by it keeps the smallest such batch).
+    #[test]
+    fn compute_bound_batches_cost_the_same_per_token() {
+        let m = Model { params: 8.03e9, active_params: 8.03e9, layers: 32.0, hidden: 4096.0, heads: 32.0,
+                        kv_heads: 8.0, head_dim: 128.0 };
+        let hw = Hardware { peak: 989.4e12, hbm: 3.35e12, memory: 1e15, scale_up: 450e9 };
+        let r = Replica::new(&m, &hw, &Run { input_tokens: 1.0, output_tokens: 1.0, ..base() }).unwrap();
+        let start = r.critical_batch.ceil() + 1.0;
+        let first = r.at(start).unwrap().decode_s_per_token;
+        for b in [start + 1.0, start + 17.0, 2.0 * start, 10.0 * start] {
+            let s = r.at(b).unwrap();
+            assert!(s.compute_bound);
+            assert_eq!(s.decode_s_per_token.to_bits(), first.to_bits(), "{b}");
+            assert!((s.decode_s_per_token / (s.tpot_s / b) - 1.0).abs() < 1e-12);
         }
     }
 }

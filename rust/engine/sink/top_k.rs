@@ -92,7 +92,17 @@ impl Sink for TopK {
                 cand.extend(0..m as u32);
             }
             Source::Vector(v) => {
-                cand.extend((0..n as u32).filter(|&j| beats(rank_value(v[j as usize], maximise), index0 + j as u64)));
+                // Before the bar's index a point beats it with a key at most the bar's, after it
+                // only with a smaller one (branch-free over chunks: most blocks keep few points).
+                // Comparisons as floats, so ±0.0 are equal: a superset of total_cmp's answer (a
+                // +0.0 key before a -0.0 bar), which `emit` decides exactly.
+                let m = bi.saturating_sub(index0).min(n as u64) as usize;
+                let _ = beats;
+                crate::engine::kernels::keep_where(cand, &v[..m], |x| rank_value(x, maximise) <= bk);
+                crate::engine::kernels::keep_where_from(cand, &v[m..n], m as u32, |x| {
+                    let k = rank_value(x, maximise);
+                    k < bk || (k == bk && k.to_bits() != bk.to_bits())
+                });
             }
         }
     }
