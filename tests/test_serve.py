@@ -177,7 +177,14 @@ def test_serve_json_is_the_served_row(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["--tp", "1"], "--tp: the weights take 141.1 GB per GPU of H100-SXM's 80 GB, leaving no room"),
+    (["--tp", "1"], "--tp: the weights take 141 GB per GPU of H100-SXM's 80 GB: a larger TP"),
+    (["--tp", "8", "--reserved-gb", "79"], "--reserved-gb: the weights (17.6 GB per GPU) and 79 GB reserved fill"),
+    (["--tp", "8", "--input-tokens", "1e15"], "--input-tokens: one sequence's KV cache"),
+    (["--tp", "4", "--mbu", "1e-320"], "--mbu: got 1e-320, expected a value that keeps the serving figures within"),
+    (["--tp", "4", "--price", "1e308"], "overflow (beyond ±1.8e308) in --price"),
+    (["--tp", "4", "--demand-tokens-per-s", "1e300"], "--demand-tokens-per-s: expected a demand that at most 4.5e15"),
+    (["--tp", "8", "--arch", "kv_heads=48"], "--arch kv_heads=...: kv_heads 48 does not divide the 64 heads"),
+    (["--tp", "8", "--active-params", "1e15"], "--active-params: active_params 1e+15 is above params"),
     (["--tp", "3"], "--tp: serving tensor_parallel 3 does not divide the 64 heads"),
     (["--tp", "16"], "--tp: serving tensor_parallel 16 is wider than the scale-up domain of H100-SXM (8 GPUs)"),
     (["--tp", "8", "--batch", "5000"], "--batch: got 5000, expected at most 609 sequences"),
@@ -256,5 +263,53 @@ def test_a_spec_that_trains_and_serves_has_both_and_fits_only_if_both_do(tmp_pat
     spec.write_text("costspec: 1\nmodel: {preset: llama3.1-8b}\nhardware: {gpu: h100, mfu: 0.4, count: 64}\n"
                     "price: {usd_per_gpu_hour: 2}\nserving: {input_tokens: 128, output_tokens: 128, batch: 100000}\n")
     (row,) = costspec.sweep(spec).to_pylist()
-    assert row["cost_usd"] > 0 and row["output_tokens_per_s"] > 0
+    assert row["cost_usd"] > 0 and row["weights_gb_per_gpu"] > 0
     assert row["fits"] is False  # (the training layout fits; 100,000 sequences' caches do not)
+    assert row["output_tokens_per_s"] is None and row["batch"] == 100000  # (no figures for what does not fit)
+
+
+def test_a_sweep_writes_nulls_not_nan_and_refuses_figures_beyond_the_float_range(tmp_path: Path) -> None:
+    """Rows that cannot serve have nulls in every figure (lifetime costs included), an input of 0
+    is written as 0, and a figure beyond the float range is a located error, not an inf."""
+    import pyarrow.parquet as pq
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {preset: llama3.1-70b}\nhardware: {gpu: h100, mfu: 0.4}\n"
+                    "price: {usd_per_gpu_hour: 2}\nserving: {input_tokens: 1000, output_tokens: 500}\n"
+                    "lifetime: {requests_per_day: 0, days: 365}\n"
+                    "sweep: {grid: {serving.tensor: [1, 3, 8, 16]}}\n")
+    out = tmp_path / "o.parquet"
+    code = costspec_cli("sweep", str(spec), "-o", str(out))
+    assert code == 0
+    t = pq.read_table(out)
+    rows = t.to_pylist()
+    # (TP 1: no room for a cache; 3: does not divide the heads; 16: wider than the node. The
+    # training run's memory does not fit one GPU, so `fits` is false throughout.)
+    assert [r["tpot_s"] is not None for r in rows] == [False, False, True, False]
+    assert all(r["requests_per_day"] == 0 for r in rows)
+    for name in ("serving_cost_usd", "lifetime_cost_usd", "tpot_s", "usd_per_m_tokens_served"):
+        col = t.column(name)
+        assert col.null_count == 3 and not any(v != v for v in col.to_pylist() if v is not None), name
+    spec.write_text(spec.read_text().replace("serving: {", "serving: {mbu: 1e-320, "))
+    with pytest.raises(costspec.CostspecError, match=r"point 0 \(serving.tensor=1\): mbu: got 1e-320, expected a "
+                                                     r"value that keeps the serving figures"):
+        costspec.sweep(spec)
+
+
+def costspec_cli(*args: str) -> int:
+    from costspec.cli import main
+
+    try:
+        main(list(args))
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
+
+
+def test_a_gpu_without_bf16_serves_at_its_fp16_peak(tmp_path: Path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {preset: llama3.1-8b}\nhardware: {}\n"
+                    "serving: {input_tokens: 128, output_tokens: 128}\nsweep: {grid: {hardware.gpu: [V100, H100-SXM]}}\n")
+    assert costspec.validate(spec) == []
+    rows = costspec.sweep(spec).to_pylist()
+    assert [r["gpu"] for r in rows] == ["V100", "H100-SXM"] and all(r["tpot_s"] for r in rows)

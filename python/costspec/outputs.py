@@ -76,7 +76,8 @@ NULLABLE |= STEP | {"checkpoint_interval_min", "interruptions"}
 NULLABLE |= {"weights_gb_per_gpu", "kv_bytes_per_token", "kv_gb_per_sequence", "max_batch", "batch", "ttft_s", "tpot_s",
              "latency_s", "output_tokens_per_s", "output_tokens_per_s_per_gpu", "requests_per_s", "critical_batch",
              "compute_bound", "usd_per_m_input_tokens", "usd_per_m_output_tokens", "usd_per_m_tokens_served",
-             "joules_per_token", "replicas", "serving_gpus", "fleet_usd_per_hour"}
+             "joules_per_token", "replicas", "serving_gpus", "fleet_usd_per_hour", "serving_cost_usd", "lifetime_cost_usd",
+             "requests_per_day", "days_served"}
 # Columns that are null only where the step times the run and a layout has no step (or a solve
 # leaves the goodput unmodelled): nullable in those specs alone (a null mask costs a pass per batch).
 NULLABLE_WHEN_PREDICTED = {"mfu", "hfu", "gpu_hours", "wall_clock_days", "cost_usd", "mfu_average"}

@@ -907,7 +907,8 @@ class _Compiler:
         if per_day is None:
             return None
         tokens = self.bin("add", self.effective("serving.input_tokens"), self.effective("serving.output_tokens"))
-        return self.bin("mul", self.bin("mul", per_day, self.effective("lifetime.days")), tokens)
+        why = "lifetime.requests_per_day = 'requests per day × days × (input + output tokens)'"
+        return self.bin("mul", self.bin("mul", per_day, self.effective("lifetime.days"), why), tokens, why)
 
     def lifetime(self, cols: dict[str, int]) -> dict[str, int]:
         """Inference and lifetime FLOPs, and with prices the training, serving and lifetime cost."""
@@ -915,22 +916,23 @@ class _Compiler:
         if served is None:
             return {}
         nan = self.const(math.nan)
-        out = {"tokens_served": served,
-               "requests_per_day": self.field_reg("lifetime.requests_per_day") or nan,
-               "days_served": self.field_reg("lifetime.days") or nan}
+        per_day, days = self.field_reg("lifetime.requests_per_day"), self.field_reg("lifetime.days")
+        out = {"tokens_served": served, "requests_per_day": nan if per_day is None else per_day,
+               "days_served": nan if days is None else days}
+        lived = "lifetime.tokens_served = '2 × active params × tokens served, + the training FLOPs and cost'"
         out["inference_flops"] = self.bin("mul", self.bin("mul", self.const(2.0), self.effective("model.active_params")),
-                                          served)
+                                          served, lived)
         if "model_flops" in cols:
-            out["lifetime_flops"] = self.bin("add", cols["model_flops"], out["inference_flops"])
+            out["lifetime_flops"] = self.bin("add", cols["model_flops"], out["inference_flops"], lived)
         if "cost_usd" in cols:
             out["training_cost_usd"] = cols["cost_usd"]
         if "usd_per_m_tokens_served" in cols:  # (requests × output tokens at the replica's price)
             s_in, s_out = self.effective("serving.input_tokens"), self.effective("serving.output_tokens")
             requests = self.bin("div", served, self.bin("add", s_in, s_out))
-            out["serving_cost_usd"] = self.bin("mul", self.bin("mul", requests, s_out), self.bin(
-                "div", cols["usd_per_m_tokens_served"], self.const(1e6)))
+            out["serving_cost_usd"] = self.bin("mul", self.bin("mul", requests, s_out, lived), self.bin(
+                "div", cols["usd_per_m_tokens_served"], self.const(1e6)), lived)
         if "training_cost_usd" in out and "serving_cost_usd" in out:
-            out["lifetime_cost_usd"] = self.bin("add", out["training_cost_usd"], out["serving_cost_usd"])
+            out["lifetime_cost_usd"] = self.bin("add", out["training_cost_usd"], out["serving_cost_usd"], lived)
         return out
 
     # -- serving --------------------------------------------------------------------------------
@@ -988,21 +990,30 @@ class _Compiler:
         # The replica's price per second, split by time: a request's prompt pays for its prefill,
         # each output token for its share of a decode step (the two add up to the replica's time).
         # (per million tokens: the price of a replica-second × 1e6, hoisted out of the batches)
-        per_s = self.bin("mul", self.bin("div", self.bin("mul", price, tp), self.const(3600.0)), self.const(1e6))
-        cols["usd_per_m_input_tokens"] = self.bin("div", self.bin("mul", per_s, out["ttft_s"]),
-                                                  e("serving.input_tokens"))
-        cols["usd_per_m_output_tokens"] = self.bin("mul", per_s, out["decode_s_per_token"])  # (TPOT / batch)
-        cols["usd_per_m_tokens_served"] = self.bin("div", per_s, tps)
-        power = self.bin("mul", self.bin("mul", e("hardware.watts"), tp), e("energy.pue"))
-        cols["joules_per_token"] = self.bin("div", power, tps)
+        # A figure beyond the float range is an error naming the input that took it there.
+        priced = "price.usd_per_gpu_hour = 'usd_per_gpu_hour × TP / 3600 × 1e6 × seconds per token'"
+        per_s = self.bin("mul", self.bin("div", self.bin("mul", price, tp, priced), self.const(3600.0), priced),
+                         self.const(1e6), priced)
+        cols["usd_per_m_input_tokens"] = self.bin("div", self.bin("mul", per_s, out["ttft_s"], priced),
+                                                  e("serving.input_tokens"), priced)
+        cols["usd_per_m_output_tokens"] = self.bin("mul", per_s, out["decode_s_per_token"], priced)  # (TPOT / batch)
+        cols["usd_per_m_tokens_served"] = self.bin("div", per_s, tps, priced)
+        powered = "hardware.watts = 'watts × TP × PUE / output tokens per second'"
+        power = self.bin("mul", self.bin("mul", e("hardware.watts"), tp, powered), e("energy.pue"), powered)
+        cols["joules_per_token"] = self.bin("div", power, tps, powered)
         cols["requests_per_s"] = self.bin("div", tps, e("serving.output_tokens"))
         demand = self.field_reg("serving.demand_tokens_per_s")
         if demand is not None:
             # (1 − 1e-12: a demand that is a whole multiple of a replica's rate needs that many)
-            replicas = self.un("ceil", self.bin("mul", self.bin("div", demand, tps), self.const(1 - 1e-12)))
+            demanded = "serving.demand_tokens_per_s = 'demand / output tokens per second of a replica'"
+            replicas = self.un("ceil", self.bin("mul", self.bin("div", demand, tps, demanded), self.const(1 - 1e-12)))
+            gpus = self.bin("mul", replicas, tp, demanded)
+            # (GPU counts are whole numbers a float holds exactly, as every count costspec writes)
+            room = self.check(self.bin("sub", self.const(registry.MAX_WHOLE), gpus), 0.0,
+                              "serving.demand_tokens_per_s: expected a demand that at most 4.5e15 GPUs serve")
             cols["replicas"] = replicas
-            cols["serving_gpus"] = self.bin("mul", replicas, tp)
-            cols["fleet_usd_per_hour"] = self.bin("mul", cols["serving_gpus"], price)
+            cols["serving_gpus"] = self.bin("sub", self.const(registry.MAX_WHOLE), room)
+            cols["fleet_usd_per_hour"] = self.bin("mul", cols["serving_gpus"], price, priced)
         cols["serving_fits"] = out["fits"]
         cols.update({
             "serving_tensor_parallel": tp, "weights_precision": weights, "kv_precision": e("serving.kv"),

@@ -125,7 +125,7 @@ def allocation(fit: str, flops: float | int | str | None = None,
     if inference_tokens is not None:
         served = parse_number(inference_tokens, "inference_tokens")
         if not served >= 0:
-            raise InputError("inference_tokens", repr(inference_tokens), "a number of tokens >= 0")
+            raise InputError("inference_tokens", repr(inference_tokens), "a count >= 0")
         fields["lifetime.tokens_served"] = served
     try:
         row = run(compile_spec(one_point(fields, checked.catalog), point=True))
@@ -133,6 +133,12 @@ def allocation(fit: str, flops: float | int | str | None = None,
         if "compute-optimal split" in str(e):
             raise InputError(name, f"{c:g}" + (f" (at {r:g} tokens per parameter)" if fit == RULE else ""),
                              "a budget whose compute-optimal split is at least one parameter and one token") from None
+        if e.field == "lifetime.tokens_served":  # (its inference FLOPs overflow)
+            raise InputError("inference_tokens", f"{inference_tokens}", "a count whose inference FLOPs stay within "
+                                                                        "±1.8e308") from None
+        if "tells apart from its floor" in str(e):  # (a lifetime for a budget past any model's loss)
+            raise InputError(name, f"{c:g}", "a budget whose compute-optimal loss the fit tells apart from its "
+                                             "floor (a smaller budget)") from None
         if e.field == f"scaling.{name}":  # (the FLOPs it buys overflow)
             raise InputError(name, f"{c:g}", "a budget that buys at most 1.8e308 FLOPs") from None
         raise ModelInputError(str(e), e.field) from None

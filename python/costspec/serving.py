@@ -193,23 +193,33 @@ def run_spec(spec: Any, fields: Mapping[str, Any]) -> Served:
 
 def why_not(row: Mapping[str, Any], fields: Mapping[str, Any]) -> ModelInputError:
     """Why a replica cannot serve (a fits-false row), naming the input to change."""
-    gpu, mem = row.get("gpu"), row.get("gpu_memory_gb")
+    gpu, mem = row.get("gpu"), float(row.get("gpu_memory_gb") or 0.0)
     if not row.get("serve:layout_valid"):
         return ModelInputError("tensor_parallel: the replica's layout cannot be served (a TP that does not divide "
                                "the heads or is wider than the scale-up domain, or a GPU without the precision's "
                                "peak)", "tensor_parallel")
     weights = row.get("weights_gb_per_gpu") or 0.0
+    reserved, share = row.get("reserved_gb") or 0.0, row.get("kv_fraction") or 0.0
     if not row.get("max_batch"):
+        if weights >= mem:
+            return ModelInputError(
+                f"tensor_parallel: the weights take {_gb(weights)} per GPU of {gpu}'s {mem:g} GB: a larger TP, smaller "
+                "weights (fp8, int4), or a GPU with more memory", "tensor_parallel")
+        if weights + reserved >= mem:
+            return ModelInputError(
+                f"reserved_gb: the weights ({_gb(weights)} per GPU) and {reserved:g} GB reserved fill {gpu}'s "
+                f"{mem:g} GB, leaving nothing for KV caches", "reserved_gb")
         return ModelInputError(
-            f"tensor_parallel: the weights take {weights:,.1f} GB per GPU of {gpu}'s {mem:g} GB, leaving no room for "
-            f"one sequence's KV cache ({row.get('kv_gb_per_sequence') or 0:.3g} GB at the request's tokens) beside "
-            f"{row.get('reserved_gb'):g} GB reserved: a larger TP, smaller weights (fp8, int4), or a GPU with more "
-            "memory", "tensor_parallel")
+            f"input_tokens: one sequence's KV cache ({_gb(row.get('kv_gb_per_sequence') or 0.0)} for the whole model "
+            f"at {row.get('input_tokens')} + {row.get('output_tokens')} tokens) does not fit in the "
+            f"{_gb((mem - weights - reserved) * share)} per GPU left for caches ({mem:g} GB − weights − "
+            f"{reserved:g} GB reserved, × kv_fraction {share:g}): fewer tokens, an fp8 cache, or a larger TP",
+            "input_tokens")
     if not row.get("serve:memory_fits"):
         return ModelInputError(
             f"batch: got {row.get('batch')}, expected at most {row.get('max_batch')} sequences: each holds "
-            f"{row.get('kv_gb_per_sequence') or 0:.3g} GB of KV cache at its full length, and the weights take "
-            f"{weights:,.1f} GB per GPU of {mem:g} GB", "batch")
+            f"{_gb(row.get('kv_gb_per_sequence') or 0.0)} of KV cache at its full length, and the weights take "
+            f"{_gb(weights)} per GPU of {mem:g} GB", "batch")
     if "serving.max_tpot_s" in fields and row.get("tpot_s") is not None and row["tpot_s"] > row["max_tpot_s"]:
         return ModelInputError(
             f"max_tpot_s: got {row['max_tpot_s']:g}, expected a bound some batch meets: "
@@ -221,6 +231,10 @@ def why_not(row: Mapping[str, Any], fields: Mapping[str, Any]) -> ModelInputErro
         f"max_ttft_s: got {row.get('max_ttft_s')}, expected a bound the prefill meets: one "
         f"{row.get('input_tokens')}-token prompt takes {ttft * 1e3:.3g} ms on this replica (a larger TP or a "
         "shorter prompt lowers it)", "max_ttft_s")
+
+
+def _gb(x: float) -> str:
+    return f"{x:,.3g} GB" if x < 1e6 else f"{x:.4g} GB"
 
 
 def from_row(row: Mapping[str, Any], cat: Catalog, fields: Mapping[str, Any]) -> Served:

@@ -960,6 +960,8 @@ class _Checker:
         self.gpus = gpus
         precisions = [(v, p) for v, p in values_of("training.precision") if isinstance(v, str)] or \
             [("bf16", where_set.get("hardware.gpu", ("hardware",)))]
+        if only_serves:  # (serving picks its own peak: fp8's, else bf16's or fp16's; checked in serving())
+            precisions = []
         for g in gpus:
             for prec, path in precisions:
                 if prec not in g.peak_tflops:
@@ -1121,6 +1123,34 @@ class _Checker:
                          f"{'s' if len(lacking) > 1 else ''} {', '.join(lacking)}, which {of}",
                          "a model preset with an architecture, or model.architecture fields", None, key=True)
                 return
+        # A served model's shape must be one: whole heads of a whole width, KV heads grouping the
+        # query heads, no more parameters active than there are.
+        def number(name: str, m: Any) -> tuple[float | None, tuple[Any, ...]]:
+            v = fields.get(name)
+            if isinstance(v, (int, float)) and name not in swept:
+                return float(v), where_set[name]
+            if name in swept or isinstance(v, expr.Expr) or m is None:
+                return None, where_set.get(name, ("model",))
+            key = name.rsplit(".", 1)[1]
+            got = m.architecture.get(key) if name.startswith("model.architecture.") else \
+                (m.params if key == "params" else (m.active_params or m.params))
+            return (float(got) if got else None), where_set.get(name) or where_set.get("model.preset", ("model",))
+        for m in presets or [None]:
+            h, hp = number("model.architecture.heads", m)
+            kv, kp = number("model.architecture.kv_heads", m)
+            d, _ = number("model.architecture.d_model", m)
+            q, _ = number("model.architecture.head_dim", m)
+            if h and kv and (kv > h or (h / kv) % 1):
+                self.err(kp, f"kv_heads {kv:g} does not divide the {h:g} heads: each KV head serves a group "
+                         "of query heads", "a divisor of the heads", f"{kv:g}")
+            elif h and d and not q and (d / h) % 1:
+                self.err(hp, f"heads {h:g} does not divide d_model {d:g}: give head_dim, or heads of a whole "
+                         "width", "a divisor of d_model (or model.architecture.head_dim)", f"{h:g}")
+            n, _ = number("model.params", m)
+            active, ap = number("model.active_params", m)
+            if n and active and active > n:
+                self.err(ap, f"active_params {active:g} is above params {n:g}: the parameters used per token are "
+                         "some of the model's", f"at most {n:g}", f"{active:g}")
         tp = fixed("serving.tensor")
         if tp is not None and isinstance(tp[0], (int, float)) and tp[0] >= 1:
             t, path = float(tp[0]), tp[1]
@@ -1150,6 +1180,9 @@ class _Checker:
                     self.err(where_set.get("hardware.gpu", ("hardware",)), f"{g.id} has no HBM bandwidth or memory "
                              "in the catalog, which serving needs", "a GPU with both figures", g.id)
                 w = fixed("serving.weights")
+                if not ({"bf16", "fp16"} & set(g.peak_tflops)) and not (w is not None and str(w[0]).lower() == "fp8"):
+                    self.err(where_set.get("hardware.gpu", ("hardware",)), f"{g.id} has no 16-bit peak",
+                             "a GPU with a bf16 or fp16 dense peak (serving's GEMMs but fp8's)", g.id)
                 if w is not None and str(w[0]).lower() == "fp8" and "fp8" not in g.peak_tflops:
                     self.err(w[1], f"{g.id} has no fp8 peak", "a precision with a dense peak on "
                              f"{g.id}: {', '.join(g.peak_tflops)} (int8 and int4 are weight-only: 16-bit GEMMs)",

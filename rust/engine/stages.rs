@@ -205,6 +205,14 @@ pub(crate) fn serve_batch_row(r: Option<&crate::model::serve::Replica>, batch: f
         }
         return;
     };
+    if !(s.batch <= r.max_batch) {
+        // A batch the memory cannot hold: no figures (as `Replica::columns` writes it).
+        for x in o[..ServeBatchOut::NAMES.len()].iter_mut() {
+            *x = f64::NAN;
+        }
+        (o[O::batch], o[O::memory_fits], o[O::fits]) = (s.batch, 0.0, 0.0);
+        return;
+    }
     o[O::batch] = s.batch;
     o[O::tpot_s] = s.tpot_s;
     o[O::latency_s] = s.latency_s;
@@ -719,7 +727,14 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
             use crate::model::lifetime as lt;
             use {LifetimeIn as I, LifetimeOut as O};
             let fit = lt::Fit { e: i[I::e], a: i[I::a], b: i[I::b], alpha: i[I::alpha], beta: i[I::beta] };
-            let (n, d) = lt::optimal(&fit, i[I::loss], i[I::inference_tokens]).map_err(e)?;
+            let loss = i[I::loss];
+            let (n, d) = lt::optimal(&fit, loss, i[I::inference_tokens]).map_err(|err| match &err {
+                // (the budget's loss is the fit's floor to the last bit: a budget past any model)
+                crate::model::types::ModelError::OutOfRange { field, .. } if field == "loss" => format!(
+                    "scaling.compute_flops: a budget whose compute-optimal loss ({loss}) the fit tells apart from \
+                     its floor {}; a smaller budget", fit.e),
+                _ => err.to_string(),
+            })?;
             o[O::params] = n;
             o[O::tokens] = d;
         }

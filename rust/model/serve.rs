@@ -231,6 +231,17 @@ impl Replica {
         let ttft = prefill_flops / (t * hw.peak * run.mfu_prefill) + tp_prefill;
         // Compute-bound from B*: B·math1 = W/BW + B·read1.
         let critical = if math1 > read1 { weights / bw / (math1 - read1) } else { f64::INFINITY };
+        // Figures beyond the float range come from inputs at its edge (an MBU of 1e-320): refused,
+        // naming the input that took them there.
+        let finite = "a value that keeps the serving figures within the float range (±1.8e308)";
+        for (name, given, x) in [("params", model.params, weights + kv_token), ("mbu", run.mbu, bw),
+                                 ("mbu", run.mbu, weights / bw + read1), ("mfu_decode", run.mfu_decode, math1),
+                                 ("scale_up_gb_per_s", hw.scale_up / 1e9, comm1 + tp_prefill),
+                                 ("mfu_prefill", run.mfu_prefill, ttft)] {
+            if !x.is_finite() || (name == "mbu" && x == 0.0) {
+                return Err(out_of_range(name, given, finite));
+            }
+        }
         Ok(Replica {
             tensor_parallel: t,
             input_tokens: s_in,
@@ -331,7 +342,8 @@ impl Replica {
     /// The figures at each of `batches` (NaN: `default`), as `at` gives them (the same bits: a test
     /// checks), written column by column in passes the compiler vectorises: the engine's
     /// serve_batch over a block where only the batch varies. A batch `at` refuses (below one
-    /// sequence) has NaN figures, memory_fits and fits 0. Flags are 1 or 0.
+    /// sequence), or one whose caches the memory cannot hold, has NaN figures (the latter keeps
+    /// its batch), memory_fits and fits 0. Flags are 1 or 0.
     pub fn columns(&self, batches: &[f64], default: f64, out: Columns<'_>) {
         let n = batches.len();
         let (s_in, s_out, ttft) = (self.input_tokens, self.output_tokens, self.ttft_s);
@@ -339,10 +351,12 @@ impl Replica {
         for j in 0..n {
             let b = if batches[j].is_nan() { default } else { batches[j] };
             let b = if b >= 1.0 { b } else { f64::NAN };
-            let t = (self.read0 + self.read1 * b).max(self.math1 * b) + self.comm0 + self.comm1 * b;
+            // (a batch the memory cannot hold has no figures: `fitted`'s NaN carries through)
+            let fitted = if b <= self.max_batch { b } else { f64::NAN };
+            let t = (self.read0 + self.read1 * fitted).max(self.math1 * fitted) + self.comm0 + self.comm1 * fitted;
             batch[j] = b;
             tpot[j] = t;
-            tps[j] = b * s_out / (s_out * t + b * ttft);
+            tps[j] = fitted * s_out / (s_out * t + fitted * ttft);
         }
         let flag = |x: bool| if x { 1.0 } else { 0.0 };
         if let Some(c) = out.latency_s {
@@ -364,7 +378,7 @@ impl Replica {
         }
         if let Some(c) = out.compute_bound {
             for (c, &b) in c[..n].iter_mut().zip(batch.iter()) {
-                *c = if b.is_nan() { f64::NAN } else { flag(self.math1 * b > self.read0 + self.read1 * b) };
+                *c = if !(b <= self.max_batch) { f64::NAN } else { flag(self.math1 * b > self.read0 + self.read1 * b) };
             }
         }
         // (a batch given that the memory cannot hold: served figures, and fits false)
@@ -376,7 +390,7 @@ impl Replica {
         }
         if let Some(c) = out.meets_bounds {
             for (c, (&b, &t)) in c[..n].iter_mut().zip(batch.iter().zip(tpot.iter())) {
-                *c = if b.is_nan() { f64::NAN } else { flag(meets(t)) };
+                *c = if !(b <= self.max_batch) { f64::NAN } else { flag(meets(t)) };
             }
         }
         if let Some(c) = out.fits {
@@ -386,7 +400,7 @@ impl Replica {
         }
         if let Some(c) = out.decode_s_per_token {
             for (c, &b) in c[..n].iter_mut().zip(batch.iter()) {
-                let inv = 1.0 / b;
+                let inv = if b <= self.max_batch { 1.0 / b } else { f64::NAN };
                 *c = (self.read0 * inv + self.read1).max(self.math1) + self.comm0 * inv + self.comm1;
             }
         }
@@ -541,6 +555,11 @@ mod columns {
                 let got: Vec<f64> = cols.iter().map(|c| c[j]).collect();
                 let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
                 match want {
+                    Ok(s) if s.batch > r.max_batch => {
+                        assert_eq!(got[0], s.batch);
+                        assert!(got[1..7].iter().chain(&got[8..9]).chain(&got[10..]).all(|x| x.is_nan()), "{got:?}");
+                        assert!(got[7] == 0.0 && got[9] == 0.0, "{got:?}");
+                    }
                     Ok(s) => {
                         let flag = |x: bool| if x { 1.0 } else { 0.0 };
                         let memory = s.batch <= r.max_batch;
