@@ -39,33 +39,44 @@ class Served:
     kv_fraction: float = 1.0
     reserved: float = 0.0  # bytes per GPU
     all_reduce_latency: float = 0.0  # seconds
+    pp: int = 1  # pipeline stages, each layers / pp layers, micro-batches of batch / pp
+    domain: float = 8.0  # GPUs per scale-up domain: stages of a wider replica send over the scale-out network
+    scale_out: float = 0.0  # bytes/s per GPU per direction
     max_tpot: float | None = None  # seconds: the largest batch that meets it (by a scan of every batch)
     max_ttft: float | None = None
 
 
 def serve(r: Served) -> dict[str, float]:
     """The serving figures of one replica (the Rust model's outputs, by name)."""
-    t, L, q = r.tp, r.layers, r.head_dim
-    if r.heads % t:
-        raise ValueError("TP does not divide the heads")
+    t, p, L, q = r.tp, r.pp, r.layers, r.head_dim
+    if r.heads % t or L % p:
+        raise ValueError("TP does not divide the heads, or PP the layers")
     kv_token = 2 * L * r.kv_heads * q * WIDTH[r.kv]
-    kv_token_gpu = 2 * L * max(r.kv_heads / t, 1) * q * WIDTH[r.kv]
-    weights = r.params * WIDTH[r.weights] / t
+    kv_token_gpu = 2 * (L / p) * max(r.kv_heads / t, 1) * q * WIDTH[r.kv]  # (a stage's layers)
+    weights = r.params * WIDTH[r.weights] / (t * p)
     context = r.input_tokens + r.output_tokens / 2  # (the average cache of a decoding sequence)
     free = (r.memory - weights - r.reserved) * r.kv_fraction
     max_batch = max(0.0, math.floor(free / (context * kv_token_gpu)))
     if r.batch_cap is not None:
         max_batch = min(max_batch, r.batch_cap)
+    link = r.scale_up if t * p <= r.domain else r.scale_out
 
     def ring(nbytes: float) -> float:
         return 0.0 if t <= 1 else 2 * (t - 1) / t * nbytes / r.scale_up + r.all_reduce_latency
 
+    def hop(nbytes: float) -> float:  # one send between stages of a TP shard of the activations
+        return nbytes / t / link + r.all_reduce_latency
+
     attention = 4 * L * context * r.heads * q  # FLOPs per decoded token: QK and AV over the cache
 
     def step(b: float) -> float:
-        read = (weights + b * context * kv_token_gpu) / (r.hbm * r.mbu)
-        math_s = b * (2 * r.active_params + attention) / (t * r.peak * r.mfu_decode)
-        return max(read, math_s) + 2 * L * ring(2 * b * r.hidden)
+        # Each of the p stages takes its micro-batch of b/p sequences through its L/p layers; a
+        # token passes all of them, so the step is p stage times.
+        m = b / p
+        read = (weights + m * context * kv_token_gpu) / (r.hbm * r.mbu)
+        math_s = m * (2 * r.active_params + attention) / p / (t * r.peak * r.mfu_decode)
+        stage = max(read, math_s) + 2 * (L / p) * ring(2 * m * r.hidden)
+        return p * stage + (p - 1) * hop(2 * m * r.hidden)
 
     b = max_batch if r.batch is None else r.batch
     if r.batch is None and r.max_tpot is not None and b >= 1:
@@ -75,8 +86,8 @@ def serve(r: Served) -> dict[str, float]:
     tpot = step(b)
     s = r.input_tokens
     ttft = (2 * r.active_params * s + 2 * L * s * s * r.heads * q) / (t * r.peak * r.mfu_prefill) \
-        + 2 * L * ring(2 * s * r.hidden)
-    out = b * r.output_tokens / (r.output_tokens * tpot + b * ttft)
+        + 2 * L * ring(2 * s * r.hidden) + (p - 1) * hop(2 * s * r.hidden)
+    out = b * r.output_tokens / (r.output_tokens * tpot + b * ttft / p)  # (the stages prefill p prompts at once)
     meets = (r.max_tpot is None or tpot <= r.max_tpot) and (r.max_ttft is None or ttft <= r.max_ttft)
     return {"meets_bounds": meets, "kv_bytes_per_token": kv_token, "weights_bytes_per_gpu": weights, "max_batch": max_batch, "batch": b,
-            "ttft_s": ttft, "tpot_s": tpot, "output_tokens_per_s": out, "output_tokens_per_s_per_gpu": out / t}
+            "ttft_s": ttft, "tpot_s": tpot, "output_tokens_per_s": out, "output_tokens_per_s_per_gpu": out / (t * p)}

@@ -82,12 +82,13 @@ SHAPES = st.sampled_from([  # (params, layers, d_model, heads, kv_heads)
 
 @settings(max_examples=60, deadline=None)
 @given(shape=SHAPES, gpu=st.sampled_from(["H100-SXM", "H200", "A100-80GB", "MI300X", "B200"]),
-       tp=st.sampled_from([1, 2, 4, 8]), weights=st.sampled_from(["bf16", "fp8", "int8", "int4"]),
+       tp=st.sampled_from([1, 2, 4, 8]), pp=st.sampled_from([1, 1, 2, 3, 4]),
+       weights=st.sampled_from(["bf16", "fp8", "int8", "int4"]),
        kv=st.sampled_from(["bf16", "fp8", "int8", "int4"]), inp=st.integers(1, 8192), out=st.integers(1, 4096),
        batch=st.one_of(st.none(), st.integers(1, 64)), cap=st.one_of(st.none(), st.integers(1, 512)),
        tpot=st.one_of(st.none(), st.floats(0.005, 0.2)), mbu=st.floats(0.3, 1.0))
-def test_the_engine_is_the_reference(shape: tuple[float, ...], gpu: str, tp: int, weights: str, kv: str, inp: int,
-                                     out: int, batch: int | None, cap: int | None, tpot: float | None,
+def test_the_engine_is_the_reference(shape: tuple[float, ...], gpu: str, tp: int, pp: int, weights: str, kv: str,
+                                     inp: int, out: int, batch: int | None, cap: int | None, tpot: float | None,
                                      mbu: float) -> None:
     params, layers, d, heads, kv_heads = shape
     cat = costspec.Catalog.builtin()
@@ -96,11 +97,12 @@ def test_the_engine_is_the_reference(shape: tuple[float, ...], gpu: str, tp: int
         weights = "bf16"
     if batch is not None and cap is not None and batch > cap:
         batch = cap
-    assert g.bandwidth_tbps and g.memory_gb and g.scale_up_gb_per_s
+    assert g.bandwidth_tbps and g.memory_gb and g.scale_up_gb_per_s and g.scale_up_domain and g.scale_out_gbps
     r = ref.Served(params=params, active_params=params, layers=layers, hidden=d, heads=heads, kv_heads=kv_heads,
                    head_dim=d / heads, peak=g.peak_tflops["fp8" if weights == "fp8" else "bf16"].value * 1e12,
                    hbm=g.bandwidth_tbps.value * 1e12, memory=g.memory_gb.value * 1e9,
-                   scale_up=g.scale_up_gb_per_s.value * 1e9, tp=tp, input_tokens=inp, output_tokens=out,
+                   scale_up=g.scale_up_gb_per_s.value * 1e9, tp=tp, pp=pp, domain=g.scale_up_domain.value,
+                   scale_out=g.scale_out_gbps.value * 1e9 / 8, input_tokens=inp, output_tokens=out,
                    weights=weights, kv=kv, batch=batch, batch_cap=cap, mbu=mbu, mfu_decode=0.2, mfu_prefill=0.7,
                    kv_fraction=0.9, reserved=2e9, all_reduce_latency=8e-6, max_tpot=tpot)
     try:
@@ -109,7 +111,8 @@ def test_the_engine_is_the_reference(shape: tuple[float, ...], gpu: str, tp: int
         want = None
     arch = {"layers": layers, "d_model": d, "heads": heads, "kv_heads": kv_heads}
     try:
-        got = costspec.serve(params=params, architecture=arch, gpu=gpu, tensor_parallel=tp, weights=weights, kv=kv,
+        got = costspec.serve(params=params, architecture=arch, gpu=gpu, tensor_parallel=tp, pipeline_parallel=pp,
+                             weights=weights, kv=kv,
                              input_tokens=inp, output_tokens=out, batch=batch, max_batch=cap, max_tpot_s=tpot, mbu=mbu)
     except costspec.ModelInputError as e:
         # Not served: nothing fits, the batch given does not, or the bound is missed.

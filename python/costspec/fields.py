@@ -280,6 +280,12 @@ INPUTS: tuple[Field, ...] = (
        "wider than the domain, is no layout: fits false in a sweep).", unit="GPUs", domain=WHOLE_AT_LEAST_ONE,
        default=1, kwarg="serving.tensor", flag="--tp", column="serving_tensor_parallel", examples=(8,),
        help="Tensor-parallel degree of one replica.", command="serve"),
+    _f("serving.pipeline", "number", "Pipeline stages of one serving replica, each holding layers / PP layers "
+       "(and their KV cache): more sequences fit, and a token passes the stages one after another while PP "
+       "micro-batches keep them busy; the stages send over the scale-up link within the domain, else the "
+       "scale-out network. PP must divide the layers (else fits false in a sweep).", unit="GPUs",
+       domain=WHOLE_AT_LEAST_ONE, default=1, kwarg="serving.pipeline", flag="--pp",
+       column="serving_pipeline_parallel", examples=(2,), help="Pipeline stages of one replica.", command="serve"),
     _f("serving.weights", "choice", "How the served weights are stored: bf16, fp8 (GEMMs at the GPU's fp8 peak), "
        "int8 or int4 (weight-only: 16-bit GEMMs; int4 in groups of 128 with a 16-bit scale and a 4-bit zero point, "
        "4.16 bits per weight).", choices=WIDTHS, default="bf16", kwarg="serving.weights", flag="--weights",
@@ -373,6 +379,7 @@ SERVING = tuple(f.path for f in INPUTS if f.section == "serving")
 # training run too).
 SERVING_SHARED = frozenset({"model.preset", "model.params", "model.active_params", "hardware.gpu", "hardware.watts",
                             "hardware.power_basis", "hardware.scale_up_domain", "hardware.scale_up_gb_per_s",
+                            "hardware.scale_out_gbps",
                             "price.usd_per_gpu_hour", "price.provider", "energy.pue", "energy.grid_kg_co2e_per_kwh",
                             *(f.path for f in INPUTS if f.key.startswith("architecture.")), *SERVING})
 PLANNING = tuple(f.path for f in INPUTS if f.section in ("solve", "scaling"))
@@ -496,6 +503,7 @@ OUTPUTS: tuple[Column, ...] = (
     _in("hardware.scale_up_gb_per_s", "scale-up bandwidth per GPU per direction"),
     _in("hardware.scale_out_gbps", "scale-out bandwidth per GPU per direction"),
     _in("serving.tensor", "tensor-parallel degree of one serving replica"),
+    _in("serving.pipeline", "pipeline stages of one serving replica"),
     _in("serving.weights", "storage of the served weights"),
     _in("serving.kv", "storage of the KV cache"),
     _in("serving.input_tokens", "prompt tokens per request"),
@@ -508,7 +516,7 @@ OUTPUTS: tuple[Column, ...] = (
     _in("serving.mfu_prefill", "achieved fraction of the peak in prefill"),
     _in("serving.kv_fraction", "share of the free memory holding the KV cache"),
     _in("serving.reserved_gb", "memory per GPU neither weights nor cache"),
-    Column("weights_gb_per_gpu", "GB", "served weights per GPU, params × bytes per weight / TP"),
+    Column("weights_gb_per_gpu", "GB", "served weights per GPU, params × bytes per weight / (TP · PP)"),
     Column("kv_bytes_per_token", "bytes", "KV cache per token, 2 · layers · KV heads · head dim · bytes"),
     Column("kv_gb_per_sequence", "GB", "KV cache of one request's input + output tokens"),
     Column("max_batch", "sequences", "most concurrent sequences whose caches fit at the average decode context "
@@ -519,7 +527,7 @@ OUTPUTS: tuple[Column, ...] = (
                           "TP all-reduces"),
     Column("latency_s", "s", "one request end to end, TTFT + (output − 1) · TPOT"),
     Column("output_tokens_per_s", "tokens/s", "output tokens per second of one replica under continuous batching"),
-    Column("output_tokens_per_s_per_gpu", "tokens/s", "output tokens/s per GPU of the replica"),
+    Column("output_tokens_per_s_per_gpu", "tokens/s", "output tokens/s per GPU of the replica (TP · PP GPUs)"),
     Column("requests_per_s", "requests/s", "requests completed per second by one replica"),
     Column("critical_batch", "sequences", "batch from which decode is compute-bound (null: never, the cache reads "
                                           "grow as fast)"),
@@ -530,10 +538,11 @@ OUTPUTS: tuple[Column, ...] = (
                                              "its decode takes"),
     Column("usd_per_m_tokens_served", "US$", "price of a million output tokens with their prompts, the replica's "
                                              "price / output tokens/s"),
-    Column("joules_per_token", "J", "energy per output token with its prompt, watts × TP × PUE / output tokens/s"),
+    Column("joules_per_token", "J", "energy per output token with its prompt, watts × TP · PP × PUE / output "
+                                    "tokens/s"),
     _in("serving.demand_tokens_per_s", "output tokens/s the fleet must serve"),
     Column("replicas", "replicas", "replicas needed for the demand, ⌈demand / output tokens/s⌉"),
-    Column("serving_gpus", "GPUs", "GPUs needed for the demand, replicas × TP"),
+    Column("serving_gpus", "GPUs", "GPUs needed for the demand, replicas × TP · PP"),
     Column("fleet_usd_per_hour", "US$/hour", "the fleet's price per hour, serving_gpus × price"),
     _in("lifetime.tokens_served", "inference tokens over the model's life (prompts and outputs)"),
     _in("lifetime.requests_per_day", "requests served per day"),

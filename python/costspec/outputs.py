@@ -19,7 +19,8 @@ SERVING_SHARED_COLUMNS = frozenset({"model", "params", "active_params", "gpu", "
                                     "power_basis", "pue", "grid_kg_co2e_per_kwh", "gpu_memory_gb", "scale_up_domain",
                                     "scale_up_gb_per_s", "fits", "provider"})
 # Serving columns every serving sweep writes (when they have values).
-SERVING_CORE = ("model", "params", "active_params", "gpu", "serving_tensor_parallel", "weights_precision",
+SERVING_CORE = ("model", "params", "active_params", "gpu", "serving_tensor_parallel", "serving_pipeline_parallel",
+                "weights_precision",
                 "kv_precision", "input_tokens", "output_tokens", "batch", "max_batch", "weights_gb_per_gpu",
                 "kv_gb_per_sequence", "ttft_s", "tpot_s", "latency_s", "output_tokens_per_s",
                 "output_tokens_per_s_per_gpu", "usd_per_gpu_hour", "usd_per_m_input_tokens", "usd_per_m_output_tokens",
@@ -60,7 +61,7 @@ FLAGS = {"fits", "sequence_parallel", "tp_within_domain", "compute_bound"}
 # Whole-number columns, written as int64 (null where there is no value).
 WHOLE = {"gpus", "min_gpus", "tensor_parallel", "pipeline_parallel", "context_parallel", "expert_parallel",
          "micro_batch", "data_parallel", "zero", "grad_accum", "interleave", "scale_up_domain",
-         "serving_tensor_parallel", "input_tokens", "output_tokens", "batch", "batch_cap", "max_batch", "replicas",
+         "serving_tensor_parallel", "serving_pipeline_parallel", "input_tokens", "output_tokens", "batch", "batch_cap", "max_batch", "replicas",
          "serving_gpus"}
 # Columns whose NaN means "no value" (written as null).
 NULLABLE = {"energy_kwh", "co2e_kg", "watts", "min_gpus", "activations_gb", "model", "scale_up_domain",

@@ -959,14 +959,16 @@ class _Compiler:
         tokens, energy per token, requests/s, and the replicas a demand needs."""
         e = self.effective
         nan = self.const(math.nan)
-        weights, tp = e("serving.weights"), e("serving.tensor")
+        weights, tp, pp = e("serving.weights"), e("serving.tensor"), e("serving.pipeline")
+        gpus = self.bin("mul", tp, pp)  # (the replica's)
         # The replica once per layout and request, then each batch (the engine hoists the first).
         rep = self.stage("serve_layout", layouts["serve_layout"], {
             "params": e("model.params"), "active_params": e("model.active_params"),
             **{a: e(f"model.architecture.{a}") for a in ("layers", "d_model", "heads", "kv_heads", "head_dim")},
             "peak_tflops": self.serve_peak(weights), "hbm_tbps": self.regs.get("gpu:bandwidth_tbps", nan),
             "gpu_memory_gb": self.regs.get("gpu:memory", nan), "scale_up_gb_per_s": e("hardware.scale_up_gb_per_s"),
-            "scale_up_domain": e("hardware.scale_up_domain"), "tensor_parallel": tp, "weights": weights,
+            "scale_up_domain": e("hardware.scale_up_domain"), "scale_out_gbps": e("hardware.scale_out_gbps"),
+            "tensor_parallel": tp, "pipeline_parallel": pp, "weights": weights,
             "kv": e("serving.kv"), "input_tokens": e("serving.input_tokens"), "output_tokens": e("serving.output_tokens"),
             "max_batch": e("serving.max_batch"), "mbu": e("serving.mbu"),
             "mfu_decode": e("serving.mfu_decode"), "mfu_prefill": e("serving.mfu_prefill"),
@@ -977,7 +979,8 @@ class _Compiler:
             **{k: rep[k] for k in ("default_batch", "max_batch", "read0", "read1", "math1", "comm0", "comm1",
                                    "ttft_s", "layout_valid")},
             "batch": e("serving.batch"), "input_tokens": e("serving.input_tokens"),
-            "output_tokens": e("serving.output_tokens"), "tensor_parallel": tp, "max_tpot_s": e("serving.max_tpot_s"),
+            "output_tokens": e("serving.output_tokens"), "tensor_parallel": tp, "pipeline_parallel": pp,
+            "max_tpot_s": e("serving.max_tpot_s"),
             "max_ttft_s": e("serving.max_ttft_s"),
         })
         out = {**rep, **at}
@@ -991,15 +994,15 @@ class _Compiler:
         # each output token for its share of a decode step (the two add up to the replica's time).
         # (per million tokens: the price of a replica-second × 1e6, hoisted out of the batches)
         # A figure beyond the float range is an error naming the input that took it there.
-        priced = "price.usd_per_gpu_hour = 'usd_per_gpu_hour × TP / 3600 × 1e6 × seconds per token'"
-        per_s = self.bin("mul", self.bin("div", self.bin("mul", price, tp, priced), self.const(3600.0), priced),
+        priced = "price.usd_per_gpu_hour = 'usd_per_gpu_hour × TP · PP / 3600 × 1e6 × seconds per token'"
+        per_s = self.bin("mul", self.bin("div", self.bin("mul", price, gpus, priced), self.const(3600.0), priced),
                          self.const(1e6), priced)
         cols["usd_per_m_input_tokens"] = self.bin("div", self.bin("mul", per_s, out["ttft_s"], priced),
                                                   e("serving.input_tokens"), priced)
         cols["usd_per_m_output_tokens"] = self.bin("mul", per_s, out["decode_s_per_token"], priced)  # (TPOT / batch)
         cols["usd_per_m_tokens_served"] = self.bin("div", per_s, tps, priced)
-        powered = "hardware.watts = 'watts × TP × PUE / output tokens per second'"
-        power = self.bin("mul", self.bin("mul", e("hardware.watts"), tp, powered), e("energy.pue"), powered)
+        powered = "hardware.watts = 'watts × TP · PP × PUE / output tokens per second'"
+        power = self.bin("mul", self.bin("mul", e("hardware.watts"), gpus, powered), e("energy.pue"), powered)
         cols["joules_per_token"] = self.bin("div", power, tps, powered)
         cols["requests_per_s"] = self.bin("div", tps, e("serving.output_tokens"))
         demand = self.field_reg("serving.demand_tokens_per_s")
@@ -1007,16 +1010,16 @@ class _Compiler:
             # (1 − 1e-12: a demand that is a whole multiple of a replica's rate needs that many)
             demanded = "serving.demand_tokens_per_s = 'demand / output tokens per second of a replica'"
             replicas = self.un("ceil", self.bin("mul", self.bin("div", demand, tps, demanded), self.const(1 - 1e-12)))
-            gpus = self.bin("mul", replicas, tp, demanded)
+            fleet = self.bin("mul", replicas, gpus, demanded)
             # (GPU counts are whole numbers a float holds exactly, as every count costspec writes)
-            room = self.check(self.bin("sub", self.const(registry.MAX_WHOLE), gpus), 0.0,
+            room = self.check(self.bin("sub", self.const(registry.MAX_WHOLE), fleet), 0.0,
                               "serving.demand_tokens_per_s: expected a demand that at most 4.5e15 GPUs serve")
             cols["replicas"] = replicas
             cols["serving_gpus"] = self.bin("sub", self.const(registry.MAX_WHOLE), room)
             cols["fleet_usd_per_hour"] = self.bin("mul", cols["serving_gpus"], price, priced)
         cols["serving_fits"] = out["fits"]
         cols.update({
-            "serving_tensor_parallel": tp, "weights_precision": weights, "kv_precision": e("serving.kv"),
+            "serving_tensor_parallel": tp, "serving_pipeline_parallel": pp, "weights_precision": weights, "kv_precision": e("serving.kv"),
             "input_tokens": e("serving.input_tokens"), "output_tokens": e("serving.output_tokens"),
             "batch_cap": e("serving.max_batch"), "max_tpot_s": e("serving.max_tpot_s"),
             "max_ttft_s": e("serving.max_ttft_s"), "mbu": e("serving.mbu"), "mfu_decode": e("serving.mfu_decode"),

@@ -28,7 +28,9 @@ KEYWORD: dict[str, str] = {
     "hardware.scale_up_domain": "scale_up_domain", "hardware.scale_up_gb_per_s": "scale_up_gb_per_s",
     "price.usd_per_gpu_hour": "usd_per_gpu_hour", "price.provider": "provider", "energy.pue": "pue",
     "energy.grid_kg_co2e_per_kwh": "grid_kg_co2e_per_kwh",
-    **{p: ("tensor_parallel" if p == "serving.tensor" else FIELDS[p].key) for p in SERVING},
+    "hardware.scale_out_gbps": "scale_out_gbps",
+    **{p: {"serving.tensor": "tensor_parallel", "serving.pipeline": "pipeline_parallel"}.get(p, FIELDS[p].key)
+       for p in SERVING},
 }
 
 
@@ -41,6 +43,7 @@ class Served:
     active_params: float
     gpu: str
     serving_tensor_parallel: int
+    serving_pipeline_parallel: int
     weights_precision: str
     kv_precision: str
     input_tokens: int
@@ -101,6 +104,7 @@ def serve(
     active_params: Number | None = None,
     architecture: Mapping[str, Number] | None = None,
     tensor_parallel: Number = 1,
+    pipeline_parallel: Number = 1,
     weights: Width | str = "bf16",
     kv: Width | str = "bf16",
     batch: Number | None = None,
@@ -121,9 +125,10 @@ def serve(
     grid_kg_co2e_per_kwh: Number | None = None,
     scale_up_domain: Number | None = None,
     scale_up_gb_per_s: Number | None = None,
+    scale_out_gbps: Number | None = None,
     catalog: Catalog | None = None,
 ) -> Served:
-    """Serve a model on one replica of ``tensor_parallel`` GPUs.
+    """Serve a model on one replica of ``tensor_parallel`` × ``pipeline_parallel`` GPUs.
 
     Give a ``model`` preset (or ``params`` with an ``architecture``: layers, d_model, heads,
     kv_heads), a ``gpu`` and the request's ``input_tokens`` and ``output_tokens``. The batch is the
@@ -141,13 +146,14 @@ def serve(
         raise InputError("architecture", type(architecture).__name__, "a mapping of architecture fields to numbers")
     cat = catalog or Catalog.builtin()
     given = {"model": model, "params": params, "active_params": active_params, "gpu": gpu,
-             "tensor_parallel": tensor_parallel, "weights": weights, "kv": kv, "input_tokens": input_tokens,
+             "tensor_parallel": tensor_parallel, "pipeline_parallel": pipeline_parallel, "weights": weights, "kv": kv, "input_tokens": input_tokens,
              "output_tokens": output_tokens, "batch": batch, "max_batch": max_batch, "max_tpot_s": max_tpot_s,
              "max_ttft_s": max_ttft_s, "demand_tokens_per_s": demand_tokens_per_s, "mbu": mbu,
              "mfu_decode": mfu_decode, "mfu_prefill": mfu_prefill, "kv_fraction": kv_fraction,
              "reserved_gb": reserved_gb, "usd_per_gpu_hour": usd_per_gpu_hour, "provider": provider, "watts": watts,
              "power_basis": power_basis, "pue": pue, "grid_kg_co2e_per_kwh": grid_kg_co2e_per_kwh,
-             "scale_up_domain": scale_up_domain, "scale_up_gb_per_s": scale_up_gb_per_s}
+             "scale_up_domain": scale_up_domain, "scale_up_gb_per_s": scale_up_gb_per_s,
+             "scale_out_gbps": scale_out_gbps}
     fields: dict[str, Any] = {}
     for path, kw in KEYWORD.items():
         v = given[kw]
@@ -284,18 +290,19 @@ def _usd(x: float) -> str:
 def render(s: Served) -> str:
     """The breakdown of a served model: every figure with its formula and inputs."""
     a = s.architecture
-    t = s.serving_tensor_parallel
+    t, pp = s.serving_tensor_parallel, s.serving_pipeline_parallel
+    layout, gpus = (f"TP {t}", "TP") if pp == 1 else (f"TP {t} · PP {pp}", "TP · PP")
     layers, heads = a.get("layers", 0), a.get("heads", 0)
     kv_heads = a.get("kv_heads", heads)
     head_dim = a.get("head_dim") or (a.get("d_model", 0) / heads if heads else 0)
     who = s.model or f"{format_si(s.params, 4)}-parameter model"
-    on = f"{s.gpu} × {t}" if t > 1 else s.gpu
+    on = f"{s.gpu} × {t}" if t > 1 and pp == 1 else (s.gpu if t * pp == 1 else f"{s.gpu} × {t * pp} ({layout})")
     rows: list[tuple[str, str, str] | str] = []
     add = rows.append
     context = s.input_tokens + s.output_tokens / 2
     add("Memory per GPU")
     add(("weights", f"{s.weights_gb_per_gpu:,.2f} GB", f"{format_si(s.params, 4)} params × "
-         f"{_WIDTH_TEXT[s.weights_precision]} / TP {t}"))
+         f"{_WIDTH_TEXT[s.weights_precision]} / {layout}"))
     add(("KV per token", f"{s.kv_bytes_per_token:,.0f} B", f"2 · L {layers:g} · KV heads {kv_heads:g} · head dim "
          f"{head_dim:g} · {_WIDTH_TEXT[s.kv_precision]}" + (" (replicated once TP exceeds the KV heads)"
                                                             if t > kv_heads else "")))
@@ -312,12 +319,15 @@ def render(s: Served) -> str:
          f"TFLOP/s × MFU {s.mfu_prefill:g}) + TP all-reduces"))
     bound = "compute-bound" if s.compute_bound else "bandwidth-bound"
     add(("TPOT", _ms(s.tpot_s), f"{bound}: max((weights + batch · KV) / ({s.hbm_tbps:g} TB/s × MBU {s.mbu:g}), "
-         f"batch · 2·N_active / (TP · peak × MFU {s.mfu_decode:g})) + TP all-reduces"))
+         f"batch · 2·N_active / ({gpus} · peak × MFU {s.mfu_decode:g})) + TP all-reduces" +
+         ("" if pp == 1 else f"; PP {pp} micro-batches through {pp} stages, {pp - 1} send{'s' if pp > 2 else ''} "
+                              "between them")))
     add(("latency", _ms(s.latency_s), "TTFT + (output − 1) · TPOT"))
     crit = f"{s.critical_batch:,.0f}" if s.critical_batch is not None else "never"
     add(("critical batch", crit, "batch from which decode is compute-bound"))
     add("Throughput (one replica, continuous batching)")
-    add(("output tokens/s", f"{s.output_tokens_per_s:,.0f}", f"batch · output / (output · TPOT + batch · TTFT); "
+    add(("output tokens/s", f"{s.output_tokens_per_s:,.0f}", "batch · output / (output · TPOT + batch · TTFT"
+         + ("); " if pp == 1 else " / PP); ") +
          f"{s.output_tokens_per_s_per_gpu:,.0f} per GPU"))
     add(("requests/s", f"{s.requests_per_s:.3g}", "output tokens/s / output tokens"))
     if s.usd_per_gpu_hour is not None and s.usd_per_m_tokens_served is not None:
@@ -326,14 +336,14 @@ def render(s: Served) -> str:
         add(("$/M input", _usd(s.usd_per_m_input_tokens or 0), "the replica's price over its prefill time"))
         add(("$/M output", _usd(s.usd_per_m_output_tokens or 0), "the replica's price over its decode time"))
         add(("$/M served", _usd(s.usd_per_m_tokens_served), "per million output tokens with their prompts: "
-             "price × TP / 3600 / output tokens/s"))
+             f"price × {gpus} / 3600 / output tokens/s"))
     if s.joules_per_token is not None:
-        add(("energy", f"{s.joules_per_token:.3g} J/token", f"{s.watts:g} W × TP {t} × PUE {s.pue:g} / output "
+        add(("energy", f"{s.joules_per_token:.3g} J/token", f"{s.watts:g} W × {layout} × PUE {s.pue:g} / output "
              "tokens/s"))
     if s.replicas is not None:
         add(f"Fleet for {s.demand_tokens_per_s:,.0f} output tokens/s")
         add(("replicas", f"{s.replicas:,}", "⌈demand / output tokens/s per replica⌉"))
-        add(("GPUs", f"{s.serving_gpus:,}", "replicas × TP"))
+        add(("GPUs", f"{s.serving_gpus:,}", f"replicas × {gpus}"))
         if s.fleet_usd_per_hour is not None:
             add(("per hour", _usd(s.fleet_usd_per_hour), "GPUs × price"))
     width = max(len(r[0]) for r in rows if isinstance(r, tuple))

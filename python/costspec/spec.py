@@ -1174,6 +1174,23 @@ class _Checker:
                         self.err(path, f"serving tensor_parallel {t:g} is wider than the scale-up domain of "
                                  f"{g.id} ({float(domain):g} GPUs): its all-reduces would cross the scale-out network",
                                  f"at most {float(domain):g}", f"{t:g}")
+        pp = fixed("serving.pipeline")
+        if pp is not None and isinstance(pp[0], (int, float)) and pp[0] > 1:
+            stages, path = float(pp[0]), pp[1]
+            layers = [float(v) for v, _ in values_of("model.architecture.layers") if isinstance(v, (int, float))] or \
+                [float(m.architecture["layers"]) for m in presets if m.architecture.get("layers")]
+            bad = next((n for n in layers if (n / stages) % 1), None)
+            if bad is not None:
+                self.err(path, f"serving pipeline_parallel {stages:g} does not divide the {bad:g} layers: each stage "
+                         "holds whole layers", "a divisor of the layers", f"{stages:g}")
+            t = float(tp[0]) if tp is not None and isinstance(tp[0], (int, float)) else 1.0
+            for g in gpus if "hardware.gpu" not in swept else []:
+                domain = fields.get("hardware.scale_up_domain", g.scale_up_domain.value if g.scale_up_domain else None)
+                out = fields.get("hardware.scale_out_gbps", g.scale_out_gbps.value if g.scale_out_gbps else None)
+                if out is None and not (isinstance(domain, (int, float)) and t * stages <= float(domain)):
+                    self.err(path, f"{g.id} has no scale-out bandwidth in the catalog, which serving with pipeline "
+                             "stages beyond its scale-up domain needs", "hardware.scale_out_gbps, or TP × PP within "
+                             "the domain", f"{stages:g}")
         if "hardware.gpu" not in swept:
             for g in gpus:
                 if g.bandwidth_tbps is None or g.memory_gb is None:

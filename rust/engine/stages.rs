@@ -120,8 +120,9 @@ layout!(SearchOut {
 
 layout!(ServeIn {
     params, active_params, layers, d_model, heads, kv_heads, head_dim, peak_tflops, hbm_tbps, gpu_memory_gb,
-    scale_up_gb_per_s, scale_up_domain, tensor_parallel, weights, kv, input_tokens, output_tokens, max_batch,
-    mbu, mfu_decode, mfu_prefill, kv_fraction, reserved_gb, max_tpot_s, max_ttft_s,
+    scale_up_gb_per_s, scale_up_domain, scale_out_gbps, tensor_parallel, pipeline_parallel, weights, kv,
+    input_tokens, output_tokens, max_batch, mbu, mfu_decode, mfu_prefill, kv_fraction, reserved_gb, max_tpot_s,
+    max_ttft_s,
 });
 layout!(ServeOut {
     weights_gb_per_gpu, kv_bytes_per_token, kv_gb_per_sequence, max_batch, ttft_s, critical_batch, default_batch,
@@ -129,7 +130,7 @@ layout!(ServeOut {
 });
 layout!(ServeBatchIn {
     batch, default_batch, max_batch, read0, read1, math1, comm0, comm1, ttft_s, input_tokens, output_tokens,
-    tensor_parallel, max_tpot_s, max_ttft_s, layout_valid,
+    tensor_parallel, pipeline_parallel, max_tpot_s, max_ttft_s, layout_valid,
 });
 layout!(ServeBatchOut {
     batch, tpot_s, latency_s, output_tokens_per_s, output_tokens_per_s_per_gpu, input_tokens_per_s, compute_bound,
@@ -171,6 +172,7 @@ pub(crate) fn serve_replica(i: &[f64]) -> Option<crate::model::serve::Replica> {
     use ServeBatchIn as I;
     (i[I::layout_valid] == 1.0).then(|| crate::model::serve::Replica {
         tensor_parallel: i[I::tensor_parallel],
+        pipeline_parallel: i[I::pipeline_parallel],
         input_tokens: i[I::input_tokens],
         output_tokens: i[I::output_tokens],
         weights_bytes_per_gpu: f64::NAN, // (the layout stage's outputs)
@@ -671,21 +673,27 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
                               ("heads", heads)] {
                 positive(name, x).map_err(e)?;
             }
+            let domain = i[I::scale_up_domain];
             let hw = sv::Hardware {
                 peak: i[I::peak_tflops] * 1e12,
                 hbm: i[I::hbm_tbps] * 1e12,
                 memory: i[I::gpu_memory_gb] * 1e9,
                 scale_up: i[I::scale_up_gb_per_s] * 1e9,
+                domain,
+                scale_out: i[I::scale_out_gbps] * 1e9 / 8.0,
             };
-            let tp = i[I::tensor_parallel];
+            let (tp, pp) = (i[I::tensor_parallel], i[I::pipeline_parallel]);
             whole_at_least_one("tensor_parallel", tp).map_err(e)?;
+            whole_at_least_one("pipeline_parallel", pp).map_err(e)?;
             // A layout the model does not serve is a row with fits false, not an error of the sweep:
             // a TP that does not divide the heads, one wider than the scale-up domain (its
-            // all-reduces would cross the scale-out network), a GPU without a peak at the weights'
-            // precision or without the bandwidth figures.
-            let domain = i[I::scale_up_domain];
+            // all-reduces would cross the scale-out network), a PP that does not divide the layers
+            // or whose stages leave the domain without a scale-out figure, a GPU without a peak at
+            // the weights' precision or without the bandwidth figures.
             let valid = (heads / tp).fract() == 0.0
+                && (model.layers / pp).fract() == 0.0
                 && !(tp > 1.0 && !(tp <= domain && hw.scale_up > 0.0))
+                && !(pp > 1.0 && !(tp * pp <= domain && hw.scale_up > 0.0 || hw.scale_out > 0.0))
                 && hw.peak > 0.0 && hw.hbm > 0.0 && hw.memory > 0.0;
             o[O::layout_valid] = if valid { 1.0 } else { 0.0 };
             if !valid {
@@ -693,6 +701,7 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
             }
             let run = sv::Run {
                 tensor_parallel: tp,
+                pipeline_parallel: pp,
                 weights: pick(&WIDTHS, i[I::weights], "weights")?,
                 kv: pick(&WIDTHS, i[I::kv], "kv")?,
                 input_tokens: i[I::input_tokens],

@@ -382,7 +382,8 @@ fn the_serving_stages_are_the_serving_model() {
     let mut i = vec![f64::NAN; I::NAMES.len()];
     for (k, v) in [(I::params, 8.03e9), (I::layers, 32.0), (I::d_model, 4096.0), (I::heads, 32.0), (I::kv_heads, 8.0),
                    (I::peak_tflops, 1978.9), (I::hbm_tbps, 3.35), (I::gpu_memory_gb, 80.0), (I::scale_up_gb_per_s, 450.0),
-                   (I::scale_up_domain, 8.0), (I::tensor_parallel, 1.0), (I::weights, 1.0), (I::kv, 1.0),
+                   (I::scale_up_domain, 8.0), (I::scale_out_gbps, 400.0), (I::tensor_parallel, 1.0), (I::pipeline_parallel, 1.0),
+                   (I::weights, 1.0), (I::kv, 1.0),
                    (I::input_tokens, 128.0), (I::output_tokens, 2048.0)] {
         i[k as usize] = v;
     }
@@ -399,7 +400,8 @@ fn the_serving_stages_are_the_serving_model() {
             bi[to as usize] = o[from];
         }
         for (to, from) in [(BI::input_tokens, I::input_tokens), (BI::output_tokens, I::output_tokens),
-                           (BI::tensor_parallel, I::tensor_parallel), (BI::max_tpot_s, I::max_tpot_s),
+                           (BI::tensor_parallel, I::tensor_parallel), (BI::pipeline_parallel, I::pipeline_parallel),
+                           (BI::max_tpot_s, I::max_tpot_s),
                            (BI::max_ttft_s, I::max_ttft_s)] {
             bi[to as usize] = i[from as usize];
         }
@@ -411,8 +413,8 @@ fn the_serving_stages_are_the_serving_model() {
     let (o, bo) = eval(&i, f64::NAN);
     let model = sv::Model { params: 8.03e9, active_params: 8.03e9, layers: 32.0, hidden: 4096.0, heads: 32.0,
                             kv_heads: 8.0, head_dim: 128.0 };
-    let hw = sv::Hardware { peak: 1978.9e12, hbm: 3.35e12, memory: 80e9, scale_up: 450e9 };
-    let run = sv::Run { tensor_parallel: 1.0, weights: sv::Width::Fp8, kv: sv::Width::Fp8, input_tokens: 128.0,
+    let hw = sv::Hardware { peak: 1978.9e12, hbm: 3.35e12, memory: 80e9, scale_up: 450e9, domain: 8.0, scale_out: 50e9 };
+    let run = sv::Run { tensor_parallel: 1.0, pipeline_parallel: 1.0, weights: sv::Width::Fp8, kv: sv::Width::Fp8, input_tokens: 128.0,
                         output_tokens: 2048.0, batch: None, batch_cap: None, mbu: sv::MBU, mfu_decode: sv::MFU_DECODE,
                         mfu_prefill: sv::MFU_PREFILL, kv_fraction: sv::KV_FRACTION, reserved: sv::RESERVED_BYTES,
                         all_reduce_latency: sv::ALL_REDUCE_LATENCY, max_tpot: None, max_ttft: None };

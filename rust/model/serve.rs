@@ -83,12 +83,20 @@ pub struct Hardware {
     pub memory: f64,
     /// Scale-up (NVLink) bandwidth per GPU per direction, bytes/s: the TP all-reduces.
     pub scale_up: f64,
+    /// GPUs per scale-up domain: a replica of TP × PP GPUs beyond it sends between pipeline stages
+    /// over the scale-out network.
+    pub domain: f64,
+    /// Scale-out bandwidth per GPU per direction, bytes/s (0: none).
+    pub scale_out: f64,
 }
 
 /// How the model is served.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Run {
     pub tensor_parallel: f64,
+    /// Pipeline stages, each L/PP layers: a sequence's token passes them one after another; the
+    /// batch is split into PP micro-batches so that every stage is busy.
+    pub pipeline_parallel: f64,
     pub weights: Width,
     pub kv: Width,
     pub input_tokens: f64,
@@ -163,6 +171,7 @@ fn all_reduce(bytes: f64, n: f64, bw: f64, latency: f64) -> f64 {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Replica {
     pub tensor_parallel: f64,
+    pub pipeline_parallel: f64,
     pub input_tokens: f64,
     pub output_tokens: f64,
     pub weights_bytes_per_gpu: f64,
@@ -194,6 +203,10 @@ impl Replica {
         if (model.heads / t).fract() != 0.0 {
             return Err(out_of_range("tensor_parallel", t, &format!("a divisor of the {} heads", model.heads)));
         }
+        let p = run.pipeline_parallel;
+        if !(p >= 1.0 && p.fract() == 0.0) || (model.layers / p).fract() != 0.0 {
+            return Err(out_of_range("pipeline_parallel", p, &format!("a divisor of the {} layers", model.layers)));
+        }
         for (name, x) in [("input_tokens", run.input_tokens), ("output_tokens", run.output_tokens)] {
             if !(x >= 1.0 && x.is_finite()) {
                 return Err(out_of_range(name, x, "a number of tokens >= 1"));
@@ -207,35 +220,45 @@ impl Replica {
         }
         let (l, d, q) = (model.layers, model.hidden, model.head_dim);
         let kv_token = 2.0 * l * model.kv_heads * q * run.kv.bytes();
-        let kv_token_gpu = 2.0 * l * (model.kv_heads / t).max(1.0) * q * run.kv.bytes();
-        let weights = model.params * run.weights.bytes() / t;
+        let kv_token_gpu = 2.0 * (l / p) * (model.kv_heads / t).max(1.0) * q * run.kv.bytes();
+        let weights = model.params * run.weights.bytes() / (t * p);
         let (s_in, s_out) = (run.input_tokens, run.output_tokens);
         // The cache a sequence holds on average while it decodes (paged: blocks as it grows).
         let context = s_in + s_out / 2.0;
         let free = (hw.memory - weights - run.reserved) * run.kv_fraction;
         let max_batch = (free / (context * kv_token_gpu)).floor().max(0.0);
         let max_batch = run.batch_cap.map_or(max_batch, |c| max_batch.min(c));
-        // Decode: one step of b sequences at the average context.
+        // Decode: a step of b sequences at the average context, as PP micro-batches of b/PP, each
+        // through every stage in turn: the weights of all stages read once per token, each
+        // sequence's cache, its FLOPs on all TP × PP GPUs, the TP all-reduces of each layer, and
+        // PP − 1 sends of a micro-batch's activations (sharded over TP) between stages.
         let width = 2.0; // (activations are 16-bit: the all-reduces move b·h of them)
         let bw = hw.hbm * run.mbu;
         let read1 = context * kv_token_gpu / bw;
-        let math1 = (2.0 * model.active_params + 4.0 * l * context * model.heads * q) / (t * hw.peak * run.mfu_decode);
-        let (comm0, comm1) = if t > 1.0 {
-            (2.0 * l * run.all_reduce_latency, 2.0 * l * 2.0 * (t - 1.0) / t * width * d / hw.scale_up)
+        let math1 = (2.0 * model.active_params + 4.0 * l * context * model.heads * q) / (t * p * hw.peak * run.mfu_decode);
+        let link = if t * p <= hw.domain { hw.scale_up } else { hw.scale_out };
+        let (mut comm0, mut comm1) = if t > 1.0 {
+            (2.0 * l * run.all_reduce_latency, 2.0 * l * 2.0 * (t - 1.0) / t * width * d / hw.scale_up / p)
         } else {
             (0.0, 0.0)
         };
-        // Prefill of one prompt: causal attention is half the s² term.
+        if p > 1.0 {
+            comm0 += (p - 1.0) * run.all_reduce_latency;
+            comm1 += (p - 1.0) * width * d / (p * t) / link;
+        }
+        // Prefill of one prompt: causal attention is half the s² term; its stages one after another.
         let prefill_flops = 2.0 * model.active_params * s_in + 2.0 * l * s_in * s_in * model.heads * q;
-        let tp_prefill = 2.0 * l * all_reduce(width * s_in * d, t, hw.scale_up, run.all_reduce_latency);
+        let tp_prefill = 2.0 * l * all_reduce(width * s_in * d, t, hw.scale_up, run.all_reduce_latency)
+            + if p > 1.0 { (p - 1.0) * (width * s_in * d / t / link + run.all_reduce_latency) } else { 0.0 };
         let ttft = prefill_flops / (t * hw.peak * run.mfu_prefill) + tp_prefill;
+        let read0 = p * weights / bw;
         // Compute-bound from B*: B·math1 = W/BW + B·read1.
-        let critical = if math1 > read1 { weights / bw / (math1 - read1) } else { f64::INFINITY };
+        let critical = if math1 > read1 { read0 / (math1 - read1) } else { f64::INFINITY };
         // Figures beyond the float range come from inputs at its edge (an MBU of 1e-320): refused,
         // naming the input that took them there.
         let finite = "a value that keeps the serving figures within the float range (±1.8e308)";
         for (name, given, x) in [("params", model.params, weights + kv_token), ("mbu", run.mbu, bw),
-                                 ("mbu", run.mbu, weights / bw + read1), ("mfu_decode", run.mfu_decode, math1),
+                                 ("mbu", run.mbu, read0 + read1), ("mfu_decode", run.mfu_decode, math1),
                                  ("scale_up_gb_per_s", hw.scale_up / 1e9, comm1 + tp_prefill),
                                  ("mfu_prefill", run.mfu_prefill, ttft)] {
             if !x.is_finite() || (name == "mbu" && x == 0.0) {
@@ -244,6 +267,7 @@ impl Replica {
         }
         Ok(Replica {
             tensor_parallel: t,
+            pipeline_parallel: p,
             input_tokens: s_in,
             output_tokens: s_out,
             weights_bytes_per_gpu: weights,
@@ -251,7 +275,7 @@ impl Replica {
             max_batch,
             ttft_s: ttft,
             critical_batch: critical,
-            read0: weights / bw,
+            read0,
             read1,
             math1,
             comm0,
@@ -296,7 +320,8 @@ impl Replica {
         }
         let (tpot, compute_bound) = self.step(batch);
         let (s_in, s_out, ttft) = (self.input_tokens, self.output_tokens, self.ttft_s);
-        let cycle = s_out * tpot + batch * ttft;
+        // (the stages prefill PP prompts at a time, as they decode PP micro-batches)
+        let cycle = s_out * tpot + batch * (ttft / self.pipeline_parallel);
         let output_tps = batch * s_out / cycle;
         // (NaN bounds compare false: no bound is met-or-missed, it is absent)
         let meets_bounds = !(tpot > self.max_tpot) && !(ttft > self.max_ttft);
@@ -313,7 +338,7 @@ impl Replica {
             latency_s: ttft + (s_out - 1.0) * tpot,
             output_tokens_per_s: output_tps,
             // (reciprocals of what the block does not change: `columns` multiplies the same way)
-            output_tokens_per_s_per_gpu: output_tps * (1.0 / self.tensor_parallel),
+            output_tokens_per_s_per_gpu: output_tps * (1.0 / (self.tensor_parallel * self.pipeline_parallel)),
             input_tokens_per_s: output_tps * (s_in / s_out),
             critical_batch: self.critical_batch,
             compute_bound,
@@ -347,6 +372,7 @@ impl Replica {
     pub fn columns(&self, batches: &[f64], default: f64, out: Columns<'_>) {
         let n = batches.len();
         let (s_in, s_out, ttft) = (self.input_tokens, self.output_tokens, self.ttft_s);
+        let stage_ttft = ttft / self.pipeline_parallel;
         let (batch, tpot, tps) = (&mut out.batch[..n], &mut out.tpot_s[..n], &mut out.output_tokens_per_s[..n]);
         for j in 0..n {
             let b = if batches[j].is_nan() { default } else { batches[j] };
@@ -356,7 +382,7 @@ impl Replica {
             let t = (self.read0 + self.read1 * fitted).max(self.math1 * fitted) + self.comm0 + self.comm1 * fitted;
             batch[j] = b;
             tpot[j] = t;
-            tps[j] = fitted * s_out / (s_out * t + fitted * ttft);
+            tps[j] = fitted * s_out / (s_out * t + fitted * stage_ttft);
         }
         let flag = |x: bool| if x { 1.0 } else { 0.0 };
         if let Some(c) = out.latency_s {
@@ -365,7 +391,7 @@ impl Replica {
             }
         }
         if let Some(c) = out.output_tokens_per_s_per_gpu {
-            let k = 1.0 / self.tensor_parallel;
+            let k = 1.0 / (self.tensor_parallel * self.pipeline_parallel);
             for (c, &x) in c[..n].iter_mut().zip(tps.iter()) {
                 *c = x * k;
             }
@@ -422,12 +448,12 @@ mod tests {
     }
 
     fn h100() -> Hardware {
-        Hardware { peak: 989.4e12, hbm: 3.35e12, memory: 80e9, scale_up: 450e9 }
+        Hardware { peak: 989.4e12, hbm: 3.35e12, memory: 80e9, scale_up: 450e9, domain: 8.0, scale_out: 50e9 }
     }
 
     fn run(tp: f64, batch: Option<f64>) -> Run {
         Run {
-            tensor_parallel: tp, weights: Width::Bf16, kv: Width::Bf16, input_tokens: 512.0, output_tokens: 512.0, batch,
+            tensor_parallel: tp, pipeline_parallel: 1.0, weights: Width::Bf16, kv: Width::Bf16, input_tokens: 512.0, output_tokens: 512.0, batch,
             batch_cap: None, mbu: 1.0, mfu_decode: 1.0, mfu_prefill: 1.0, kv_fraction: 1.0, reserved: 0.0,
             all_reduce_latency: 0.0, max_tpot: None, max_ttft: None,
         }
@@ -508,7 +534,7 @@ mod bounds {
     fn the_batch_is_the_largest_within_the_tpot_bound() {
         let m = Model { params: 8.03e9, active_params: 8.03e9, layers: 32.0, hidden: 4096.0, heads: 32.0,
                         kv_heads: 8.0, head_dim: 128.0 };
-        let hw = Hardware { peak: 989.4e12, hbm: 3.35e12, memory: 80e9, scale_up: 450e9 };
+        let hw = Hardware { peak: 989.4e12, hbm: 3.35e12, memory: 80e9, scale_up: 450e9, domain: 8.0, scale_out: 50e9 };
         let free = serve(&m, &hw, &base()).unwrap();
         let bound = serve(&m, &hw, &Run { batch: Some(40.0), ..base() }).unwrap().tpot_s;
         let s = serve(&m, &hw, &Run { max_tpot: Some(bound), ..base() }).unwrap();
@@ -537,7 +563,7 @@ mod columns {
     fn the_columns_are_at_bit_for_bit() {
         let m = Model { params: 70.6e9, active_params: 70.6e9, layers: 80.0, hidden: 8192.0, heads: 64.0,
                         kv_heads: 8.0, head_dim: 128.0 };
-        let hw = Hardware { peak: 989.4e12, hbm: 3.35e12, memory: 80e9, scale_up: 450e9 };
+        let hw = Hardware { peak: 989.4e12, hbm: 3.35e12, memory: 80e9, scale_up: 450e9, domain: 8.0, scale_out: 50e9 };
         for (tp, tpot, cap) in [(1.0, None, None), (4.0, Some(0.03), None), (8.0, None, Some(100.0)), (2.0, Some(1e-5), None)] {
             let run = Run { tensor_parallel: tp, max_tpot: tpot, batch_cap: cap, max_ttft: Some(0.05), ..base() };
             let r = Replica::new(&m, &hw, &run).unwrap();
@@ -580,6 +606,43 @@ mod columns {
 }
 
 #[cfg(test)]
+mod pipeline {
+    use super::tests_support::*;
+    use super::*;
+
+    /// Pipeline stages split the weights and the cache by PP, so more sequences fit; a token still
+    /// passes every stage, so a step reads all the weights (the same time as one stage group of
+    /// the whole model) while its cache reads and FLOPs spread over TP × PP GPUs (each stage holds
+    /// its layers' cache of its micro-batch); PP − 1 sends join the stages.
+    #[test]
+    fn stages_split_memory_not_the_weight_reads() {
+        let m = Model { params: 70.6e9, active_params: 70.6e9, layers: 80.0, hidden: 8192.0, heads: 64.0,
+                        kv_heads: 8.0, head_dim: 128.0 };
+        let hw = Hardware { peak: 989.4e12, hbm: 3.35e12, memory: 80e9, scale_up: 450e9, domain: 8.0, scale_out: 50e9 };
+        let one = Replica::new(&m, &hw, &Run { tensor_parallel: 4.0, ..base() }).unwrap();
+        let two = Replica::new(&m, &hw, &Run { tensor_parallel: 4.0, pipeline_parallel: 2.0, ..base() }).unwrap();
+        assert_eq!(two.weights_bytes_per_gpu * 2.0, one.weights_bytes_per_gpu);
+        assert!(two.max_batch > 2.0 * one.max_batch);
+        assert!((two.read0 / one.read0 - 1.0).abs() < 1e-12 && (two.read1 * 2.0 / one.read1 - 1.0).abs() < 1e-12);
+        assert!((two.math1 * 2.0 / one.math1 - 1.0).abs() < 1e-12);
+        // One p2p hop of a micro-batch's activations (sharded over TP) within the 8-GPU node.
+        let hop = 2.0 * 8192.0 / (2.0 * 4.0) / 450e9;
+        assert!((two.comm1 - (one.comm1 / 2.0 + hop)).abs() < 1e-18, "{} {}", two.comm1, one.comm1);
+        assert_eq!(two.comm0, one.comm0 + ALL_REDUCE_LATENCY_FOR_TEST);
+        // Beyond the node the stages send over the scale-out network.
+        let wide = Replica::new(&m, &hw, &Run { tensor_parallel: 8.0, pipeline_parallel: 2.0, ..base() }).unwrap();
+        let narrow = Replica::new(&m, &hw, &Run { tensor_parallel: 8.0, ..base() }).unwrap();
+        let hop = 2.0 * 8192.0 / (2.0 * 8.0) / 50e9;
+        assert!((wide.comm1 - (narrow.comm1 / 2.0 + hop)).abs() < 1e-18);
+        assert!(Replica::new(&m, &hw, &Run { pipeline_parallel: 3.0, ..base() }).is_err()); // (80 layers)
+        // Per GPU the throughput counts all TP × PP GPUs.
+        let s = two.at(64.0).unwrap();
+        assert!((s.output_tokens_per_s_per_gpu * 8.0 / s.output_tokens_per_s - 1.0).abs() < 1e-12);
+    }
+    const ALL_REDUCE_LATENCY_FOR_TEST: f64 = 8e-6;
+}
+
+#[cfg(test)]
 mod ties {
     use super::tests_support::*;
     use super::*;
@@ -590,7 +653,7 @@ mod ties {
     fn compute_bound_batches_cost_the_same_per_token() {
         let m = Model { params: 8.03e9, active_params: 8.03e9, layers: 32.0, hidden: 4096.0, heads: 32.0,
                         kv_heads: 8.0, head_dim: 128.0 };
-        let hw = Hardware { peak: 989.4e12, hbm: 3.35e12, memory: 1e15, scale_up: 450e9 };
+        let hw = Hardware { peak: 989.4e12, hbm: 3.35e12, memory: 1e15, scale_up: 450e9, domain: 8.0, scale_out: 50e9 };
         let r = Replica::new(&m, &hw, &Run { input_tokens: 1.0, output_tokens: 1.0, ..base() }).unwrap();
         let start = r.critical_batch.ceil() + 1.0;
         let first = r.at(start).unwrap().decode_s_per_token;
@@ -609,7 +672,7 @@ mod tests_support {
 
     pub fn base() -> Run {
         Run {
-            tensor_parallel: 1.0, weights: Width::Bf16, kv: Width::Bf16, input_tokens: 512.0, output_tokens: 512.0,
+            tensor_parallel: 1.0, pipeline_parallel: 1.0, weights: Width::Bf16, kv: Width::Bf16, input_tokens: 512.0, output_tokens: 512.0,
             batch: None, batch_cap: None, mbu: 0.6, mfu_decode: 0.2, mfu_prefill: 0.7, kv_fraction: 0.9,
             reserved: 2e9, all_reduce_latency: 8e-6, max_tpot: None, max_ttft: None,
         }
