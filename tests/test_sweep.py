@@ -282,6 +282,36 @@ def test_an_interrupt_while_the_temporary_is_made_leaves_nothing(tmp_path: Path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]  # no temporary, no created parent
 
 
+def test_an_interrupt_between_writer_starts_stops_the_writers_first(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window the signal test above hit once in a full run: Ctrl-C after the first Parquet
+    writer thread started and before the next did. The writers already running stop and are
+    joined before the temporary they write into is removed; nothing is left, no thread lives on."""
+    import threading
+
+    from costspec import runner
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SMALL.replace("range: [8, 40, 8]", "range: [8, 8000000, 8]"))
+    plan = compile_spec(costspec.load(spec))
+    real_start = threading.Thread.start
+    started: list[threading.Thread] = []
+
+    def start(self: threading.Thread) -> None:
+        if self.name.startswith("costspec-writer-") and started:
+            raise KeyboardInterrupt  # (before the second writer starts)
+        real_start(self)
+        if self.name.startswith("costspec-writer-"):
+            started.append(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    monkeypatch.setattr(runner, "WRITER_BATCH", 4096)  # (several parts even for this sweep)
+    with pytest.raises(KeyboardInterrupt):
+        write(plan, tmp_path / "o.parquet", threads=2)
+    assert started and not any(t.is_alive() for t in started)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]
+
+
 def test_a_folder_already_at_the_temporary_name_is_not_ours(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """If the temporary's name is taken (by a folder costspec did not make), the run fails without
     touching it, and the previous output stays as it was."""

@@ -544,16 +544,19 @@ def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,
             stop.set()
 
     threads = [threading.Thread(target=work, args=(k,), name=f"costspec-writer-{k}") for k in range(parts)]
-    for t in threads:
-        t.start()
     try:
+        # (started inside the try: a Ctrl-C between two starts stops and joins the writers already
+        # running, before the caller removes the temporary they write into)
+        for t in threads:
+            t.start()
         for t in threads:
             while t.is_alive():
                 t.join(0.1)
     except BaseException:
         stop.set()
         for t in threads:
-            t.join()
+            if t.ident is not None:  # (started)
+                t.join()
         raise
     if errors:
         raise errors[0]
