@@ -70,9 +70,9 @@ def serve(r: Served) -> dict[str, float]:
     attention = 4 * L * context * r.heads * q  # FLOPs per decoded token: QK and AV over the cache
 
     def step(b: float) -> float:
-        # Each of the p stages takes its micro-batch of b/p sequences through its L/p layers; a
-        # token passes all of them, so the step is p stage times.
-        m = b / p
+        # Each of the p stages takes its micro-batch through its L/p layers; a token passes all of
+        # them, so the step is p stage times. min(b, p) micro-batches: a sequence is not split.
+        m = b / min(b, p)
         read = (weights + m * context * kv_token_gpu) / (r.hbm * r.mbu)
         math_s = m * (2 * r.active_params + attention) / p / (t * r.peak * r.mfu_decode)
         stage = max(read, math_s) + 2 * (L / p) * ring(2 * m * r.hidden)
@@ -87,7 +87,7 @@ def serve(r: Served) -> dict[str, float]:
     s = r.input_tokens
     ttft = (2 * r.active_params * s + 2 * L * s * s * r.heads * q) / (t * r.peak * r.mfu_prefill) \
         + 2 * L * ring(2 * s * r.hidden) + (p - 1) * hop(2 * s * r.hidden)
-    out = b * r.output_tokens / (r.output_tokens * tpot + b * ttft / p)  # (the stages prefill p prompts at once)
+    out = b * r.output_tokens / (r.output_tokens * tpot + b * ttft / min(b, p))  # (stages prefill p prompts at once)
     meets = (r.max_tpot is None or tpot <= r.max_tpot) and (r.max_ttft is None or ttft <= r.max_ttft)
     return {"meets_bounds": meets, "kv_bytes_per_token": kv_token, "weights_bytes_per_gpu": weights, "max_batch": max_batch, "batch": b,
             "ttft_s": ttft, "tpot_s": tpot, "output_tokens_per_s": out, "output_tokens_per_s_per_gpu": out / (t * p)}

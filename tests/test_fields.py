@@ -72,7 +72,8 @@ def test_serves_keywords_types_and_defaults_are_the_registrys_and_the_engines() 
 
     signature = inspect.signature(serving.serve)
     assert typing.get_args(serving.Width) == fields.WIDTHS == fields.FIELDS["serving.weights"].choices
-    for path in (*fields.SERVING, *sorted(p for p in fields.SERVING_SHARED if not p.startswith("model.architecture."))):
+    for path in (*fields.SERVING, *sorted(p for p in fields.SERVING_SHARED
+                                          if not p.startswith(("model.architecture.", "lifetime.")))):
         keyword = serving.KEYWORD[path]
         assert keyword in signature.parameters, keyword
         default = fields.FIELDS[path].default
@@ -96,7 +97,7 @@ def test_every_flag_is_its_commands() -> None:
             opts = by_command[f.command]
             assert all(flag in opts for flag in f.flag.split("/")), f.flag  # (--sp/--no-sp: both)
     for path in fields.SERVING_SHARED:  # (the model, GPU, price and energy flags serve shares)
-        if fields.FIELDS[path].flag:
+        if fields.FIELDS[path].flag and path != "energy.grid_kg_co2e_per_kwh":  # (no emissions column serves)
             assert fields.FIELDS[path].flag in by_command["serve"], path
 
 

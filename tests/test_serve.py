@@ -316,3 +316,35 @@ def test_a_gpu_without_bf16_serves_at_its_fp16_peak(tmp_path: Path) -> None:
     assert costspec.validate(spec) == []
     rows = costspec.sweep(spec).to_pylist()
     assert [r["gpu"] for r in rows] == ["V100", "H100-SXM"] and all(r["tpot_s"] for r in rows)
+
+
+def test_swept_shapes_that_are_not_one_are_rows_that_do_not_fit(tmp_path: Path) -> None:
+    """KV heads that do not group the heads, or more active parameters than parameters, swept:
+    rows with fits false and no figures (fixed, validate refuses them). A lifetime beside a serving
+    section prices the tokens served without a training run."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {preset: llama3.1-8b}\nhardware: {gpu: h100}\nprice: {usd_per_gpu_hour: 2}\n"
+                    "serving: {input_tokens: 100, output_tokens: 100}\nlifetime: {tokens_served: 1T}\n"
+                    "sweep: {grid: {model.architecture.kv_heads: [7, 8], model.active_params: [7B, 9B]}}\n")
+    assert costspec.validate(spec) == []
+    rows = costspec.sweep(spec).to_pylist()
+    assert [r["fits"] for r in rows] == [False, False, True, False]
+    assert [r["tpot_s"] is None for r in rows] == [True, True, False, True]
+    s = costspec.serve("llama3.1-8b", gpu="h100", active_params=7e9, input_tokens=100, output_tokens=100,
+                       usd_per_gpu_hour=2)
+    assert rows[2]["serving_cost_usd"] == pytest.approx(1e12 / 200 * 100 * s.usd_per_m_tokens_served / 1e6)
+    assert "cost_usd" not in rows[0] and "model_flops" not in rows[0]  # (no training run)
+
+
+def test_a_preset_served_with_fewer_params_given() -> None:
+    """params given over a dense preset's: the active parameters follow them (as in training)."""
+    s = costspec.serve("llama3.1-8b", params="7B", gpu="h100", input_tokens=100, output_tokens=100)
+    assert s.active_params == 7e9 and s.weights_gb_per_gpu == pytest.approx(14.0)
+
+
+def test_pipeline_stages_without_a_scale_up_figure_send_over_the_scale_out_network() -> None:
+    cat = costspec.Catalog.builtin()
+    g = cat.gpu("mi250x")
+    assert g.scale_up_gb_per_s is None and g.scale_out_gbps is not None
+    s = costspec.serve("llama3.1-8b", gpu="mi250x", pipeline_parallel=2, input_tokens=100, output_tokens=100)
+    assert s.output_tokens_per_s > 0

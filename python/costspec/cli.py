@@ -331,7 +331,7 @@ def _estimate_spec(ctx: click.Context, o: dict[str, Any]) -> None:
 # The serve command's flags: the model, GPU, price and energy inputs it shares with training runs,
 # then the serving section's.
 _SERVE_FIELDS = [f for f in registry.INPUTS if f.flag and (f.command == "serve" or (
-    f.path in registry.SERVING_SHARED and f.command == "estimate"))]
+    f.path in registry.SERVING_SHARED and f.command == "estimate" and f.path != "energy.grid_kg_co2e_per_kwh"))]
 
 
 @cli.command()
@@ -471,7 +471,8 @@ def optimal(flops: str | None, budget_usd: str | None, gpu: str | None, mfu: str
                      "fewest training + inference FLOPs (Sardana et al. 2023):")
         cells = [[r["fit"], format_si(r["params"]), format_si(r["tokens"]), _ratio(r["tokens_per_param"]),
                   f"{r['loss']:.4f}", f"{r['training_flops']:.4g}", f"{r['inference_flops']:.4g}",
-                  f"{r['lifetime_flops']:.4g}", f"{-100 * r['saving']:+.1f}%"] for r in lifetime]
+                  f"{r['lifetime_flops']:.4g}", f"{-100 * r['saving']:+.1f}%".replace("-0.0%", "+0.0%")]
+                 for r in lifetime]
         lines.append(table(["fit", "params", "tokens", "tokens/param", "loss", "training FLOPs", "inference FLOPs",
                             "total", "vs compute-optimal"], cells, right=[False] + [True] * 8, indent=2))
     lines.append("sources:")

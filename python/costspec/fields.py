@@ -381,7 +381,8 @@ SERVING_SHARED = frozenset({"model.preset", "model.params", "model.active_params
                             "hardware.power_basis", "hardware.scale_up_domain", "hardware.scale_up_gb_per_s",
                             "hardware.scale_out_gbps",
                             "price.usd_per_gpu_hour", "price.provider", "energy.pue", "energy.grid_kg_co2e_per_kwh",
-                            *(f.path for f in INPUTS if f.key.startswith("architecture.")), *SERVING})
+                            *(f.path for f in INPUTS if f.key.startswith("architecture.")), *SERVING,
+                            *(f.path for f in INPUTS if f.section == "lifetime")})
 PLANNING = tuple(f.path for f in INPUTS if f.section in ("solve", "scaling"))
 SOLVE_TARGETS = tuple(f.key for f in INPUTS if f.section == "solve" and f.key != "for")
 # The unknowns a solve may be for: estimate() keyword -> spec path.

@@ -1076,6 +1076,7 @@ def compile_spec(spec: Spec, *, point: bool = False) -> Plan:
     c.layouts = layouts
     if outputs.serving_only(spec):
         cols = c.serving_only(layouts)
+        cols.update(c.lifetime(cols))  # (the tokens it serves: no training run to add)
     else:
         cols = c.model(layouts)
         if outputs.serves(spec):  # trained and served: both fit

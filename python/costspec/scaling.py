@@ -136,8 +136,8 @@ def allocation(fit: str, flops: float | int | str | None = None,
         if e.field == "lifetime.tokens_served":  # (its inference FLOPs overflow)
             raise InputError("inference_tokens", f"{inference_tokens}", "a count whose inference FLOPs stay within "
                                                                         "±1.8e308") from None
-        if "tells apart from its floor" in str(e):  # (a lifetime for a budget past any model's loss)
-            raise InputError(name, f"{c:g}", "a budget whose compute-optimal loss the fit tells apart from its "
+        if "cannot tell from its floor" in str(e):  # (a lifetime for a budget past any model's loss)
+            raise InputError(name, f"{c:g}", "a budget whose compute-optimal loss the fit can tell from its "
                                              "floor (a smaller budget)") from None
         if e.field == f"scaling.{name}":  # (the FLOPs it buys overflow)
             raise InputError(name, f"{c:g}", "a budget that buys at most 1.8e308 FLOPs") from None

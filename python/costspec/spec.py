@@ -1132,6 +1132,8 @@ class _Checker:
             if name in swept or isinstance(v, expr.Expr) or m is None:
                 return None, where_set.get(name, ("model",))
             key = name.rsplit(".", 1)[1]
+            if key == "active_params" and present("model.params"):  # (params given: active follows them)
+                return number("model.params", m)
             got = m.architecture.get(key) if name.startswith("model.architecture.") else \
                 (m.params if key == "params" else (m.active_params or m.params))
             return (float(got) if got else None), where_set.get(name) or where_set.get("model.preset", ("model",))
@@ -1187,7 +1189,10 @@ class _Checker:
             for g in gpus if "hardware.gpu" not in swept else []:
                 domain = fields.get("hardware.scale_up_domain", g.scale_up_domain.value if g.scale_up_domain else None)
                 out = fields.get("hardware.scale_out_gbps", g.scale_out_gbps.value if g.scale_out_gbps else None)
-                if out is None and not (isinstance(domain, (int, float)) and t * stages <= float(domain)):
+                link = fields.get("hardware.scale_up_gb_per_s", g.scale_up_gb_per_s.value if g.scale_up_gb_per_s
+                                  else None)
+                within = isinstance(domain, (int, float)) and t * stages <= float(domain) and link is not None
+                if out is None and not within:
                     self.err(path, f"{g.id} has no scale-out bandwidth in the catalog, which serving with pipeline "
                              "stages beyond its scale-up domain needs", "hardware.scale_out_gbps, or TP × PP within "
                              "the domain", f"{stages:g}")

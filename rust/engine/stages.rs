@@ -690,8 +690,12 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
             // all-reduces would cross the scale-out network), a PP that does not divide the layers
             // or whose stages leave the domain without a scale-out figure, a GPU without a peak at
             // the weights' precision or without the bandwidth figures.
+            // (and a shape that is one: KV heads grouping the query heads, whole heads of a whole
+            // width, no more parameters active than there are — the rules refuse fixed ones)
             let valid = (heads / tp).fract() == 0.0
                 && (model.layers / pp).fract() == 0.0
+                && model.kv_heads <= heads && (heads / model.kv_heads).fract() == 0.0
+                && (model.head_dim.fract() == 0.0) && model.active_params <= model.params
                 && !(tp > 1.0 && !(tp <= domain && hw.scale_up > 0.0))
                 && !(pp > 1.0 && !(tp * pp <= domain && hw.scale_up > 0.0 || hw.scale_out > 0.0))
                 && hw.peak > 0.0 && hw.hbm > 0.0 && hw.memory > 0.0;
@@ -740,8 +744,8 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
             let (n, d) = lt::optimal(&fit, loss, i[I::inference_tokens]).map_err(|err| match &err {
                 // (the budget's loss is the fit's floor to the last bit: a budget past any model)
                 crate::model::types::ModelError::OutOfRange { field, .. } if field == "loss" => format!(
-                    "scaling.compute_flops: a budget whose compute-optimal loss ({loss}) the fit tells apart from \
-                     its floor {}; a smaller budget", fit.e),
+                    "scaling.compute_flops: got a budget whose compute-optimal loss ({loss}) the fit cannot tell \
+                     from its floor ({}), expected a smaller budget", fit.e),
                 _ => err.to_string(),
             })?;
             o[O::params] = n;

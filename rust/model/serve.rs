@@ -236,7 +236,8 @@ impl Replica {
         let bw = hw.hbm * run.mbu;
         let read1 = context * kv_token_gpu / bw;
         let math1 = (2.0 * model.active_params + 4.0 * l * context * model.heads * q) / (t * p * hw.peak * run.mfu_decode);
-        let link = if t * p <= hw.domain { hw.scale_up } else { hw.scale_out };
+        // (within the domain on its link when the catalog has one, else the scale-out network)
+        let link = if t * p <= hw.domain && hw.scale_up > 0.0 { hw.scale_up } else { hw.scale_out };
         let (mut comm0, mut comm1) = if t > 1.0 {
             (2.0 * l * run.all_reduce_latency, 2.0 * l * 2.0 * (t - 1.0) / t * width * d / hw.scale_up / p)
         } else {
@@ -288,9 +289,33 @@ impl Replica {
     /// The decode step of `b` sequences, and whether it is compute-bound.
     #[inline]
     pub fn step(&self, b: f64) -> (f64, bool) {
-        let read = self.read0 + self.read1 * b;
-        let math = self.math1 * b;
-        (read.max(math) + self.comm0 + self.comm1 * b, math > read)
+        let e = self.spread(b);
+        let read = self.read0 + self.read1 * e;
+        let math = self.math1 * e;
+        (read.max(math) + self.comm0 + self.comm1 * e, math > read)
+    }
+
+    /// The batch as the stages see it: fewer sequences than stages cannot be split into PP
+    /// micro-batches, so each sequence's cache reads, FLOPs and sends run stage after stage as if
+    /// PP sequences were decoding (a sequence is never spread over stages at once). NaN stays NaN.
+    #[inline]
+    fn spread(&self, b: f64) -> f64 {
+        if b < self.pipeline_parallel { self.pipeline_parallel } else { b }
+    }
+
+    /// Replica-seconds of prefill per cycle of `b` sequences: the stages prefill PP prompts at a
+    /// time (fewer than PP prompts: one after another through the stages).
+    #[inline]
+    fn prefill(&self, b: f64) -> f64 {
+        if b < self.pipeline_parallel { self.ttft_s } else { b * (self.ttft_s / self.pipeline_parallel) }
+    }
+
+    /// TPOT / b, written so that equal values are equal bits (see `decode_s_per_token`).
+    #[inline]
+    fn per_token(&self, b: f64) -> f64 {
+        let inv = 1.0 / b;
+        let ei = if b < self.pipeline_parallel { self.pipeline_parallel * inv } else { 1.0 };
+        (self.read0 * inv + self.read1 * ei).max(self.math1 * ei) + self.comm0 * inv + self.comm1 * ei
     }
 
     /// The batch served when none is given: the most that fit, or within a TPOT bound the largest
@@ -321,12 +346,11 @@ impl Replica {
         let (tpot, compute_bound) = self.step(batch);
         let (s_in, s_out, ttft) = (self.input_tokens, self.output_tokens, self.ttft_s);
         // (the stages prefill PP prompts at a time, as they decode PP micro-batches)
-        let cycle = s_out * tpot + batch * (ttft / self.pipeline_parallel);
+        let cycle = s_out * tpot + self.prefill(batch);
         let output_tps = batch * s_out / cycle;
         // (NaN bounds compare false: no bound is met-or-missed, it is absent)
         let meets_bounds = !(tpot > self.max_tpot) && !(ttft > self.max_ttft);
-        let inv = 1.0 / batch;
-        let per_token = (self.read0 * inv + self.read1).max(self.math1) + self.comm0 * inv + self.comm1;
+        let per_token = self.per_token(batch);
         Ok(Serving {
             weights_bytes_per_gpu: self.weights_bytes_per_gpu,
             kv_bytes_per_token: self.kv_bytes_per_token,
@@ -372,17 +396,17 @@ impl Replica {
     pub fn columns(&self, batches: &[f64], default: f64, out: Columns<'_>) {
         let n = batches.len();
         let (s_in, s_out, ttft) = (self.input_tokens, self.output_tokens, self.ttft_s);
-        let stage_ttft = ttft / self.pipeline_parallel;
         let (batch, tpot, tps) = (&mut out.batch[..n], &mut out.tpot_s[..n], &mut out.output_tokens_per_s[..n]);
         for j in 0..n {
             let b = if batches[j].is_nan() { default } else { batches[j] };
             let b = if b >= 1.0 { b } else { f64::NAN };
             // (a batch the memory cannot hold has no figures: `fitted`'s NaN carries through)
             let fitted = if b <= self.max_batch { b } else { f64::NAN };
-            let t = (self.read0 + self.read1 * fitted).max(self.math1 * fitted) + self.comm0 + self.comm1 * fitted;
+            let e = self.spread(fitted);
+            let t = (self.read0 + self.read1 * e).max(self.math1 * e) + self.comm0 + self.comm1 * e;
             batch[j] = b;
             tpot[j] = t;
-            tps[j] = fitted * s_out / (s_out * t + fitted * stage_ttft);
+            tps[j] = fitted * s_out / (s_out * t + self.prefill(fitted));
         }
         let flag = |x: bool| if x { 1.0 } else { 0.0 };
         if let Some(c) = out.latency_s {
@@ -404,7 +428,8 @@ impl Replica {
         }
         if let Some(c) = out.compute_bound {
             for (c, &b) in c[..n].iter_mut().zip(batch.iter()) {
-                *c = if !(b <= self.max_batch) { f64::NAN } else { flag(self.math1 * b > self.read0 + self.read1 * b) };
+                let e = self.spread(b);
+                *c = if !(b <= self.max_batch) { f64::NAN } else { flag(self.math1 * e > self.read0 + self.read1 * e) };
             }
         }
         // (a batch given that the memory cannot hold: served figures, and fits false)
@@ -426,8 +451,7 @@ impl Replica {
         }
         if let Some(c) = out.decode_s_per_token {
             for (c, &b) in c[..n].iter_mut().zip(batch.iter()) {
-                let inv = if b <= self.max_batch { 1.0 / b } else { f64::NAN };
-                *c = (self.read0 * inv + self.read1).max(self.math1) + self.comm0 * inv + self.comm1;
+                *c = if b <= self.max_batch { self.per_token(b) } else { f64::NAN };
             }
         }
     }
@@ -635,6 +659,10 @@ mod pipeline {
         let hop = 2.0 * 8192.0 / (2.0 * 8.0) / 50e9;
         assert!((wide.comm1 - (narrow.comm1 / 2.0 + hop)).abs() < 1e-18);
         assert!(Replica::new(&m, &hw, &Run { pipeline_parallel: 3.0, ..base() }).is_err()); // (80 layers)
+        // One sequence cannot be split over stages: its step is no faster than on TP alone.
+        let (t1, _) = one.step(1.0);
+        let (t2, _) = two.step(1.0);
+        assert!(t2 >= t1, "{t2} < {t1}");
         // Per GPU the throughput counts all TP × PP GPUs.
         let s = two.at(64.0).unwrap();
         assert!((s.output_tokens_per_s_per_gpu * 8.0 / s.output_tokens_per_s - 1.0).abs() < 1e-12);
