@@ -983,7 +983,13 @@ class _Compiler:
             "max_tpot_s": e("serving.max_tpot_s"),
             "max_ttft_s": e("serving.max_ttft_s"),
         })
-        out = {**rep, **at}
+        # The rates only where a point is kept (after the filters and rankings the step gives).
+        rates = self.stage("serve_rate", layouts["serve_rate"], {
+            "batch": at["batch"], "tpot_s": at["tpot_s"], "ttft_s": rep["ttft_s"],
+            "input_tokens": e("serving.input_tokens"), "output_tokens": e("serving.output_tokens"),
+            "tensor_parallel": tp, "pipeline_parallel": pp,
+        })
+        out = {**rep, **at, **rates}
         cols = {k: out[k] for k in ("weights_gb_per_gpu", "kv_bytes_per_token", "kv_gb_per_sequence", "max_batch",
                                     "batch", "ttft_s", "tpot_s", "latency_s", "output_tokens_per_s",
                                     "output_tokens_per_s_per_gpu", "critical_batch", "compute_bound")}

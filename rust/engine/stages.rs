@@ -19,6 +19,7 @@ pub enum Stage {
     Search,
     ServeLayout,
     ServeBatch,
+    ServeRate,
     Lifetime,
 }
 
@@ -132,10 +133,9 @@ layout!(ServeBatchIn {
     batch, default_batch, max_batch, read0, read1, math1, comm0, comm1, ttft_s, input_tokens, output_tokens,
     tensor_parallel, pipeline_parallel, max_tpot_s, max_ttft_s, layout_valid,
 });
-layout!(ServeBatchOut {
-    batch, tpot_s, latency_s, output_tokens_per_s, output_tokens_per_s_per_gpu, input_tokens_per_s, compute_bound,
-    memory_fits, meets_bounds, fits, decode_s_per_token,
-});
+layout!(ServeBatchOut { batch, tpot_s, compute_bound, memory_fits, meets_bounds, fits, decode_s_per_token });
+layout!(ServeRateIn { batch, tpot_s, ttft_s, input_tokens, output_tokens, tensor_parallel, pipeline_parallel });
+layout!(ServeRateOut { latency_s, output_tokens_per_s, output_tokens_per_s_per_gpu, input_tokens_per_s });
 
 layout!(LifetimeIn { e, a, b, alpha, beta, loss, inference_tokens });
 layout!(LifetimeOut { params, tokens });
@@ -159,6 +159,7 @@ impl Stage {
             Stage::GoodputShape => (GoodputShapeIn::NAMES, GoodputShapeOut::NAMES),
             Stage::ServeLayout => (ServeIn::NAMES, ServeOut::NAMES),
             Stage::ServeBatch => (ServeBatchIn::NAMES, ServeBatchOut::NAMES),
+            Stage::ServeRate => (ServeRateIn::NAMES, ServeRateOut::NAMES),
             Stage::Lifetime => (LifetimeIn::NAMES, LifetimeOut::NAMES),
         }
     }
@@ -190,6 +191,30 @@ pub(crate) fn serve_replica(i: &[f64]) -> Option<crate::model::serve::Replica> {
     })
 }
 
+/// The replica a serve_rate stage's inputs describe (what its rates need).
+#[inline]
+pub(crate) fn serve_rate_replica(i: &[f64]) -> crate::model::serve::Replica {
+    use ServeRateIn as I;
+    crate::model::serve::Replica {
+        tensor_parallel: i[I::tensor_parallel],
+        pipeline_parallel: i[I::pipeline_parallel],
+        input_tokens: i[I::input_tokens],
+        output_tokens: i[I::output_tokens],
+        weights_bytes_per_gpu: f64::NAN,
+        kv_bytes_per_token: f64::NAN,
+        max_batch: f64::NAN,
+        ttft_s: i[I::ttft_s],
+        critical_batch: f64::NAN,
+        read0: f64::NAN,
+        read1: f64::NAN,
+        math1: f64::NAN,
+        comm0: f64::NAN,
+        comm1: f64::NAN,
+        max_tpot: f64::NAN,
+        max_ttft: f64::NAN,
+    }
+}
+
 /// One serve_batch row: the replica at the batch given (NaN: its default batch).
 #[inline]
 pub(crate) fn serve_batch_row(r: Option<&crate::model::serve::Replica>, batch: f64, default: f64, o: &mut [f64]) {
@@ -217,16 +242,10 @@ pub(crate) fn serve_batch_row(r: Option<&crate::model::serve::Replica>, batch: f
     }
     o[O::batch] = s.batch;
     o[O::tpot_s] = s.tpot_s;
-    o[O::latency_s] = s.latency_s;
-    o[O::output_tokens_per_s] = s.output_tokens_per_s;
-    o[O::output_tokens_per_s_per_gpu] = s.output_tokens_per_s_per_gpu;
-    o[O::input_tokens_per_s] = s.input_tokens_per_s;
     o[O::compute_bound] = flag(s.compute_bound);
-    // (a batch given that the memory cannot hold: served figures, and fits false)
-    let memory = s.batch <= r.max_batch;
-    o[O::memory_fits] = flag(memory);
+    o[O::memory_fits] = 1.0;
     o[O::meets_bounds] = flag(s.meets_bounds);
-    o[O::fits] = flag(memory && s.meets_bounds);
+    o[O::fits] = flag(s.meets_bounds);
     o[O::decode_s_per_token] = s.decode_s_per_token;
 }
 
@@ -735,6 +754,13 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
         Stage::ServeBatch => {
             let r = serve_replica(i);
             serve_batch_row(r.as_ref(), i[ServeBatchIn::batch], i[ServeBatchIn::default_batch], o);
+        }
+        Stage::ServeRate => {
+            let r = serve_rate_replica(i);
+            let x = r.rates(i[ServeRateIn::batch], i[ServeRateIn::tpot_s]);
+            use ServeRateOut as O;
+            (o[O::latency_s], o[O::output_tokens_per_s], o[O::output_tokens_per_s_per_gpu], o[O::input_tokens_per_s]) =
+                (x.latency_s, x.output_tokens_per_s, x.output_tokens_per_s_per_gpu, x.input_tokens_per_s);
         }
         Stage::Lifetime => {
             use crate::model::lifetime as lt;

@@ -273,7 +273,7 @@ fn parallel_regions_stop_when_interrupted_and_report_the_lowest_error() {
 #[test]
 fn every_stage_fits_the_workers_scratch() {
     use super::stages::{Stage, MAX_STAGE_INPUTS, MAX_STAGE_OUTPUTS};
-    for s in [Stage::Flops, Stage::Time, Stage::Wall, Stage::Money, Stage::MemStates, Stage::MemGpu, Stage::Step, Stage::Goodput, Stage::GoodputShape, Stage::Search, Stage::ServeLayout, Stage::ServeBatch, Stage::Lifetime] {
+    for s in [Stage::Flops, Stage::Time, Stage::Wall, Stage::Money, Stage::MemStates, Stage::MemGpu, Stage::Step, Stage::Goodput, Stage::GoodputShape, Stage::Search, Stage::ServeLayout, Stage::ServeBatch, Stage::ServeRate, Stage::Lifetime] {
         let (i, o) = s.layout();
         assert!(i.len() <= MAX_STAGE_INPUTS && o.len() <= MAX_STAGE_OUTPUTS, "{s:?}: {} in, {} out", i.len(), o.len());
     }
@@ -377,7 +377,8 @@ fn conjunctions_of_comparisons_are_fused_and_exact() {
 /// cache that fits, or a layout the model does not serve, is a row with fits false, not an error.
 #[test]
 fn the_serving_stages_are_the_serving_model() {
-    use super::stages::{stage_eval, ServeBatchIn as BI, ServeBatchOut as BO, ServeIn as I, ServeOut as O};
+    use super::stages::{stage_eval, ServeBatchIn as BI, ServeBatchOut as BO, ServeIn as I, ServeOut as O,
+                        ServeRateIn as RI, ServeRateOut as RO};
     use crate::model::serve as sv;
     let mut i = vec![f64::NAN; I::NAMES.len()];
     for (k, v) in [(I::params, 8.03e9), (I::layers, 32.0), (I::d_model, 4096.0), (I::heads, 32.0), (I::kv_heads, 8.0),
@@ -388,7 +389,7 @@ fn the_serving_stages_are_the_serving_model() {
         i[k as usize] = v;
     }
     // The two stages as a plan chains them: the layout's outputs feed the batch stage.
-    let eval = |i: &[f64], batch: f64| -> (Vec<f64>, Vec<f64>) {
+    let eval = |i: &[f64], batch: f64| -> (Vec<f64>, Vec<f64>, Vec<f64>) {
         let mut o = vec![0.0; O::NAMES.len()];
         stage_eval(Stage::ServeLayout, None, i, &mut o).unwrap();
         let mut bi = vec![f64::NAN; BI::NAMES.len()];
@@ -408,9 +409,18 @@ fn the_serving_stages_are_the_serving_model() {
         bi[BI::batch as usize] = batch;
         let mut bo = vec![0.0; BO::NAMES.len()];
         stage_eval(Stage::ServeBatch, None, &bi, &mut bo).unwrap();
-        (o, bo)
+        let mut ri = vec![f64::NAN; RI::NAMES.len()];
+        (ri[RI::batch as usize], ri[RI::tpot_s as usize], ri[RI::ttft_s as usize]) =
+            (bo[BO::batch as usize], bo[BO::tpot_s as usize], o[O::ttft_s as usize]);
+        for (to, from) in [(RI::input_tokens, I::input_tokens), (RI::output_tokens, I::output_tokens),
+                           (RI::tensor_parallel, I::tensor_parallel), (RI::pipeline_parallel, I::pipeline_parallel)] {
+            ri[to as usize] = i[from as usize];
+        }
+        let mut ro = vec![0.0; RO::NAMES.len()];
+        stage_eval(Stage::ServeRate, None, &ri, &mut ro).unwrap();
+        (o, bo, ro)
     };
-    let (o, bo) = eval(&i, f64::NAN);
+    let (o, bo, ro) = eval(&i, f64::NAN);
     let model = sv::Model { params: 8.03e9, active_params: 8.03e9, layers: 32.0, hidden: 4096.0, heads: 32.0,
                             kv_heads: 8.0, head_dim: 128.0 };
     let hw = sv::Hardware { peak: 1978.9e12, hbm: 3.35e12, memory: 80e9, scale_up: 450e9, domain: 8.0, scale_out: 50e9 };
@@ -419,37 +429,37 @@ fn the_serving_stages_are_the_serving_model() {
                         mfu_prefill: sv::MFU_PREFILL, kv_fraction: sv::KV_FRACTION, reserved: sv::RESERVED_BYTES,
                         all_reduce_latency: sv::ALL_REDUCE_LATENCY, max_tpot: None, max_ttft: None };
     let s = sv::serve(&model, &hw, &run).unwrap();
-    assert_eq!(bo[BO::output_tokens_per_s as usize], s.output_tokens_per_s);
+    assert_eq!(ro[RO::output_tokens_per_s as usize], s.output_tokens_per_s);
     assert_eq!(bo[BO::tpot_s as usize], s.tpot_s);
     assert_eq!(o[O::kv_bytes_per_token as usize], 65_536.0);
     assert_eq!(o[O::max_batch as usize], s.max_batch);
     assert_eq!(bo[BO::batch as usize], s.max_batch);
     assert_eq!(bo[BO::fits as usize], 1.0);
     // A batch given: the model at that batch.
-    let (_, b64) = eval(&i, 64.0);
+    let (_, b64, _) = eval(&i, 64.0);
     assert_eq!(b64[BO::tpot_s as usize], sv::serve(&model, &hw, &sv::Run { batch: Some(64.0), ..run }).unwrap().tpot_s);
     // 405B in bf16 on one 80 GB GPU: nothing fits; the weights say why.
     i[I::params as usize] = 405e9;
     i[I::weights as usize] = 0.0;
-    let (o, bo) = eval(&i, f64::NAN);
+    let (o, bo, ro) = eval(&i, f64::NAN);
     assert_eq!((bo[BO::fits as usize], bo[BO::memory_fits as usize]), (0.0, 0.0));
-    assert!(bo[BO::output_tokens_per_s as usize].is_nan());
+    assert!(ro[RO::output_tokens_per_s as usize].is_nan());
     assert_eq!(o[O::weights_gb_per_gpu as usize], 810.0);
     // Layouts the model does not serve are rows with fits false too: a TP that does not divide the
     // heads, one wider than the scale-up domain, a GPU without a peak at the precision.
     i[I::params as usize] = 8.03e9;
     for (tp, ok) in [(3.0, false), (16.0, false), (8.0, true)] {
         i[I::tensor_parallel as usize] = tp;
-        let (o, bo) = eval(&i, f64::NAN);
+        let (o, bo, _) = eval(&i, f64::NAN);
         assert_eq!((bo[BO::fits as usize], o[O::layout_valid as usize]), (ok as u8 as f64, ok as u8 as f64), "{tp}");
     }
     i[I::peak_tflops as usize] = f64::NAN;
-    let (_, bo) = eval(&i, f64::NAN);
+    let (_, bo, _) = eval(&i, f64::NAN);
     assert_eq!(bo[BO::fits as usize], 0.0);
     assert!(bo[BO::tpot_s as usize].is_nan());
     // A TPOT bound no batch meets: one sequence, fits false, meets_bounds false.
     i[I::peak_tflops as usize] = 1978.9;
     i[I::max_tpot_s as usize] = 1e-5;
-    let (_, bo) = eval(&i, f64::NAN);
+    let (_, bo, _) = eval(&i, f64::NAN);
     assert_eq!((bo[BO::batch as usize], bo[BO::fits as usize], bo[BO::meets_bounds as usize]), (1.0, 0.0, 0.0));
 }

@@ -655,19 +655,18 @@ impl<'a> Worker<'a> {
                 match super::stages::serve_replica(&ins) {
                     Some(r) => {
                         let live: Vec<bool> = o.iter().map(|&r| p.live[r]).collect();
-                        let [batch, tpot, latency, tps, tps_gpu, in_tps, bound, memory, meets, fits, per_token] = &mut outs[..] else {
+                        let [batch, tpot, bound, memory, meets, fits, per_token] = &mut outs[..] else {
                             unreachable!("serve_batch writes {} outputs", O::NAMES.len())
                         };
                         fn pick<'a>(c: &'a mut [f64], live: bool, n: usize) -> Option<&'a mut [f64]> {
                             live.then(|| &mut c[..n])
                         }
                         r.columns(batches, default, crate::model::serve::Columns {
-                            batch: &mut batch[..n], tpot_s: &mut tpot[..n], output_tokens_per_s: &mut tps[..n],
-                            latency_s: pick(latency, live[O::latency_s as usize], n),
-                            output_tokens_per_s_per_gpu: pick(tps_gpu, live[O::output_tokens_per_s_per_gpu as usize], n),
-                            input_tokens_per_s: pick(in_tps, live[O::input_tokens_per_s as usize], n),
-                            compute_bound: pick(bound, live[O::compute_bound as usize], n), memory_fits: pick(memory, live[O::memory_fits as usize], n),
-                            meets_bounds: pick(meets, live[O::meets_bounds as usize], n), fits: pick(fits, live[O::fits as usize], n),
+                            batch: &mut batch[..n], tpot_s: &mut tpot[..n],
+                            compute_bound: pick(bound, live[O::compute_bound as usize], n),
+                            memory_fits: pick(memory, live[O::memory_fits as usize], n),
+                            meets_bounds: pick(meets, live[O::meets_bounds as usize], n),
+                            fits: pick(fits, live[O::fits as usize], n),
                             decode_s_per_token: pick(per_token, live[O::decode_s_per_token as usize], n),
                         });
                     }
@@ -679,6 +678,31 @@ impl<'a> Worker<'a> {
                         }
                     }
                 }
+                self.put_back(outs, o, None, index0)?;
+            }
+            OpSpec::Model { stage: Stage::ServeRate, i, o, .. }
+                if i.iter().enumerate().all(|(q, &r)| {
+                    use super::stages::ServeRateIn as I;
+                    (q == I::batch as usize || q == I::tpot_s as usize) || p.slot[r] == usize::MAX
+                }) =>
+            {
+                // The replica fixed within the block, batches and steps varying (or not): the
+                // rates' column form, writing only the outputs something reads.
+                use super::stages::ServeRateIn as I;
+                let mut outs: Vec<Vec<f64>> = o.iter().map(|&r| std::mem::take(&mut self.vectors[p.slot[r]])).collect();
+                let ins: Vec<f64> = i.iter().map(|&r| self.scalars[r]).collect();
+                let replica = super::stages::serve_rate_replica(&ins);
+                let column = |q: I| -> Vec<f64> {
+                    match p.slot[i[q as usize]] {
+                        usize::MAX => vec![self.scalars[i[q as usize]]; n],
+                        s => self.vectors[s][..n].to_vec(),
+                    }
+                };
+                let (batch, tpot) = (column(I::batch), column(I::tpot_s));
+                let live: Vec<bool> = o.iter().map(|&r| p.live[r]).collect();
+                let mut cols = outs.iter_mut().zip(&live).map(|(c, &l)| l.then(|| &mut c[..n]));
+                let out = [cols.next().flatten(), cols.next().flatten(), cols.next().flatten(), cols.next().flatten()];
+                replica.rate_columns(&batch, &tpot, out);
                 self.put_back(outs, o, None, index0)?;
             }
             OpSpec::Model { stage: Stage::MemGpu, i, o, .. } => {

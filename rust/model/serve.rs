@@ -345,9 +345,7 @@ impl Replica {
         }
         let (tpot, compute_bound) = self.step(batch);
         let (s_in, s_out, ttft) = (self.input_tokens, self.output_tokens, self.ttft_s);
-        // (the stages prefill PP prompts at a time, as they decode PP micro-batches)
-        let cycle = s_out * tpot + self.prefill(batch);
-        let output_tps = batch * s_out / cycle;
+        let r = self.rates(batch, tpot);
         // (NaN bounds compare false: no bound is met-or-missed, it is absent)
         let meets_bounds = !(tpot > self.max_tpot) && !(ttft > self.max_ttft);
         let per_token = self.per_token(batch);
@@ -359,11 +357,10 @@ impl Replica {
             batch,
             ttft_s: ttft,
             tpot_s: tpot,
-            latency_s: ttft + (s_out - 1.0) * tpot,
-            output_tokens_per_s: output_tps,
-            // (reciprocals of what the block does not change: `columns` multiplies the same way)
-            output_tokens_per_s_per_gpu: output_tps * (1.0 / (self.tensor_parallel * self.pipeline_parallel)),
-            input_tokens_per_s: output_tps * (s_in / s_out),
+            latency_s: r.latency_s,
+            output_tokens_per_s: r.output_tokens_per_s,
+            output_tokens_per_s_per_gpu: r.output_tokens_per_s_per_gpu,
+            input_tokens_per_s: r.input_tokens_per_s,
             critical_batch: self.critical_batch,
             compute_bound,
             meets_bounds,
@@ -372,14 +369,20 @@ impl Replica {
     }
 }
 
-/// A block of batches' figures, column by column: the three every other needs, and those asked for.
+/// What a replica's rates are at a batch and its step (the engine's `serve_rate` stage: only the
+/// blocks that keep a point need them, after the filters and rankings that need the step alone).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rates {
+    pub latency_s: f64,
+    pub output_tokens_per_s: f64,
+    pub output_tokens_per_s_per_gpu: f64,
+    pub input_tokens_per_s: f64,
+}
+
+/// A block of batches' step figures, column by column: the two every other needs, and those asked for.
 pub struct Columns<'a> {
     pub batch: &'a mut [f64],
     pub tpot_s: &'a mut [f64],
-    pub output_tokens_per_s: &'a mut [f64],
-    pub latency_s: Option<&'a mut [f64]>,
-    pub output_tokens_per_s_per_gpu: Option<&'a mut [f64]>,
-    pub input_tokens_per_s: Option<&'a mut [f64]>,
     pub compute_bound: Option<&'a mut [f64]>,
     pub memory_fits: Option<&'a mut [f64]>,
     pub meets_bounds: Option<&'a mut [f64]>,
@@ -388,6 +391,55 @@ pub struct Columns<'a> {
 }
 
 impl Replica {
+    /// The rates of `batch` sequences decoding at `tpot` a step: the stages prefill PP prompts at a
+    /// time, as they decode PP micro-batches, so `batch` answers of `output` tokens take
+    /// output · TPOT + the prefill of `batch` prompts. NaN in, NaN out.
+    #[inline]
+    pub fn rates(&self, batch: f64, tpot: f64) -> Rates {
+        let (s_in, s_out) = (self.input_tokens, self.output_tokens);
+        let tps = batch * s_out / (s_out * tpot + self.prefill(batch));
+        Rates {
+            latency_s: self.ttft_s + (s_out - 1.0) * tpot,
+            output_tokens_per_s: tps,
+            // (reciprocals of what a block does not change)
+            output_tokens_per_s_per_gpu: tps * (1.0 / (self.tensor_parallel * self.pipeline_parallel)),
+            input_tokens_per_s: tps * (s_in / s_out),
+        }
+    }
+
+    /// `rates` over a block, each column asked for (the same bits: a test checks).
+    pub fn rate_columns(&self, batch: &[f64], tpot: &[f64], out: [Option<&mut [f64]>; 4]) {
+        let n = batch.len();
+        let [latency, tps, tps_gpu, in_tps] = out;
+        let (s_in, s_out, ttft) = (self.input_tokens, self.output_tokens, self.ttft_s);
+        if let Some(c) = latency {
+            for (c, &t) in c[..n].iter_mut().zip(&tpot[..n]) {
+                *c = ttft + (s_out - 1.0) * t;
+            }
+        }
+        let k = 1.0 / (self.tensor_parallel * self.pipeline_parallel);
+        let r = s_in / s_out;
+        match (tps, tps_gpu, in_tps) {
+            (None, None, None) => {}
+            (tps, tps_gpu, in_tps) => {
+                let (mut tps, mut tps_gpu, mut in_tps) = (tps, tps_gpu, in_tps);
+                for j in 0..n {
+                    let b = batch[j];
+                    let x = b * s_out / (s_out * tpot[j] + self.prefill(b));
+                    if let Some(c) = tps.as_deref_mut() {
+                        c[j] = x;
+                    }
+                    if let Some(c) = tps_gpu.as_deref_mut() {
+                        c[j] = x * k;
+                    }
+                    if let Some(c) = in_tps.as_deref_mut() {
+                        c[j] = x * r;
+                    }
+                }
+            }
+        }
+    }
+
     /// The figures at each of `batches` (NaN: `default`), as `at` gives them (the same bits: a test
     /// checks), written column by column in passes the compiler vectorises: the engine's
     /// serve_batch over a block where only the batch varies. A batch `at` refuses (below one
@@ -395,8 +447,8 @@ impl Replica {
     /// its batch), memory_fits and fits 0. Flags are 1 or 0.
     pub fn columns(&self, batches: &[f64], default: f64, out: Columns<'_>) {
         let n = batches.len();
-        let (s_in, s_out, ttft) = (self.input_tokens, self.output_tokens, self.ttft_s);
-        let (batch, tpot, tps) = (&mut out.batch[..n], &mut out.tpot_s[..n], &mut out.output_tokens_per_s[..n]);
+        let ttft = self.ttft_s;
+        let (batch, tpot) = (&mut out.batch[..n], &mut out.tpot_s[..n]);
         for j in 0..n {
             let b = if batches[j].is_nan() { default } else { batches[j] };
             let b = if b >= 1.0 { b } else { f64::NAN };
@@ -406,26 +458,8 @@ impl Replica {
             let t = (self.read0 + self.read1 * e).max(self.math1 * e) + self.comm0 + self.comm1 * e;
             batch[j] = b;
             tpot[j] = t;
-            tps[j] = fitted * s_out / (s_out * t + self.prefill(fitted));
         }
         let flag = |x: bool| if x { 1.0 } else { 0.0 };
-        if let Some(c) = out.latency_s {
-            for (c, &t) in c[..n].iter_mut().zip(tpot.iter()) {
-                *c = ttft + (s_out - 1.0) * t;
-            }
-        }
-        if let Some(c) = out.output_tokens_per_s_per_gpu {
-            let k = 1.0 / (self.tensor_parallel * self.pipeline_parallel);
-            for (c, &x) in c[..n].iter_mut().zip(tps.iter()) {
-                *c = x * k;
-            }
-        }
-        if let Some(c) = out.input_tokens_per_s {
-            let k = s_in / s_out;
-            for (c, &x) in c[..n].iter_mut().zip(tps.iter()) {
-                *c = x * k;
-            }
-        }
         if let Some(c) = out.compute_bound {
             for (c, &b) in c[..n].iter_mut().zip(batch.iter()) {
                 let e = self.spread(b);
@@ -596,10 +630,10 @@ mod columns {
             let mut cols = vec![vec![0.0; n]; 11];
             let [b, t, x, l, g, i, c, mf, mb, f, p] = &mut cols[..] else { unreachable!() };
             r.columns(&batches, r.default_batch(), Columns {
-                batch: b, tpot_s: t, output_tokens_per_s: x, latency_s: Some(l), output_tokens_per_s_per_gpu: Some(g),
-                input_tokens_per_s: Some(i), compute_bound: Some(c), memory_fits: Some(mf), meets_bounds: Some(mb),
+                batch: b, tpot_s: t, compute_bound: Some(c), memory_fits: Some(mf), meets_bounds: Some(mb),
                 fits: Some(f), decode_s_per_token: Some(p),
             });
+            r.rate_columns(b, t, [Some(l), Some(x), Some(g), Some(i)]);
             for (j, &given) in batches.iter().enumerate() {
                 let want = r.at(if given.is_nan() { r.default_batch() } else { given });
                 let got: Vec<f64> = cols.iter().map(|c| c[j]).collect();

@@ -194,7 +194,7 @@ pub(crate) fn stage_layouts() -> HashMap<&'static str, (Vec<&'static str>, Vec<&
     use engine::Stage::*;
     [("flops", Flops), ("time", Time), ("wall", Wall), ("money", Money), ("mem_states", MemStates), ("mem_gpu", MemGpu),
      ("step", Step), ("goodput", Goodput), ("goodput_shape", GoodputShape), ("search", Search),
-     ("serve_layout", ServeLayout), ("serve_batch", ServeBatch),
+     ("serve_layout", ServeLayout), ("serve_batch", ServeBatch), ("serve_rate", ServeRate),
      ("lifetime", Lifetime)]
         .into_iter()
         .map(|(name, s)| {
