@@ -92,7 +92,15 @@ def _shown(names: list[str]) -> str:
 def check(target: Path, folder_output: bool, inputs: tuple[Path, ...] = ()) -> None:
     """Refuse a target costspec may not replace; ``folder_output`` is True for Parquet (a folder of
     part files), False for one file (Arrow, CSV); ``inputs`` are the files the run reads (the spec,
-    its catalogs), which it must not write over. Checked before the run and again before the rename."""
+    its catalogs), which it must not write over. Checked before the run and again before the rename.
+
+    Under a shared lock on the target's folder: another run's commit (which holds it exclusively)
+    may otherwise move the folder aside and remove its parts while they are being read."""
+    with _folder_lock(target.parent, shared=True):
+        _check(target, folder_output, inputs)
+
+
+def _check(target: Path, folder_output: bool, inputs: tuple[Path, ...] = ()) -> None:
     if target.name in ("", ".", "..") or "\0" in str(target):
         raise TargetError(f"{str(target) or repr('')} is not a file or folder name; give one, e.g. -o results/run.parquet")
     st = _lstat(target)
@@ -178,7 +186,8 @@ class Target:
         if not self.path.parent.is_dir():
             self.discard()
             raise TargetError(f"cannot write under {self.path.parent}: it is not a folder")
-        clean_stale(self.path)
+        with _folder_lock(self.path.parent):  # (not while another run commits: it may be between renames)
+            clean_stale(self.path)
         # Ours from before mkdir: a signal lands between bytecodes, so an interrupt right after the
         # folder exists (before its marker does) still finds it ours to remove (``discard``).
         self.made = True
@@ -205,7 +214,7 @@ class Target:
             self._commit()
 
     def _commit(self) -> None:
-        check(self.path, self.folder_output, self.inputs)
+        _check(self.path, self.folder_output, self.inputs)
         if not self.folder_output:
             os.replace(self.data, self.path)  # atomic: the old file or the new one, never a partial file
             _remove_temporary(self.tmp)
@@ -246,15 +255,15 @@ class Target:
 class _folder_lock:
     """An exclusive advisory lock on a folder (flock on its descriptor), where the system has one."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder, self.fd = folder, -1
+    def __init__(self, folder: Path, shared: bool = False) -> None:
+        self.folder, self.fd, self.shared = folder, -1, shared
 
     def __enter__(self) -> None:
         try:
             import fcntl
 
-            self.fd = os.open(self.folder, os.O_RDONLY)
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            self.fd = os.open(self.folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))  # (never blocks on a pipe)
+            fcntl.flock(self.fd, fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX)
         except (ImportError, OSError):
             if self.fd >= 0:
                 os.close(self.fd)
