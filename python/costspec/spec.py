@@ -1153,21 +1153,23 @@ class _Checker:
             if n and active and active > n:
                 self.err(ap, f"active_params {active:g} is above params {n:g}: the parameters used per token are "
                          "some of the model's", f"at most {n:g}", f"{active:g}")
+        def counts(key: str) -> list[float]:  # (an architecture count given, else the presets')
+            return [float(v) for v, _ in values_of(f"model.architecture.{key}") if isinstance(v, (int, float))] or \
+                [float(m.architecture[key]) for m in presets if m.architecture.get(key)]
+
+        def network(g: Any, attr: str) -> Any:  # (a hardware figure given, else the GPU's catalog one)
+            return fields.get(f"hardware.{attr}", f.value if (f := getattr(g, attr)) is not None else None)
+
         tp = fixed("serving.tensor")
         if tp is not None and isinstance(tp[0], (int, float)) and tp[0] >= 1:
             t, path = float(tp[0]), tp[1]
-            heads = [float(v) for v, _ in values_of("model.architecture.heads") if isinstance(v, (int, float))] or \
-                [float(m.architecture["heads"]) for m in presets if m.architecture.get("heads")]
-            bad = next((h for h in heads if (h / t) % 1), None)
+            bad = next((h for h in counts("heads") if (h / t) % 1), None)
             if bad is not None:
                 self.err(path, f"serving tensor_parallel {t:g} does not divide the {bad:g} heads: each rank holds "
                          "whole heads", "a divisor of the heads", f"{t:g}")
             if t > 1 and "hardware.gpu" not in swept:
                 for g in gpus:
-                    domain = fields.get("hardware.scale_up_domain", g.scale_up_domain.value if g.scale_up_domain
-                                        else None)
-                    link = fields.get("hardware.scale_up_gb_per_s", g.scale_up_gb_per_s.value
-                                      if g.scale_up_gb_per_s else None)
+                    domain, link = network(g, "scale_up_domain"), network(g, "scale_up_gb_per_s")
                     if domain is None or link is None:
                         self.err(path, f"{g.id} has no scale-up domain or bandwidth in the catalog, which serving "
                                  "with TP > 1 needs", "hardware.scale_up_domain and hardware.scale_up_gb_per_s, or "
@@ -1179,18 +1181,14 @@ class _Checker:
         pp = fixed("serving.pipeline")
         if pp is not None and isinstance(pp[0], (int, float)) and pp[0] > 1:
             stages, path = float(pp[0]), pp[1]
-            layers = [float(v) for v, _ in values_of("model.architecture.layers") if isinstance(v, (int, float))] or \
-                [float(m.architecture["layers"]) for m in presets if m.architecture.get("layers")]
-            bad = next((n for n in layers if (n / stages) % 1), None)
+            bad = next((n for n in counts("layers") if (n / stages) % 1), None)
             if bad is not None:
                 self.err(path, f"serving pipeline_parallel {stages:g} does not divide the {bad:g} layers: each stage "
                          "holds whole layers", "a divisor of the layers", f"{stages:g}")
             t = float(tp[0]) if tp is not None and isinstance(tp[0], (int, float)) else 1.0
             for g in gpus if "hardware.gpu" not in swept else []:
-                domain = fields.get("hardware.scale_up_domain", g.scale_up_domain.value if g.scale_up_domain else None)
-                out = fields.get("hardware.scale_out_gbps", g.scale_out_gbps.value if g.scale_out_gbps else None)
-                link = fields.get("hardware.scale_up_gb_per_s", g.scale_up_gb_per_s.value if g.scale_up_gb_per_s
-                                  else None)
+                domain, out = network(g, "scale_up_domain"), network(g, "scale_out_gbps")
+                link = network(g, "scale_up_gb_per_s")
                 within = isinstance(domain, (int, float)) and t * stages <= float(domain) and link is not None
                 if out is None and not within:
                     self.err(path, f"{g.id} has no scale-out bandwidth in the catalog, which serving with pipeline "
