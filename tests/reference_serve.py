@@ -42,24 +42,39 @@ class Served:
     pp: int = 1  # pipeline stages, each layers / pp layers, micro-batches of batch / pp
     domain: float = 8.0  # GPUs per scale-up domain: stages of a wider replica send over the scale-out network
     scale_out: float = 0.0  # bytes/s per GPU per direction
+    ep: int = 1  # expert parallelism: a divisor of tp (experts split over the TP GPUs: as TP), or a multiple
+    # (ep/tp attention groups of tp GPUs, each decoding its own sequences; experts over all ep GPUs)
+    experts: float = 1.0  # routed experts
+    experts_per_token: float = 1.0
     max_tpot: float | None = None  # seconds: the largest batch that meets it (by a scan of every batch)
     max_ttft: float | None = None
 
 
 def serve(r: Served) -> dict[str, float]:
     """The serving figures of one replica (the Rust model's outputs, by name)."""
-    t, p, L, q = r.tp, r.pp, r.layers, r.head_dim
+    t, p, L, q, e, k = r.tp, r.pp, r.layers, r.head_dim, r.ep, r.experts_per_token
     if r.heads % t or L % p:
         raise ValueError("TP does not divide the heads, or PP the layers")
+    # A routed expert's parameters x: params = dense + E·x, active = dense + k·x.
+    x = (r.params - r.active_params) / (r.experts - k) if r.experts > k else 0.0
+    if e > 1 and (x <= 0 or r.experts % e or (t % e and e % t)):
+        raise ValueError("EP does not split routed experts evenly, or does not line up with TP")
+    groups = e // t if e > t else 1  # (attention groups of t GPUs)
+    routed = r.experts * x if groups > 1 else 0.0  # (within TP the experts split as every weight does)
     kv_token = 2 * L * r.kv_heads * q * WIDTH[r.kv]
     kv_token_gpu = 2 * (L / p) * max(r.kv_heads / t, 1) * q * WIDTH[r.kv]  # (a stage's layers)
-    weights = r.params * WIDTH[r.weights] / (t * p)
+    weights = ((r.params - routed) / (t * p) + routed / (e * p)) * WIDTH[r.weights]
     context = r.input_tokens + r.output_tokens / 2  # (the average cache of a decoding sequence)
     free = (r.memory - weights - r.reserved) * r.kv_fraction
-    max_batch = max(0.0, math.floor(free / (context * kv_token_gpu)))
+    max_batch = groups * max(0.0, math.floor(free / (context * kv_token_gpu)))  # (each group its own sequences)
     if r.batch_cap is not None:
         max_batch = min(max_batch, r.batch_cap)
-    link = r.scale_up if t * p <= r.domain else r.scale_out
+    link = r.scale_up if t * groups * p <= r.domain else r.scale_out
+    ep_link = r.scale_up if e <= r.domain else r.scale_out
+    reduces = 1 if groups > 1 else 2  # (per layer: the attention's, and the MLP's unless the experts combine)
+
+    def all_to_all(tokens: float) -> float:  # one GPU's share of `tokens` tokens' k copies, (e-1)/e sent away
+        return tokens * k * (e - 1) / e * 2 * r.hidden / ep_link + r.all_reduce_latency
 
     def ring(nbytes: float) -> float:
         return 0.0 if t <= 1 else 2 * (t - 1) / t * nbytes / r.scale_up + r.all_reduce_latency
@@ -71,11 +86,16 @@ def serve(r: Served) -> dict[str, float]:
 
     def step(b: float) -> float:
         # Each of the p stages takes its micro-batch through its L/p layers; a token passes all of
-        # them, so the step is p stage times. min(b, p) micro-batches: a sequence is not split.
-        m = b / min(b, p)
+        # them, so the step is p stage times. min(b, p·groups) micro-batches: a sequence is not split;
+        # each group's micro-batch m is its own; the experts take all groups' m·groups tokens.
+        m = b / min(b, p * groups)
         read = (weights + m * context * kv_token_gpu) / (r.hbm * r.mbu)
-        math_s = m * (2 * r.active_params + attention) / p / (t * r.peak * r.mfu_decode)
-        stage = max(read, math_s) + 2 * (L / p) * ring(2 * m * r.hidden)
+        dense = m * (2 * (r.active_params - k * x * (groups > 1)) + attention) / p / t
+        experts = m * groups * 2 * k * x / p / e if groups > 1 else 0.0
+        math_s = (dense + experts) / (r.peak * r.mfu_decode)
+        stage = max(read, math_s) + reduces * (L / p) * ring(2 * m * r.hidden)
+        if groups > 1:
+            stage += 2 * (L / p) * all_to_all(m * groups / e)
         return p * stage + (p - 1) * hop(2 * m * r.hidden)
 
     b = max_batch if r.batch is None else r.batch
@@ -85,9 +105,14 @@ def serve(r: Served) -> dict[str, float]:
         raise ValueError("no sequence's cache fits")
     tpot = step(b)
     s = r.input_tokens
+    # (every group prefills a prompt at once: the experts' share of all of them over e GPUs is one
+    # prompt's over t; each GPU of a group sends its 1/t of the prompt's tokens to the experts)
     ttft = (2 * r.active_params * s + 2 * L * s * s * r.heads * q) / (t * r.peak * r.mfu_prefill) \
-        + 2 * L * ring(2 * s * r.hidden) + (p - 1) * hop(2 * s * r.hidden)
-    out = b * r.output_tokens / (r.output_tokens * tpot + b * ttft / min(b, p))  # (stages prefill p prompts at once)
+        + reduces * L * ring(2 * s * r.hidden) + (p - 1) * hop(2 * s * r.hidden) \
+        + (2 * L * all_to_all(s / t) if groups > 1 else 0.0)
+    # (the stages of each group prefill p·groups prompts at once)
+    out = b * r.output_tokens / (r.output_tokens * tpot + b * ttft / min(b, p * groups))
     meets = (r.max_tpot is None or tpot <= r.max_tpot) and (r.max_ttft is None or ttft <= r.max_ttft)
     return {"meets_bounds": meets, "kv_bytes_per_token": kv_token, "weights_bytes_per_gpu": weights, "max_batch": max_batch, "batch": b,
-            "ttft_s": ttft, "tpot_s": tpot, "output_tokens_per_s": out, "output_tokens_per_s_per_gpu": out / (t * p)}
+            "ttft_s": ttft, "tpot_s": tpot, "output_tokens_per_s": out,
+            "output_tokens_per_s_per_gpu": out / (t * groups * p)}

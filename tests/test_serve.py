@@ -78,6 +78,10 @@ def test_single_gpu_throughput_against_the_bandwidth_bound() -> None:
 SHAPES = st.sampled_from([  # (params, layers, d_model, heads, kv_heads)
     (8.03e9, 32, 4096, 32, 8), (70.6e9, 80, 8192, 64, 8), (6.7e9, 32, 4096, 32, 32), (1.3e9, 24, 2048, 16, 1),
 ])
+# Mixtures of experts: (params, active_params, layers, d_model, heads, kv_heads, experts, experts_per_token)
+MOE = st.sampled_from([
+    None, (46.7e9, 12.9e9, 32, 4096, 32, 8, 8, 2), (14.3e9, 2.7e9, 24, 2048, 16, 16, 16, 4),
+])
 
 
 @settings(max_examples=60, deadline=None)
@@ -86,11 +90,17 @@ SHAPES = st.sampled_from([  # (params, layers, d_model, heads, kv_heads)
        weights=st.sampled_from(["bf16", "fp8", "int8", "int4"]),
        kv=st.sampled_from(["bf16", "fp8", "int8", "int4"]), inp=st.integers(1, 8192), out=st.integers(1, 4096),
        batch=st.one_of(st.none(), st.integers(1, 64)), cap=st.one_of(st.none(), st.integers(1, 512)),
-       tpot=st.one_of(st.none(), st.floats(0.005, 0.2)), mbu=st.floats(0.3, 1.0))
+       tpot=st.one_of(st.none(), st.floats(0.005, 0.2)), mbu=st.floats(0.3, 1.0), moe=MOE,
+       ep=st.sampled_from([1, 2, 4, 8, 16]))
 def test_the_engine_is_the_reference(shape: tuple[float, ...], gpu: str, tp: int, pp: int, weights: str, kv: str,
                                      inp: int, out: int, batch: int | None, cap: int | None, tpot: float | None,
-                                     mbu: float) -> None:
+                                     mbu: float, moe: tuple[float, ...] | None, ep: int) -> None:
     params, layers, d, heads, kv_heads = shape
+    active, experts, per_token = params, 1.0, 1.0
+    if moe is None:
+        ep = 1
+    else:
+        params, active, layers, d, heads, kv_heads, experts, per_token = moe
     cat = costspec.Catalog.builtin()
     g = cat.gpu(gpu)
     if weights == "fp8" and "fp8" not in g.peak_tflops:
@@ -98,25 +108,31 @@ def test_the_engine_is_the_reference(shape: tuple[float, ...], gpu: str, tp: int
     if batch is not None and cap is not None and batch > cap:
         batch = cap
     assert g.bandwidth_tbps and g.memory_gb and g.scale_up_gb_per_s and g.scale_up_domain and g.scale_out_gbps
-    r = ref.Served(params=params, active_params=params, layers=layers, hidden=d, heads=heads, kv_heads=kv_heads,
+    r = ref.Served(params=params, active_params=active, layers=layers, hidden=d, heads=heads, kv_heads=kv_heads,
                    head_dim=d / heads, peak=g.peak_tflops["fp8" if weights == "fp8" else "bf16"].value * 1e12,
                    hbm=g.bandwidth_tbps.value * 1e12, memory=g.memory_gb.value * 1e9,
                    scale_up=g.scale_up_gb_per_s.value * 1e9, tp=tp, pp=pp, domain=g.scale_up_domain.value,
                    scale_out=g.scale_out_gbps.value * 1e9 / 8, input_tokens=inp, output_tokens=out,
                    weights=weights, kv=kv, batch=batch, batch_cap=cap, mbu=mbu, mfu_decode=0.2, mfu_prefill=0.7,
-                   kv_fraction=0.9, reserved=2e9, all_reduce_latency=8e-6, max_tpot=tpot)
+                   kv_fraction=0.9, reserved=2e9, all_reduce_latency=8e-6, max_tpot=tpot, ep=ep, experts=experts,
+                   experts_per_token=per_token)
     try:
         want: dict[str, Any] | None = ref.serve(r)
     except ValueError:
         want = None
     arch = {"layers": layers, "d_model": d, "heads": heads, "kv_heads": kv_heads}
+    if moe is not None:
+        arch |= {"experts": experts, "experts_per_token": per_token}
     try:
-        got = costspec.serve(params=params, architecture=arch, gpu=gpu, tensor_parallel=tp, pipeline_parallel=pp,
-                             weights=weights, kv=kv,
+        got = costspec.serve(params=params, active_params=active, architecture=arch, gpu=gpu, tensor_parallel=tp,
+                             pipeline_parallel=pp, expert_parallel=ep, weights=weights, kv=kv,
                              input_tokens=inp, output_tokens=out, batch=batch, max_batch=cap, max_tpot_s=tpot, mbu=mbu)
     except costspec.ModelInputError as e:
         # Not served: nothing fits, the batch given does not, or the bound is missed.
         assert want is None or want["batch"] > want["max_batch"] or not want["meets_bounds"], str(e)
+        return
+    except costspec.InputError as e:  # (an EP that does not split the experts evenly: refused by the rules)
+        assert want is None and ep > 1, str(e)
         return
     assert want is not None and want["meets_bounds"] and want["batch"] <= want["max_batch"]
     assert got.batch == want["batch"] and got.max_batch == want["max_batch"]
@@ -348,3 +364,83 @@ def test_pipeline_stages_without_a_scale_up_figure_send_over_the_scale_out_netwo
     assert g.scale_up_gb_per_s is None and g.scale_out_gbps is not None
     s = costspec.serve("llama3.1-8b", gpu="mi250x", pipeline_parallel=2, input_tokens=100, output_tokens=100)
     assert s.output_tokens_per_s > 0
+
+
+# -- expert parallelism -------------------------------------------------------------------------------
+
+def test_wide_expert_parallelism_splits_the_experts_and_counts_every_gpu() -> None:
+    """Mixtral 8x7B on eight H100s: EP up to TP is TP (TensorRT-LLM's moe_ep_size); EP 8 over TP 1 is
+    eight attention groups holding the dense weights each and an eighth of the experts (a routed
+    expert is (46.7B − 12.9B) / (8 − 2) parameters), their batches side by side; prices, energy and
+    the fleet count the replica's eight GPUs."""
+    kw: dict[str, Any] = dict(gpu="h100", weights="fp8", kv="fp8", input_tokens=128, output_tokens=2048,
+                              usd_per_gpu_hour=2.0, demand_tokens_per_s=1e6)
+    tp8 = costspec.serve("mixtral-8x7b", tensor_parallel=8, **kw)
+    tp8ep8 = costspec.serve("mixtral-8x7b", tensor_parallel=8, expert_parallel=8, **kw)
+    assert (tp8ep8.tpot_s, tp8ep8.output_tokens_per_s) == (tp8.tpot_s, tp8.output_tokens_per_s)
+    wide = costspec.serve("mixtral-8x7b", tensor_parallel=1, expert_parallel=8, **kw)
+    preset = costspec.Catalog.builtin().model("mixtral-8x7b")
+    assert preset.active_params is not None
+    routed = 8 * (preset.params - preset.active_params) / 6
+    assert wide.weights_gb_per_gpu * 1e9 == pytest.approx(preset.params - routed + routed / 8, rel=1e-12)
+    assert wide.serving_expert_parallel == 8 and wide.max_batch % 8 == 0
+    assert wide.output_tokens_per_s_per_gpu == pytest.approx(wide.output_tokens_per_s / 8, rel=1e-12)
+    assert wide.usd_per_m_tokens_served == pytest.approx(2.0 * 8 / 3600 / wide.output_tokens_per_s * 1e6, rel=1e-12)
+    assert wide.joules_per_token == pytest.approx(700 * 8 / wide.output_tokens_per_s, rel=1e-12)
+    assert wide.replicas is not None and wide.serving_gpus == wide.replicas * 8
+    one = costspec.serve("mixtral-8x7b", tensor_parallel=1, **kw)
+    assert wide.weights_gb_per_gpu < one.weights_gb_per_gpu / 6 and wide.max_batch > 8 * one.max_batch
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--ep", "3"], "--ep: serving expert_parallel 3 does not divide the experts (8)"),
+    (["--tp", "8", "--ep", "3"], "--ep: serving expert_parallel 3 does not divide the experts (8)"),
+    (["--ep", "0"], "--ep"),
+    (["--ep", "1.5"], "--ep"),
+])
+def test_serve_bad_expert_parallelism_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], args: list[str],
+                                                         needle: str) -> None:
+    code, out, err = run(capsys, "serve", "--model", "mixtral-8x7b", "--gpu", "h100", "--input-tokens", "128",
+                         "--output-tokens", "128", *args)
+    assert code == 2 and out == ""
+    assert needle in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 3
+    code, _, err = run(capsys, "serve", "--model", "llama3.1-8b", "--gpu", "h100", "--input-tokens", "128",
+                       "--output-tokens", "128", "--ep", "2")
+    assert code == 2 and "--ep: serving expert_parallel 2 does not divide a model without routed experts" in err
+    code, _, err = run(capsys, "serve", "--params", "40B", "--active-params", "10B", "--arch", "layers=32",
+                       "--arch", "d_model=6144", "--arch", "heads=48", "--arch", "kv_heads=8", "--arch", "experts=16",
+                       "--arch", "experts_per_token=2", "--gpu", "h100", "--input-tokens", "128",
+                       "--output-tokens", "128", "--tp", "6", "--ep", "4")
+    assert code == 2 and "--ep: serving expert_parallel 4 does not divide tensor_parallel 6 nor is a multiple" in err
+
+
+def test_a_sweep_over_expert_parallelism_has_rows_that_do_not_fit(tmp_path: Path) -> None:
+    """A swept EP that does not divide the experts is an error of the spec (as in training's
+    layouts); one that does not line up with a swept TP is a row with fits false; the others are
+    `serve`'s figures, with the replica's GPUs in the prices."""
+    spec = tmp_path / "s.yaml"
+    text = ("costspec: 1\nmodel:\n  params: 40B\n  active_params: 10B\n  architecture: {layers: 32, d_model: 6144, "
+            "heads: 48, kv_heads: 8, experts: 16, experts_per_token: 2}\nhardware: {gpu: h100}\n"
+            "price: {usd_per_gpu_hour: 2}\nserving: {weights: fp8, kv: fp8, input_tokens: 128, "
+            "output_tokens: 2048}\nsweep:\n  grid:\n    serving.tensor: [2, 6]\n"
+            "    serving.expert: [1, 4, 8, 16]\n")
+    spec.write_text(text.replace("[1, 4, 8, 16]", "[1, 3]"))
+    (err,) = costspec.validate(spec)
+    assert "12:25: sweep.grid.serving.expert[1]: serving expert_parallel 3 does not divide the experts (16)" in str(err)
+    spec.write_text(text)
+    assert costspec.validate(spec) == []
+    rows = costspec.sweep(spec).to_pylist()
+    assert len(rows) == 8
+    arch = {"layers": 32, "d_model": 6144, "heads": 48, "kv_heads": 8, "experts": 16, "experts_per_token": 2}
+    for r in rows:
+        tp, ep = r["serving_tensor_parallel"], r["serving_expert_parallel"]
+        assert r["fits"] is (tp == 2 or ep == 1), (tp, ep)
+        if not r["fits"]:
+            assert r["tpot_s"] is None and r["usd_per_m_tokens_served"] is None
+            continue
+        s = costspec.serve(params="40B", active_params="10B", architecture=arch, gpu="h100", tensor_parallel=tp,
+                           expert_parallel=ep, weights="fp8", kv="fp8", input_tokens=128, output_tokens=2048,
+                           usd_per_gpu_hour=2)
+        assert (r["output_tokens_per_s"], r["usd_per_m_tokens_served"]) == \
+            (s.output_tokens_per_s, s.usd_per_m_tokens_served)

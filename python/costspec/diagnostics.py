@@ -83,7 +83,7 @@ CODES: tuple[Code, ...] = (
        r"^(cannot use catalog file|bad catalog entry|the include path)"),
     _c("CS505", "include-outside", "A catalog include outside the spec's repository.", r"leads outside"),
     _c("CS506", "missing-figure", "A GPU whose catalog entry lacks a figure the run needs (system power, network).",
-       r"(the catalog has no system power|in the catalog, which (the step-time model|serving)( with TP > 1| with pipeline stages beyond its scale-up domain)? needs)"),
+       r"(the catalog has no system power|in the catalog, which (the step-time model|serving)( with TP > 1| with (pipeline stages|expert all-to-alls) beyond its scale-up domain)? needs)"),
     # What the inputs say together.
     _c("CS601", "missing-input", "An input the model needs is missing.",
        r"^(give (a model|hardware\.gpu|training\.tokens|serving\.|lifetime\.(days|requests))|mode lora needs|wall_clock_days needs|epochs multiply"

@@ -286,6 +286,16 @@ INPUTS: tuple[Field, ...] = (
        "scale-out network. PP must divide the layers (else fits false in a sweep).", unit="GPUs",
        domain=WHOLE_AT_LEAST_ONE, default=1, kwarg="serving.pipeline", flag="--pp",
        column="serving_pipeline_parallel", examples=(2,), help="Pipeline stages of one replica.", command="serve"),
+    _f("serving.expert", "number", "Expert-parallel degree of a mixture of experts' MoE layers: a divisor of TP "
+       "splits the routed experts over the TP GPUs (TensorRT-LLM's moe_ep_size: the same bytes and FLOPs per GPU as "
+       "TP alone); a multiple of TP is wide expert parallelism, EP/TP attention groups of TP GPUs (data-parallel "
+       "attention, as vLLM's --enable-expert-parallel and SGLang's DP attention) each decoding its own sequences "
+       "with the dense weights replicated, the routed experts split over all EP GPUs and two all-to-alls of every "
+       "token's copies per layer; the replica then holds EP × PP GPUs. EP must divide the routed experts (else fits "
+       "false in a sweep).", unit="GPUs", domain=WHOLE_AT_LEAST_ONE, default=1, kwarg="serving.expert",
+       flag="--ep", column="serving_expert_parallel", examples=(8,),
+       help="Expert-parallel degree of one replica (MoE; a multiple of TP: data-parallel attention).",
+       command="serve"),
     _f("serving.weights", "choice", "How the served weights are stored: bf16, fp8 (GEMMs at the GPU's fp8 peak), "
        "int8 or int4 (weight-only: 16-bit GEMMs; int4 in groups of 128 with a 16-bit scale and a 4-bit zero point, "
        "4.16 bits per weight).", choices=WIDTHS, default="bf16", kwarg="serving.weights", flag="--weights",
@@ -505,6 +515,7 @@ OUTPUTS: tuple[Column, ...] = (
     _in("hardware.scale_out_gbps", "scale-out bandwidth per GPU per direction"),
     _in("serving.tensor", "tensor-parallel degree of one serving replica"),
     _in("serving.pipeline", "pipeline stages of one serving replica"),
+    _in("serving.expert", "expert-parallel degree of one serving replica"),
     _in("serving.weights", "storage of the served weights"),
     _in("serving.kv", "storage of the KV cache"),
     _in("serving.input_tokens", "prompt tokens per request"),
@@ -517,7 +528,7 @@ OUTPUTS: tuple[Column, ...] = (
     _in("serving.mfu_prefill", "achieved fraction of the peak in prefill"),
     _in("serving.kv_fraction", "share of the free memory holding the KV cache"),
     _in("serving.reserved_gb", "memory per GPU neither weights nor cache"),
-    Column("weights_gb_per_gpu", "GB", "served weights per GPU, params × bytes per weight / (TP · PP)"),
+    Column("weights_gb_per_gpu", "GB", "served weights per GPU, params × bytes per weight / (TP · PP) (wide EP: the routed experts' / (EP · PP), the rest's / (TP · PP))"),
     Column("kv_bytes_per_token", "bytes", "KV cache per token, 2 · layers · KV heads · head dim · bytes"),
     Column("kv_gb_per_sequence", "GB", "KV cache of one request's input + output tokens"),
     Column("max_batch", "sequences", "most concurrent sequences whose caches fit at the average decode context "
@@ -528,7 +539,7 @@ OUTPUTS: tuple[Column, ...] = (
                           "TP all-reduces"),
     Column("latency_s", "s", "one request end to end, TTFT + (output − 1) · TPOT"),
     Column("output_tokens_per_s", "tokens/s", "output tokens per second of one replica under continuous batching"),
-    Column("output_tokens_per_s_per_gpu", "tokens/s", "output tokens/s per GPU of the replica (TP · PP GPUs)"),
+    Column("output_tokens_per_s_per_gpu", "tokens/s", "output tokens/s per GPU of the replica (TP · PP GPUs; EP · PP with wide EP)"),
     Column("requests_per_s", "requests/s", "requests completed per second by one replica"),
     Column("critical_batch", "sequences", "batch from which decode is compute-bound (null: never, the cache reads "
                                           "grow as fast)"),
@@ -539,11 +550,11 @@ OUTPUTS: tuple[Column, ...] = (
                                              "its decode takes"),
     Column("usd_per_m_tokens_served", "US$", "price of a million output tokens with their prompts, the replica's "
                                              "price / output tokens/s"),
-    Column("joules_per_token", "J", "energy per output token with its prompt, watts × TP · PP × PUE / output "
-                                    "tokens/s"),
+    Column("joules_per_token", "J", "energy per output token with its prompt, watts × the replica's GPUs × "
+                                    "PUE / output tokens/s"),
     _in("serving.demand_tokens_per_s", "output tokens/s the fleet must serve"),
     Column("replicas", "replicas", "replicas needed for the demand, ⌈demand / output tokens/s⌉"),
-    Column("serving_gpus", "GPUs", "GPUs needed for the demand, replicas × TP · PP"),
+    Column("serving_gpus", "GPUs", "GPUs needed for the demand, replicas × the replica's GPUs"),
     Column("fleet_usd_per_hour", "US$/hour", "the fleet's price per hour, serving_gpus × price"),
     _in("lifetime.tokens_served", "inference tokens over the model's life (prompts and outputs)"),
     _in("lifetime.requests_per_day", "requests served per day"),

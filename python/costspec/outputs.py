@@ -26,7 +26,7 @@ SERVING_CORE = ("model", "params", "active_params", "gpu", "serving_tensor_paral
                 "output_tokens_per_s_per_gpu", "usd_per_gpu_hour", "usd_per_m_input_tokens", "usd_per_m_output_tokens",
                 "usd_per_m_tokens_served", "joules_per_token", "replicas", "serving_gpus", "fleet_usd_per_hour", "fits")
 # Serving columns that only an input of the same name gives.
-SERVING_GIVEN = {"batch_cap": "serving.max_batch", "max_tpot_s": "serving.max_tpot_s",
+SERVING_GIVEN = {"serving_expert_parallel": "serving.expert", "batch_cap": "serving.max_batch", "max_tpot_s": "serving.max_tpot_s",
                  "max_ttft_s": "serving.max_ttft_s", "demand_tokens_per_s": "serving.demand_tokens_per_s",
                  "replicas": "serving.demand_tokens_per_s", "serving_gpus": "serving.demand_tokens_per_s",
                  "fleet_usd_per_hour": "serving.demand_tokens_per_s"}
@@ -61,7 +61,7 @@ FLAGS = {"fits", "sequence_parallel", "tp_within_domain", "compute_bound"}
 # Whole-number columns, written as int64 (null where there is no value).
 WHOLE = {"gpus", "min_gpus", "tensor_parallel", "pipeline_parallel", "context_parallel", "expert_parallel",
          "micro_batch", "data_parallel", "zero", "grad_accum", "interleave", "scale_up_domain",
-         "serving_tensor_parallel", "serving_pipeline_parallel", "input_tokens", "output_tokens", "batch", "batch_cap", "max_batch", "replicas",
+         "serving_tensor_parallel", "serving_pipeline_parallel", "serving_expert_parallel", "input_tokens", "output_tokens", "batch", "batch_cap", "max_batch", "replicas",
          "serving_gpus"}
 # Columns whose NaN means "no value" (written as null).
 NULLABLE = {"energy_kwh", "co2e_kg", "watts", "min_gpus", "activations_gb", "model", "scale_up_domain",

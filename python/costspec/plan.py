@@ -959,16 +959,16 @@ class _Compiler:
         tokens, energy per token, requests/s, and the replicas a demand needs."""
         e = self.effective
         nan = self.const(math.nan)
-        weights, tp, pp = e("serving.weights"), e("serving.tensor"), e("serving.pipeline")
-        gpus = self.bin("mul", tp, pp)  # (the replica's)
+        weights, tp, pp, ep = e("serving.weights"), e("serving.tensor"), e("serving.pipeline"), e("serving.expert")
         # The replica once per layout and request, then each batch (the engine hoists the first).
         rep = self.stage("serve_layout", layouts["serve_layout"], {
             "params": e("model.params"), "active_params": e("model.active_params"),
-            **{a: e(f"model.architecture.{a}") for a in ("layers", "d_model", "heads", "kv_heads", "head_dim")},
+            **{a: e(f"model.architecture.{a}") for a in ("layers", "d_model", "heads", "kv_heads", "head_dim",
+                                                          "experts", "experts_per_token")},
             "peak_tflops": self.serve_peak(weights), "hbm_tbps": self.regs.get("gpu:bandwidth_tbps", nan),
             "gpu_memory_gb": self.regs.get("gpu:memory", nan), "scale_up_gb_per_s": e("hardware.scale_up_gb_per_s"),
             "scale_up_domain": e("hardware.scale_up_domain"), "scale_out_gbps": e("hardware.scale_out_gbps"),
-            "tensor_parallel": tp, "pipeline_parallel": pp, "weights": weights,
+            "tensor_parallel": tp, "pipeline_parallel": pp, "expert_parallel": ep, "weights": weights,
             "kv": e("serving.kv"), "input_tokens": e("serving.input_tokens"), "output_tokens": e("serving.output_tokens"),
             "max_batch": e("serving.max_batch"), "mbu": e("serving.mbu"),
             "mfu_decode": e("serving.mfu_decode"), "mfu_prefill": e("serving.mfu_prefill"),
@@ -977,7 +977,7 @@ class _Compiler:
         })
         at = self.stage("serve_batch", layouts["serve_batch"], {
             **{k: rep[k] for k in ("default_batch", "max_batch", "read0", "read1", "math1", "comm0", "comm1",
-                                   "ttft_s", "layout_valid")},
+                                   "ttft_s", "groups", "layout_valid")},
             "batch": e("serving.batch"), "input_tokens": e("serving.input_tokens"),
             "output_tokens": e("serving.output_tokens"), "tensor_parallel": tp, "pipeline_parallel": pp,
             "max_tpot_s": e("serving.max_tpot_s"),
@@ -987,27 +987,29 @@ class _Compiler:
         rates = self.stage("serve_rate", layouts["serve_rate"], {
             "batch": at["batch"], "tpot_s": at["tpot_s"], "ttft_s": rep["ttft_s"],
             "input_tokens": e("serving.input_tokens"), "output_tokens": e("serving.output_tokens"),
-            "tensor_parallel": tp, "pipeline_parallel": pp,
+            "tensor_parallel": tp, "pipeline_parallel": pp, "groups": rep["groups"],
         })
         out = {**rep, **at, **rates}
         cols = {k: out[k] for k in ("weights_gb_per_gpu", "kv_bytes_per_token", "kv_gb_per_sequence", "max_batch",
                                     "batch", "ttft_s", "tpot_s", "latency_s", "output_tokens_per_s",
                                     "output_tokens_per_s_per_gpu", "critical_batch", "compute_bound")}
         self.serve_out = out
+        # (the replica's GPUs: TP · PP, or EP · PP with wide EP's EP/TP attention groups)
+        gpus = self.bin("mul", self.bin("mul", tp, rep["groups"]), pp)
         tps = out["output_tokens_per_s"]
         price = e("price.usd_per_gpu_hour")
         # The replica's price per second, split by time: a request's prompt pays for its prefill,
         # each output token for its share of a decode step (the two add up to the replica's time).
         # (per million tokens: the price of a replica-second × 1e6, hoisted out of the batches)
         # A figure beyond the float range is an error naming the input that took it there.
-        priced = "price.usd_per_gpu_hour = 'usd_per_gpu_hour × TP · PP / 3600 × 1e6 × seconds per token'"
+        priced = "price.usd_per_gpu_hour = 'usd_per_gpu_hour × GPUs of a replica / 3600 × 1e6 × seconds per token'"
         per_s = self.bin("mul", self.bin("div", self.bin("mul", price, gpus, priced), self.const(3600.0), priced),
                          self.const(1e6), priced)
         cols["usd_per_m_input_tokens"] = self.bin("div", self.bin("mul", per_s, out["ttft_s"], priced),
                                                   e("serving.input_tokens"), priced)
         cols["usd_per_m_output_tokens"] = self.bin("mul", per_s, out["decode_s_per_token"], priced)  # (TPOT / batch)
         cols["usd_per_m_tokens_served"] = self.bin("div", per_s, tps, priced)
-        powered = "hardware.watts = 'watts × TP · PP × PUE / output tokens per second'"
+        powered = "hardware.watts = 'watts × GPUs of a replica × PUE / output tokens per second'"
         power = self.bin("mul", self.bin("mul", e("hardware.watts"), gpus, powered), e("energy.pue"), powered)
         cols["joules_per_token"] = self.bin("div", power, tps, powered)
         cols["requests_per_s"] = self.bin("div", tps, e("serving.output_tokens"))
@@ -1025,7 +1027,7 @@ class _Compiler:
             cols["fleet_usd_per_hour"] = self.bin("mul", cols["serving_gpus"], price, priced)
         cols["serving_fits"] = out["fits"]
         cols.update({
-            "serving_tensor_parallel": tp, "serving_pipeline_parallel": pp, "weights_precision": weights, "kv_precision": e("serving.kv"),
+            "serving_tensor_parallel": tp, "serving_pipeline_parallel": pp, "serving_expert_parallel": ep, "weights_precision": weights, "kv_precision": e("serving.kv"),
             "input_tokens": e("serving.input_tokens"), "output_tokens": e("serving.output_tokens"),
             "batch_cap": e("serving.max_batch"), "max_tpot_s": e("serving.max_tpot_s"),
             "max_ttft_s": e("serving.max_ttft_s"), "mbu": e("serving.mbu"), "mfu_decode": e("serving.mfu_decode"),

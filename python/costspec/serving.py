@@ -29,7 +29,8 @@ KEYWORD: dict[str, str] = {
     "price.usd_per_gpu_hour": "usd_per_gpu_hour", "price.provider": "provider", "energy.pue": "pue",
     "energy.grid_kg_co2e_per_kwh": "grid_kg_co2e_per_kwh",
     "hardware.scale_out_gbps": "scale_out_gbps",
-    **{p: {"serving.tensor": "tensor_parallel", "serving.pipeline": "pipeline_parallel"}.get(p, FIELDS[p].key)
+    **{p: {"serving.tensor": "tensor_parallel", "serving.pipeline": "pipeline_parallel",
+           "serving.expert": "expert_parallel"}.get(p, FIELDS[p].key)
        for p in SERVING},
 }
 
@@ -44,6 +45,7 @@ class Served:
     gpu: str
     serving_tensor_parallel: int
     serving_pipeline_parallel: int
+    serving_expert_parallel: int
     weights_precision: str
     kv_precision: str
     input_tokens: int
@@ -105,6 +107,7 @@ def serve(
     architecture: Mapping[str, Number] | None = None,
     tensor_parallel: Number = 1,
     pipeline_parallel: Number = 1,
+    expert_parallel: Number = 1,
     weights: Width | str = "bf16",
     kv: Width | str = "bf16",
     batch: Number | None = None,
@@ -128,7 +131,8 @@ def serve(
     scale_out_gbps: Number | None = None,
     catalog: Catalog | None = None,
 ) -> Served:
-    """Serve a model on one replica of ``tensor_parallel`` × ``pipeline_parallel`` GPUs.
+    """Serve a model on one replica of ``tensor_parallel`` × ``pipeline_parallel`` GPUs (a mixture of
+    experts with ``expert_parallel`` a multiple of TP: EP × PP GPUs, data-parallel attention).
 
     Give a ``model`` preset (or ``params`` with an ``architecture``: layers, d_model, heads,
     kv_heads), a ``gpu`` and the request's ``input_tokens`` and ``output_tokens``. The batch is the
@@ -146,7 +150,8 @@ def serve(
         raise InputError("architecture", type(architecture).__name__, "a mapping of architecture fields to numbers")
     cat = catalog or Catalog.builtin()
     given = {"model": model, "params": params, "active_params": active_params, "gpu": gpu,
-             "tensor_parallel": tensor_parallel, "pipeline_parallel": pipeline_parallel, "weights": weights, "kv": kv, "input_tokens": input_tokens,
+             "tensor_parallel": tensor_parallel, "pipeline_parallel": pipeline_parallel,
+             "expert_parallel": expert_parallel, "weights": weights, "kv": kv, "input_tokens": input_tokens,
              "output_tokens": output_tokens, "batch": batch, "max_batch": max_batch, "max_tpot_s": max_tpot_s,
              "max_ttft_s": max_ttft_s, "demand_tokens_per_s": demand_tokens_per_s, "mbu": mbu,
              "mfu_decode": mfu_decode, "mfu_prefill": mfu_prefill, "kv_fraction": kv_fraction,
@@ -174,7 +179,7 @@ def serve(
     for k, v in (architecture or {}).items():
         if not isinstance(k, str) or f"model.architecture.{k}" not in FIELDS or k == "gated_mlp":
             raise InputError("architecture", repr(k), "architecture fields (layers, d_model, heads, kv_heads, "
-                                                      "head_dim)")
+                                                      "head_dim, experts, experts_per_token)")
         fields[f"model.architecture.{k}"] = parse_number(v, f"architecture.{k}")
     spec = one_point(fields, cat, keyword=lambda p: KEYWORD.get(p, p.split(".", 1)[1]))
     return run_spec(spec, fields)
@@ -202,8 +207,8 @@ def why_not(row: Mapping[str, Any], fields: Mapping[str, Any]) -> ModelInputErro
     gpu, mem = row.get("gpu"), float(row.get("gpu_memory_gb") or 0.0)
     if not row.get("serve:layout_valid"):
         return ModelInputError("tensor_parallel: the replica's layout cannot be served (a TP that does not divide "
-                               "the heads or is wider than the scale-up domain, or a GPU without the precision's "
-                               "peak)", "tensor_parallel")
+                               "the heads or is wider than the scale-up domain, an EP that does not divide the "
+                               "routed experts, or a GPU without the precision's peak)", "tensor_parallel")
     weights = row.get("weights_gb_per_gpu") or 0.0
     reserved, share = row.get("reserved_gb") or 0.0, row.get("kv_fraction") or 0.0
     if not row.get("max_batch"):
@@ -246,6 +251,7 @@ def _gb(x: float) -> str:
 def from_row(row: Mapping[str, Any], cat: Catalog, fields: Mapping[str, Any]) -> Served:
     names = {f.name for f in dataclasses.fields(Served)} - {"peak_tflops", "hbm_tbps", "architecture", "sources"}
     values: dict[str, Any] = {k: row.get(k) for k in names}
+    values["serving_expert_parallel"] = int(fields.get("serving.expert") or 1)  # (written when given)
     g = cat.gpu(str(row["gpu"]))
     w = str(row["weights_precision"])
     peak_name = "fp8" if w == "fp8" else ("bf16" if "bf16" in g.peak_tflops else "fp16")
@@ -290,26 +296,34 @@ def _usd(x: float) -> str:
 def render(s: Served) -> str:
     """The breakdown of a served model: every figure with its formula and inputs."""
     a = s.architecture
-    t, pp = s.serving_tensor_parallel, s.serving_pipeline_parallel
-    layout, gpus = (f"TP {t}", "TP") if pp == 1 else (f"TP {t} · PP {pp}", "TP · PP")
+    t, pp, ep = s.serving_tensor_parallel, s.serving_pipeline_parallel, s.serving_expert_parallel
+    wide = ep > t  # (wide EP: EP/TP attention groups)
+    width = ep if wide else t
+    layout = " · ".join([f"TP {t}"] + ([f"EP {ep}"] if ep > 1 else []) + ([f"PP {pp}"] if pp > 1 else []))
+    gpus = " · ".join((["EP"] if wide else ["TP"]) + (["PP"] if pp > 1 else []))
     layers, heads = a.get("layers", 0), a.get("heads", 0)
     kv_heads = a.get("kv_heads", heads)
     head_dim = a.get("head_dim") or (a.get("d_model", 0) / heads if heads else 0)
     who = s.model or f"{format_si(s.params, 4)}-parameter model"
-    on = f"{s.gpu} × {t}" if t > 1 and pp == 1 else (s.gpu if t * pp == 1 else f"{s.gpu} × {t * pp} ({layout})")
+    on = f"{s.gpu} × {t}" if t > 1 and pp == 1 and ep == 1 else (
+        s.gpu if width * pp == 1 else f"{s.gpu} × {width * pp} ({layout})")
     rows: list[tuple[str, str, str] | str] = []
     add = rows.append
     context = s.input_tokens + s.output_tokens / 2
     add("Memory per GPU")
     add(("weights", f"{s.weights_gb_per_gpu:,.2f} GB", f"{format_si(s.params, 4)} params × "
-         f"{_WIDTH_TEXT[s.weights_precision]} / {layout}"))
+         f"{_WIDTH_TEXT[s.weights_precision]} / " + (
+             f"{layout}" if not wide else
+             f"{'(EP · PP)' if pp > 1 else 'EP'} for the routed experts, / {'(TP · PP)' if pp > 1 else 'TP'} "
+             f"for the rest (in each of {ep // t} attention groups)")))
     add(("KV per token", f"{s.kv_bytes_per_token:,.0f} B", f"2 · L {layers:g} · KV heads {kv_heads:g} · head dim "
          f"{head_dim:g} · {_WIDTH_TEXT[s.kv_precision]}" + (" (replicated once TP exceeds the KV heads)"
                                                             if t > kv_heads else "")))
     add(("KV per request", f"{s.kv_gb_per_sequence:.3g} GB", f"{s.input_tokens:,} + {s.output_tokens:,} tokens"))
     cap = f", capped at {s.batch_cap:,}" if s.batch_cap is not None else ""
     add(("max batch", f"{s.max_batch:,}", f"({s.gpu_memory_gb:g} GB − weights − {s.reserved_gb:g} GB reserved) × "
-         f"{s.kv_fraction:g} / KV of a sequence at {context:,.0f} tokens (its average while decoding){cap}"))
+         f"{s.kv_fraction:g} / KV of a sequence at {context:,.0f} tokens (its average while decoding)"
+         + (f" × {ep // t} groups" if wide else "") + cap))
     how = "given" if "batch" in s.sources else (
         f"the largest within TPOT ≤ {_ms(s.max_tpot_s)}" if s.max_tpot_s is not None and s.batch < s.max_batch
         else "the most that fit")
@@ -320,6 +334,8 @@ def render(s: Served) -> str:
     bound = "compute-bound" if s.compute_bound else "bandwidth-bound"
     add(("TPOT", _ms(s.tpot_s), f"{bound}: max((weights + batch · KV) / ({s.hbm_tbps:g} TB/s × MBU {s.mbu:g}), "
          f"batch · 2·N_active / ({gpus} · peak × MFU {s.mfu_decode:g})) + TP all-reduces" +
+         ("" if not wide else f"; {ep // t} attention groups each decode batch / {ep // t}, two all-to-alls of "
+                              f"the tokens' expert copies per layer over EP {ep}") +
          ("" if pp == 1 else f"; PP {pp} micro-batches through {pp} stages, {pp - 1} send{'s' if pp > 2 else ''} "
                               "between them")))
     add(("latency", _ms(s.latency_s), "TTFT + (output − 1) · TPOT"))
@@ -327,7 +343,8 @@ def render(s: Served) -> str:
     add(("critical batch", crit, "batch from which decode is compute-bound"))
     add("Throughput (one replica, continuous batching)")
     add(("output tokens/s", f"{s.output_tokens_per_s:,.0f}", "batch · output / (output · TPOT + batch · TTFT"
-         + ("); " if pp == 1 else " / PP); ") +
+         + ("); " if pp == 1 and not wide else
+            " / (" + " · ".join((["PP"] if pp > 1 else []) + ([f"{ep // t} groups"] if wide else [])) + ")); ") +
          f"{s.output_tokens_per_s_per_gpu:,.0f} per GPU"))
     add(("requests/s", f"{s.requests_per_s:.3g}", "output tokens/s / output tokens"))
     if s.usd_per_gpu_hour is not None and s.usd_per_m_tokens_served is not None:
@@ -338,7 +355,7 @@ def render(s: Served) -> str:
         add(("$/M served", _usd(s.usd_per_m_tokens_served), "per million output tokens with their prompts: "
              f"price × {gpus} / 3600 / output tokens/s"))
     if s.joules_per_token is not None:
-        add(("energy", f"{s.joules_per_token:.3g} J/token", f"{s.watts:g} W × {layout} × PUE {s.pue:g} / output "
+        add(("energy", f"{s.joules_per_token:.3g} J/token", f"{s.watts:g} W × {width * pp} GPU{'s' if width * pp > 1 else ''} × PUE {s.pue:g} / output "
              "tokens/s"))
     if s.replicas is not None:
         add(f"Fleet for {s.demand_tokens_per_s:,.0f} output tokens/s")

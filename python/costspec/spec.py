@@ -1194,6 +1194,22 @@ class _Checker:
                     self.err(path, f"{g.id} has no scale-out bandwidth in the catalog, which serving with pipeline "
                              "stages beyond its scale-up domain needs", "hardware.scale_out_gbps, or TP × PP within "
                              "the domain", f"{stages:g}")
+        self.experts_divide(values_of, presets, "serving.expert")
+        ep = fixed("serving.expert")
+        if ep is not None and isinstance(ep[0], (int, float)) and ep[0] > 1:
+            e, path = float(ep[0]), ep[1]
+            t = float(tp[0]) if tp is not None and isinstance(tp[0], (int, float)) else 1.0
+            if (t / e) % 1 and (e / t) % 1:
+                self.err(path, f"serving expert_parallel {e:g} does not divide tensor_parallel {t:g} nor is a "
+                         "multiple of it: the experts split over the TP GPUs, or over EP/TP attention groups of TP "
+                         "GPUs", f"a divisor or a multiple of {t:g}", f"{e:g}")
+            for g in gpus if e > t and "hardware.gpu" not in swept else []:
+                domain, out = network(g, "scale_up_domain"), network(g, "scale_out_gbps")
+                link = network(g, "scale_up_gb_per_s")
+                if out is None and not (isinstance(domain, (int, float)) and e <= float(domain) and link is not None):
+                    self.err(path, f"{g.id} has no scale-out bandwidth in the catalog, which serving with expert "
+                             "all-to-alls beyond its scale-up domain needs", "hardware.scale_out_gbps, or EP within "
+                             "the domain", f"{e:g}")
         if "hardware.gpu" not in swept:
             for g in gpus:
                 if g.bandwidth_tbps is None or g.memory_gb is None:
@@ -1312,10 +1328,11 @@ class _Checker:
                          "they divide", f"{t:g}")
 
     def experts_divide(self, values_of: Callable[[str], list[tuple[Value, tuple[Any, ...]]]],
-                       presets: list[Any]) -> None:
+                       presets: list[Any], field: str = "parallelism.expert") -> None:
         """Each expert-parallel rank holds an equal share of the routed experts (the engine refuses
         the point otherwise): EP divides the experts the spec gives or its presets have, and a model
-        without routed experts has EP 1."""
+        without routed experts has EP 1 (training's `parallelism.expert`, serving's `serving.expert`)."""
+        name = "serving expert_parallel" if field == "serving.expert" else "expert_parallel"
         counts = [float(v) for v, _ in values_of("model.architecture.experts") if isinstance(v, (int, float))] or \
             [float(m.architecture.get("experts") or 0) for m in presets] or [0.0]
 
@@ -1333,16 +1350,16 @@ class _Checker:
                 (m.architecture.get("experts_per_token") if m else None) or 1
             return params is not None and active is not None and active < params and e > k
 
-        for ep, path in values_of("parallelism.expert"):
+        for ep, path in values_of(field):
             if not isinstance(ep, (int, float)) or ep <= 1:
                 continue
             bad = next((n for n in counts if n <= 1 or (n / ep) % 1), None)
             if bad is not None:
                 what = f"the experts ({bad:g})" if bad > 1 else "a model without routed experts (architecture.experts)"
-                self.err(path, f"expert_parallel {ep:g} does not divide {what}: each rank holds an equal share",
+                self.err(path, f"{name} {ep:g} does not divide {what}: each rank holds an equal share",
                          "a divisor of the routed experts", f"{ep:g}")
             elif not all(routed(m) for m in (presets or [None])):
-                self.err(path, f"expert_parallel {ep:g} does not divide any parameters: none are in routed experts "
+                self.err(path, f"{name} {ep:g} does not divide any parameters: none are in routed experts "
                          "(active_params must be below params, experts_per_token below experts)", "1", f"{ep:g}")
 
     def counts_fit_the_layout(self, values_of: Callable[[str], list[tuple[Value, tuple[Any, ...]]]]) -> None:

@@ -120,21 +120,22 @@ layout!(SearchOut {
 });
 
 layout!(ServeIn {
-    params, active_params, layers, d_model, heads, kv_heads, head_dim, peak_tflops, hbm_tbps, gpu_memory_gb,
-    scale_up_gb_per_s, scale_up_domain, scale_out_gbps, tensor_parallel, pipeline_parallel, weights, kv,
+    params, active_params, layers, d_model, heads, kv_heads, head_dim, experts, experts_per_token, peak_tflops,
+    hbm_tbps, gpu_memory_gb, scale_up_gb_per_s, scale_up_domain, scale_out_gbps, tensor_parallel, pipeline_parallel,
+    expert_parallel, weights, kv,
     input_tokens, output_tokens, max_batch, mbu, mfu_decode, mfu_prefill, kv_fraction, reserved_gb, max_tpot_s,
     max_ttft_s,
 });
 layout!(ServeOut {
     weights_gb_per_gpu, kv_bytes_per_token, kv_gb_per_sequence, max_batch, ttft_s, critical_batch, default_batch,
-    read0, read1, math1, comm0, comm1, layout_valid,
+    read0, read1, math1, comm0, comm1, groups, layout_valid,
 });
 layout!(ServeBatchIn {
     batch, default_batch, max_batch, read0, read1, math1, comm0, comm1, ttft_s, input_tokens, output_tokens,
-    tensor_parallel, pipeline_parallel, max_tpot_s, max_ttft_s, layout_valid,
+    tensor_parallel, pipeline_parallel, groups, max_tpot_s, max_ttft_s, layout_valid,
 });
 layout!(ServeBatchOut { batch, tpot_s, compute_bound, memory_fits, meets_bounds, fits, decode_s_per_token });
-layout!(ServeRateIn { batch, tpot_s, ttft_s, input_tokens, output_tokens, tensor_parallel, pipeline_parallel });
+layout!(ServeRateIn { batch, tpot_s, ttft_s, input_tokens, output_tokens, tensor_parallel, pipeline_parallel, groups });
 layout!(ServeRateOut { latency_s, output_tokens_per_s, output_tokens_per_s_per_gpu, input_tokens_per_s });
 
 layout!(LifetimeIn { e, a, b, alpha, beta, loss, inference_tokens });
@@ -174,6 +175,7 @@ pub(crate) fn serve_replica(i: &[f64]) -> Option<crate::model::serve::Replica> {
     (i[I::layout_valid] == 1.0).then(|| crate::model::serve::Replica {
         tensor_parallel: i[I::tensor_parallel],
         pipeline_parallel: i[I::pipeline_parallel],
+        groups: i[I::groups],
         input_tokens: i[I::input_tokens],
         output_tokens: i[I::output_tokens],
         weights_bytes_per_gpu: f64::NAN, // (the layout stage's outputs)
@@ -198,6 +200,7 @@ pub(crate) fn serve_rate_replica(i: &[f64]) -> crate::model::serve::Replica {
     crate::model::serve::Replica {
         tensor_parallel: i[I::tensor_parallel],
         pipeline_parallel: i[I::pipeline_parallel],
+        groups: i[I::groups],
         input_tokens: i[I::input_tokens],
         output_tokens: i[I::output_tokens],
         weights_bytes_per_gpu: f64::NAN,
@@ -687,6 +690,8 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
                 heads,
                 kv_heads: or(i[I::kv_heads], heads),
                 head_dim: or(i[I::head_dim], i[I::d_model] / heads),
+                experts: or(i[I::experts], 1.0),
+                experts_per_token: or(i[I::experts_per_token], 1.0),
             };
             for (name, x) in [("params", model.params), ("layers", model.layers), ("d_model", model.hidden),
                               ("heads", heads)] {
@@ -701,14 +706,17 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
                 domain,
                 scale_out: i[I::scale_out_gbps] * 1e9 / 8.0,
             };
-            let (tp, pp) = (i[I::tensor_parallel], i[I::pipeline_parallel]);
+            let (tp, pp, ep) = (i[I::tensor_parallel], i[I::pipeline_parallel], i[I::expert_parallel]);
             whole_at_least_one("tensor_parallel", tp).map_err(e)?;
             whole_at_least_one("pipeline_parallel", pp).map_err(e)?;
+            whole_at_least_one("expert_parallel", ep).map_err(e)?;
             // A layout the model does not serve is a row with fits false, not an error of the sweep:
             // a TP that does not divide the heads, one wider than the scale-up domain (its
             // all-reduces would cross the scale-out network), a PP that does not divide the layers
             // or whose stages leave the domain without a scale-out figure, a GPU without a peak at
-            // the weights' precision or without the bandwidth figures.
+            // the weights' precision or without the bandwidth figures; an EP that is not a divisor of
+            // the routed experts dividing TP or a multiple of it (or of a dense model), or whose
+            // all-to-alls leave the domain without a scale-out figure.
             // (and a shape that is one: KV heads grouping the query heads, whole heads of a whole
             // width, no more parameters active than there are — the rules refuse fixed ones)
             let valid = (heads / tp).fract() == 0.0
@@ -716,7 +724,10 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
                 && model.kv_heads <= heads && (heads / model.kv_heads).fract() == 0.0
                 && (model.head_dim.fract() == 0.0) && model.active_params <= model.params
                 && !(tp > 1.0 && !(tp <= domain && hw.scale_up > 0.0))
-                && !(pp > 1.0 && !(tp * pp <= domain && hw.scale_up > 0.0 || hw.scale_out > 0.0))
+                && !(pp > 1.0 && !(tp.max(ep) * pp <= domain && hw.scale_up > 0.0 || hw.scale_out > 0.0))
+                && (ep == 1.0 || (model.routed_params() > 0.0 && (model.experts / ep).fract() == 0.0
+                    && ((tp / ep).fract() == 0.0 || (ep / tp).fract() == 0.0)
+                    && !(ep > tp && !(ep <= domain && hw.scale_up > 0.0 || hw.scale_out > 0.0))))
                 && hw.peak > 0.0 && hw.hbm > 0.0 && hw.memory > 0.0;
             o[O::layout_valid] = if valid { 1.0 } else { 0.0 };
             if !valid {
@@ -725,6 +736,7 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
             let run = sv::Run {
                 tensor_parallel: tp,
                 pipeline_parallel: pp,
+                expert_parallel: ep,
                 weights: pick(&WIDTHS, i[I::weights], "weights")?,
                 kv: pick(&WIDTHS, i[I::kv], "kv")?,
                 input_tokens: i[I::input_tokens],
@@ -750,6 +762,7 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
             o[O::critical_batch] = if r.critical_batch.is_finite() { r.critical_batch } else { f64::NAN };
             o[O::default_batch] = r.default_batch();
             (o[O::read0], o[O::read1], o[O::math1], o[O::comm0], o[O::comm1]) = (r.read0, r.read1, r.math1, r.comm0, r.comm1);
+            o[O::groups] = r.groups;
         }
         Stage::ServeBatch => {
             let r = serve_replica(i);

@@ -384,7 +384,7 @@ fn the_serving_stages_are_the_serving_model() {
     for (k, v) in [(I::params, 8.03e9), (I::layers, 32.0), (I::d_model, 4096.0), (I::heads, 32.0), (I::kv_heads, 8.0),
                    (I::peak_tflops, 1978.9), (I::hbm_tbps, 3.35), (I::gpu_memory_gb, 80.0), (I::scale_up_gb_per_s, 450.0),
                    (I::scale_up_domain, 8.0), (I::scale_out_gbps, 400.0), (I::tensor_parallel, 1.0), (I::pipeline_parallel, 1.0),
-                   (I::weights, 1.0), (I::kv, 1.0),
+                   (I::expert_parallel, 1.0), (I::weights, 1.0), (I::kv, 1.0),
                    (I::input_tokens, 128.0), (I::output_tokens, 2048.0)] {
         i[k as usize] = v;
     }
@@ -397,7 +397,7 @@ fn the_serving_stages_are_the_serving_model() {
                            (BI::read0, O::read0 as usize), (BI::read1, O::read1 as usize),
                            (BI::math1, O::math1 as usize), (BI::comm0, O::comm0 as usize),
                            (BI::comm1, O::comm1 as usize), (BI::ttft_s, O::ttft_s as usize),
-                           (BI::layout_valid, O::layout_valid as usize)] {
+                           (BI::layout_valid, O::layout_valid as usize), (BI::groups, O::groups as usize)] {
             bi[to as usize] = o[from];
         }
         for (to, from) in [(BI::input_tokens, I::input_tokens), (BI::output_tokens, I::output_tokens),
@@ -410,8 +410,8 @@ fn the_serving_stages_are_the_serving_model() {
         let mut bo = vec![0.0; BO::NAMES.len()];
         stage_eval(Stage::ServeBatch, None, &bi, &mut bo).unwrap();
         let mut ri = vec![f64::NAN; RI::NAMES.len()];
-        (ri[RI::batch as usize], ri[RI::tpot_s as usize], ri[RI::ttft_s as usize]) =
-            (bo[BO::batch as usize], bo[BO::tpot_s as usize], o[O::ttft_s as usize]);
+        (ri[RI::batch as usize], ri[RI::tpot_s as usize], ri[RI::ttft_s as usize], ri[RI::groups as usize]) =
+            (bo[BO::batch as usize], bo[BO::tpot_s as usize], o[O::ttft_s as usize], o[O::groups as usize]);
         for (to, from) in [(RI::input_tokens, I::input_tokens), (RI::output_tokens, I::output_tokens),
                            (RI::tensor_parallel, I::tensor_parallel), (RI::pipeline_parallel, I::pipeline_parallel)] {
             ri[to as usize] = i[from as usize];
@@ -422,9 +422,9 @@ fn the_serving_stages_are_the_serving_model() {
     };
     let (o, bo, ro) = eval(&i, f64::NAN);
     let model = sv::Model { params: 8.03e9, active_params: 8.03e9, layers: 32.0, hidden: 4096.0, heads: 32.0,
-                            kv_heads: 8.0, head_dim: 128.0 };
+                            kv_heads: 8.0, head_dim: 128.0, experts: 1.0, experts_per_token: 1.0 };
     let hw = sv::Hardware { peak: 1978.9e12, hbm: 3.35e12, memory: 80e9, scale_up: 450e9, domain: 8.0, scale_out: 50e9 };
-    let run = sv::Run { tensor_parallel: 1.0, pipeline_parallel: 1.0, weights: sv::Width::Fp8, kv: sv::Width::Fp8, input_tokens: 128.0,
+    let run = sv::Run { tensor_parallel: 1.0, pipeline_parallel: 1.0, expert_parallel: 1.0, weights: sv::Width::Fp8, kv: sv::Width::Fp8, input_tokens: 128.0,
                         output_tokens: 2048.0, batch: None, batch_cap: None, mbu: sv::MBU, mfu_decode: sv::MFU_DECODE,
                         mfu_prefill: sv::MFU_PREFILL, kv_fraction: sv::KV_FRACTION, reserved: sv::RESERVED_BYTES,
                         all_reduce_latency: sv::ALL_REDUCE_LATENCY, max_tpot: None, max_ttft: None };

@@ -12,7 +12,15 @@
 //! - continuous batching: a replica decodes `batch` sequences at a time and prefills each new
 //!   prompt as one finishes, so `batch` outputs of `output` tokens take output · TPOT + batch · TTFT.
 //!
-//! Not here yet (named in the notes): pipeline and expert parallelism of served models.
+//! Expert parallelism (`Run::expert_parallel`, EP) of a mixture of experts: EP at most TP splits
+//! the routed experts' weights over the TP GPUs (TensorRT-LLM's moe_ep_size × moe_tp_size = TP:
+//! the same bytes and FLOPs per GPU as TP alone); EP beyond TP (a multiple of it) is wide expert
+//! parallelism (vLLM's data-parallel attention with `--enable-expert-parallel`, SGLang's DP
+//! attention, DeepSeek's serving): EP/TP groups of TP GPUs each serve their own sequences with the
+//! attention and dense weights replicated per group, the routed experts split over all EP GPUs
+//! (whole experts), and each MoE layer sends every token's k copies to its experts and back (two
+//! all-to-alls) in place of the MLP's all-reduce. Routing is taken as balanced and every weight as
+//! read each step (true from a few sequences per expert on).
 
 use crate::model::types::{out_of_range, ModelError};
 
@@ -70,6 +78,24 @@ pub struct Model {
     pub heads: f64,
     pub kv_heads: f64,
     pub head_dim: f64,
+    /// Routed experts per MoE layer (1: a dense model).
+    pub experts: f64,
+    /// Experts each token is routed to (MoE).
+    pub experts_per_token: f64,
+}
+
+impl Model {
+    /// The routed experts' parameters, from the total and active counts: a routed expert holds
+    /// x = (N − N_active) / (E − k) of them, all E experts E·x (shared experts and the rest are
+    /// dense). 0 for a dense model.
+    pub fn routed_params(&self) -> f64 {
+        let (e, k) = (self.experts, self.experts_per_token);
+        if e > 1.0 && k >= 1.0 && e > k && self.params > self.active_params {
+            e * (self.params - self.active_params) / (e - k)
+        } else {
+            0.0
+        }
+    }
 }
 
 /// One accelerator as serving uses it.
@@ -97,6 +123,10 @@ pub struct Run {
     /// Pipeline stages, each L/PP layers: a sequence's token passes them one after another; the
     /// batch is split into PP micro-batches so that every stage is busy.
     pub pipeline_parallel: f64,
+    /// Expert-parallel degree of the MoE layers: a divisor of TP (the routed experts split over the
+    /// TP GPUs) or a multiple of it (EP/TP groups with data-parallel attention, all EP GPUs holding
+    /// whole experts); it divides the routed experts.
+    pub expert_parallel: f64,
     pub weights: Width,
     pub kv: Width,
     pub input_tokens: f64,
@@ -172,6 +202,9 @@ fn all_reduce(bytes: f64, n: f64, bw: f64, latency: f64) -> f64 {
 pub struct Replica {
     pub tensor_parallel: f64,
     pub pipeline_parallel: f64,
+    /// Attention groups of TP GPUs, each decoding its own sequences: EP/TP with wide expert
+    /// parallelism, else 1. The replica holds TP · groups · PP GPUs.
+    pub groups: f64,
     pub input_tokens: f64,
     pub output_tokens: f64,
     pub weights_bytes_per_gpu: f64,
@@ -207,6 +240,19 @@ impl Replica {
         if !(p >= 1.0 && p.fract() == 0.0) || (model.layers / p).fract() != 0.0 {
             return Err(out_of_range("pipeline_parallel", p, &format!("a divisor of the {} layers", model.layers)));
         }
+        let ep = run.expert_parallel;
+        let routed = model.routed_params();
+        if !(ep >= 1.0 && ep.fract() == 0.0) {
+            return Err(out_of_range("expert_parallel", ep, "a whole number >= 1"));
+        }
+        if ep > 1.0 && routed == 0.0 {
+            return Err(out_of_range("expert_parallel", ep, "1 for a dense model (expert parallelism splits a mixture of experts' routed experts)"));
+        }
+        if ep > 1.0 && ((model.experts / ep).fract() != 0.0 || ((t / ep).fract() != 0.0 && (ep / t).fract() != 0.0)) {
+            return Err(out_of_range("expert_parallel", ep, &format!(
+                "a divisor of the {} routed experts that divides TP or is a multiple of it", model.experts)));
+        }
+        let groups = if ep > t { ep / t } else { 1.0 };
         for (name, x) in [("input_tokens", run.input_tokens), ("output_tokens", run.output_tokens)] {
             if !(x >= 1.0 && x.is_finite()) {
                 return Err(out_of_range(name, x, "a number of tokens >= 1"));
@@ -221,12 +267,17 @@ impl Replica {
         let (l, d, q) = (model.layers, model.hidden, model.head_dim);
         let kv_token = 2.0 * l * model.kv_heads * q * run.kv.bytes();
         let kv_token_gpu = 2.0 * (l / p) * (model.kv_heads / t).max(1.0) * q * run.kv.bytes();
-        let weights = model.params * run.weights.bytes() / (t * p);
+        // (the attention and dense weights in every group, the routed experts split over all)
+        let weights = if groups > 1.0 {
+            ((model.params - routed) / (t * p) + routed / (t * groups * p)) * run.weights.bytes()
+        } else {
+            model.params * run.weights.bytes() / (t * p)
+        };
         let (s_in, s_out) = (run.input_tokens, run.output_tokens);
         // The cache a sequence holds on average while it decodes (paged: blocks as it grows).
         let context = s_in + s_out / 2.0;
         let free = (hw.memory - weights - run.reserved) * run.kv_fraction;
-        let max_batch = (free / (context * kv_token_gpu)).floor().max(0.0);
+        let max_batch = groups * (free / (context * kv_token_gpu)).floor().max(0.0);
         let max_batch = run.batch_cap.map_or(max_batch, |c| max_batch.min(c));
         // Decode: a step of b sequences at the average context, as PP micro-batches of b/PP, each
         // through every stage in turn: the weights of all stages read once per token, each
@@ -234,23 +285,43 @@ impl Replica {
         // PP − 1 sends of a micro-batch's activations (sharded over TP) between stages.
         let width = 2.0; // (activations are 16-bit: the all-reduces move b·h of them)
         let bw = hw.hbm * run.mbu;
-        let read1 = context * kv_token_gpu / bw;
-        let math1 = (2.0 * model.active_params + 4.0 * l * context * model.heads * q) / (t * p * hw.peak * run.mfu_decode);
+        // (each group decodes b/groups of the sequences: their caches, and a share of all FLOPs)
+        let read1 = context * kv_token_gpu / bw / groups;
+        let math1 = (2.0 * model.active_params + 4.0 * l * context * model.heads * q)
+            / (t * groups * p * hw.peak * run.mfu_decode);
         // (within the domain on its link when the catalog has one, else the scale-out network)
-        let link = if t * p <= hw.domain && hw.scale_up > 0.0 { hw.scale_up } else { hw.scale_out };
+        let link = if t * groups * p <= hw.domain && hw.scale_up > 0.0 { hw.scale_up } else { hw.scale_out };
+        // Wide EP: one all-reduce per layer (the attention's) in a group, and the MoE layer's two
+        // all-to-alls over the EP GPUs of a stage: each GPU sends its 1/EP of the tokens' k copies,
+        // (EP − 1)/EP of them to other GPUs (over the scale-up link within the domain).
+        let reduces = if groups > 1.0 { 1.0 } else { 2.0 };
+        let ep_link = if ep <= hw.domain && hw.scale_up > 0.0 { hw.scale_up } else { hw.scale_out };
+        let k = model.experts_per_token;
         let (mut comm0, mut comm1) = if t > 1.0 {
-            (2.0 * l * run.all_reduce_latency, 2.0 * l * 2.0 * (t - 1.0) / t * width * d / hw.scale_up / p)
+            (reduces * l * run.all_reduce_latency,
+             reduces * l * 2.0 * (t - 1.0) / t * width * d / hw.scale_up / p / groups)
         } else {
             (0.0, 0.0)
         };
+        if groups > 1.0 {
+            comm0 += 2.0 * l * run.all_reduce_latency;
+            comm1 += 2.0 * l * k * (ep - 1.0) / ep * width * d / ep / ep_link / p;
+        }
         if p > 1.0 {
             comm0 += (p - 1.0) * run.all_reduce_latency;
-            comm1 += (p - 1.0) * width * d / (p * t) / link;
+            comm1 += (p - 1.0) * width * d / (p * t) / link / groups;
         }
         // Prefill of one prompt: causal attention is half the s² term; its stages one after another.
         let prefill_flops = 2.0 * model.active_params * s_in + 2.0 * l * s_in * s_in * model.heads * q;
-        let tp_prefill = 2.0 * l * all_reduce(width * s_in * d, t, hw.scale_up, run.all_reduce_latency)
-            + if p > 1.0 { (p - 1.0) * (width * s_in * d / t / link + run.all_reduce_latency) } else { 0.0 };
+        // (a group prefills its prompt while the others prefill theirs: the experts' FLOPs of the
+        // groups' prompts share the EP GPUs, a group's share on TP GPUs' worth of them)
+        let tp_prefill = reduces * l * all_reduce(width * s_in * d, t, hw.scale_up, run.all_reduce_latency)
+            + if p > 1.0 { (p - 1.0) * (width * s_in * d / t / link + run.all_reduce_latency) } else { 0.0 }
+            + if groups > 1.0 {
+                2.0 * l * (s_in * k * (ep - 1.0) / ep * width * d / t / ep_link + run.all_reduce_latency)
+            } else {
+                0.0
+            };
         let ttft = prefill_flops / (t * hw.peak * run.mfu_prefill) + tp_prefill;
         let read0 = p * weights / bw;
         // Compute-bound from B*: B·math1 = W/BW + B·read1.
@@ -269,6 +340,7 @@ impl Replica {
         Ok(Replica {
             tensor_parallel: t,
             pipeline_parallel: p,
+            groups,
             input_tokens: s_in,
             output_tokens: s_out,
             weights_bytes_per_gpu: weights,
@@ -297,24 +369,40 @@ impl Replica {
 
     /// The batch as the stages see it: fewer sequences than stages cannot be split into PP
     /// micro-batches, so each sequence's cache reads, FLOPs and sends run stage after stage as if
-    /// PP sequences were decoding (a sequence is never spread over stages at once). NaN stays NaN.
+    /// PP sequences were decoding (a sequence is never spread over stages at once); likewise a
+    /// group (wide EP) decodes at least one sequence. NaN stays NaN.
     #[inline]
     fn spread(&self, b: f64) -> f64 {
-        if b < self.pipeline_parallel { self.pipeline_parallel } else { b }
+        let slots = self.slots();
+        if b < slots { slots } else { b }
     }
 
-    /// Replica-seconds of prefill per cycle of `b` sequences: the stages prefill PP prompts at a
-    /// time (fewer than PP prompts: one after another through the stages).
+    /// Sequences the replica decodes side by side at least: a micro-batch per stage per group.
+    #[inline]
+    fn slots(&self) -> f64 {
+        self.pipeline_parallel * self.groups
+    }
+
+    /// GPUs of the replica.
+    #[inline]
+    pub fn gpus(&self) -> f64 {
+        self.tensor_parallel * self.groups * self.pipeline_parallel
+    }
+
+    /// Replica-seconds of prefill per cycle of `b` sequences: the stages (of each group) prefill
+    /// PP · groups prompts at a time (fewer: one after another through the stages).
     #[inline]
     fn prefill(&self, b: f64) -> f64 {
-        if b < self.pipeline_parallel { self.ttft_s } else { b * (self.ttft_s / self.pipeline_parallel) }
+        let slots = self.slots();
+        if b < slots { self.ttft_s } else { b * (self.ttft_s / slots) }
     }
 
     /// TPOT / b, written so that equal values are equal bits (see `decode_s_per_token`).
     #[inline]
     fn per_token(&self, b: f64) -> f64 {
         let inv = 1.0 / b;
-        let ei = if b < self.pipeline_parallel { self.pipeline_parallel * inv } else { 1.0 };
+        let slots = self.slots();
+        let ei = if b < slots { slots * inv } else { 1.0 };
         (self.read0 * inv + self.read1 * ei).max(self.math1 * ei) + self.comm0 * inv + self.comm1 * ei
     }
 
@@ -391,8 +479,8 @@ pub struct Columns<'a> {
 }
 
 impl Replica {
-    /// The rates of `batch` sequences decoding at `tpot` a step: the stages prefill PP prompts at a
-    /// time, as they decode PP micro-batches, so `batch` answers of `output` tokens take
+    /// The rates of `batch` sequences decoding at `tpot` a step: the stages prefill PP · groups
+    /// prompts at a time, as they decode PP micro-batches in each group, so `batch` answers of `output` tokens take
     /// output · TPOT + the prefill of `batch` prompts. NaN in, NaN out.
     #[inline]
     pub fn rates(&self, batch: f64, tpot: f64) -> Rates {
@@ -402,7 +490,7 @@ impl Replica {
             latency_s: self.ttft_s + (s_out - 1.0) * tpot,
             output_tokens_per_s: tps,
             // (reciprocals of what a block does not change)
-            output_tokens_per_s_per_gpu: tps * (1.0 / (self.tensor_parallel * self.pipeline_parallel)),
+            output_tokens_per_s_per_gpu: tps * (1.0 / self.gpus()),
             input_tokens_per_s: tps * (s_in / s_out),
         }
     }
@@ -417,7 +505,7 @@ impl Replica {
                 *c = ttft + (s_out - 1.0) * t;
             }
         }
-        let k = 1.0 / (self.tensor_parallel * self.pipeline_parallel);
+        let k = 1.0 / self.gpus();
         let r = s_in / s_out;
         match (tps, tps_gpu, in_tps) {
             (None, None, None) => {}
@@ -502,7 +590,7 @@ mod tests {
     use super::*;
 
     fn llama(layers: f64, hidden: f64, heads: f64, params: f64) -> Model {
-        Model { params, active_params: params, layers, hidden, heads, kv_heads: 8.0, head_dim: 128.0 }
+        Model { params, active_params: params, layers, hidden, heads, kv_heads: 8.0, head_dim: 128.0, experts: 1.0, experts_per_token: 1.0 }
     }
 
     fn h100() -> Hardware {
@@ -511,7 +599,7 @@ mod tests {
 
     fn run(tp: f64, batch: Option<f64>) -> Run {
         Run {
-            tensor_parallel: tp, pipeline_parallel: 1.0, weights: Width::Bf16, kv: Width::Bf16, input_tokens: 512.0, output_tokens: 512.0, batch,
+            tensor_parallel: tp, pipeline_parallel: 1.0, expert_parallel: 1.0, weights: Width::Bf16, kv: Width::Bf16, input_tokens: 512.0, output_tokens: 512.0, batch,
             batch_cap: None, mbu: 1.0, mfu_decode: 1.0, mfu_prefill: 1.0, kv_fraction: 1.0, reserved: 0.0,
             all_reduce_latency: 0.0, max_tpot: None, max_ttft: None,
         }
@@ -591,7 +679,7 @@ mod bounds {
     #[test]
     fn the_batch_is_the_largest_within_the_tpot_bound() {
         let m = Model { params: 8.03e9, active_params: 8.03e9, layers: 32.0, hidden: 4096.0, heads: 32.0,
-                        kv_heads: 8.0, head_dim: 128.0 };
+                        kv_heads: 8.0, head_dim: 128.0, experts: 1.0, experts_per_token: 1.0 };
         let hw = Hardware { peak: 989.4e12, hbm: 3.35e12, memory: 80e9, scale_up: 450e9, domain: 8.0, scale_out: 50e9 };
         let free = serve(&m, &hw, &base()).unwrap();
         let bound = serve(&m, &hw, &Run { batch: Some(40.0), ..base() }).unwrap().tpot_s;
@@ -620,7 +708,7 @@ mod columns {
     #[test]
     fn the_columns_are_at_bit_for_bit() {
         let m = Model { params: 70.6e9, active_params: 70.6e9, layers: 80.0, hidden: 8192.0, heads: 64.0,
-                        kv_heads: 8.0, head_dim: 128.0 };
+                        kv_heads: 8.0, head_dim: 128.0, experts: 1.0, experts_per_token: 1.0 };
         let hw = Hardware { peak: 989.4e12, hbm: 3.35e12, memory: 80e9, scale_up: 450e9, domain: 8.0, scale_out: 50e9 };
         for (tp, tpot, cap) in [(1.0, None, None), (4.0, Some(0.03), None), (8.0, None, Some(100.0)), (2.0, Some(1e-5), None)] {
             let run = Run { tensor_parallel: tp, max_tpot: tpot, batch_cap: cap, max_ttft: Some(0.05), ..base() };
@@ -675,7 +763,7 @@ mod pipeline {
     #[test]
     fn stages_split_memory_not_the_weight_reads() {
         let m = Model { params: 70.6e9, active_params: 70.6e9, layers: 80.0, hidden: 8192.0, heads: 64.0,
-                        kv_heads: 8.0, head_dim: 128.0 };
+                        kv_heads: 8.0, head_dim: 128.0, experts: 1.0, experts_per_token: 1.0 };
         let hw = Hardware { peak: 989.4e12, hbm: 3.35e12, memory: 80e9, scale_up: 450e9, domain: 8.0, scale_out: 50e9 };
         let one = Replica::new(&m, &hw, &Run { tensor_parallel: 4.0, ..base() }).unwrap();
         let two = Replica::new(&m, &hw, &Run { tensor_parallel: 4.0, pipeline_parallel: 2.0, ..base() }).unwrap();
@@ -705,6 +793,91 @@ mod pipeline {
 }
 
 #[cfg(test)]
+mod expert {
+    use super::tests_support::*;
+    use super::*;
+
+    fn mixtral() -> Model {
+        // Mixtral 8x7B: 46.7B parameters, 12.9B active, 8 experts, 2 per token.
+        Model { params: 46.7e9, active_params: 12.9e9, layers: 32.0, hidden: 4096.0, heads: 32.0, kv_heads: 8.0,
+                head_dim: 128.0, experts: 8.0, experts_per_token: 2.0 }
+    }
+
+    fn h100() -> Hardware {
+        Hardware { peak: 989.4e12, hbm: 3.35e12, memory: 80e9, scale_up: 450e9, domain: 8.0, scale_out: 50e9 }
+    }
+
+    /// A routed expert holds (N − N_active)/(E − k) parameters: Mixtral's 8 experts 45.07B of 46.7B.
+    #[test]
+    fn routed_parameters_follow_from_total_and_active() {
+        let x = (46.7e9 - 12.9e9) / 6.0;
+        assert!((mixtral().routed_params() / (8.0 * x) - 1.0).abs() < 1e-12);
+        let dense = Model { experts: 1.0, experts_per_token: 1.0, active_params: 46.7e9, ..mixtral() };
+        assert_eq!(dense.routed_params(), 0.0);
+    }
+
+    /// EP up to TP splits the routed experts over the TP GPUs (TensorRT-LLM's moe_ep × moe_tp = TP):
+    /// the same bytes, FLOPs and collectives per GPU as TP alone.
+    #[test]
+    fn ep_within_tp_is_tp() {
+        for ep in [2.0, 4.0, 8.0] {
+            let tp = Replica::new(&mixtral(), &h100(), &Run { tensor_parallel: 8.0, ..base() }).unwrap();
+            let both = Replica::new(&mixtral(), &h100(), &Run { tensor_parallel: 8.0, expert_parallel: ep, ..base() }).unwrap();
+            assert_eq!(format!("{tp:?}"), format!("{both:?}")); // (NaN bounds: compared as written)
+        }
+    }
+
+    /// Wide EP (EP 8 over TP 1): eight attention groups, each holding the dense weights and its
+    /// own sequences' caches, the experts split eight ways; two all-to-alls of the k copies per
+    /// layer; every figure against the formula written out.
+    #[test]
+    fn wide_ep_groups_split_the_experts_and_the_batch() {
+        let m = mixtral();
+        let run = Run { expert_parallel: 8.0, weights: Width::Fp8, kv: Width::Fp8, ..base() };
+        let r = Replica::new(&m, &h100(), &run).unwrap();
+        let routed = m.routed_params();
+        assert_eq!(r.groups, 8.0);
+        assert_eq!(r.gpus(), 8.0);
+        let weights = (m.params - routed) + routed / 8.0; // (fp8: a byte each)
+        assert!((r.weights_bytes_per_gpu / weights - 1.0).abs() < 1e-12);
+        let context = 512.0 + 256.0;
+        let kv_gpu = 2.0 * 32.0 * 8.0 * 128.0; // (all KV heads on the group's one GPU, fp8)
+        let per_group = ((80e9 - weights - 2e9) * 0.9 / (context * kv_gpu)).floor();
+        assert_eq!(r.max_batch, 8.0 * per_group);
+        let bw = 3.35e12 * 0.6;
+        assert!((r.read0 / (weights / bw) - 1.0).abs() < 1e-12);
+        assert!((r.read1 / (context * kv_gpu / bw / 8.0) - 1.0).abs() < 1e-12);
+        let flops = 2.0 * 12.9e9 + 4.0 * 32.0 * context * 32.0 * 128.0;
+        assert!((r.math1 / (flops / (8.0 * 989.4e12 * 0.2)) - 1.0).abs() < 1e-12);
+        // Per sequence per layer: 2 all-to-alls, each GPU sending 1/8 of the 2 copies, 7/8 of them away.
+        let a2a = 2.0 * 32.0 * 2.0 * (7.0 / 8.0) * 2.0 * 4096.0 / 8.0 / 450e9;
+        assert!((r.comm1 / a2a - 1.0).abs() < 1e-12, "{} {a2a}", r.comm1);
+        assert_eq!(r.comm0, 2.0 * 32.0 * 8e-6);
+        // One sequence runs in one group: no faster than TP 1 alone would decode its experts.
+        let s1 = r.at(1.0).unwrap();
+        assert!(s1.tpot_s >= r.read0 + 8.0 * r.read1);
+        // At a batch filling every group the throughput per GPU counts all eight GPUs.
+        let s = r.at(800.0).unwrap();
+        assert!((s.output_tokens_per_s_per_gpu * 8.0 / s.output_tokens_per_s - 1.0).abs() < 1e-12);
+        // Against TP 8: fewer weight bytes per GPU read per step at TP 8 (the dense weights split).
+        let tp8 = Replica::new(&m, &h100(), &Run { tensor_parallel: 8.0, ..run }).unwrap();
+        assert!(tp8.read0 < r.read0);
+    }
+
+    /// EP must split a mixture of experts' routed experts evenly and line up with TP.
+    #[test]
+    fn ep_that_is_no_layout_is_refused() {
+        let dense = Model { experts: 1.0, experts_per_token: 1.0, active_params: 46.7e9, ..mixtral() };
+        assert!(Replica::new(&dense, &h100(), &Run { expert_parallel: 2.0, ..base() }).is_err());
+        assert!(Replica::new(&mixtral(), &h100(), &Run { expert_parallel: 3.0, ..base() }).is_err()); // (8 experts)
+        assert!(Replica::new(&mixtral(), &h100(), &Run { expert_parallel: 4.0, tensor_parallel: 8.0, ..base() }).is_ok());
+        let odd = Model { heads: 48.0, ..mixtral() };
+        assert!(Replica::new(&odd, &h100(), &Run { expert_parallel: 4.0, tensor_parallel: 6.0, ..base() }).is_err());
+        assert!(Replica::new(&mixtral(), &h100(), &Run { expert_parallel: 1.5, ..base() }).is_err());
+    }
+}
+
+#[cfg(test)]
 mod ties {
     use super::tests_support::*;
     use super::*;
@@ -714,7 +887,7 @@ mod ties {
     #[test]
     fn compute_bound_batches_cost_the_same_per_token() {
         let m = Model { params: 8.03e9, active_params: 8.03e9, layers: 32.0, hidden: 4096.0, heads: 32.0,
-                        kv_heads: 8.0, head_dim: 128.0 };
+                        kv_heads: 8.0, head_dim: 128.0, experts: 1.0, experts_per_token: 1.0 };
         let hw = Hardware { peak: 989.4e12, hbm: 3.35e12, memory: 1e15, scale_up: 450e9, domain: 8.0, scale_out: 50e9 };
         let r = Replica::new(&m, &hw, &Run { input_tokens: 1.0, output_tokens: 1.0, ..base() }).unwrap();
         let start = r.critical_batch.ceil() + 1.0;
@@ -734,7 +907,7 @@ mod tests_support {
 
     pub fn base() -> Run {
         Run {
-            tensor_parallel: 1.0, pipeline_parallel: 1.0, weights: Width::Bf16, kv: Width::Bf16, input_tokens: 512.0, output_tokens: 512.0,
+            tensor_parallel: 1.0, pipeline_parallel: 1.0, expert_parallel: 1.0, weights: Width::Bf16, kv: Width::Bf16, input_tokens: 512.0, output_tokens: 512.0,
             batch: None, batch_cap: None, mbu: 0.6, mfu_decode: 0.2, mfu_prefill: 0.7, kv_fraction: 0.9,
             reserved: 2e9, all_reduce_latency: 8e-6, max_tpot: None, max_ttft: None,
         }
