@@ -48,7 +48,7 @@ def served(row: dict[str, Any], k: dict[str, float]) -> ref.Served:
         scale_up=g.scale_up_gb_per_s.value * 1e9, tp=row["tp"], input_tokens=row["input"],
         output_tokens=row["output"], weights=prec, kv=prec, mbu=k["mbu"], mfu_decode=k["mfu_decode"],
         mfu_prefill=k["mfu_prefill"], kv_fraction=KV_FRACTION, reserved=k["reserved_gb"] * 1e9,
-        all_reduce_latency=8e-6)
+        all_reduce_latency=8e-6, tp_efficiency=k.get("tp_efficiency", 1.0))
 
 
 def errors(rows: list[dict[str, Any]], k: dict[str, float]) -> list[float]:
@@ -69,7 +69,8 @@ def summary(errs: list[float]) -> str:
 
 def fit(rows: list[dict[str, Any]]) -> dict[str, float]:
     grid = {"mbu": [0.5, 0.6, 0.7, 0.8, 0.9], "mfu_decode": [0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6],
-            "mfu_prefill": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8], "reserved_gb": [0.0, 2.0, 4.0, 8.0]}
+            "mfu_prefill": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8], "reserved_gb": [0.0, 2.0, 4.0, 8.0],
+            "tp_efficiency": [0.4, 0.55, 0.7, 0.85, 1.0]}
     best: tuple[float, dict[str, float]] | None = None
     for values in itertools.product(*grid.values()):
         k = dict(zip(grid, values))

@@ -39,6 +39,7 @@ class Served:
     kv_fraction: float = 1.0
     reserved: float = 0.0  # bytes per GPU
     all_reduce_latency: float = 0.0  # seconds
+    tp_efficiency: float = 1.0  # achieved fraction of the scale-up bandwidth in TP's all-reduces
     pp: int = 1  # pipeline stages, each layers / pp layers, micro-batches of batch / pp
     domain: float = 8.0  # GPUs per scale-up domain: stages of a wider replica send over the scale-out network
     scale_out: float = 0.0  # bytes/s per GPU per direction
@@ -77,7 +78,7 @@ def serve(r: Served) -> dict[str, float]:
         return tokens * k * (e - 1) / e * 2 * r.hidden / ep_link + r.all_reduce_latency
 
     def ring(nbytes: float) -> float:
-        return 0.0 if t <= 1 else 2 * (t - 1) / t * nbytes / r.scale_up + r.all_reduce_latency
+        return 0.0 if t <= 1 else 2 * (t - 1) / t * nbytes / (r.scale_up * r.tp_efficiency) + r.all_reduce_latency
 
     def hop(nbytes: float) -> float:  # one send between stages of a TP shard of the activations
         return nbytes / t / link + r.all_reduce_latency

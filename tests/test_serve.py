@@ -91,10 +91,10 @@ MOE = st.sampled_from([
        kv=st.sampled_from(["bf16", "fp8", "int8", "int4"]), inp=st.integers(1, 8192), out=st.integers(1, 4096),
        batch=st.one_of(st.none(), st.integers(1, 64)), cap=st.one_of(st.none(), st.integers(1, 512)),
        tpot=st.one_of(st.none(), st.floats(0.005, 0.2)), mbu=st.floats(0.3, 1.0), moe=MOE,
-       ep=st.sampled_from([1, 2, 4, 8, 16]))
+       ep=st.sampled_from([1, 2, 4, 8, 16]), tp_eff=st.floats(0.3, 1.0))
 def test_the_engine_is_the_reference(shape: tuple[float, ...], gpu: str, tp: int, pp: int, weights: str, kv: str,
                                      inp: int, out: int, batch: int | None, cap: int | None, tpot: float | None,
-                                     mbu: float, moe: tuple[float, ...] | None, ep: int) -> None:
+                                     mbu: float, moe: tuple[float, ...] | None, ep: int, tp_eff: float) -> None:
     params, layers, d, heads, kv_heads = shape
     active, experts, per_token = params, 1.0, 1.0
     if moe is None:
@@ -115,7 +115,7 @@ def test_the_engine_is_the_reference(shape: tuple[float, ...], gpu: str, tp: int
                    scale_out=g.scale_out_gbps.value * 1e9 / 8, input_tokens=inp, output_tokens=out,
                    weights=weights, kv=kv, batch=batch, batch_cap=cap, mbu=mbu, mfu_decode=0.2, mfu_prefill=0.7,
                    kv_fraction=0.9, reserved=2e9, all_reduce_latency=8e-6, max_tpot=tpot, ep=ep, experts=experts,
-                   experts_per_token=per_token)
+                   experts_per_token=per_token, tp_efficiency=tp_eff)
     try:
         want: dict[str, Any] | None = ref.serve(r)
     except ValueError:
@@ -126,7 +126,8 @@ def test_the_engine_is_the_reference(shape: tuple[float, ...], gpu: str, tp: int
     try:
         got = costspec.serve(params=params, active_params=active, architecture=arch, gpu=gpu, tensor_parallel=tp,
                              pipeline_parallel=pp, expert_parallel=ep, weights=weights, kv=kv,
-                             input_tokens=inp, output_tokens=out, batch=batch, max_batch=cap, max_tpot_s=tpot, mbu=mbu)
+                             input_tokens=inp, output_tokens=out, batch=batch, max_batch=cap, max_tpot_s=tpot, mbu=mbu,
+                             tp_efficiency=tp_eff)
     except costspec.ModelInputError as e:
         # Not served: nothing fits, the batch given does not, or the bound is missed.
         assert want is None or want["batch"] > want["max_batch"] or not want["meets_bounds"], str(e)
@@ -213,6 +214,7 @@ def test_serve_json_is_the_served_row(capsys: pytest.CaptureFixture[str]) -> Non
     (["--tp", "8", "--batch", "100", "--max-batch", "50"], "--batch: --batch 100 is above the server's batch limit "
                                                            "(--max-batch 50)"),
     (["--tp", "8", "--mbu", "1.5"], "--mbu: got 1.5, expected a fraction in (0, 1]"),
+    (["--tp", "8", "--tp-efficiency", "0"], "--tp-efficiency: got 0, expected a fraction in (0, 1]"),
     (["--tp", "8", "--weights", "fp4"], "'fp4' is not one of"),
     (["--tp", "8", "--provider", "nowhere"], "unknown provider"),
 ])

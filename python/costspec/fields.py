@@ -338,6 +338,12 @@ INPUTS: tuple[Field, ...] = (
        "mbu).", unit="fraction", domain=FRACTION, default=0.7, kwarg="serving.mfu_prefill", flag="--mfu-prefill",
        column="mfu_prefill", examples=(0.7,), help="Achieved fraction of the peak in prefill (default: fitted, 0.7).",
        command="serve"),
+    _f("serving.tp_efficiency", "number", "Achieved fraction of the scale-up bandwidth in the TP all-reduces "
+       "(NCCL's bus bandwidth over the link's). Default 1 (the link's figure, as llm-analysis): fitted jointly with "
+       "the other efficiencies on TensorRT-LLM 0.17 it comes out at 0.4, which does not carry over to TensorRT-LLM "
+       "1.0's tables (benchmarks/calibrate_serve.py; the README gives both).", unit="fraction", domain=FRACTION,
+       default=1.0, kwarg="serving.tp_efficiency", flag="--tp-efficiency", column="tp_efficiency", examples=(0.8,),
+       help="Achieved fraction of the scale-up bandwidth in TP all-reduces (default 1).", command="serve"),
     _f("serving.kv_fraction", "number", "Share of the memory left after the weights and reserved_gb that holds "
        "the KV cache. Default 0.9 (TensorRT-LLM's kv_cache_free_gpu_mem_fraction).", unit="fraction",
        domain=FRACTION, default=0.9, kwarg="serving.kv_fraction", flag="--kv-fraction", column="kv_fraction",
@@ -526,6 +532,7 @@ OUTPUTS: tuple[Column, ...] = (
     _in("serving.mbu", "achieved fraction of HBM bandwidth in decode"),
     _in("serving.mfu_decode", "achieved fraction of the peak in decode"),
     _in("serving.mfu_prefill", "achieved fraction of the peak in prefill"),
+    _in("serving.tp_efficiency", "achieved fraction of the scale-up bandwidth in TP all-reduces"),
     _in("serving.kv_fraction", "share of the free memory holding the KV cache"),
     _in("serving.reserved_gb", "memory per GPU neither weights nor cache"),
     Column("weights_gb_per_gpu", "GB", "served weights per GPU, params × bytes per weight / (TP · PP) (wide EP: the routed experts' / (EP · PP), the rest's / (TP · PP))"),

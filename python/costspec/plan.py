@@ -972,6 +972,7 @@ class _Compiler:
             "kv": e("serving.kv"), "input_tokens": e("serving.input_tokens"), "output_tokens": e("serving.output_tokens"),
             "max_batch": e("serving.max_batch"), "mbu": e("serving.mbu"),
             "mfu_decode": e("serving.mfu_decode"), "mfu_prefill": e("serving.mfu_prefill"),
+            "tp_efficiency": e("serving.tp_efficiency"),
             "kv_fraction": e("serving.kv_fraction"), "reserved_gb": e("serving.reserved_gb"),
             "max_tpot_s": e("serving.max_tpot_s"), "max_ttft_s": e("serving.max_ttft_s"),
         })
@@ -1032,6 +1033,7 @@ class _Compiler:
             "batch_cap": e("serving.max_batch"), "max_tpot_s": e("serving.max_tpot_s"),
             "max_ttft_s": e("serving.max_ttft_s"), "mbu": e("serving.mbu"), "mfu_decode": e("serving.mfu_decode"),
             "mfu_prefill": e("serving.mfu_prefill"), "kv_fraction": e("serving.kv_fraction"),
+            "tp_efficiency": e("serving.tp_efficiency"),
             "reserved_gb": e("serving.reserved_gb"),
             "demand_tokens_per_s": demand if demand is not None else nan,
         })

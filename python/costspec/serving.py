@@ -66,6 +66,7 @@ class Served:
     mbu: float
     mfu_decode: float
     mfu_prefill: float
+    tp_efficiency: float
     kv_fraction: float
     reserved_gb: float
     gpu_memory_gb: float
@@ -118,6 +119,7 @@ def serve(
     mbu: Number = 0.6,
     mfu_decode: Number = 0.2,
     mfu_prefill: Number = 0.7,
+    tp_efficiency: Number = 1.0,
     kv_fraction: Number = 0.9,
     reserved_gb: Number = 2.0,
     usd_per_gpu_hour: Number | None = None,
@@ -154,7 +156,8 @@ def serve(
              "expert_parallel": expert_parallel, "weights": weights, "kv": kv, "input_tokens": input_tokens,
              "output_tokens": output_tokens, "batch": batch, "max_batch": max_batch, "max_tpot_s": max_tpot_s,
              "max_ttft_s": max_ttft_s, "demand_tokens_per_s": demand_tokens_per_s, "mbu": mbu,
-             "mfu_decode": mfu_decode, "mfu_prefill": mfu_prefill, "kv_fraction": kv_fraction,
+             "mfu_decode": mfu_decode, "mfu_prefill": mfu_prefill,
+             "tp_efficiency": tp_efficiency, "kv_fraction": kv_fraction,
              "reserved_gb": reserved_gb, "usd_per_gpu_hour": usd_per_gpu_hour, "provider": provider, "watts": watts,
              "power_basis": power_basis, "pue": pue, "grid_kg_co2e_per_kwh": grid_kg_co2e_per_kwh,
              "scale_up_domain": scale_up_domain, "scale_up_gb_per_s": scale_up_gb_per_s,
@@ -285,6 +288,10 @@ def from_row(row: Mapping[str, Any], cat: Catalog, fields: Mapping[str, Any]) ->
                   architecture=arch, sources=sources)
 
 
+def _at(s: Served) -> str:
+    return "" if s.tp_efficiency == 1 else f" (at {s.tp_efficiency:g} of the scale-up bandwidth)"
+
+
 def _ms(x: float) -> str:
     return f"{x * 1e3:.3g} ms" if x < 1 else f"{x:.3g} s"
 
@@ -330,10 +337,10 @@ def render(s: Served) -> str:
     add(("batch", f"{s.batch:,}", how))
     add("Latency")
     add(("TTFT", _ms(s.ttft_s), f"prefill of one prompt: (2·N_active·s + 2·L·s²·H·d_h) / (TP · {s.peak_tflops:g} "
-         f"TFLOP/s × MFU {s.mfu_prefill:g}) + TP all-reduces"))
+         f"TFLOP/s × MFU {s.mfu_prefill:g}) + TP all-reduces" + _at(s)))
     bound = "compute-bound" if s.compute_bound else "bandwidth-bound"
     add(("TPOT", _ms(s.tpot_s), f"{bound}: max((weights + batch · KV) / ({s.hbm_tbps:g} TB/s × MBU {s.mbu:g}), "
-         f"batch · 2·N_active / ({gpus} · peak × MFU {s.mfu_decode:g})) + TP all-reduces" +
+         f"batch · 2·N_active / ({gpus} · peak × MFU {s.mfu_decode:g})) + TP all-reduces" + _at(s) +
          ("" if not wide else f"; {ep // t} attention groups each decode batch / {ep // t}, two all-to-alls of "
                               f"the tokens' expert copies per layer over EP {ep}") +
          ("" if pp == 1 else f"; PP {pp} micro-batches through {pp} stages, {pp - 1} send{'s' if pp > 2 else ''} "

@@ -123,7 +123,8 @@ layout!(ServeIn {
     params, active_params, layers, d_model, heads, kv_heads, head_dim, experts, experts_per_token, peak_tflops,
     hbm_tbps, gpu_memory_gb, scale_up_gb_per_s, scale_up_domain, scale_out_gbps, tensor_parallel, pipeline_parallel,
     expert_parallel, weights, kv,
-    input_tokens, output_tokens, max_batch, mbu, mfu_decode, mfu_prefill, kv_fraction, reserved_gb, max_tpot_s,
+    input_tokens, output_tokens, max_batch, mbu, mfu_decode, mfu_prefill, tp_efficiency, kv_fraction, reserved_gb,
+    max_tpot_s,
     max_ttft_s,
 });
 layout!(ServeOut {
@@ -746,6 +747,7 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
                 mbu: or(i[I::mbu], sv::MBU),
                 mfu_decode: or(i[I::mfu_decode], sv::MFU_DECODE),
                 mfu_prefill: or(i[I::mfu_prefill], sv::MFU_PREFILL),
+                tp_efficiency: or(i[I::tp_efficiency], sv::TP_EFFICIENCY),
                 kv_fraction: or(i[I::kv_fraction], sv::KV_FRACTION),
                 reserved: or(i[I::reserved_gb] * 1e9, sv::RESERVED_BYTES),
                 all_reduce_latency: sv::ALL_REDUCE_LATENCY,

@@ -426,7 +426,7 @@ fn the_serving_stages_are_the_serving_model() {
     let hw = sv::Hardware { peak: 1978.9e12, hbm: 3.35e12, memory: 80e9, scale_up: 450e9, domain: 8.0, scale_out: 50e9 };
     let run = sv::Run { tensor_parallel: 1.0, pipeline_parallel: 1.0, expert_parallel: 1.0, weights: sv::Width::Fp8, kv: sv::Width::Fp8, input_tokens: 128.0,
                         output_tokens: 2048.0, batch: None, batch_cap: None, mbu: sv::MBU, mfu_decode: sv::MFU_DECODE,
-                        mfu_prefill: sv::MFU_PREFILL, kv_fraction: sv::KV_FRACTION, reserved: sv::RESERVED_BYTES,
+                        mfu_prefill: sv::MFU_PREFILL, tp_efficiency: sv::TP_EFFICIENCY, kv_fraction: sv::KV_FRACTION, reserved: sv::RESERVED_BYTES,
                         all_reduce_latency: sv::ALL_REDUCE_LATENCY, max_tpot: None, max_ttft: None };
     let s = sv::serve(&model, &hw, &run).unwrap();
     assert_eq!(ro[RO::output_tokens_per_s as usize], s.output_tokens_per_s);

@@ -30,6 +30,9 @@ use crate::model::types::{out_of_range, ModelError};
 pub const MBU: f64 = 0.6;
 pub const MFU_DECODE: f64 = 0.2;
 pub const MFU_PREFILL: f64 = 0.7;
+/// Achieved fraction of the scale-up bandwidth in TP all-reduces: the link's figure (fitted jointly on
+/// TensorRT-LLM 0.17 it is 0.4, which does not carry over to TensorRT-LLM 1.0: not shipped).
+pub const TP_EFFICIENCY: f64 = 1.0;
 /// Bytes per GPU reserved beside the weights and the cache (activations, CUDA context, workspace).
 pub const RESERVED_BYTES: f64 = 2e9;
 /// The share of the memory left that holds the KV cache: TensorRT-LLM's default
@@ -141,6 +144,8 @@ pub struct Run {
     pub mfu_decode: f64,
     /// Achieved fraction of the peak in prefill.
     pub mfu_prefill: f64,
+    /// Achieved fraction of the scale-up bandwidth in the TP all-reduces.
+    pub tp_efficiency: f64,
     /// The share of the memory left after the weights and `reserved` that holds the KV cache
     /// (TensorRT-LLM's kv_cache_free_gpu_mem_fraction, vLLM's gpu_memory_utilization).
     pub kv_fraction: f64,
@@ -259,7 +264,7 @@ impl Replica {
             }
         }
         for (name, x) in [("mbu", run.mbu), ("mfu_decode", run.mfu_decode), ("mfu_prefill", run.mfu_prefill),
-                          ("kv_fraction", run.kv_fraction)] {
+                          ("kv_fraction", run.kv_fraction), ("tp_efficiency", run.tp_efficiency)] {
             if !(x > 0.0 && x <= 1.0) {
                 return Err(out_of_range(name, x, "a fraction in (0, 1]"));
             }
@@ -299,7 +304,7 @@ impl Replica {
         let k = model.experts_per_token;
         let (mut comm0, mut comm1) = if t > 1.0 {
             (reduces * l * run.all_reduce_latency,
-             reduces * l * 2.0 * (t - 1.0) / t * width * d / hw.scale_up / p / groups)
+             reduces * l * 2.0 * (t - 1.0) / t * width * d / (hw.scale_up * run.tp_efficiency) / p / groups)
         } else {
             (0.0, 0.0)
         };
@@ -315,7 +320,7 @@ impl Replica {
         let prefill_flops = 2.0 * model.active_params * s_in + 2.0 * l * s_in * s_in * model.heads * q;
         // (a group prefills its prompt while the others prefill theirs: the experts' FLOPs of the
         // groups' prompts share the EP GPUs, a group's share on TP GPUs' worth of them)
-        let tp_prefill = reduces * l * all_reduce(width * s_in * d, t, hw.scale_up, run.all_reduce_latency)
+        let tp_prefill = reduces * l * all_reduce(width * s_in * d, t, hw.scale_up * run.tp_efficiency, run.all_reduce_latency)
             + if p > 1.0 { (p - 1.0) * (width * s_in * d / t / link + run.all_reduce_latency) } else { 0.0 }
             + if groups > 1.0 {
                 2.0 * l * (s_in * k * (ep - 1.0) / ep * width * d / t / ep_link + run.all_reduce_latency)
@@ -331,6 +336,7 @@ impl Replica {
         let finite = "a value that keeps the serving figures within the float range (±1.8e308)";
         for (name, given, x) in [("params", model.params, weights + kv_token), ("mbu", run.mbu, bw),
                                  ("mbu", run.mbu, read0 + read1), ("mfu_decode", run.mfu_decode, math1),
+                                 ("tp_efficiency", run.tp_efficiency, 1.0 / run.tp_efficiency),
                                  ("scale_up_gb_per_s", hw.scale_up / 1e9, comm1 + tp_prefill),
                                  ("mfu_prefill", run.mfu_prefill, ttft)] {
             if !x.is_finite() || (name == "mbu" && x == 0.0) {
@@ -600,7 +606,7 @@ mod tests {
     fn run(tp: f64, batch: Option<f64>) -> Run {
         Run {
             tensor_parallel: tp, pipeline_parallel: 1.0, expert_parallel: 1.0, weights: Width::Bf16, kv: Width::Bf16, input_tokens: 512.0, output_tokens: 512.0, batch,
-            batch_cap: None, mbu: 1.0, mfu_decode: 1.0, mfu_prefill: 1.0, kv_fraction: 1.0, reserved: 0.0,
+            batch_cap: None, mbu: 1.0, mfu_decode: 1.0, mfu_prefill: 1.0, tp_efficiency: 1.0, kv_fraction: 1.0, reserved: 0.0,
             all_reduce_latency: 0.0, max_tpot: None, max_ttft: None,
         }
     }
@@ -908,7 +914,7 @@ mod tests_support {
     pub fn base() -> Run {
         Run {
             tensor_parallel: 1.0, pipeline_parallel: 1.0, expert_parallel: 1.0, weights: Width::Bf16, kv: Width::Bf16, input_tokens: 512.0, output_tokens: 512.0,
-            batch: None, batch_cap: None, mbu: 0.6, mfu_decode: 0.2, mfu_prefill: 0.7, kv_fraction: 0.9,
+            batch: None, batch_cap: None, mbu: 0.6, mfu_decode: 0.2, mfu_prefill: 0.7, tp_efficiency: 1.0, kv_fraction: 0.9,
             reserved: 2e9, all_reduce_latency: 8e-6, max_tpot: None, max_ttft: None,
         }
     }
