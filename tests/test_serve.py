@@ -446,3 +446,42 @@ def test_a_sweep_over_expert_parallelism_has_rows_that_do_not_fit(tmp_path: Path
                            usd_per_gpu_hour=2)
         assert (r["output_tokens_per_s"], r["usd_per_m_tokens_served"]) == \
             (s.output_tokens_per_s, s.usd_per_m_tokens_served)
+
+
+# -- the GEMMs' precision --------------------------------------------------------------------------------
+
+def test_activations_choose_the_gemm_peak(tmp_path: Path) -> None:
+    """Prefill runs at the GEMMs' peak: int4 weights through fp8 GEMMs (W4A8) prefill as fp8 weights do,
+    fp8 weights run weight-only (bf16 activations) prefill as 16-bit ones do; 16-bit weights cannot
+    feed fp8 GEMMs, nor can a GPU without an fp8 peak: an error when fixed, fits false when swept."""
+    kw: dict[str, Any] = dict(gpu="h100", tensor_parallel=4, input_tokens=1000, output_tokens=500)
+    fp8 = costspec.serve("llama3.1-70b", weights="fp8", **kw)
+    w4a8 = costspec.serve("llama3.1-70b", weights="int4", activations="fp8", **kw)
+    bf16 = costspec.serve("llama3.1-70b", weights="bf16", **kw)
+    weight_only = costspec.serve("llama3.1-70b", weights="fp8", activations="bf16", **kw)
+    assert w4a8.ttft_s == fp8.ttft_s and weight_only.ttft_s == bf16.ttft_s
+    assert w4a8.peak_tflops == 1978.9 and weight_only.peak_tflops == 989.4
+    assert w4a8.activations_precision == "fp8" and fp8.activations_precision == "auto"
+    assert weight_only.weights_gb_per_gpu == fp8.weights_gb_per_gpu  # (storage is the weights' own)
+    with pytest.raises((costspec.InputError, costspec.ModelInputError), match="activations fp8 need weights of at most 8 bits"):
+        costspec.serve("llama3.1-70b", weights="bf16", activations="fp8", **kw)
+    with pytest.raises((costspec.InputError, costspec.ModelInputError), match="A100-80GB has no fp8 peak"):
+        costspec.serve("llama3.1-70b", weights="int4", activations="fp8", **{**kw, "gpu": "a100-80gb"})
+    with pytest.raises((costspec.InputError, costspec.ModelInputError), match="activations"):
+        costspec.serve("llama3.1-70b", weights="fp8", activations="int2", **kw)
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {preset: llama3.1-70b}\nhardware: {}\nserving: {tensor: 4, input_tokens: "
+                    "1000, output_tokens: 500}\nsweep:\n  grid:\n    hardware.gpu: [h100, a100-80gb]\n"
+                    "    serving.weights: [bf16, fp8, int4]\n    serving.activations: [auto, bf16, fp8]\n")
+    assert costspec.validate(spec) == []
+    rows = costspec.sweep(spec).to_pylist()
+    assert len(rows) == 18
+    for r in rows:
+        w, a, gpu = r["weights_precision"], r["activations_precision"], r["gpu"]
+        gemm = a if a != "auto" else ("fp8" if w == "fp8" else "bf16")
+        served = not (a == "fp8" and w == "bf16") and not (gemm == "fp8" and gpu == "A100-80GB")
+        assert r["fits"] is (served and r["max_batch"] is not None and r["max_batch"] > 0), (gpu, w, a)
+        if r["fits"]:
+            s = costspec.serve("llama3.1-70b", gpu=gpu, weights=w, activations=a, tensor_parallel=4,
+                               input_tokens=1000, output_tokens=500)
+            assert r["ttft_s"] == s.ttft_s and r["tpot_s"] == s.tpot_s

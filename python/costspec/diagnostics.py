@@ -91,7 +91,7 @@ CODES: tuple[Code, ...] = (
     _c("CS602", "duration", "More than one of mfu, gpu_hours and wall_clock_days.", r"^give one of hardware\.mfu"),
     _c("CS603", "conflicting-inputs", "Inputs that cannot be given together.",
        r"(not both|sizes LoRA adapters|does not divide|stores LoRA's frozen base|cannot be combined"
-       r"|wider than the scale-up domain|above the server's batch limit)"),
+       r"|wider than the scale-up domain|above the server's batch limit|need weights of at most 8 bits)"),
     _c("CS604", "search-space", "A list of allowed layout values the search cannot use: under an explicit layout, "
        "or with an expression.", r"(is for the layout search|an allowed value is a plain value)"),
     # Planning.

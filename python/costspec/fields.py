@@ -300,6 +300,13 @@ INPUTS: tuple[Field, ...] = (
        "int8 or int4 (weight-only: 16-bit GEMMs; int4 in groups of 128 with a 16-bit scale and a 4-bit zero point, "
        "4.16 bits per weight).", choices=WIDTHS, default="bf16", kwarg="serving.weights", flag="--weights",
        column="weights_precision", help="Weight storage: bf16, fp8, int8 or int4.", command="serve"),
+    _f("serving.activations", "choice", "The GEMMs' input precision: auto follows the weights (fp8 weights run "
+       "fp8 GEMMs, W8A8; the others 16-bit ones); bf16 runs fp8 weights as weight-only (dequantised to 16 bits); "
+       "fp8 runs int8 and int4 weights through fp8 GEMMs (W8A8, W4A8 as TensorRT-LLM's w4a8_awq). The GEMMs run at "
+       "the GPU's dense peak at that precision; 16-bit weights with fp8 activations are no layout (fits false in a "
+       "sweep).", choices=("auto", "bf16", "fp8"), default="auto", kwarg="serving.activations",
+       flag="--activations", column="activations_precision",
+       help="GEMM input precision: auto (as the weights), bf16 or fp8.", command="serve"),
     _f("serving.kv", "choice", "How the KV cache is stored.", choices=WIDTHS, default="bf16", kwarg="serving.kv",
        flag="--kv", column="kv_precision", help="KV cache storage: bf16, fp8, int8 or int4.", command="serve"),
     _f("serving.input_tokens", "number", "Prompt tokens per request.", unit="tokens", domain=WHOLE,
@@ -411,7 +418,7 @@ CATEGORY_COLUMN: dict[str, str] = {f.path: f.column for f in INPUTS if f.kind in
                                    and f.path != "parallelism.zero"}
 CATEGORICAL_COLUMNS = ("model", "gpu", "provider", "precision", "convention", "mode", "recompute", "optimizer",
                        "attention", "logits", "base_weights", "memory_basis", "power_basis", "weights_precision",
-                       "kv_precision")
+                       "activations_precision", "kv_precision")
 # Numeric inputs written under their column names when swept.
 INPUT_COLUMN: dict[str, str] = {f.path: f.column for f in INPUTS if f.kind == "number" and f.column}
 INPUT_COLUMN["parallelism.zero"] = "zero"
@@ -523,6 +530,7 @@ OUTPUTS: tuple[Column, ...] = (
     _in("serving.pipeline", "pipeline stages of one serving replica"),
     _in("serving.expert", "expert-parallel degree of one serving replica"),
     _in("serving.weights", "storage of the served weights"),
+    _in("serving.activations", "the GEMMs' input precision (auto: as the weights)"),
     _in("serving.kv", "storage of the KV cache"),
     _in("serving.input_tokens", "prompt tokens per request"),
     _in("serving.output_tokens", "generated tokens per request"),

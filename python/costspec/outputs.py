@@ -26,7 +26,7 @@ SERVING_CORE = ("model", "params", "active_params", "gpu", "serving_tensor_paral
                 "output_tokens_per_s_per_gpu", "usd_per_gpu_hour", "usd_per_m_input_tokens", "usd_per_m_output_tokens",
                 "usd_per_m_tokens_served", "joules_per_token", "replicas", "serving_gpus", "fleet_usd_per_hour", "fits")
 # Serving columns that only an input of the same name gives.
-SERVING_GIVEN = {"serving_expert_parallel": "serving.expert", "batch_cap": "serving.max_batch", "max_tpot_s": "serving.max_tpot_s",
+SERVING_GIVEN = {"serving_expert_parallel": "serving.expert", "activations_precision": "serving.activations", "batch_cap": "serving.max_batch", "max_tpot_s": "serving.max_tpot_s",
                  "max_ttft_s": "serving.max_ttft_s", "demand_tokens_per_s": "serving.demand_tokens_per_s",
                  "replicas": "serving.demand_tokens_per_s", "serving_gpus": "serving.demand_tokens_per_s",
                  "fleet_usd_per_hour": "serving.demand_tokens_per_s"}

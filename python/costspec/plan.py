@@ -35,7 +35,7 @@ def _engine_orders() -> dict[str, tuple[str, ...]]:
 
 
 # Choices the compiler resolves itself (table lookups), which the engine never decodes.
-PYTHON_CHOICES = ("hardware.power_basis", "parallelism.layout")
+PYTHON_CHOICES = ("hardware.power_basis", "parallelism.layout", "serving.activations")
 
 
 # Category orders: the engine decodes these indices; the registry's choices are the same names
@@ -936,10 +936,11 @@ class _Compiler:
         return out
 
     # -- serving --------------------------------------------------------------------------------
-    def serve_peak(self, weights: int) -> int:
-        """The dense peak serving's GEMMs run at: fp8 weights at the GPU's fp8 peak, the others
-        (16-bit, and weight-only int8/int4, dequantised to 16 bits) at its bf16 (else fp16) peak;
-        a (GPU, weights) lookup, NaN where the GPU has no such peak (the row does not fit)."""
+    def serve_peak(self, weights: int, activations: int) -> int:
+        """The dense peak serving's GEMMs run at: with activations auto, fp8 weights at the GPU's
+        fp8 peak and the others (16-bit, and weight-only int8/int4, dequantised to 16 bits) at its
+        bf16 (else fp16) peak; activations bf16 or fp8 choose it (fp8 with 16-bit weights: none);
+        a (GPU, weights × activations) lookup, NaN where the GPU has no such peak (no fit)."""
         gpus = [self.cat.gpu(g) for g in self.dicts.get("hardware.gpu", ())]
 
         def peak(g: Gpu, w: str) -> float:
@@ -948,10 +949,18 @@ class _Compiler:
                     return g.peak_tflops[p].value
             return math.nan
 
-        order = CHOICES["serving.weights"]
-        self.tables.append({"cols": len(order), "values": [peak(g, w) for g in gpus for w in order]})
+        def gemm(w: str, a: str) -> str | None:  # (None: 16-bit weights do not feed fp8 GEMMs)
+            if a == "auto":
+                return "fp8" if w == "fp8" else "bf16"
+            return None if a == "fp8" and w == "bf16" else a
+
+        order, acts = CHOICES["serving.weights"], CHOICES["serving.activations"]
+        self.tables.append({"cols": len(order) * len(acts),
+                            "values": [peak(g, p) if (p := gemm(w, a)) else math.nan
+                                       for g in gpus for w in order for a in acts]})
         o = self.new()
-        self.op(k="lut", t=len(self.tables) - 1, a=self.regs["hardware.gpu"], b=weights, o=o)
+        pair = self.bin("add", self.bin("mul", weights, self.const(float(len(acts)))), activations)
+        self.op(k="lut", t=len(self.tables) - 1, a=self.regs["hardware.gpu"], b=pair, o=o)
         return o
 
     def serving(self, layouts: dict[str, tuple[list[str], list[str]]]) -> dict[str, int]:
@@ -965,7 +974,7 @@ class _Compiler:
             "params": e("model.params"), "active_params": e("model.active_params"),
             **{a: e(f"model.architecture.{a}") for a in ("layers", "d_model", "heads", "kv_heads", "head_dim",
                                                           "experts", "experts_per_token")},
-            "peak_tflops": self.serve_peak(weights), "hbm_tbps": self.regs.get("gpu:bandwidth_tbps", nan),
+            "peak_tflops": self.serve_peak(weights, e("serving.activations")), "hbm_tbps": self.regs.get("gpu:bandwidth_tbps", nan),
             "gpu_memory_gb": self.regs.get("gpu:memory", nan), "scale_up_gb_per_s": e("hardware.scale_up_gb_per_s"),
             "scale_up_domain": e("hardware.scale_up_domain"), "scale_out_gbps": e("hardware.scale_out_gbps"),
             "tensor_parallel": tp, "pipeline_parallel": pp, "expert_parallel": ep, "weights": weights,
@@ -1028,7 +1037,8 @@ class _Compiler:
             cols["fleet_usd_per_hour"] = self.bin("mul", cols["serving_gpus"], price, priced)
         cols["serving_fits"] = out["fits"]
         cols.update({
-            "serving_tensor_parallel": tp, "serving_pipeline_parallel": pp, "serving_expert_parallel": ep, "weights_precision": weights, "kv_precision": e("serving.kv"),
+            "serving_tensor_parallel": tp, "serving_pipeline_parallel": pp, "serving_expert_parallel": ep,
+            "activations_precision": e("serving.activations"), "weights_precision": weights, "kv_precision": e("serving.kv"),
             "input_tokens": e("serving.input_tokens"), "output_tokens": e("serving.output_tokens"),
             "batch_cap": e("serving.max_batch"), "max_tpot_s": e("serving.max_tpot_s"),
             "max_ttft_s": e("serving.max_ttft_s"), "mbu": e("serving.mbu"), "mfu_decode": e("serving.mfu_decode"),

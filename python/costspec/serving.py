@@ -84,6 +84,7 @@ class Served:
     replicas: int | None = None
     serving_gpus: int | None = None
     fleet_usd_per_hour: float | None = None
+    activations_precision: str = "auto"
     # what the breakdown shows beside the row
     peak_tflops: float = 0.0
     hbm_tbps: float = 0.0
@@ -110,6 +111,7 @@ def serve(
     pipeline_parallel: Number = 1,
     expert_parallel: Number = 1,
     weights: Width | str = "bf16",
+    activations: str = "auto",
     kv: Width | str = "bf16",
     batch: Number | None = None,
     max_batch: Number | None = None,
@@ -153,7 +155,7 @@ def serve(
     cat = catalog or Catalog.builtin()
     given = {"model": model, "params": params, "active_params": active_params, "gpu": gpu,
              "tensor_parallel": tensor_parallel, "pipeline_parallel": pipeline_parallel,
-             "expert_parallel": expert_parallel, "weights": weights, "kv": kv, "input_tokens": input_tokens,
+             "expert_parallel": expert_parallel, "weights": weights, "activations": activations, "kv": kv, "input_tokens": input_tokens,
              "output_tokens": output_tokens, "batch": batch, "max_batch": max_batch, "max_tpot_s": max_tpot_s,
              "max_ttft_s": max_ttft_s, "demand_tokens_per_s": demand_tokens_per_s, "mbu": mbu,
              "mfu_decode": mfu_decode, "mfu_prefill": mfu_prefill,
@@ -255,9 +257,12 @@ def from_row(row: Mapping[str, Any], cat: Catalog, fields: Mapping[str, Any]) ->
     names = {f.name for f in dataclasses.fields(Served)} - {"peak_tflops", "hbm_tbps", "architecture", "sources"}
     values: dict[str, Any] = {k: row.get(k) for k in names}
     values["serving_expert_parallel"] = int(fields.get("serving.expert") or 1)  # (written when given)
+    values["activations_precision"] = str(fields.get("serving.activations") or "auto")
     g = cat.gpu(str(row["gpu"]))
     w = str(row["weights_precision"])
-    peak_name = "fp8" if w == "fp8" else ("bf16" if "bf16" in g.peak_tflops else "fp16")
+    act = values["activations_precision"]
+    gemm = act if act != "auto" else ("fp8" if w == "fp8" else "bf16")
+    peak_name = "fp8" if gemm == "fp8" else ("bf16" if "bf16" in g.peak_tflops else "fp16")
     peak = g.peak_tflops[peak_name]
     sources = {"peak_tflops": f"{g.id} {peak_name} dense: {peak.cite()}"}
     if g.bandwidth_tbps is not None:
@@ -372,7 +377,8 @@ def render(s: Served) -> str:
             add(("per hour", _usd(s.fleet_usd_per_hour), "GPUs × price"))
     width = max(len(r[0]) for r in rows if isinstance(r, tuple))
     vwidth = max(len(r[1]) for r in rows if isinstance(r, tuple))
-    lines = [f"{who} served on {on}, {s.weights_precision} weights, {s.kv_precision} KV cache, "
+    gemms = "" if s.activations_precision == "auto" else f", {s.activations_precision} activations"
+    lines = [f"{who} served on {on}, {s.weights_precision} weights{gemms}, {s.kv_precision} KV cache, "
              f"{s.input_tokens:,} in / {s.output_tokens:,} out", ""]
     for r in rows:
         lines.append(r if isinstance(r, str) else f"  {r[0]:<{width}}  {r[1]:>{vwidth}}  {r[2]}")

@@ -1215,14 +1215,25 @@ class _Checker:
                 if g.bandwidth_tbps is None or g.memory_gb is None:
                     self.err(where_set.get("hardware.gpu", ("hardware",)), f"{g.id} has no HBM bandwidth or memory "
                              "in the catalog, which serving needs", "a GPU with both figures", g.id)
-                w = fixed("serving.weights")
-                if not ({"bf16", "fp16"} & set(g.peak_tflops)) and not (w is not None and str(w[0]).lower() == "fp8"):
+                w, a = fixed("serving.weights"), fixed("serving.activations")
+                weights = str(w[0]).lower() if w is not None else None
+                act = str(a[0]).lower() if a is not None else "auto"
+                gemm = act if act != "auto" else ("fp8" if weights == "fp8" else "bf16")
+                if not ({"bf16", "fp16"} & set(g.peak_tflops)) and gemm != "fp8":
                     self.err(where_set.get("hardware.gpu", ("hardware",)), f"{g.id} has no 16-bit peak",
                              "a GPU with a bf16 or fp16 dense peak (serving's GEMMs but fp8's)", g.id)
-                if w is not None and str(w[0]).lower() == "fp8" and "fp8" not in g.peak_tflops:
-                    self.err(w[1], f"{g.id} has no fp8 peak", "a precision with a dense peak on "
+                # (fp8 GEMMs come from activations fp8, or auto with fp8 weights: the input that chose them)
+                chose = a if a is not None and act == "fp8" else w
+                if gemm == "fp8" and "fp8" not in g.peak_tflops and chose is not None:
+                    self.err(chose[1], f"{g.id} has no fp8 peak", "a precision with a dense peak on "
                              f"{g.id}: {', '.join(g.peak_tflops)} (int8 and int4 are weight-only: 16-bit GEMMs)",
                              "fp8")
+            a = fixed("serving.activations")
+            w = fixed("serving.weights")
+            if a is not None and str(a[0]).lower() == "fp8" and (w is None or str(w[0]).lower() == "bf16"):
+                self.err(a[1], "serving activations fp8 need weights of at most 8 bits: fp8 GEMMs take 8-bit "
+                         "weights (fp8, or int8/int4 converted to fp8)", "weights fp8, int8 or int4, or activations "
+                         "auto or bf16", "fp8")
         b, cap = fixed("serving.batch"), fixed("serving.max_batch")
         if b is not None and cap is not None and isinstance(b[0], (int, float)) and isinstance(cap[0], (int, float)) \
                 and float(b[0]) > float(cap[0]):
