@@ -47,6 +47,7 @@ class Served:
     # (ep/tp attention groups of tp GPUs, each decoding its own sequences; experts over all ep GPUs)
     experts: float = 1.0  # routed experts
     experts_per_token: float = 1.0
+    kv_latent: float = 0.0  # MLA: the latent cached per token per layer, for all heads (0: K and V per KV head)
     max_tpot: float | None = None  # seconds: the largest batch that meets it (by a scan of every batch)
     max_ttft: float | None = None
 
@@ -62,8 +63,12 @@ def serve(r: Served) -> dict[str, float]:
         raise ValueError("EP does not split routed experts evenly, or does not line up with TP")
     groups = e // t if e > t else 1  # (attention groups of t GPUs)
     routed = r.experts * x if groups > 1 else 0.0  # (within TP the experts split as every weight does)
-    kv_token = 2 * L * r.kv_heads * q * WIDTH[r.kv]
-    kv_token_gpu = 2 * (L / p) * max(r.kv_heads / t, 1) * q * WIDTH[r.kv]  # (a stage's layers)
+    if r.kv_latent:  # (one latent for all heads: every TP rank holds it; attention over its width)
+        kv_token = L * r.kv_latent * WIDTH[r.kv]
+        kv_token_gpu = (L / p) * r.kv_latent * WIDTH[r.kv]
+    else:
+        kv_token = 2 * L * r.kv_heads * q * WIDTH[r.kv]
+        kv_token_gpu = 2 * (L / p) * max(r.kv_heads / t, 1) * q * WIDTH[r.kv]  # (a stage's layers)
     weights = ((r.params - routed) / (t * p) + routed / (e * p)) * WIDTH[r.weights]
     context = r.input_tokens + r.output_tokens / 2  # (the average cache of a decoding sequence)
     free = (r.memory - weights - r.reserved) * r.kv_fraction
@@ -83,7 +88,7 @@ def serve(r: Served) -> dict[str, float]:
     def hop(nbytes: float) -> float:  # one send between stages of a TP shard of the activations
         return nbytes / t / link + r.all_reduce_latency
 
-    attention = 4 * L * context * r.heads * q  # FLOPs per decoded token: QK and AV over the cache
+    attention = 4 * L * context * r.heads * (r.kv_latent or q)  # FLOPs per decoded token: QK and AV over the cache
 
     def step(b: float) -> float:
         # Each of the p stages takes its micro-batch through its L/p layers; a token passes all of

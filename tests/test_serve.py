@@ -27,15 +27,19 @@ KV_FRACTION = 0.95  # (TensorRT-LLM's published runs: benchmarks/calibrate_serve
 # -- published figures ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("model, per_token", [("llama2-70b", 327_680), ("llama3.1-8b", 131_072),
-                                              ("llama3.1-405b", 516_096)])
+                                              ("llama3.1-405b", 516_096), ("deepseek-v3", 70_272)])
 def test_kv_cache_per_token_is_the_published_one(model: str, per_token: int) -> None:
     """2 · layers · KV heads · head dim · 2 bytes: Llama 2 70B 327,680 (Databricks' "LLM Inference
-    Performance Engineering"), Llama 3.1 8B 131,072, 405B 516,096."""
-    s = costspec.serve(model, gpu="h200", tensor_parallel=8, input_tokens=1023, output_tokens=1, batch=1)
+    Performance Engineering"), Llama 3.1 8B 131,072, 405B 516,096; MLA caches (d_c + d_h^R) · layers
+    elements (DeepSeek-V2, §2.1.4): DeepSeek-V3's (512 + 64) · 61 · 2 bytes = 70,272."""
+    weights = "fp8" if model == "deepseek-v3" else "bf16"  # (671 GB of fp8 weights on eight H200s)
+    s = costspec.serve(model, gpu="h200", tensor_parallel=8, weights=weights, input_tokens=1023, output_tokens=1,
+                       batch=1)
     assert s.kv_bytes_per_token == per_token
     if model == "llama2-70b":  # 0.312 GiB at 1,024 tokens, batch 1
         assert s.kv_gb_per_sequence * 1e9 / 2**30 == pytest.approx(0.3125, rel=1e-12)
-    fp8 = costspec.serve(model, gpu="h200", tensor_parallel=8, kv="fp8", input_tokens=1023, output_tokens=1, batch=1)
+    fp8 = costspec.serve(model, gpu="h200", tensor_parallel=8, weights=weights, kv="fp8", input_tokens=1023,
+                         output_tokens=1, batch=1)
     assert fp8.kv_bytes_per_token == per_token / 2
 
 
@@ -82,6 +86,7 @@ SHAPES = st.sampled_from([  # (params, layers, d_model, heads, kv_heads)
 MOE = st.sampled_from([
     None, (46.7e9, 12.9e9, 32, 4096, 32, 8, 8, 2), (14.3e9, 2.7e9, 24, 2048, 16, 16, 16, 4),
 ])
+LATENT = st.sampled_from([None, None, 576, 256])  # (MLA's cached latent width)
 
 
 @settings(max_examples=60, deadline=None)
@@ -91,10 +96,11 @@ MOE = st.sampled_from([
        kv=st.sampled_from(["bf16", "fp8", "int8", "int4"]), inp=st.integers(1, 8192), out=st.integers(1, 4096),
        batch=st.one_of(st.none(), st.integers(1, 64)), cap=st.one_of(st.none(), st.integers(1, 512)),
        tpot=st.one_of(st.none(), st.floats(0.005, 0.2)), mbu=st.floats(0.3, 1.0), moe=MOE,
-       ep=st.sampled_from([1, 2, 4, 8, 16]), tp_eff=st.floats(0.3, 1.0))
+       ep=st.sampled_from([1, 2, 4, 8, 16]), tp_eff=st.floats(0.3, 1.0), latent=LATENT)
 def test_the_engine_is_the_reference(shape: tuple[float, ...], gpu: str, tp: int, pp: int, weights: str, kv: str,
                                      inp: int, out: int, batch: int | None, cap: int | None, tpot: float | None,
-                                     mbu: float, moe: tuple[float, ...] | None, ep: int, tp_eff: float) -> None:
+                                     mbu: float, moe: tuple[float, ...] | None, ep: int, tp_eff: float,
+                                     latent: int | None) -> None:
     params, layers, d, heads, kv_heads = shape
     active, experts, per_token = params, 1.0, 1.0
     if moe is None:
@@ -115,7 +121,7 @@ def test_the_engine_is_the_reference(shape: tuple[float, ...], gpu: str, tp: int
                    scale_out=g.scale_out_gbps.value * 1e9 / 8, input_tokens=inp, output_tokens=out,
                    weights=weights, kv=kv, batch=batch, batch_cap=cap, mbu=mbu, mfu_decode=0.2, mfu_prefill=0.7,
                    kv_fraction=0.9, reserved=2e9, all_reduce_latency=8e-6, max_tpot=tpot, ep=ep, experts=experts,
-                   experts_per_token=per_token, tp_efficiency=tp_eff)
+                   experts_per_token=per_token, tp_efficiency=tp_eff, kv_latent=latent or 0.0)
     try:
         want: dict[str, Any] | None = ref.serve(r)
     except ValueError:
@@ -123,6 +129,8 @@ def test_the_engine_is_the_reference(shape: tuple[float, ...], gpu: str, tp: int
     arch = {"layers": layers, "d_model": d, "heads": heads, "kv_heads": kv_heads}
     if moe is not None:
         arch |= {"experts": experts, "experts_per_token": per_token}
+    if latent is not None:
+        arch["kv_latent"] = latent
     try:
         got = costspec.serve(params=params, active_params=active, architecture=arch, gpu=gpu, tensor_parallel=tp,
                              pipeline_parallel=pp, expert_parallel=ep, weights=weights, kv=kv,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from costspec.errors import CatalogError, InputError, UnknownNameError, printable
-from costspec.fields import ARCHITECTURE as ARCH_FIELDS
+from costspec.fields import MODEL_ARCHITECTURE as ARCH_FIELDS
 from costspec.fields import PRECISIONS
 
 # The built-in data files, installed beside the package's modules (importlib.resources would

@@ -116,7 +116,15 @@ _ARCHITECTURE = (
     ("experts", "Routed experts per MoE layer.", "experts", (8,)),
     ("experts_per_token", "Experts each token is routed to.", "experts", (2,)),
 )
-ARCHITECTURE = tuple(name for name, *_ in _ARCHITECTURE)
+ARCHITECTURE = tuple(name for name, *_ in _ARCHITECTURE)  # (the training stages' inputs, in their order)
+# Architecture fields only serving reads.
+_SERVING_ARCHITECTURE = (
+    ("kv_latent", "Width of the latent cached per token per layer by multi-head latent attention (MLA, "
+                  "DeepSeek-V2/V3: kv_lora_rank + qk_rope_head_dim, 512 + 64 = 576): the KV cache holds it in place "
+                  "of keys and values (one latent for all heads, so every TP rank holds all of it), and decode's "
+                  "attention runs over it (absorbed projections).", "features", (576,)),
+)
+MODEL_ARCHITECTURE = ARCHITECTURE + tuple(name for name, *_ in _SERVING_ARCHITECTURE)
 
 INPUTS: tuple[Field, ...] = (
     _f("model.preset", "name", "Model preset from the catalog (costspec catalog models), matched case-insensitively.",
@@ -128,7 +136,7 @@ INPUTS: tuple[Field, ...] = (
        unit="parameters", domain=POSITIVE, flag="--active-params", column="active_params", examples=("12.9B",),
        help="Parameters used per token (MoE); defaults to --params."),
     *(_f(f"model.architecture.{name}", "number", text, unit=unit, domain=WHOLE, kwarg=f"architecture.{name}", flag="",
-         examples=ex) for name, text, unit, ex in _ARCHITECTURE),
+         examples=ex) for name, text, unit, ex in _ARCHITECTURE + _SERVING_ARCHITECTURE),
     _f("model.architecture.gated_mlp", "flag", "Gated MLP (SwiGLU/GeGLU, three matrices) rather than a plain "
        "two-matrix MLP.", choices=("true", "false"), kwarg="architecture.gated_mlp", flag=""),
     _f("training.tokens", "number", "Training tokens D. Defaults to the preset's published count.", unit="tokens",

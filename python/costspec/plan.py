@@ -268,7 +268,7 @@ class _Compiler:
             column("preset:active_params", [m.active_params or m.params for m in ms])
             column("preset:tokens", [float(m.training.get("tokens") or math.nan) for m in ms])
             column("preset:global_batch_tokens", [float(m.training.get("global_batch_tokens") or math.nan) for m in ms])
-            for a in ARCH:
+            for a in registry.MODEL_ARCHITECTURE:
                 column(f"preset:{a}", [float(m.architecture.get(a, math.nan)) for m in ms])
             column("preset:gated_mlp", [1.0 if m.architecture.get("gated_mlp") else 0.0 for m in ms])
         elif name == "hardware.count" and all(isinstance(v, (int, float)) for v in vals):
@@ -973,7 +973,7 @@ class _Compiler:
         rep = self.stage("serve_layout", layouts["serve_layout"], {
             "params": e("model.params"), "active_params": e("model.active_params"),
             **{a: e(f"model.architecture.{a}") for a in ("layers", "d_model", "heads", "kv_heads", "head_dim",
-                                                          "experts", "experts_per_token")},
+                                                          "experts", "experts_per_token", "kv_latent")},
             "peak_tflops": self.serve_peak(weights, e("serving.activations")), "hbm_tbps": self.regs.get("gpu:bandwidth_tbps", nan),
             "gpu_memory_gb": self.regs.get("gpu:memory", nan), "scale_up_gb_per_s": e("hardware.scale_up_gb_per_s"),
             "scale_up_domain": e("hardware.scale_up_domain"), "scale_out_gbps": e("hardware.scale_out_gbps"),
@@ -1195,7 +1195,7 @@ def _point_plan(c: _Compiler, spec: Spec, cols: dict[str, int], available: set[s
         out.append(OutputColumn("unrounded", "f64", c.unrounded, nullable=True))
     # What the breakdown shows beside the columns: the architecture the FLOPs and memory used, and
     # the bytes per GPU that no data-parallel degree shards.
-    for a in ARCH:
+    for a in registry.MODEL_ARCHITECTURE:
         out.append(OutputColumn(f"architecture.{a}", "f64", c.effective(f"model.architecture.{a}"), nullable=True))
     if c.common:
         out.append(OutputColumn("architecture.gated_mlp", "bool", c.common["gated_mlp"]))

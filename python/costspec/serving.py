@@ -287,7 +287,7 @@ def from_row(row: Mapping[str, Any], cat: Catalog, fields: Mapping[str, Any]) ->
         src = watts_source(g, str(fields.get("hardware.power_basis") or "chip"))
         if src is not None:
             sources["watts"] = src
-    arch = {a: row[f"architecture.{a}"] for a in ("layers", "d_model", "heads", "kv_heads", "head_dim")
+    arch = {a: row[f"architecture.{a}"] for a in ("layers", "d_model", "heads", "kv_heads", "head_dim", "kv_latent")
             if row.get(f"architecture.{a}") is not None}
     return Served(**values, peak_tflops=peak.value, hbm_tbps=g.bandwidth_tbps.value if g.bandwidth_tbps else 0.0,
                   architecture=arch, sources=sources)
@@ -328,9 +328,13 @@ def render(s: Served) -> str:
              f"{layout}" if not wide else
              f"{'(EP · PP)' if pp > 1 else 'EP'} for the routed experts, / {'(TP · PP)' if pp > 1 else 'TP'} "
              f"for the rest (in each of {ep // t} attention groups)")))
-    add(("KV per token", f"{s.kv_bytes_per_token:,.0f} B", f"2 · L {layers:g} · KV heads {kv_heads:g} · head dim "
-         f"{head_dim:g} · {_WIDTH_TEXT[s.kv_precision]}" + (" (replicated once TP exceeds the KV heads)"
-                                                            if t > kv_heads else "")))
+    if a.get("kv_latent"):
+        add(("KV per token", f"{s.kv_bytes_per_token:,.0f} B", f"L {layers:g} · latent {a['kv_latent']:g} · "
+             f"{_WIDTH_TEXT[s.kv_precision]} (MLA: one latent for all heads, on every TP rank)"))
+    else:
+        add(("KV per token", f"{s.kv_bytes_per_token:,.0f} B", f"2 · L {layers:g} · KV heads {kv_heads:g} · head dim "
+             f"{head_dim:g} · {_WIDTH_TEXT[s.kv_precision]}" + (" (replicated once TP exceeds the KV heads)"
+                                                                if t > kv_heads else "")))
     add(("KV per request", f"{s.kv_gb_per_sequence:.3g} GB", f"{s.input_tokens:,} + {s.output_tokens:,} tokens"))
     cap = f", capped at {s.batch_cap:,}" if s.batch_cap is not None else ""
     add(("max batch", f"{s.max_batch:,}", f"({s.gpu_memory_gb:g} GB − weights − {s.reserved_gb:g} GB reserved) × "

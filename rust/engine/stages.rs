@@ -120,7 +120,8 @@ layout!(SearchOut {
 });
 
 layout!(ServeIn {
-    params, active_params, layers, d_model, heads, kv_heads, head_dim, experts, experts_per_token, peak_tflops,
+    params, active_params, layers, d_model, heads, kv_heads, head_dim, experts, experts_per_token, kv_latent,
+    peak_tflops,
     hbm_tbps, gpu_memory_gb, scale_up_gb_per_s, scale_up_domain, scale_out_gbps, tensor_parallel, pipeline_parallel,
     expert_parallel, weights, kv,
     input_tokens, output_tokens, max_batch, mbu, mfu_decode, mfu_prefill, tp_efficiency, kv_fraction, reserved_gb,
@@ -693,6 +694,7 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
                 head_dim: or(i[I::head_dim], i[I::d_model] / heads),
                 experts: or(i[I::experts], 1.0),
                 experts_per_token: or(i[I::experts_per_token], 1.0),
+                kv_latent: or(i[I::kv_latent], 0.0),
             };
             for (name, x) in [("params", model.params), ("layers", model.layers), ("d_model", model.hidden),
                               ("heads", heads)] {

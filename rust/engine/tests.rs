@@ -422,7 +422,7 @@ fn the_serving_stages_are_the_serving_model() {
     };
     let (o, bo, ro) = eval(&i, f64::NAN);
     let model = sv::Model { params: 8.03e9, active_params: 8.03e9, layers: 32.0, hidden: 4096.0, heads: 32.0,
-                            kv_heads: 8.0, head_dim: 128.0, experts: 1.0, experts_per_token: 1.0 };
+                            kv_heads: 8.0, head_dim: 128.0, experts: 1.0, experts_per_token: 1.0, kv_latent: 0.0 };
     let hw = sv::Hardware { peak: 1978.9e12, hbm: 3.35e12, memory: 80e9, scale_up: 450e9, domain: 8.0, scale_out: 50e9 };
     let run = sv::Run { tensor_parallel: 1.0, pipeline_parallel: 1.0, expert_parallel: 1.0, weights: sv::Width::Fp8, kv: sv::Width::Fp8, input_tokens: 128.0,
                         output_tokens: 2048.0, batch: None, batch_cap: None, mbu: sv::MBU, mfu_decode: sv::MFU_DECODE,

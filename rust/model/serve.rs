@@ -85,6 +85,8 @@ pub struct Model {
     pub experts: f64,
     /// Experts each token is routed to (MoE).
     pub experts_per_token: f64,
+    /// Multi-head latent attention's cached width per token per layer (0: K and V per KV head).
+    pub kv_latent: f64,
 }
 
 impl Model {
@@ -270,8 +272,17 @@ impl Replica {
             }
         }
         let (l, d, q) = (model.layers, model.hidden, model.head_dim);
-        let kv_token = 2.0 * l * model.kv_heads * q * run.kv.bytes();
-        let kv_token_gpu = 2.0 * (l / p) * (model.kv_heads / t).max(1.0) * q * run.kv.bytes();
+        // MLA caches one latent per token per layer for all heads (every TP rank holds it); decode
+        // attends over it with the projections absorbed: 2·(latent + latent) FLOPs per position per
+        // head stand for QK over the latent and rope part and AV over the latent (+6% for DeepSeek's
+        // 576 = 512 + 64: the AV term is counted at 576).
+        let mla = model.kv_latent > 0.0;
+        let (kv_token, kv_token_gpu, attention_width) = if mla {
+            (l * model.kv_latent * run.kv.bytes(), (l / p) * model.kv_latent * run.kv.bytes(), model.kv_latent)
+        } else {
+            (2.0 * l * model.kv_heads * q * run.kv.bytes(),
+             2.0 * (l / p) * (model.kv_heads / t).max(1.0) * q * run.kv.bytes(), q)
+        };
         // (the attention and dense weights in every group, the routed experts split over all)
         let weights = if groups > 1.0 {
             ((model.params - routed) / (t * p) + routed / (t * groups * p)) * run.weights.bytes()
@@ -292,7 +303,7 @@ impl Replica {
         let bw = hw.hbm * run.mbu;
         // (each group decodes b/groups of the sequences: their caches, and a share of all FLOPs)
         let read1 = context * kv_token_gpu / bw / groups;
-        let math1 = (2.0 * model.active_params + 4.0 * l * context * model.heads * q)
+        let math1 = (2.0 * model.active_params + 4.0 * l * context * model.heads * attention_width)
             / (t * groups * p * hw.peak * run.mfu_decode);
         // (within the domain on its link when the catalog has one, else the scale-out network)
         let link = if t * groups * p <= hw.domain && hw.scale_up > 0.0 { hw.scale_up } else { hw.scale_out };
@@ -596,7 +607,7 @@ mod tests {
     use super::*;
 
     fn llama(layers: f64, hidden: f64, heads: f64, params: f64) -> Model {
-        Model { params, active_params: params, layers, hidden, heads, kv_heads: 8.0, head_dim: 128.0, experts: 1.0, experts_per_token: 1.0 }
+        Model { params, active_params: params, layers, hidden, heads, kv_heads: 8.0, head_dim: 128.0, experts: 1.0, experts_per_token: 1.0, kv_latent: 0.0 }
     }
 
     fn h100() -> Hardware {
@@ -685,7 +696,7 @@ mod bounds {
     #[test]
     fn the_batch_is_the_largest_within_the_tpot_bound() {
         let m = Model { params: 8.03e9, active_params: 8.03e9, layers: 32.0, hidden: 4096.0, heads: 32.0,
-                        kv_heads: 8.0, head_dim: 128.0, experts: 1.0, experts_per_token: 1.0 };
+                        kv_heads: 8.0, head_dim: 128.0, experts: 1.0, experts_per_token: 1.0, kv_latent: 0.0 };
         let hw = Hardware { peak: 989.4e12, hbm: 3.35e12, memory: 80e9, scale_up: 450e9, domain: 8.0, scale_out: 50e9 };
         let free = serve(&m, &hw, &base()).unwrap();
         let bound = serve(&m, &hw, &Run { batch: Some(40.0), ..base() }).unwrap().tpot_s;
@@ -714,7 +725,7 @@ mod columns {
     #[test]
     fn the_columns_are_at_bit_for_bit() {
         let m = Model { params: 70.6e9, active_params: 70.6e9, layers: 80.0, hidden: 8192.0, heads: 64.0,
-                        kv_heads: 8.0, head_dim: 128.0, experts: 1.0, experts_per_token: 1.0 };
+                        kv_heads: 8.0, head_dim: 128.0, experts: 1.0, experts_per_token: 1.0, kv_latent: 0.0 };
         let hw = Hardware { peak: 989.4e12, hbm: 3.35e12, memory: 80e9, scale_up: 450e9, domain: 8.0, scale_out: 50e9 };
         for (tp, tpot, cap) in [(1.0, None, None), (4.0, Some(0.03), None), (8.0, None, Some(100.0)), (2.0, Some(1e-5), None)] {
             let run = Run { tensor_parallel: tp, max_tpot: tpot, batch_cap: cap, max_ttft: Some(0.05), ..base() };
@@ -769,7 +780,7 @@ mod pipeline {
     #[test]
     fn stages_split_memory_not_the_weight_reads() {
         let m = Model { params: 70.6e9, active_params: 70.6e9, layers: 80.0, hidden: 8192.0, heads: 64.0,
-                        kv_heads: 8.0, head_dim: 128.0, experts: 1.0, experts_per_token: 1.0 };
+                        kv_heads: 8.0, head_dim: 128.0, experts: 1.0, experts_per_token: 1.0, kv_latent: 0.0 };
         let hw = Hardware { peak: 989.4e12, hbm: 3.35e12, memory: 80e9, scale_up: 450e9, domain: 8.0, scale_out: 50e9 };
         let one = Replica::new(&m, &hw, &Run { tensor_parallel: 4.0, ..base() }).unwrap();
         let two = Replica::new(&m, &hw, &Run { tensor_parallel: 4.0, pipeline_parallel: 2.0, ..base() }).unwrap();
@@ -806,7 +817,7 @@ mod expert {
     fn mixtral() -> Model {
         // Mixtral 8x7B: 46.7B parameters, 12.9B active, 8 experts, 2 per token.
         Model { params: 46.7e9, active_params: 12.9e9, layers: 32.0, hidden: 4096.0, heads: 32.0, kv_heads: 8.0,
-                head_dim: 128.0, experts: 8.0, experts_per_token: 2.0 }
+                head_dim: 128.0, experts: 8.0, experts_per_token: 2.0, kv_latent: 0.0 }
     }
 
     fn h100() -> Hardware {
@@ -884,6 +895,31 @@ mod expert {
 }
 
 #[cfg(test)]
+mod latent {
+    use super::tests_support::*;
+    use super::*;
+
+    /// MLA caches (d_c + d_h^R) · layers elements per token (DeepSeek-V2 §2.1.4): DeepSeek-V3's
+    /// (512 + 64) · 61 · 2 bytes = 70,272 in bf16, the same on every TP rank (one latent for all
+    /// heads); decode's attention FLOPs run over the latent's width.
+    #[test]
+    fn the_latent_cache_is_deepseeks() {
+        let m = Model { params: 671e9, active_params: 37e9, layers: 61.0, hidden: 7168.0, heads: 128.0, kv_heads: 128.0,
+                        head_dim: 160.0, experts: 256.0, experts_per_token: 8.0, kv_latent: 576.0 };
+        let hw = Hardware { peak: 989.4e12, hbm: 4.8e12, memory: 1e15, scale_up: 450e9, domain: 8.0, scale_out: 50e9 };
+        let one = Replica::new(&m, &hw, &base()).unwrap();
+        let eight = Replica::new(&m, &hw, &Run { tensor_parallel: 8.0, ..base() }).unwrap();
+        assert_eq!(one.kv_bytes_per_token, 70_272.0);
+        assert_eq!(eight.kv_bytes_per_token, 70_272.0);
+        let bw = 4.8e12 * 0.6;
+        let context = 512.0 + 256.0;
+        assert!((eight.read1 / (context * 70_272.0 / bw) - 1.0).abs() < 1e-12); // (not split by TP)
+        let flops = 2.0 * 37e9 + 4.0 * 61.0 * context * 128.0 * 576.0;
+        assert!((one.math1 / (flops / (989.4e12 * 0.2)) - 1.0).abs() < 1e-12);
+    }
+}
+
+#[cfg(test)]
 mod ties {
     use super::tests_support::*;
     use super::*;
@@ -893,7 +929,7 @@ mod ties {
     #[test]
     fn compute_bound_batches_cost_the_same_per_token() {
         let m = Model { params: 8.03e9, active_params: 8.03e9, layers: 32.0, hidden: 4096.0, heads: 32.0,
-                        kv_heads: 8.0, head_dim: 128.0, experts: 1.0, experts_per_token: 1.0 };
+                        kv_heads: 8.0, head_dim: 128.0, experts: 1.0, experts_per_token: 1.0, kv_latent: 0.0 };
         let hw = Hardware { peak: 989.4e12, hbm: 3.35e12, memory: 1e15, scale_up: 450e9, domain: 8.0, scale_out: 50e9 };
         let r = Replica::new(&m, &hw, &Run { input_tokens: 1.0, output_tokens: 1.0, ..base() }).unwrap();
         let start = r.critical_batch.ceil() + 1.0;
