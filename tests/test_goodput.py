@@ -81,6 +81,40 @@ def test_a_sweep_row_is_the_one_point_answer(tmp_path, capsys) -> None:  # type:
         assert r["step_time_s"] == e.step_time_s
 
 
+def test_a_goodput_given_is_arithmetic_equal_to_the_one_point_answer(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A goodput given (or swept over numbers) compiles to vector arithmetic that no GPU count
+    enters (the engine then prices a point once per count axis): every row equals its one-point
+    estimate, to the bit, for a step rate and for a published duration, with no checkpoint interval
+    or interruptions (nothing is modelled); a duration whose steps would beat the peak is an error."""
+    import pyarrow.csv as pcsv
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {}\ntraining: {tokens: 100B}\nhardware: {gpu: h100}\n"
+                    "price: {usd_per_gpu_hour: 2.5}\nsweep: {grid: {model.params: [7B, 70B], hardware.goodput: [1, 0.8], hardware.mfu: [0.3, 0.5], "
+                    "hardware.count: [64, 4096]}}\n"
+                    "output: {columns: [params, mfu, gpus, ettr, gpu_hours, hfu, mfu_average, cost_usd]}\n")
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
+    assert code == 0, err
+    rows = pcsv.read_csv(tmp_path / "o.csv").to_pylist()
+    assert len(rows) == 16
+    for r in rows:
+        e = costspec.estimate(params=r["params"], tokens="100B", gpu="h100", mfu=r["mfu"], gpus=r["gpus"],
+                              goodput=r["ettr"], usd_per_gpu_hour=2.5)
+        assert r["ettr"] in (1, 0.8) and r["ettr"] == e.ettr
+        assert (r["gpu_hours"], r["hfu"], r["mfu_average"], r["cost_usd"]) == \
+            (e.gpu_hours, e.hfu, e.mfu_average, e.cost_usd)
+        assert e.interruptions is None and e.checkpoint_interval_min is None
+    # A published duration keeps its hours; its steps' MFU is the average over the goodput.
+    e = costspec.estimate(model="llama2-70b", gpu="a100-80gb", gpus=2048, wall_clock_days=40, goodput=0.9)
+    plain = costspec.estimate(model="llama2-70b", gpu="a100-80gb", gpus=2048, wall_clock_days=40, goodput=1)
+    assert e.gpu_hours == plain.gpu_hours and e.mfu == pytest.approx(plain.mfu / 0.9, rel=1e-15)
+    code, _, err = run(capsys, "estimate", "--model", "llama2-70b", "--gpu", "a100-80gb", "--gpus", "2048",
+                       "--wall-clock-days", "20", "--goodput", "0.3")
+    assert code == 2 and err.startswith("costspec estimate: error: --wall-clock-days: expected a duration whose "
+                                        "steps, after the time lost to interruptions (the goodput given), run at an "
+                                        "MFU of at most 1")
+
+
 def test_the_readme_goodput_table_is_the_scripts_output() -> None:
     import sys
     from pathlib import Path

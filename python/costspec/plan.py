@@ -55,6 +55,8 @@ GOODPUT_STALLS = ("gpus: expected a job that makes progress between interruption
 GOODPUT_OVERFLOW = "goodput: a ratio that keeps the GPU-hours within the float range (±1.8e308)"
 GOODPUT_ABOVE_PEAK = ("{field}: expected a duration whose steps, after the time lost to interruptions (the modelled "
                       "ETTR), run at an MFU of at most 1; give a goodput (1: none), or check the duration")
+GOODPUT_GIVEN_ABOVE_PEAK = ("{field}: expected a duration whose steps, after the time lost to interruptions (the "
+                            "goodput given), run at an MFU of at most 1; check the goodput or the duration")
 # The global batch when neither given nor published: B = 0.2920·C^0.3271 tokens for a compute budget of
 # C FLOPs (Bi et al. 2024, DeepSeek LLM, §3.1).
 BATCH_RULE = (0.2920, 0.3271)
@@ -564,6 +566,9 @@ class _Compiler:
         if gpus is not None and self.goodput_hoistable():
             cols.update(self.goodput_hoisted(layouts, cols, t, kind, gpus))
             return self.money_and_wall(layouts, e, cols, gpus)
+        if self.goodput_given():
+            cols.update(self.goodput_of(e("hardware.goodput"), t, kind))
+            return self.money_and_wall(layouts, e, cols, gpus)
         cols.update(self.stage("goodput", layouts["goodput"], {
             "gpus": gpus if gpus is not None else nan, "params": common["params"],
             "trainable_params": cols["trainable_params"], "mode": common["mode"],
@@ -595,6 +600,39 @@ class _Compiler:
             and self.field_reg("scaling.budget_usd") is None \
             and not given & {"hardware.goodput", "hardware.gpu_mtbf_hours", "hardware.checkpoint_gb_per_s",
                              "hardware.restart_minutes"}
+
+    def goodput_given(self) -> bool:
+        """Whether the goodput is a number the rules checked (given, or swept over numbers; not an
+        expression), with no solve and no dollar budget: then it is vector arithmetic (`goodput_of`),
+        which depends on no GPU count, so the engine hoists the GPU-hours and the money out of a
+        count axis (the goodput stage takes the count, per point)."""
+        if self.spec.fields.get("solve.for") or self.field_reg("scaling.budget_usd") is not None:
+            return False
+        axis = next((a for group in self.spec.sweep.zip for a in group if a.name == "hardware.goodput"), None) or \
+            next((a for a in self.spec.sweep.grid if a.name == "hardware.goodput"), None)
+        if axis is not None:
+            return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in axis.materialise())
+        v = self.spec.fields.get("hardware.goodput")
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    def goodput_of(self, ratio: int, t: dict[str, int], kind: float) -> dict[str, int]:
+        """A goodput given, as `goodput_apply` (rust/engine/stages.rs) applies it: a step rate's
+        GPU-hours grow by 1/ratio; a published duration keeps its hours, its steps' MFU grows. No
+        checkpoint interval nor interruptions (nothing is modelled)."""
+        nan = self.const(math.nan)
+        out: dict[str, int] = {"ettr": ratio, "checkpoint_interval_min": nan, "interruptions": nan}
+        if kind in (0.0, 3.0):
+            out["gpu_hours"] = self.bin("div", t["gpu_hours"], ratio, GOODPUT_OVERFLOW)
+            out["mfu"] = t["mfu"]
+        else:
+            out["gpu_hours"] = t["gpu_hours"]
+            out["mfu"] = self.bin("div", t["mfu"], ratio)
+            field = "wall_clock_days" if kind == 2.0 else "gpu_hours"
+            self.check(self.bin("sub", self.const(1.0), out["mfu"]), 0.0, GOODPUT_GIVEN_ABOVE_PEAK.format(field=field))
+        # (hfu · step MFU / MFU, the stage's arithmetic to the bit; the MFU is never 0)
+        out["hfu"] = self.bin("div", self.bin("mul", t["hfu"], out["mfu"]), t["mfu"])
+        out["mfu_average"] = self.bin("mul", out["mfu"], ratio)
+        return out
 
     def goodput_hoisted(self, layouts: dict[str, tuple[list[str], list[str]]], cols: dict[str, int],
                         t: dict[str, int], kind: float, gpus: int) -> dict[str, int]:

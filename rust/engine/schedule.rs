@@ -175,6 +175,18 @@ impl Program {
             }
             mask
         };
+        // Ops nothing needs are not run: no output column, filter or ranking reads them, nor one of
+        // the ops that report an error at a point (checks, checked arithmetic), whose inputs stay.
+        // A model stage whose columns were not asked for costs nothing (a sweep's projection).
+        let reporting: Vec<usize> = spec.ops.iter().filter(|op| matches!(op,
+                OpSpec::Check { .. } | OpSpec::Bin { msg: Some(_), .. } | OpSpec::Un { msg: Some(_), .. }))
+            .flat_map(|op| op.outputs()).collect();
+        let seeds: Vec<usize> = spec.outputs.iter().map(|o| o.reg).chain(spec.filters.iter().copied())
+            .chain(spec.ranked.iter().copied()).chain(reporting).collect();
+        let run_mask = needed_by(&seeds);
+        let inner_ops: Vec<usize> = inner_ops.into_iter().filter(|&k| run_mask[k]).collect();
+        let outer_ops: Vec<Vec<usize>> =
+            outer_ops.into_iter().map(|ops| ops.into_iter().filter(|&k| run_mask[k]).collect()).collect();
         let rank_mask = needed_by(&spec.ranked);
         let filter_mask = needed_by(&spec.filters);
         let first_mask: Vec<bool> = rank_mask.iter().zip(&filter_mask).map(|(a, b)| *a || *b).collect();
@@ -238,7 +250,8 @@ impl Program {
             outer_ops.iter().map(|ops| ops.iter().copied().filter(|&k| first_mask[k]).collect()).collect();
         let total = lens.iter().try_fold(1u64, |acc, &l| acc.checked_mul(l as u64)).ok_or("too many points")?;
         let mut live = vec![false; nreg];
-        for r in spec.ops.iter().flat_map(|op| op.inputs()).chain(spec.filters.iter().copied())
+        for r in spec.ops.iter().enumerate().filter(|&(k, _)| run_mask[k]).flat_map(|(_, op)| op.inputs())
+            .chain(spec.filters.iter().copied())
             .chain(spec.outputs.iter().map(|o| o.reg)).chain(spec.ranked.iter().copied()) {
             live[r] = true;
         }

@@ -307,6 +307,49 @@ fn a_search_space_is_checked_when_the_plan_loads() {
     assert!(err.unwrap_or_default().contains("only the layout search"));
 }
 
+/// Ops nothing needs are not run: a model stage whose columns no output, filter or ranking reads
+/// (here a goodput stage given a ratio of 2, which would fail at every point) costs nothing and
+/// fails nothing; read by an output it runs (and fails); a check whose value nothing reads still
+/// runs, so its error is still reported.
+#[test]
+fn ops_nothing_needs_are_not_run() {
+    use super::stages::{GoodputIn, GoodputOut};
+    let (ni, no) = (GoodputIn::NAMES.len(), GoodputOut::NAMES.len());
+    let plan = |extra_outputs: &str, extra_ops: &str| {
+        let ins: Vec<String> = (0..ni).map(|_| "2".to_string()).collect();
+        let outs: Vec<String> = (0..no).map(|k| format!("{}", 10 + k)).collect();
+        format!(
+            r#"{{"registers": {}, "consts": [[2, 2.0], [3, 1000.0]],
+                "axes": [{{"len": 3, "columns": [{{"reg": 1, "values": [1, 2, 3]}}]}},
+                         {{"len": 2000, "columns": [{{"reg": 0, "values": [{}]}}]}}],
+                "ops": [{{"k": "model", "stage": "goodput", "i": [{}], "o": [{}]}},
+                        {{"k": "bin", "op": "mul", "a": 0, "b": 1, "o": 4}}{extra_ops}],
+                "filters": [], "outputs": [{{"reg": 4, "kind": "f64"}}{extra_outputs}],
+                "messages": ["x: expected at least 1000"]}}"#,
+            10 + no + 2,
+            (0..2000).map(|v| v.to_string()).collect::<Vec<_>>().join(","),
+            ins.join(","),
+            outs.join(","),
+        )
+    };
+    struct Count(usize);
+    impl Sink for Count {
+        fn emit(&mut self, kept: &[u32], _all: bool, _columns: &[Source<'_>], _index0: u64) {
+            self.0 += kept.len();
+        }
+    }
+    let run = |json: &str| {
+        let p = Program::from_json(json).unwrap();
+        let mut c = Count(0);
+        p.run(0, p.total(), &mut c).map(|_| c.0)
+    };
+    assert_eq!(run(&plan("", "")).unwrap(), 6000);
+    assert!(run(&plan(r#", {"reg": 10, "kind": "f64"}"#, "")).is_err());
+    let check = format!(r#", {{"k": "check", "a": 0, "o": {}, "lo": 1000.0, "msg": 0}}"#, 10 + no + 1);
+    let err = run(&plan("", &check)).unwrap_err();
+    assert_eq!(err.index, 0);
+}
+
 /// Conjunctions of comparisons (`and` trees, ranges) run as fused comparisons and keep exactly
 /// the points brute force keeps; an `and` over a value that is not a comparison (NaN counts as
 /// true there) is not split, so its meaning is kept.
