@@ -493,3 +493,43 @@ def test_activations_choose_the_gemm_peak(tmp_path: Path) -> None:
             s = costspec.serve("llama3.1-70b", gpu=gpu, weights=w, activations=a, tensor_parallel=4,
                                input_tokens=1000, output_tokens=500)
             assert r["ttft_s"] == s.ttft_s and r["tpot_s"] == s.tpot_s
+
+
+@pytest.mark.parametrize("layout", [dict(tensor_parallel=4), dict(tensor_parallel=4, pipeline_parallel=2),
+                                    dict(tensor_parallel=4, pipeline_parallel=2, batch=1),
+                                    dict(tensor_parallel=1, expert_parallel=8),
+                                    dict(tensor_parallel=2, expert_parallel=8, pipeline_parallel=2, batch=5)])
+def test_a_requests_prices_add_up_to_its_share_of_the_replica(layout: dict[str, Any]) -> None:
+    """input × $/M in + output × $/M out = output × $/M served, whatever the layout: the stages (and
+    wide EP's groups) prefill PP · groups prompts side by side, so a prompt pays TTFT / min(batch,
+    PP · groups) of the replica's time (found by a hostile review: wide EP overstated it by the groups)."""
+    s = costspec.serve("mixtral-8x7b", gpu="h100", weights="fp8", kv="fp8", input_tokens=1000, output_tokens=500,
+                       usd_per_gpu_hour=3, **layout)
+    assert s.usd_per_m_input_tokens and s.usd_per_m_output_tokens and s.usd_per_m_tokens_served
+    assert 1000 * s.usd_per_m_input_tokens + 500 * s.usd_per_m_output_tokens == \
+        pytest.approx(500 * s.usd_per_m_tokens_served, rel=1e-12)
+
+
+def test_fixed_expert_parallelism_and_activations_are_written_and_checked(tmp_path: Path) -> None:
+    """A fixed EP and GEMM precision are columns of the output (the per-GPU figures count EP · PP
+    GPUs); fp8 activations over swept 8-bit weights are valid; wide EP's stages beyond the domain
+    need a scale-out figure, as TP · PP's do."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {preset: mixtral-8x7b}\nhardware: {gpu: h100}\n"
+                    "serving: {input_tokens: 1000, output_tokens: 500, expert: 8, activations: fp8, weights: int4}\n")
+    (row,) = costspec.sweep(spec).to_pylist()
+    assert row["serving_expert_parallel"] == 8 and row["activations_precision"] == "fp8" and row["fits"]
+    spec.write_text("costspec: 1\nmodel: {preset: mixtral-8x7b}\nhardware: {gpu: h100}\n"
+                    "serving: {input_tokens: 1000, output_tokens: 500}\n")
+    (row,) = costspec.sweep(spec).to_pylist()
+    assert "serving_expert_parallel" not in row and "activations_precision" not in row
+    spec.write_text("costspec: 1\nmodel: {preset: mixtral-8x7b}\nhardware: {gpu: h100}\n"
+                    "serving: {input_tokens: 1000, output_tokens: 500, activations: fp8}\n"
+                    "sweep: {grid: {serving.weights: [fp8, int8, int4, bf16]}}\n")
+    assert costspec.validate(spec) == []
+    rows = costspec.sweep(spec).to_pylist()
+    assert [r["fits"] for r in rows] == [True, True, True, False]
+    spec.write_text("costspec: 1\nmodel: {preset: mixtral-8x7b}\nhardware: {gpu: h100-pcie}\n"
+                    "serving: {input_tokens: 1000, output_tokens: 500, weights: int4, expert: 2, pipeline: 2}\n")
+    (err,) = costspec.validate(spec)
+    assert "H100-PCIe has no scale-out bandwidth in the catalog, which serving with pipeline stages beyond" in str(err)

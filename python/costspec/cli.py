@@ -45,7 +45,7 @@ def flag_for(field: str) -> str:
         return f"{flag_for(item.group(1))} (value {int(item.group(2)) + 1})"
     if field.startswith("architecture."):
         return f"--arch {field.split('.', 1)[1]}=..."
-    if field in (*registry.ARCHITECTURE, "gated_mlp"):  # (the engine names them bare)
+    if field in (*registry.MODEL_ARCHITECTURE, "gated_mlp"):  # (the engine names them bare)
         return f"--arch {field}=..."
     return FLAGS.get(field, "--" + field.replace("_", "-")).split("/")[0]  # (--sp/--no-sp: --sp)
 
@@ -337,8 +337,8 @@ _SERVE_FIELDS = [f for f in registry.INPUTS if f.flag and (f.command == "serve" 
 @cli.command()
 @_options(_SERVE_FIELDS)
 @click.option("--arch", multiple=True, metavar="FIELD=VALUE",
-              help="Architecture field (layers, d_model, heads, kv_heads, head_dim); repeatable; overrides the "
-                   "preset's.")
+              help="Architecture field (layers, d_model, heads, kv_heads, head_dim, experts, experts_per_token, "
+                   "kv_latent); repeatable; overrides the preset's.")
 @click.option("--catalog", "catalog_files", multiple=True, metavar="FILE", help="Extra catalog entries (YAML/JSON); repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def serve(**o: Any) -> None:

@@ -299,8 +299,8 @@ INPUTS: tuple[Field, ...] = (
        "TP alone); a multiple of TP is wide expert parallelism, EP/TP attention groups of TP GPUs (data-parallel "
        "attention, as vLLM's --enable-expert-parallel and SGLang's DP attention) each decoding its own sequences "
        "with the dense weights replicated, the routed experts split over all EP GPUs and two all-to-alls of every "
-       "token's copies per layer; the replica then holds EP × PP GPUs. EP must divide the routed experts (else fits "
-       "false in a sweep).", unit="GPUs", domain=WHOLE_AT_LEAST_ONE, default=1, kwarg="serving.expert",
+       "token's copies per layer; the replica then holds EP × PP GPUs. EP must divide the routed experts (an error, "
+       "also when swept, as in training layouts).", unit="GPUs", domain=WHOLE_AT_LEAST_ONE, default=1, kwarg="serving.expert",
        flag="--ep", column="serving_expert_parallel", examples=(8,),
        help="Expert-parallel degree of one replica (MoE; a multiple of TP: data-parallel attention).",
        command="serve"),
@@ -552,7 +552,8 @@ OUTPUTS: tuple[Column, ...] = (
     _in("serving.kv_fraction", "share of the free memory holding the KV cache"),
     _in("serving.reserved_gb", "memory per GPU neither weights nor cache"),
     Column("weights_gb_per_gpu", "GB", "served weights per GPU, params × bytes per weight / (TP · PP) (wide EP: the routed experts' / (EP · PP), the rest's / (TP · PP))"),
-    Column("kv_bytes_per_token", "bytes", "KV cache per token, 2 · layers · KV heads · head dim · bytes"),
+    Column("kv_bytes_per_token", "bytes", "KV cache per token, 2 · layers · KV heads · head dim · bytes (MLA: "
+                                          "layers · kv_latent · bytes)"),
     Column("kv_gb_per_sequence", "GB", "KV cache of one request's input + output tokens"),
     Column("max_batch", "sequences", "most concurrent sequences whose caches fit at the average decode context "
                                      "(within batch_cap)"),

@@ -20,7 +20,7 @@ SERVING_SHARED_COLUMNS = frozenset({"model", "params", "active_params", "gpu", "
                                     "scale_up_gb_per_s", "fits", "provider"})
 # Serving columns every serving sweep writes (when they have values).
 SERVING_CORE = ("model", "params", "active_params", "gpu", "serving_tensor_parallel", "serving_pipeline_parallel",
-                "weights_precision",
+                "serving_expert_parallel", "weights_precision", "activations_precision",
                 "kv_precision", "input_tokens", "output_tokens", "batch", "max_batch", "weights_gb_per_gpu",
                 "kv_gb_per_sequence", "ttft_s", "tpot_s", "latency_s", "output_tokens_per_s",
                 "output_tokens_per_s_per_gpu", "usd_per_gpu_hour", "usd_per_m_input_tokens", "usd_per_m_output_tokens",

@@ -1053,7 +1053,11 @@ class _Compiler:
         priced = "price.usd_per_gpu_hour = 'usd_per_gpu_hour × GPUs of a replica / 3600 × 1e6 × seconds per token'"
         per_s = self.bin("mul", self.bin("div", self.bin("mul", price, gpus, priced), self.const(3600.0), priced),
                          self.const(1e6), priced)
-        cols["usd_per_m_input_tokens"] = self.bin("div", self.bin("mul", per_s, out["ttft_s"], priced),
+        # (a prompt's share of the replica's time: the stages of the groups prefill PP · groups prompts
+        # side by side, Replica::prefill: TTFT / min(batch, PP · groups) per prompt)
+        slots = self.bin("mul", pp, rep["groups"])
+        prefill_share = self.bin("div", out["ttft_s"], self.bin("min", out["batch"], slots))
+        cols["usd_per_m_input_tokens"] = self.bin("div", self.bin("mul", per_s, prefill_share, priced),
                                                   e("serving.input_tokens"), priced)
         cols["usd_per_m_output_tokens"] = self.bin("mul", per_s, out["decode_s_per_token"], priced)  # (TPOT / batch)
         cols["usd_per_m_tokens_served"] = self.bin("div", per_s, tps, priced)

@@ -184,7 +184,7 @@ def serve(
     for k, v in (architecture or {}).items():
         if not isinstance(k, str) or f"model.architecture.{k}" not in FIELDS or k == "gated_mlp":
             raise InputError("architecture", repr(k), "architecture fields (layers, d_model, heads, kv_heads, "
-                                                      "head_dim, experts, experts_per_token)")
+                                                      "head_dim, experts, experts_per_token, kv_latent)")
         fields[f"model.architecture.{k}"] = parse_number(v, f"architecture.{k}")
     spec = one_point(fields, cat, keyword=lambda p: KEYWORD.get(p, p.split(".", 1)[1]))
     return run_spec(spec, fields)
@@ -325,7 +325,7 @@ def render(s: Served) -> str:
     add("Memory per GPU")
     add(("weights", f"{s.weights_gb_per_gpu:,.2f} GB", f"{format_si(s.params, 4)} params × "
          f"{_WIDTH_TEXT[s.weights_precision]} / " + (
-             f"{layout}" if not wide else
+             (f"TP {t}" if pp == 1 else f"(TP {t} · PP {pp})") if not wide else
              f"{'(EP · PP)' if pp > 1 else 'EP'} for the routed experts, / {'(TP · PP)' if pp > 1 else 'TP'} "
              f"for the rest (in each of {ep // t} attention groups)")))
     if a.get("kv_latent"):
@@ -346,7 +346,8 @@ def render(s: Served) -> str:
     add(("batch", f"{s.batch:,}", how))
     add("Latency")
     add(("TTFT", _ms(s.ttft_s), f"prefill of one prompt: (2·N_active·s + 2·L·s²·H·d_h) / (TP · {s.peak_tflops:g} "
-         f"TFLOP/s × MFU {s.mfu_prefill:g}) + TP all-reduces" + _at(s)))
+         f"TFLOP/s × MFU {s.mfu_prefill:g}) + TP all-reduces" + _at(s)
+         + (f" + two all-to-alls per layer over EP {ep}" if wide else "")))
     bound = "compute-bound" if s.compute_bound else "bandwidth-bound"
     add(("TPOT", _ms(s.tpot_s), f"{bound}: max((weights + batch · KV) / ({s.hbm_tbps:g} TB/s × MBU {s.mbu:g}), "
          f"batch · 2·N_active / ({gpus} · peak × MFU {s.mfu_decode:g})) + TP all-reduces" + _at(s) +

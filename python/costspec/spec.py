@@ -1186,6 +1186,9 @@ class _Checker:
                 self.err(path, f"serving pipeline_parallel {stages:g} does not divide the {bad:g} layers: each stage "
                          "holds whole layers", "a divisor of the layers", f"{stages:g}")
             t = float(tp[0]) if tp is not None and isinstance(tp[0], (int, float)) else 1.0
+            ep_fixed = fixed("serving.expert")
+            if ep_fixed is not None and isinstance(ep_fixed[0], (int, float)):
+                t = max(t, float(ep_fixed[0]))  # (wide EP: the replica's stages span EP GPUs)
             for g in gpus if "hardware.gpu" not in swept else []:
                 domain, out = network(g, "scale_up_domain"), network(g, "scale_out_gbps")
                 link = network(g, "scale_up_gb_per_s")
@@ -1230,7 +1233,9 @@ class _Checker:
                              "fp8")
             a = fixed("serving.activations")
             w = fixed("serving.weights")
-            if a is not None and str(a[0]).lower() == "fp8" and (w is None or str(w[0]).lower() == "bf16"):
+            # (weights swept: the bf16 ones are rows with fits false; not given: bf16, the default)
+            unset = w is None and not present("serving.weights")
+            if a is not None and str(a[0]).lower() == "fp8" and (unset or (w is not None and str(w[0]).lower() == "bf16")):
                 self.err(a[1], "serving activations fp8 need weights of at most 8 bits: fp8 GEMMs take 8-bit "
                          "weights (fp8, or int8/int4 converted to fp8)", "weights fp8, int8 or int4, or activations "
                          "auto or bf16", "fp8")
