@@ -167,11 +167,27 @@ def test_parquet_opens_in_duckdb_with_metadata(tmp_path: Path) -> None:
     assert "gpus@" in meta["costspec.catalog"] and meta["costspec.version"]
     schema = pq.read_schema(next(out.glob("*.parquet")))
     assert pa.types.is_dictionary(schema.field("gpu").type) and schema.field("cost_usd").type == pa.float64()
-    # Dictionary encoding on the categorical columns only.
+    # Dictionary encoding on the categorical columns and an axis's own values (the GPU count: a few
+    # values repeated), not on derived ones, nearly all distinct.
     md = pq.ParquetFile(next(out.glob("*.parquet"))).metadata.row_group(0)
     encodings = {md.column(i).path_in_schema: md.column(i).encodings for i in range(md.num_columns)}
     assert any("DICTIONARY" in e or "RLE_DICTIONARY" in e for e in encodings["gpu"])
+    assert any("DICTIONARY" in e for e in encodings["gpus"])
     assert not any("DICTIONARY" in e for e in encodings["cost_usd"])
+    # Columns that never lack a value are required (no definition levels); those that can are not.
+    assert not schema.field("cost_usd").nullable and not schema.field("gpu").nullable
+    assert schema.field("energy_kwh").nullable and schema.field("fits").nullable
+    # Every reader gets the same rows (pandas and polars where installed).
+    whole = pq.read_table(out)
+    assert whole.num_rows == 24 and whole.column("cost_usd").null_count == 0
+    for name in ("pandas", "polars"):
+        try:
+            lib = __import__(name)
+        except ImportError:
+            continue
+        frame = lib.read_parquet(str(out / "*.parquet")) if name == "polars" else lib.read_parquet(out)
+        assert len(frame) == 24 and sorted(frame["gpus"].unique().tolist() if name == "pandas"
+                                           else frame["gpus"].unique().to_list()) == [8, 16, 24, 32]
 
 
 def test_arrow_and_csv_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -87,8 +87,20 @@ def _schema(plan: Plan) -> pa.Schema:
             t = pa.int64()
         else:
             t = pa.float64()
-        fields.append(pa.field(c.name, t, nullable=True, metadata={"unit": c.unit} if c.unit else None))
+        # Columns that never have "no value" are required (Parquet writes no definition levels for
+        # them): doubles and categories the plan says are never null. (Flags and whole numbers mark
+        # a missing value in the engine's buffers and are checked per batch: they stay nullable.)
+        required = not c.nullable and c.kind in ("f64", "i32")
+        fields.append(pa.field(c.name, t, nullable=not required, metadata={"unit": c.unit} if c.unit else None))
     return pa.schema(fields, metadata=metadata(plan))
+
+
+def _dictionary_columns(plan: Plan) -> list[str]:
+    """The columns Parquet dictionary-encodes: the categories, and the columns that are a sweep
+    axis's own values (few distinct values repeated in runs: the GPU count, a model size) up to
+    65,536 values; derived columns, nearly all distinct, are written plain."""
+    few = {c["reg"] for a in plan.json.get("axes", ()) if a.get("len", 0) <= 65536 for c in a.get("columns", ())}
+    return [c.name for c in plan.columns if c.kind == "i32" or (c.reg in few and c.kind != "bool")]
 
 
 def metadata(plan: Plan) -> dict[str, str]:
@@ -512,7 +524,7 @@ def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,
     import pyarrow.parquet as pq
 
     schema = _schema(plan)
-    dict_cols = [c.name for c in plan.columns if c.kind == "i32"]
+    dict_cols = _dictionary_columns(plan)
     n = plan.points
     # Parts cover disjoint ranges of at least one BATCH each, in point order (with a layout search,
     # a point costs hundreds of step evaluations: at least SEARCH_BATCH points each).
