@@ -103,6 +103,7 @@ DUCKDB = SETUP + """
     t0 = time.perf_counter()
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
     gpus = ", ".join(f"({{i}}, '{{g}}', {{p!r}}, {{c!r}}, {{w!r}})" for i, (g, p, c, w) in enumerate(zip(GPU, PEAK, PRICE, WATTS)))
     def axis(name, vals):
         return f"(SELECT unnest([{{', '.join(repr(v) for v in vals)}}]::DOUBLE[]) AS {{name}})"
@@ -223,6 +224,7 @@ CHECK = """
     path = {path!r}
     src = f"read_parquet('{{path}}/**/*.parquet')" if {folder!r} else f"read_parquet('{{path}}')"
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     cols = {numeric!r}
     row = con.execute(f"SELECT count(*), {{', '.join(f'sum({{c}})' for c in cols)}} FROM {{src}}").fetchone()
     print(json.dumps({{"rows": row[0], "sums": list(row[1:])}}))
@@ -258,6 +260,7 @@ def main() -> None:
             spec.write_text(spec_text(c, kind))
             points = 5 * 100 * 20 * 20 * c
             times: dict[str, list[float]] = {t: [] for t in tools}
+            rss: dict[str, float] = {t: 0.0 for t in tools}
             sizes: dict[str, int] = {}
             checks: dict[str, Any] = {}
             for r in range(args.rounds):
@@ -267,6 +270,7 @@ def main() -> None:
                     out.parent.mkdir()
                     res = run_child(code.format(spec=str(spec), out=str(out), shape=kind, numeric=NUMERIC))
                     times[name].append(res["seconds"])
+                    rss[name] = max(rss[name], res["peak_rss_mb"])
                     if r == 0:
                         if kind != "top":
                             sizes[name] = size_of(out)
@@ -277,13 +281,14 @@ def main() -> None:
             base = statistics.median(times["costspec"])
             rows = checks["costspec"]["rows"]
             print(f"\n{shape}: {points:,} points, {rows:,} rows out (alternating rounds: {args.rounds})")
-            print("| tool | min s | median s | median / costspec | bytes per row | answers |")
-            print("|---|---|---|---|---|---|")
+            print("| tool | min s | median s | median / costspec | bytes per row | peak RSS | answers |")
+            print("|---|---|---|---|---|---|---|")
             for name in tools:
                 ok = (checks[name]["rows"] == rows) if kind == "top" else agree(checks[name], checks["costspec"])
                 per_row = f"{sizes[name] / rows:.2f}" if kind != "top" and rows else "-"
                 print(f"| {name} | {min(times[name]):.3f} | {statistics.median(times[name]):.3f} | "
-                      f"{statistics.median(times[name]) / base:.2f}× | {per_row} | {'agree' if ok else 'DIFFER'} |")
+                      f"{statistics.median(times[name]) / base:.2f}× | {per_row} | {rss[name]:,.0f} MB | "
+                      f"{'agree' if ok else 'DIFFER'} |")
             print(json.dumps({"shape": shape, "times": times, "sizes": sizes}))
 
 
