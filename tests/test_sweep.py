@@ -633,3 +633,28 @@ def test_pyarrow_compute_is_loaded_before_writer_threads_start() -> None:
     code = "import sys, costspec.runner; print('pyarrow.compute' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("keep", ["", "output: {keep: {top: 3, by: cost_usd, per: [gpu]}}\n"])
+def test_the_api_builds_no_pandas_objects(tmp_path: Path, keep: str) -> None:
+    """pyarrow imports pandas (0.27 s) when it converts Python lists or scalars and pandas is
+    installed: the engine's batches, their nulls and the reductions' rows are built from bytes, so
+    `costspec.sweep` and `iter_batches` never pay for it. A stand-in `pandas` first on the path
+    records any import. (The command line's summary of the cheapest answers groups with pyarrow's
+    group_by, whose query engine imports pandas when installed.)"""
+    import os
+    import subprocess
+    import sys
+
+    fake = tmp_path / "fake" / "pandas"
+    fake.mkdir(parents=True)
+    marker = tmp_path / "imported"
+    (fake / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\nraise ImportError('not here')\n")
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SMALL + keep)
+    code = (f"import costspec\nt = costspec.sweep({str(spec)!r})\nassert t.num_rows in (24, 6), t.num_rows\n"
+            f"assert sum(b.num_rows for b in costspec.iter_batches({str(spec)!r})) >= 6\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "fake")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert not marker.exists()

@@ -122,6 +122,43 @@ def metadata(plan: Plan) -> dict[str, str]:
     }
 
 
+# Arrow values built from bytes, never from Python objects: pyarrow converts Python lists and scalars
+# through a check that imports pandas when it is installed (0.27 s of a one-point sweep's start-up).
+def _strings(names: tuple[str, ...] | list[str]) -> pa.Array:
+    """A string array of ``names``."""
+    import array
+
+    data = [n.encode() for n in names]
+    offsets = array.array("i", [0])
+    for d in data:
+        offsets.append(offsets[-1] + len(d))
+    return pa.Array.from_buffers(pa.string(), len(names), [None, pa.py_buffer(offsets.tobytes()),
+                                                          pa.py_buffer(b"".join(data))])
+
+
+def _doubles(values: list[float], nulls: bool) -> pa.Array:
+    """A float64 array of ``values``; with ``nulls``, NaN is null."""
+    import array
+
+    arr = pa.Array.from_buffers(pa.float64(), len(values), [None, pa.py_buffer(array.array("d", values).tobytes())])
+    return _null_where(arr, pc.is_nan(arr)) if nulls else arr
+
+
+def _null_where(arr: pa.Array, missing: pa.Array) -> pa.Array:
+    """``arr`` (offset 0) with nulls where ``missing`` is true."""
+    if not pc.any(missing).as_py():
+        return arr
+    return pa.Array.from_buffers(arr.type, len(arr), [pc.invert(missing).buffers()[1], *arr.buffers()[1:]])
+
+
+def _scalar(kind: pa.DataType, value: float | int) -> pa.Scalar:
+    """A scalar of ``value`` (for the compute functions' comparisons)."""
+    import array
+
+    code = {pa.float64(): "d", pa.int64(): "q", pa.int32(): "i"}[kind]
+    return pa.Array.from_buffers(kind, 1, [None, pa.py_buffer(array.array(code, [value]).tobytes())])[0]
+
+
 def _utf8(text: str) -> str:
     """A path as metadata can hold it: bytes of a name that is not UTF-8 become U+FFFD."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
@@ -134,7 +171,9 @@ class _Buffers:
         self.columns = columns
         self.points = points
         self.buffers = [pa.allocate_buffer(self._size(c, points), resizable=False) for c in columns]
-        self.dicts = [pa.array(c.dictionary, pa.string()) if c.kind == "i32" else None for c in columns]
+        self.dicts = [_strings(c.dictionary) if c.kind == "i32" else None for c in columns]
+        self.no_int, self.zero, self.zero_i32 = _scalar(pa.int64(), NO_INT), _scalar(pa.float64(), 0.0), \
+            _scalar(pa.int32(), 0)
 
     @staticmethod
     def _size(c: OutputColumn, n: int) -> int:
@@ -153,23 +192,16 @@ class _Buffers:
             elif c.kind == "i64":  # whole numbers; i64::MIN marks "no value"
                 data = buf.slice(offset * 8, count * 8)
                 arr = pa.Array.from_buffers(pa.int64(), count, [None, data])
-                missing = pc.equal(arr, NO_INT)
-                if pc.any(missing).as_py():
-                    arr = pa.Array.from_buffers(pa.int64(), count, [pc.invert(missing).buffers()[1], data])
+                arr = _null_where(arr, pc.equal(arr, self.no_int))
             elif c.kind == "i32":
-                idx = pa.Array.from_buffers(pa.int32(), count, [None, buf], offset=offset)
+                idx = pa.Array.from_buffers(pa.int32(), count, [None, buf.slice(offset * 4, count * 4)])
                 if c.nullable:  # -1: no value (a layout search that found none)
-                    missing = pc.less(idx, 0)
-                    if pc.any(missing).as_py():
-                        idx = pc.if_else(missing, pa.scalar(None, pa.int32()), idx)
+                    idx = _null_where(idx, pc.less(idx, self.zero_i32))
                 arr = pa.DictionaryArray.from_arrays(idx, d)
             else:  # a flag, as a double: nonzero is true, NaN is null
                 data = buf.slice(offset * 8, count * 8)
                 values = pa.Array.from_buffers(pa.float64(), count, [None, data])
-                arr = pc.not_equal(values, 0.0)
-                nan = pc.is_nan(values)
-                if pc.any(nan).as_py():
-                    arr = pc.if_else(nan, pa.scalar(None, pa.bool_()), arr)
+                arr = _null_where(pc.not_equal(values, self.zero), pc.is_nan(values))
             arrays.append(arr)
         return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
@@ -269,17 +301,26 @@ def reduce(plan: Plan, keep: Keep, *, threads: int = 0) -> pa.Table:
         raise _fail(plan, e) from None
     schema = _schema(plan)
     arrays = []
+    import array
+
+    zero = _scalar(pa.float64(), 0.0)
     for i, c in enumerate(plan.columns):
-        values = [r[i] for _, r in rows]
-        if c.kind == "i32":
-            idx = pa.array([int(v) for v in values], pa.int32())
-            arrays.append(pa.DictionaryArray.from_arrays(idx, pa.array(c.dictionary, pa.string())))
+        values = [float(r[i]) for _, r in rows]
+        if c.kind == "i32":  # (-1: no value)
+            idx = pa.Array.from_buffers(pa.int32(), len(values), [None, pa.py_buffer(
+                array.array("i", [int(v) if v == v else -1 for v in values]).tobytes())])
+            if c.nullable:
+                idx = _null_where(idx, pc.less(idx, _scalar(pa.int32(), 0)))
+            arrays.append(pa.DictionaryArray.from_arrays(idx, _strings(c.dictionary)))
         elif c.kind == "bool":
-            arrays.append(pa.array([None if v != v else v != 0 for v in values], pa.bool_()))
+            doubles = _doubles(values, False)
+            arrays.append(_null_where(pc.not_equal(doubles, zero), pc.is_nan(doubles)))
         elif c.kind == "i64":
-            arrays.append(pa.array([None if v != v else int(v) for v in values], pa.int64()))
+            ints = pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(
+                array.array("q", [int(v) if v == v else 0 for v in values]).tobytes())])
+            arrays.append(_null_where(ints, pc.is_nan(_doubles(values, False))))
         else:
-            arrays.append(pa.array([None if (c.nullable and v != v) else v for v in values], pa.float64()))
+            arrays.append(_doubles(values, c.nullable))
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
@@ -363,6 +404,8 @@ class _Cheapest:
         # Ties (same cost at any GPU count) go to the fastest run, then to the fewest GPUs.
         self.order = [(self.key, "ascending")] + [(k, "ascending") for k in ("wall_clock_days", "gpus") if k in names]
         self.per = distinct_by(plan)
+        # (the answers there can be, at most SHOWN: with fewer, the table is full once each is seen)
+        self.shown = min(self.SHOWN, answers(plan, self.per))
         self.best: pa.Table | None = None
         self.threshold: float | None = None  # the fifth-best answer's key so far
         self.lock = threading.Lock()
@@ -377,14 +420,14 @@ class _Cheapest:
             low = pc.min(keys).as_py()
             if low is None or low > bar:
                 return
-            batch = batch.filter(pc.less_equal(keys, bar))
+            batch = batch.filter(pc.less_equal(keys, _scalar(pa.float64(), bar)))
         table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
         top = self._firsts(table)
         with self.lock:
             both = top if self.best is None else pa.concat_tables([self.best, top]).unify_dictionaries()
             self.best = self._firsts(both)
-            if self.best.num_rows == self.SHOWN:
-                self.threshold = self.best.column(self.key)[self.SHOWN - 1].as_py()
+            if self.best.num_rows == self.shown:
+                self.threshold = self.best.column(self.key)[self.shown - 1].as_py()
 
     def _firsts(self, table: pa.Table) -> pa.Table:
         """The best row of each answer, the five best answers, in order. Sorted are only the rows
@@ -402,11 +445,29 @@ class _Cheapest:
             table = table.filter(keys.is_valid())
             return table.take(pc.select_k_unstable(table, 1, self.order)).combine_chunks()
         ranked = table.take(pc.sort_indices(table, self.order))
-        ranked = ranked.append_column("__row", pa.array(range(ranked.num_rows), pa.int64()))
+        # (0..n-1 by a kernel, not from Python objects: every key here has a value)
+        ranked = ranked.append_column("__row", pc.indices_nonzero(ranked.column(self.key).is_valid()))
         # (use_threads=False: "first" is the first row in table order, the best of each answer)
         firsts = ranked.group_by(self.per, use_threads=False).aggregate([("__row", "first")]).column("__row_first")
         rows = pc.sort_indices(firsts).slice(0, self.SHOWN)
         return ranked.take(pc.take(firsts, rows)).drop_columns(["__row"]).combine_chunks()
+
+
+def answers(plan: Plan, per: list[str]) -> int:
+    """How many distinct answers the columns ``per`` can take: the product of the lengths of the
+    axes that write them (a GPU type's names; a column no axis writes: unbounded)."""
+    columns = {c.name: c for c in plan.columns}
+    total = 1
+    for name in per:
+        axis = next((length for names, length in plan.axes
+                     if any((colinfo.INPUT_COLUMN.get(n) or colinfo.CATEGORY_COLUMN.get(n) or n) == name
+                            for n in names)), None)
+        if axis is None and name in columns and columns[name].dictionary:
+            axis = len(columns[name].dictionary)
+        if axis is None:
+            return 1 << 62
+        total *= axis
+    return total
 
 
 def distinct_by(plan: Plan) -> list[str]:
