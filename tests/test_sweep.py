@@ -658,3 +658,30 @@ def test_the_api_builds_no_pandas_objects(tmp_path: Path, keep: str) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
     assert proc.returncode == 0, proc.stderr
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("one_gpu", [False, True])
+def test_the_summary_is_the_best_row_of_each_answer(tmp_path: Path, one_gpu: bool) -> None:
+    """The summary printed after a sweep: the best row (by cost, then fastest, then fewest GPUs)
+    of each answer, the five best answers, whatever the batches — checked against the whole
+    output sorted in Python, with fewer answers than five (two GPU types) and with many (the GPU
+    type alone, then the axes)."""
+    from costspec.runner import answers, distinct_by
+
+    spec = tmp_path / "s.yaml"
+    text = SMALL.replace("hardware.count: {range: [8, 40, 8]}", "hardware.count: {range: [8, 4000, 8]}")
+    if one_gpu:  # (then the answers are the other axes' values: the token ratios)
+        text = text.replace("[h100, a100]", "[h100]").replace("[lambda, runpod]", "[lambda]")
+    spec.write_text(text)
+    plan = compile_spec(costspec.load(spec))
+    summary = write(plan, tmp_path / "o.parquet", threads=2)
+    rows = pq.read_table(tmp_path / "o.parquet").to_pylist()
+    per = distinct_by(plan)
+    assert answers(plan, per) >= len({tuple(r[c] for c in per) for r in rows})
+    best: dict[tuple[object, ...], dict[str, object]] = {}
+    for r in sorted(rows, key=lambda r: (r["cost_usd"], r["wall_clock_days"], r["gpus"])):
+        best.setdefault(tuple(r[c] for c in per), r)
+    want = list(best.values())[:5]
+    assert summary.cheapest is not None
+    got = summary.cheapest.to_pylist()
+    assert [(r["gpu"], r["cost_usd"], r["gpus"]) for r in got] == [(r["gpu"], r["cost_usd"], r["gpus"]) for r in want]
