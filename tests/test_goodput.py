@@ -110,9 +110,9 @@ def test_a_goodput_given_is_arithmetic_equal_to_the_one_point_answer(tmp_path, c
     assert e.gpu_hours == plain.gpu_hours and e.mfu == pytest.approx(plain.mfu / 0.9, rel=1e-15)
     code, _, err = run(capsys, "estimate", "--model", "llama2-70b", "--gpu", "a100-80gb", "--gpus", "2048",
                        "--wall-clock-days", "20", "--goodput", "0.3")
-    assert code == 2 and err.startswith("costspec estimate: error: --wall-clock-days: expected a duration whose "
-                                        "steps, after the time lost to interruptions (the goodput given), run at an "
-                                        "MFU of at most 1")
+    assert code == 2 and err.startswith("costspec estimate: error: --wall-clock-days: got 20, expected a duration whose "
+                                        "steps, after the time lost to interruptions (ETTR 0.3000), run at an MFU of "
+                                        "at most 1 (this implies ")
 
 
 def test_the_readme_goodput_table_is_the_scripts_output() -> None:

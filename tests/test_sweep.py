@@ -175,7 +175,8 @@ def test_parquet_opens_in_duckdb_with_metadata(tmp_path: Path) -> None:
     assert any("DICTIONARY" in e for e in encodings["gpus"])
     assert not any("DICTIONARY" in e for e in encodings["cost_usd"])
     # Columns that never lack a value are required (no definition levels); those that can are not.
-    assert not schema.field("cost_usd").nullable and not schema.field("gpu").nullable
+    assert not schema.field("params").nullable and not schema.field("gpu").nullable
+    assert schema.field("cost_usd").nullable  # (null where a predicted MFU has no layout, in other specs)
     assert schema.field("energy_kwh").nullable and schema.field("fits").nullable
     # Every reader gets the same rows (pandas and polars where installed).
     whole = pq.read_table(out)
@@ -685,3 +686,47 @@ def test_the_summary_is_the_best_row_of_each_answer(tmp_path: Path, one_gpu: boo
     assert summary.cheapest is not None
     got = summary.cheapest.to_pylist()
     assert [(r["gpu"], r["cost_usd"], r["gpus"]) for r in got] == [(r["gpu"], r["cost_usd"], r["gpus"]) for r in want]
+
+
+@pytest.mark.parametrize("text, needle", [
+    # A step model refusing a layout whose columns the spec does not write (found by a hostile review:
+    # ops nothing reads were dropped, model stages with them).
+    ("costspec: 1\nmodel: {preset: llama2-70b}\ntraining: {tokens: 2T}\nhardware: {gpu: H100-SXM, mfu: 0.4, "
+     "count: 2048}\nprice: {provider: lambda}\nparallelism: {tensor: 8, interleave: 2}\n"
+     "sweep: {grid: {parallelism.pipeline: [2, 4, 8, 16]}}\n", "interleave: got 2"),
+    # The modelled goodput of a job that never progresses, its columns not written.
+    ("costspec: 1\nmodel: {params: 20T}\ntraining: {tokens: 10T}\nhardware: {gpu: h100, mfu: 0.4}\n"
+     "price: {usd_per_gpu_hour: 2}\nsweep: {grid: {hardware.count: [1024, 10000000]}}\n"
+     "output: {columns: [gpus, memory_gb_per_gpu, fits]}\n", "progress between interruptions"),
+    # The money stage refusing a PUE below 1 from an expression, its columns not written.
+    ("costspec: 1\nmodel: {preset: llama2-7b}\ntraining: {tokens: \"=ratio * model.params\"}\n"
+     "hardware: {gpu: h100, mfu: 0.4, count: 64}\nprice: {usd_per_gpu_hour: 2}\nenergy: {pue: \"=ratio / 20\"}\n"
+     "sweep: {grid: {ratio: [10, 20, 30]}}\noutput: {columns: [params, tokens, memory_gb_per_gpu, fits]}\n",
+     "pue: got 0.5"),
+])
+def test_a_stage_refusing_a_point_fails_the_sweep_whatever_the_columns(tmp_path: Path, text: str, needle: str) -> None:
+    """A model stage that refuses a point's inputs fails the sweep (located at the point), whether or
+    not its columns are written: the engine drops only arithmetic nothing reads, and a step model
+    whose columns nothing reads still runs its checks."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text(text)
+    from costspec.runner import SweepFailed
+
+    with pytest.raises(SweepFailed) as e:
+        costspec.sweep(spec)
+    assert needle in str(e.value) and "point " in str(e.value)
+
+
+def test_outputs_of_different_specs_combine(tmp_path: Path) -> None:
+    """A column's nullability is the column's, not the spec's: a sweep with the MFU given and one
+    that predicts it (null where a count has no layout) have the same schema for their columns."""
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    base = ("costspec: 1\nmodel: {preset: llama2-7b}\ntraining: {tokens: 100B}\nhardware: {gpu: h100%s}\n"
+            "price: {usd_per_gpu_hour: 2}\nsweep: {grid: {hardware.count: [8, 64, 131072]}}\n"
+            "output: {columns: [params, gpus, mfu, gpu_hours, cost_usd]}\n")
+    a.write_text(base % ", mfu: 0.4")
+    b.write_text(base % "")
+    ta, tb = costspec.sweep(a), costspec.sweep(b)
+    assert ta.schema.remove_metadata() == tb.schema.remove_metadata()
+    both = pa.concat_tables([ta, tb.replace_schema_metadata(ta.schema.metadata)])
+    assert both.num_rows == 6 and both.column("mfu").null_count == tb.column("mfu").null_count

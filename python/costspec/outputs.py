@@ -83,6 +83,8 @@ NULLABLE |= {"weights_gb_per_gpu", "kv_bytes_per_token", "kv_gb_per_sequence", "
 # leaves the goodput unmodelled): nullable in those specs alone (a null mask costs a pass per batch).
 NULLABLE_WHEN_PREDICTED = {"mfu", "hfu", "gpu_hours", "wall_clock_days", "cost_usd", "mfu_average"}
 NULLABLE_WHEN_SOLVING = {"ettr"}
+# Columns null in some spec (the others are required in every output's schema, whatever the spec).
+NULLABLE_ANYWHERE = NULLABLE | NULLABLE_WHEN_PREDICTED | NULLABLE_WHEN_SOLVING | {"recompute", "data_parallel"}
 
 
 def nullable(spec: Spec) -> set[str]:

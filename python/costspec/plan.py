@@ -55,8 +55,6 @@ GOODPUT_STALLS = ("gpus: expected a job that makes progress between interruption
 GOODPUT_OVERFLOW = "goodput: a ratio that keeps the GPU-hours within the float range (±1.8e308)"
 GOODPUT_ABOVE_PEAK = ("{field}: expected a duration whose steps, after the time lost to interruptions (the modelled "
                       "ETTR), run at an MFU of at most 1; give a goodput (1: none), or check the duration")
-GOODPUT_GIVEN_ABOVE_PEAK = ("{field}: expected a duration whose steps, after the time lost to interruptions (the "
-                            "goodput given), run at an MFU of at most 1; check the goodput or the duration")
 # The global batch when neither given nor published: B = 0.2920·C^0.3271 tokens for a compute budget of
 # C FLOPs (Bi et al. 2024, DeepSeek LLM, §3.1).
 BATCH_RULE = (0.2920, 0.3271)
@@ -566,8 +564,8 @@ class _Compiler:
         if gpus is not None and self.goodput_hoistable():
             cols.update(self.goodput_hoisted(layouts, cols, t, kind, gpus))
             return self.money_and_wall(layouts, e, cols, gpus)
-        if self.goodput_given():
-            cols.update(self.goodput_of(e("hardware.goodput"), t, kind))
+        if kind in (0.0, 3.0) and self.goodput_given():  # (a step rate: a duration's checks name numbers)
+            cols.update(self.goodput_of(e("hardware.goodput"), t))
             return self.money_and_wall(layouts, e, cols, gpus)
         cols.update(self.stage("goodput", layouts["goodput"], {
             "gpus": gpus if gpus is not None else nan, "params": common["params"],
@@ -615,20 +613,15 @@ class _Compiler:
         v = self.spec.fields.get("hardware.goodput")
         return isinstance(v, (int, float)) and not isinstance(v, bool)
 
-    def goodput_of(self, ratio: int, t: dict[str, int], kind: float) -> dict[str, int]:
-        """A goodput given, as `goodput_apply` (rust/engine/stages.rs) applies it: a step rate's
-        GPU-hours grow by 1/ratio; a published duration keeps its hours, its steps' MFU grows. No
-        checkpoint interval nor interruptions (nothing is modelled)."""
+    def goodput_of(self, ratio: int, t: dict[str, int]) -> dict[str, int]:
+        """A goodput given to a run timed by its step rate, as `goodput_apply` (rust/engine/
+        stages.rs) applies it: the GPU-hours grow by 1/ratio. No checkpoint interval nor
+        interruptions (nothing is modelled). (A published duration keeps the goodput stage: its
+        error names the implied MFU.)"""
         nan = self.const(math.nan)
         out: dict[str, int] = {"ettr": ratio, "checkpoint_interval_min": nan, "interruptions": nan}
-        if kind in (0.0, 3.0):
-            out["gpu_hours"] = self.bin("div", t["gpu_hours"], ratio, GOODPUT_OVERFLOW)
-            out["mfu"] = t["mfu"]
-        else:
-            out["gpu_hours"] = t["gpu_hours"]
-            out["mfu"] = self.bin("div", t["mfu"], ratio)
-            field = "wall_clock_days" if kind == 2.0 else "gpu_hours"
-            self.check(self.bin("sub", self.const(1.0), out["mfu"]), 0.0, GOODPUT_GIVEN_ABOVE_PEAK.format(field=field))
+        out["gpu_hours"] = self.bin("div", t["gpu_hours"], ratio, GOODPUT_OVERFLOW)
+        out["mfu"] = t["mfu"]
         # (hfu · step MFU / MFU, the stage's arithmetic to the bit; the MFU is never 0)
         out["hfu"] = self.bin("div", self.bin("mul", t["hfu"], out["mfu"]), t["mfu"])
         out["mfu_average"] = self.bin("mul", out["mfu"], ratio)

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc  # here, not in a writer thread: importing it registers kernels (a race otherwise)
 
 from costspec import fields as colinfo
+from costspec.outputs import NULLABLE_ANYWHERE as NULLABLE_COLUMNS
 from costspec import targets
 from costspec.errors import CostspecError, InputError
 from costspec.plan import OutputColumn, Plan, compile_spec
@@ -90,7 +91,9 @@ def _schema(plan: Plan) -> pa.Schema:
         # Columns that never have "no value" are required (Parquet writes no definition levels for
         # them): doubles and categories the plan says are never null. (Flags and whole numbers mark
         # a missing value in the engine's buffers and are checked per batch: they stay nullable.)
-        required = not c.nullable and c.kind in ("f64", "i32")
+        # (decided by the column, not the spec: the same column is required in every output, so
+        # outputs of different specs combine; derived columns hold NaN where a value is missing)
+        required = c.kind in ("f64", "i32") and c.name in colinfo.NAMES and c.name not in NULLABLE_COLUMNS
         fields.append(pa.field(c.name, t, nullable=not required, metadata={"unit": c.unit} if c.unit else None))
     return pa.schema(fields, metadata=metadata(plan))
 

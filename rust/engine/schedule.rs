@@ -176,14 +176,28 @@ impl Program {
             mask
         };
         // Ops nothing needs are not run: no output column, filter or ranking reads them, nor one of
-        // the ops that report an error at a point (checks, checked arithmetic), whose inputs stay.
-        // A model stage whose columns were not asked for costs nothing (a sweep's projection).
+        // the ops that can report an error at a point, whose inputs stay: checks, checked
+        // arithmetic, and every model stage (a stage refuses inputs it cannot model: an error of
+        // the sweep whether or not its columns are written). What goes is arithmetic nobody reads.
         let reporting: Vec<usize> = spec.ops.iter().filter(|op| matches!(op,
-                OpSpec::Check { .. } | OpSpec::Bin { msg: Some(_), .. } | OpSpec::Un { msg: Some(_), .. }))
+                OpSpec::Check { .. } | OpSpec::Bin { msg: Some(_), .. } | OpSpec::Un { msg: Some(_), .. }
+                | OpSpec::Model { .. }))
             .flat_map(|op| op.outputs()).collect();
         let seeds: Vec<usize> = spec.outputs.iter().map(|o| o.reg).chain(spec.filters.iter().copied())
             .chain(spec.ranked.iter().copied()).chain(reporting).collect();
         let run_mask = needed_by(&seeds);
+        // A step model whose columns nothing reads runs its checks alone (its errors still count).
+        let plain: Vec<usize> = spec.outputs.iter().map(|o| o.reg).chain(spec.filters.iter().copied())
+            .chain(spec.ranked.iter().copied()).chain(spec.ops.iter().filter(|op| matches!(op,
+                OpSpec::Check { .. } | OpSpec::Bin { msg: Some(_), .. } | OpSpec::Un { msg: Some(_), .. }
+                | OpSpec::Model { stage: Stage::Flops | Stage::Time | Stage::Wall | Stage::Money | Stage::MemStates
+                                  | Stage::MemGpu | Stage::Goodput | Stage::GoodputShape | Stage::Search
+                                  | Stage::ServeLayout | Stage::ServeBatch | Stage::ServeRate | Stage::Lifetime, .. }))
+            .flat_map(|op| op.outputs())).collect();
+        let read = needed_by(&plain);
+        let checks_only: Vec<usize> = (0..spec.ops.len())
+            .filter(|&k| !read[k] && matches!(spec.ops[k], OpSpec::Model { stage: Stage::Step, .. }))
+            .collect();
         let inner_ops: Vec<usize> = inner_ops.into_iter().filter(|&k| run_mask[k]).collect();
         let outer_ops: Vec<Vec<usize>> =
             outer_ops.into_iter().map(|ops| ops.into_iter().filter(|&k| run_mask[k]).collect()).collect();
@@ -255,6 +269,11 @@ impl Program {
             .chain(spec.outputs.iter().map(|o| o.reg)).chain(spec.ranked.iter().copied()) {
             live[r] = true;
         }
+        for k in checks_only {
+            if let OpSpec::Model { stage, .. } = &mut spec.ops[k] {
+                *stage = Stage::StepCheck;
+            }
+        }
         Ok(Program {
             spec,
             lens,
@@ -282,6 +301,11 @@ impl Program {
     pub fn ranked(&self, columns: &[usize]) -> Result<Program, String> {
         let mut spec = self.spec.clone();
         spec.ranked = columns.iter().map(|&c| spec.outputs[c].reg).collect();
+        for op in spec.ops.iter_mut() {  // (a ranking may read a step's columns: decided again)
+            if let OpSpec::Model { stage: stage @ Stage::StepCheck, .. } = op {
+                *stage = Stage::Step;
+            }
+        }
         Program::new(spec)
     }
 

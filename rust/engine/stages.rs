@@ -14,6 +14,11 @@ pub enum Stage {
     MemStates,
     MemGpu,
     Step,
+    /// The step model's checks alone, its columns left null: a step whose columns nothing reads
+    /// (`Program::new` turns such a `Step` into it), so that its input errors are still reported
+    /// without computing a step per point.
+    #[serde(skip_deserializing)]
+    StepCheck,
     Goodput,
     GoodputShape,
     Search,
@@ -156,7 +161,7 @@ impl Stage {
             Stage::Money => (MoneyIn::NAMES, MoneyOut::NAMES),
             Stage::MemStates => (MemStatesIn::NAMES, MemStatesOut::NAMES),
             Stage::MemGpu => (MemGpuIn::NAMES, MemGpuOut::NAMES),
-            Stage::Step => (StepIn::NAMES, StepOut::NAMES),
+            Stage::Step | Stage::StepCheck => (StepIn::NAMES, StepOut::NAMES),
             Stage::Goodput => (GoodputIn::NAMES, GoodputOut::NAMES),
             Stage::Search => (SearchIn::NAMES, SearchOut::NAMES),
             Stage::GoodputShape => (GoodputShapeIn::NAMES, GoodputShapeOut::NAMES),
@@ -620,7 +625,7 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
             o[O::factor] = a;
             o[O::interval_over_mtbf] = t;
         }
-        Stage::Step => {
+        Stage::Step | Stage::StepCheck => {
             use StepIn as I;
             for x in o[..StepOut::NAMES.len()].iter_mut() {
                 *x = f64::NAN;
@@ -667,10 +672,18 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
             };
             // A layout whose ranks outnumber the batch's sequences has no step: null columns (a
             // sweep over GPU counts meets it; estimate says why). Any other input is an error.
-            match crate::model::step::step(&work, &layout, &net) {
-                Ok(st) => step_row(&st, o),
+            let result = if stage == Stage::StepCheck {
+                let shape = crate::model::step::Shape::new(&work);
+                crate::model::step::check(&shape, &work, &layout, &net).map(|()| None)
+            } else {
+                crate::model::step::step(&work, &layout, &net).map(Some)
+            };
+            match result {
+                Ok(Some(st)) => step_row(&st, o),
+                Ok(None) => {}
+                Err(crate::model::types::ModelError::SmallBatch { .. }) => {}
                 Err(crate::model::types::ModelError::OutOfRange { field, .. })
-                    if field == "global_batch_tokens" || (field == "scale_out_gbps" && net.scale_out.is_nan()) => {}
+                    if field == "scale_out_gbps" && net.scale_out.is_nan() => {}
                 // (a GPU without a scale-out figure beyond its domain: no step; where the step times
                 // the run, the rules layer refuses it first)
                 Err(err) => return Err(err.to_string()),

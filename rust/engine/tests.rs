@@ -273,7 +273,7 @@ fn parallel_regions_stop_when_interrupted_and_report_the_lowest_error() {
 #[test]
 fn every_stage_fits_the_workers_scratch() {
     use super::stages::{Stage, MAX_STAGE_INPUTS, MAX_STAGE_OUTPUTS};
-    for s in [Stage::Flops, Stage::Time, Stage::Wall, Stage::Money, Stage::MemStates, Stage::MemGpu, Stage::Step, Stage::Goodput, Stage::GoodputShape, Stage::Search, Stage::ServeLayout, Stage::ServeBatch, Stage::ServeRate, Stage::Lifetime] {
+    for s in [Stage::Flops, Stage::Time, Stage::Wall, Stage::Money, Stage::MemStates, Stage::MemGpu, Stage::Step, Stage::StepCheck, Stage::Goodput, Stage::GoodputShape, Stage::Search, Stage::ServeLayout, Stage::ServeBatch, Stage::ServeRate, Stage::Lifetime] {
         let (i, o) = s.layout();
         assert!(i.len() <= MAX_STAGE_INPUTS && o.len() <= MAX_STAGE_OUTPUTS, "{s:?}: {} in, {} out", i.len(), o.len());
     }
@@ -307,10 +307,10 @@ fn a_search_space_is_checked_when_the_plan_loads() {
     assert!(err.unwrap_or_default().contains("only the layout search"));
 }
 
-/// Ops nothing needs are not run: a model stage whose columns no output, filter or ranking reads
-/// (here a goodput stage given a ratio of 2, which would fail at every point) costs nothing and
-/// fails nothing; read by an output it runs (and fails); a check whose value nothing reads still
-/// runs, so its error is still reported.
+/// Ops nothing needs are not run, but those that can report an error: a model stage whose columns
+/// no output, filter or ranking reads (here a goodput stage given a ratio of 2, which fails at every
+/// point) still runs and fails the sweep, as does a check whose value nothing reads; arithmetic
+/// nobody reads is dropped.
 #[test]
 fn ops_nothing_needs_are_not_run() {
     use super::stages::{GoodputIn, GoodputOut};
@@ -343,8 +343,14 @@ fn ops_nothing_needs_are_not_run() {
         let mut c = Count(0);
         p.run(0, p.total(), &mut c).map(|_| c.0)
     };
-    assert_eq!(run(&plan("", "")).unwrap(), 6000);
+    assert!(run(&plan("", "")).is_err());
     assert!(run(&plan(r#", {"reg": 10, "kind": "f64"}"#, "")).is_err());
+    // Arithmetic nothing reads is not scheduled: an unread product of the axes.
+    let unread = r#", {"k": "bin", "op": "mul", "a": 0, "b": 0, "o": 5}"#;
+    let p = Program::from_json(&plan("", unread)).unwrap();
+    let scheduled: usize = p.inner_rank.len() + p.inner_first.len() + p.inner_rest.len()
+        + p.outer_ops.iter().map(|o| o.len()).sum::<usize>() + p.deferred.iter().map(|o| o.len()).sum::<usize>();
+    assert_eq!(scheduled, 2); // (the goodput stage and the product an output reads)
     let check = format!(r#", {{"k": "check", "a": 0, "o": {}, "lo": 1000.0, "msg": 0}}"#, 10 + no + 1);
     let err = run(&plan("", &check)).unwrap_err();
     assert_eq!(err.index, 0);

@@ -611,7 +611,8 @@ impl<'a> Worker<'a> {
                 }
                 self.put_back(outs, o, failure, index0)?;
             }
-            OpSpec::Model { stage: stage @ (Stage::Step | Stage::Search), i, o, space } if self.one_varies(i).is_some() => {
+            OpSpec::Model { stage: stage @ (Stage::Step | Stage::StepCheck | Stage::Search), i, o, space }
+                if self.one_varies(i).is_some() => {
                 // The step (or the layout search) when one input varies within the block (the GPU
                 // count, usually, repeated across inner axes it does not depend on, such as the
                 // MFU): evaluated once per distinct value (a direct-mapped memo).

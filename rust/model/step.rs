@@ -339,10 +339,10 @@ pub struct StepParts {
     rule: bool,
 }
 
-/// The ZeRO-independent parts of one optimizer step.
-pub fn step_parts(shape: &Shape, work: &Work, layout: &Layout, net: &Network) -> Result<StepParts, ModelError> {
-    let (t, p, c, e) = (layout.tensor, layout.pipeline, layout.context, layout.expert);
-    let (b, v) = (layout.micro_batch, layout.interleave);
+/// The inputs a step refuses (its errors but a batch too small for the layout, which is no layout):
+/// `step_parts` checks them first; a sweep that does not write the step's columns checks only them.
+pub fn check(shape: &Shape, work: &Work, layout: &Layout, net: &Network) -> Result<(), ModelError> {
+    let (p, v) = (layout.pipeline, layout.interleave);
     for (name, x) in [("scale_up_domain", net.domain), ("scale_up_gb_per_s", net.scale_up), ("hbm_bandwidth", net.hbm),
                       ("peak", work.peak)] {
         if !(x.is_finite() && x > 0.0) {
@@ -353,8 +353,7 @@ pub fn step_parts(shape: &Shape, work: &Work, layout: &Layout, net: &Network) ->
     if !(net.scale_out.is_nan() && layout.gpus <= net.domain) && !(net.scale_out.is_finite() && net.scale_out > 0.0) {
         return Err(out_of_range("scale_out_gbps", net.scale_out, "a finite number > 0 (the job spans scale-up domains)"));
     }
-    let (l, h, a) = (shape.layers, shape.hidden, shape.heads);
-    let (s, q, g) = (shape.seq_len, shape.head_dim, shape.kv_heads);
+    let l = shape.layers;
     if !shape.rule && p > l {
         return Err(out_of_range("pipeline_parallel", p, &format!("at most the layers ({l}): a stage holds a layer")));
     }
@@ -365,16 +364,22 @@ pub fn step_parts(shape: &Shape, work: &Work, layout: &Layout, net: &Network) ->
             &format!("1, or with PP > 1 a divisor of the layers per stage ({})", (l / p).ceil()),
         ));
     }
+    Ok(())
+}
+
+/// The ZeRO-independent parts of one optimizer step.
+pub fn step_parts(shape: &Shape, work: &Work, layout: &Layout, net: &Network) -> Result<StepParts, ModelError> {
+    check(shape, work, layout, net)?;
+    let (t, p, c, e) = (layout.tensor, layout.pipeline, layout.context, layout.expert);
+    let (b, v) = (layout.micro_batch, layout.interleave);
+    let (l, h, a) = (shape.layers, shape.hidden, shape.heads);
+    let (s, q, g) = (shape.seq_len, shape.head_dim, shape.kv_heads);
     let (experts, k) = (shape.experts, shape.experts_per_token);
     let moe = experts > 1.0;
     let rule = shape.rule;
     let Some((compute, m, slots, d)) = shape.compute(work, layout, work.recompute) else {
         let d = layout.gpus / (t * p * c);
-        return Err(out_of_range(
-            "global_batch_tokens",
-            layout.global_batch_tokens,
-            &format!("a batch of at least data parallel × micro-batch = {} sequences of {s} tokens", d * b),
-        ));
+        return Err(ModelError::SmallBatch { given: layout.global_batch_tokens, sequences: d * b, seq_len: s });
     };
     let seqs = m * d * b;
     let n = b * s / c; // tokens of a micro-batch on one context-parallel rank

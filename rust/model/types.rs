@@ -320,6 +320,10 @@ pub enum ModelError {
     MissingArchitecture { what: String, missing: Vec<String> },
     /// An input outside its domain: (field, given, accepted).
     OutOfRange { field: String, given: String, accepted: String },
+    /// A global batch of fewer sequences than data parallelism × micro-batch: no layout (a sweep
+    /// over GPU counts meets it at every large count, and the layout search at most candidates, so
+    /// its message is written only when shown).
+    SmallBatch { given: f64, sequences: f64, seq_len: f64 },
 }
 
 impl fmt::Display for ModelError {
@@ -334,6 +338,12 @@ impl fmt::Display for ModelError {
             ModelError::OutOfRange { field, given, accepted } => {
                 write!(f, "{field}: got {given}, expected {accepted}")
             }
+            ModelError::SmallBatch { given, sequences, seq_len } => write!(
+                f,
+                "global_batch_tokens: got {}, expected a batch of at least data parallel × micro-batch = {sequences} \
+                 sequences of {seq_len} tokens",
+                given.shown()
+            ),
         }
     }
 }
