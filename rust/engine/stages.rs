@@ -673,8 +673,15 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
             // A layout whose ranks outnumber the batch's sequences has no step: null columns (a
             // sweep over GPU counts meets it; estimate says why). Any other input is an error.
             let result = if stage == Stage::StepCheck {
-                let shape = crate::model::step::Shape::new(&work);
-                crate::model::step::check(&shape, &work, &layout, &net).map(|()| None)
+                // (the layers only where they are checked: the shape rule's fit any pipeline, and
+                // its layers count only for an interleave)
+                let rule = ["layers", "d_model", "heads"].iter().any(|f| work.arch.get(f).is_none());
+                let layers = match (rule, interleave > 1.0) {
+                    (false, _) => work.arch.layers.unwrap_or(f64::NAN),
+                    (true, true) => crate::model::step::Shape::new(&work).layers,
+                    (true, false) => f64::NAN,
+                };
+                crate::model::step::check_inputs(layers, rule, work.peak, &layout, &net).map(|()| None)
             } else {
                 crate::model::step::step(&work, &layout, &net).map(Some)
             };

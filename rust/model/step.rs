@@ -342,9 +342,15 @@ pub struct StepParts {
 /// The inputs a step refuses (its errors but a batch too small for the layout, which is no layout):
 /// `step_parts` checks them first; a sweep that does not write the step's columns checks only them.
 pub fn check(shape: &Shape, work: &Work, layout: &Layout, net: &Network) -> Result<(), ModelError> {
+    check_inputs(shape.layers, shape.rule, work.peak, layout, net)
+}
+
+/// `check` on what it reads: the model's layers (and whether they come from the shape rule, which
+/// fits any pipeline), the peak, the layout and the network.
+pub fn check_inputs(l: f64, rule: bool, peak: f64, layout: &Layout, net: &Network) -> Result<(), ModelError> {
     let (p, v) = (layout.pipeline, layout.interleave);
     for (name, x) in [("scale_up_domain", net.domain), ("scale_up_gb_per_s", net.scale_up), ("hbm_bandwidth", net.hbm),
-                      ("peak", work.peak)] {
+                      ("peak", peak)] {
         if !(x.is_finite() && x > 0.0) {
             return Err(out_of_range(name, x, "a finite number > 0"));
         }
@@ -353,8 +359,7 @@ pub fn check(shape: &Shape, work: &Work, layout: &Layout, net: &Network) -> Resu
     if !(net.scale_out.is_nan() && layout.gpus <= net.domain) && !(net.scale_out.is_finite() && net.scale_out > 0.0) {
         return Err(out_of_range("scale_out_gbps", net.scale_out, "a finite number > 0 (the job spans scale-up domains)"));
     }
-    let l = shape.layers;
-    if !shape.rule && p > l {
+    if !rule && p > l {
         return Err(out_of_range("pipeline_parallel", p, &format!("at most the layers ({l}): a stage holds a layer")));
     }
     if v > 1.0 && (p == 1.0 || ((l / p).ceil() / v).fract() != 0.0) {
