@@ -127,6 +127,15 @@ def metadata(plan: Plan) -> dict[str, str]:
 
 # Arrow values built from bytes, never from Python objects: pyarrow converts Python lists and scalars
 # through a check that imports pandas when it is installed (0.27 s of a one-point sweep's start-up).
+def _numbers(kind: pa.DataType, values: Any) -> pa.Array:
+    """A float64, int64 or int32 array of ``values`` (Python numbers), from their bytes."""
+    import array
+
+    code = {pa.float64(): "d", pa.int64(): "q", pa.int32(): "i"}[kind]
+    data = array.array(code, values)
+    return pa.Array.from_buffers(kind, len(data), [None, pa.py_buffer(data.tobytes())])
+
+
 def _strings(names: tuple[str, ...] | list[str]) -> pa.Array:
     """A string array of ``names``."""
     import array
@@ -141,9 +150,7 @@ def _strings(names: tuple[str, ...] | list[str]) -> pa.Array:
 
 def _doubles(values: list[float], nulls: bool) -> pa.Array:
     """A float64 array of ``values``; with ``nulls``, NaN is null."""
-    import array
-
-    arr = pa.Array.from_buffers(pa.float64(), len(values), [None, pa.py_buffer(array.array("d", values).tobytes())])
+    arr = _numbers(pa.float64(), values)
     return _null_where(arr, pc.is_nan(arr)) if nulls else arr
 
 
@@ -156,10 +163,7 @@ def _null_where(arr: pa.Array, missing: pa.Array) -> pa.Array:
 
 def _scalar(kind: pa.DataType, value: float | int) -> pa.Scalar:
     """A scalar of ``value`` (for the compute functions' comparisons)."""
-    import array
-
-    code = {pa.float64(): "d", pa.int64(): "q", pa.int32(): "i"}[kind]
-    return pa.Array.from_buffers(kind, 1, [None, pa.py_buffer(array.array(code, [value]).tobytes())])[0]
+    return _numbers(kind, [value])[0]
 
 
 def _utf8(text: str) -> str:
@@ -304,14 +308,11 @@ def reduce(plan: Plan, keep: Keep, *, threads: int = 0) -> pa.Table:
         raise _fail(plan, e) from None
     schema = _schema(plan)
     arrays = []
-    import array
-
     zero = _scalar(pa.float64(), 0.0)
     for i, c in enumerate(plan.columns):
         values = [float(r[i]) for _, r in rows]
         if c.kind == "i32":  # (-1: no value)
-            idx = pa.Array.from_buffers(pa.int32(), len(values), [None, pa.py_buffer(
-                array.array("i", [int(v) if v == v else -1 for v in values]).tobytes())])
+            idx = _numbers(pa.int32(), [int(v) if v == v else -1 for v in values])
             if c.nullable:
                 idx = _null_where(idx, pc.less(idx, _scalar(pa.int32(), 0)))
             arrays.append(pa.DictionaryArray.from_arrays(idx, _strings(c.dictionary)))
@@ -319,8 +320,7 @@ def reduce(plan: Plan, keep: Keep, *, threads: int = 0) -> pa.Table:
             doubles = _doubles(values, False)
             arrays.append(_null_where(pc.not_equal(doubles, zero), pc.is_nan(doubles)))
         elif c.kind == "i64":
-            ints = pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(
-                array.array("q", [int(v) if v == v else 0 for v in values]).tobytes())])
+            ints = _numbers(pa.int64(), [int(v) if v == v else 0 for v in values])
             arrays.append(_null_where(ints, pc.is_nan(_doubles(values, False))))
         else:
             arrays.append(_doubles(values, c.nullable))

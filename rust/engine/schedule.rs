@@ -179,22 +179,22 @@ impl Program {
         // the ops that can report an error at a point, whose inputs stay: checks, checked
         // arithmetic, and every model stage (a stage refuses inputs it cannot model: an error of
         // the sweep whether or not its columns are written). What goes is arithmetic nobody reads.
-        let reporting: Vec<usize> = spec.ops.iter().filter(|op| matches!(op,
-                OpSpec::Check { .. } | OpSpec::Bin { msg: Some(_), .. } | OpSpec::Un { msg: Some(_), .. }
-                | OpSpec::Model { .. }))
-            .flat_map(|op| op.outputs()).collect();
-        let seeds: Vec<usize> = spec.outputs.iter().map(|o| o.reg).chain(spec.filters.iter().copied())
-            .chain(spec.ranked.iter().copied()).chain(reporting).collect();
-        let run_mask = needed_by(&seeds);
+        // (what must run: the outputs, filters and rankings, and the ops that report errors — the
+        // step among them or not)
+        let seeds = |with_step: bool| -> Vec<usize> {
+            let reports = |op: &OpSpec| match op {
+                OpSpec::Check { .. } | OpSpec::Bin { msg: Some(_), .. } | OpSpec::Un { msg: Some(_), .. } => true,
+                OpSpec::Model { stage, .. } => with_step || *stage != Stage::Step,
+                _ => false,
+            };
+            spec.outputs.iter().map(|o| o.reg).chain(spec.filters.iter().copied())
+                .chain(spec.ranked.iter().copied())
+                .chain(spec.ops.iter().filter(|op| reports(op)).flat_map(|op| op.outputs()))
+                .collect()
+        };
+        let run_mask = needed_by(&seeds(true));
         // A step model whose columns nothing reads runs its checks alone (its errors still count).
-        let plain: Vec<usize> = spec.outputs.iter().map(|o| o.reg).chain(spec.filters.iter().copied())
-            .chain(spec.ranked.iter().copied()).chain(spec.ops.iter().filter(|op| matches!(op,
-                OpSpec::Check { .. } | OpSpec::Bin { msg: Some(_), .. } | OpSpec::Un { msg: Some(_), .. }
-                | OpSpec::Model { stage: Stage::Flops | Stage::Time | Stage::Wall | Stage::Money | Stage::MemStates
-                                  | Stage::MemGpu | Stage::Goodput | Stage::GoodputShape | Stage::Search
-                                  | Stage::ServeLayout | Stage::ServeBatch | Stage::ServeRate | Stage::Lifetime, .. }))
-            .flat_map(|op| op.outputs())).collect();
-        let read = needed_by(&plain);
+        let read = needed_by(&seeds(false));
         let checks_only: Vec<usize> = (0..spec.ops.len())
             .filter(|&k| !read[k] && matches!(spec.ops[k], OpSpec::Model { stage: Stage::Step, .. }))
             .collect();

@@ -675,7 +675,7 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
             let result = if stage == Stage::StepCheck {
                 // (the layers only where they are checked: the shape rule's fit any pipeline, and
                 // its layers count only for an interleave)
-                let rule = ["layers", "d_model", "heads"].iter().any(|f| work.arch.get(f).is_none());
+                let rule = crate::model::step::Shape::by_rule(&work.arch);
                 let layers = match (rule, interleave > 1.0) {
                     (false, _) => work.arch.layers.unwrap_or(f64::NAN),
                     (true, true) => crate::model::step::Shape::new(&work).layers,

@@ -193,8 +193,13 @@ pub struct Shape {
 }
 
 impl Shape {
+    /// Whether a model's shape comes from the shape rule: its architecture lacks layers, width or heads.
+    pub fn by_rule(arch: &Architecture) -> bool {
+        ["layers", "d_model", "heads"].iter().any(|f| arch.get(f).is_none())
+    }
+
     pub fn new(work: &Work) -> Shape {
-        let rule = ["layers", "d_model", "heads"].iter().any(|f| work.arch.get(f).is_none());
+        let rule = Shape::by_rule(&work.arch);
         let arch = if rule { rule_architecture(work.params, work.arch.seq_len) } else { work.arch.clone() };
         let (l, h, a) = (arch.layers.unwrap(), arch.d_model.unwrap(), arch.heads.unwrap());
         let s = arch.seq_len.unwrap_or(RULE_SEQ_LEN);
