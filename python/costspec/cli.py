@@ -232,7 +232,7 @@ def estimate(ctx: click.Context, /, **o: Any) -> None:
     costspec estimate --model llama2-70b --gpu h100 --mfu 0.4 --recompute full --solve gpus --deadline-days 30
     """
     from costspec.estimator import estimate as run
-    from costspec.report import render
+    from costspec.breakdown import render
 
     if o["spec_file"]:
         _estimate_spec(ctx, o)
@@ -284,7 +284,7 @@ def _estimate_spec(ctx: click.Context, o: dict[str, Any]) -> None:
     from click.core import ParameterSource
 
     from costspec.point import evaluate
-    from costspec.report import render
+    from costspec.breakdown import render
     from costspec.spec import load
 
     flags = {p.name: p.opts[0] for p in ctx.command.params if p.opts}
