@@ -11,6 +11,7 @@ import math
 import os
 import re
 import sys
+from pathlib import Path
 from typing import Any, Callable, NoReturn
 
 import click
@@ -537,11 +538,13 @@ def plan_cmd(spec_file: str, as_json: bool, sets: tuple[str, ...], allow_include
 @click.option("--pareto", metavar="A,B", help="Keep only the Pareto front over these columns ('-column' to maximise).")
 @click.option("--per", metavar="A,B", help="Reduce within groups of these categorical columns (gpu, model, ...).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+@click.option("--report", "with_report", is_flag=True,
+              help="Also write the output's report (costspec report) beside it, NAME.report.html.")
 @SET
 @ALLOW_INCLUDE_OUTSIDE
 def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int, max_points: int,
               columns: str | None, top: int | None, by: str | None, pareto: str | None, per: str | None,
-              quiet: bool, sets: tuple[str, ...], allow_include_outside: bool) -> None:
+              quiet: bool, with_report: bool, sets: tuple[str, ...], allow_include_outside: bool) -> None:
     """Evaluate a spec's sweep in parallel and write every kept point to Parquet, Arrow or CSV."""
     import signal
 
@@ -553,8 +556,19 @@ def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int,
 
     previous = {sig: signal.signal(sig, interrupted) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
-        _sweep(spec_file, output, fmt, threads, max_points, columns, (top, by, pareto, per), quiet,
-               allow_include_outside, sets)
+        if with_report:
+            from costspec.report.page import vl_convert
+
+            vl_convert()  # (a missing extra is said before the sweep runs)
+        written = _sweep(spec_file, output, fmt, threads, max_points, columns, (top, by, pareto, per), quiet,
+                         allow_include_outside, sets)
+        if with_report:
+            from costspec.report import report, write_report
+
+            path = report_path(str(written), "output", "html")
+            write_report(report(written), path)
+            if not quiet:
+                echo(f"report: {path}")
     except Exception:
         # An interrupt that lands inside an extension module's initialisation surfaces as whatever
         # that init makes of it (a TypeError from pyarrow's): it is still an interrupt, and the
@@ -602,9 +616,7 @@ def _output_overrides(columns: str | None, ranking: tuple[int | None, str | None
 
 def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, max_points: int,
            columns: str | None, ranking: tuple[int | None, str | None, str | None, str | None],
-           quiet: bool, allow_include_outside: bool, sets: tuple[str, ...] = ()) -> None:
-    from pathlib import Path
-
+           quiet: bool, allow_include_outside: bool, sets: tuple[str, ...] = ()) -> Path:
     from costspec.plan import compile_spec
     from costspec.runner import MAX_THREADS_PER_CORE, check_room, clamp_threads, cores, write
     from costspec.spec import load
@@ -640,6 +652,7 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
         summary = write(plan, path, fmt=fmt, threads=threads, if_empty=if_empty)
     if not quiet:
         echo(_sweep_summary(summary, plan))
+    return path
 
 
 def _output_format(output: str | None, flag: str | None, spec: Any) -> str:
@@ -746,6 +759,46 @@ def _cell(col: str, v: Any) -> str:
     if isinstance(v, float):
         return f"{v:g}"
     return str(v)
+
+
+@cli.command("report")
+@click.argument("results", metavar="RESULTS", type=click.Path())
+@click.option("-o", "--output", "output", metavar="PATH",
+              help="The page (default: beside RESULTS, NAME.report.html); with --format png or svg, the folder "
+                   "for the images (default NAME.charts), or, with one --chart, the image's file name.")
+@click.option("--chart", "charts", multiple=True, metavar="NAME",
+              help="Draw only this chart (repeatable): cost_vs_params, time_cost_front, gpu_scaling, memory, "
+                   "frontier, serving.")
+@click.option("--format", "fmt", type=CHOICE(["html", "png", "svg"]), default="html", show_default=True,
+              help="html: one self-contained page (no network needed); png or svg: an image per chart, drawn "
+                   "without a browser.")
+@click.option("--threads", default=0, type=click.IntRange(min=0), help="Threads when RESULTS is a spec (default: all cores).")
+def report_cmd(results: str, output: str | None, charts: tuple[str, ...], fmt: str, threads: int) -> None:
+    """Charts and tables of a sweep's output (Parquet, Arrow, CSV), or of a spec (swept first)."""
+    from costspec.report import report, write_report
+
+    if output is not None and not output.strip():
+        raise click.UsageError("-o/--output: give a file or folder name")
+    rep = report(results, charts=list(charts) or None, threads=threads)
+    path = Path(output) if output else report_path(results, rep.results.kind, fmt)
+    written = write_report(rep, path, fmt)
+    for name, why in rep.selection.left_out:
+        if charts:
+            click.echo(f"costspec report: note: chart {name} not drawn: {why}", err=True)
+    size = sum(p.stat().st_size for p in written)
+    what = f"{len(rep.charts)} chart{'s' if len(rep.charts) != 1 else ''}, {len(rep.tables)} table" + \
+        ("s" if len(rep.tables) != 1 else "") if fmt == "html" else f"{len(written)} image{'s' if len(written) != 1 else ''}"
+    shown = str(written[0]) if len(written) == 1 else str(path)
+    echo(f"report: {shown} ({what}, {size / 1e6:.1f} MB)" if size >= 100_000 else
+         f"report: {shown} ({what}, {size / 1e3:.0f} kB)")
+
+
+def report_path(results: str, kind: str, fmt: str) -> Path:
+    """Where a report goes by default: beside the output it reads (a spec's: under results/)."""
+    src = Path(results)
+    stem = src.name[: -len(src.suffix)] if src.suffix else src.name
+    folder = Path("results") if kind == "spec" else src.parent
+    return folder / (f"{stem}.report.html" if fmt == "html" else f"{stem}.charts")
 
 
 @cli.command("schema")
