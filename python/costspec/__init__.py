@@ -47,6 +47,10 @@ def __getattr__(name: str) -> Any:
             return version("costspec")
         except PackageNotFoundError:  # a source tree without an install
             return "0+unknown"
+    if name == "report":  # the report module, callable (costspec.report(...)); needs the report extra to run
+        import importlib
+
+        return importlib.import_module("costspec.report")
     if name in _LAZY:
         import importlib
 

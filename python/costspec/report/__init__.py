@@ -2,6 +2,7 @@
 static images of the charts.
 
     report = costspec.report("results/scaling.parquet")   # renders inline in Jupyter
+    # (the module is callable: costspec.report(...) is costspec.report.report(...))
     report.save("scaling.html")                           # or .png / .svg per chart: save_images
 
 Needs the ``report`` extra (vl-convert and numpy); the page needs no network to open.
@@ -10,6 +11,8 @@ Needs the ``report`` extra (vl-convert and numpy); the page needs no network to 
 from __future__ import annotations
 
 import os
+import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,3 +147,14 @@ def _write_files(files: list[tuple[Path, bytes]], inputs: tuple[Path, ...]) -> N
         if isinstance(e, OSError):
             raise ReportError(f"cannot write {current}: {e.strerror or e}") from None
         raise
+
+
+class _CallableModule(types.ModuleType):
+    """``costspec.report(...)``: the module called is its ``report`` function."""
+
+    def __call__(self, results: str | os.PathLike[str], *, charts: list[str] | None = None,
+                 threads: int = 0) -> Report:
+        return report(results, charts=charts, threads=threads)
+
+
+sys.modules[__name__].__class__ = _CallableModule
