@@ -440,3 +440,21 @@ def test_names_are_the_documented_charts() -> None:
     for name in NAMES:
         assert f"`{name}`" in readme
     _ = (itertools, json)
+
+
+def test_a_long_front_keeps_whole_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over the cap, the time/cost chart drops whole model sizes (one is shown at a time), never
+    points of a shown size's front."""
+    import costspec.report.charts as charts
+
+    monkeypatch.setattr(charts, "CAP", 50)
+    n = 10  # a front of n points for each of 12 sizes: 120 rows, over the cap
+    params = [float(p) for p in np.repeat(np.geomspace(1e9, 1e12, 12), n)]
+    days = [float(d) for d in np.tile(np.arange(1, n + 1), 12)]
+    cost = [p * (n + 1 - d) for p, d in zip(params, days)]
+    t = pa.table({"gpu": ["A"] * len(params), "params": params, "wall_clock_days": days, "cost_usd": cost})
+    (chart,) = select(_results(t), ["time_cost_front"]).charts
+    shown = np.asarray(params)[chart.rows]
+    sizes, counts = np.unique(shown, return_counts=True)
+    assert chart.rows.size <= 50 and (counts == n).all() and sizes.size == 5
+    assert "5 of the 12 model sizes" in chart.note

@@ -254,7 +254,10 @@ def time_cost_front(r: Results, f: Frame) -> Chart | None:
     rows = front_per_group(f, keys, "wall_clock_days", "cost_usd", f.fits())
     if rows.size == 0:
         return None
-    rows, cap = _capped(rows)
+    if sized and rows.size > CAP:
+        rows, cap = _whole_sizes(f, rows)
+    else:
+        rows, cap = _capped(rows)
     u = r.units
     spec = _base("Time/cost Pareto front", _line_mark(), {
         "x": _axis(f, rows, "wall_clock_days", u), "y": _axis(f, rows, "cost_usd", u), "color": _color(f, by),
@@ -271,6 +274,21 @@ def time_cost_front(r: Results, f: Frame) -> Chart | None:
                            "bind": {"input": "select", "options": options, "name": "model size "}}]
         spec["transform"] = [{"filter": "datum['model size'] === size"}]
     return Chart("time_cost_front", spec["title"], rows, spec, extra=extra, note=note)
+
+
+def _whole_sizes(f: Frame, rows: np.ndarray) -> tuple[np.ndarray, str]:
+    """Fronts kept whole (one model size is shown at a time): as many sizes, evenly spread over
+    the range, as fit in CAP rows."""
+    p = f.num("params")[rows]
+    sizes, counts = np.unique(p[np.isfinite(p)], return_counts=True)
+    for k in range(sizes.size, 0, -1):
+        pick = np.unique(np.linspace(0, sizes.size - 1, k).round().astype(np.int64))
+        if counts[pick].sum() <= CAP:
+            break
+    kept = rows[np.isin(p, sizes[pick])]
+    if kept.size > CAP:  # (one size's front alone is longer than CAP)
+        return _capped(kept)
+    return kept, f" {pick.size} of the {sizes.size} model sizes (their fronts whole: {rows.size:,} rows in all)."
 
 
 def _sizes(f: Frame, rows: np.ndarray) -> list[float]:
