@@ -703,6 +703,11 @@ def test_the_summary_is_the_best_row_of_each_answer(tmp_path: Path, one_gpu: boo
      "hardware: {gpu: h100, mfu: 0.4, count: 64}\nprice: {usd_per_gpu_hour: 2}\nenergy: {pue: \"=ratio / 20\"}\n"
      "sweep: {grid: {ratio: [10, 20, 30]}}\noutput: {columns: [params, tokens, memory_gb_per_gpu, fits]}\n",
      "pue: got 0.5"),
+    # The memory stage refusing a GPU count the model-parallel group does not divide (from an
+    # expression), its columns not written: it then runs its check alone.
+    ("costspec: 1\nmodel: {preset: llama2-70b}\ntraining: {tokens: 2T}\nhardware: {gpu: H100-SXM, mfu: 0.4, "
+     "count: \"=n\"}\nprice: {provider: lambda}\nparallelism: {tensor: 8}\nsweep: {grid: {n: [64, 128, 100, 256]}}\n"
+     "output: {columns: [gpus, cost_usd]}\n", "gpus: got 100"),
 ])
 def test_a_stage_refusing_a_point_fails_the_sweep_whatever_the_columns(tmp_path: Path, text: str, needle: str) -> None:
     """A model stage that refuses a point's inputs fails the sweep (located at the point), whether or

@@ -732,6 +732,9 @@ impl<'a> Worker<'a> {
                     })
                     .collect();
                 let mut failure = None;
+                // Nothing reads its columns (a filter sweep writing none of them): only the stage's
+                // check runs (the GPU count a whole multiple of the model-parallel group).
+                let needed = o.iter().any(|&r| p.live[r]);
                 use MemGpuIn as I;
                 let gpus_at = I::gpus as usize;
                 let only_gpus_vary = ops.iter().enumerate().all(|(q, o)| q == gpus_at || matches!(o, Source::Scalar(_)));
@@ -753,9 +756,11 @@ impl<'a> Worker<'a> {
                             failure = Some((j, g, mp, group));
                             break;
                         }
-                        let m = per_gpu(&s, zero, Some(g), mp, cp, v(I::expert_parallel), cap);
-                        for (col, x) in outs.iter_mut().zip(memory_row(&m)) {
-                            col[j] = x;
+                        if needed {
+                            let m = per_gpu(&s, zero, Some(g), mp, cp, v(I::expert_parallel), cap);
+                            for (col, x) in outs.iter_mut().zip(memory_row(&m)) {
+                                col[j] = x;
+                            }
                         }
                     }
                 }
@@ -767,6 +772,9 @@ impl<'a> Worker<'a> {
                     if !g.is_nan() && !(whole(g) && whole(g / (mp * group))) {
                         failure = Some((j, g, mp, group));
                         break;
+                    }
+                    if !needed {
+                        continue;
                     }
                     let s = mem_states(v);
                     let m = per_gpu(&s, v(I::zero) as u8, opt(g), mp, cp, v(I::expert_parallel), opt(v(I::gpu_memory_gb)));
