@@ -442,19 +442,137 @@ def test_names_are_the_documented_charts() -> None:
     _ = (itertools, json)
 
 
-def test_a_long_front_keeps_whole_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_long_front_keeps_whole_sizes() -> None:
     """Over the cap, the time/cost chart drops whole model sizes (one is shown at a time), never
     points of a shown size's front."""
-    import costspec.report.charts as charts
-
-    monkeypatch.setattr(charts, "CAP", 50)
     n = 10  # a front of n points for each of 12 sizes: 120 rows, over the cap
     params = [float(p) for p in np.repeat(np.geomspace(1e9, 1e12, 12), n)]
     days = [float(d) for d in np.tile(np.arange(1, n + 1), 12)]
     cost = [p * (n + 1 - d) for p, d in zip(params, days)]
     t = pa.table({"gpu": ["A"] * len(params), "params": params, "wall_clock_days": days, "cost_usd": cost})
-    (chart,) = select(_results(t), ["time_cost_front"]).charts
+    (chart,) = select(_results(t), ["time_cost_front"], cap=50).charts
     shown = np.asarray(params)[chart.rows]
     sizes, counts = np.unique(shown, return_counts=True)
     assert chart.rows.size <= 50 and (counts == n).all() and sizes.size == 5
     assert "5 of the 12 model sizes" in chart.note
+
+
+# -- found by a hostile review -------------------------------------------------------------------
+
+
+def test_never_writes_into_the_output_it_reads(swept: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "o.parquet"
+    shutil.copytree(swept, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    part = sorted(out.iterdir())[0]
+    err = _one_line_error(capsys, "report", str(out), "-o", str(part))
+    assert "inside" in err
+    err = _one_line_error(capsys, "report", str(out), "--format", "png", "-o", str(out))
+    assert "inside" in err
+    # the default page of a part file, or of '.' inside the folder, goes beside the folder
+    code, stdout, err = run(capsys, "report", str(part))
+    assert code == 0, err
+    assert (tmp_path / "o.report.html").is_file()
+    (tmp_path / "o.report.html").unlink()
+    monkeypatch.chdir(out)
+    code, stdout, err = run(capsys, "report", ".")
+    assert code == 0, err
+    assert (tmp_path / "o.report.html").is_file()
+    # a page aimed into another costspec output folder
+    other = tmp_path / "other.parquet"
+    shutil.copytree(swept, other)
+    err = _one_line_error(capsys, "report", str(out), "-o", str(other / "page.html"))
+    assert "a costspec sweep output folder" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in other.iterdir()) == sorted(before)
+    # and the sweep can still replace its output
+    (tmp_path / "s.yaml").write_text(SPEC)
+    assert run(capsys, "sweep", str(tmp_path / "s.yaml"), "-o", str(out), "-q")[0] == 0
+
+
+def test_a_specs_catalog_is_never_the_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cat = tmp_path / "cat.yaml"
+    cat.write_text("gpus:\n  - id: my-gpu\n    name: My GPU\n    vendor: me\n    peak_tflops: {bf16: 100}\n"
+                   "    memory_gb: 40\n    tdp_w: 300\n")
+    (tmp_path / "s.yaml").write_text(SPEC.replace("energy:", "catalog: {include: [cat.yaml]}\nenergy:"))
+    before = cat.read_bytes()
+    err = _one_line_error(capsys, "report", str(tmp_path / "s.yaml"), "-o", str(cat))
+    assert "a file this run reads" in err
+    assert cat.read_bytes() == before
+
+
+def test_bare_names_are_refused(swept: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in (".", ".."):
+        err = _one_line_error(capsys, "report", str(swept), "-o", name)
+        assert "not a file name" in err
+
+
+def test_an_image_name_for_another_format_is_refused(swept: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    err = _one_line_error(capsys, "report", str(swept), "--format", "png", "--chart", "memory", "-o",
+                          str(tmp_path / "m.svg"))
+    assert "names a svg file, and the format is png" in err
+    err = _one_line_error(capsys, "report", str(swept), "-o", str(tmp_path / "m.png"))
+    assert "the format is html" in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_odd_csv_outputs_do_not_crash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "nullgpu.csv").write_text("gpu,gpus,params,cost_usd,wall_clock_days\n,8,1e9,10,3\n,16,1e9,12,2\n")
+    code, out, err = run(capsys, "report", str(tmp_path / "nullgpu.csv"))
+    assert code == 0, err
+    (tmp_path / "when.csv").write_text("gpu,params,cost_usd,wall_clock_days,when\n"
+                                       "A,1e9,10,3,2024-01-01T00:00:00\nB,2e9,12,2,2024-01-02T00:00:00\n")
+    code, out, err = run(capsys, "report", str(tmp_path / "when.csv"))
+    assert code == 0, err
+    assert "2024-01-01 00:00:00" in (tmp_path / "when.report.html").read_text()
+    (tmp_path / "bytes.csv").write_bytes(b"gpu,params,cost_usd,wall_clock_days\n\xff\xfe,1e9,10,3\n")
+    code, out, err = run(capsys, "report", str(tmp_path / "bytes.csv"))
+    assert code in (0, 2) and "Traceback" not in err and "\xff" not in err
+
+
+def test_unreadable_files_are_not_quoted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    secret = "hunter2-SECRET"
+    (tmp_path / "s.csv").write_text(f"user,pass\nroot,{secret},more\n")
+    err = _one_line_error(capsys, "report", str(tmp_path / "s.csv"))
+    assert secret not in err and "user,pass" not in err
+    (tmp_path / "b.csv").write_bytes(b"\x00\x01" + secret.encode() + b"\n\x02,\x03\n")
+    err = _one_line_error(capsys, "report", str(tmp_path / "b.csv"))
+    assert secret not in err
+
+
+def test_many_columns_keep_the_page_under_5_mb(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    derive = ", ".join(f"d{k}: 'model.params * 0.{k + 1}23456789'" for k in range(150))
+    spec = SPEC.replace("model.params: [1B, 7B, 70B, 400B]", "model.params: {geomspace: [1B, 1T], num: 200}") \
+        .replace("hardware.count: [64, 128, 256, 512, 1024]", "hardware.count: {range: [64, 6464, 64]}")
+    (tmp_path / "s.yaml").write_text(spec + f"derive: {{{derive}}}\n")
+    code, out, err = run(capsys, "report", str(tmp_path / "s.yaml"), "-o", str(tmp_path / "r.html"))
+    assert code == 0, err
+    page = (tmp_path / "r.html").read_text()
+    assert len(page.encode()) < 5_000_000
+    assert "Showing" in page and "d149" in page
+
+
+def test_an_empty_output_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "s.yaml").write_text(SPEC + "where: [cost_usd < 0]\n")
+    assert run(capsys, "sweep", str(tmp_path / "s.yaml"), "-o", str(tmp_path / "e.parquet"), "-q")[0] == 0
+    code, out, err = run(capsys, "report", str(tmp_path / "e.parquet"))
+    assert code == 0, err
+    page = (tmp_path / "e.report.html").read_text()
+    assert "No chart: this output has no rows." in page and "No table: this output has no rows." in page
+
+
+def test_an_interrupt_during_the_report_names_what_was_written(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import costspec.report as rep
+
+    def interrupted(*_: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rep, "write_report", interrupted)
+    (tmp_path / "s.yaml").write_text(SPEC)
+    code, out, err = run(capsys, "sweep", str(tmp_path / "s.yaml"), "-o", str(tmp_path / "s.parquet"), "--report")
+    assert code == 130
+    assert err.strip() == f"costspec sweep: interrupted; the output {tmp_path / 's.parquet'} was written, its report was not"
+    assert (tmp_path / "s.parquet").is_dir() and not (tmp_path / "s.report.html").exists()

@@ -566,7 +566,12 @@ def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int,
             from costspec.report import report, write_report
 
             path = report_path(str(written), "output", "html")
-            write_report(report(written), path)
+            try:
+                write_report(report(written), path)
+            except KeyboardInterrupt:
+                click.echo(f"costspec sweep: interrupted; the output {written} was written, its report was not",
+                           err=True)
+                sys.exit(130)
             if not quiet:
                 echo(f"report: {path}")
     except Exception:
@@ -777,11 +782,26 @@ def report_cmd(results: str, output: str | None, charts: tuple[str, ...], fmt: s
     """Charts and tables of a sweep's output (Parquet, Arrow, CSV), or of a spec (swept first)."""
     from costspec.report import report, write_report
 
+    import signal
+
     if output is not None and not output.strip():
         raise click.UsageError("-o/--output: give a file or folder name")
-    rep = report(results, charts=list(charts) or None, threads=threads)
-    path = Path(output) if output else report_path(results, rep.results.kind, fmt)
-    written = write_report(rep, path, fmt)
+    named = {".html": "html", ".htm": "html", ".png": "png", ".svg": "svg"}.get(Path(output or "").suffix.lower())
+    if named is not None and named != fmt:
+        raise click.UsageError(f"-o {output} names a {named} file, and the format is {fmt}: give --format {named}, "
+                               "or another path")
+
+    def interrupted(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM / SIGHUP clean up like Ctrl-C: nothing half-written
+
+    previous = {sig: signal.signal(sig, interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        rep = report(results, charts=list(charts) or None, threads=threads)
+        path = Path(output) if output else report_path(results, rep.results.kind, fmt)
+        written = write_report(rep, path, fmt)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     for name, why in rep.selection.left_out:
         if charts:
             click.echo(f"costspec report: note: chart {name} not drawn: {why}", err=True)
@@ -794,8 +814,15 @@ def report_cmd(results: str, output: str | None, charts: tuple[str, ...], fmt: s
 
 
 def report_path(results: str, kind: str, fmt: str) -> Path:
-    """Where a report goes by default: beside the output it reads (a spec's: under results/)."""
+    """Where a report goes by default: beside the output it reads (a spec's: under results/; a
+    part file's: beside its output folder, never in it)."""
+    from costspec.targets import _is_costspec_part
+
     src = Path(results)
+    if src.name in ("", ".", ".."):
+        src = Path(os.path.abspath(results))
+    if kind != "spec" and _is_costspec_part(src):
+        src = src.parent if src.parent.name not in ("", ".", "..") else Path(os.path.abspath(src.parent))
     stem = src.name[: -len(src.suffix)] if src.suffix else src.name
     folder = Path("results") if kind == "spec" else src.parent
     return folder / (f"{stem}.report.html" if fmt == "html" else f"{stem}.charts")

@@ -32,6 +32,7 @@ class Report:
     results: Results
     selection: Selection
     tables: list[Table]
+    rows: str | None = None  # the charts' rows as the page embeds them, once made
 
     @property
     def charts(self) -> list[Chart]:
@@ -53,7 +54,7 @@ class Report:
     def html(self) -> str:
         from costspec.report.page import render
 
-        return render(self.results, self.selection, self.tables, self.title)
+        return render(self.results, self.selection, self.tables, self.title, self.rows)
 
     def _repr_html_(self) -> str:
         """Jupyter: the page in a frame of its own (its scripts kept apart from the notebook's)."""
@@ -87,8 +88,7 @@ class Report:
         return [p for p, _ in files]
 
     def _inputs(self) -> tuple[Path, ...]:
-        p = Path(self.results.path)
-        return (p,) if p.is_file() else ()
+        return self.results.inputs
 
 
 def report(results: str | os.PathLike[str], *, charts: list[str] | None = None, threads: int = 0) -> Report:
@@ -101,9 +101,19 @@ def report(results: str | os.PathLike[str], *, charts: list[str] | None = None, 
     from costspec.report.page import vl_convert
 
     vl_convert()  # (the extra's one-line error before any reading)
+    from costspec.report.charts import CAP
+    from costspec.report.page import DATA_BUDGET, embedded
+
     res = open_results(results, threads=threads)
     sel = select(res, charts)
-    return Report(res, sel, tables(res, Frame(res.table)))
+    # A page stays under 5 MB: with many columns (every row goes in whole, for its tooltip), each
+    # chart plots fewer rows (its note says how many of how many).
+    cap, rows = CAP, embedded(res, sel)
+    while len(rows.encode()) > DATA_BUDGET and cap > 50:
+        cap = max(50, int(cap * DATA_BUDGET / len(rows.encode()) * 0.9))
+        sel = select(res, charts, cap)
+        rows = embedded(res, sel)
+    return Report(res, sel, tables(res, Frame(res.table)), rows)
 
 
 def write_report(rep: Report, output: str | os.PathLike[str], fmt: str = "html") -> list[Path]:
@@ -126,6 +136,8 @@ def _write_files(files: list[tuple[Path, bytes]], inputs: tuple[Path, ...]) -> N
     failure the ones not yet committed leave nothing behind."""
     from costspec.targets import Target
 
+    for path, _ in files:
+        _check_place(path, inputs)
     targets = []
     current = files[0][0] if files else Path()
     try:
@@ -147,6 +159,33 @@ def _write_files(files: list[tuple[Path, bytes]], inputs: tuple[Path, ...]) -> N
         if isinstance(e, OSError):
             raise ReportError(f"cannot write {current}: {e.strerror or e}") from None
         raise
+
+
+def _check_place(path: Path, inputs: tuple[Path, ...]) -> None:
+    """A report file never goes where it would damage what it reads or a sweep's output: not a
+    bare '.', not inside a folder it reads, not inside a costspec output folder (whose next sweep
+    would refuse it as a folder costspec did not write)."""
+    from costspec.targets import PART, _is_costspec_part
+
+    if path.name in ("", ".", "..") or not os.path.basename(os.path.abspath(path)):
+        raise ReportError(f"{str(path) or repr('')} is not a file name; give one, e.g. -o report.html")
+    parent = Path(os.path.abspath(path.parent))
+    for i in inputs:
+        if i.is_dir():
+            try:
+                inside = parent.resolve().is_relative_to(i.resolve())
+            except OSError:
+                inside = False
+            if inside:
+                raise ReportError(f"{path} is inside {i}, the output this report reads; give a path outside it")
+    try:
+        with os.scandir(parent) as it:
+            ours = any(PART.fullmatch(e.name) and _is_costspec_part(Path(e.path)) for e in it)
+    except OSError:
+        ours = False  # (a missing parent: the target creates it)
+    if ours:
+        raise ReportError(f"{path} would go inside {parent}, a costspec sweep output folder (its next sweep would "
+                          "refuse to replace it); give a path outside it")
 
 
 class _CallableModule(types.ModuleType):

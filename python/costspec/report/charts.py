@@ -63,9 +63,10 @@ class Kind:
 class Frame:
     """The output's columns as numpy arrays (numbers as float64, categories as codes), read once."""
 
-    def __init__(self, table: pa.Table) -> None:
+    def __init__(self, table: pa.Table, cap: int = CAP) -> None:
         self.table = table
         self.n = table.num_rows
+        self.cap = cap  # rows one chart plots at most
         self._num: dict[str, np.ndarray] = {}
         self._codes: dict[str, tuple[np.ndarray, list[str]]] = {}
 
@@ -204,11 +205,11 @@ def _color(frame: Frame, by: str | None) -> dict[str, Any] | None:
     return {"field": by, "type": "nominal", "title": _title(by, {})}
 
 
-def _capped(rows: np.ndarray) -> tuple[np.ndarray, str]:
-    if rows.size <= CAP:
+def _capped(f: Frame, rows: np.ndarray) -> tuple[np.ndarray, str]:
+    if rows.size <= f.cap:
         return rows, ""
-    keep = rows[np.linspace(0, rows.size - 1, CAP).round().astype(np.int64)]
-    return keep, f" Showing {CAP:,} of {rows.size:,} rows, evenly spaced."
+    keep = rows[np.linspace(0, rows.size - 1, f.cap).round().astype(np.int64)]
+    return keep, f" Showing {f.cap:,} of {rows.size:,} rows, evenly spaced."
 
 
 def _base(title: str, mark: Any, encoding: dict[str, Any]) -> dict[str, Any]:
@@ -237,7 +238,7 @@ def cost_vs_params(r: Results, f: Frame) -> Chart | None:
     rows = argmin_per_group(f, [k for k in (by, "params") if k], "cost_usd", f.fits())
     if rows.size == 0:
         return None
-    rows, cap = _capped(rows)
+    rows, cap = _capped(f, rows)
     u = r.units
     spec = _base("Cheapest run per model size", _line_mark(), {
         "x": _axis(f, rows, "params", u), "y": _axis(f, rows, "cost_usd", u), "color": _color(f, by)})
@@ -254,10 +255,10 @@ def time_cost_front(r: Results, f: Frame) -> Chart | None:
     rows = front_per_group(f, keys, "wall_clock_days", "cost_usd", f.fits())
     if rows.size == 0:
         return None
-    if sized and rows.size > CAP:
+    if sized and rows.size > f.cap:
         rows, cap = _whole_sizes(f, rows)
     else:
-        rows, cap = _capped(rows)
+        rows, cap = _capped(f, rows)
     u = r.units
     spec = _base("Time/cost Pareto front", _line_mark(), {
         "x": _axis(f, rows, "wall_clock_days", u), "y": _axis(f, rows, "cost_usd", u), "color": _color(f, by),
@@ -283,11 +284,11 @@ def _whole_sizes(f: Frame, rows: np.ndarray) -> tuple[np.ndarray, str]:
     sizes, counts = np.unique(p[np.isfinite(p)], return_counts=True)
     for k in range(sizes.size, 0, -1):
         pick = np.unique(np.linspace(0, sizes.size - 1, k).round().astype(np.int64))
-        if counts[pick].sum() <= CAP:
+        if counts[pick].sum() <= f.cap:
             break
     kept = rows[np.isin(p, sizes[pick])]
-    if kept.size > CAP:  # (one size's front alone is longer than CAP)
-        return _capped(kept)
+    if kept.size > f.cap:  # (one size's front alone is longer than the cap)
+        return _capped(f, kept)
     return kept, f" {pick.size} of the {sizes.size} model sizes (their fronts whole: {rows.size:,} rows in all)."
 
 
@@ -319,13 +320,14 @@ def gpu_scaling(r: Results, f: Frame) -> Chart | None:
     rows = candidates[np.isin(p, sizes)]
     if np.unique(f.num("gpus")[rows]).size < 2:
         return None
-    rows, cap = _capped(rows)
+    rows, cap = _capped(f, rows)
     u = r.units
     size_label = [_si(x) for x in f.num("params")[rows]]
     color = {"field": "model size", "type": "ordinal", "sort": {"field": "params"}, "title": "parameters",
              "scale": {"scheme": "viridis"}}
     metrics = ["wall_clock_days", "cost_usd"]
-    predicted = f.has("mfu") and f.has("step_time_s") and np.isfinite(f.num("step_time_s")[rows]).any()
+    predicted = (f.has("mfu") and f.is_numeric("mfu") and f.has("step_time_s") and f.is_numeric("step_time_s")
+                 and bool(np.isfinite(f.num("step_time_s")[rows]).any()) and bool(np.isfinite(f.num("mfu")[rows]).any()))
     if predicted:
         metrics.append("mfu")
     panels: list[dict[str, Any]] = [
@@ -335,10 +337,10 @@ def gpu_scaling(r: Results, f: Frame) -> Chart | None:
          "title": {"mfu": "predicted MFU"}.get(m, _title(m, {}))} for m in metrics]
     spec: dict[str, Any] = {"title": "Wall clock, cost" + (" and predicted MFU" if predicted else "") +
                             " against GPU count, per model size", "hconcat": panels}
-    note = ("The cheapest run per model size and GPU count" + (" on the accelerator picked above" if by else "") +
+    names = sorted(set(f.codes(by)[1][c] for c in f.codes(by)[0][rows] if c >= 0)) if by else []
+    note = ("The cheapest run per model size and GPU count" + (" on the accelerator picked above" if names else "") +
             f"; {len(sizes)} of the swept sizes shown." + cap)
-    if by:
-        names = sorted(set(f.codes(by)[1][c] for c in f.codes(by)[0][rows] if c >= 0))
+    if names and by:
         spec["params"] = [{"name": "pick", "value": names[0],
                            "bind": {"input": "select", "options": names, "name": "accelerator "}}]
         for panel in panels:  # (each view filters: a concatenation's own transforms are not all renderers')
@@ -351,7 +353,7 @@ def memory(r: Results, f: Frame) -> Chart | None:
     rows = argmin_per_group(f, [k for k in (by, "params") if k], "memory_gb_per_gpu")
     if rows.size == 0:
         return None
-    rows, cap = _capped(rows)
+    rows, cap = _capped(f, rows)
     u = r.units
     layers: list[dict[str, Any]] = []
     capacity = _capacities(f, rows, by)
@@ -407,7 +409,7 @@ def frontier(r: Results, f: Frame) -> Chart | None:
     rows = rows[np.isfinite(f.num("params")[rows]) & np.isfinite(f.num("tokens")[rows])]
     if rows.size == 0:
         return None
-    rows, cap = _capped(rows)
+    rows, cap = _capped(f, rows)
     u = r.units
     x = _axis(f, rows, "compute_flops", u)
     panels = [{"width": 300, "height": 240, "mark": _line_mark(),
@@ -425,8 +427,8 @@ def serving(r: Results, f: Frame) -> Chart | None:
     if front.size == 0:
         return None
     everything = np.flatnonzero(ok & np.isfinite(f.num("tpot_s")) & np.isfinite(f.num("usd_per_m_tokens_served")))
-    rows = everything if everything.size <= CAP else front
-    rows, cap = _capped(rows)
+    rows = everything if everything.size <= f.cap else front
+    rows, cap = _capped(f, rows)
     on_front = np.isin(rows, front)
     u = r.units
     enc = {"x": _axis(f, rows, "tpot_s", u), "y": _axis(f, rows, "usd_per_m_tokens_served", u),
@@ -439,7 +441,7 @@ def serving(r: Results, f: Frame) -> Chart | None:
                  "encoding": {**{k: v for k, v in enc.items() if v is not None},
                               "order": {"field": "tpot_s", "type": "quantitative"}}}]}
     note = ("Lines: the cheapest price for each latency" + (" per accelerator" if by else "") +
-            (" (only the fronts are drawn: too many points)." if everything.size > CAP else "; points: every run.") + cap)
+            (" (only the fronts are drawn: too many points)." if everything.size > f.cap else "; points: every run.") + cap)
     return Chart("serving", title, rows, spec, extra={"on front": [bool(x) for x in on_front]}, note=note)
 
 
@@ -468,9 +470,10 @@ class Selection:
     left_out: list[tuple[str, str]]  # (chart name, why)
 
 
-def select(r: Results, wanted: list[str] | None = None) -> Selection:
-    """The charts the output's columns allow (``wanted``: only those, in that order)."""
-    frame = Frame(r.table)
+def select(r: Results, wanted: list[str] | None = None, cap: int = CAP) -> Selection:
+    """The charts the output's columns allow (``wanted``: only those, in that order), each of at
+    most ``cap`` rows."""
+    frame = Frame(r.table, cap)
     kinds = KINDS if wanted is None else tuple(next(k for k in KINDS if k.name == w) for w in wanted)
     charts: list[Chart] = []
     left_out: list[tuple[str, str]] = []
@@ -498,8 +501,13 @@ def rows_of(table: pa.Table, rows: np.ndarray) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = table.take(pa.array(rows, type=pa.int64())).to_pylist()
     for row in out:
         for k, v in row.items():
-            if isinstance(v, float) and not math.isfinite(v):
-                row[k] = None
+            if isinstance(v, float):
+                if not math.isfinite(v):
+                    row[k] = None
+            elif isinstance(v, (bytes, bytearray)):
+                row[k] = bytes(v).decode("utf-8", "replace")
+            elif v is not None and not isinstance(v, (bool, int, str)):
+                row[k] = str(v)  # (dates, times, decimals, lists a CSV or a user's column may hold)
     return out
 
 

@@ -19,6 +19,7 @@ from costspec.report.source import Results, describe_source
 from costspec.report.tables import Table
 
 EXTRA = "costspec[report]"
+DATA_BUDGET = 3_500_000  # bytes of plotted rows a page embeds at most (with ~1 MB of script: under 5 MB)
 FLOAT_DIGITS = 7  # significant digits of the numbers embedded in the page
 
 
@@ -113,6 +114,12 @@ def chart_data(results: Results, sel: Selection) -> tuple[list[str], list[list[A
     return cols, rows, per_chart
 
 
+def embedded(results: Results, sel: Selection) -> str:
+    """The charts' rows as the page embeds them (JSON)."""
+    cols, rows, per_chart = chart_data(results, sel)
+    return _js({"columns": cols, "rows": rows, "charts": per_chart})
+
+
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:1180px;color:#222;padding:0 16px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
@@ -187,11 +194,10 @@ def _table_html(t: Table) -> str:
     return f"<h3>{html.escape(t.title)}</h3><div class=scroll><table><tr>{head}</tr>\n{body}</table></div>{note}"
 
 
-def render(results: Results, sel: Selection, tables: list[Table], title: str) -> str:
-    """The page."""
-    cols, rows, per_chart = chart_data(results, sel)
-    data = {"columns": cols, "rows": rows, "charts": per_chart,
-            "specs": {c.name: {"$schema": vl_schema(), **c.spec} for c in sel.charts}}
+def render(results: Results, sel: Selection, tables: list[Table], title: str, rows: str | None = None) -> str:
+    """The page (``rows``: ``embedded(results, sel)``, when already made)."""
+    specs = _js({c.name: {"$schema": vl_schema(), **c.spec} for c in sel.charts})
+    rows = embedded(results, sel) if rows is None else rows
     charts = "\n".join(f"<div class=chart id='chart-{c.name}' data-chart='{c.name}'></div>"
                        f"<p class=note>{html.escape(c.note)}</p>" for c in sel.charts)
     left = ""
@@ -211,11 +217,13 @@ def render(results: Results, sel: Selection, tables: list[Table], title: str) ->
 {_provenance(results)}
 <pre id=errors class=error hidden></pre>
 <h2>Charts</h2>
-{charts or '<p>No chart: this output has none of the columns the charts need.</p>'}
+{charts or ('<p>No chart: this output has no rows.</p>' if not results.table.num_rows else
+            '<p>No chart: this output has none of the columns the charts need.</p>')}
 {left}
 <h2>Answers</h2>
-{"".join(_table_html(t) for t in tables) or '<p>No table: this output has no cost or serving price column.</p>'}
-<script>window.costspecData={_js(data)};</script>
+{"".join(_table_html(t) for t in tables) or ('<p>No table: this output has no rows.</p>' if not results.table.num_rows
+                                             else '<p>No table: this output has no cost or serving price column.</p>')}
+<script>window.costspecData={rows};window.costspecData.specs={specs};</script>
 <script type=module>{bundle()}</script>
 <script type=module>{EMBED}</script>
 </body></html>

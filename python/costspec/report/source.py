@@ -17,7 +17,7 @@ from costspec.errors import CostspecError
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 # A spec swept in memory for its report: beyond this many points, sweep it to a file first.
-MAX_SPEC_POINTS = 20_000_000
+MAX_SPEC_POINTS = 2_000_000  # (~40 columns of 8 bytes: under 1 GB in memory)
 UNITS = {name: unit for name, unit, _ in registry.COLUMNS}
 MEANINGS = {name: meaning for name, _, meaning in registry.COLUMNS}
 
@@ -34,6 +34,7 @@ class Results:
     path: str  # what the user named
     kind: str  # parquet, arrow, csv, or spec (swept in memory)
     meta: dict[str, str] = field(default_factory=dict)  # the costspec.* metadata ("" keys absent)
+    inputs: tuple[Path, ...] = ()  # the files read (a spec's: with its catalogs): never an output
 
     @property
     def units(self) -> dict[str, str]:
@@ -91,10 +92,12 @@ def _not_ours(path: Path | str, what: str) -> ReportError:
 def _read_parquet(path: Path) -> tuple[pa.Table, dict[str, str]]:
     import pyarrow.parquet as pq
 
+    from costspec.targets import PART
+
     if path.is_dir():
-        parts = sorted(p for p in path.iterdir() if p.name.endswith(".parquet") and not p.name.startswith("."))
+        parts = sorted(p for p in path.iterdir() if PART.fullmatch(p.name))
         if not parts:
-            raise ReportError(f"{path} holds no Parquet part files: not a costspec output")
+            raise ReportError(f"{path} holds no costspec part files (part-NNNNN.parquet): not a costspec output")
     else:
         parts = [path]
     tables, meta = [], None
@@ -102,7 +105,7 @@ def _read_parquet(path: Path) -> tuple[pa.Table, dict[str, str]]:
         try:
             t = pq.read_table(p)
         except (OSError, pa.ArrowException) as e:
-            raise ReportError(f"cannot read {p}: {_reason(e)}") from None
+            raise ReportError(f"cannot read {p}: {_reason(e, 'not a readable Parquet file')}") from None
         m = _meta(t.schema.metadata)
         if "costspec.version" not in m:
             raise _not_ours(path, p.name if p != path else "the file")
@@ -115,17 +118,16 @@ def _read_parquet(path: Path) -> tuple[pa.Table, dict[str, str]]:
     assert meta is not None
     try:
         table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
-    except pa.ArrowException as e:
-        raise ReportError(f"cannot combine the parts of {path}: {_reason(e)}") from None
+    except pa.ArrowException:
+        raise ReportError(f"cannot combine the parts of {path}: their columns differ") from None
     return table, meta
 
 
-def _reason(e: BaseException) -> str:
+def _reason(e: BaseException, what: str) -> str:
+    """Why a file could not be read, never quoting it (pyarrow's messages can hold its bytes)."""
     if isinstance(e, OSError) and e.strerror:
         return e.strerror
-    text = str(e).splitlines()[0] if str(e) else type(e).__name__
-    # (pyarrow's messages can quote bytes of the file: keep only the reason, not the content)
-    return text[:120]
+    return what
 
 
 def _read_arrow(path: Path) -> tuple[pa.Table, dict[str, str]]:
@@ -135,7 +137,7 @@ def _read_arrow(path: Path) -> tuple[pa.Table, dict[str, str]]:
         with ipc.open_file(path) as r:
             table = r.read_all()
     except (OSError, pa.ArrowException) as e:
-        raise ReportError(f"cannot read {path}: {_reason(e)}") from None
+        raise ReportError(f"cannot read {path}: {_reason(e, 'not a readable Arrow IPC file')}") from None
     meta = _meta(table.schema.metadata)
     if "costspec.version" not in meta:
         raise _not_ours(path, "the file")
@@ -151,7 +153,7 @@ def _read_csv(path: Path) -> tuple[pa.Table, dict[str, str]]:
     try:
         table = csv.read_csv(path)
     except (OSError, pa.ArrowException) as e:
-        raise ReportError(f"cannot read {path} as CSV: {_reason(e)}") from None
+        raise ReportError(f"cannot read {path}: {_reason(e, 'not a CSV file costspec can read (malformed rows or not text)')}") from None
     known = [c for c in table.column_names if c in UNITS]
     measures = {"cost_usd", "wall_clock_days", "model_flops", "compute_flops", "usd_per_m_tokens_served",
                 "gpu_hours", "training_cost_usd", "memory_gb_per_gpu"}
@@ -177,7 +179,7 @@ def open_results(source: str | os.PathLike[str], *, threads: int = 0) -> Results
         table, meta = reader(path)
     except PermissionError as e:
         raise ReportError(f"cannot read {path}: {e.strerror or e}") from None
-    return Results(table, str(path), kind, meta)
+    return Results(table, str(path), kind, meta, inputs=(path,))
 
 
 def _swept(path: Path, threads: int) -> Results:
@@ -190,7 +192,8 @@ def _swept(path: Path, threads: int) -> Results:
         raise ReportError(f"{path} sweeps {plan.points:,} points, more than a report sweeps in memory "
                           f"({MAX_SPEC_POINTS:,}): run costspec sweep {path} --report, or report on its output")
     table = sweep(plan.spec, threads=threads)
-    return Results(table.replace_schema_metadata(None), str(path), "spec", metadata(plan))
+    return Results(table.replace_schema_metadata(None), str(path), "spec", metadata(plan),
+                   inputs=(path, *plan.spec.inputs))
 
 
 def describe_source(r: Results) -> dict[str, Any]:
