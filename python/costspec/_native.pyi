@@ -31,11 +31,13 @@ class Plan:
     def evaluate(self, start: int, end: int, chunk: int, threads: int, buffers: list[Any]) -> list[tuple[int, int]]:
         """Evaluate points [start, end); region r's kept rows start at row r·chunk. Returns (row, count)s."""
     def top_k(
-        self, k: int, key: int, maximise: bool, per: list[int], chunk: int, threads: int
+        self, k: int, key: int, maximise: bool, per: list[int], chunk: int, threads: int, start: int = 0,
+        end: int = ...
     ) -> list[tuple[int, list[float]]]:
         """The k best points per group of output columns `per`, by output column `key`: (index, row) pairs."""
     def pareto(
-        self, keys: list[tuple[int, bool]], per: list[int], chunk: int, threads: int
+        self, keys: list[tuple[int, bool]], per: list[int], chunk: int, threads: int, start: int = 0,
+        end: int = ...
     ) -> list[tuple[int, list[float]]]:
         """The non-dominated points per group over output columns `keys` ((column, maximise)): (index, row) pairs."""
     def count(self, start: int, end: int, chunk: int, threads: int) -> int:

@@ -540,11 +540,15 @@ def plan_cmd(spec_file: str, as_json: bool, sets: tuple[str, ...], allow_include
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @click.option("--report", "with_report", is_flag=True,
               help="Also write the output's report (costspec report) beside it, NAME.report.html.")
+@click.option("--shard", metavar="I/K", help="Evaluate only the I-th of K equal ranges of the points (1 <= I <= K), "
+              "as Parquet marked as that shard (default path: NAME.shard-I-of-K.parquet); costspec merge "
+              "combines the K shards into the one-machine output.")
 @SET
 @ALLOW_INCLUDE_OUTSIDE
 def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int, max_points: int,
               columns: str | None, top: int | None, by: str | None, pareto: str | None, per: str | None,
-              quiet: bool, with_report: bool, sets: tuple[str, ...], allow_include_outside: bool) -> None:
+              quiet: bool, with_report: bool, shard: str | None, sets: tuple[str, ...],
+              allow_include_outside: bool) -> None:
     """Evaluate a spec's sweep in parallel and write every kept point to Parquet, Arrow or CSV."""
     import signal
 
@@ -560,8 +564,13 @@ def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int,
             from costspec.report.page import vl_convert
 
             vl_convert()  # (a missing extra is said before the sweep runs)
+        part = None
+        if shard is not None:
+            from costspec.shards import parse
+
+            part = parse(shard)
         written = _sweep(spec_file, output, fmt, threads, max_points, columns, (top, by, pareto, per), quiet,
-                         allow_include_outside, sets)
+                         allow_include_outside, sets, part)
         if with_report:
             from costspec.report import report, write_report
 
@@ -621,7 +630,7 @@ def _output_overrides(columns: str | None, ranking: tuple[int | None, str | None
 
 def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, max_points: int,
            columns: str | None, ranking: tuple[int | None, str | None, str | None, str | None],
-           quiet: bool, allow_include_outside: bool, sets: tuple[str, ...] = ()) -> Path:
+           quiet: bool, allow_include_outside: bool, sets: tuple[str, ...] = (), shard: Any = None) -> Path:
     from costspec.plan import compile_spec
     from costspec.runner import MAX_THREADS_PER_CORE, check_room, clamp_threads, cores, write
     from costspec.spec import load
@@ -643,6 +652,13 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
     fmt = _output_format(output, fmt, plan.spec)
     name = plan.spec.name or Path(spec_file).stem
     path = Path(output or plan.spec.output_path or f"results/{name}{outputs.FORMAT_SUFFIX[fmt]}")
+    if shard is not None:
+        if fmt != "parquet":
+            raise click.UsageError(f"--shard writes Parquet (for costspec merge), and the format is {fmt}")
+        if not output:
+            from costspec.shards import default_path
+
+            path = default_path(path, shard)
     check_room(plan, path, max_points, fmt)
     # A solving sweep where no point has an answer fails before its output replaces anything.
     if_empty = (f"no point of {spec_file} has an answer{' that passes where' if spec.where else ''} (each "
@@ -651,10 +667,12 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
     if not quiet and sys.stderr.isatty():
         from costspec.terminal import progress_bar
 
-        with progress_bar(plan.points) as advance:
-            summary = write(plan, path, fmt=fmt, threads=threads, on_progress=advance, if_empty=if_empty)
+        start, end = shard.range(plan.points) if shard is not None else (0, plan.points)
+        with progress_bar(end - start) as advance:
+            summary = write(plan, path, fmt=fmt, threads=threads, on_progress=advance, if_empty=if_empty,
+                            shard=shard)
     else:
-        summary = write(plan, path, fmt=fmt, threads=threads, if_empty=if_empty)
+        summary = write(plan, path, fmt=fmt, threads=threads, if_empty=if_empty, shard=shard)
     if not quiet:
         echo(_sweep_summary(summary, plan))
     return path
@@ -764,6 +782,20 @@ def _cell(col: str, v: Any) -> str:
     if isinstance(v, float):
         return f"{v:g}"
     return str(v)
+
+
+@cli.command("merge")
+@click.argument("output", metavar="OUT", type=click.Path())
+@click.argument("shards", metavar="SHARD_DIRS...", nargs=-1, required=True, type=click.Path())
+def merge_cmd(output: str, shards: tuple[str, ...]) -> None:
+    """Combine the K shards of one sweep (costspec sweep --shard I/K) into the one-machine output."""
+    from costspec.shards import merge
+
+    if not output.strip():
+        raise click.UsageError("OUT: give a folder name")
+    m = merge(output, list(shards))
+    echo(f"merged {m.shards} shard{'s' if m.shards != 1 else ''}: {m.rows:,} rows in {m.path} "
+         f"({len(m.files)} part file{'s' if len(m.files) != 1 else ''})")
 
 
 @cli.command("report")

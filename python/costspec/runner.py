@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc  # here, not in a writer thread: importing it registers kernels (a race otherwise)
@@ -24,6 +24,9 @@ from costspec import fields as colinfo
 from costspec.outputs import NULLABLE_ANYWHERE as NULLABLE_COLUMNS
 from costspec import targets
 from costspec.errors import CostspecError, InputError
+
+if TYPE_CHECKING:
+    from costspec.shards import Shard
 from costspec.plan import OutputColumn, Plan, compile_spec
 from costspec.spec import Keep, Spec
 
@@ -280,6 +283,13 @@ def reduce(plan: Plan, keep: Keep, *, threads: int = 0) -> pa.Table:
     """The sweep reduced in the engine (``Keep``: top-k or Pareto front, per group), as a table
     ordered by group, then rank (top-k) or the first column (Pareto); the same for any thread
     count."""
+    return reduce_range(plan, keep, threads=threads)[0]
+
+
+def reduce_range(plan: Plan, keep: Keep, *, threads: int = 0, start: int = 0, end: int | None = None
+                 ) -> tuple[pa.Table, list[tuple[int, list[float]]]]:
+    """``reduce`` over the points [start, end): the table, and each row's (point index, engine
+    row values), what merging the answers of several ranges needs (``costspec.shards``)."""
     from costspec import _native
 
     names = [c.name for c in plan.columns]
@@ -296,14 +306,18 @@ def reduce(plan: Plan, keep: Keep, *, threads: int = 0) -> pa.Table:
     threads = clamp_threads(threads)
     # Few, long regions: each starts with an empty answer, and the longer one runs, the more of its
     # points the reduction rules out before computing them (the answer is the same for any split).
-    chunk = max(CHUNK, -(-plan.points // (8 * threads)))
+    end = plan.points if end is None else min(end, plan.points)
+    chunk = max(CHUNK, -(-(end - start) // (8 * threads)))
     try:
         native = _native_plan(plan)
-        if keep.pareto:
-            rows = native.pareto([(names.index(c), m) for c, m in keep.pareto], per, chunk, threads)
+        if end <= start:
+            rows = []
+        elif keep.pareto:
+            rows = native.pareto([(names.index(c), m) for c, m in keep.pareto], per, chunk, threads, start, end)
         else:
             assert keep.top is not None and keep.by is not None
-            rows = native.top_k(min(keep.top, plan.points), names.index(keep.by), keep.maximise, per, chunk, threads)
+            rows = native.top_k(min(keep.top, plan.points), names.index(keep.by), keep.maximise, per, chunk, threads,
+                                start, end)
     except _native.SweepError as e:
         raise _fail(plan, e) from None
     schema = _schema(plan)
@@ -324,7 +338,7 @@ def reduce(plan: Plan, keep: Keep, *, threads: int = 0) -> pa.Table:
             arrays.append(_null_where(ints, pc.is_nan(_doubles(values, False))))
         else:
             arrays.append(_doubles(values, c.nullable))
-    return pa.Table.from_arrays(arrays, schema=schema)
+    return pa.Table.from_arrays(arrays, schema=schema), [(int(i), list(r)) for i, r in rows]
 
 
 def top_k(plan: Plan, keep: Keep, *, threads: int = 0) -> pa.Table:
@@ -543,12 +557,20 @@ def write(
     threads: int = 0,
     on_progress: Callable[[int, int], None] | None = None,
     if_empty: str | None = None,
+    shard: Shard | None = None,
 ) -> Summary:
     """Write the sweep to ``path``: Parquet as a folder of part files (one writer per thread, over
     disjoint point ranges), Arrow IPC or CSV as one file. Written under a temporary name and renamed
     over ``path`` only when complete (see ``costspec.targets``): a failed or interrupted run leaves
     the previous output as it was. With ``if_empty``, a run that keeps no row fails with that
-    message instead of replacing the previous output."""
+    message instead of replacing the previous output. With ``shard``, only its range of points,
+    as Parquet, its metadata saying which shard it is (``costspec merge`` combines them)."""
+    from costspec import shards
+
+    if shard is not None and fmt != "parquet":
+        raise CostspecError(f"a shard is written as Parquet (for costspec merge), not {fmt}")
+    start, end = shard.range(plan.points) if shard is not None else (0, plan.points)
+    extra = shards.shard_metadata(plan, shard, start, end) if shard is not None else {}
     target = targets.Target(Path(path), fmt == "parquet", plan.spec.inputs)
     threads = clamp_threads(threads)
     _import_writer(fmt)
@@ -559,15 +581,18 @@ def write(
         target.prepare()  # (inside: an interrupt during it removes what it made)
         tmp = target.data
         if plan.spec.keep is not None:  # reduced in the engine: a small table, written at once
-            table = reduce(plan, plan.spec.keep, threads=threads)
+            table, rows = reduce_range(plan, plan.spec.keep, threads=threads, start=start, end=end)
+            if shard is not None:  # (what merging needs: each row's point index, group and rank)
+                table = table.replace_schema_metadata({**(table.schema.metadata or {}), **extra,
+                                                       **shards.candidates_metadata(plan, rows)})
             if on_progress:
-                on_progress(plan.points, table.num_rows)
+                on_progress(end - start, table.num_rows)
             if table.num_rows:
                 cheapest.add(table)
             kept, files = table.num_rows, _write_table(table, tmp, fmt)
             files = files if fmt == "parquet" else [target.path.name]
         elif fmt == "parquet":
-            kept, files = _write_parquet(plan, tmp, threads, cheapest, on_progress)
+            kept, files = _write_parquet(plan, tmp, threads, cheapest, on_progress, start, end, extra)
         else:
             kept = _write_single(plan, tmp, fmt, threads, cheapest, on_progress)
             files = [target.path.name]
@@ -579,21 +604,25 @@ def write(
         if isinstance(e, OSError):
             raise CostspecError(f"cannot write {target.path}: {e.strerror or e}") from None
         raise
-    return Summary(plan.points, kept, time.perf_counter() - t0, str(target.path), files, cheapest.best,
+    return Summary(end - start, kept, time.perf_counter() - t0, str(target.path), files, cheapest.best,
                    cheapest.key)
 
 
 def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,
-                   on_progress: Callable[[int, int], None] | None) -> tuple[int, list[str]]:
+                   on_progress: Callable[[int, int], None] | None, start: int = 0, end: int | None = None,
+                   extra: dict[str, str] | None = None) -> tuple[int, list[str]]:
     import pyarrow.parquet as pq
 
     schema = _schema(plan)
+    if extra:
+        schema = schema.with_metadata({**(schema.metadata or {}), **extra})
     dict_cols = _dictionary_columns(plan)
-    n = plan.points
+    end = plan.points if end is None else end
+    n = end - start
     # Parts cover disjoint ranges of at least one BATCH each, in point order (with a layout search,
     # a point costs hundreds of step evaluations: at least SEARCH_BATCH points each).
     parts = max(1, min(writers, -(-n // (SEARCH_BATCH if plan.searches else WRITER_BATCH))))
-    bounds = [n * k // parts for k in range(parts + 1)]
+    bounds = [start + n * k // parts for k in range(parts + 1)]
     counts = [0] * parts
     errors: list[BaseException] = []
     stop = threading.Event()

@@ -128,8 +128,10 @@ impl PyPlan {
 
     /// The k best points per group: by output column `key` (smallest, or largest with
     /// `maximise`), grouped by the output columns `per`. Returns (point index, row values) pairs
-    /// by group then rank; the same whatever `threads` and `chunk`.
-    #[pyo3(signature = (k, key, maximise, per, chunk, threads))]
+    /// by group then rank, over the points [start, end) (default: all); the same whatever
+    /// `threads` and `chunk`.
+    #[pyo3(signature = (k, key, maximise, per, chunk, threads, start=0, end=u64::MAX))]
+    #[allow(clippy::too_many_arguments)]
     fn top_k(
         &self,
         py: Python<'_>,
@@ -139,6 +141,8 @@ impl PyPlan {
         per: Vec<usize>,
         chunk: usize,
         threads: usize,
+        start: u64,
+        end: u64,
     ) -> PyResult<Vec<(u64, Vec<f64>)>> {
         let n_out = self.program.outputs().len();
         if k == 0 || key >= n_out || per.iter().any(|&c| c >= n_out) {
@@ -146,7 +150,7 @@ impl PyPlan {
         }
         let ranked: Vec<usize> = std::iter::once(key).chain(per.iter().copied()).collect();
         let program = Arc::new(self.program.ranked(&ranked).map_err(PyValueError::new_err)?);
-        let parts = run_regions(py, &program, (0, u64::MAX), chunk, threads, |_| {
+        let parts = run_regions(py, &program, (start, end), chunk, threads, |_| {
             engine::TopK::new(k, key, maximise, per.clone())
         })?;
         let mut total = engine::TopK::new(k, key, maximise, per);
@@ -156,8 +160,10 @@ impl PyPlan {
 
     /// The non-dominated points per group over the output columns `keys` ((column, maximise)
     /// pairs), grouped by the output columns `per`: (point index, row values) by group, then by
-    /// the first key. The same whatever `threads` and `chunk`.
-    #[pyo3(signature = (keys, per, chunk, threads))]
+    /// the first key, over the points [start, end) (default: all). The same whatever `threads`
+    /// and `chunk`.
+    #[pyo3(signature = (keys, per, chunk, threads, start=0, end=u64::MAX))]
+    #[allow(clippy::too_many_arguments)]
     fn pareto(
         &self,
         py: Python<'_>,
@@ -165,6 +171,8 @@ impl PyPlan {
         per: Vec<usize>,
         chunk: usize,
         threads: usize,
+        start: u64,
+        end: u64,
     ) -> PyResult<Vec<(u64, Vec<f64>)>> {
         let n_out = self.program.outputs().len();
         if keys.is_empty() || keys.iter().any(|&(c, _)| c >= n_out) || per.iter().any(|&c| c >= n_out) {
@@ -172,7 +180,7 @@ impl PyPlan {
         }
         let ranked: Vec<usize> = keys.iter().map(|&(c, _)| c).chain(per.iter().copied()).collect();
         let program = Arc::new(self.program.ranked(&ranked).map_err(PyValueError::new_err)?);
-        let parts = run_regions(py, &program, (0, u64::MAX), chunk, threads, |_| {
+        let parts = run_regions(py, &program, (start, end), chunk, threads, |_| {
             engine::Pareto::new(keys.clone(), per.clone())
         })?;
         let mut total = engine::Pareto::new(keys, per);
