@@ -543,12 +543,19 @@ def plan_cmd(spec_file: str, as_json: bool, sets: tuple[str, ...], allow_include
 @click.option("--shard", metavar="I/K", help="Evaluate only the I-th of K equal ranges of the points (1 <= I <= K), "
               "as Parquet marked as that shard (default path: NAME.shard-I-of-K.parquet); costspec merge "
               "combines the K shards into the one-machine output.")
+@click.option("--executor", type=CHOICE(["local", "ray"]), default="local", show_default=True,
+              help="Where the engine runs: this machine's threads, or the tasks of a Ray cluster (costspec[ray]; "
+                   "the output folder must be on a filesystem every worker shares).")
+@click.option("--address", metavar="ADDR", help="The Ray cluster to join (ray.init's address, e.g. auto or "
+              "ray://head:10001; default: start a local one).")
+@click.option("--tasks", type=click.IntRange(min=1), help="Tasks the points are split into (default: 4 per "
+              "cluster CPU).")
 @SET
 @ALLOW_INCLUDE_OUTSIDE
 def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int, max_points: int,
               columns: str | None, top: int | None, by: str | None, pareto: str | None, per: str | None,
-              quiet: bool, with_report: bool, shard: str | None, sets: tuple[str, ...],
-              allow_include_outside: bool) -> None:
+              quiet: bool, with_report: bool, shard: str | None, executor: str, address: str | None,
+              tasks: int | None, sets: tuple[str, ...], allow_include_outside: bool) -> None:
     """Evaluate a spec's sweep in parallel and write every kept point to Parquet, Arrow or CSV."""
     import signal
 
@@ -569,8 +576,12 @@ def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int,
             from costspec.shards import parse
 
             part = parse(shard)
+        if executor == "local" and (address is not None or tasks is not None):
+            raise click.UsageError("--address and --tasks go with --executor ray")
+        if executor != "local" and part is not None:
+            raise click.UsageError("--shard splits a sweep by hand, --executor across a cluster: give one")
         written = _sweep(spec_file, output, fmt, threads, max_points, columns, (top, by, pareto, per), quiet,
-                         allow_include_outside, sets, part)
+                         allow_include_outside, sets, part, (executor, address, tasks))
         if with_report:
             from costspec.report import report, write_report
 
@@ -630,7 +641,8 @@ def _output_overrides(columns: str | None, ranking: tuple[int | None, str | None
 
 def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, max_points: int,
            columns: str | None, ranking: tuple[int | None, str | None, str | None, str | None],
-           quiet: bool, allow_include_outside: bool, sets: tuple[str, ...] = (), shard: Any = None) -> Path:
+           quiet: bool, allow_include_outside: bool, sets: tuple[str, ...] = (), shard: Any = None,
+           cluster: tuple[str, str | None, int | None] = ("local", None, None)) -> Path:
     from costspec.plan import compile_spec
     from costspec.runner import MAX_THREADS_PER_CORE, check_room, clamp_threads, cores, write
     from costspec.spec import load
@@ -652,6 +664,8 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
     fmt = _output_format(output, fmt, plan.spec)
     name = plan.spec.name or Path(spec_file).stem
     path = Path(output or plan.spec.output_path or f"results/{name}{outputs.FORMAT_SUFFIX[fmt]}")
+    if cluster[0] != "local" and fmt != "parquet":
+        raise click.UsageError(f"--executor {cluster[0]} writes Parquet (a part file per task), and the format is {fmt}")
     if shard is not None:
         if fmt != "parquet":
             raise click.UsageError(f"--shard writes Parquet (for costspec merge), and the format is {fmt}")
@@ -664,6 +678,8 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
     if_empty = (f"no point of {spec_file} has an answer{' that passes where' if spec.where else ''} (each "
                 "target impossible or contradicted); nothing written. costspec estimate --spec on one of its "
                 "points says why") if solving else None
+    if cluster[0] != "local":
+        return _sweep_on(plan, path, cluster, quiet)
     if not quiet and sys.stderr.isatty():
         from costspec.terminal import progress_bar
 
@@ -673,6 +689,27 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
                             shard=shard)
     else:
         summary = write(plan, path, fmt=fmt, threads=threads, if_empty=if_empty, shard=shard)
+    if not quiet:
+        echo(_sweep_summary(summary, plan))
+    return path
+
+
+def _sweep_on(plan: Any, path: Path, cluster: tuple[str, str | None, int | None], quiet: bool) -> Path:
+    """The sweep on a cluster (costspec.distributed): progress across it on the driver."""
+    from costspec import distributed, executors
+
+    name, address, tasks = cluster
+    ex = executors.get(name, address=address)
+    try:
+        if not quiet and sys.stderr.isatty():
+            from costspec.terminal import progress_bar
+
+            with progress_bar(plan.points) as advance:
+                summary = distributed.sweep(plan, path, ex, tasks=tasks, on_progress=advance)
+        else:
+            summary = distributed.sweep(plan, path, ex, tasks=tasks)
+    finally:
+        ex.close()
     if not quiet:
         echo(_sweep_summary(summary, plan))
     return path

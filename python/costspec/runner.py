@@ -357,10 +357,21 @@ def evaluate_only(plan: Plan, threads: int = 0) -> int:
         raise _fail(plan, e) from None
 
 
-def sweep(spec: Spec | str | os.PathLike[str], *, threads: int = 0) -> pa.Table:
+def sweep(spec: Spec | str | os.PathLike[str], *, threads: int = 0, executor: str = "local",
+          address: str | None = None, tasks: int | None = None) -> pa.Table:
     """Evaluate a spec's sweep into a ``pyarrow.Table`` (use ``iter_batches`` for large sweeps).
-    A spec with ``output.keep`` gives the reduced table."""
+    A spec with ``output.keep`` gives the reduced table. ``executor="ray"`` runs it as tasks of a
+    Ray cluster (``address``; default: the one this process joined, else a local one), the same
+    table."""
     plan = _plan(spec)
+    if executor != "local":
+        from costspec import distributed, executors
+
+        ex = executors.get(executor, address=address)
+        try:
+            return distributed.collect(plan, ex, tasks=tasks)
+        finally:
+            ex.close()
     if plan.spec.keep is not None:
         return reduce(plan, plan.spec.keep, threads=threads)
     return pa.Table.from_batches(list(batches(plan, threads=threads)), schema=_schema(plan))

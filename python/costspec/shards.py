@@ -92,14 +92,18 @@ def _rank(v: float, maximise: bool) -> float:
 
 
 def candidates_metadata(plan: Plan, rows: list[tuple[int, list[float]]]) -> dict[str, str]:
+    return {CANDIDATES: json.dumps(candidate_keys(plan, rows))}  # (infinities as JSON's Infinity)
+
+
+def candidate_keys(plan: Plan, rows: list[tuple[int, list[float]]]) -> list[list[Any]]:
+    """Per engine row (point index, values): [index, group, rank key], what merging needs."""
     keep = plan.spec.keep
     assert keep is not None
     names = [c.name for c in plan.columns]
     per = [names.index(p) for p in keep.per]
     keys = [(names.index(c), m) for c, m in keep.pareto] if keep.pareto else [(names.index(str(keep.by)),
                                                                               keep.maximise)]
-    out = [[i, [_as_i64(r[c]) for c in per], [_rank(r[c], m) for c, m in keys]] for i, r in rows]
-    return {CANDIDATES: json.dumps(out)}  # (infinities as JSON's Infinity: Python reads them back)
+    return [[i, [_as_i64(r[c]) for c in per], [_rank(r[c], m) for c, m in keys]] for i, r in rows]
 
 
 def _total(x: float) -> int:

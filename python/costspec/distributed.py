@@ -1,0 +1,199 @@
+"""A sweep run by an executor (``costspec sweep --executor ray``): the driver compiles the plan
+once, splits the points into contiguous ranges, and the executor's tasks run the engine on them;
+a task writes its range's Parquet part straight into the output's temporary folder (full
+output) or returns its range's answer (a reduction, merged on the driver by the engine's rule,
+as ``costspec merge`` does). The temporary is renamed over the target only when every task is
+done, so a failed run leaves nothing at the target. The output equals the one-machine output row
+for row (parts in point order), whatever the number of tasks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from costspec.errors import CostspecError
+from costspec.executors import Executor, ExecutorError
+
+TASK_DIR = ".task-"  # a task writes here, inside the temporary, then renames its part into place
+MAX_TASKS = 4096  # (a costspec output folder holds at most this many part files)
+# Fault injection for the tests of retries: the first task to start (in any process) creates this
+# file and kills its own worker process, as a crashed machine would.
+KILL_ONCE = "COSTSPEC_FAULT_KILL_ONCE"
+
+
+@dataclass(frozen=True)
+class Task:
+    index: int
+    start: int
+    end: int
+    tmp: str  # the output's temporary folder (on a filesystem every worker can write)
+
+
+def _die_once() -> None:
+    marker = os.environ.get(KILL_ONCE)
+    if not marker:
+        return
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def run_task(plan: Any, task: Task) -> tuple[int, Any, Any]:
+    """One task, in a worker: (rows kept, the range's answer for a reduction or None, the
+    cheapest rows for the summary)."""
+    from costspec import runner, shards
+
+    _die_once()
+    if plan.spec.keep is not None:
+        table, rows = runner.reduce_range(plan, plan.spec.keep, threads=1, start=task.start, end=task.end)
+        return table.num_rows, (table, shards.candidate_keys(plan, rows)), None
+    cheapest = runner._Cheapest(plan)
+    private = Path(task.tmp) / f"{TASK_DIR}{task.index:05d}-{uuid.uuid4().hex[:8]}"
+    private.mkdir()  # (not parents: a temporary already discarded stays gone)
+    kept, names = runner._write_parquet(plan, private, 1, cheapest, None, task.start, task.end)
+    assert names == ["part-00000.parquet"]
+    os.replace(private / names[0], Path(task.tmp) / f"part-{task.index:05d}.parquet")
+    private.rmdir()
+    return kept, None, cheapest.best
+
+
+def collect_task(plan: Any, task: Task) -> Any:
+    """One task of an in-memory sweep: its range's rows (or answer, for a reduction)."""
+    from costspec import runner, shards
+
+    _die_once()
+    if plan.spec.keep is not None:
+        table, rows = runner.reduce_range(plan, plan.spec.keep, threads=1, start=task.start, end=task.end)
+        return table, shards.candidate_keys(plan, rows)
+    import pyarrow as pa
+
+    return pa.Table.from_batches(list(runner.batches(plan, threads=1, start=task.start, end=task.end)),
+                                 schema=runner._schema(plan))
+
+
+def collect(plan: Any, executor: Executor, *, tasks: int | None = None) -> Any:
+    """The sweep as one table, its ranges evaluated by the executor's tasks (the same table as
+    ``costspec.sweep`` on one machine)."""
+    import pyarrow as pa
+
+    from costspec import runner, shards
+
+    n_tasks = tasks if tasks is not None else 4 * executor.cpus()
+    if not 1 <= n_tasks <= MAX_TASKS:
+        raise ExecutorError(f"tasks: got {n_tasks}, expected 1 to {MAX_TASKS}")
+    spans = ranges(plan.points, n_tasks)
+    results = dict(executor.map(collect_task, plan, [Task(k, a, b, "") for k, (a, b) in enumerate(spans)]))
+    schema = runner._schema(plan)
+    if plan.spec.keep is None:
+        return pa.concat_tables([results[k] for k in sorted(results)]) if results else schema.empty_table()
+    cands: list[Any] = []
+    tables, base = [], 0
+    for k in sorted(results):
+        table, keys = results[k]
+        cands.extend((i, g, key, base + j) for j, (i, g, key) in enumerate(keys))
+        base += table.num_rows
+        tables.append(table)
+    keep = plan.spec.keep
+    order = shards.merge_candidates(cands, {"top": keep.top, "pareto": list(keep.pareto)})
+    return pa.concat_tables(tables).take(pa.array(order, type=pa.int64()))
+
+
+def _clear_tasks(tmp: Path) -> None:
+    """Remove the tasks' private folders from the temporary: only folders named as a task's,
+    only the part files in them (the rest, if anything, stays)."""
+    from costspec.targets import PART
+
+    if not tmp.is_dir():
+        return
+    for d in tmp.iterdir():
+        if re.fullmatch(r"\.task-\d{5}-[0-9a-f]{8}", d.name) and d.is_dir() and not d.is_symlink():
+            for f in d.iterdir():
+                if PART.fullmatch(f.name) and f.is_file() and not f.is_symlink():
+                    f.unlink(missing_ok=True)
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+
+
+def ranges(points: int, tasks: int) -> list[tuple[int, int]]:
+    tasks = max(1, min(tasks, points or 1))
+    return [(points * k // tasks, points * (k + 1) // tasks) for k in range(tasks)]
+
+
+def sweep(plan: Any, path: str | os.PathLike[str], executor: Executor, *, tasks: int | None = None,
+          on_progress: Callable[[int, int], None] | None = None) -> Any:
+    """Run ``plan``'s sweep on ``executor`` into ``path`` (Parquet); returns a runner.Summary."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from costspec import runner, shards, targets
+
+    target = targets.Target(Path(os.fspath(path)), True, plan.spec.inputs)
+    n_tasks = tasks if tasks is not None else 4 * executor.cpus()
+    if not 1 <= n_tasks <= MAX_TASKS:
+        raise ExecutorError(f"--tasks: got {n_tasks}, expected 1 to {MAX_TASKS}")
+    spans = ranges(plan.points, n_tasks)
+    t0 = time.perf_counter()
+    cheapest = runner._Cheapest(plan)
+    kept = 0
+    answers: dict[int, Any] = {}
+    try:
+        target.prepare()
+        work = [Task(k, a, b, str(target.tmp)) for k, (a, b) in enumerate(spans)]
+        with contextlib.closing(executor.map(run_task, plan, work)) as results:
+            for k, (rows, answer, best) in results:
+                kept += rows
+                if answer is not None:
+                    answers[k] = answer
+                if best is not None and best.num_rows:
+                    cheapest.add(best)
+                if on_progress:
+                    on_progress(spans[k][1] - spans[k][0], rows)
+        _clear_tasks(target.tmp)  # (attempts killed mid-write)
+        if plan.spec.keep is not None:
+            tables = [answers[k][0] for k in sorted(answers)]
+            cands: list[Any] = []
+            base = 0
+            for k in sorted(answers):
+                table, keys = answers[k]
+                cands.extend((i, g, key, base + j) for j, (i, g, key) in enumerate(keys))
+                base += table.num_rows
+            whole = pa.concat_tables(tables) if tables else runner.reduce_range(plan, plan.spec.keep, end=0)[0]
+            keep = plan.spec.keep
+            order = shards.merge_candidates(cands, {"top": keep.top, "pareto": list(keep.pareto)})
+            table = whole.take(pa.array(order, type=pa.int64()))
+            if table.num_rows:
+                cheapest.add(table)
+            kept = table.num_rows
+            files = runner._write_table(table, target.tmp, "parquet")
+        else:
+            files = [f"part-{k:05d}.parquet" for k in range(len(spans))]
+            missing = [f for f in files if not (target.tmp / f).is_file()]
+            if missing:
+                raise ExecutorError(f"the cluster finished without writing {missing[0]}: the output folder must be "
+                                    "on a filesystem every worker shares")
+            kept = sum(pq.read_metadata(target.tmp / f).num_rows for f in files)
+        target.commit()
+    except BaseException as e:
+        if target.made:
+            _clear_tasks(target.tmp)
+        target.discard()
+        if isinstance(e, OSError):
+            raise CostspecError(f"cannot write {target.path}: {e.strerror or e}") from None
+        raise
+    return runner.Summary(plan.points, kept, time.perf_counter() - t0, str(target.path), files, cheapest.best,
+                          cheapest.key)
