@@ -129,3 +129,19 @@ def test_missing_extra(spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     code, out, err = run(capsys, "sweep", str(spec), "--executor", "ray", "-o", str(tmp_path / "o.parquet"))
     assert code == 2 and "pip install 'costspec[ray]'" in err
     assert not any(tmp_path.iterdir())
+
+
+def test_a_partitioned_output_on_ray(spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import pyarrow.dataset as ds
+
+    for name, args in (("one", []), ("ray", ["--executor", "ray", "--tasks", "5"])):
+        code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / f"{name}.parquet"), "--partition-by",
+                           "gpu", "-q", *args)
+        assert code == 0, err
+    tables = [ds.dataset(tmp_path / f"{n}.parquet", format="parquet", partitioning="hive").to_table()
+              for n in ("one", "ray")]
+    rows = [sorted(tuple(r.values()) for r in t.select(["gpu", "params", "gpus", "dup", "cost_usd"]).to_pylist())
+            for t in tables]
+    assert rows[0] == rows[1] and len(rows[0]) > 0
+    assert sorted(p.name for p in (tmp_path / "ray.parquet").iterdir()) == ["gpu=A100-80GB", "gpu=H100-SXM",
+                                                                              "gpu=MI300X"]

@@ -543,6 +543,10 @@ def plan_cmd(spec_file: str, as_json: bool, sets: tuple[str, ...], allow_include
 @click.option("--shard", metavar="I/K", help="Evaluate only the I-th of K equal ranges of the points (1 <= I <= K), "
               "as Parquet marked as that shard (default path: NAME.shard-I-of-K.parquet); costspec merge "
               "combines the K shards into the one-machine output.")
+@click.option("--partition-by", "partition_by", metavar="A,B",
+              help="Partition the Parquet output by these categorical columns: hive-style folders "
+                   "(gpu=H100-SXM/part-00000.parquet) that DuckDB, polars, pandas and Spark prune on (overrides "
+                   "the spec's output.partition_by).")
 @click.option("--executor", type=CHOICE(["local", "ray"]), default="local", show_default=True,
               help="Where the engine runs: this machine's threads, or the tasks of a Ray cluster (costspec[ray]; "
                    "the output folder must be on a filesystem every worker shares).")
@@ -554,8 +558,8 @@ def plan_cmd(spec_file: str, as_json: bool, sets: tuple[str, ...], allow_include
 @ALLOW_INCLUDE_OUTSIDE
 def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int, max_points: int,
               columns: str | None, top: int | None, by: str | None, pareto: str | None, per: str | None,
-              quiet: bool, with_report: bool, shard: str | None, executor: str, address: str | None,
-              tasks: int | None, sets: tuple[str, ...], allow_include_outside: bool) -> None:
+              quiet: bool, with_report: bool, shard: str | None, partition_by: str | None, executor: str,
+              address: str | None, tasks: int | None, sets: tuple[str, ...], allow_include_outside: bool) -> None:
     """Evaluate a spec's sweep in parallel and write every kept point to Parquet, Arrow or CSV."""
     import signal
 
@@ -581,7 +585,7 @@ def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int,
         if executor != "local" and part is not None:
             raise click.UsageError("--shard splits a sweep by hand, --executor across a cluster: give one")
         written = _sweep(spec_file, output, fmt, threads, max_points, columns, (top, by, pareto, per), quiet,
-                         allow_include_outside, sets, part, (executor, address, tasks))
+                         allow_include_outside, sets, part, (executor, address, tasks), partition_by)
         if with_report:
             from costspec.report import report, write_report
 
@@ -642,15 +646,19 @@ def _output_overrides(columns: str | None, ranking: tuple[int | None, str | None
 def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, max_points: int,
            columns: str | None, ranking: tuple[int | None, str | None, str | None, str | None],
            quiet: bool, allow_include_outside: bool, sets: tuple[str, ...] = (), shard: Any = None,
-           cluster: tuple[str, str | None, int | None] = ("local", None, None)) -> Path:
+           cluster: tuple[str, str | None, int | None] = ("local", None, None), partition_by: str | None = None
+           ) -> Path:
     from costspec.plan import compile_spec
     from costspec.runner import MAX_THREADS_PER_CORE, check_room, clamp_threads, cores, write
     from costspec.spec import load
 
     if output is not None and not output.strip():
         raise click.UsageError("-o/--output: give a file or folder name")
-    spec = load(spec_file, overrides=_output_overrides(columns, ranking), allow_include_outside=allow_include_outside,
-                sets=sets)
+    overrides = _output_overrides(columns, ranking)
+    if partition_by is not None:
+        overrides[("output", "partition_by")] = ([c.strip() for c in partition_by.split(",") if c.strip()],
+                                                 "--partition-by")
+    spec = load(spec_file, overrides=overrides, allow_include_outside=allow_include_outside, sets=sets)
     if threads > MAX_THREADS_PER_CORE * cores():
         click.echo(f"costspec sweep: note: --threads {threads:,} is more than {MAX_THREADS_PER_CORE}× the "
                    f"{cores()} cores; using {MAX_THREADS_PER_CORE * cores()}", err=True)
@@ -666,7 +674,12 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
     path = Path(output or plan.spec.output_path or f"results/{name}{outputs.FORMAT_SUFFIX[fmt]}")
     if cluster[0] != "local" and fmt != "parquet":
         raise click.UsageError(f"--executor {cluster[0]} writes Parquet (a part file per task), and the format is {fmt}")
+    if plan.spec.partition_by and fmt != "parquet":
+        raise click.UsageError(f"a partitioned output is Parquet folders, and the format is {fmt}")
     if shard is not None:
+        if plan.spec.partition_by:
+            raise click.UsageError("a shard is not partitioned (costspec merge combines flat shards): drop "
+                                   "--partition-by (or output.partition_by) from the shards")
         if fmt != "parquet":
             raise click.UsageError(f"--shard writes Parquet (for costspec merge), and the format is {fmt}")
         if not output:

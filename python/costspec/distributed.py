@@ -64,8 +64,14 @@ def run_task(plan: Any, task: Task) -> tuple[int, Any, Any]:
     private = Path(task.tmp) / f"{TASK_DIR}{task.index:05d}-{uuid.uuid4().hex[:8]}"
     private.mkdir()  # (not parents: a temporary already discarded stays gone)
     kept, names = runner._write_parquet(plan, private, 1, cheapest, None, task.start, task.end)
-    assert names == ["part-00000.parquet"]
-    os.replace(private / names[0], Path(task.tmp) / f"part-{task.index:05d}.parquet")
+    for rel in names:  # part-00000.parquet, or PARTITION=VALUE/.../part-00000.parquet
+        dest = Path(task.tmp) / Path(rel).parent / f"part-{task.index:05d}.parquet"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(private / rel, dest)
+    for d in sorted({private / Path(rel).parent for rel in names}, key=lambda p: -len(p.parts)):
+        while d != private and not any(d.iterdir()):
+            d.rmdir()
+            d = d.parent
     private.rmdir()
     return kept, None, cheapest.best
 
@@ -179,14 +185,14 @@ def sweep(plan: Any, path: str | os.PathLike[str], executor: Executor, *, tasks:
             if table.num_rows:
                 cheapest.add(table)
             kept = table.num_rows
-            files = runner._write_table(table, target.tmp, "parquet")
+            files = runner._write_table(table, target.tmp, "parquet", plan.spec.partition_by)
         else:
-            files = [f"part-{k:05d}.parquet" for k in range(len(spans))]
-            missing = [f for f in files if not (target.tmp / f).is_file()]
-            if missing:
-                raise ExecutorError(f"the cluster finished without writing {missing[0]}: the output folder must be "
-                                    "on a filesystem every worker shares")
-            kept = sum(pq.read_metadata(target.tmp / f).num_rows for f in files)
+            parts = sorted(p for p in target.tmp.rglob("part-*.parquet") if targets.PART.fullmatch(p.name))
+            files = [p.relative_to(target.tmp).as_posix() for p in parts]
+            on_disk = sum(pq.read_metadata(p).num_rows for p in parts)
+            if not plan.spec.partition_by and len(files) != len(spans) or on_disk != kept:
+                raise ExecutorError(f"the cluster's tasks kept {kept:,} rows and {on_disk:,} are in {target.tmp}: "
+                                    "the output folder must be on a filesystem every worker shares")
         target.commit()
     except BaseException as e:
         if target.made:

@@ -6,6 +6,7 @@ The engine fills Arrow-allocated buffers in place (no copies), region by region;
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -600,7 +601,7 @@ def write(
                 on_progress(end - start, table.num_rows)
             if table.num_rows:
                 cheapest.add(table)
-            kept, files = table.num_rows, _write_table(table, tmp, fmt)
+            kept, files = table.num_rows, _write_table(table, tmp, fmt, plan.spec.partition_by)
             files = files if fmt == "parquet" else [target.path.name]
         elif fmt == "parquet":
             kept, files = _write_parquet(plan, tmp, threads, cheapest, on_progress, start, end, extra)
@@ -638,12 +639,31 @@ def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,
     errors: list[BaseException] = []
     stop = threading.Event()
     names = [f"part-{k:05d}.parquet" for k in range(parts)]
+    by = list(plan.spec.partition_by)
+    # Partitioned: the partition columns are the folders' names, not in the files (as hive-style
+    # readers expect); each writer writes one part per partition it meets.
+    part_schema = pa.schema([f for f in schema if f.name not in by], metadata=schema.metadata)
+    part_dict = [c for c in dict_cols if c not in by]
+    written: list[list[str]] = [[] for _ in range(parts)]
 
     def work(k: int) -> None:
         try:
-            with open(tmp / names[k], "wb") as f, pq.ParquetWriter(
-                    f, schema, compression="zstd", compression_level=1, use_dictionary=dict_cols,
-                    write_statistics=True) as w:
+            with contextlib.ExitStack() as stack:
+                opened: dict[tuple[str | None, ...], Any] = {}
+
+                def writer(key: tuple[str | None, ...]) -> Any:
+                    if key not in opened:
+                        rel = Path(*partition_dirs(by, key), names[k]) if by else Path(names[k])
+                        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+                        f = stack.enter_context(open(tmp / rel, "wb"))
+                        opened[key] = stack.enter_context(pq.ParquetWriter(
+                            f, part_schema if by else schema, compression="zstd", compression_level=1,
+                            use_dictionary=part_dict if by else dict_cols, write_statistics=True))
+                        written[k].append(rel.as_posix())
+                    return opened[key]
+
+                if not by:
+                    writer(())  # (a part per writer, rows or none)
                 # One thread per writer and one region per call: each row group is one contiguous batch.
                 for batch_group in _groups(plan, 1, bounds[k], bounds[k + 1], True, on_progress, WRITER_BATCH,
                                            WRITER_BATCH):
@@ -652,7 +672,8 @@ def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,
                     if not batch_group:
                         continue
                     table = pa.Table.from_batches(batch_group, schema=schema)
-                    w.write_table(table, row_group_size=WRITER_BATCH)
+                    for key, piece in (split(table, by) if by else [((), table)]):
+                        writer(key).write_table(piece, row_group_size=WRITER_BATCH)
                     cheapest.add(table)
                     counts[k] += table.num_rows
         except BaseException as e:  # noqa: BLE001 - reported by the caller
@@ -679,7 +700,34 @@ def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,
         raise
     if errors:
         raise errors[0]
-    return sum(counts), names
+    return sum(counts), [name for files in written for name in files]
+
+
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"  # a partition value that is null, as Hive and pyarrow name it
+
+
+def partition_dirs(columns: list[str], key: tuple[str | None, ...]) -> list[str]:
+    """The hive-style folders of a partition: COLUMN=VALUE, the value URI-encoded (pyarrow's and
+    DuckDB's reading)."""
+    from urllib.parse import quote
+
+    return [f"{c}={HIVE_NULL if v is None else quote(v, safe='')}" for c, v in zip(columns, key)]
+
+
+def split(table: pa.Table, columns: list[str]) -> Iterator[tuple[tuple[str | None, ...], pa.Table]]:
+    """The rows of each partition (values of ``columns``, in order of first appearance), without
+    the partition columns."""
+    if not columns:
+        yield (), table
+        return
+    name, rest = columns[0], columns[1:]
+    col = table.column(name)
+    if not pa.types.is_string(col.type):
+        col = col.cast(pa.string())
+    for v in pc.unique(col).to_pylist():
+        mask = pc.is_null(col) if v is None else pc.fill_null(pc.equal(col, v), False)
+        for key, piece in split(table.filter(mask).drop_columns([name]), rest):
+            yield (v, *key), piece
 
 
 class _signals_held:
@@ -718,15 +766,20 @@ def _import_writer(fmt: str) -> None:
     _ = costspec.__version__  # (the outputs' metadata: importlib.metadata, 80 ms of imports, before it too)
 
 
-def _write_table(table: pa.Table, tmp: Path, fmt: str) -> list[str]:
+def _write_table(table: pa.Table, tmp: Path, fmt: str, partition_by: tuple[str, ...] = ()) -> list[str]:
     """One in-memory table, in the same layouts as a streamed sweep."""
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        dict_cols = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
-        with open(tmp / "part-00000.parquet", "wb") as f:
-            pq.write_table(table, f, compression="zstd", compression_level=1, use_dictionary=dict_cols)
-        return ["part-00000.parquet"]
+        files = []
+        for key, piece in split(table, list(partition_by)):
+            rel = Path(*partition_dirs(list(partition_by), key), "part-00000.parquet")
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            dict_cols = [f.name for f in piece.schema if pa.types.is_dictionary(f.type)]
+            with open(tmp / rel, "wb") as f:
+                pq.write_table(piece, f, compression="zstd", compression_level=1, use_dictionary=dict_cols)
+            files.append(rel.as_posix())
+        return files
     # (files are opened by Python: a path that is not UTF-8 is no error)
     if fmt == "arrow":
         import pyarrow.ipc as ipc

@@ -130,6 +130,16 @@ TAIL: dict[str, Any] = {'sweep': {'type': 'object',
                                                               'per': {'$ref': '#/$defs/per'}}}],
                                     'examples': [{'top': 10, 'by': 'cost_usd', 'per': ['gpu']},
                                                  {'pareto': ['cost_usd', 'wall_clock_days'], 'per': ['gpu']}]},
+                           'partition_by': {'type': 'array',
+                                            'minItems': 1,
+                                            'uniqueItems': True,
+                                            'items': {'type': 'string', 'minLength': 1},
+                                            'description': 'Categorical columns (gpu, model, provider, ...) '
+                                                           'to partition a Parquet output by: a hive-style '
+                                                           'folder level each (gpu=H100-SXM/part-00000.parquet), '
+                                                           'which DuckDB, polars, pandas and Spark prune on.',
+                                            'examples': [['gpu'], ['gpu', 'model']],
+                                            'x-expected': 'a list of categorical column names'},
                            'columns': {'type': 'array',
                                        'minItems': 1,
                                        'uniqueItems': True,

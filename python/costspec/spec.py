@@ -169,6 +169,8 @@ class Spec:
     # The values the layout search may choose per degree (a list in the degree's place, under
     # `parallelism.layout: auto`): field -> values, as a field's values read (numbers, choices).
     allowed: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    # Categorical columns a Parquet output is partitioned by (hive-style COLUMN=VALUE folders).
+    partition_by: tuple[str, ...] = ()
 
     @property
     def points(self) -> int:
@@ -667,6 +669,7 @@ class _Checker:
             catalog=self.catalog,
             output_columns=self.output_columns(out.get("columns"), everything),
             keep=self.keep(out.get("keep"), everything),
+            partition_by=self.partition_by(out.get("partition_by")),
             document=self.doc,
             inputs=tuple(self.inputs),
             allowed=allowed,
@@ -717,6 +720,14 @@ class _Checker:
             if col in columns.NAMES and col not in have or col == "provider" and col not in have:
                 self.err(("output", "columns", i), f"column {col!r} has no value in this spec "
                          f"({outputs.why_missing(col, spec)})", "a column with values", repr(col))
+        for i, col in enumerate(spec.partition_by):
+            if col in CATEGORICAL_COLUMNS and col not in written:
+                self.err(("output", "partition_by", i), f"cannot partition by {col!r}: it is not among the written "
+                         "columns", "a written categorical column: " + ", ".join(
+                             c for c in written if c in CATEGORICAL_COLUMNS), repr(col))
+        if spec.partition_by and spec.output_format != "parquet":
+            self.err(("output", "partition_by"), f"a {spec.output_format} output is one file: partition_by needs "
+                     "format parquet", "output.format parquet", spec.output_format)
         keep = spec.keep
         if keep is None:
             return
@@ -731,6 +742,17 @@ class _Checker:
             if col not in written:
                 self.err(("output", "keep", "per", i), f"cannot group by {col!r}: it is not among the written columns",
                          "a written categorical column", repr(col))
+
+    def partition_by(self, raw: Any) -> tuple[str, ...]:
+        """`output.partition_by`: categorical columns (a folder level each)."""
+        if not isinstance(raw, list):
+            return ()
+        for i, p in enumerate(raw):
+            if p not in CATEGORICAL_COLUMNS:
+                hint = schema.did_you_mean(p, CATEGORICAL_COLUMNS) if isinstance(p, str) else ""
+                self.err(("output", "partition_by", i), f"cannot partition by {p!r}: not a categorical column{hint}",
+                         "one of " + ", ".join(CATEGORICAL_COLUMNS), repr(p))
+        return tuple(str(p) for p in raw)
 
     def output_columns(self, raw: Any, known: set[str]) -> tuple[str, ...] | None:
         """Requested output columns: output names, sweep variables or derived names."""

@@ -7,7 +7,7 @@ The rules that keep a user's files safe, in one place:
   so a failed or interrupted run leaves the previous output exactly as it was.
 - A target that exists is replaced only when costspec may replace it: a regular file (as every
   tool replaces its output file), or a folder that holds nothing but costspec part files carrying
-  costspec metadata. Any other folder, a symbolic link, a named pipe, a device or a socket is
+  costspec metadata (directly, or in hive-style COLUMN=VALUE partition folders of them). Any other folder, a symbolic link, a named pipe, a device or a socket is
   refused before anything runs.
 - Folders are never removed recursively: costspec unlinks the part files it recognises, then
   removes the folder only if that left it empty.
@@ -32,6 +32,9 @@ from pathlib import Path
 from costspec.errors import CostspecError
 
 PART = re.compile(r"part-\d{5}\.parquet")
+# A partition folder of a partitioned output (output.partition_by): hive-style COLUMN=VALUE.
+PARTITION = re.compile(r"[a-z_][a-z0-9_]*=[^/\x00]+")
+MAX_DEPTH = 8  # partition levels costspec writes at most
 MAX_PARTS = 4096  # a costspec output folder holds one part per writer thread
 _TMP = re.compile(r"\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>\d+)-(?P<token>[0-9a-f]{8})")
 MAX_NAME = 200  # bytes of a target's name kept in its temporaries' names (a file name has at most 255)
@@ -73,15 +76,26 @@ def _is_costspec_part(path: Path) -> bool:
     return b"costspec.version" in meta
 
 
-def _foreign_entries(folder: Path) -> list[str]:
-    """Entries of ``folder`` that are not costspec part files (at most a few, for the message)."""
+def _is_partition(path: Path) -> bool:
+    """A real folder (not a link) named COLUMN=VALUE."""
+    st = _lstat(path)
+    return st is not None and stat.S_ISDIR(st.st_mode) and PARTITION.fullmatch(path.name) is not None
+
+
+def _foreign_entries(folder: Path, depth: int = 0) -> list[str]:
+    """Entries of ``folder`` that are not costspec part files, nor partition folders holding
+    only those (at most a few, for the message)."""
     foreign: list[str] = []
     with os.scandir(folder) as it:
         for n, entry in enumerate(it):
-            if n >= MAX_PARTS or not _is_costspec_part(Path(entry.path)):
+            path = Path(entry.path)
+            if n < MAX_PARTS and depth < MAX_DEPTH and _is_partition(path):
+                inner = _foreign_entries(path, depth + 1)
+                foreign.extend(f"{entry.name}/{x}" for x in inner[: 3 - len(foreign)])
+            elif n >= MAX_PARTS or not _is_costspec_part(path):
                 foreign.append(entry.name if n < MAX_PARTS else "...")
-                if len(foreign) >= 3:
-                    break
+            if len(foreign) >= 3:
+                break
     return foreign
 
 
@@ -285,11 +299,19 @@ def _remove_temporary(folder: Path) -> None:
     st = _lstat(folder)
     if st is None or not stat.S_ISDIR(st.st_mode):
         return
+    _remove_parts(folder, top=True)
+
+
+def _remove_parts(folder: Path, top: bool = False, depth: int = 0) -> None:
+    """A temporary's marker and file output (at its top), its part files (complete or not) and
+    partition folders of them, each folder removed when that emptied it."""
     with os.scandir(folder) as it:
         entries = [Path(e.path) for e in it]
     for e in entries:
-        if (e.name in (MARKER, DATA) or PART.fullmatch(e.name)) and stat.S_ISREG(os.lstat(e).st_mode):
+        if (top and e.name in (MARKER, DATA) or PART.fullmatch(e.name)) and stat.S_ISREG(os.lstat(e).st_mode):
             e.unlink(missing_ok=True)
+        elif depth < MAX_DEPTH and _is_partition(e):
+            _remove_parts(e, depth=depth + 1)
     try:
         folder.rmdir()
     except OSError as e:
@@ -324,11 +346,17 @@ def remove_output(path: Path) -> None:
     st = _lstat(path)
     if st is None or not stat.S_ISDIR(st.st_mode):
         return
+    _remove_output(path, 0)
+
+
+def _remove_output(path: Path, depth: int) -> None:
     with os.scandir(path) as it:
         entries = [Path(e.path) for e in it]
     for e in entries:
         if _is_costspec_part(e):
             e.unlink(missing_ok=True)
+        elif depth < MAX_DEPTH and _is_partition(e):
+            _remove_output(e, depth + 1)
     try:
         path.rmdir()
     except OSError as e:

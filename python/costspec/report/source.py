@@ -95,7 +95,7 @@ def _read_parquet(path: Path) -> tuple[pa.Table, dict[str, str]]:
     from costspec.targets import PART
 
     if path.is_dir():
-        parts = sorted(p for p in path.iterdir() if PART.fullmatch(p.name))
+        parts = sorted(p for p in _parts(path, 0) if PART.fullmatch(p.name))
         if not parts:
             raise ReportError(f"{path} holds no costspec part files (part-NNNNN.parquet): not a costspec output")
     else:
@@ -109,6 +109,8 @@ def _read_parquet(path: Path) -> tuple[pa.Table, dict[str, str]]:
         m = _meta(t.schema.metadata)
         if "costspec.version" not in m:
             raise _not_ours(path, p.name if p != path else "the file")
+        for level in p.relative_to(path).parent.parts if p != path else ():  # (a partitioned output)
+            t = t.append_column(*_partition_column(level, t.num_rows))
         if meta is None:
             meta = m
         elif m.get("costspec.spec_sha256") != meta.get("costspec.spec_sha256"):
@@ -121,6 +123,30 @@ def _read_parquet(path: Path) -> tuple[pa.Table, dict[str, str]]:
     except pa.ArrowException:
         raise ReportError(f"cannot combine the parts of {path}: their columns differ") from None
     return table, meta
+
+
+def _parts(folder: Path, depth: int) -> list[Path]:
+    """The part files of an output folder, with those in hive-style partition folders."""
+    from costspec.targets import MAX_DEPTH, PARTITION
+
+    out = []
+    for p in folder.iterdir():
+        if p.is_dir() and not p.is_symlink() and PARTITION.fullmatch(p.name) and depth < MAX_DEPTH:
+            out.extend(_parts(p, depth + 1))
+        else:
+            out.append(p)
+    return out
+
+
+def _partition_column(level: str, rows: int) -> tuple[str, pa.Array]:
+    """A partition folder's COLUMN=VALUE as a column of ``rows`` values."""
+    from urllib.parse import unquote
+
+    from costspec.runner import HIVE_NULL
+
+    name, _, value = level.partition("=")
+    v = None if value == HIVE_NULL else unquote(value)
+    return name, pa.array([v] * rows, pa.string())
 
 
 def _reason(e: BaseException, what: str) -> str:
