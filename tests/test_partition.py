@@ -117,3 +117,55 @@ def test_report_reads_a_partitioned_output(spec: Path, tmp_path: Path, capsys: p
     rep = costspec.report(out)
     assert rep.results.table.num_rows == ds.dataset(out, format="parquet", partitioning="hive").count_rows()
     assert "gpu" in rep.results.table.column_names and len(rep.charts) == 4
+
+
+def test_other_outputs_in_partition_like_folders_are_never_removed(spec: Path, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a hostile review: `runs/date=2024-01-01` holding another costspec output is not a
+    partition of `runs`, and an empty folder named like a partition is not costspec's."""
+    runs = tmp_path / "runs"
+    assert run(capsys, "sweep", str(spec), "-o", str(runs / "date=2024-01-01"), "-q")[0] == 0
+    assert run(capsys, "sweep", str(spec), "-o", str(runs / "date=2024-01-02"), "-q", "--top", "3", "--by",
+               "cost_usd")[0] == 0
+    before = sorted(str(p.relative_to(runs)) for p in runs.rglob("*"))
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(runs), "-q")
+    assert code == 2 and "did not write" in err
+    assert sorted(str(p.relative_to(runs)) for p in runs.rglob("*")) == before
+    code, _, err = run(capsys, "merge", str(runs), str(runs / "date=2024-01-01"))
+    assert code == 2
+    assert sorted(str(p.relative_to(runs)) for p in runs.rglob("*")) == before
+    out = tmp_path / "p.parquet"
+    assert run(capsys, "sweep", str(spec), "-o", str(out), "--partition-by", "gpu", "-q")[0] == 0
+    (out / "keep=me").mkdir()
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(out), "-q")
+    assert code == 2 and "keep=me" in err and (out / "keep=me").is_dir()
+
+
+def test_a_partitioned_output_that_keeps_nothing(spec: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    spec.write_text(SPEC + "where: [cost_usd < 0]\n")
+    out = tmp_path / "e.parquet"
+    assert run(capsys, "sweep", str(spec), "-o", str(out), "--partition-by", "gpu", "-q")[0] == 0
+    assert [p.name for p in out.iterdir()] == ["part-00000.parquet"]  # (one empty part: the columns kept)
+    assert "gpu" in ds.dataset(out, format="parquet").schema.names
+    code, stdout, err = run(capsys, "report", str(out))
+    assert code == 0, err
+    assert run(capsys, "sweep", str(spec), "-o", str(out), "-q")[0] == 0  # and it is costspec's to replace
+
+
+def test_a_killed_run_s_task_folders_are_cleaned_by_the_next(spec: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A driver killed with SIGKILL leaves its temporary, tasks' private folders inside; the next
+    run at the target removes all of it (only costspec's entries)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from costspec.targets import MARKER
+
+    stale = tmp_path / ".o.parquet.tmp-999999999-0123abcd"
+    task = stale / ".task-00003-89abcdef" / "gpu=H100-SXM"
+    task.mkdir(parents=True)
+    pq.write_table(pa.table({"x": [1]}), task / "part-00000.parquet")
+    (stale / MARKER).write_text("999999999 0123abcd\n")
+    assert run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.parquet"), "-q")[0] == 0
+    assert not stale.exists()

@@ -111,7 +111,7 @@ def test_python_api(spec: Path) -> None:
     (["--tasks", "4"], "--address and --tasks go with --executor ray"),
     (["--executor", "ray", "--format", "csv"], "writes Parquet"),
     (["--executor", "ray", "--shard", "1/2"], "give one"),
-    (["--executor", "ray", "--tasks", "5000"], "expected 1 to 4096"),
+    (["--executor", "ray", "--tasks", "5000"], "4096"),
 ])
 def test_bad_input(spec: Path, tmp_path: Path, args: list[str], needle: str,
                    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,3 +145,32 @@ def test_a_partitioned_output_on_ray(spec: Path, tmp_path: Path, capsys: pytest.
     assert rows[0] == rows[1] and len(rows[0]) > 0
     assert sorted(p.name for p in (tmp_path / "ray.parquet").iterdir()) == ["gpu=A100-80GB", "gpu=H100-SXM",
                                                                               "gpu=MI300X"]
+
+
+def test_a_killed_worker_with_partitions(spec: Path, tmp_path: Path, cluster: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a hostile review: a worker killed while writing a partitioned part left its half
+    part in the temporary, which the run then read (a traceback) and left behind."""
+    import pyarrow.dataset as ds
+
+    assert run(capsys, "sweep", str(spec), "-o", str(tmp_path / "one.parquet"), "--partition-by", "gpu", "-q")[0] == 0
+    cluster.unlink()
+    code, _, err = run(capsys, "sweep", str(spec), "--executor", "ray", "--tasks", "6", "--partition-by", "gpu",
+                       "-o", str(tmp_path / "ray.parquet"), "-q")
+    assert code == 0, err
+    assert cluster.exists()
+    rows = [sorted(tuple(r.values()) for r in ds.dataset(tmp_path / f"{n}.parquet", format="parquet",
+                                                          partitioning="hive").to_table().to_pylist())
+            for n in ("one", "ray")]
+    assert rows[0] == rows[1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.parquet", "ray.parquet"]
+
+
+def test_a_solve_with_no_answer_fails_on_ray_as_locally(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = Path(__file__).resolve().parents[1]
+    spec = tmp_path / "b.yaml"
+    spec.write_text((root / "specs" / "budget.yaml").read_text().replace("  path: results/budget.csv\n  format: csv\n", "")
+                    + "where: [cost_usd < 0]\n")
+    code, _, err = run(capsys, "sweep", str(spec), "--executor", "ray", "-o", str(tmp_path / "o.parquet"))
+    assert code == 2 and "has an answer" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.yaml"]

@@ -181,3 +181,92 @@ def test_a_failed_merge_keeps_the_previous_output(spec: Path, tmp_path: Path,
     _merge_error(capsys, str(out), dirs[0])
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+NULLS = """
+costspec: 1
+name: nulls
+model: {}
+training: {tokens: "=20 * model.params"}
+hardware: {gpu: H100-SXM}
+price: {provider: lambda}
+parallelism: {layout: auto}
+sweep:
+  grid:
+    model.params: [7B, 70B, 1T]
+    hardware.count: [8, 64, 1024]
+"""
+
+
+def test_a_missing_group_value_is_a_group_of_its_own(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--per recompute` where no layout fits (recompute null): those points form their own group
+    (they were counted in the first category's), first; shards merge to the same answer."""
+    spec = tmp_path / "n.yaml"
+    spec.write_text(NULLS)
+    assert run(capsys, "sweep", str(spec), "-o", str(tmp_path / "full.parquet"), "-q")[0] == 0
+    rows = pq.read_table(tmp_path / "full.parquet").to_pylist()
+    assert any(r["recompute"] is None for r in rows) and any(r["recompute"] is not None for r in rows)
+    want: dict[object, dict[str, object]] = {}
+    for i, r in sorted(enumerate(rows), key=lambda ir: (float("inf") if ir[1]["cost_usd"] is None
+                                                         else ir[1]["cost_usd"], ir[0])):
+        want.setdefault(r["recompute"], r)
+    reduction = ["--top", "1", "--by", "cost_usd", "--per", "recompute"]
+    assert run(capsys, "sweep", str(spec), "-o", str(tmp_path / "top.parquet"), "-q", *reduction)[0] == 0
+    got = pq.read_table(tmp_path / "top.parquet").to_pylist()
+    assert [r["recompute"] for r in got][0] is None
+    assert {r["recompute"]: (r["params"], r["gpus"]) for r in got} == {
+        k: (v["params"], v["gpus"]) for k, v in want.items()}
+    dirs = []
+    for i in (1, 2, 3):
+        d = tmp_path / f"s{i}.parquet"
+        assert run(capsys, "sweep", str(spec), "--shard", f"{i}/3", "-o", str(d), "-q", *reduction)[0] == 0
+        dirs.append(str(d))
+    assert run(capsys, "merge", str(tmp_path / "m.parquet"), *dirs)[0] == 0
+    assert _table(tmp_path / "m.parquet").equals(_table(tmp_path / "top.parquet"))
+
+
+def test_an_incomplete_shard_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "big.yaml"  # (2.1M points: a shard of several part files)
+    spec.write_text(SPEC.replace("hardware.count: {range: [64, 1088, 64]}", "hardware.count: {range: [64, 4480064, 64]}"))
+    dirs = []
+    for i in (1, 2):
+        d = tmp_path / f"s{i}.parquet"
+        assert run(capsys, "sweep", str(spec), "--shard", f"{i}/2", "--threads", "4", "-o", str(d), "-q")[0] == 0
+        dirs.append(d)
+    parts = sorted(dirs[0].iterdir())
+    assert len(parts) > 1
+    parts[1].unlink()
+    err = _merge_error(capsys, str(tmp_path / "m.parquet"), *map(str, dirs))
+    assert "is incomplete" in err and "copy the shard whole" in err
+    err = _merge_error(capsys, ".", *map(str, dirs[1:]))
+    assert "not a folder name" in err
+
+
+def test_a_sharded_solve_merges_like_one_machine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A shard of a solving sweep may have no answer (merge decides); merged, no answer at all
+    fails as the one-machine run does, and writes nothing."""
+    root = Path(__file__).resolve().parents[1]
+    spec = tmp_path / "b.yaml"
+    text = (root / "specs" / "budget.yaml").read_text().replace("  path: results/budget.csv\n  format: csv\n", "")
+    spec.write_text(text)
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "one.parquet"), "-q")
+    assert code == 0, err
+    dirs = []
+    for i in range(1, 7):
+        d = tmp_path / f"s{i}.parquet"
+        code, _, err = run(capsys, "sweep", str(spec), "--shard", f"{i}/6", "-o", str(d), "-q")
+        assert code == 0, err
+        dirs.append(str(d))
+    assert run(capsys, "merge", str(tmp_path / "m.parquet"), *dirs)[0] == 0
+    assert _table(tmp_path / "m.parquet").equals(_table(tmp_path / "one.parquet"))
+    spec.write_text(text + "where: [cost_usd < 0]\n")  # no answer anywhere
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "none.parquet"), "-q")
+    assert code == 2 and "has an answer" in err
+    dirs = []
+    for i in (1, 2):
+        d = tmp_path / f"n{i}.parquet"
+        assert run(capsys, "sweep", str(spec), "--shard", f"{i}/2", "-o", str(d), "-q")[0] == 0
+        dirs.append(str(d))
+    err = _merge_error(capsys, str(tmp_path / "none.parquet"), *dirs)
+    assert "no point of the merged sweep has an answer" in err
+    assert not (tmp_path / "none.parquet").exists()

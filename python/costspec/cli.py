@@ -552,8 +552,8 @@ def plan_cmd(spec_file: str, as_json: bool, sets: tuple[str, ...], allow_include
                    "the output folder must be on a filesystem every worker shares).")
 @click.option("--address", metavar="ADDR", help="The Ray cluster to join (ray.init's address, e.g. auto or "
               "ray://head:10001; default: start a local one).")
-@click.option("--tasks", type=click.IntRange(min=1), help="Tasks the points are split into (default: 4 per "
-              "cluster CPU).")
+@click.option("--tasks", type=click.IntRange(min=1, max=4096), help="Tasks the points are split into (default: 4 "
+              "per cluster CPU; at most 4,096).")
 @SET
 @ALLOW_INCLUDE_OUTSIDE
 def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int, max_points: int,
@@ -690,9 +690,9 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
     # A solving sweep where no point has an answer fails before its output replaces anything.
     if_empty = (f"no point of {spec_file} has an answer{' that passes where' if spec.where else ''} (each "
                 "target impossible or contradicted); nothing written. costspec estimate --spec on one of its "
-                "points says why") if solving else None
+                "points says why") if solving and shard is None else None  # (a shard may have none: merge decides)
     if cluster[0] != "local":
-        return _sweep_on(plan, path, cluster, quiet)
+        return _sweep_on(plan, path, cluster, quiet, if_empty)
     if not quiet and sys.stderr.isatty():
         from costspec.terminal import progress_bar
 
@@ -707,7 +707,8 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
     return path
 
 
-def _sweep_on(plan: Any, path: Path, cluster: tuple[str, str | None, int | None], quiet: bool) -> Path:
+def _sweep_on(plan: Any, path: Path, cluster: tuple[str, str | None, int | None], quiet: bool,
+              if_empty: str | None = None) -> Path:
     """The sweep on a cluster (costspec.distributed): progress across it on the driver."""
     from costspec import distributed, executors
 
@@ -718,9 +719,9 @@ def _sweep_on(plan: Any, path: Path, cluster: tuple[str, str | None, int | None]
             from costspec.terminal import progress_bar
 
             with progress_bar(plan.points) as advance:
-                summary = distributed.sweep(plan, path, ex, tasks=tasks, on_progress=advance)
+                summary = distributed.sweep(plan, path, ex, tasks=tasks, on_progress=advance, if_empty=if_empty)
         else:
-            summary = distributed.sweep(plan, path, ex, tasks=tasks)
+            summary = distributed.sweep(plan, path, ex, tasks=tasks, if_empty=if_empty)
     finally:
         ex.close()
     if not quiet:

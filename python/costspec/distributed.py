@@ -118,21 +118,15 @@ def collect(plan: Any, executor: Executor, *, tasks: int | None = None) -> Any:
 
 
 def _clear_tasks(tmp: Path) -> None:
-    """Remove the tasks' private folders from the temporary: only folders named as a task's,
-    only the part files in them (the rest, if anything, stays)."""
-    from costspec.targets import PART
+    """Remove the tasks' private folders from the temporary (attempts killed mid-write): only
+    folders named as a task's, only the part files and partition folders in them."""
+    from costspec.targets import TASK, _remove_parts
 
     if not tmp.is_dir():
         return
     for d in tmp.iterdir():
-        if re.fullmatch(r"\.task-\d{5}-[0-9a-f]{8}", d.name) and d.is_dir() and not d.is_symlink():
-            for f in d.iterdir():
-                if PART.fullmatch(f.name) and f.is_file() and not f.is_symlink():
-                    f.unlink(missing_ok=True)
-            try:
-                d.rmdir()
-            except OSError:
-                pass
+        if TASK.fullmatch(d.name) and d.is_dir() and not d.is_symlink():
+            _remove_parts(d, depth=1)
 
 
 def ranges(points: int, tasks: int) -> list[tuple[int, int]]:
@@ -141,8 +135,9 @@ def ranges(points: int, tasks: int) -> list[tuple[int, int]]:
 
 
 def sweep(plan: Any, path: str | os.PathLike[str], executor: Executor, *, tasks: int | None = None,
-          on_progress: Callable[[int, int], None] | None = None) -> Any:
-    """Run ``plan``'s sweep on ``executor`` into ``path`` (Parquet); returns a runner.Summary."""
+          on_progress: Callable[[int, int], None] | None = None, if_empty: str | None = None) -> Any:
+    """Run ``plan``'s sweep on ``executor`` into ``path`` (Parquet); returns a runner.Summary.
+    With ``if_empty``, a run that keeps no row fails with that message (as runner.write)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -187,12 +182,17 @@ def sweep(plan: Any, path: str | os.PathLike[str], executor: Executor, *, tasks:
             kept = table.num_rows
             files = runner._write_table(table, target.tmp, "parquet", plan.spec.partition_by)
         else:
-            parts = sorted(p for p in target.tmp.rglob("part-*.parquet") if targets.PART.fullmatch(p.name))
+            parts = sorted(p for p in target.tmp.rglob("part-*.parquet") if targets.PART.fullmatch(p.name)
+                           and not any(x.startswith(".") for x in p.relative_to(target.tmp).parts))
             files = [p.relative_to(target.tmp).as_posix() for p in parts]
+            if not files:  # (a partitioned output that keeps nothing: one empty part, flat)
+                files = runner._write_table(runner._schema(plan).empty_table(), target.tmp, "parquet")
             on_disk = sum(pq.read_metadata(p).num_rows for p in parts)
             if not plan.spec.partition_by and len(files) != len(spans) or on_disk != kept:
                 raise ExecutorError(f"the cluster's tasks kept {kept:,} rows and {on_disk:,} are in {target.tmp}: "
                                     "the output folder must be on a filesystem every worker shares")
+        if if_empty is not None and kept == 0:
+            raise CostspecError(if_empty)
         target.commit()
     except BaseException as e:
         if target.made:

@@ -646,6 +646,10 @@ def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,
     part_dict = [c for c in dict_cols if c not in by]
     written: list[list[str]] = [[] for _ in range(parts)]
 
+    def part_meta(k: int) -> dict[bytes, bytes]:
+        """A shard's part says which of how many it is (costspec merge checks none is missing)."""
+        return {b"costspec.part": f"{k}/{parts}".encode()} if extra and "costspec.shard" in extra else {}
+
     def work(k: int) -> None:
         try:
             with contextlib.ExitStack() as stack:
@@ -656,9 +660,13 @@ def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,
                         rel = Path(*partition_dirs(by, key), names[k]) if by else Path(names[k])
                         (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
                         f = stack.enter_context(open(tmp / rel, "wb"))
+                        own = {**(schema.metadata or {}), **part_meta(k)}
+                        if by:  # (the part says which partition it is: see costspec.targets)
+                            own[b"costspec.partition"] = rel.parent.as_posix().encode()
                         opened[key] = stack.enter_context(pq.ParquetWriter(
-                            f, part_schema if by else schema, compression="zstd", compression_level=1,
-                            use_dictionary=part_dict if by else dict_cols, write_statistics=True))
+                            f, (part_schema if by else schema).with_metadata(own), compression="zstd",
+                            compression_level=1, use_dictionary=part_dict if by else dict_cols,
+                            write_statistics=True))
                         written[k].append(rel.as_posix())
                     return opened[key]
 
@@ -700,7 +708,10 @@ def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,
         raise
     if errors:
         raise errors[0]
-    return sum(counts), [name for files in written for name in files]
+    files = [name for files in written for name in files]
+    if by and not files:  # (nothing kept: an empty part keeps the output's columns and metadata)
+        files = _write_table(schema.empty_table(), tmp, "parquet")
+    return sum(counts), files
 
 
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"  # a partition value that is null, as Hive and pyarrow name it
@@ -772,9 +783,14 @@ def _write_table(table: pa.Table, tmp: Path, fmt: str, partition_by: tuple[str, 
         import pyarrow.parquet as pq
 
         files = []
-        for key, piece in split(table, list(partition_by)):
-            rel = Path(*partition_dirs(list(partition_by), key), "part-00000.parquet")
+        pieces = list(split(table, list(partition_by))) if table.num_rows else []
+        for key, piece in pieces or [((), table)]:  # (nothing kept: one empty part, flat)
+            rel = Path(*partition_dirs(list(partition_by), key), "part-00000.parquet") if key else \
+                Path("part-00000.parquet")
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            if key:
+                piece = piece.replace_schema_metadata({**(piece.schema.metadata or {}),
+                                                       b"costspec.partition": rel.parent.as_posix().encode()})
             dict_cols = [f.name for f in piece.schema if pa.types.is_dictionary(f.type)]
             with open(tmp / rel, "wb") as f:
                 pq.write_table(piece, f, compression="zstd", compression_level=1, use_dictionary=dict_cols)

@@ -27,6 +27,8 @@ SHARD = "costspec.shard"  # "I/K"
 RANGE = "costspec.shard_range"  # "start-end" (points)
 CANDIDATES = "costspec.shard_candidates"  # JSON: [[index, [group...], [key...]], ...] per row (reductions)
 KEEP = "costspec.shard_keep"  # JSON: the reduction (top, maximise or the Pareto directions)
+SOLVING = "costspec.shard_solving"  # "1": a solving sweep (merged with no row, it has no answer)
+PART_OF = "costspec.part"  # "k/n": a full output's part k of the shard's n
 
 
 class ShardError(CostspecError):
@@ -67,6 +69,8 @@ def default_path(path: Path, shard: Shard) -> Path:
 def shard_metadata(plan: Plan, shard: Shard, start: int, end: int) -> dict[str, str]:
     keep = plan.spec.keep
     meta = {SHARD: shard.label, RANGE: f"{start}-{end}"}
+    if plan.spec.fields.get("solve.for") is not None:  # (merged, no row at all is no answer)
+        meta[SOLVING] = "1"
     if keep is not None:
         meta[KEEP] = json.dumps({"top": keep.top, "by": keep.by, "maximise": keep.maximise, "per": list(keep.per),
                                  "pareto": [[c, m] for c, m in keep.pareto]})
@@ -74,9 +78,10 @@ def shard_metadata(plan: Plan, shard: Shard, start: int, end: int) -> dict[str, 
 
 
 def _as_i64(v: float) -> int:
-    """Rust's `v as i64`: truncated, saturating, NaN as 0 (the engine's group key)."""
+    """The engine's group key (sink::group_key): `v as i64` (truncated, saturating), no value
+    (NaN) as i64::MIN, a group of its own."""
     if v != v:
-        return 0
+        return -(2**63)
     if v >= 9.223372036854775807e18:
         return 2**63 - 1
     if v <= -9.223372036854775808e18:
@@ -172,6 +177,14 @@ def _read_shard(folder: Path) -> _Part:
     if any(m.get(SHARD) != meta[SHARD] for m in metas):
         raise ShardError(f"{folder} mixes part files of different shards")
     i, _, k = meta[SHARD].partition("/")
+    if KEEP not in meta:  # (a full output's parts: each says which of how many it is)
+        labels = [m.get(PART_OF, "") for m in metas]
+        total = labels[0].partition("/")[2]
+        n = int(total) if total.isdigit() else -1
+        if n < 0 or sorted(labels) != sorted(f"{j}/{n}" for j in range(n)):
+            raise ShardError(f"{folder} is incomplete: shard {meta[SHARD]} was written as "
+                             f"{n if n >= 0 else 'an unknown number of'} part files and {len(files)} are there "
+                             "(or they are not its own); copy the shard whole")
     return _Part(folder, files, meta, Shard(int(i), int(k)))
 
 
@@ -224,6 +237,9 @@ def merge(output: str | os.PathLike[str], folders: list[str | os.PathLike[str]])
 
     from costspec import targets
 
+    out = Path(os.fspath(output))
+    if out.name in ("", ".", "..") or not os.path.basename(os.path.abspath(out)):
+        raise ShardError(f"{str(output) or repr('')} is not a folder name; give one, e.g. results/merged.parquet")
     parts = check_complete([_read_shard(Path(os.fspath(f))) for f in folders])
     target = targets.Target(Path(os.fspath(output)), True, tuple(f for p in parts for f in p.files))
     for p in parts:
@@ -268,6 +284,9 @@ def merge(output: str | os.PathLike[str], folders: list[str | os.PathLike[str]])
             with open(target.tmp / "part-00000.parquet", "wb") as fh:
                 pq.write_table(table, fh, compression="zstd", compression_level=1, use_dictionary=dict_cols)
             files, rows = ["part-00000.parquet"], table.num_rows
+        if rows == 0 and parts[0].meta.get(SOLVING) == "1":
+            raise ShardError("no point of the merged sweep has an answer (each target impossible or contradicted); "
+                             "nothing written. costspec estimate --spec on one of its points says why")
         target.commit()
     except BaseException as e:
         target.discard()

@@ -62,8 +62,14 @@ def _lstat(path: Path) -> os.stat_result | None:
         raise TargetError(f"cannot use {path} as the output: {e.strerror or e}") from None
 
 
-def _is_costspec_part(path: Path) -> bool:
-    """A regular file named part-NNNNN.parquet whose footer carries costspec metadata."""
+PARTITION_KEY = b"costspec.partition"  # in a partitioned output's parts: their folders, COLUMN=VALUE/...
+TASK = re.compile(r"\.task-\d{5}-[0-9a-f]{8}")  # inside a temporary: a cluster task's private folder
+
+
+def _is_costspec_part(path: Path, partition: str | None = None) -> bool:
+    """A regular file named part-NNNNN.parquet whose footer carries costspec metadata (with
+    ``partition``, the partition folders it records must be that: a costspec output that merely
+    sits in a COLUMN=VALUE folder is not a partition of the output around it)."""
     st = _lstat(path)
     if st is None or not stat.S_ISREG(st.st_mode) or not PART.fullmatch(path.name):
         return False
@@ -73,7 +79,14 @@ def _is_costspec_part(path: Path) -> bool:
         meta = pq.read_metadata(path).metadata or {}
     except Exception:  # noqa: BLE001 - not a readable Parquet file: not ours
         return False
-    return b"costspec.version" in meta
+    if b"costspec.version" not in meta:
+        return False
+    return partition is None or meta.get(PARTITION_KEY, b"").decode("utf-8", "replace") == partition
+
+
+def _is_dir(path: Path) -> bool:
+    st = _lstat(path)
+    return st is not None and stat.S_ISDIR(st.st_mode)
 
 
 def _is_partition(path: Path) -> bool:
@@ -82,21 +95,33 @@ def _is_partition(path: Path) -> bool:
     return st is not None and stat.S_ISDIR(st.st_mode) and PARTITION.fullmatch(path.name) is not None
 
 
-def _foreign_entries(folder: Path, depth: int = 0) -> list[str]:
-    """Entries of ``folder`` that are not costspec part files, nor partition folders holding
-    only those (at most a few, for the message)."""
+def _foreign_entries(folder: Path, depth: int = 0, partition: str = "") -> list[str]:
+    """Entries of ``folder`` that are not costspec part files of this output, nor partition
+    folders holding only those (at most a few, for the message). A part's recorded partition must
+    be the folders it is in; a partition folder holding no part at all is not costspec's."""
     foreign: list[str] = []
     with os.scandir(folder) as it:
         for n, entry in enumerate(it):
             path = Path(entry.path)
             if n < MAX_PARTS and depth < MAX_DEPTH and _is_partition(path):
-                inner = _foreign_entries(path, depth + 1)
-                foreign.extend(f"{entry.name}/{x}" for x in inner[: 3 - len(foreign)])
-            elif n >= MAX_PARTS or not _is_costspec_part(path):
+                here = f"{partition}/{entry.name}" if partition else entry.name
+                inner = _foreign_entries(path, depth + 1, here) if _holds_parts(path, depth + 1) else ["(empty)"]
+                foreign.extend(f"{entry.name}/{x}" if x != "(empty)" else entry.name for x in inner[: 3 - len(foreign)])
+            elif n >= MAX_PARTS or not _is_costspec_part(path, partition):
                 foreign.append(entry.name if n < MAX_PARTS else "...")
             if len(foreign) >= 3:
                 break
     return foreign
+
+
+def _holds_parts(folder: Path, depth: int) -> bool:
+    """Whether a partition folder holds a part file, in it or in partition folders below."""
+    with os.scandir(folder) as it:
+        for entry in it:
+            if PART.fullmatch(entry.name) or (depth < MAX_DEPTH and _is_partition(Path(entry.path))
+                                              and _holds_parts(Path(entry.path), depth + 1)):
+                return True
+    return False
 
 
 def _shown(names: list[str]) -> str:
@@ -310,7 +335,7 @@ def _remove_parts(folder: Path, top: bool = False, depth: int = 0) -> None:
     for e in entries:
         if (top and e.name in (MARKER, DATA) or PART.fullmatch(e.name)) and stat.S_ISREG(os.lstat(e).st_mode):
             e.unlink(missing_ok=True)
-        elif depth < MAX_DEPTH and _is_partition(e):
+        elif depth < MAX_DEPTH and (_is_partition(e) or top and TASK.fullmatch(e.name) and _is_dir(e)):
             _remove_parts(e, depth=depth + 1)
     try:
         folder.rmdir()
@@ -349,14 +374,14 @@ def remove_output(path: Path) -> None:
     _remove_output(path, 0)
 
 
-def _remove_output(path: Path, depth: int) -> None:
+def _remove_output(path: Path, depth: int, partition: str = "") -> None:
     with os.scandir(path) as it:
         entries = [Path(e.path) for e in it]
     for e in entries:
-        if _is_costspec_part(e):
+        if _is_costspec_part(e, partition if depth else None):
             e.unlink(missing_ok=True)
         elif depth < MAX_DEPTH and _is_partition(e):
-            _remove_output(e, depth + 1)
+            _remove_output(e, depth + 1, f"{partition}/{e.name}" if partition else e.name)
     try:
         path.rmdir()
     except OSError as e:

@@ -49,6 +49,11 @@ class RayExecutor:
         if not ray.is_initialized():
             if address not in (None, "auto", "local"):
                 _reachable(address)  # (Ray itself waits minutes on an address that never answers)
+            import signal
+            import threading
+
+            main = threading.current_thread() is threading.main_thread()
+            held = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)} if main else {}
             try:
                 ray.init(address=address, include_dashboard=False, log_to_driver=False,
                          logging_level="ERROR", configure_logging=True)
@@ -56,6 +61,12 @@ class RayExecutor:
                 where = address or "a local cluster"
                 first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                 raise ExecutorError(f"cannot start or reach Ray at {where}: {first[:200]}") from None
+            finally:
+                # (Ray installs its own handlers, which dump a stack on SIGTERM: the caller's stay,
+                # so an interrupted sweep cleans up and says so in one line)
+                for sig, handler in held.items():
+                    if handler is not None:
+                        signal.signal(sig, handler)
             self._started = True
 
     def cpus(self) -> int:

@@ -88,11 +88,21 @@ impl Ord for Candidate {
 }
 
 
+/// A grouping column's value as a group key: a category's index, or `i64::MIN` where it has no
+/// value (NaN), a group of its own (before every category), not the first category's.
+pub(crate) fn group_key(v: f64) -> i64 {
+    if v.is_nan() {
+        i64::MIN
+    } else {
+        v as i64
+    }
+}
+
 /// The group of a block whose grouping columns are the same for every position, if they are.
 pub(crate) fn fixed_group(per: &[usize], columns: &[Source<'_>]) -> Option<Vec<i64>> {
     per.iter()
         .map(|&c| match columns[c] {
-            Source::Scalar(v) => Some(v as i64),
+            Source::Scalar(v) => Some(group_key(v)),
             Source::Vector(_) => None,
         })
         .collect()

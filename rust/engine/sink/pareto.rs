@@ -112,7 +112,7 @@ impl Sink for Pareto {
         for &j in kept {
             let j = j as usize;
             let key = self.key_at(columns, j);
-            let group: Vec<i64> = self.per.iter().map(|&c| columns[c].at(j) as i64).collect();
+            let group: Vec<i64> = self.per.iter().map(|&c| group_key(columns[c].at(j))).collect();
             self.offer(group, key, index0 + j as u64, || columns.iter().map(|c| c.at(j)).collect());
         }
     }

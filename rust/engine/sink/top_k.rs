@@ -49,7 +49,7 @@ impl Sink for TopK {
         let fixed = fixed_group(&self.per, columns);
         let fixed_group = fixed.is_some();
         let per = self.per.clone();
-        let group_at = |j: usize| -> Vec<i64> { per.iter().map(|&c| columns[c].at(j) as i64).collect() };
+        let group_at = |j: usize| -> Vec<i64> { per.iter().map(|&c| group_key(columns[c].at(j))).collect() };
         let mut group = fixed.unwrap_or_default();
         let mut bar = if fixed_group { self.bar(&group) } else { None };
         for &j in kept {
