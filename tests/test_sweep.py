@@ -735,3 +735,37 @@ def test_outputs_of_different_specs_combine(tmp_path: Path) -> None:
     assert ta.schema.remove_metadata() == tb.schema.remove_metadata()
     both = pa.concat_tables([ta, tb.replace_schema_metadata(ta.schema.metadata)])
     assert both.num_rows == 6 and both.column("mfu").null_count == tb.column("mfu").null_count
+
+
+def test_a_tight_where_gives_the_rows_of_the_full_sweep(tmp_path: Path) -> None:
+    """A block that keeps few points computes its other columns for those alone (gathered): the
+    rows equal the full sweep's rows that pass, for windows keeping from one point in a block to
+    most of it."""
+    text = SMALL.replace("range: [8, 40, 8]", "range: [8, 40008, 8]")
+    spec = tmp_path / "s.yaml"
+    spec.write_text(text)
+    full = costspec.sweep(spec)
+    days = full.column("wall_clock_days").to_pylist()
+    lo, hi = sorted(days)[len(days) // 3], sorted(days)[len(days) // 3 + 40]
+    for window in ((lo, lo), (lo, hi), (min(days), sorted(days)[len(days) // 2])):
+        spec.write_text(text + f"where: ['{window[0]!r} <= wall_clock_days', 'wall_clock_days <= {window[1]!r}']\n")
+        kept = costspec.sweep(spec)
+        mask = [window[0] <= d <= window[1] for d in days]
+        want = full.filter(pa.array(mask))
+        assert kept.num_rows == want.num_rows > 0
+        assert kept.equals(want.select(kept.column_names)), window
+
+
+def test_an_error_in_a_compacted_block_names_its_own_point(tmp_path: Path) -> None:
+    """The model refusing a kept point of a block that keeps few: the error names that point's
+    index and inputs, not its position among the kept."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {preset: llama2-70b}\ntraining: {tokens: 2T}\nhardware: {gpu: H100-SXM, "
+                    "mfu: 0.4, count: \"=n\"}\nprice: {provider: lambda}\nparallelism: {tensor: 8}\n"
+                    "sweep: {grid: {n: {range: [4, 8200, 4]}}}\nwhere: [n >= 4000, n <= 4004]\n")
+    # (the window keeps 2 of the block's 2,050 points; n = 4004 is no multiple of TP 8)
+    from costspec.runner import SweepFailed
+
+    with pytest.raises(SweepFailed) as e:
+        costspec.sweep(spec)
+    assert "point 1,000 (n=4004)" in str(e.value) and "gpus: got 4004" in str(e.value)

@@ -25,6 +25,9 @@ pub struct Program {
     pub(crate) inner_rank: Vec<usize>,
     pub(crate) inner_first: Vec<usize>,
     pub(crate) inner_rest: Vec<usize>,
+    /// The vector slots the rest (and the output columns) read that are computed before the
+    /// filters: gathered at the kept positions when a block keeps few points (see Worker::block).
+    pub(crate) rest_gather: Vec<usize>,
     pub(crate) inner_filters: Vec<usize>,
     /// Comparisons evaluated as filters directly: (op, a, b).
     pub(crate) fused: Vec<(BinOp, usize, usize)>,
@@ -257,7 +260,21 @@ impl Program {
         let inner_ops: Vec<usize> = inner_ops.into_iter().filter(|&k| !fused_ops[k]).collect();
         let inner_rank = inner_ops.iter().copied().filter(|&k| rank_mask[k]).collect();
         let inner_first = inner_ops.iter().copied().filter(|&k| filter_mask[k] && !rank_mask[k]).collect();
-        let inner_rest = inner_ops.iter().copied().filter(|&k| !first_mask[k]).collect();
+        let inner_rest: Vec<usize> = inner_ops.iter().copied().filter(|&k| !first_mask[k]).collect();
+        let rest_gather = {
+            let written: std::collections::HashSet<usize> =
+                inner_rest.iter().flat_map(|&k| spec.ops[k].outputs()).collect();
+            let mut slots: Vec<usize> = inner_rest
+                .iter()
+                .flat_map(|&k| spec.ops[k].inputs())
+                .chain(spec.outputs.iter().map(|o| o.reg))
+                .filter(|r| !written.contains(r) && slot[*r] != usize::MAX)
+                .map(|r| slot[r])
+                .collect();
+            slots.sort_unstable();
+            slots.dedup();
+            slots
+        };
         let deferred: Vec<Vec<usize>> =
             outer_ops.iter().map(|ops| ops.iter().copied().filter(|&k| !first_mask[k]).collect()).collect();
         let outer_ops: Vec<Vec<usize>> =
@@ -288,6 +305,7 @@ impl Program {
             inner_rank,
             inner_first,
             inner_rest,
+            rest_gather,
             inner_filters,
             fused,
             total,

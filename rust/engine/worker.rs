@@ -219,6 +219,7 @@ impl<'a> Worker<'a> {
     }
 
     /// Evaluate inner positions [a, b) of the combination starting at point `base`.
+    /// (A block keeping fewer than 1 point in COMPACT_BELOW runs the rest over its kept points.)
     fn block(&mut self, base: u64, a: usize, b: usize, out: &mut dyn Sink) -> Result<usize, PointError> {
         let n = b - a;
         let p = self.p;
@@ -309,13 +310,40 @@ impl<'a> Worker<'a> {
                 }
             }
         }
+        let kept = self.kept.len();
+        // A block that keeps few points (a tight `where`): what the rest reads is gathered at the
+        // kept positions and the rest runs over those alone (the output columns of a 0.1% window
+        // were computed for every point of its blocks). Not for a reduction, whose sinks take a
+        // point's index from its position.
+        if kept * COMPACT_BELOW < n && !p.inner_rest.is_empty() && p.spec.ranked.is_empty() {
+            for &s in &p.rest_gather {
+                let v = &mut self.vectors[s];
+                for (q, &j) in self.kept.iter().enumerate() {
+                    v[q] = v[j as usize];  // (kept is ascending: q <= j)
+                }
+            }
+            self.loaded = None;  // (the inner axes' columns were overwritten)
+            for q in 0..p.inner_rest.len() {
+                if let Err(mut e) = self.vector_op(p.inner_rest[q], kept, base + a as u64) {
+                    if let Some(j) = e.index.checked_sub(base + a as u64).filter(|&j| j < kept as u64) {
+                        e.index = base + a as u64 + self.kept[j as usize] as u64;  // (the point's own index)
+                    }
+                    return Err(e);
+                }
+            }
+            self.kept.clear();
+            self.kept.extend(0..kept as u32);
+            let sources = self.sources(kept);
+            out.emit(&self.kept, true, &sources, base + a as u64);
+            return Ok(kept);
+        }
         for q in 0..p.inner_rest.len() {
             self.vector_op(p.inner_rest[q], n, base + a as u64)?;
         }
-        let all = self.kept.len() == n;
+        let all = kept == n;
         let sources = self.sources(n);
         out.emit(&self.kept, all, &sources, base + a as u64);
-        Ok(self.kept.len())
+        Ok(kept)
     }
 
     /// Each output column's values over the block's first `n` positions.
