@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from costspec.plan import Plan, compile_spec
     from costspec.runner import iter_batches, sweep
     from costspec.serving import Served, serve
+    from costspec.shards import merge
     from costspec.solver import Solution, SolveError, solve
 
     __version__: str
@@ -35,6 +36,7 @@ _LAZY = {
     "serve": "costspec.serving",
     "Served": "costspec.serving",
     "Solution": "costspec.solver",
+    "merge": "costspec.shards",
     "SolveError": "costspec.solver",
 }
 
@@ -82,6 +84,7 @@ __all__ = [
     "estimate",
     "iter_batches",
     "load",
+    "merge",
     "optimal",
     "parse_number",
     "serve",

@@ -572,8 +572,12 @@ def sweep_cmd(spec_file: str, output: str | None, fmt: str | None, threads: int,
     previous = {sig: signal.signal(sig, interrupted) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         if with_report:
+            from costspec.remote import is_uri
             from costspec.report.page import vl_convert
 
+            if is_uri(output):
+                raise click.UsageError("--report reads the output back from a local path; report on a URI's output "
+                                       "after copying it (costspec report reads local files)")
             vl_convert()  # (a missing extra is said before the sweep runs)
         part = None
         if shard is not None:
@@ -647,7 +651,7 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
            columns: str | None, ranking: tuple[int | None, str | None, str | None, str | None],
            quiet: bool, allow_include_outside: bool, sets: tuple[str, ...] = (), shard: Any = None,
            cluster: tuple[str, str | None, int | None] = ("local", None, None), partition_by: str | None = None
-           ) -> Path:
+           ) -> Any:
     from costspec.plan import compile_spec
     from costspec.runner import MAX_THREADS_PER_CORE, check_room, clamp_threads, cores, write
     from costspec.spec import load
@@ -671,7 +675,14 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
     plan = compile_spec(spec)
     fmt = _output_format(output, fmt, plan.spec)
     name = plan.spec.name or Path(spec_file).stem
-    path = Path(output or plan.spec.output_path or f"results/{name}{outputs.FORMAT_SUFFIX[fmt]}")
+    from costspec.remote import is_uri
+
+    at_uri = is_uri(output)
+    if at_uri and (shard is not None or fmt != "parquet"):
+        raise click.UsageError(f"-o {output.split('?', 1)[0] if output else ''}: an output at a URI is a Parquet "
+                               "folder, not a shard (costspec merge reads local folders) or another format")
+    path: Any = output if at_uri else Path(output or plan.spec.output_path or
+                                            f"results/{name}{outputs.FORMAT_SUFFIX[fmt]}")
     if cluster[0] != "local" and fmt != "parquet":
         raise click.UsageError(f"--executor {cluster[0]} writes Parquet (a part file per task), and the format is {fmt}")
     if plan.spec.partition_by and fmt != "parquet":
@@ -686,7 +697,8 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
             from costspec.shards import default_path
 
             path = default_path(path, shard)
-    check_room(plan, path, max_points, fmt)
+    if not at_uri:
+        check_room(plan, path, max_points, fmt)
     # A solving sweep where no point has an answer fails before its output replaces anything.
     if_empty = (f"no point of {spec_file} has an answer{' that passes where' if spec.where else ''} (each "
                 "target impossible or contradicted); nothing written. costspec estimate --spec on one of its "
@@ -707,8 +719,8 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
     return path
 
 
-def _sweep_on(plan: Any, path: Path, cluster: tuple[str, str | None, int | None], quiet: bool,
-              if_empty: str | None = None) -> Path:
+def _sweep_on(plan: Any, path: Any, cluster: tuple[str, str | None, int | None], quiet: bool,
+              if_empty: str | None = None) -> Any:
     """The sweep on a cluster (costspec.distributed): progress across it on the driver."""
     from costspec import distributed, executors
 
@@ -732,7 +744,10 @@ def _sweep_on(plan: Any, path: Path, cluster: tuple[str, str | None, int | None]
 def _output_format(output: str | None, flag: str | None, spec: Any) -> str:
     """The output's format: --format, else what the path's extension names (-o out.csv writes CSV),
     else the spec's output.format, else Parquet. A --format the extension contradicts is an error."""
-    from_path = outputs.suffix_format(output or spec.output_path)
+    from costspec.remote import is_uri
+
+    named = output.split("?", 1)[0] if is_uri(output) and output else output  # (a URI's options aside)
+    from_path = outputs.suffix_format(named or spec.output_path)
     if flag is not None:
         if from_path is not None and from_path != flag:
             which = f"-o {output}" if output else f"the spec's output.path {spec.output_path}"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from costspec import remote
 from costspec.errors import CostspecError
 from costspec.executors import Executor, ExecutorError
 
@@ -61,18 +62,28 @@ def run_task(plan: Any, task: Task) -> tuple[int, Any, Any]:
         table, rows = runner.reduce_range(plan, plan.spec.keep, threads=1, start=task.start, end=task.end)
         return table.num_rows, (table, shards.candidate_keys(plan, rows)), None
     cheapest = runner._Cheapest(plan)
-    private = Path(task.tmp) / f"{TASK_DIR}{task.index:05d}-{uuid.uuid4().hex[:8]}"
-    private.mkdir()  # (not parents: a temporary already discarded stays gone)
-    kept, names = runner._write_parquet(plan, private, 1, cheapest, None, task.start, task.end)
+    token = f"{TASK_DIR}{task.index:05d}-{uuid.uuid4().hex[:8]}"
+    if remote.is_uri(task.tmp):  # (an object store: the task writes there itself)
+        fs, base = remote.filesystem(task.tmp)
+        private = remote.Folder(fs, f"{base}/{token}")
+        kept, names = runner._write_parquet(plan, private, 1, cheapest, None, task.start, task.end)
+        for rel in names:
+            parent = rel.rpartition("/")[0]
+            fs.move(private.path(rel), f"{base}/{parent + '/' if parent else ''}part-{task.index:05d}.parquet")
+        fs.delete_dir(private.root)
+        return kept, None, cheapest.best
+    folder = Path(task.tmp) / token
+    folder.mkdir()  # (not parents: a temporary already discarded stays gone)
+    kept, names = runner._write_parquet(plan, folder, 1, cheapest, None, task.start, task.end)
     for rel in names:  # part-00000.parquet, or PARTITION=VALUE/.../part-00000.parquet
         dest = Path(task.tmp) / Path(rel).parent / f"part-{task.index:05d}.parquet"
         dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(private / rel, dest)
-    for d in sorted({private / Path(rel).parent for rel in names}, key=lambda p: -len(p.parts)):
-        while d != private and not any(d.iterdir()):
+        os.replace(folder / rel, dest)
+    for d in sorted({folder / Path(rel).parent for rel in names}, key=lambda p: -len(p.parts)):
+        while d != folder and not any(d.iterdir()):
             d.rmdir()
             d = d.parent
-    private.rmdir()
+    folder.rmdir()
     return kept, None, cheapest.best
 
 
@@ -117,11 +128,19 @@ def collect(plan: Any, executor: Executor, *, tasks: int | None = None) -> Any:
     return pa.concat_tables(tables).take(pa.array(order, type=pa.int64()))
 
 
-def _clear_tasks(tmp: Path) -> None:
+def _clear_tasks(target: Any) -> None:
     """Remove the tasks' private folders from the temporary (attempts killed mid-write): only
     folders named as a task's, only the part files and partition folders in them."""
     from costspec.targets import TASK, _remove_parts
 
+    if isinstance(target, remote.RemoteTarget):  # (the prefix is this run's own: delete what is in it)
+        import pyarrow.fs as pafs
+
+        for info in target.fs.get_file_info(pafs.FileSelector(target.tmp)):
+            if TASK.fullmatch(info.base_name):
+                target.fs.delete_dir(info.path)
+        return
+    tmp = target.tmp
     if not tmp.is_dir():
         return
     for d in tmp.iterdir():
@@ -143,7 +162,9 @@ def sweep(plan: Any, path: str | os.PathLike[str], executor: Executor, *, tasks:
 
     from costspec import runner, shards, targets
 
-    target = targets.Target(Path(os.fspath(path)), True, plan.spec.inputs)
+    at_uri = remote.is_uri(path)
+    target: Any = remote.RemoteTarget(str(path)) if at_uri else targets.Target(Path(os.fspath(path)), True,
+                                                                                   plan.spec.inputs)
     n_tasks = tasks if tasks is not None else 4 * executor.cpus()
     if not 1 <= n_tasks <= MAX_TASKS:
         raise ExecutorError(f"--tasks: got {n_tasks}, expected 1 to {MAX_TASKS}")
@@ -154,7 +175,8 @@ def sweep(plan: Any, path: str | os.PathLike[str], executor: Executor, *, tasks:
     answers: dict[int, Any] = {}
     try:
         target.prepare()
-        work = [Task(k, a, b, str(target.tmp)) for k, (a, b) in enumerate(spans)]
+        where = target.tmp_uri if at_uri else str(target.tmp)
+        work = [Task(k, a, b, where) for k, (a, b) in enumerate(spans)]
         with contextlib.closing(executor.map(run_task, plan, work)) as results:
             for k, (rows, answer, best) in results:
                 kept += rows
@@ -164,7 +186,7 @@ def sweep(plan: Any, path: str | os.PathLike[str], executor: Executor, *, tasks:
                     cheapest.add(best)
                 if on_progress:
                     on_progress(spans[k][1] - spans[k][0], rows)
-        _clear_tasks(target.tmp)  # (attempts killed mid-write)
+        _clear_tasks(target)  # (attempts killed mid-write)
         if plan.spec.keep is not None:
             tables = [answers[k][0] for k in sorted(answers)]
             cands: list[Any] = []
@@ -180,14 +202,21 @@ def sweep(plan: Any, path: str | os.PathLike[str], executor: Executor, *, tasks:
             if table.num_rows:
                 cheapest.add(table)
             kept = table.num_rows
-            files = runner._write_table(table, target.tmp, "parquet", plan.spec.partition_by)
+            files = runner._write_table(table, target.data, "parquet", plan.spec.partition_by)
         else:
-            parts = sorted(p for p in target.tmp.rglob("part-*.parquet") if targets.PART.fullmatch(p.name)
-                           and not any(x.startswith(".") for x in p.relative_to(target.tmp).parts))
-            files = [p.relative_to(target.tmp).as_posix() for p in parts]
+            if at_uri:
+                files = sorted(target.new_parts())
+                on_disk = 0
+                for rel in files:
+                    with target.fs.open_input_file(f"{target.tmp}/{rel}") as fh:
+                        on_disk += pq.read_metadata(fh).num_rows
+            else:
+                parts = sorted(p for p in target.tmp.rglob("part-*.parquet") if targets.PART.fullmatch(p.name)
+                               and not any(x.startswith(".") for x in p.relative_to(target.tmp).parts))
+                files = [p.relative_to(target.tmp).as_posix() for p in parts]
+                on_disk = sum(pq.read_metadata(p).num_rows for p in parts)
             if not files:  # (a partitioned output that keeps nothing: one empty part, flat)
-                files = runner._write_table(runner._schema(plan).empty_table(), target.tmp, "parquet")
-            on_disk = sum(pq.read_metadata(p).num_rows for p in parts)
+                files = runner._write_table(runner._schema(plan).empty_table(), target.data, "parquet")
             if not plan.spec.partition_by and len(files) != len(spans) or on_disk != kept:
                 raise ExecutorError(f"the cluster's tasks kept {kept:,} rows and {on_disk:,} are in {target.tmp}: "
                                     "the output folder must be on a filesystem every worker shares")
@@ -195,8 +224,8 @@ def sweep(plan: Any, path: str | os.PathLike[str], executor: Executor, *, tasks:
             raise CostspecError(if_empty)
         target.commit()
     except BaseException as e:
-        if target.made:
-            _clear_tasks(target.tmp)
+        if target.made and not at_uri:
+            _clear_tasks(target)
         target.discard()
         if isinstance(e, OSError):
             raise CostspecError(f"cannot write {target.path}: {e.strerror or e}") from None

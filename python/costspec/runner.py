@@ -23,8 +23,9 @@ import pyarrow.compute as pc  # here, not in a writer thread: importing it regis
 
 from costspec import fields as colinfo
 from costspec.outputs import NULLABLE_ANYWHERE as NULLABLE_COLUMNS
-from costspec import targets
+from costspec import remote, targets
 from costspec.errors import CostspecError, InputError
+from costspec.remote import Folder
 
 if TYPE_CHECKING:
     from costspec.shards import Shard
@@ -583,7 +584,13 @@ def write(
         raise CostspecError(f"a shard is written as Parquet (for costspec merge), not {fmt}")
     start, end = shard.range(plan.points) if shard is not None else (0, plan.points)
     extra = shards.shard_metadata(plan, shard, start, end) if shard is not None else {}
-    target = targets.Target(Path(path), fmt == "parquet", plan.spec.inputs)
+    target: Any
+    if remote.is_uri(path):  # (a Parquet folder on a pyarrow filesystem: s3://, gs://, file://)
+        if fmt != "parquet":
+            raise CostspecError(f"an output at a URI is Parquet, not {fmt}")
+        target = remote.RemoteTarget(str(path))
+    else:
+        target = targets.Target(Path(path), fmt == "parquet", plan.spec.inputs)
     threads = clamp_threads(threads)
     _import_writer(fmt)
     cheapest = _Cheapest(plan)
@@ -614,13 +621,14 @@ def write(
     except BaseException as e:
         target.discard()
         if isinstance(e, OSError):
-            raise CostspecError(f"cannot write {target.path}: {e.strerror or e}") from None
+            why = e.strerror or (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            raise CostspecError(f"cannot write {target.path}: {why}") from None
         raise
     return Summary(end - start, kept, time.perf_counter() - t0, str(target.path), files, cheapest.best,
                    cheapest.key)
 
 
-def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,
+def _write_parquet(plan: Plan, tmp: Path | Folder, writers: int, cheapest: _Cheapest,
                    on_progress: Callable[[int, int], None] | None, start: int = 0, end: int | None = None,
                    extra: dict[str, str] | None = None) -> tuple[int, list[str]]:
     import pyarrow.parquet as pq
@@ -646,6 +654,8 @@ def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,
     part_dict = [c for c in dict_cols if c not in by]
     written: list[list[str]] = [[] for _ in range(parts)]
 
+    out = tmp if isinstance(tmp, Folder) else Folder.local(tmp)  # (a local folder, or a prefix at a URI)
+
     def part_meta(k: int) -> dict[bytes, bytes]:
         """A shard's part says which of how many it is (costspec merge checks none is missing)."""
         return {b"costspec.part": f"{k}/{parts}".encode()} if extra and "costspec.shard" in extra else {}
@@ -658,8 +668,7 @@ def _write_parquet(plan: Plan, tmp: Path, writers: int, cheapest: _Cheapest,
                 def writer(key: tuple[str | None, ...]) -> Any:
                     if key not in opened:
                         rel = Path(*partition_dirs(by, key), names[k]) if by else Path(names[k])
-                        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-                        f = stack.enter_context(open(tmp / rel, "wb"))
+                        f = stack.enter_context(out.open(rel.as_posix()))
                         own = {**(schema.metadata or {}), **part_meta(k)}
                         if by:  # (the part says which partition it is: see costspec.targets)
                             own[b"costspec.partition"] = rel.parent.as_posix().encode()
@@ -777,25 +786,26 @@ def _import_writer(fmt: str) -> None:
     _ = costspec.__version__  # (the outputs' metadata: importlib.metadata, 80 ms of imports, before it too)
 
 
-def _write_table(table: pa.Table, tmp: Path, fmt: str, partition_by: tuple[str, ...] = ()) -> list[str]:
+def _write_table(table: pa.Table, tmp: Path | Folder, fmt: str, partition_by: tuple[str, ...] = ()) -> list[str]:
     """One in-memory table, in the same layouts as a streamed sweep."""
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
+        out = tmp if isinstance(tmp, Folder) else Folder.local(tmp)
         files = []
         pieces = list(split(table, list(partition_by))) if table.num_rows else []
         for key, piece in pieces or [((), table)]:  # (nothing kept: one empty part, flat)
             rel = Path(*partition_dirs(list(partition_by), key), "part-00000.parquet") if key else \
                 Path("part-00000.parquet")
-            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             if key:
                 piece = piece.replace_schema_metadata({**(piece.schema.metadata or {}),
                                                        b"costspec.partition": rel.parent.as_posix().encode()})
             dict_cols = [f.name for f in piece.schema if pa.types.is_dictionary(f.type)]
-            with open(tmp / rel, "wb") as f:
+            with out.open(rel.as_posix()) as f:
                 pq.write_table(piece, f, compression="zstd", compression_level=1, use_dictionary=dict_cols)
             files.append(rel.as_posix())
         return files
+    assert isinstance(tmp, Path)
     # (files are opened by Python: a path that is not UTF-8 is no error)
     if fmt == "arrow":
         import pyarrow.ipc as ipc
