@@ -132,14 +132,55 @@ def test_a_failed_run_leaves_the_previous_output(tmp_path: Path, spec: Path, s3:
 
 
 @pytest.mark.parametrize("uri, needle", [
-    ("foo://bucket/x.parquet", "Unrecognized filesystem"),
+    ("foo://bucket/x.parquet", "not a URI pyarrow can open"),
+    ("file:///tmp/x.parquet", "give a local output as a path"),
+    ("s3://bucket?{}", "names no folder inside a bucket"),
+    ("s3://bucket/a/../x.parquet?{}", "names no folder inside a bucket"),
+    ("s3://AKIA:SEKRIT@bucket/x.csv?{}", "Parquet"),
     ("s3://missing-bucket/x.parquet?{}", "missing-bucket"),
     ("s3://bucket/x.csv?{}", "Parquet"),
 ])
 def test_bad_uris(spec: Path, s3: str, uri: str, needle: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "sweep", str(spec), "-o", uri.format(s3))
     assert code == 2 and err.count("\n") == 1 and needle in err and "Traceback" not in err, err
-    assert s3 not in err
+    assert s3 not in err and "SEKRIT" not in err
+
+
+def test_a_uri_in_the_spec_and_credentials_in_the_uri(spec: Path, s3: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a hostile review: a URI as the spec's output.path was written as a local folder
+    named like it; a URI's user information was printed."""
+    spec.write_text(SPEC + f"output: {{path: 's3://bucket/f/out.parquet?{s3}'}}\n")
+    code, out, err = run(capsys, "sweep", str(spec))
+    assert code == 0, err
+    assert _objects(s3, "f/") and not Path("s3:").exists()
+    code, out, err = run(capsys, "sweep", str(spec), "-o", f"s3://test:test@bucket/f/out.parquet?{s3}")
+    assert code == 0, err
+    assert "test:test@" not in out + err and s3 not in out + err
+
+
+def test_an_interrupt_during_a_remote_write_leaves_nothing(spec: Path, tmp_path: Path, s3: str) -> None:
+    """Ctrl-C while the parts are being written: the temporary prefix is removed, nothing at the
+    target (the writers are waited for on events, not on a join an interrupt can break)."""
+    import signal
+
+    big = tmp_path / "big.yaml"
+    big.write_text(SPEC.replace("hardware.count: {range: [64, 1088, 64]}", "hardware.count: {range: [64, 64000064, 64]}"))
+    uri = f"s3://bucket/g/out.parquet?{s3}"
+    proc = subprocess.Popen([sys.executable, "-m", "costspec.cli", "sweep", str(big), "-o", uri, "--threads", "2",
+                             "--max-points", "10000000000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(".tmp-" in o for o in _objects(s3, "g/")):
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGSTOP)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGCONT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "nothing was written" in err, err
+    time.sleep(0.5)
+    assert _objects(s3, "g/") == []
 
 
 def test_ray_tasks_write_to_the_uri(spec: Path, tmp_path: Path, s3: str, capsys: pytest.CaptureFixture[str]) -> None:

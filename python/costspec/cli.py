@@ -675,14 +675,14 @@ def _sweep(spec_file: str, output: str | None, fmt: str | None, threads: int, ma
     plan = compile_spec(spec)
     fmt = _output_format(output, fmt, plan.spec)
     name = plan.spec.name or Path(spec_file).stem
-    from costspec.remote import is_uri
+    from costspec.remote import is_uri, shown
 
-    at_uri = is_uri(output)
+    named = output or plan.spec.output_path
+    at_uri = is_uri(named)
     if at_uri and (shard is not None or fmt != "parquet"):
-        raise click.UsageError(f"-o {output.split('?', 1)[0] if output else ''}: an output at a URI is a Parquet "
-                               "folder, not a shard (costspec merge reads local folders) or another format")
-    path: Any = output if at_uri else Path(output or plan.spec.output_path or
-                                            f"results/{name}{outputs.FORMAT_SUFFIX[fmt]}")
+        raise click.UsageError(f"{shown(named)}: an output at a URI is a Parquet folder, not a shard (costspec merge "
+                               "reads local folders) or another format")
+    path: Any = named if at_uri else Path(named or f"results/{name}{outputs.FORMAT_SUFFIX[fmt]}")
     if cluster[0] != "local" and fmt != "parquet":
         raise click.UsageError(f"--executor {cluster[0]} writes Parquet (a part file per task), and the format is {fmt}")
     if plan.spec.partition_by and fmt != "parquet":
@@ -744,13 +744,13 @@ def _sweep_on(plan: Any, path: Any, cluster: tuple[str, str | None, int | None],
 def _output_format(output: str | None, flag: str | None, spec: Any) -> str:
     """The output's format: --format, else what the path's extension names (-o out.csv writes CSV),
     else the spec's output.format, else Parquet. A --format the extension contradicts is an error."""
-    from costspec.remote import is_uri
+    from costspec.remote import is_uri, shown
 
-    named = output.split("?", 1)[0] if is_uri(output) and output else output  # (a URI's options aside)
-    from_path = outputs.suffix_format(named or spec.output_path)
+    given = output or spec.output_path
+    from_path = outputs.suffix_format(shown(given) if is_uri(given) else given)  # (a URI's options aside)
     if flag is not None:
         if from_path is not None and from_path != flag:
-            which = f"-o {output}" if output else f"the spec's output.path {spec.output_path}"
+            which = f"-o {shown(output)}" if output else f"the spec's output.path {shown(spec.output_path)}"
             raise click.UsageError(f"{which} names a {from_path} file, and --format says {flag}: drop one, or change "
                                    "the extension")
         return flag

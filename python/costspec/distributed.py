@@ -35,6 +35,7 @@ class Task:
     start: int
     end: int
     tmp: str  # the output's temporary folder (on a filesystem every worker can write)
+    fs: Any = None  # the pyarrow filesystem it is on, for an output at a URI (shipped with its options)
 
 
 def _die_once() -> None:
@@ -63,8 +64,8 @@ def run_task(plan: Any, task: Task) -> tuple[int, Any, Any]:
         return table.num_rows, (table, shards.candidate_keys(plan, rows)), None
     cheapest = runner._Cheapest(plan)
     token = f"{TASK_DIR}{task.index:05d}-{uuid.uuid4().hex[:8]}"
-    if remote.is_uri(task.tmp):  # (an object store: the task writes there itself)
-        fs, base = remote.filesystem(task.tmp)
+    if task.fs is not None:  # (an object store: the task writes there itself)
+        fs, base = task.fs, task.tmp
         private = remote.Folder(fs, f"{base}/{token}")
         kept, names = runner._write_parquet(plan, private, 1, cheapest, None, task.start, task.end)
         for rel in names:
@@ -175,8 +176,8 @@ def sweep(plan: Any, path: str | os.PathLike[str], executor: Executor, *, tasks:
     answers: dict[int, Any] = {}
     try:
         target.prepare()
-        where = target.tmp_uri if at_uri else str(target.tmp)
-        work = [Task(k, a, b, where) for k, (a, b) in enumerate(spans)]
+        fs = target.fs if at_uri else None
+        work = [Task(k, a, b, str(target.tmp), fs) for k, (a, b) in enumerate(spans)]
         with contextlib.closing(executor.map(run_task, plan, work)) as results:
             for k, (rows, answer, best) in results:
                 kept += rows
@@ -222,7 +223,7 @@ def sweep(plan: Any, path: str | os.PathLike[str], executor: Executor, *, tasks:
                                     "the output folder must be on a filesystem every worker shares")
         if if_empty is not None and kept == 0:
             raise CostspecError(if_empty)
-        target.commit()
+        runner.commit(target)
     except BaseException as e:
         if target.made and not at_uri:
             _clear_tasks(target)

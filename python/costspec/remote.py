@@ -20,7 +20,6 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
-from urllib.parse import urlsplit
 
 from costspec.targets import MARKER, MAX_DEPTH, PART, PARTITION, TASK, TargetError
 
@@ -32,27 +31,35 @@ def is_uri(path: object) -> bool:
 
 
 def filesystem(uri: str) -> tuple[Any, str]:
-    """The pyarrow filesystem and path a URI names; a one-line error when pyarrow cannot."""
+    """The pyarrow filesystem and path a URI names; a one-line error when pyarrow cannot (its
+    message is not shown: it quotes the URI, credentials and all)."""
     import pyarrow.fs as pafs
 
+    scheme = uri.split("://", 1)[0].lower()
+    if scheme == "file":
+        raise TargetError(f"{shown(uri)}: give a local output as a path, not a file:// URI (a path gets costspec's "
+                          "local rules: links refused, partitions checked)")
     try:
         fs, path = pafs.FileSystem.from_uri(uri)
-        return fs, str(path)
-    except Exception as e:  # noqa: BLE001 - unknown scheme, bad options, missing support
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise TargetError(f"cannot use {_shown(uri)} as the output: {first[:160]}") from None
+    except Exception:  # noqa: BLE001 - unknown scheme, bad options, missing support
+        raise TargetError(f"cannot use {shown(uri)} as the output: not a URI pyarrow can open (s3://, gs://, "
+                          "hdfs://, abfs://, with options in its query)") from None
+    path = str(path).rstrip("/")
+    levels = path.split("/")
+    if any(x in ("", ".", "..") for x in levels) or len(levels) < 2:
+        raise TargetError(f"{shown(uri)} names no folder inside a bucket (or has empty, '.' or '..' parts); give one "
+                          "such as s3://bucket/results/run.parquet")
+    return fs, path
 
 
-def _shown(uri: str) -> str:
-    """A URI as errors show it: without its query (which may carry credentials)."""
-    return uri.split("?", 1)[0]
-
-
-def with_path(uri: str, path: str) -> str:
-    """``uri`` naming ``path`` on the same filesystem (its scheme and options kept)."""
-    parts = urlsplit(uri)
-    return f"{parts.scheme}://{path if parts.scheme != 'file' else '/' + path.lstrip('/')}" + (
-        f"?{parts.query}" if parts.query else "")
+def shown(uri: object) -> str:
+    """A URI as messages show it: without its user information and query (credentials)."""
+    text = str(uri).split("?", 1)[0].split("#", 1)[0]
+    scheme, sep, rest = text.partition("://")
+    if sep:
+        host, slash, tail = rest.partition("/")
+        text = f"{scheme}://{host.rpartition('@')[2]}{slash}{tail}"
+    return text
 
 
 class Folder:
@@ -119,27 +126,20 @@ class RemoteTarget:
     base: str = field(init=False)
     tmp: str = field(init=False)
     made: bool = False
+    committed: bool = False
 
     def __post_init__(self) -> None:
         self.fs, self.base = filesystem(self.uri)
-        self.base = self.base.rstrip("/")
         parent, _, name = self.base.rpartition("/")
-        if not name or name in (".", ".."):
-            raise TargetError(f"{_shown(self.uri)} names no folder; give one, e.g. s3://bucket/results/run.parquet")
-        self.tmp = f"{parent}/.{name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}" if parent else \
-            f".{name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.tmp = f"{parent}/.{name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
     @property
     def path(self) -> str:
-        return _shown(self.uri)
+        return shown(self.uri)
 
     @property
     def data(self) -> Folder:
         return Folder(self.fs, self.tmp)
-
-    @property
-    def tmp_uri(self) -> str:
-        return with_path(self.uri, self.tmp)
 
     def check(self) -> list[str]:
         """The parts of the output there now (relative paths); an error if anything else is."""
@@ -189,6 +189,7 @@ class RemoteTarget:
         self.fs.delete_dir(self.tmp)
         if not new and self.fs.get_file_info(self.base).type == pafs.FileType.NotFound:
             self.fs.create_dir(self.base, recursive=True)
+        self.committed = True
 
     def _entries(self) -> list[str]:
         import pyarrow.fs as pafs

@@ -617,7 +617,7 @@ def write(
             files = [target.path.name]
         if if_empty is not None and kept == 0:
             raise CostspecError(if_empty)
-        target.commit()
+        commit(target)
     except BaseException as e:
         target.discard()
         if isinstance(e, OSError):
@@ -626,6 +626,22 @@ def write(
         raise
     return Summary(end - start, kept, time.perf_counter() - t0, str(target.path), files, cheapest.best,
                    cheapest.key)
+
+
+def commit(target: Any) -> None:
+    """Put the finished output in place. At a URI that is many moves, so the interrupt signals are
+    held back meanwhile: one arriving then lands once the output is complete, and is let go (the
+    run is done); the moves are never left half made by Ctrl-C."""
+    if not isinstance(target, remote.RemoteTarget):
+        target.commit()
+        return
+    try:
+        with _signals_held():
+            target.commit()
+    except KeyboardInterrupt:
+        if target.committed:
+            return
+        raise
 
 
 def _write_parquet(plan: Plan, tmp: Path | Folder, writers: int, cheapest: _Cheapest,
@@ -660,7 +676,15 @@ def _write_parquet(plan: Plan, tmp: Path | Folder, writers: int, cheapest: _Chea
         """A shard's part says which of how many it is (costspec merge checks none is missing)."""
         return {b"costspec.part": f"{k}/{parts}".encode()} if extra and "costspec.shard" in extra else {}
 
+    done = [threading.Event() for _ in range(parts)]  # (set by each writer as its very last step)
+
     def work(k: int) -> None:
+        try:
+            _write(k)
+        finally:
+            done[k].set()
+
+    def _write(k: int) -> None:
         try:
             with contextlib.ExitStack() as stack:
                 opened: dict[tuple[str | None, ...], Any] = {}
@@ -706,13 +730,22 @@ def _write_parquet(plan: Plan, tmp: Path | Folder, writers: int, cheapest: _Chea
         with _signals_held():
             for t in threads:
                 t.start()
-        for t in threads:
-            while t.is_alive():
-                t.join(0.1)
+        # Waited for on events the writers set last, not Thread.join: a join an interrupt breaks
+        # can leave its thread taken for finished while it still writes (into a temporary the
+        # caller then removes, or on into the interpreter's exit).
+        for d in done:
+            while not d.wait(0.1):
+                pass
     except BaseException:
         stop.set()
-        for t in threads:
+        for t, d in zip(threads, done):
             if t.ident is not None:  # (started)
+                while True:
+                    try:
+                        if d.wait(0.1):
+                            break
+                    except KeyboardInterrupt:  # (a second Ctrl-C: still wait, the writer stops soon)
+                        continue
                 t.join()
         raise
     if errors:

@@ -43,9 +43,6 @@ pub(crate) use crate::model::types::{
 
 /// Most points evaluated together as vectors.
 pub const BLOCK: usize = 4096;
-/// A block keeping fewer than one point in this many computes its remaining columns for the kept
-/// points alone (gathered), not for the whole block.
-pub const COMPACT_BELOW: usize = 4;
 /// Inner axes are added until a block has at least this many points: longer blocks amortise the
 /// outer work, shorter ones keep more of the work at outer (hoisted) levels.
 pub const MIN_BLOCK: usize = 64;

@@ -219,7 +219,7 @@ impl<'a> Worker<'a> {
     }
 
     /// Evaluate inner positions [a, b) of the combination starting at point `base`.
-    /// (A block keeping fewer than 1 point in COMPACT_BELOW runs the rest over its kept points.)
+    /// (A block whose filters drop points runs the rest over its kept points alone.)
     fn block(&mut self, base: u64, a: usize, b: usize, out: &mut dyn Sink) -> Result<usize, PointError> {
         let n = b - a;
         let p = self.p;
@@ -311,11 +311,12 @@ impl<'a> Worker<'a> {
             }
         }
         let kept = self.kept.len();
-        // A block that keeps few points (a tight `where`): what the rest reads is gathered at the
-        // kept positions and the rest runs over those alone (the output columns of a 0.1% window
-        // were computed for every point of its blocks). Not for a reduction, whose sinks take a
-        // point's index from its position.
-        if kept * COMPACT_BELOW < n && !p.inner_rest.is_empty() && p.spec.ranked.is_empty() {
+        // A block whose `where` drops points: what the rest reads is gathered at the kept
+        // positions and the rest runs over those alone (the output columns of a 0.1% window were
+        // computed for every point of its blocks), so a point the `where` drops is evaluated no
+        // further than the `where` reads, whatever else its block keeps: an input the model
+        // refuses there is no error. (A reduction's sink is told each row's point index.)
+        if kept < n && !p.inner_rest.is_empty() {
             for &s in &p.rest_gather {
                 let v = &mut self.vectors[s];
                 for (q, &j) in self.kept.iter().enumerate() {
@@ -331,10 +332,8 @@ impl<'a> Worker<'a> {
                     return Err(e);
                 }
             }
-            self.kept.clear();
-            self.kept.extend(0..kept as u32);
             let sources = self.sources(kept);
-            out.emit(&self.kept, true, &sources, base + a as u64);
+            out.emit_compact(&self.kept, &sources, base + a as u64);
             return Ok(kept);
         }
         for q in 0..p.inner_rest.len() {

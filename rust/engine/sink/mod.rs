@@ -37,6 +37,13 @@ pub trait Sink {
     /// `index0` is the point index of block position 0.
     fn emit(&mut self, kept: &[u32], all: bool, columns: &[Source<'_>], index0: u64);
 
+    /// The kept points of a compacted block: row q of `columns` is block position `at[q]` (point
+    /// `index0 + at[q]`). Default: every row, for sinks that do not need a point's index.
+    fn emit_compact(&mut self, at: &[u32], columns: &[Source<'_>], index0: u64) {
+        let rows: Vec<u32> = (0..at.len() as u32).collect();
+        self.emit(&rows, true, columns, index0);
+    }
+
     /// Before anything but the ranked columns is computed (the plan's `ranked` registers; other
     /// columns hold stale values): push to `cand` the positions of the block's `n` that may still
     /// enter the answer. A reduction's bar only tightens, so a point ruled out now would never be

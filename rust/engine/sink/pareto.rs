@@ -102,6 +102,13 @@ impl Pareto {
         out
     }
 
+    /// Offer the row at column position `j`, point `index`.
+    fn take(&mut self, j: usize, index: u64, columns: &[Source<'_>]) {
+        let key = self.key_at(columns, j);
+        let group: Vec<i64> = self.per.iter().map(|&c| group_key(columns[c].at(j))).collect();
+        self.offer(group, key, index, || columns.iter().map(|c| c.at(j)).collect());
+    }
+
     fn key_at(&self, columns: &[Source<'_>], j: usize) -> Vec<f64> {
         self.keys.iter().map(|&(c, max)| rank_value(columns[c].at(j), max)).collect()
     }
@@ -110,10 +117,13 @@ impl Pareto {
 impl Sink for Pareto {
     fn emit(&mut self, kept: &[u32], _all: bool, columns: &[Source<'_>], index0: u64) {
         for &j in kept {
-            let j = j as usize;
-            let key = self.key_at(columns, j);
-            let group: Vec<i64> = self.per.iter().map(|&c| group_key(columns[c].at(j))).collect();
-            self.offer(group, key, index0 + j as u64, || columns.iter().map(|c| c.at(j)).collect());
+            self.take(j as usize, index0 + j as u64, columns);
+        }
+    }
+
+    fn emit_compact(&mut self, at: &[u32], columns: &[Source<'_>], index0: u64) {
+        for (q, &j) in at.iter().enumerate() {
+            self.take(q, index0 + j as u64, columns);
         }
     }
 

@@ -44,33 +44,11 @@ impl TopK {
 
 impl Sink for TopK {
     fn emit(&mut self, kept: &[u32], _all: bool, columns: &[Source<'_>], index0: u64) {
-        // Groups are usually outer axes (the GPU), the same for the whole block: look the group up
-        // once and skip every point that cannot beat its current k-th best.
-        let fixed = fixed_group(&self.per, columns);
-        let fixed_group = fixed.is_some();
-        let per = self.per.clone();
-        let group_at = |j: usize| -> Vec<i64> { per.iter().map(|&c| group_key(columns[c].at(j))).collect() };
-        let mut group = fixed.unwrap_or_default();
-        let mut bar = if fixed_group { self.bar(&group) } else { None };
-        for &j in kept {
-            let j = j as usize;
-            let key = rank_value(columns[self.key].at(j), self.maximise);
-            let index = index0 + j as u64;
-            if !fixed_group {
-                group = group_at(j);
-                bar = self.bar(&group);
-            }
-            if let Some((bk, bi)) = bar {
-                if key.total_cmp(&bk).then(index.cmp(&bi)).is_ge() {
-                    continue;
-                }
-            }
-            let row = columns.iter().map(|c| c.at(j)).collect();
-            self.offer(group.clone(), Candidate { key, index, row });
-            if fixed_group {
-                bar = self.bar(&group);
-            }
-        }
+        self.take(kept.iter().map(|&j| (j as usize, index0 + j as u64)), columns);
+    }
+
+    fn emit_compact(&mut self, at: &[u32], columns: &[Source<'_>], index0: u64) {
+        self.take(at.iter().enumerate().map(|(q, &j)| (q, index0 + j as u64)), columns);
     }
 
     fn prune(&self, columns: &[Source<'_>], n: usize, index0: u64, cand: &mut Vec<u32>) {
@@ -116,3 +94,34 @@ impl TopK {
     }
 }
 
+impl TopK {
+    /// Offer the rows (column position, point index) of a block.
+    fn take(&mut self, rows: impl Iterator<Item = (usize, u64)>, columns: &[Source<'_>]) {
+        // Groups are usually outer axes (the GPU), the same for the whole block: look the group up
+        // once and skip every point that cannot beat its current k-th best.
+        let fixed = fixed_group(&self.per, columns);
+        let fixed_group = fixed.is_some();
+        let per = self.per.clone();
+        let group_at = |j: usize| -> Vec<i64> { per.iter().map(|&c| group_key(columns[c].at(j))).collect() };
+        let mut group = fixed.unwrap_or_default();
+        let mut bar = if fixed_group { self.bar(&group) } else { None };
+        for (j, index) in rows {
+            let key = rank_value(columns[self.key].at(j), self.maximise);
+            if !fixed_group {
+                group = group_at(j);
+                bar = self.bar(&group);
+            }
+            if let Some((bk, bi)) = bar {
+                if key.total_cmp(&bk).then(index.cmp(&bi)).is_ge() {
+                    continue;
+                }
+            }
+            let row = columns.iter().map(|c| c.at(j)).collect();
+            self.offer(group.clone(), Candidate { key, index, row });
+            if fixed_group {
+                bar = self.bar(&group);
+            }
+        }
+    }
+
+}
