@@ -98,6 +98,9 @@ def test_an_output_at_a_uri_equals_the_local_one(spec: Path, tmp_path: Path, s3:
     assert _rows("bucket/a/out.parquet", _fs(s3)) == _rows(tmp_path / "local.parquet")
     assert run(capsys, "sweep", str(spec), "-o", uri, "-q", "--top", "2", "--by", "cost_usd")[0] == 0
     assert _objects(s3, "a/") == ["bucket/a/out.parquet/part-00000.parquet"]
+    left = [i.path for i in _fs(s3).get_file_info(pafs.FileSelector("bucket/a", recursive=True))]
+    assert left == ["bucket/a/out.parquet", "bucket/a/out.parquet/part-00000.parquet"] or \
+        sorted(left) == sorted(["bucket/a/out.parquet", "bucket/a/out.parquet/part-00000.parquet"])  # (no gpu=*/)
 
 
 def test_only_costspec_outputs_are_replaced(spec: Path, s3: str, capsys: pytest.CaptureFixture[str]) -> None:

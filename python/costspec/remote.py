@@ -186,6 +186,13 @@ class RemoteTarget:
             self.fs.move(f"{self.tmp}/{rel}", f"{self.base}/{rel}")
         for rel in sorted(old - set(new)):
             self.fs.delete_file(f"{self.base}/{rel}")
+        # (pyarrow keeps a folder marker where it deleted a folder's last object: the partition
+        # folders the new output does not use go, deepest first)
+        used = {rel.rpartition("/")[0] for rel in new}
+        gone = {"/".join(rel.split("/")[:i]) for rel in old for i in range(1, rel.count("/") + 1)}
+        for d in sorted(gone, key=lambda x: -x.count("/")):
+            if not any(u == d or u.startswith(d + "/") for u in used):
+                self.fs.delete_dir(f"{self.base}/{d}")
         self.fs.delete_dir(self.tmp)
         if not new and self.fs.get_file_info(self.base).type == pafs.FileType.NotFound:
             self.fs.create_dir(self.base, recursive=True)
