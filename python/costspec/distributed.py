@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -56,12 +55,12 @@ def _die_once() -> None:
 def run_task(plan: Any, task: Task) -> tuple[int, Any, Any]:
     """One task, in a worker: (rows kept, the range's answer for a reduction or None, the
     cheapest rows for the summary)."""
-    from costspec import runner, shards
+    from costspec import runner
 
     _die_once()
     if plan.spec.keep is not None:
-        table, rows = runner.reduce_range(plan, plan.spec.keep, threads=1, start=task.start, end=task.end)
-        return table.num_rows, (table, shards.candidate_keys(plan, rows)), None
+        answer = _answer(plan, task)
+        return answer[0].num_rows, answer, None
     cheapest = runner._Cheapest(plan)
     token = f"{TASK_DIR}{task.index:05d}-{uuid.uuid4().hex[:8]}"
     if task.fs is not None:  # (an object store: the task writes there itself)
@@ -88,14 +87,21 @@ def run_task(plan: Any, task: Task) -> tuple[int, Any, Any]:
     return kept, None, cheapest.best
 
 
+def _answer(plan: Any, task: Task) -> tuple[Any, list[Any]]:
+    """A reduction over the task's range: its table, and each row's [index, group, key]."""
+    from costspec import runner, shards
+
+    table, rows = runner.reduce_range(plan, plan.spec.keep, threads=1, start=task.start, end=task.end)
+    return table, shards.candidate_keys(plan, rows)
+
+
 def collect_task(plan: Any, task: Task) -> Any:
     """One task of an in-memory sweep: its range's rows (or answer, for a reduction)."""
-    from costspec import runner, shards
+    from costspec import runner
 
     _die_once()
     if plan.spec.keep is not None:
-        table, rows = runner.reduce_range(plan, plan.spec.keep, threads=1, start=task.start, end=task.end)
-        return table, shards.candidate_keys(plan, rows)
+        return _answer(plan, task)
     import pyarrow as pa
 
     return pa.Table.from_batches(list(runner.batches(plan, threads=1, start=task.start, end=task.end)),
@@ -117,16 +123,7 @@ def collect(plan: Any, executor: Executor, *, tasks: int | None = None) -> Any:
     schema = runner._schema(plan)
     if plan.spec.keep is None:
         return pa.concat_tables([results[k] for k in sorted(results)]) if results else schema.empty_table()
-    cands: list[Any] = []
-    tables, base = [], 0
-    for k in sorted(results):
-        table, keys = results[k]
-        cands.extend((i, g, key, base + j) for j, (i, g, key) in enumerate(keys))
-        base += table.num_rows
-        tables.append(table)
-    keep = plan.spec.keep
-    order = shards.merge_candidates(cands, {"top": keep.top, "pareto": list(keep.pareto)})
-    return pa.concat_tables(tables).take(pa.array(order, type=pa.int64()))
+    return shards.merge_answers([results[k] for k in sorted(results)], shards.keep_rule(plan.spec.keep))
 
 
 def _clear_tasks(target: Any) -> None:
@@ -158,7 +155,6 @@ def sweep(plan: Any, path: str | os.PathLike[str], executor: Executor, *, tasks:
           on_progress: Callable[[int, int], None] | None = None, if_empty: str | None = None) -> Any:
     """Run ``plan``'s sweep on ``executor`` into ``path`` (Parquet); returns a runner.Summary.
     With ``if_empty``, a run that keeps no row fails with that message (as runner.write)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from costspec import runner, shards, targets
@@ -189,17 +185,7 @@ def sweep(plan: Any, path: str | os.PathLike[str], executor: Executor, *, tasks:
                     on_progress(spans[k][1] - spans[k][0], rows)
         _clear_tasks(target)  # (attempts killed mid-write)
         if plan.spec.keep is not None:
-            tables = [answers[k][0] for k in sorted(answers)]
-            cands: list[Any] = []
-            base = 0
-            for k in sorted(answers):
-                table, keys = answers[k]
-                cands.extend((i, g, key, base + j) for j, (i, g, key) in enumerate(keys))
-                base += table.num_rows
-            whole = pa.concat_tables(tables) if tables else runner.reduce_range(plan, plan.spec.keep, end=0)[0]
-            keep = plan.spec.keep
-            order = shards.merge_candidates(cands, {"top": keep.top, "pareto": list(keep.pareto)})
-            table = whole.take(pa.array(order, type=pa.int64()))
+            table = shards.merge_answers([answers[k] for k in sorted(answers)], shards.keep_rule(plan.spec.keep))
             if table.num_rows:
                 cheapest.add(table)
             kept = table.num_rows

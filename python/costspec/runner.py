@@ -585,7 +585,7 @@ def write(
     start, end = shard.range(plan.points) if shard is not None else (0, plan.points)
     extra = shards.shard_metadata(plan, shard, start, end) if shard is not None else {}
     target: Any
-    if remote.is_uri(path):  # (a Parquet folder on a pyarrow filesystem: s3://, gs://, file://)
+    if remote.is_uri(path):  # (a Parquet folder on a pyarrow filesystem: s3://, gs://, ...)
         if fmt != "parquet":
             raise CostspecError(f"an output at a URI is Parquet, not {fmt}")
         target = remote.RemoteTarget(str(path))

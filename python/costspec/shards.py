@@ -140,6 +140,27 @@ def merge_candidates(cands: list[tuple[int, list[int], list[float], Any]], keep:
     return out
 
 
+def merge_answers(answers: list[tuple[Any, list[Any]]], keep: dict[str, Any]) -> Any:
+    """Ranges' reduced tables with their rows' [index, group, key], in range order, merged into
+    the answer over all of them (a pyarrow Table, rows in the engine's order)."""
+    import pyarrow as pa
+
+    cands: list[tuple[int, list[int], list[float], Any]] = []
+    base = 0
+    for table, keys in answers:
+        if len(keys) != table.num_rows:
+            raise ShardError("a range's rows do not match its recorded ranking: not as costspec wrote it")
+        cands.extend((int(i), g, k, base + j) for j, (i, g, k) in enumerate(keys))
+        base += table.num_rows
+    whole = pa.concat_tables([t for t, _ in answers])
+    return whole.take(pa.array(merge_candidates(cands, keep), type=pa.int64()))
+
+
+def keep_rule(keep: Any) -> dict[str, Any]:
+    """A spec's reduction as merge_candidates reads it."""
+    return {"top": keep.top, "pareto": [[c, m] for c, m in keep.pareto]}
+
+
 # -- merging ----------------------------------------------------------------------------------------
 
 
@@ -235,7 +256,7 @@ def merge(output: str | os.PathLike[str], folders: list[str | os.PathLike[str]])
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from costspec import targets
+    from costspec import runner, targets
 
     out = Path(os.fspath(output))
     if out.name in ("", ".", "..") or not os.path.basename(os.path.abspath(out)):
@@ -262,28 +283,19 @@ def merge(output: str | os.PathLike[str], folders: list[str | os.PathLike[str]])
                     files.append(name)
                     rows += pq.read_metadata(target.tmp / name).num_rows
         else:
-            tables: list[pa.Table] = []
-            cands: list[tuple[int, list[int], list[float], Any]] = []
+            answers = []
             for p in parts:
                 t = pq.read_table(p.files[0]) if len(p.files) == 1 else pa.concat_tables(
                     [pq.read_table(f) for f in p.files])
-                meta = json.loads(p.meta.get(CANDIDATES, "[]"))
-                if len(meta) != t.num_rows:
-                    raise ShardError(f"{p.folder}'s rows do not match its recorded ranking: not as costspec wrote it")
-                base = sum(x.num_rows for x in tables)
-                cands.extend((int(i), g, k, base + j) for j, (i, g, k) in enumerate(meta))
-                tables.append(t)
-            whole = pa.concat_tables(tables)
-            order = merge_candidates(cands, keep)
-            table = whole.take(pa.array(order, type=pa.int64()))
-            md = {k: v for k, v in (whole.schema.metadata or {}).items()
-                  if not k.decode().startswith(("costspec.shard",))}
+                answers.append((t, json.loads(p.meta.get(CANDIDATES, "[]"))))
+            try:
+                table = merge_answers(answers, keep)
+            except ShardError:
+                raise ShardError("a shard's rows do not match its recorded ranking: not as costspec wrote it") from None
+            md = {k: v for k, v in (table.schema.metadata or {}).items() if not k.startswith(b"costspec.shard")}
             md[b"costspec.merged_shards"] = str(len(parts)).encode()
-            table = table.replace_schema_metadata(md)
-            dict_cols = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
-            with open(target.tmp / "part-00000.parquet", "wb") as fh:
-                pq.write_table(table, fh, compression="zstd", compression_level=1, use_dictionary=dict_cols)
-            files, rows = ["part-00000.parquet"], table.num_rows
+            files = runner._write_table(table.replace_schema_metadata(md), target.tmp, "parquet")
+            rows = table.num_rows
         if rows == 0 and parts[0].meta.get(SOLVING) == "1":
             raise ShardError("no point of the merged sweep has an answer (each target impossible or contradicted); "
                              "nothing written. costspec estimate --spec on one of its points says why")

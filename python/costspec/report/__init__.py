@@ -105,15 +105,16 @@ def report(results: str | os.PathLike[str], *, charts: list[str] | None = None, 
     from costspec.report.page import DATA_BUDGET, embedded
 
     res = open_results(results, threads=threads)
-    sel = select(res, charts)
+    frame = Frame(res.table)  # (each column read into numpy once, for every chart and table)
+    sel = select(res, charts, frame=frame)
     # A page stays under 5 MB: with many columns (every row goes in whole, for its tooltip), each
     # chart plots fewer rows (its note says how many of how many).
     cap, rows = CAP, embedded(res, sel)
     while len(rows.encode()) > DATA_BUDGET and cap > 50:
         cap = max(50, int(cap * DATA_BUDGET / len(rows.encode()) * 0.9))
-        sel = select(res, charts, cap)
+        sel = select(res, charts, cap, frame)
         rows = embedded(res, sel)
-    return Report(res, sel, tables(res, Frame(res.table)), rows)
+    return Report(res, sel, tables(res, frame), rows)
 
 
 def write_report(rep: Report, output: str | os.PathLike[str], fmt: str = "html") -> list[Path]:

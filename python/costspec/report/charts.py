@@ -470,10 +470,11 @@ class Selection:
     left_out: list[tuple[str, str]]  # (chart name, why)
 
 
-def select(r: Results, wanted: list[str] | None = None, cap: int = CAP) -> Selection:
+def select(r: Results, wanted: list[str] | None = None, cap: int = CAP, frame: Frame | None = None) -> Selection:
     """The charts the output's columns allow (``wanted``: only those, in that order), each of at
-    most ``cap`` rows."""
-    frame = Frame(r.table, cap)
+    most ``cap`` rows (``frame``: the output's columns already read, reused)."""
+    frame = Frame(r.table) if frame is None else frame
+    frame.cap = cap
     kinds = KINDS if wanted is None else tuple(next(k for k in KINDS if k.name == w) for w in wanted)
     charts: list[Chart] = []
     left_out: list[tuple[str, str]] = []

@@ -61,15 +61,20 @@ def _table(title: str, r: Results, rows: np.ndarray, wanted: tuple[str, ...] | l
 
 
 def tables(r: Results, frame: Frame) -> list[Table]:
-    out = []
+    out: list[Table] = []
     by = "gpu" if frame.has("gpu") and not frame.is_numeric("gpu") else None
     numeric = {c for c in r.table.column_names if frame.is_numeric(c)}
-    if {"cost_usd"} <= numeric and by:
-        rows = argmin_per_group(frame, [by], "cost_usd", frame.fits())
-        rows = rows[np.argsort(frame.num("cost_usd")[rows], kind="stable")]
-        if rows.size:
-            out.append(_table("Cheapest run per accelerator", r, rows, TRAINING,
-                              "The run of least cost on each accelerator, over every other swept input."))
+
+    def cheapest(column: str, title: str, columns: tuple[str, ...], note: str) -> None:
+        """The row of least ``column`` on each accelerator, cheapest first."""
+        if column in numeric and by:
+            rows = argmin_per_group(frame, [by], column, frame.fits())
+            rows = rows[np.argsort(frame.num(column)[rows], kind="stable")]
+            if rows.size:
+                out.append(_table(title, r, rows, columns, note))
+
+    cheapest("cost_usd", "Cheapest run per accelerator", TRAINING,
+             "The run of least cost on each accelerator, over every other swept input.")
     if {"cost_usd", "wall_clock_days"} <= numeric and r.table.num_rows > SMALL:
         rows = front_per_group(frame, [], "wall_clock_days", "cost_usd", frame.fits())
         shown = rows[:FRONT_ROWS] if rows.size <= FRONT_ROWS else rows[np.linspace(0, rows.size - 1, FRONT_ROWS)
@@ -79,12 +84,8 @@ def tables(r: Results, frame: Frame) -> list[Table]:
             if shown.size < rows.size:
                 note += f" {shown.size} of its {rows.size:,} runs, evenly spaced."
             out.append(_table("Time/cost front", r, shown, TRAINING, note))
-    if {"usd_per_m_tokens_served"} <= numeric and by:
-        rows = argmin_per_group(frame, [by], "usd_per_m_tokens_served", frame.fits())
-        rows = rows[np.argsort(frame.num("usd_per_m_tokens_served")[rows], kind="stable")]
-        if rows.size:
-            out.append(_table("Cheapest serving per accelerator", r, rows, SERVING,
-                              "The lowest price per million tokens served on each accelerator."))
+    cheapest("usd_per_m_tokens_served", "Cheapest serving per accelerator", SERVING,
+             "The lowest price per million tokens served on each accelerator.")
     if 0 < r.table.num_rows <= SMALL:
         out.append(_table(f"All {r.table.num_rows:,} rows", r, np.arange(r.table.num_rows), r.table.column_names))
     return out
