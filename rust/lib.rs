@@ -4,6 +4,7 @@
 
 pub mod engine;
 pub mod model;
+pub mod parquet;
 mod py;
 
 use pyo3::prelude::*;

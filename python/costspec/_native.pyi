@@ -1,8 +1,8 @@
 """Type stubs for costspec's native module (Rust, PyO3). Checked by mypy.stubtest."""
 
-from typing import Any, final
+from typing import Any, Callable, final
 
-__all__ = ["BLOCK", "Plan", "SweepError", "__version__", "categories", "goodput_defaults", "serve_defaults", "stage_layouts"]
+__all__ = ["BLOCK", "ParquetPart", "Plan", "SweepError", "__version__", "categories", "goodput_defaults", "serve_defaults", "stage_layouts"]
 __version__: str
 BLOCK: int
 
@@ -42,3 +42,21 @@ class Plan:
         """The non-dominated points per group over output columns `keys` ((column, maximise)): (index, row) pairs."""
     def count(self, start: int, end: int, chunk: int, threads: int) -> int:
         """Evaluate points [start, end) without output; returns how many the filters keep."""
+
+@final
+class ParquetPart:
+    """A Parquet part file being written (rust/parquet): row groups in, the file's bytes out."""
+
+    def __new__(cls, columns: list[tuple[str, str, bool, list[str] | None]], metadata: list[tuple[str, str]],
+                level: int = 1) -> ParquetPart: ...
+    def row_group(self, buffers: list[Any], regions: list[tuple[int, int]]) -> bytes:
+        """One row group from the engine's buffers: the rows of each (first row, count) region."""
+    def write(
+        self, plan: Plan, start: int, end: int, group_rows: int, emit: Callable[[bytes, int, int], None],
+        cheapest: tuple[int, list[int], list[int], int] | None = None
+    ) -> tuple[int, list[bytes], int]:
+        """Evaluate [start, end) and encode it in row groups; returns (rows, best rows per column, count)."""
+    def cancel(self) -> None:
+        """Stop a running write at the engine's next block."""
+    def finish(self) -> bytes:
+        """The footer: the file's last bytes."""

@@ -179,10 +179,11 @@ def _utf8(text: str) -> str:
 class _Buffers:
     """One Arrow buffer per output column, sized for BATCH points, reused batch after batch."""
 
-    def __init__(self, columns: list[OutputColumn], points: int) -> None:
+    def __init__(self, columns: list[OutputColumn], points: int, buffers: list[pa.Buffer] | None = None) -> None:
         self.columns = columns
         self.points = points
-        self.buffers = [pa.allocate_buffer(self._size(c, points), resizable=False) for c in columns]
+        self.buffers = buffers if buffers is not None else \
+            [pa.allocate_buffer(self._size(c, points), resizable=False) for c in columns]
         self.dicts = [_strings(c.dictionary) if c.kind == "i32" else None for c in columns]
         self.no_int, self.zero, self.zero_i32 = _scalar(pa.int64(), NO_INT), _scalar(pa.float64(), 0.0), \
             _scalar(pa.int32(), 0)
@@ -192,30 +193,41 @@ class _Buffers:
         return n * 4 if c.kind == "i32" else n * 8  # (flags arrive as doubles: NaN is null)
 
     def batch(self, schema: pa.Schema, offset: int, count: int) -> pa.RecordBatch:
-        arrays = []
-        for c, buf, d in zip(self.columns, self.buffers, self.dicts):
-            if c.kind == "f64":
-                data = buf.slice(offset * 8, count * 8)
-                arr: pa.Array = pa.Array.from_buffers(pa.float64(), count, [None, data])
-                if c.nullable:  # NaN means "no value": mark it null, sharing the data buffer
-                    valid = pc.invert(pc.is_nan(arr))
-                    if valid.false_count:
-                        arr = pa.Array.from_buffers(pa.float64(), count, [valid.buffers()[1], data])
-            elif c.kind == "i64":  # whole numbers; i64::MIN marks "no value"
-                data = buf.slice(offset * 8, count * 8)
-                arr = pa.Array.from_buffers(pa.int64(), count, [None, data])
-                arr = _null_where(arr, pc.equal(arr, self.no_int))
-            elif c.kind == "i32":
-                idx = pa.Array.from_buffers(pa.int32(), count, [None, buf.slice(offset * 4, count * 4)])
-                if c.nullable:  # -1: no value (a layout search that found none)
-                    idx = _null_where(idx, pc.less(idx, self.zero_i32))
-                arr = pa.DictionaryArray.from_arrays(idx, d)
-            else:  # a flag, as a double: nonzero is true, NaN is null
-                data = buf.slice(offset * 8, count * 8)
-                values = pa.Array.from_buffers(pa.float64(), count, [None, data])
-                arr = _null_where(pc.not_equal(values, self.zero), pc.is_nan(values))
-            arrays.append(arr)
+        arrays = [self._array(k, offset, count) for k in range(len(self.columns))]
         return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+    def rows(self, schema: pa.Schema, offset: int, count: int, positions: pa.Array) -> pa.RecordBatch:
+        """The rows at ``positions`` (of the ``count`` from ``offset``): taken before "no value"
+        becomes null, so a few rows of a million cost a few rows' work."""
+        arrays = [self._array(k, offset, count, positions) for k in range(len(self.columns))]
+        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+    def _array(self, k: int, offset: int, count: int, positions: pa.Array | None = None,
+               raw: bool = False) -> pa.Array:
+        """Column ``k``'s rows (those at ``positions`` of them), "no value" as null; with ``raw``,
+        a category as its indices."""
+        c, buf, d = self.columns[k], self.buffers[k], self.dicts[k]
+        if c.kind == "i32":
+            idx = pa.Array.from_buffers(pa.int32(), count, [None, buf.slice(offset * 4, count * 4)])
+            if positions is not None:
+                idx = idx.take(positions)
+            if c.nullable:  # -1: no value (a layout search that found none)
+                idx = _null_where(idx, pc.less(idx, self.zero_i32))
+            return idx if raw else pa.DictionaryArray.from_arrays(idx, d)
+        kind = pa.int64() if c.kind == "i64" else pa.float64()
+        arr: pa.Array = pa.Array.from_buffers(kind, count, [None, buf.slice(offset * 8, count * 8)])
+        if positions is not None:
+            arr = arr.take(positions)
+        if c.kind == "f64":
+            if c.nullable:  # NaN means "no value": mark it null, sharing the data buffer
+                valid = pc.invert(pc.is_nan(arr))
+                if valid.false_count:
+                    arr = pa.Array.from_buffers(pa.float64(), len(arr), [valid.buffers()[1], arr.buffers()[1]])
+            return arr
+        if c.kind == "i64":  # whole numbers; i64::MIN marks "no value"
+            return _null_where(arr, pc.equal(arr, self.no_int))
+        # a flag, as a double: nonzero is true, NaN is null
+        return _null_where(pc.not_equal(arr, self.zero), pc.is_nan(arr))
 
 
 def _fail(plan: Plan, err: Exception) -> SweepFailed:
@@ -253,6 +265,23 @@ def _groups(
     chunk: int = CHUNK,
 ) -> Iterator[list[pa.RecordBatch]]:
     """The batches of one engine call at a time (BATCH points, one batch per CHUNK region)."""
+    schema = _schema(plan)
+    for bufs, regions in _calls(plan, threads, start, end, reuse, on_progress, batch, chunk):
+        yield [bufs.batch(schema, offset, count) for offset, count in regions if count]
+
+
+def _calls(
+    plan: Plan,
+    threads: int,
+    start: int,
+    end: int | None,
+    reuse: bool,
+    on_progress: Callable[[int, int], None] | None,
+    batch: int = BATCH,
+    chunk: int = CHUNK,
+) -> Iterator[tuple[_Buffers, list[tuple[int, int]]]]:
+    """One engine call at a time (BATCH points): its buffers and the (first row, rows kept) of each
+    of its CHUNK regions."""
     from costspec import _native
 
     threads = clamp_threads(threads)
@@ -263,7 +292,6 @@ def _groups(
     span = -(-max(end - start, 1) // 8) * 8
     chunk = min(chunk, span)
     batch = min(batch, -(-span // chunk) * chunk)
-    schema = _schema(plan)
     bufs = _Buffers(plan.columns, batch) if reuse else None
     a = start
     while a < end:
@@ -275,8 +303,8 @@ def _groups(
             regions = native.evaluate(a, b, chunk, threads, bufs.buffers)
         except _native.SweepError as e:
             raise _fail(plan, e) from None
-        yield [bufs.batch(schema, offset, count) for offset, count in regions if count]
-        if on_progress:  # (after the consumer took the batches: points evaluated, rows kept)
+        yield bufs, regions
+        if on_progress:  # (after the consumer took the rows: points evaluated, rows kept)
             on_progress(b - a, sum(count for _, count in regions))
         a = b
 
@@ -423,7 +451,7 @@ class _Cheapest:
     SHOWN = 5
 
     def __init__(self, plan: Plan) -> None:
-        names = [c.name for c in plan.columns]
+        names = self.names = [c.name for c in plan.columns]
         # Ranked by cost, else GPU-hours, else (serving) the price of a million output tokens with
         # their prompts; with none among the written columns there is no table.
         self.key: str | None = next((k for k in ("cost_usd", "gpu_hours", "usd_per_m_tokens_served") if k in names), None)
@@ -439,6 +467,55 @@ class _Cheapest:
         self.best: pa.Table | None = None
         self.threshold: float | None = None  # the fifth-best answer's key so far
         self.lock = threading.Lock()
+
+    def native_spec(self) -> tuple[int, list[int], list[int], int] | None:
+        """What the engine's writer needs to keep these answers' rows: (key, tie columns, grouping
+        columns, how many answers) as output column indices."""
+        if self.key is None:
+            return None
+        at = {name: k for k, name in enumerate(self.names)}
+        ties = [at[name] for name, _ in self.order[1:] if name is not None]
+        return at[self.key], ties, [at[k] for k in self.per], self.shown
+
+    def add_rows(self, bufs: _Buffers, schema: pa.Schema, offset: int, count: int) -> None:
+        """``add`` for the ``count`` rows an engine call left from ``offset`` in its buffers, built
+        whole only where they can make the table: a row can only if its key is its answer's lowest
+        in these rows and its answer is among the best answers here (and under the threshold). The
+        key and grouping columns find those rows (categories by their indices, never decoded)."""
+        if self.key is None or not count:
+            return
+        at = {c.name: k for k, c in enumerate(bufs.columns)}
+        keys = bufs._array(at[self.key], offset, count)
+        with self.lock:
+            bar = self.threshold
+        low = pc.min(keys).as_py()
+        if low is None or (bar is not None and low > bar):
+            return
+        if not self.per:
+            mask = pc.equal(keys, _scalar(pa.float64(), low))
+        else:
+            groups = {n: bufs._array(at[n], offset, count, raw=True) for n in self.per}
+            lows = pa.table({**groups, "__key": keys}).group_by(self.per, use_threads=False) \
+                .aggregate([("__key", "min")])
+            lows = lows.filter(lows.column("__key_min").is_valid())
+            best = lows.take(pc.bottom_k_unstable(lows.column("__key_min"), min(self.SHOWN, lows.num_rows)))
+            mask = None
+            for row in best.to_pylist():
+                m = pc.equal(keys, _scalar(pa.float64(), row["__key_min"]))
+                for n in self.per:
+                    col, v = groups[n], row[n]
+                    if v is None:
+                        m = pc.and_(m, pc.is_null(col))
+                    elif pa.types.is_boolean(col.type):
+                        m = pc.and_(m, col if v else pc.invert(col))
+                    else:
+                        m = pc.and_(m, pc.equal(col, _scalar(col.type, v)))
+                mask = m if mask is None else pc.or_(mask, m)
+            if mask is None:
+                return
+        positions = pc.indices_nonzero(pc.fill_null(mask, False))
+        if len(positions):
+            self.add(bufs.rows(schema, offset, count, positions))
 
     def add(self, batch: pa.RecordBatch | pa.Table) -> None:
         if self.key is None:
@@ -644,12 +721,44 @@ def commit(target: Any) -> None:
         raise
 
 
+ZSTD_LEVEL = 1  # every Parquet output: zstd at level 1 (fast; most columns are runs anyway)
+# Rows per row group of the engine's Parquet parts (DuckDB writes 122,880): the part's buffers hold
+# two row groups' worth per column, few enough megabytes to stay warm in memory.
+ROW_GROUP = 131_072
+
+
+class _WriterStopped(Exception):
+    """A writer told to stop (another failed, or the run was interrupted)."""
+
+
+def _part_columns(plan: Plan, schema: pa.Schema) -> list[tuple[str, str, bool, list[str] | None]]:
+    """The columns as the engine's Parquet writer takes them: (name, kind, nullable, categories)."""
+    kinds = {"f64": "f64", "i64": "i64", "i32": "category", "bool": "flag"}
+    return [(c.name, kinds[c.kind], f.nullable, list(c.dictionary) if c.kind == "i32" else None)
+            for c, f in zip(plan.columns, schema)]
+
+
+def _parquet_metadata(schema: pa.Schema, extra: dict[bytes, bytes]) -> list[tuple[str, str]]:
+    """A part's key-value metadata: the schema's, the part's own, and the Arrow schema as pyarrow
+    stores it (``ARROW:schema``: the IPC schema, base64), so that Arrow readers get the columns'
+    types (categories as dictionaries) and units back."""
+    import base64
+
+    own = {**(schema.metadata or {}), **extra}
+    full = schema.with_metadata(own)
+    pairs = [(k.decode(), v.decode()) for k, v in own.items()]
+    return pairs + [("ARROW:schema", base64.b64encode(full.serialize().to_pybytes()).decode())]
+
+
 def _write_parquet(plan: Plan, tmp: Path | Folder, writers: int, cheapest: _Cheapest,
                    on_progress: Callable[[int, int], None] | None, start: int = 0, end: int | None = None,
                    extra: dict[str, str] | None = None) -> tuple[int, list[str]]:
     import pyarrow.parquet as pq
 
+    from costspec import _native
+
     schema = _schema(plan)
+    columns = _part_columns(plan, schema)
     if extra:
         schema = schema.with_metadata({**(schema.metadata or {}), **extra})
     dict_cols = _dictionary_columns(plan)
@@ -677,6 +786,8 @@ def _write_parquet(plan: Plan, tmp: Path | Folder, writers: int, cheapest: _Chea
         return {b"costspec.part": f"{k}/{parts}".encode()} if extra and "costspec.shard" in extra else {}
 
     done = [threading.Event() for _ in range(parts)]  # (set by each writer as its very last step)
+    cancel: list[Any] = [None] * parts  # (each writer's native part, to stop on an interrupt)
+    native = _native_plan(plan)
 
     def work(k: int) -> None:
         try:
@@ -703,20 +814,46 @@ def _write_parquet(plan: Plan, tmp: Path | Folder, writers: int, cheapest: _Chea
                         written[k].append(rel.as_posix())
                     return opened[key]
 
-                if not by:
-                    writer(())  # (a part per writer, rows or none)
-                # One thread per writer and one region per call: each row group is one contiguous batch.
-                for batch_group in _groups(plan, 1, bounds[k], bounds[k + 1], True, on_progress, WRITER_BATCH,
-                                           WRITER_BATCH):
+                if not by:  # (a part per writer, rows or none: evaluated and encoded in the engine's module)
+                    f = stack.enter_context(out.open(names[k]))
+                    part = cancel[k] = _native.ParquetPart(columns, _parquet_metadata(schema, part_meta(k)),
+                                                           ZSTD_LEVEL)
+                    written[k].append(names[k])
+
+                    def emit(data: bytes, points: int, rows: int) -> None:
+                        if stop.is_set():
+                            raise _WriterStopped
+                        if data:
+                            f.write(data)
+                        if on_progress:
+                            on_progress(points, rows)
+
+                    try:
+                        kept, best, n = part.write(native, bounds[k], bounds[k + 1], ROW_GROUP, emit,
+                                                   cheapest.native_spec())
+                    except _native.SweepError as e:
+                        raise _fail(plan, e) from None
+                    f.write(part.finish())
+                    counts[k] = kept
+                    if n:
+                        cheapest.add(_Buffers(plan.columns, n, [pa.py_buffer(b) for b in best]).batch(schema, 0, n))
+                    return
+                # Partitioned: one engine call per row group, split by pyarrow into the partitions.
+                for bufs, regions in _calls(plan, 1, bounds[k], bounds[k + 1], True, on_progress, WRITER_BATCH,
+                                            WRITER_BATCH):
                     if stop.is_set():
                         return
-                    if not batch_group:
+                    rows = sum(count for _, count in regions)
+                    if not rows:
                         continue
-                    table = pa.Table.from_batches(batch_group, schema=schema)
-                    for key, piece in (split(table, by) if by else [((), table)]):
+                    table = pa.Table.from_batches([bufs.batch(schema, o, c) for o, c in regions if c])
+                    for key, piece in split(table, by):
                         writer(key).write_table(piece, row_group_size=WRITER_BATCH)
-                    cheapest.add(table)
-                    counts[k] += table.num_rows
+                    for o, c in regions:
+                        cheapest.add_rows(bufs, schema, o, c)
+                    counts[k] += rows
+        except _WriterStopped:
+            pass  # (another writer failed, or the run was interrupted: that is what is reported)
         except BaseException as e:  # noqa: BLE001 - reported by the caller
             errors.append(e)
             stop.set()
@@ -738,6 +875,9 @@ def _write_parquet(plan: Plan, tmp: Path | Folder, writers: int, cheapest: _Chea
                 pass
     except BaseException:
         stop.set()
+        for p in cancel:  # (an engine call in progress stops at its next block)
+            if p is not None:
+                p.cancel()
         for t, d in zip(threads, done):
             if t.ident is not None:  # (started)
                 while True:

@@ -3,6 +3,7 @@
 //! entry into the cost model.
 
 mod errors;
+mod parquet;
 mod plan;
 
 use pyo3::prelude::*;
@@ -16,6 +17,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(plan::goodput_defaults, m)?)?;
     m.add_function(wrap_pyfunction!(plan::serve_defaults, m)?)?;
     m.add_class::<plan::PyPlan>()?;
+    m.add_class::<parquet::PyParquetPart>()?;
     m.add("SweepError", m.py().get_type::<errors::SweepError>())?;
     m.add("BLOCK", engine::BLOCK)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

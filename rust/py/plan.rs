@@ -14,7 +14,7 @@ use super::errors::sweep_error;
 /// A compiled sweep plan, ready to evaluate any range of its points.
 #[pyclass(frozen, name = "Plan", module = "costspec._native")]
 pub(crate) struct PyPlan {
-    program: Arc<engine::Program>,
+    pub(crate) program: Arc<engine::Program>,
 }
 
 /// Raw output pointers shared with the worker threads; each region writes its own rows.

@@ -1,0 +1,223 @@
+"""The engine's Parquet writer (rust/parquet, issue 14): what it writes reads back, in pyarrow and
+DuckDB, as the values the engine left in its buffers — "no value" as null, categories as their
+names, the chosen encodings (a dictionary of runs, a small dictionary, plain), statistics, row
+groups and metadata — and a sweep's output equals what pyarrow's writer makes of the same rows."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from costspec import _native, runner
+from costspec.plan import compile_spec
+from costspec.spec import load
+
+NO_INT = -(2**63)
+CATS = ["A100-80GB", "H100-SXM", "MI300X"]
+
+
+def write(columns: list[tuple[str, str, bool, list[str] | None]], groups: list[tuple[list[np.ndarray], list]],
+          metadata: list[tuple[str, str]] | None = None) -> bytes:
+    """A file from row groups: each the buffers (one per column) and its (first row, count) regions."""
+    part = _native.ParquetPart(columns, metadata or [], 1)
+    out = io.BytesIO()
+    for buffers, regions in groups:
+        out.write(part.row_group([pa.py_buffer(b.tobytes()) for b in buffers], regions))
+    out.write(part.finish())
+    return out.getvalue()
+
+
+def expected(kind: str, values: np.ndarray) -> pa.Array:
+    """What a column of the engine's values reads back as."""
+    if kind == "f64":
+        return pa.array([None if math.isnan(x) else float(x) for x in values], pa.float64())
+    if kind == "i64":
+        return pa.array([None if x == NO_INT else int(x) for x in values], pa.int64())
+    if kind == "flag":
+        return pa.array([None if math.isnan(x) else bool(x) for x in values], pa.bool_())
+    return pa.array([None if x < 0 else CATS[x] for x in values], pa.string())
+
+
+@st.composite
+def column_values(draw: st.DrawFn, kind: str, n: int, nullable: bool) -> np.ndarray:
+    """n values in runs (long, short or single), a few of them "no value" when nullable."""
+    pool_f = [0.0, -0.0, 1.5, 1e300, -2.25, 3.0e-7, float("inf")]
+    out: list = []
+    while len(out) < n:
+        length = draw(st.sampled_from([1, 1, 2, 7, 8, 9, 50, 300]))
+        null = nullable and draw(st.integers(0, 9)) == 0
+        if kind == "f64":
+            v = math.nan if null else draw(st.sampled_from(pool_f) | st.floats(-1e6, 1e6, allow_nan=False))
+        elif kind == "i64":
+            v = NO_INT if null else draw(st.integers(-(2**62), 2**62))
+        elif kind == "flag":
+            v = math.nan if null else float(draw(st.sampled_from([0.0, 1.0, 2.0])))
+        else:
+            v = -1 if null else draw(st.integers(0, len(CATS) - 1))
+        out.extend([v] * length)
+    dtype = {"f64": np.float64, "flag": np.float64, "i64": np.int64, "category": np.int32}[kind]
+    return np.array(out[:n], dtype=dtype)
+
+
+KINDS = ["f64", "i64", "flag", "category"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_round_trip(data: st.DataObject) -> None:
+    kinds = data.draw(st.lists(st.sampled_from(KINDS), min_size=1, max_size=5))
+    nullable = [data.draw(st.booleans()) for _ in kinds]
+    columns = [(f"c{i}", k, nb, CATS if k == "category" else None) for i, (k, nb) in enumerate(zip(kinds, nullable))]
+    groups, want = [], [[] for _ in kinds]
+    for _ in range(data.draw(st.integers(1, 3))):
+        # Regions with gaps between them (rows a filter dropped), as an engine call leaves them.
+        regions, at = [], 0
+        for _ in range(data.draw(st.integers(1, 3))):
+            at += data.draw(st.sampled_from([0, 0, 3, 8]))
+            count = data.draw(st.sampled_from([0, 1, 5, 64, 700]))
+            regions.append((at, count))
+            at += count
+        buffers = []
+        for i, (k, nb) in enumerate(zip(kinds, nullable)):
+            vals = data.draw(column_values(k, at, nb))
+            buffers.append(vals)
+            for a, c in regions:
+                want[i].append(vals[a:a + c])
+        groups.append((buffers, regions))
+    raw = write(columns, groups)
+    table = pq.read_table(io.BytesIO(raw))
+    for i, k in enumerate(kinds):
+        got = table.column(f"c{i}").combine_chunks()
+        exp = expected(k, np.concatenate(want[i]) if want[i] else np.array([], np.float64))
+        assert got.equals(exp.cast(got.type)) if k != "f64" else \
+            got.to_pylist() == exp.to_pylist() or _same_floats(got, exp), f"column {i} ({k})"
+        assert table.schema.field(f"c{i}").nullable == nullable[i]
+    # Statistics as the values say (DuckDB prunes row groups on them).
+    md = pq.ParquetFile(io.BytesIO(raw)).metadata
+    offset = 0
+    for r in range(md.num_row_groups):
+        rows = md.row_group(r).num_rows
+        for i, k in enumerate(kinds):
+            stats = md.row_group(r).column(i).statistics
+            vals = table.column(f"c{i}").slice(offset, rows).drop_null()
+            assert stats.null_count == rows - len(vals)
+            if len(vals) and k != "flag":
+                lo, hi = min(vals.to_pylist()), max(vals.to_pylist())
+                assert (stats.min, stats.max) == (lo, hi)
+        offset += rows
+
+
+def _same_floats(a: pa.Array, b: pa.Array) -> bool:
+    """Equal, -0.0 and 0.0 told apart."""
+    return all((x is None and y is None) or (x is not None and y is not None and math.copysign(1, x) == math.copysign(1, y)
+                                            and x == y) for x, y in zip(a.to_pylist(), b.to_pylist()))
+
+
+def test_encodings_follow_the_runs(tmp_path: Path) -> None:
+    n = 100_000
+    runs = np.repeat(np.arange(n // 50, dtype=np.float64) * 1.5, 50)  # runs of 50: a dictionary of runs
+    few = np.tile(np.arange(256, 256 * 51, 256, dtype=np.int64), n // 50)  # 50 values cycling: small dictionary
+    distinct = np.random.default_rng(1).random(n)  # all distinct: plain
+    cats = np.repeat(np.array([0, 2, 1], np.int32), [40_000, 30_000, 30_000])
+    raw = write([("runs", "f64", False, None), ("few", "i64", True, None), ("spread", "f64", False, None),
+                 ("gpu", "category", False, CATS)], [([runs, few, distinct, cats], [(0, n)])])
+    path = tmp_path / "x.parquet"
+    path.write_bytes(raw)
+    col = pq.ParquetFile(path).metadata.row_group(0)
+    assert "RLE_DICTIONARY" in col.column(0).encodings and col.column(0).has_dictionary_page
+    assert "RLE_DICTIONARY" in col.column(1).encodings
+    assert "RLE_DICTIONARY" not in col.column(2).encodings and not col.column(2).has_dictionary_page
+    assert col.column(0).total_compressed_size < n * 0.2  # (runs: a few bytes each)
+    assert col.column(1).total_compressed_size < n * 0.05
+    t = pq.read_table(path)
+    assert t.column("runs").to_numpy().tolist() == runs.tolist()
+    assert t.column("few").to_numpy().tolist() == few.tolist()
+    assert t.column("spread").to_numpy().tolist() == distinct.tolist()
+    got = duckdb.sql(f"SELECT sum(runs), sum(few), sum(spread), count(*) FILTER (WHERE gpu = 'MI300X') "
+                     f"FROM read_parquet('{path}')").fetchall()[0]
+    assert got == (pytest.approx(runs.sum()), int(few.sum()), pytest.approx(distinct.sum()), 30_000)
+
+
+def test_empty_part_keeps_the_schema() -> None:
+    raw = write([("a", "f64", True, None), ("gpu", "category", False, CATS)], [],
+                [("costspec.version", "x")])
+    t = pq.read_table(io.BytesIO(raw))
+    assert t.num_rows == 0 and t.column_names == ["a", "gpu"]
+    assert pq.ParquetFile(io.BytesIO(raw)).metadata.metadata[b"costspec.version"] == b"x"
+
+
+def test_no_value_in_a_required_column_is_an_error() -> None:
+    part = _native.ParquetPart([("a", "f64", False, None)], [], 1)
+    with pytest.raises(ValueError, match="missing value in a column declared required"):
+        part.row_group([pa.py_buffer(np.array([1.0, math.nan]).tobytes())], [(0, 2)])
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="unknown column kind"):
+        _native.ParquetPart([("a", "f32", False, None)], [], 1)
+    part = _native.ParquetPart([("a", "f64", False, None)], [], 1)
+    with pytest.raises(ValueError, match="expected 1 buffers"):
+        part.row_group([], [(0, 1)])
+    with pytest.raises(ValueError, match="aligned rows"):
+        part.row_group([pa.py_buffer(b"\0" * 8)], [(0, 2)])
+    part.finish()
+    with pytest.raises(RuntimeError, match="finished"):
+        part.finish()
+
+
+SPEC = """
+costspec: 1
+name: writer-check
+model: {}
+training: {tokens: "=ratio * model.params"}
+sweep:
+  zip:
+    - hardware.gpu: [A100-80GB, H100-SXM, MI300X]
+      price.provider: [lambda, lambda, vultr]
+  grid:
+    model.params: {geomspace: [1B, 1T], num: 7}
+    ratio: [10, 20, 40]
+    hardware.mfu: [0.3, 0.45]
+    hardware.count: {range: [64, 4096, 64]}
+"""
+
+
+@pytest.mark.parametrize("where", ["", "where: [wall_clock_days <= 30]\n"])
+def test_sweep_output_equals_pyarrows(tmp_path: Path, where: str) -> None:
+    """The same rows as pyarrow's writer makes of the sweep's table: values, types, units,
+    metadata; and DuckDB reads the same sums."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC + where)
+    plan = compile_spec(load(spec))
+    out = tmp_path / "out.parquet"
+    runner.write(plan, out, threads=2)
+    mine = pq.read_table(out)
+    table = runner.sweep(plan.spec, threads=2)
+    ref = tmp_path / "ref.parquet"
+    pq.write_table(table, ref)
+    theirs = pq.read_table(ref)
+    assert mine.num_rows == theirs.num_rows > 0
+    assert mine.equals(theirs)
+    assert mine.schema.equals(theirs.schema, check_metadata=True)
+    cols = ", ".join(f"sum({c})" for c in ("params", "gpus", "wall_clock_days", "cost_usd"))
+    a = duckdb.sql(f"SELECT count(*), {cols} FROM read_parquet('{out}/*.parquet')").fetchall()[0]
+    b = duckdb.sql(f"SELECT count(*), {cols} FROM read_parquet('{ref}')").fetchall()[0]
+    assert a[0] == b[0] and all(x == pytest.approx(y, rel=1e-12) for x, y in zip(a[1:], b[1:]))
+    # pandas and polars, where installed, read the parts as the table (the GPU as a category).
+    for name in ("pandas", "polars"):
+        try:
+            lib = __import__(name)
+        except ImportError:
+            continue
+        df = lib.read_parquet(out) if name == "pandas" else lib.read_parquet(f"{out}/*.parquet")
+        assert len(df) == theirs.num_rows
+        assert float(df["cost_usd"].sum()) == pytest.approx(sum(theirs.column("cost_usd").to_pylist()), rel=1e-12)
