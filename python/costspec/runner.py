@@ -536,12 +536,19 @@ class _Cheapest:
             if self.best.num_rows == self.shown:
                 self.threshold = self.best.column(self.key)[self.shown - 1].as_py()
 
+    # Up to this many rows, the first of each answer is found by a loop over the sorted rows; a hash
+    # aggregate beyond (Arrow's group_by loads pyarrow.dataset, which imports pandas: 0.3 s).
+    SMALL = 10_000
+
     def _firsts(self, table: pa.Table) -> pa.Table:
         """The best row of each answer, the five best answers, in order. Sorted are only the rows
-        that can be among them: those at or below the fifth-lowest answer's lowest key (a hash
-        aggregate finds it), so a batch of a million rows sorts a few hundred."""
+        that can be among them: of a large table, those at or below the fifth-lowest answer's
+        lowest key (a hash aggregate finds it), so a batch of a million rows sorts a few hundred."""
         keys = table.column(self.key)
-        if self.per:
+        if not self.per:
+            table = table.filter(keys.is_valid())
+            return table.take(pc.select_k_unstable(table, 1, self.order)).combine_chunks()
+        if table.num_rows > self.SMALL:
             lows = table.group_by(self.per).aggregate([(self.key, "min")]).column(f"{self.key}_min")
             lows = lows.filter(lows.is_valid())
             if len(lows) == 0:
@@ -550,8 +557,17 @@ class _Cheapest:
             table = table.filter(pc.less_equal(keys, pc.max(bar)))
         else:
             table = table.filter(keys.is_valid())
-            return table.take(pc.select_k_unstable(table, 1, self.order)).combine_chunks()
         ranked = table.take(pc.sort_indices(table, self.order))
+        if ranked.num_rows <= self.SMALL:
+            seen: set[tuple[Any, ...]] = set()
+            first: list[int] = []
+            for i, group in enumerate(zip(*(ranked.column(c).to_pylist() for c in self.per))):
+                if group not in seen:
+                    seen.add(group)
+                    first.append(i)
+                    if len(first) == self.SHOWN:
+                        break
+            return ranked.take(_numbers(pa.int64(), first)).combine_chunks()
         # (0..n-1 by a kernel, not from Python objects: every key here has a value)
         ranked = ranked.append_column("__row", pc.indices_nonzero(ranked.column(self.key).is_valid()))
         # (use_threads=False: "first" is the first row in table order, the best of each answer)

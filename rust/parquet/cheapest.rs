@@ -20,6 +20,23 @@ fn better(a: &[f64], b: &[f64]) -> bool {
     false // (a full tie: the earlier row stays)
 }
 
+/// A column's values for `Cheapest::add`.
+#[derive(Clone, Copy)]
+pub enum View<'a> {
+    Wide(&'a [u64]),
+    Narrow(&'a [i32]),
+}
+
+impl View<'_> {
+    /// How many of the `most` values from row r equal row r's.
+    fn run_len(&self, r: usize, most: usize) -> usize {
+        match self {
+            View::Wide(v) => super::run_len(&v[r..r + most], v[r]),
+            View::Narrow(v) => v[r..r + most].iter().position(|&y| y != v[r]).unwrap_or(most),
+        }
+    }
+}
+
 pub struct Cheapest {
     /// Column indices: the key, then the tie columns.
     order: Vec<usize>,
@@ -36,34 +53,69 @@ impl Cheapest {
         Cheapest { order, per, shown: shown.max(1), best: Vec::new() }
     }
 
-    /// Rows `0..n` of the columns (each a value per row as f64, through `get(column, row)`).
-    pub fn add(&mut self, n: usize, ncols: usize, get: impl Fn(usize, usize) -> f64, bits: impl Fn(usize, usize) -> u64) {
-        let mut ord = vec![0.0; self.order.len()];
-        let mut worst: Option<f64> = self.worst_key();
-        for r in 0..n {
-            let key = get(self.order[0], r);
-            if key.is_nan() || worst.is_some_and(|w| key > w) {
-                continue; // (no value, or above the shown answers' worst: the common case)
-            }
-            for (o, &c) in ord.iter_mut().zip(&self.order) {
-                *o = get(c, r);
-            }
-            let group: Vec<u64> = self.per.iter().map(|&c| canonical(bits(c, r), get(c, r))).collect();
-            let row = || (0..ncols).map(|c| bits(c, r)).collect::<Vec<u64>>();
-            if let Some(e) = self.best.iter_mut().find(|e| e.0 == group) {
-                if better(&ord, &e.1) {
-                    e.1.copy_from_slice(&ord);
-                    e.2 = row();
+    /// Rows `0..n` of the columns: `view(c)` is column c's values (bits; categories as i32),
+    /// `get(c, r)` a value as f64 (NaN: no value), `bits(c, r)` as bits. The rows are taken in
+    /// segments where the grouping columns do not change; a segment counts only by its lowest key
+    /// (vectorised), and only its rows at that key are looked at one by one.
+    pub fn add<'v>(
+        &mut self,
+        n: usize,
+        ncols: usize,
+        view: impl Fn(usize) -> View<'v>,
+        get: impl Fn(usize, usize) -> f64,
+        bits: impl Fn(usize, usize) -> u64,
+    ) {
+        let key = match view(self.order[0]) {
+            View::Wide(k) => k,
+            View::Narrow(_) => return, // (a category is no key)
+        };
+        let per: Vec<View<'v>> = self.per.iter().map(|&c| view(c)).collect();
+        let mut r = 0;
+        while r < n {
+            let end = per.iter().fold(n, |e, v| e.min(r + v.run_len(r, e - r)));
+            let lowest = key[r..end].iter().map(|&b| f64::from_bits(b)).fold(f64::INFINITY, f64::min);
+            let skip = !lowest.is_finite() // (no value in the segment; an infinite cost is never one)
+                || self.worst_key().is_some_and(|w| lowest > w)
+                || self.find(r, &get, &bits).is_some_and(|i| lowest > self.best[i].1[0]);
+            if !skip {
+                for q in r..end {
+                    if f64::from_bits(key[q]) == lowest {
+                        self.consider(q, ncols, &get, &bits);
+                    }
                 }
-            } else if self.best.len() < self.shown {
-                self.best.push((group, ord.clone(), row()));
-            } else {
-                let w = (0..self.best.len()).fold(0, |w, i| if better(&self.best[w].1, &self.best[i].1) { i } else { w });
-                if better(&ord, &self.best[w].1) {
-                    self.best[w] = (group, ord.clone(), row());
+            }
+            r = end;
+        }
+    }
+
+    /// The kept answer of row r's group, if kept.
+    fn find(&self, r: usize, get: &impl Fn(usize, usize) -> f64, bits: &impl Fn(usize, usize) -> u64) -> Option<usize> {
+        let per = &self.per;
+        self.best.iter().position(|e| per.iter().zip(&e.0).all(|(&c, &g)| canonical(bits(c, r), get(c, r)) == g))
+    }
+
+    /// Row r against the kept answers.
+    fn consider(&mut self, r: usize, ncols: usize, get: &impl Fn(usize, usize) -> f64, bits: &impl Fn(usize, usize) -> u64) {
+        let ord: Vec<f64> = self.order.iter().map(|&c| get(c, r)).collect();
+        let row = || (0..ncols).map(|c| bits(c, r)).collect::<Vec<u64>>();
+        match self.find(r, get, bits) {
+            Some(i) => {
+                if better(&ord, &self.best[i].1) {
+                    self.best[i].1 = ord;
+                    self.best[i].2 = row();
                 }
             }
-            worst = self.worst_key();
+            None => {
+                let group = self.per.iter().map(|&c| canonical(bits(c, r), get(c, r))).collect::<Vec<u64>>();
+                if self.best.len() < self.shown {
+                    self.best.push((group, ord, row()));
+                } else {
+                    let w = (0..self.best.len()).fold(0, |w, i| if better(&self.best[w].1, &self.best[i].1) { i } else { w });
+                    if better(&ord, &self.best[w].1) {
+                        self.best[w] = (group, ord, row());
+                    }
+                }
+            }
         }
     }
 
@@ -107,8 +159,22 @@ mod tests {
             [f64::NAN, 0.0, 3.0], // no key: never
             [4.0, 0.0, f64::NAN],
         ];
-        let mut c = Cheapest::new(0, vec![1], vec![2], 3);
-        c.add(rows.len(), 3, |col, r| rows[r][col], |col, r| rows[r][col].to_bits());
+        let cols: Vec<Vec<u64>> = (0..3).map(|c| rows.iter().map(|r| r[c].to_bits()).collect()).collect();
+        for split in [1, 3, 8] {
+            // (the same answer whether the rows come at once or in pieces)
+            let mut c = Cheapest::new(0, vec![1], vec![2], 3);
+            let mut at = 0;
+            while at < rows.len() {
+                let n = split.min(rows.len() - at);
+                c.add(n, 3, |col| View::Wide(&cols[col][at..at + n]), |col, r| rows[at + r][col],
+                      |col, r| rows[at + r][col].to_bits());
+                at += n;
+            }
+            check(&c);
+        }
+    }
+
+    fn check(c: &Cheapest) {
         let got: Vec<Vec<f64>> = c.rows().iter().map(|r| r.iter().map(|&b| f64::from_bits(b)).collect()).collect();
         assert_eq!(got[0], vec![1.0, 4.0, 2.0]);
         assert_eq!(got[1], vec![3.0, 1.0, 1.0]);

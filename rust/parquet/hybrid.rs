@@ -38,6 +38,20 @@ impl Hybrid {
         }
     }
 
+    /// Each of `values` in turn (equal neighbours as runs).
+    pub fn put_slice(&mut self, values: &[u32]) {
+        let mut i = 0;
+        while i < values.len() {
+            let v = values[i];
+            let mut j = i + 1;
+            while j < values.len() && values[j] == v {
+                j += 1;
+            }
+            self.run(v, j - i);
+            i = j;
+        }
+    }
+
     fn emit(&mut self, value: u32, mut n: usize) {
         if n == 0 {
             return;
@@ -222,6 +236,15 @@ mod tests {
         check(&[(u32::MAX, 3), (0, 20), (u32::MAX, 9)], 32);
         // Many short runs in a row: bit-packed runs split at 63 groups.
         check(&(0..2000u32).map(|i| (i % 2, 1)).collect::<Vec<_>>(), 1);
+    }
+
+    #[test]
+    fn slices_round_trip() {
+        let values: Vec<u32> = (0..3000u32).map(|i| if i % 97 < 40 { 5 } else { i % 50 }).collect();
+        let mut h = Hybrid::new(6);
+        h.put_slice(&values[..1234]);
+        h.put_slice(&values[1234..]);
+        assert_eq!(decode(&h.finish(), 6, values.len()), values);
     }
 
     #[test]

@@ -14,7 +14,7 @@
 mod cheapest;
 mod hybrid;
 
-pub use cheapest::Cheapest;
+pub use cheapest::{Cheapest, View};
 
 use std::sync::Arc;
 
@@ -209,6 +209,13 @@ impl PartWriter {
                 new = sink.row - rows;
                 if let Some(c) = cheapest.as_deref_mut() {
                     let (w, nw) = (&wide, &narrow);
+                    let view = |col: usize| {
+                        if kinds[col] == OutKind::I32 {
+                            View::Narrow(&nw[col][rows..rows + new])
+                        } else {
+                            View::Wide(&w[col][rows..rows + new])
+                        }
+                    };
                     let val = |col: usize, r: usize| {
                         if kinds[col] == OutKind::I32 {
                             let x = nw[col][rows + r];
@@ -223,7 +230,7 @@ impl PartWriter {
                     let bits = |col: usize, r: usize| {
                         if kinds[col] == OutKind::I32 { nw[col][rows + r] as i64 as u64 } else { w[col][rows + r] }
                     };
-                    c.add(new, kinds.len(), val, bits);
+                    c.add(new, kinds.len(), view, val, bits);
                 }
                 rows = sink.row;
                 total += new as u64;
@@ -314,7 +321,7 @@ fn runs(v: &[u64], limit: usize) -> Option<Vec<(u64, usize)>> {
 
 /// How many values from the start of `v` equal `x` (eight at a time: the compiler vectorises the
 /// comparison of a block, and runs are long).
-fn run_len(v: &[u64], x: u64) -> usize {
+pub(crate) fn run_len(v: &[u64], x: u64) -> usize {
     let mut i = 0;
     for block in v.chunks_exact(8) {
         if block.iter().fold(0, |acc, &y| acc | (y ^ x)) != 0 {
@@ -327,11 +334,17 @@ fn run_len(v: &[u64], x: u64) -> usize {
 
 /// How a column chunk's values are written.
 enum Encoded {
-    /// A dictionary page (its PLAIN bytes, its entry count) and the rows as runs of an index into
-    /// it (`NULL`: no value).
-    Dict { page: Vec<u8>, entries: usize, runs: Vec<(u32, usize)> },
+    /// A dictionary page (its PLAIN bytes, its entry count) and each row's index into it (`NULL`:
+    /// no value).
+    Dict { page: Vec<u8>, entries: usize, index: Index },
     /// The values themselves.
     Plain,
+}
+
+/// The rows' dictionary indices: as runs (index, length), or one per row.
+enum Index {
+    Runs(Vec<(u32, usize)>),
+    Each(Vec<u32>),
 }
 
 /// A run's index when the rows have no value.
@@ -353,10 +366,11 @@ fn choose(kind: &Kind, v: &[u64]) -> Encoded {
                 page.extend_from_slice(s.as_bytes());
             }
             let runs = runs.into_iter().map(|(x, l)| (if is_null(kind, x) { NULL } else { x as u32 }, l)).collect();
-            Encoded::Dict { page, entries: names.len(), runs }
+            Encoded::Dict { page, entries: names.len(), index: Index::Runs(runs) }
         }
         _ => {
-            if let Some(r) = runs(v, v.len() / MIN_RUN) {
+            if changes(v) < v.len() / MIN_RUN {
+                let r = runs(v, v.len()).unwrap_or_default();
                 // A dictionary of the runs' values, in order (a value may recur: readers only look
                 // indices up).
                 let mut page = Vec::with_capacity(r.len() * 8);
@@ -370,11 +384,26 @@ fn choose(kind: &Kind, v: &[u64]) -> Encoded {
                     }
                 }
                 let entries = page.len() / 8;
-                return Encoded::Dict { page, entries, runs };
+                return Encoded::Dict { page, entries, index: Index::Runs(runs) };
             }
             small_dict(kind, v).unwrap_or(Encoded::Plain)
         }
     }
+}
+
+/// Values as PLAIN bytes (little-endian): on a little-endian machine the memory itself.
+fn le_bytes(v: &[u64]) -> std::borrow::Cow<'_, [u8]> {
+    if cfg!(target_endian = "little") {
+        // SAFETY: u64s are 8 initialised bytes each, u8 has no alignment requirement.
+        std::borrow::Cow::Borrowed(unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, v.len() * 8) })
+    } else {
+        std::borrow::Cow::Owned(v.iter().flat_map(|x| x.to_le_bytes()).collect())
+    }
+}
+
+/// How many times a value differs from the one before it (the runs, less one): vectorised.
+fn changes(v: &[u64]) -> usize {
+    v.windows(2).map(|w| usize::from(w[0] != w[1])).sum()
 }
 
 /// A dictionary of the distinct values, if there are at most SMALL_DICT and at most half as many as
@@ -384,8 +413,15 @@ fn small_dict(kind: &Kind, v: &[u64]) -> Option<Encoded> {
     const SLOTS: usize = 4 * SMALL_DICT; // (a power of two)
     let mut table = vec![(0u64, NULL); SLOTS];
     let mut page = Vec::new();
-    let mut runs: Vec<(u32, usize)> = Vec::new();
+    let mut index: Vec<u32> = Vec::with_capacity(v.len());
+    let mut last: Option<(u64, u32)> = None;
     for &x in v {
+        if let Some((y, k)) = last {
+            if y == x {
+                index.push(k);
+                continue;
+            }
+        }
         let k = if is_null(kind, x) {
             NULL
         } else {
@@ -407,14 +443,12 @@ fn small_dict(kind: &Kind, v: &[u64]) -> Option<Encoded> {
                 h = (h + 1) % SLOTS;
             }
         };
-        match runs.last_mut() {
-            Some((last, l)) if *last == k => *l += 1,
-            _ => runs.push((k, 1)),
-        }
+        last = Some((x, k));
+        index.push(k);
     }
     let entries = page.len() / 8;
     // (worth it when values recur: on average at least twice)
-    (2 * entries <= v.len()).then_some(Encoded::Dict { page, entries, runs })
+    (2 * entries <= v.len()).then_some(Encoded::Dict { page, entries, index: Index::Each(index) })
 }
 
 /// One column chunk: its pages in a buffer, and the metadata `append_column` takes.
@@ -431,7 +465,8 @@ fn encode_column(
     let kind = &col.kind;
     let encoded = choose(kind, v);
     let nulls = match &encoded {
-        Encoded::Dict { runs, .. } => runs.iter().filter(|r| r.0 == NULL).map(|r| r.1).sum(),
+        Encoded::Dict { index: Index::Runs(runs), .. } => runs.iter().filter(|r| r.0 == NULL).map(|r| r.1).sum(),
+        Encoded::Dict { index: Index::Each(each), .. } => each.iter().filter(|&&k| k == NULL).count(),
         Encoded::Plain => v.iter().filter(|&&x| is_null(kind, x)).count(),
     };
     if nulls > 0 && !col.nullable {
@@ -465,27 +500,51 @@ fn encode_column(
         let mut lv_bytes = Vec::new(); // (a v2 page: levels uncompressed, ahead of the values)
         let mut page_nulls = 0usize;
         let encoding = match &encoded {
-            Encoded::Dict { runs, entries, .. } => {
+            Encoded::Dict { index, entries, .. } => {
                 let width = width_for((*entries).max(1));
                 let mut levels = col.nullable.then(|| Hybrid::new(1));
                 let mut idx = Hybrid::new(width);
-                let mut left = rows_in;
-                while left > 0 {
-                    let (k, l) = runs[run_i];
-                    let take = (l - run_used).min(left);
-                    if let Some(lv) = levels.as_mut() {
-                        lv.run(u32::from(k != NULL), take);
+                match index {
+                    Index::Runs(runs) => {
+                        let mut left = rows_in;
+                        while left > 0 {
+                            let (k, l) = runs[run_i];
+                            let take = (l - run_used).min(left);
+                            if let Some(lv) = levels.as_mut() {
+                                lv.run(u32::from(k != NULL), take);
+                            }
+                            if k != NULL {
+                                idx.run(k, take);
+                            } else {
+                                page_nulls += take;
+                            }
+                            left -= take;
+                            run_used += take;
+                            if run_used == l {
+                                run_i += 1;
+                                run_used = 0;
+                            }
+                        }
                     }
-                    if k != NULL {
-                        idx.run(k, take);
-                    } else {
-                        page_nulls += take;
-                    }
-                    left -= take;
-                    run_used += take;
-                    if run_used == l {
-                        run_i += 1;
-                        run_used = 0;
+                    Index::Each(each) => {
+                        let page = &each[page_start..page_start + rows_in];
+                        if nulls == 0 {
+                            if let Some(lv) = levels.as_mut() {
+                                lv.run(1, rows_in);
+                            }
+                            idx.put_slice(page);
+                        } else {
+                            for &k in page {
+                                if let Some(lv) = levels.as_mut() {
+                                    lv.run(u32::from(k != NULL), 1);
+                                }
+                                if k != NULL {
+                                    idx.run(k, 1);
+                                } else {
+                                    page_nulls += 1;
+                                }
+                            }
+                        }
                     }
                 }
                 if let Some(lv) = levels {
@@ -520,8 +579,7 @@ fn encode_column(
                     }
                     raw.extend_from_slice(&bits.finish());
                 } else if page_nulls == 0 {
-                    raw.reserve(rows_in * 8);
-                    page.iter().for_each(|x| raw.extend_from_slice(&x.to_le_bytes()));
+                    raw.extend_from_slice(&le_bytes(page));
                 } else {
                     page.iter().filter(|&&x| !is_null(kind, x)).for_each(|x| raw.extend_from_slice(&x.to_le_bytes()));
                 }
@@ -579,7 +637,7 @@ fn statistics(kind: &Kind, v: &[u64], encoded: &Encoded, nulls: u64) -> Statisti
     // (a dictionary's entries are the values there are: for categories, those some run uses)
     let entries: Vec<u64>;
     let vals: &[u64] = match (encoded, kind) {
-        (Encoded::Dict { runs, .. }, Kind::Category(_)) => {
+        (Encoded::Dict { index: Index::Runs(runs), .. }, Kind::Category(_)) => {
             entries = runs.iter().filter(|r| r.0 != NULL).map(|r| r.0 as u64).collect();
             &entries
         }
