@@ -871,8 +871,12 @@ def _write_parquet(plan: Plan, tmp: Path | Folder, writers: int, cheapest: _Chea
         except _WriterStopped:
             pass  # (another writer failed, or the run was interrupted: that is what is reported)
         except BaseException as e:  # noqa: BLE001 - reported by the caller
-            errors.append(e)
+            if not stop.is_set():  # (the first failure is the one reported; the rest stop soon)
+                errors.append(e)
             stop.set()
+            for p in cancel:  # (the others' engine calls in progress stop at their next block)
+                if p is not None:
+                    p.cancel()
 
     threads = [threading.Thread(target=work, args=(k,), name=f"costspec-writer-{k}") for k in range(parts)]
     try:
