@@ -498,7 +498,12 @@ class _Cheapest:
             lows = pa.table({**groups, "__key": keys}).group_by(self.per, use_threads=False) \
                 .aggregate([("__key", "min")])
             lows = lows.filter(lows.column("__key_min").is_valid())
-            best = lows.take(pc.bottom_k_unstable(lows.column("__key_min"), min(self.SHOWN, lows.num_rows)))
+            if lows.num_rows == 0:
+                return
+            # (every answer as good as the fifth best: a tie is broken by the full order below)
+            low = lows.column("__key_min")
+            cut = pc.max(low.take(pc.bottom_k_unstable(low, min(self.SHOWN, lows.num_rows))))
+            best = lows.filter(pc.less_equal(low, cut))
             mask = None
             for row in best.to_pylist():
                 m = pc.equal(keys, _scalar(pa.float64(), row["__key_min"]))
@@ -712,7 +717,8 @@ def write(
             raise CostspecError(if_empty)
         commit(target)
     except BaseException as e:
-        target.discard()
+        with _signals_held():  # (a second Ctrl-C must not leave the temporary half removed)
+            target.discard()
         if isinstance(e, OSError):
             why = e.strerror or (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
             raise CostspecError(f"cannot write {target.path}: {why}") from None
@@ -749,9 +755,11 @@ class _WriterStopped(Exception):
 
 def _part_columns(plan: Plan, schema: pa.Schema) -> list[tuple[str, str, bool, list[str] | None]]:
     """The columns as the engine's Parquet writer takes them: (name, kind, nullable, categories)."""
+    # (a double is null where NaN only in the columns the plan says NaN means "no value" in; in a
+    # derived column NaN is a value, as in the in-memory table)
     kinds = {"f64": "f64", "i64": "i64", "i32": "category", "bool": "flag"}
-    return [(c.name, kinds[c.kind], f.nullable, list(c.dictionary) if c.kind == "i32" else None)
-            for c, f in zip(plan.columns, schema)]
+    return [(c.name, kinds[c.kind] if c.kind != "f64" or c.nullable else "f64_nan", f.nullable,
+             list(c.dictionary) if c.kind == "i32" else None) for c, f in zip(plan.columns, schema)]
 
 
 def _parquet_metadata(schema: pa.Schema, extra: dict[bytes, bytes]) -> list[tuple[str, str]]:
@@ -803,6 +811,7 @@ def _write_parquet(plan: Plan, tmp: Path | Folder, writers: int, cheapest: _Chea
 
     done = [threading.Event() for _ in range(parts)]  # (set by each writer as its very last step)
     cancel: list[Any] = [None] * parts  # (each writer's native part, to stop on an interrupt)
+    found: list[pa.RecordBatch | None] = [None] * parts  # (each part's best rows for the summary)
     native = _native_plan(plan)
 
     def work(k: int) -> None:
@@ -851,8 +860,8 @@ def _write_parquet(plan: Plan, tmp: Path | Folder, writers: int, cheapest: _Chea
                         raise _fail(plan, e) from None
                     f.write(part.finish())
                     counts[k] = kept
-                    if n:
-                        cheapest.add(_Buffers(plan.columns, n, [pa.py_buffer(b) for b in best]).batch(schema, 0, n))
+                    if n:  # (added in part order once all are done: a full tie goes to the earlier point)
+                        found[k] = _Buffers(plan.columns, n, [pa.py_buffer(b) for b in best]).batch(schema, 0, n)
                     return
                 # Partitioned: one engine call per row group, split by pyarrow into the partitions.
                 for bufs, regions in _calls(plan, 1, bounds[k], bounds[k + 1], True, on_progress, WRITER_BATCH,
@@ -910,6 +919,9 @@ def _write_parquet(plan: Plan, tmp: Path | Folder, writers: int, cheapest: _Chea
         raise
     if errors:
         raise errors[0]
+    for batch in found:
+        if batch is not None:
+            cheapest.add(batch)
     files = [name for files in written for name in files]
     if by and not files:  # (nothing kept: an empty part keeps the output's columns and metadata)
         files = _write_table(schema.empty_table(), tmp, "parquet")

@@ -42,15 +42,17 @@ pub struct Cheapest {
     order: Vec<usize>,
     per: Vec<usize>,
     shown: usize,
-    /// (group, order values, the row's values as bits), at most `shown`.
-    best: Vec<(Vec<u64>, Vec<f64>, Vec<u64>)>,
+    /// (group, order values, the row's values as bits, its row number), at most `shown`.
+    best: Vec<(Vec<u64>, Vec<f64>, Vec<u64>, u64)>,
+    /// Rows seen before this call (row numbers: a full tie goes to the earlier row).
+    seen: u64,
 }
 
 impl Cheapest {
     pub fn new(key: usize, ties: Vec<usize>, per: Vec<usize>, shown: usize) -> Cheapest {
         let mut order = vec![key];
         order.extend(ties);
-        Cheapest { order, per, shown: shown.max(1), best: Vec::new() }
+        Cheapest { order, per, shown: shown.max(1), best: Vec::new(), seen: 0 }
     }
 
     /// Rows `0..n` of the columns: `view(c)` is column c's values (bits; categories as i32),
@@ -86,6 +88,7 @@ impl Cheapest {
             }
             r = end;
         }
+        self.seen += n as u64;
     }
 
     /// The kept answer of row r's group, if kept.
@@ -98,21 +101,22 @@ impl Cheapest {
     fn consider(&mut self, r: usize, ncols: usize, get: &impl Fn(usize, usize) -> f64, bits: &impl Fn(usize, usize) -> u64) {
         let ord: Vec<f64> = self.order.iter().map(|&c| get(c, r)).collect();
         let row = || (0..ncols).map(|c| bits(c, r)).collect::<Vec<u64>>();
+        let seq = self.seen + r as u64;
         match self.find(r, get, bits) {
             Some(i) => {
                 if better(&ord, &self.best[i].1) {
-                    self.best[i].1 = ord;
-                    self.best[i].2 = row();
+                    self.best[i] = (self.best[i].0.clone(), ord, row(), seq);
                 }
             }
             None => {
                 let group = self.per.iter().map(|&c| canonical(bits(c, r), get(c, r))).collect::<Vec<u64>>();
                 if self.best.len() < self.shown {
-                    self.best.push((group, ord, row()));
+                    self.best.push((group, ord, row(), seq));
                 } else {
-                    let w = (0..self.best.len()).fold(0, |w, i| if better(&self.best[w].1, &self.best[i].1) { i } else { w });
+                    // (the worst kept answer; of equally bad ones, the latest row)
+                    let w = (0..self.best.len()).fold(0, |w, i| if first(&self.best[w], &self.best[i]) { i } else { w });
                     if better(&ord, &self.best[w].1) {
-                        self.best[w] = (group, ord, row());
+                        self.best[w] = (group, ord, row(), seq);
                     }
                 }
             }
@@ -124,13 +128,17 @@ impl Cheapest {
         (self.best.len() == self.shown).then(|| self.best.iter().map(|e| e.1[0]).fold(f64::NEG_INFINITY, f64::max))
     }
 
-    /// The kept rows (values as bits, one Vec per row), best first.
+    /// The kept rows (values as bits, one Vec per row), best first (a full tie: the earlier row).
     pub fn rows(&self) -> Vec<Vec<u64>> {
-        let mut b: Vec<&(Vec<u64>, Vec<f64>, Vec<u64>)> = self.best.iter().collect();
-        b.sort_by(|x, y| if better(&x.1, &y.1) { std::cmp::Ordering::Less } else if better(&y.1, &x.1) {
-            std::cmp::Ordering::Greater } else { std::cmp::Ordering::Equal });
+        let mut b: Vec<&(Vec<u64>, Vec<f64>, Vec<u64>, u64)> = self.best.iter().collect();
+        b.sort_by(|x, y| if first(x, y) { std::cmp::Ordering::Less } else { std::cmp::Ordering::Greater });
         b.into_iter().map(|e| e.2.clone()).collect()
     }
+}
+
+/// Whether kept answer `a` comes before `b`: better, or as good and from an earlier row.
+fn first(a: &(Vec<u64>, Vec<f64>, Vec<u64>, u64), b: &(Vec<u64>, Vec<f64>, Vec<u64>, u64)) -> bool {
+    better(&a.1, &b.1) || (!better(&b.1, &a.1) && a.3 < b.3)
 }
 
 /// A grouping value as a group: no value (any NaN) one group.
@@ -172,6 +180,17 @@ mod tests {
             }
             check(&c);
         }
+    }
+
+    #[test]
+    fn full_ties_go_to_the_earlier_rows() {
+        // Six answers with the same key and ties, then a cheaper one: the first four tied answers stay.
+        let rows: Vec<[f64; 3]> = (0..6).map(|g| [2.0, 1.0, g as f64]).chain([[1.0, 1.0, 9.0]]).collect();
+        let cols: Vec<Vec<u64>> = (0..3).map(|c| rows.iter().map(|r| r[c].to_bits()).collect()).collect();
+        let mut c = Cheapest::new(0, vec![1], vec![2], 5);
+        c.add(rows.len(), 3, |col| View::Wide(&cols[col]), |col, r| rows[r][col], |col, r| rows[r][col].to_bits());
+        let groups: Vec<f64> = c.rows().iter().map(|r| f64::from_bits(r[2])).collect();
+        assert_eq!(groups, vec![9.0, 0.0, 1.0, 2.0, 3.0]);
     }
 
     fn check(c: &Cheapest) {

@@ -34,14 +34,16 @@ use hybrid::{width_for, Hybrid};
 /// Rows per data page (256 KB of doubles: zstd's level 1 compresses inputs of this size better than
 /// 1 MB ones, 4.7 against 5.0 bytes a value for a sweep's wall-clock days).
 pub const PAGE_ROWS: usize = 32_768;
+/// Most rows per row group `write_range` takes (its buffers hold two row groups per column).
+pub const MAX_GROUP_ROWS: usize = 1 << 24;
 /// A column is dictionary-encoded by runs when its runs average at least this many values.
 pub const MIN_RUN: usize = 8;
 
 /// What a column holds, as the engine writes it.
 #[derive(Clone, Debug)]
 pub enum Kind {
-    /// Doubles; NaN: no value.
-    F64,
+    /// Doubles; NaN is no value when the flag says so (else NaN is written as a value).
+    F64(bool),
     /// Whole numbers; i64::MIN: no value.
     I64,
     /// An index into these category names; -1: no value.
@@ -114,7 +116,7 @@ impl PartWriter {
             .iter()
             .map(|c| {
                 let (physical, logical) = match c.kind {
-                    Kind::F64 => (Physical::DOUBLE, None),
+                    Kind::F64(_) => (Physical::DOUBLE, None),
                     Kind::I64 => (Physical::INT64, Some(LogicalType::Integer { bit_width: 64, is_signed: true })),
                     Kind::Category(_) => (Physical::BYTE_ARRAY, Some(LogicalType::String)),
                     Kind::Flag => (Physical::BOOLEAN, None),
@@ -183,7 +185,10 @@ impl PartWriter {
         mut emit: impl FnMut(Vec<u8>, u64, usize) -> Result<(), E>,
     ) -> Result<u64, WriteError<E>> {
         use crate::engine::{Columns, OutKind};
-        let g = group_rows.max(1);
+        if group_rows == 0 || group_rows > MAX_GROUP_ROWS {
+            return Err(WriteError::Encode(format!("group_rows must be 1..={MAX_GROUP_ROWS}")));
+        }
+        let g = group_rows;
         let kinds: Vec<OutKind> = program.outputs().iter().map(|o| o.kind).collect();
         if kinds.contains(&OutKind::Bool) {  // (plans hand flags over as doubles)
             return Err(WriteError::Encode("a bit-packed output column: flags come as doubles".into()));
@@ -296,7 +301,8 @@ fn values<'a>(r: &'a Rows<'_>, scratch: &'a mut Vec<u64>) -> &'a [u64] {
 
 fn is_null(kind: &Kind, v: u64) -> bool {
     match kind {
-        Kind::F64 | Kind::Flag => f64::from_bits(v).is_nan(),
+        Kind::F64(true) | Kind::Flag => f64::from_bits(v).is_nan(),
+        Kind::F64(false) => false,
         Kind::I64 => v as i64 == i64::MIN,
         Kind::Category(_) => (v as i64) < 0,
     }
@@ -355,18 +361,21 @@ const NULL: u32 = u32::MAX;
 const SMALL_DICT: usize = 1024;
 
 /// The encoding of a column's values `v`, chosen from their runs and distinct values.
-fn choose(kind: &Kind, v: &[u64]) -> Encoded {
+fn choose(kind: &Kind, v: &[u64]) -> Result<Encoded, String> {
     match kind {
-        Kind::Flag => Encoded::Plain,
+        Kind::Flag => Ok(Encoded::Plain),
         Kind::Category(names) => {
             let runs = runs(v, v.len()).unwrap_or_default();
+            if let Some(&(x, _)) = runs.iter().find(|&&(x, _)| !is_null(kind, x) && x as usize >= names.len()) {
+                return Err(format!("category index {} of {} names", x as i64, names.len()));
+            }
             let mut page = Vec::new();
             for s in names {
                 page.extend_from_slice(&(s.len() as u32).to_le_bytes());
                 page.extend_from_slice(s.as_bytes());
             }
             let runs = runs.into_iter().map(|(x, l)| (if is_null(kind, x) { NULL } else { x as u32 }, l)).collect();
-            Encoded::Dict { page, entries: names.len(), index: Index::Runs(runs) }
+            Ok(Encoded::Dict { page, entries: names.len(), index: Index::Runs(runs) })
         }
         _ => {
             if changes(v) < v.len() / MIN_RUN {
@@ -384,9 +393,9 @@ fn choose(kind: &Kind, v: &[u64]) -> Encoded {
                     }
                 }
                 let entries = page.len() / 8;
-                return Encoded::Dict { page, entries, index: Index::Runs(runs) };
+                return Ok(Encoded::Dict { page, entries, index: Index::Runs(runs) });
             }
-            small_dict(kind, v).unwrap_or(Encoded::Plain)
+            Ok(small_dict(kind, v).unwrap_or(Encoded::Plain))
         }
     }
 }
@@ -463,7 +472,7 @@ fn encode_column(
     let v = values(rows, scratch);
     let n = v.len();
     let kind = &col.kind;
-    let encoded = choose(kind, v);
+    let encoded = choose(kind, v)?;
     let nulls = match &encoded {
         Encoded::Dict { index: Index::Runs(runs), .. } => runs.iter().filter(|r| r.0 == NULL).map(|r| r.1).sum(),
         Encoded::Dict { index: Index::Each(each), .. } => each.iter().filter(|&&k| k == NULL).count(),
@@ -648,7 +657,7 @@ fn statistics(kind: &Kind, v: &[u64], encoded: &Encoded, nulls: u64) -> Statisti
         (Encoded::Plain, _) => v,
     };
     match kind {
-        Kind::F64 => {
+        Kind::F64(_) => {
             let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
             for &x in vals {
                 let x = f64::from_bits(x);

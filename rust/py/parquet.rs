@@ -25,10 +25,12 @@ pub(crate) struct PyParquetPart {
     stop: AtomicBool,
 }
 
-/// Column kinds by name: "f64", "i64", "category" (with its names), "flag".
+/// Column kinds by name: "f64" (NaN: no value), "f64_nan" (NaN a value), "i64", "category" (with
+/// its names), "flag".
 fn kind(name: &str, categories: Option<Vec<String>>) -> PyResult<Kind> {
     Ok(match (name, categories) {
-        ("f64", None) => Kind::F64,
+        ("f64", None) => Kind::F64(true),
+        ("f64_nan", None) => Kind::F64(false),
         ("i64", None) => Kind::I64,
         ("flag", None) => Kind::Flag,
         ("category", Some(c)) => Kind::Category(c),
@@ -59,12 +61,16 @@ impl PyParquetPart {
         if buffers.len() != self.wide.len() {
             return Err(PyValueError::new_err(format!("expected {} buffers, got {}", self.wide.len(), buffers.len())));
         }
-        let need = regions.iter().map(|&(a, n)| a + n).max().unwrap_or(0);
+        let need = regions
+            .iter()
+            .map(|&(a, n)| a.checked_add(n))
+            .try_fold(0usize, |m, e| e.map(|e| m.max(e)))
+            .ok_or_else(|| PyValueError::new_err("a region past the end of memory"))?;
         let mut held = Vec::with_capacity(buffers.len());
         for (b, &wide) in buffers.iter().zip(&self.wide) {
             let buf = PyUntypedBuffer::get(b)?;
             let size = if wide { 8 } else { 4 };
-            if buf.len_bytes() < need * size || !buf.is_c_contiguous() || (buf.buf_ptr() as usize) % size != 0 {
+            if need.checked_mul(size).is_none_or(|b| buf.len_bytes() < b) || !buf.is_c_contiguous() || (buf.buf_ptr() as usize) % size != 0 {
                 return Err(PyValueError::new_err(format!("each buffer must hold {need} aligned rows")));
             }
             held.push(buf);
