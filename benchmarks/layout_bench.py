@@ -40,11 +40,10 @@ def engine(threads: int, sets: tuple[str, ...] = ()) -> tuple[int, float, float]
     t0 = time.perf_counter()
     candidates = 0.0
     points = 0
-    for batches in runner._groups(plan, threads, 0, None, True, None):
-        for b in batches:
-            points += b.num_rows
-            col = b.column(b.schema.get_field_index("layout_candidates"))
-            candidates += sum(x for x in col.to_pylist() if x is not None)
+    for b in runner.batches(plan, threads=threads, reuse=True):
+        points += b.num_rows
+        col = b.column(b.schema.get_field_index("layout_candidates"))
+        candidates += sum(x for x in col.to_pylist() if x is not None)
     return points, candidates, time.perf_counter() - t0
 
 

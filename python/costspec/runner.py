@@ -250,24 +250,11 @@ def batches(
     With ``reuse`` the same buffers are refilled by every engine call: a batch is valid only until
     the next call (right for writers that consume each batch at once).
     """
-    for group in _groups(plan, threads, start, end, reuse, on_progress):
-        yield from group
-
-
-def _groups(
-    plan: Plan,
-    threads: int,
-    start: int,
-    end: int | None,
-    reuse: bool,
-    on_progress: Callable[[int, int], None] | None,
-    batch: int = BATCH,
-    chunk: int = CHUNK,
-) -> Iterator[list[pa.RecordBatch]]:
-    """The batches of one engine call at a time (BATCH points, one batch per CHUNK region)."""
     schema = _schema(plan)
-    for bufs, regions in _calls(plan, threads, start, end, reuse, on_progress, batch, chunk):
-        yield [bufs.batch(schema, offset, count) for offset, count in regions if count]
+    for bufs, regions in _calls(plan, threads, start, end, reuse, on_progress):
+        for offset, count in regions:
+            if count:
+                yield bufs.batch(schema, offset, count)
 
 
 def _calls(

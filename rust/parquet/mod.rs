@@ -308,21 +308,16 @@ fn is_null(kind: &Kind, v: u64) -> bool {
     }
 }
 
-/// Runs of equal values: (value, length), in order. Stops (returns None) once there are more than
-/// `limit` runs.
-fn runs(v: &[u64], limit: usize) -> Option<Vec<(u64, usize)>> {
+/// Runs of equal values: (value, length), in order.
+fn runs(v: &[u64]) -> Vec<(u64, usize)> {
     let mut out = Vec::new();
     let mut start = 0;
     while start < v.len() {
-        let x = v[start];
-        let len = run_len(&v[start..], x);
-        if out.len() == limit {
-            return None;
-        }
-        out.push((x, len));
+        let len = run_len(&v[start..], v[start]);
+        out.push((v[start], len));
         start += len;
     }
-    Some(out)
+    out
 }
 
 /// How many values from the start of `v` equal `x` (eight at a time: the compiler vectorises the
@@ -365,7 +360,7 @@ fn choose(kind: &Kind, v: &[u64]) -> Result<Encoded, String> {
     match kind {
         Kind::Flag => Ok(Encoded::Plain),
         Kind::Category(names) => {
-            let runs = runs(v, v.len()).unwrap_or_default();
+            let runs = runs(v);
             if let Some(&(x, _)) = runs.iter().find(|&&(x, _)| !is_null(kind, x) && x as usize >= names.len()) {
                 return Err(format!("category index {} of {} names", x as i64, names.len()));
             }
@@ -379,7 +374,7 @@ fn choose(kind: &Kind, v: &[u64]) -> Result<Encoded, String> {
         }
         _ => {
             if changes(v) < v.len() / MIN_RUN {
-                let r = runs(v, v.len()).unwrap_or_default();
+                let r = runs(v);
                 // A dictionary of the runs' values, in order (a value may recur: readers only look
                 // indices up).
                 let mut page = Vec::with_capacity(r.len() * 8);

@@ -294,8 +294,6 @@ def test_a_one_point_sweep_with_many_columns_stays_small(tmp_path: Path) -> None
     """Buffers are sized by the points of the call: a thousand derived columns on one point need
     kilobytes (they took an 8 MiB buffer each: 2.2 GB)."""
     from costspec.plan import compile_spec
-    from costspec.runner import _groups
-
     lines = [BASE.rstrip("\n"), "derive:"] + [f"  d{i}: model.params * {i}" for i in range(1000)]
     plan = compile_spec(costspec.load(_write(tmp_path, "\n".join(lines) + "\n")))
     allocated = []
@@ -310,7 +308,7 @@ def test_a_one_point_sweep_with_many_columns_stays_small(tmp_path: Path) -> None
 
     runner._Buffers = Spy  # type: ignore[misc]
     try:
-        groups = list(_groups(plan, 1, 0, None, True, None))
+        groups = [list(runner.batches(plan, threads=1, reuse=True))]
     finally:
         runner._Buffers = real  # type: ignore[misc]
     assert sum(b.num_rows for g in groups for b in g) == 1
