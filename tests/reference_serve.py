@@ -106,7 +106,16 @@ def serve(r: Served) -> dict[str, float]:
 
     b = max_batch if r.batch is None else r.batch
     if r.batch is None and r.max_tpot is not None and b >= 1:
-        b = next((float(x) for x in range(int(b), 0, -1) if step(x) <= r.max_tpot), 1.0)
+        # The largest whole batch whose step meets the bound, else 1. The step never shrinks as
+        # the batch grows (more micro-batch tokens read, computed and sent), so bisection finds
+        # what a scan down from the largest batch finds, in ~20 steps instead of millions.
+        lo, hi = 1, int(b)
+        if step(hi) <= r.max_tpot:
+            lo = hi
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if step(mid) <= r.max_tpot else (lo, mid)
+        b = float(lo)
     if b < 1:
         raise ValueError("no sequence's cache fits")
     tpot = step(b)
