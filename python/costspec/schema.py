@@ -164,8 +164,20 @@ def _convert(doc: Document, err: Any) -> list[SpecError]:
     return [doc.error(path, f"{what}{hint}", _expected(err), found)]
 
 
+@cache
+def _quick() -> Any:
+    """The schema compiled to a yes/no predicate (quickschema.py), or None if it cannot be."""
+    from costspec.quickschema import compile_schema
+
+    return compile_schema(schema())
+
+
 def check(doc: Document) -> list[SpecError]:
-    """Every schema error in the document, located, in file order."""
+    """Every schema error in the document, located, in file order. A document the compiled
+    predicate accepts has none; any other goes to jsonschema, which finds and explains them."""
+    quick = _quick()
+    if quick is not None and quick(doc.data):
+        return []
     errors: list[SpecError] = []
     for err in _validator().iter_errors(doc.data):
         errors.extend(_convert(doc, err))
