@@ -2,7 +2,7 @@
 
 from typing import Any, Callable, final
 
-__all__ = ["BLOCK", "ParquetPart", "Plan", "SweepError", "__version__", "categories", "goodput_defaults", "serve_defaults", "stage_layouts"]
+__all__ = ["BLOCK", "ParquetPart", "Plan", "SweepError", "__version__", "arrow_schema", "categories", "footer_metadata", "goodput_defaults", "serve_defaults", "stage_layouts"]
 __version__: str
 BLOCK: int
 
@@ -17,6 +17,12 @@ def goodput_defaults() -> dict[str, float]:
 
 def serve_defaults() -> dict[str, float]:
     """The serving model's defaults (MBU, decode and prefill MFU, KV fraction, reserved GB, all-reduce latency)."""
+
+def arrow_schema(columns: list[tuple[str, str, bool, str | None]], metadata: list[tuple[str, str]]) -> bytes:
+    """The Arrow IPC schema message of a part's columns: (name, kind, nullable, unit or None)."""
+
+def footer_metadata(footer: bytes) -> list[tuple[str, str | None]] | None:
+    """The key-value metadata of a Parquet footer's bytes, or None when they are not one."""
 
 def stage_layouts() -> dict[str, tuple[list[str], list[str]]]:
     """Register layouts of the cost-model stages a plan may use: {stage: (inputs, outputs)}."""

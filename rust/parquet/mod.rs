@@ -11,7 +11,9 @@
 //! Values follow the engine's conventions for "no value": NaN for doubles and flags, i64::MIN for
 //! whole numbers, -1 for category indices; they are written as nulls (definition level 0).
 
+pub mod arrow_schema;
 mod cheapest;
+pub mod footer;
 mod hybrid;
 
 pub use cheapest::{Cheapest, View};

@@ -18,6 +18,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(plan::serve_defaults, m)?)?;
     m.add_class::<plan::PyPlan>()?;
     m.add_class::<parquet::PyParquetPart>()?;
+    m.add_function(wrap_pyfunction!(parquet::arrow_schema, m)?)?;
+    m.add_function(wrap_pyfunction!(parquet::footer_metadata, m)?)?;
     m.add("SweepError", m.py().get_type::<errors::SweepError>())?;
     m.add("BLOCK", engine::BLOCK)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

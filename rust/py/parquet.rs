@@ -10,6 +10,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::engine::{OutKind, PointError};
+use crate::parquet::arrow_schema as ipc;
+use crate::parquet::footer;
 use crate::parquet::{Cheapest, Column, Kind, PartWriter, Rows, WriteError};
 
 use super::errors::sweep_error;
@@ -184,4 +186,31 @@ impl PyParquetPart {
         let out = py.detach(|| writer.finish()).map_err(PyValueError::new_err)?;
         Ok(PyBytes::new(py, &out))
     }
+}
+
+/// The Arrow IPC schema message of a part's columns (pyarrow's `Schema.serialize()`): `columns`
+/// as (name, kind, nullable, unit or None), kinds as for `ParquetPart` (a category's names are not
+/// part of a schema); `metadata`: the schema's key-value pairs, in order.
+#[pyfunction]
+pub(crate) fn arrow_schema<'py>(py: Python<'py>, columns: Vec<(String, String, bool, Option<String>)>,
+                                metadata: Vec<(String, String)>) -> PyResult<Bound<'py, PyBytes>> {
+    let kinds = columns
+        .iter()
+        .map(|(_, k, _, _)| kind(k, if k == "category" { Some(Vec::new()) } else { None }))
+        .collect::<PyResult<Vec<_>>>()?;
+    let fields: Vec<ipc::Field> = columns
+        .iter()
+        .zip(&kinds)
+        .map(|((name, _, nullable, unit), kind)| ipc::Field { name, kind, nullable: *nullable, unit: unit.as_deref() })
+        .collect();
+    let pairs: Vec<(&str, &str)> = metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Ok(PyBytes::new(py, &ipc::ipc_schema(&fields, &pairs)))
+}
+
+/// The key-value metadata of a Parquet footer (the `FileMetaData` bytes before the final length
+/// and magic) as (key, value or None) pairs, or None when the bytes are not a footer. The bytes
+/// come from any file in the way of an output: a decoder that panics on them says None too.
+#[pyfunction]
+pub(crate) fn footer_metadata(py: Python<'_>, footer: &[u8]) -> Option<Vec<(String, Option<String>)>> {
+    py.detach(|| std::panic::catch_unwind(|| footer::key_value_metadata(footer)).ok()?.ok())
 }
