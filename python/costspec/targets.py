@@ -62,7 +62,7 @@ def _lstat(path: Path) -> os.stat_result | None:
         raise TargetError(f"cannot use {path} as the output: {e.strerror or e}") from None
 
 
-PARTITION_KEY = b"costspec.partition"  # in a partitioned output's parts: their folders, COLUMN=VALUE/...
+PARTITION_KEY = "costspec.partition"  # in a partitioned output's parts: their folders, COLUMN=VALUE/...
 TASK = re.compile(r"\.task-\d{5}-[0-9a-f]{8}")  # inside a temporary: a cluster task's private folder
 
 
@@ -73,15 +73,48 @@ def _is_costspec_part(path: Path, partition: str | None = None) -> bool:
     st = _lstat(path)
     if st is None or not stat.S_ISREG(st.st_mode) or not PART.fullmatch(path.name):
         return False
-    try:
-        import pyarrow.parquet as pq
+    meta = footer_metadata(path)
+    if meta is None or "costspec.version" not in meta:  # (not a readable Parquet file, or not ours)
+        return False
+    return partition is None or (meta.get(PARTITION_KEY) or "") == partition
 
-        meta = pq.read_metadata(path).metadata or {}
-    except Exception:  # noqa: BLE001 - not a readable Parquet file: not ours
-        return False
-    if b"costspec.version" not in meta:
-        return False
-    return partition is None or meta.get(PARTITION_KEY, b"").decode("utf-8", "replace") == partition
+
+def _pread(fd: int, n: int, at: int) -> bytes:
+    chunks = []
+    while n > 0:
+        got = os.pread(fd, min(n, 1 << 30), at)
+        if not got:
+            raise OSError("the file is shorter than its footer says")
+        chunks.append(got)
+        n, at = n - len(got), at + len(got)
+    return b"".join(chunks)
+
+
+def footer_metadata(path: Path) -> dict[str, str | None] | None:
+    """The key-value metadata of the Parquet file at ``path`` (decoded by the engine's module: no
+    pyarrow), or None when it is not one: not a regular file (a link is not followed), no Parquet
+    magic at both ends, a footer that does not decode."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size < 12:
+            return None
+        tail = _pread(fd, 8, st.st_size - 8)
+        n = int.from_bytes(tail[:4], "little")
+        if tail[4:] != b"PAR1" or n > st.st_size - 12 or _pread(fd, 4, 0) != b"PAR1":
+            return None
+        footer = _pread(fd, n, st.st_size - 8 - n)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    from costspec import _native
+
+    pairs = _native.footer_metadata(footer)
+    return None if pairs is None else dict(pairs)
 
 
 def _is_dir(path: Path) -> bool:
