@@ -188,7 +188,7 @@ def test_bad_row_group_sizes(tmp_path: Path) -> None:
     spec.write_text(SPEC)
     plan = compile_spec(load(spec))
     native = _native.Plan(plan.to_json())
-    part = _native.ParquetPart(runner._part_columns(plan, runner._schema(plan)), [], 1)
+    part = _native.ParquetPart(runner._part_columns(plan), [], 1)
     for rows in (0, 2**36, 2**62):
         with pytest.raises(ValueError, match="group_rows must be"):
             part.write(native, 0, 10, rows, lambda *a: None)
@@ -299,3 +299,175 @@ sweep:
         assert [(r["mode"], r["zero"], r["recompute"]) for r in rows] == [
             ("lora", 0, "none"), ("pretrain", 0, "none"), ("pretrain", 1, "none"), ("pretrain", 2, "none"),
             ("pretrain", 3, "none")], fmt
+
+
+# The Arrow schema (ARROW:schema) and footers, without pyarrow (rust/parquet/arrow_schema.rs, footer.rs).
+
+ARROW_TYPES = {"f64": pa.float64(), "f64_nan": pa.float64(), "i64": pa.int64(), "flag": pa.bool_(),
+               "category": pa.dictionary(pa.int32(), pa.string())}
+texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(texts, st.sampled_from(sorted(ARROW_TYPES)), st.booleans(), st.none() | texts), max_size=8),
+       st.lists(st.tuples(texts, texts), max_size=4, unique_by=lambda kv: kv[0]))
+def test_arrow_schema_reads_back_as_pyarrows(fields: list, metadata: list) -> None:
+    """The engine's IPC schema message reads back in pyarrow as the schema pyarrow would have
+    serialised: names, types (categories as dictionaries of strings), nullability, units, metadata."""
+    ours = _native.arrow_schema(fields, metadata)
+    want = pa.schema([pa.field(n, ARROW_TYPES[k], nullable=nl, metadata={"unit": u} if u is not None else None)
+                      for n, k, nl, u in fields], metadata=dict(metadata) or None)
+    got = pa.ipc.read_schema(pa.py_buffer(ours))
+    assert got.equals(want, check_metadata=True), (got, want)
+    assert len(ours) % 8 == 0 and ours[:4] == b"\xff\xff\xff\xff"
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "specs").glob("*.yaml")), ids=lambda p: p.name)
+def test_arrow_schema_of_every_spec(path: Path) -> None:
+    plan = compile_spec(load(path))
+    meta = runner._parquet_metadata(plan, {**runner.metadata(plan), "extra": "1"})
+    assert [k for k, _ in meta] == [*runner.metadata(plan), "extra", "ARROW:schema"]
+    import base64
+
+    got = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(dict(meta)["ARROW:schema"])))
+    want = runner._schema(plan)
+    assert got.equals(want.with_metadata({**want.metadata, b"extra": b"1"}), check_metadata=True)
+
+
+def test_arrow_schema_bad_kind() -> None:
+    with pytest.raises(ValueError, match="unknown column kind"):
+        _native.arrow_schema([("a", "f32", True, None)], [])
+
+
+def _footer(data: bytes) -> bytes:
+    n = int.from_bytes(data[-8:-4], "little")
+    return data[-8 - n:-8]
+
+
+def test_footer_metadata_is_pyarrows(tmp_path: Path) -> None:
+    f = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"a": [1, 2]}).replace_schema_metadata({"k": "v", "costspec.version": "x"}), f)
+    want = {k.decode(): v.decode() for k, v in pq.read_metadata(f).metadata.items()}
+    assert dict(_native.footer_metadata(_footer(f.read_bytes()))) == want
+    from costspec import targets
+
+    assert targets.footer_metadata(f) == want
+    bare = tmp_path / "bare.parquet"
+    pq.write_table(pa.table({"a": [1]}), bare, store_schema=False)
+    assert targets.footer_metadata(bare) == {}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_footer_metadata_of_any_bytes_is_a_dict_or_none(data: st.DataObject) -> None:
+    """Any file may sit where an output goes: its footer's bytes, cut or changed anywhere, never
+    raise (a decoder panic included) — they are some metadata, or none."""
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"a": [1.5, None]}).replace_schema_metadata({"costspec.version": "0"}), sink)
+    footer = bytearray(_footer(sink.getvalue()))
+    for _ in range(data.draw(st.integers(1, 4))):
+        how = data.draw(st.sampled_from(["flip", "cut", "random"]))
+        if how == "flip" and footer:
+            i = data.draw(st.integers(0, len(footer) - 1))
+            footer[i] ^= 1 << data.draw(st.integers(0, 7))
+        elif how == "cut":
+            footer = footer[:data.draw(st.integers(0, len(footer)))]
+        else:
+            footer = bytearray(data.draw(st.binary(max_size=200)))
+    got = _native.footer_metadata(bytes(footer))
+    assert got is None or all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in got)
+
+
+def test_footer_metadata_of_what_is_not_a_parquet_file(tmp_path: Path) -> None:
+    import os
+
+    from costspec import targets
+
+    good = tmp_path / "good.parquet"
+    pq.write_table(pa.table({"a": [1]}), good)
+    data = good.read_bytes()
+    cases = {"empty": b"", "short": b"PAR1PAR1", "text": b"hello world, not parquet at all",
+             "no head magic": b"XXXX" + data[4:], "no tail magic": data[:-4] + b"XXXX",
+             "length past the start": data[:-8] + (10**6).to_bytes(4, "little") + b"PAR1",
+             "garbage footer": b"PAR1" + b"\x00" * 40 + (20).to_bytes(4, "little") + b"PAR1"}
+    for name, content in cases.items():
+        p = tmp_path / f"{name}.parquet"
+        p.write_bytes(content)
+        assert targets.footer_metadata(p) is None, name
+    link = tmp_path / "link.parquet"
+    link.symlink_to(good)
+    assert targets.footer_metadata(link) is None  # (a link is not followed)
+    fifo = tmp_path / "fifo.parquet"
+    os.mkfifo(fifo)
+    assert targets.footer_metadata(fifo) is None  # (and does not block)
+    assert targets.footer_metadata(tmp_path) is None
+    assert targets.footer_metadata(tmp_path / "missing.parquet") is None
+
+
+# The summary's cheapest rows, ranked in Python (runner._Cheapest._rank) as Arrow ranked them.
+
+RANK_SPEC = """
+costspec: 1
+name: rank
+model: {preset: llama2-7b}
+training: {tokens: 100B}
+hardware: {mfu: 0.4}
+price: {usd_per_gpu_hour: 2}
+sweep:
+  grid:
+    hardware.gpu: [H100-SXM, A100-80GB, MI300X]
+    hardware.count: [8, 16]
+"""
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([None, math.nan, 1.0, 2.0, 2.0, 3.5]), st.sampled_from([None, math.nan, 1.0, 2.0]),
+                          st.sampled_from([8, 16, None]), st.sampled_from(["H100-SXM", "A100-80GB", "MI300X", None])),
+                max_size=14))
+def test_rank_orders_rows_as_arrow_does(tmp_path_factory: pytest.TempPathFactory, rows: list) -> None:
+    """_rank (Python, a few rows) against _firsts (Arrow's sort and group_by): same rows, same
+    order, ties to the earlier row; no value and NaN sorted as Arrow sorts them."""
+    plan = compile_spec(load(_spec(tmp_path_factory)))
+    c = runner._Cheapest(plan)
+    assert c.per == ["gpu"] and c.key == "cost_usd"
+    names = [col.name for col in plan.columns]
+    base = runner.sweep(plan.spec).slice(0, 1).to_pylist()[0]
+    full = []
+    for cost, days, gpus, gpu in rows:
+        r = dict(base, cost_usd=cost, wall_clock_days=days, gpus=gpus, gpu=gpu)
+        full.append(tuple(r[n] for n in names))
+    table = runner.Rows(plan, full).table() if full else None
+    want = [tuple(r[n] for n in names) for r in c._firsts(table).to_pylist()] if table is not None else []
+    got = c._rank(full)
+    norm = lambda rs: [tuple("nan" if isinstance(v, float) and v != v else v for v in r) for r in rs]  # noqa: E731
+    assert norm(got) == norm(want)
+
+
+_SPEC_PATH: list[Path] = []
+
+
+def _spec(factory: pytest.TempPathFactory) -> Path:
+    if not _SPEC_PATH:
+        p = factory.mktemp("rank") / "rank.yaml"
+        p.write_text(RANK_SPEC)
+        _SPEC_PATH.append(p)
+    return _SPEC_PATH[0]
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "specs").glob("*.yaml")), ids=lambda p: p.name)
+def test_summary_rows_are_the_same_from_every_writer(tmp_path: Path, path: Path) -> None:
+    """The cheapest rows from the engine's writer (decoded from its buffers) and from pyarrow's
+    (Arrow tables): the same Python values; Rows.table() reads back as them, with the output's schema."""
+    plan = compile_spec(load(path))
+    if plan.points > 2_000_000 or plan.spec.keep is not None or plan.spec.partition_by:
+        pytest.skip("large or reduced")
+    a = runner.write(plan, tmp_path / "a.parquet", threads=2)
+    b = runner.write(plan, tmp_path / "b.arrow", fmt="arrow", threads=2)
+    assert (a.best is None) == (b.best is None)
+    if a.best is None:
+        return
+    norm = lambda rs: [tuple("nan" if isinstance(v, float) and v != v else v for v in r) for r in rs]  # noqa: E731
+    assert norm(a.best.values) == norm(b.best.values)
+    table = a.best.table()
+    assert table.schema.equals(runner._schema(plan), check_metadata=True)
+    assert norm([tuple(r.values()) for r in table.to_pylist()]) == norm(a.best.values)

@@ -633,13 +633,38 @@ def test_pareto_from_the_cli_and_the_spec(tmp_path: Path, capsys: pytest.Capture
     assert code == 2 and "one reduction" in err
 
 
-def test_pyarrow_compute_is_loaded_before_writer_threads_start() -> None:
+WRITER_THREADS_SEE = """
+import sys, threading
+from costspec.cli import main
+seen = []
+start = threading.Thread.start
+def watched(self):
+    if self.name.startswith("costspec-writer"):
+        seen.append("pyarrow.compute" in sys.modules)
+    start(self)
+threading.Thread.start = watched
+try:
+    main()
+except SystemExit:
+    pass
+print("pyarrow" in sys.modules, "numpy" in sys.modules, seen)
+"""
+
+
+@pytest.mark.parametrize("args, arrow", [([], False), (["--partition-by", "gpu"], True)])
+def test_pyarrow_compute_is_loaded_before_writer_threads_start(tmp_path: Path, args: list[str], arrow: bool) -> None:
     """Importing pyarrow.compute registers its kernels; done in a writer thread while another thread
     writes Parquet, it races (seen here: 'No function registered with name: unique', and a crash).
-    The runner imports it up front."""
-    code = "import sys, costspec.runner; print('pyarrow.compute' in sys.modules)"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert proc.stdout.strip() == "True"
+    Where writer threads use Arrow (partitioned parts) it is imported before they start; where the
+    engine writes the parts, neither pyarrow nor numpy is imported at all."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SMALL)
+    proc = subprocess.run([sys.executable, "-c", WRITER_THREADS_SEE, "sweep", str(spec), "-o",
+                           str(tmp_path / "o.parquet"), "--threads", "2", "--max-points", "10000000", *args],
+                          capture_output=True, text=True, check=True)
+    imported, numpy, seen = proc.stdout.strip().splitlines()[-1].split(" ", 2)
+    assert imported == numpy == str(arrow)
+    assert seen.count("True") == (seen.count(",") + 1 if arrow else 0), seen
 
 
 @pytest.mark.parametrize("keep", ["", "output: {keep: {top: 3, by: cost_usd, per: [gpu]}}\n"])

@@ -781,8 +781,8 @@ def _sweep_summary(s: Any, plan: Any) -> str:
         f"time: {s.seconds:.2f} s ({s.points_per_second:,.0f} points/s)",
         f"output: {printable(s.path)}" + (f" ({len(s.files)} part files)" if len(s.files) > 1 else ""),
     ]
-    best = s.cheapest
-    if best is not None and best.num_rows:
+    best = s.best
+    if best is not None:
         from costspec.runner import distinct_by
         from costspec.terminal import table
 
@@ -793,12 +793,12 @@ def _sweep_summary(s: Any, plan: Any) -> str:
         from costspec.runner import SERVING_PRICES
 
         key = s.ranked_by or next(k for k in ("cost_usd", "gpu_hours", "usd_per_m_tokens_served")
-                                  if k in best.column_names)
+                                  if k in best.names)
         if key in SERVING_PRICES:
             default = ("model", "gpu", "serving_tensor_parallel", "weights_precision", "batch", "tpot_s",
                        "output_tokens_per_s_per_gpu", key)
-        shown = [c for c in (spec.output_columns or default) if c in best.column_names]
-        per = [c for c in distinct_by(plan) if c in best.column_names]
+        shown = [c for c in (spec.output_columns or default) if c in best.names]
+        per = [c for c in distinct_by(plan) if c in best.names]
         # (the rows differ in what makes them distinct: show it, after the model's own columns)
         missing = [c for c in per if c not in shown]
         if missing:
@@ -807,11 +807,11 @@ def _sweep_summary(s: Any, plan: Any) -> str:
         if per == ["gpu"]:
             lines.append(f"cheapest by {key}, one row per gpu:")
         elif per:
-            aside = " (the gpu count aside)" if "gpus" in best.column_names else ""
+            aside = " (the gpu count aside)" if "gpus" in best.names else ""
             lines.append(f"cheapest by {key}, one row per {', '.join(per)}{aside}:")
         else:
             lines.append(f"cheapest by {key}:")
-        rows = [[_cell(c, best.column(c)[i].as_py()) for c in shown] for i in range(best.num_rows)]
+        rows = [[_cell(c, row[c]) for c in shown] for row in best.dicts()]
         lines.append(table(shown, rows, right=[c not in _LEFT for c in shown], indent=2))
     elif "gpu_hours" not in [c.name for c in plan.columns] and not spec.output_columns \
             and not any(c.name == "tpot_s" for c in plan.columns):

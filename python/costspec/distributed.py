@@ -179,8 +179,8 @@ def sweep(plan: Any, path: str | os.PathLike[str], executor: Executor, *, tasks:
                 kept += rows
                 if answer is not None:
                     answers[k] = answer
-                if best is not None and best.num_rows:
-                    cheapest.add(best)
+                if best:  # (each task's cheapest rows, as runner.Rows holds them)
+                    cheapest.merge(best)
                 if on_progress:
                     on_progress(spans[k][1] - spans[k][0], rows)
         _clear_tasks(target)  # (attempts killed mid-write)
@@ -217,5 +217,5 @@ def sweep(plan: Any, path: str | os.PathLike[str], executor: Executor, *, tasks:
         if isinstance(e, OSError):
             raise CostspecError(f"cannot write {target.path}: {e.strerror or e}") from None
         raise
-    return runner.Summary(plan.points, kept, time.perf_counter() - t0, str(target.path), files, cheapest.best,
+    return runner.Summary(plan.points, kept, time.perf_counter() - t0, str(target.path), files, cheapest.result(),
                           cheapest.key)

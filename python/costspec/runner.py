@@ -18,9 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-import pyarrow as pa
-import pyarrow.compute as pc  # here, not in a writer thread: importing it registers kernels (a race otherwise)
-
 from costspec import fields as colinfo
 from costspec.outputs import NULLABLE_ANYWHERE as NULLABLE_COLUMNS
 from costspec import remote, targets
@@ -28,7 +25,14 @@ from costspec.errors import CostspecError, InputError
 from costspec.remote import Folder
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     from costspec.shards import Shard
+else:  # (imported on first use: a sweep written by the engine's Parquet writer never needs them)
+    from costspec.lazy import Lazy
+
+    pa, pc = Lazy("pyarrow"), Lazy("pyarrow.compute")
 from costspec.plan import OutputColumn, Plan, compile_spec
 from costspec.spec import Keep, Spec
 
@@ -82,25 +86,28 @@ def _native_plan(plan: Plan) -> Any:
         raise CostspecError(f"{plan.spec.file}: the sweep cannot be evaluated: {e}") from None
 
 
-def _schema(plan: Plan) -> pa.Schema:
+def _fields(plan: Plan) -> list[tuple[str, str, bool, str | None]]:
+    """The output's fields: (name, kind, nullable, unit). Kinds as the engine's Parquet writer takes
+    them: f64 (NaN: no value), f64_nan (a derived column: NaN is a value, as in the in-memory
+    table), i64, category, flag."""
     fields = []
     for c in plan.columns:
-        if c.kind == "i32":
-            t: pa.DataType = pa.dictionary(pa.int32(), pa.string())
-        elif c.kind == "bool":
-            t = pa.bool_()
-        elif c.kind == "i64":
-            t = pa.int64()
-        else:
-            t = pa.float64()
+        kind = {"i32": "category", "bool": "flag", "i64": "i64"}.get(c.kind, "f64" if c.nullable else "f64_nan")
         # Columns that never have "no value" are required (Parquet writes no definition levels for
         # them): doubles and categories the plan says are never null. (Flags and whole numbers mark
         # a missing value in the engine's buffers and are checked per batch: they stay nullable.)
         # (decided by the column, not the spec: the same column is required in every output, so
         # outputs of different specs combine; derived columns hold NaN where a value is missing)
         required = c.kind in ("f64", "i32") and c.name in colinfo.NAMES and c.name not in NULLABLE_COLUMNS
-        fields.append(pa.field(c.name, t, nullable=not required, metadata={"unit": c.unit} if c.unit else None))
-    return pa.schema(fields, metadata=metadata(plan))
+        fields.append((c.name, kind, not required, c.unit or None))
+    return fields
+
+
+def _schema(plan: Plan) -> pa.Schema:
+    types = {"category": pa.dictionary(pa.int32(), pa.string()), "flag": pa.bool_(), "i64": pa.int64(),
+             "f64": pa.float64(), "f64_nan": pa.float64()}
+    return pa.schema([pa.field(name, types[kind], nullable=nullable, metadata={"unit": unit} if unit else None)
+                      for name, kind, nullable, unit in _fields(plan)], metadata=metadata(plan))
 
 
 def _dictionary_columns(plan: Plan) -> list[str]:
@@ -410,18 +417,81 @@ def _plan(spec: Spec | str | os.PathLike[str]) -> Plan:
 
 
 @dataclass
+class Rows:
+    """A few whole rows (the summary's cheapest), as Python values in the plan's column order:
+    None where a value is missing, a category by its name, a flag as a bool."""
+
+    plan: Plan
+    values: list[tuple[Any, ...]]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.plan.columns]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.names, row)) for row in self.values]
+
+    def table(self) -> pa.Table:
+        """The rows as an Arrow table of the output's schema (built from bytes, not from Python
+        objects: that conversion imports pandas where it is installed)."""
+        arrays = []
+        for k, c in enumerate(self.plan.columns):
+            col = [row[k] for row in self.values]
+            missing = pc.is_nan(_numbers(pa.float64(), [math.nan if v is None else 0.0 for v in col]))
+            if c.kind == "i32":
+                at = {name: i for i, name in enumerate(c.dictionary)}
+                idx = _null_where(_numbers(pa.int32(), [-1 if v is None else at[v] for v in col]), missing)
+                arrays.append(pa.DictionaryArray.from_arrays(idx, _strings(c.dictionary)))
+            elif c.kind == "i64":
+                arrays.append(_null_where(_numbers(pa.int64(), [0 if v is None else v for v in col]), missing))
+            elif c.kind == "bool":
+                flags = _numbers(pa.float64(), [0.0 if v is None else float(v) for v in col])
+                arrays.append(_null_where(pc.not_equal(flags, _scalar(pa.float64(), 0.0)), missing))
+            else:
+                arrays.append(_null_where(_numbers(pa.float64(), [math.nan if v is None else v for v in col]),
+                                          missing))
+        return pa.Table.from_arrays(arrays, schema=_schema(self.plan))
+
+
+def _decode(columns: list[OutputColumn], buffers: list[bytes], n: int) -> list[tuple[Any, ...]]:
+    """``n`` rows from one buffer per column in the engine's layout (doubles, NaN no value; whole
+    numbers, i64::MIN no value; category indices as int32, -1 no value; flags as doubles), as Python
+    values the way Arrow gives them back (``as_py``)."""
+    import array
+
+    out: list[list[Any]] = []
+    for c, b in zip(columns, buffers):
+        a = array.array({"i32": "i", "i64": "q"}.get(c.kind, "d"))
+        a.frombytes(b[:n * a.itemsize])
+        if c.kind == "i32":
+            out.append([None if i < 0 else c.dictionary[i] for i in a])
+        elif c.kind == "i64":
+            out.append([None if v == NO_INT else v for v in a])
+        elif c.kind == "bool":
+            out.append([None if v != v else v != 0.0 for v in a])
+        else:  # (NaN is "no value" where the plan says so; in a derived column it is a value)
+            out.append([None if v != v and c.nullable else v for v in a])
+    return list(zip(*out)) if out else [()] * n
+
+
+@dataclass
 class Summary:
     points: int
     kept: int
     seconds: float
     path: str
     files: list[str] = field(default_factory=list)
-    cheapest: pa.Table | None = None
+    best: Rows | None = None  # the cheapest rows, in order
     ranked_by: str | None = None  # the column the cheapest rows are ranked by
 
     @property
     def points_per_second(self) -> float:
         return self.points / self.seconds if self.seconds > 0 else float("inf")
+
+    @property
+    def cheapest(self) -> pa.Table | None:
+        """The cheapest rows as an Arrow table (None when no row has a cost)."""
+        return None if self.best is None else self.best.table()
 
 
 # The prices per million tokens of a serving sweep, any of which its summary may rank by.
@@ -451,7 +521,11 @@ class _Cheapest:
         self.per = distinct_by(plan)
         # (the answers there can be, at most SHOWN: with fewer, the table is full once each is seen)
         self.shown = min(self.SHOWN, answers(plan, self.per))
-        self.best: pa.Table | None = None
+        self.plan = plan
+        at = {name: k for k, name in enumerate(names)}
+        self._order = [at[name] for name, _ in self.order if name is not None]  # (none without a key)
+        self._per = [at[name] for name in self.per]
+        self.best: list[tuple[Any, ...]] = []  # the best row of each of the best answers so far, in order
         self.threshold: float | None = None  # the fifth-best answer's key so far
         self.lock = threading.Lock()
 
@@ -522,11 +596,44 @@ class _Cheapest:
             batch = batch.filter(pc.less_equal(keys, _scalar(pa.float64(), bar)))
         table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
         top = self._firsts(table)
+        self.merge([tuple(row[name] for name in self.names) for row in top.to_pylist()])
+
+    def add_native(self, buffers: list[bytes], n: int) -> None:
+        """``add`` for the rows the engine's Parquet writer kept (one buffer per column)."""
+        self.merge(_decode(self.plan.columns, buffers, n))
+
+    def merge(self, rows: list[tuple[Any, ...]]) -> None:
+        """Take candidate rows (as Rows holds them) into the table. Earlier rows win exact ties."""
+        if self.key is None:
+            return
         with self.lock:
-            both = top if self.best is None else pa.concat_tables([self.best, top]).unify_dictionaries()
-            self.best = self._firsts(both)
-            if self.best.num_rows == self.shown:
-                self.threshold = self.best.column(self.key)[self.shown - 1].as_py()
+            self.best = self._rank(self.best + rows)
+            if len(self.best) == self.shown:
+                self.threshold = self.best[-1][self._order[0]]
+
+    def _rank(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """The best row of each answer, the five best answers, in order: rows with a key, sorted
+        (stably) as Arrow's ``sort_indices`` sorts them (NaN after every number, no value last)."""
+        key = self._order[0]
+
+        def order(row: tuple[Any, ...]) -> tuple[tuple[int, float], ...]:
+            return tuple((2, 0.0) if row[i] is None else (1, 0.0) if row[i] != row[i] else (0, row[i])
+                         for i in self._order)
+
+        seen: set[tuple[Any, ...]] = set()
+        out = []
+        for row in sorted((r for r in rows if r[key] is not None), key=order):
+            group = tuple(row[i] for i in self._per)
+            if group not in seen:
+                seen.add(group)
+                out.append(row)
+                if len(out) == self.SHOWN:
+                    break
+        return out
+
+    def result(self) -> Rows | None:
+        """The table's rows (None when no row had a key)."""
+        return Rows(self.plan, list(self.best)) if self.best else None
 
     # Up to this many rows, the first of each answer is found by a loop over the sorted rows; a hash
     # aggregate beyond (Arrow's group_by loads pyarrow.dataset, which imports pandas: 0.3 s).
@@ -677,7 +784,9 @@ def write(
     else:
         target = targets.Target(Path(path), fmt == "parquet", plan.spec.inputs)
     threads = clamp_threads(threads)
-    _import_writer(fmt)
+    # (the engine writes a Parquet sweep's parts itself; pyarrow writes the rest)
+    _import_writer(fmt if fmt != "parquet" or plan.spec.keep is not None or plan.spec.partition_by
+                   or isinstance(target, remote.RemoteTarget) else None)
     cheapest = _Cheapest(plan)
     t0 = time.perf_counter()
     kept = 0
@@ -710,7 +819,7 @@ def write(
             why = e.strerror or (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
             raise CostspecError(f"cannot write {target.path}: {why}") from None
         raise
-    return Summary(end - start, kept, time.perf_counter() - t0, str(target.path), files, cheapest.best,
+    return Summary(end - start, kept, time.perf_counter() - t0, str(target.path), files, cheapest.result(),
                    cheapest.key)
 
 
@@ -740,39 +849,32 @@ class _WriterStopped(Exception):
     """A writer told to stop (another failed, or the run was interrupted)."""
 
 
-def _part_columns(plan: Plan, schema: pa.Schema) -> list[tuple[str, str, bool, list[str] | None]]:
+def _part_columns(plan: Plan) -> list[tuple[str, str, bool, list[str] | None]]:
     """The columns as the engine's Parquet writer takes them: (name, kind, nullable, categories)."""
-    # (a double is null where NaN only in the columns the plan says NaN means "no value" in; in a
-    # derived column NaN is a value, as in the in-memory table)
-    kinds = {"f64": "f64", "i64": "i64", "i32": "category", "bool": "flag"}
-    return [(c.name, kinds[c.kind] if c.kind != "f64" or c.nullable else "f64_nan", f.nullable,
-             list(c.dictionary) if c.kind == "i32" else None) for c, f in zip(plan.columns, schema)]
+    return [(name, kind, nullable, list(c.dictionary) if kind == "category" else None)
+            for (name, kind, nullable, _), c in zip(_fields(plan), plan.columns)]
 
 
-def _parquet_metadata(schema: pa.Schema, extra: dict[bytes, bytes]) -> list[tuple[str, str]]:
-    """A part's key-value metadata: the schema's, the part's own, and the Arrow schema as pyarrow
-    stores it (``ARROW:schema``: the IPC schema, base64), so that Arrow readers get the columns'
-    types (categories as dictionaries) and units back."""
+def _parquet_metadata(plan: Plan, own: dict[str, str]) -> list[tuple[str, str]]:
+    """A part's key-value metadata: ``own`` (the output's and the part's), and the Arrow schema as
+    pyarrow stores it (``ARROW:schema``: the IPC schema message, base64; built by the engine's
+    module, without pyarrow), so that Arrow readers get the columns' types (categories as
+    dictionaries) and units back."""
     import base64
 
-    own = {**(schema.metadata or {}), **extra}
-    full = schema.with_metadata(own)
-    pairs = [(k.decode(), v.decode()) for k, v in own.items()]
-    return pairs + [("ARROW:schema", base64.b64encode(full.serialize().to_pybytes()).decode())]
+    from costspec import _native
+
+    pairs = list(own.items())
+    schema = _native.arrow_schema(_fields(plan), pairs)
+    return pairs + [("ARROW:schema", base64.b64encode(schema).decode())]
 
 
 def _write_parquet(plan: Plan, tmp: Path | Folder, writers: int, cheapest: _Cheapest,
                    on_progress: Callable[[int, int], None] | None, start: int = 0, end: int | None = None,
                    extra: dict[str, str] | None = None) -> tuple[int, list[str]]:
-    import pyarrow.parquet as pq
-
     from costspec import _native
 
-    schema = _schema(plan)
-    columns = _part_columns(plan, schema)
-    if extra:
-        schema = schema.with_metadata({**(schema.metadata or {}), **extra})
-    dict_cols = _dictionary_columns(plan)
+    own = {**metadata(plan), **(extra or {})}  # (a shard's part says which shard it is)
     end = plan.points if end is None else end
     n = end - start
     # Parts cover disjoint ranges of at least one BATCH each, in point order (with a layout search,
@@ -784,21 +886,26 @@ def _write_parquet(plan: Plan, tmp: Path | Folder, writers: int, cheapest: _Chea
     stop = threading.Event()
     names = [f"part-{k:05d}.parquet" for k in range(parts)]
     by = list(plan.spec.partition_by)
-    # Partitioned: the partition columns are the folders' names, not in the files (as hive-style
-    # readers expect); each writer writes one part per partition it meets.
-    part_schema = pa.schema([f for f in schema if f.name not in by], metadata=schema.metadata)
-    part_dict = [c for c in dict_cols if c not in by]
+    if by:  # (pyarrow writes partitioned parts: loaded here, before the writer threads use it)
+        import pyarrow.parquet as pq
+
+        pc.load()
+        schema = _schema(plan).with_metadata(own)
+        # Partitioned: the partition columns are the folders' names, not in the files (as hive-style
+        # readers expect); each writer writes one part per partition it meets.
+        part_schema = pa.schema([f for f in schema if f.name not in by], metadata=schema.metadata)
+        part_dict = [c for c in _dictionary_columns(plan) if c not in by]
     written: list[list[str]] = [[] for _ in range(parts)]
 
     out = tmp if isinstance(tmp, Folder) else Folder.local(tmp)  # (a local folder, or a prefix at a URI)
 
-    def part_meta(k: int) -> dict[bytes, bytes]:
+    def part_meta(k: int) -> dict[str, str]:
         """A shard's part says which of how many it is (costspec merge checks none is missing)."""
-        return {b"costspec.part": f"{k}/{parts}".encode()} if extra and "costspec.shard" in extra else {}
+        return {"costspec.part": f"{k}/{parts}"} if extra and "costspec.shard" in extra else {}
 
     done = [threading.Event() for _ in range(parts)]  # (set by each writer as its very last step)
     cancel: list[Any] = [None] * parts  # (each writer's native part, to stop on an interrupt)
-    found: list[pa.RecordBatch | None] = [None] * parts  # (each part's best rows for the summary)
+    found: list[tuple[list[bytes], int] | None] = [None] * parts  # (each part's best rows, for the summary)
     native = _native_plan(plan)
 
     def work(k: int) -> None:
@@ -816,19 +923,18 @@ def _write_parquet(plan: Plan, tmp: Path | Folder, writers: int, cheapest: _Chea
                     if key not in opened:
                         rel = Path(*partition_dirs(by, key), names[k]) if by else Path(names[k])
                         f = stack.enter_context(out.open(rel.as_posix()))
-                        own = {**(schema.metadata or {}), **part_meta(k)}
-                        if by:  # (the part says which partition it is: see costspec.targets)
-                            own[b"costspec.partition"] = rel.parent.as_posix().encode()
+                        # (the part says which partition it is: see costspec.targets)
+                        mine = {**own, **part_meta(k), "costspec.partition": rel.parent.as_posix()}
                         opened[key] = stack.enter_context(pq.ParquetWriter(
-                            f, (part_schema if by else schema).with_metadata(own), compression="zstd",
-                            compression_level=1, use_dictionary=part_dict if by else dict_cols,
-                            write_statistics=True))
+                            f, part_schema.with_metadata(mine), compression="zstd", compression_level=1,
+                            use_dictionary=part_dict, write_statistics=True))
                         written[k].append(rel.as_posix())
                     return opened[key]
 
                 if not by:  # (a part per writer, rows or none: evaluated and encoded in the engine's module)
                     f = stack.enter_context(out.open(names[k]))
-                    part = cancel[k] = _native.ParquetPart(columns, _parquet_metadata(schema, part_meta(k)),
+                    part = cancel[k] = _native.ParquetPart(_part_columns(plan),
+                                                           _parquet_metadata(plan, {**own, **part_meta(k)}),
                                                            ZSTD_LEVEL)
                     written[k].append(names[k])
 
@@ -848,7 +954,7 @@ def _write_parquet(plan: Plan, tmp: Path | Folder, writers: int, cheapest: _Chea
                     f.write(part.finish())
                     counts[k] = kept
                     if n:  # (added in part order once all are done: a full tie goes to the earlier point)
-                        found[k] = _Buffers(plan.columns, n, [pa.py_buffer(b) for b in best]).batch(schema, 0, n)
+                        found[k] = (best, n)
                     return
                 # Partitioned: one engine call per row group, split by pyarrow into the partitions.
                 for bufs, regions in _calls(plan, 1, bounds[k], bounds[k + 1], True, on_progress, WRITER_BATCH,
@@ -906,9 +1012,9 @@ def _write_parquet(plan: Plan, tmp: Path | Folder, writers: int, cheapest: _Chea
         raise
     if errors:
         raise errors[0]
-    for batch in found:
-        if batch is not None:
-            cheapest.add(batch)
+    for rows in found:
+        if rows is not None:
+            cheapest.add_native(*rows)
     files = [name for files in written for name in files]
     if by and not files:  # (nothing kept: an empty part keeps the output's columns and metadata)
         files = _write_table(schema.empty_table(), tmp, "parquet")
@@ -964,15 +1070,18 @@ class _signals_held:
             signal.pthread_sigmask(signal.SIG_SETMASK, self.previous)
 
 
-def _import_writer(fmt: str) -> None:
-    """Import the format's writer (and the version the metadata names) before the temporary output
-    exists. A Ctrl-C that lands inside an extension module's initialisation (pyarrow.parquet's
-    reaches ssl) surfaces as whatever that module's init makes of it (a TypeError), not as
-    KeyboardInterrupt; before the temporary exists, there is nothing to clean up and the CLI's own
-    handler reports it."""
+def _import_writer(fmt: str | None) -> None:
+    """Import the format's writer (None: the engine's own), pyarrow.compute with it, and the version
+    the metadata names before the temporary output exists. A Ctrl-C that lands inside an extension
+    module's initialisation (pyarrow.parquet's reaches ssl) surfaces as whatever that module's init
+    makes of it (a TypeError), not as KeyboardInterrupt; before the temporary exists, there is
+    nothing to clean up and the CLI's own handler reports it."""
     import importlib
 
-    importlib.import_module({"parquet": "pyarrow.parquet", "arrow": "pyarrow.ipc", "csv": "pyarrow.csv"}[fmt])
+    importlib.import_module("costspec._native")
+    if fmt is not None:
+        importlib.import_module({"parquet": "pyarrow.parquet", "arrow": "pyarrow.ipc", "csv": "pyarrow.csv"}[fmt])
+        pc.load()
     import costspec
 
     _ = costspec.__version__  # (the outputs' metadata: importlib.metadata, 80 ms of imports, before it too)
