@@ -103,4 +103,9 @@ def test_megatron_gpt3_34_days() -> None:
 
 
 def test_version_is_exposed() -> None:
-    assert costspec.__version__ == costspec._native.__version__
+    """One version: the engine's module's (Cargo.toml), the installed package's (pyproject.toml)."""
+    from importlib.metadata import version
+
+    from costspec import _native
+
+    assert costspec.__version__ == _native.__version__ == version("costspec")
