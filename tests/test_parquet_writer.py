@@ -471,3 +471,23 @@ def test_summary_rows_are_the_same_from_every_writer(tmp_path: Path, path: Path)
     table = a.best.table()
     assert table.schema.equals(runner._schema(plan), check_metadata=True)
     assert norm([tuple(r.values()) for r in table.to_pylist()]) == norm(a.best.values)
+
+
+def test_a_crafted_footer_is_refused_not_a_crash(tmp_path: Path) -> None:
+    """A part whose footer claims 2^35 key-value entries in 9 bytes: the output folder holding it
+    is refused as not costspec's (a hostile review found the parquet crate's decoder aborting the
+    process on a 200 GB allocation), and nothing is printed from the engine's module."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "out.parquet"
+    out.mkdir()
+    footer = b"\x15\x02\x19\xfc" + bytes([0xFF, 0xFF, 0xFF, 0xFF, 0x07])
+    (out / "part-00000.parquet").write_bytes(b"PAR1" + footer + len(footer).to_bytes(4, "little") + b"PAR1")
+    spec = tmp_path / "s.yaml"
+    spec.write_text(RANK_SPEC)
+    proc = subprocess.run([sys.executable, "-c", "from costspec.cli import main; main()", "sweep", str(spec),
+                           "-o", str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "costspec did not write" in proc.stderr and "panicked" not in proc.stderr
+    assert (out / "part-00000.parquet").read_bytes()[4:13] == footer

@@ -208,9 +208,9 @@ pub(crate) fn arrow_schema<'py>(py: Python<'py>, columns: Vec<(String, String, b
 }
 
 /// The key-value metadata of a Parquet footer (the `FileMetaData` bytes before the final length
-/// and magic) as (key, value or None) pairs, or None when the bytes are not a footer. The bytes
-/// come from any file in the way of an output: a decoder that panics on them says None too.
+/// and magic) as (key, value or None) pairs, or None when the bytes are not a footer (they come
+/// from any file in the way of an output: read by a walker written for hostile bytes).
 #[pyfunction]
 pub(crate) fn footer_metadata(py: Python<'_>, footer: &[u8]) -> Option<Vec<(String, Option<String>)>> {
-    py.detach(|| std::panic::catch_unwind(|| footer::key_value_metadata(footer)).ok()?.ok())
+    py.detach(|| footer::key_value_metadata(footer)).ok()
 }
