@@ -640,7 +640,7 @@ seen = []
 start = threading.Thread.start
 def watched(self):
     if self.name.startswith("costspec-writer"):
-        seen.append("pyarrow.compute" in sys.modules)
+        seen.append("pyarrow.compute" in sys.modules and "pyarrow.acero" in sys.modules)
     start(self)
 threading.Thread.start = watched
 try:

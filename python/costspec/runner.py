@@ -890,6 +890,10 @@ def _write_parquet(plan: Plan, tmp: Path | Folder, writers: int, cheapest: _Chea
         import pyarrow.parquet as pq
 
         pc.load()
+        if cheapest.key is not None:  # (the summary's group_by in those threads imports Acero and
+            import importlib  # pyarrow.dataset on first use: a race there too)
+
+            importlib.import_module("pyarrow.acero")
         schema = _schema(plan).with_metadata(own)
         # Partitioned: the partition columns are the folders' names, not in the files (as hive-style
         # readers expect); each writer writes one part per partition it meets.
