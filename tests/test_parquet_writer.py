@@ -491,3 +491,29 @@ def test_a_crafted_footer_is_refused_not_a_crash(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert "costspec did not write" in proc.stderr and "panicked" not in proc.stderr
     assert (out / "part-00000.parquet").read_bytes()[4:13] == footer
+
+
+def test_minus_zero_ties_with_zero_in_every_writer(tmp_path: Path) -> None:
+    """A cost of -0 (0 × a negative) ties with 0, as Arrow's sort has it: the tie goes to the faster
+    run, whichever writer ranks the rows (a hostile review found the engine's writer taking -0 as
+    cheaper and showing the slowest run at "$-0")."""
+    spec = tmp_path / "z.yaml"
+    spec.write_text("""
+costspec: 1
+name: zeros
+model: {preset: llama2-7b}
+training: {tokens: 2T}
+hardware: {mfu: 0.4}
+price: {usd_per_gpu_hour: "=(hardware.count - 128) * 0"}
+sweep:
+  grid:
+    hardware.gpu: [A100-80GB, H100-SXM]
+    hardware.count: {range: [64, 2048, 64]}
+""")
+    plan = compile_spec(load(spec))
+    got = {}
+    for fmt in ("parquet", "arrow"):
+        s = runner.write(plan, tmp_path / f"o.{fmt}", fmt=fmt)
+        assert s.best is not None
+        got[fmt] = [(r["gpu"], r["gpus"]) for r in s.best.dicts()]
+    assert got["parquet"] == got["arrow"] == [("H100-SXM", 1984), ("A100-80GB", 1984)]

@@ -4,17 +4,19 @@
 //! them (costspec.runner._Cheapest merges the parts'). An answer pushed out by `shown` better ones
 //! can never come back with the rows it had, so only `shown` answers are kept.
 
-/// A row's place in the order: key, then the tie columns (NaN: missing, after every value).
-fn rank(v: &[f64]) -> impl Iterator<Item = f64> + '_ {
-    v.iter().map(|&x| if x.is_nan() { f64::INFINITY } else { x })
+/// A row's place in the order: key, then the tie columns; a missing value (NaN) after every value,
+/// infinity included; -0 and 0 equal (as Arrow's sort, which ranks the other outputs, has them).
+fn rank(v: &[f64]) -> impl Iterator<Item = (bool, f64)> + '_ {
+    v.iter().map(|&x| (x.is_nan(), if x.is_nan() { 0.0 } else { x }))
 }
 
 fn better(a: &[f64], b: &[f64]) -> bool {
     for (x, y) in rank(a).zip(rank(b)) {
-        match x.total_cmp(&y) {
-            std::cmp::Ordering::Less => return true,
-            std::cmp::Ordering::Greater => return false,
-            std::cmp::Ordering::Equal => {}
+        if x < y {
+            return true;
+        }
+        if x > y {
+            return false;
         }
     }
     false // (a full tie: the earlier row stays)
@@ -153,6 +155,13 @@ fn canonical(bits: u64, v: f64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn order_has_minus_zero_equal_to_zero_and_missing_after_infinity() {
+        assert!(!better(&[-0.0], &[0.0]) && !better(&[0.0], &[-0.0]));
+        assert!(better(&[f64::INFINITY], &[f64::NAN]) && !better(&[f64::NAN], &[f64::INFINITY]));
+        assert!(better(&[1.0, 2.0], &[1.0, f64::NAN]) && better(&[-1.0], &[-0.0]));
+    }
 
     #[test]
     fn best_per_group_with_ties() {
