@@ -375,8 +375,7 @@ fn choose(kind: &Kind, v: &[u64]) -> Result<Encoded, String> {
             Ok(Encoded::Dict { page, entries: names.len(), index: Index::Runs(runs) })
         }
         _ => {
-            if changes(v) < v.len() / MIN_RUN {
-                let r = runs(v);
+            if let Some(r) = runs_below(v, v.len() / MIN_RUN) {
                 // A dictionary of the runs' values, in order (a value may recur: readers only look
                 // indices up).
                 let mut page = Vec::with_capacity(r.len() * 8);
@@ -408,8 +407,25 @@ fn le_bytes(v: &[u64]) -> std::borrow::Cow<'_, [u8]> {
 }
 
 /// How many times a value differs from the one before it (the runs, less one): vectorised.
-fn changes(v: &[u64]) -> usize {
-    v.windows(2).map(|w| usize::from(w[0] != w[1])).sum()
+/// The runs of `v` if it changes value fewer than `limit` times, else None — found by stepping over
+/// whole runs (eight values a compare) and stopped once there are too many: a column of runs is
+/// not also counted value by value, a column of distinct values is decided after `limit` of them.
+fn runs_below(v: &[u64], limit: usize) -> Option<Vec<(u64, usize)>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < v.len() {
+        if out.len() == limit {
+            return None; // (this run would be change number `limit`)
+        }
+        let len = run_len(&v[start..], v[start]);
+        out.push((v[start], len));
+        start += len;
+    }
+    if v.is_empty() && limit == 0 {
+        None // (no change is not fewer than none)
+    } else {
+        Some(out)
+    }
 }
 
 /// A dictionary of the distinct values, if there are at most SMALL_DICT and at most half as many as
@@ -695,5 +711,47 @@ fn statistics(kind: &Kind, v: &[u64], encoded: &Encoded, nulls: u64) -> Statisti
             let any = f || t;
             Statistics::boolean(any.then_some(!f), any.then_some(t), None, Some(nulls), false)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn changes(v: &[u64]) -> usize {
+        v.windows(2).map(|w| usize::from(w[0] != w[1])).sum()
+    }
+
+    #[test]
+    fn runs_below_is_the_full_count_compared() {
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..400 {
+            let n = (next() % 20_000) as usize;
+            let p = next() % 64; // (how often the value changes: 1 in p + 1)
+            let mut v = Vec::with_capacity(n);
+            let mut x = 0u64;
+            for _ in 0..n {
+                if next() % (p + 1) == 0 {
+                    x = next() % 5;
+                }
+                v.push(x);
+            }
+            let full = changes(&v);
+            for limit in [0, 1, full.saturating_sub(1), full, full + 1, n / MIN_RUN, n] {
+                let got = runs_below(&v, limit);
+                assert_eq!(got.is_some(), full < limit, "n {n} limit {limit} changes {full}");
+                if let Some(r) = got {
+                    assert_eq!(r, runs(&v));
+                }
+            }
+        }
+        assert!(runs_below(&[], 0).is_none() && runs_below(&[], 1) == Some(vec![]));
+        assert!(runs_below(&[7], 1) == Some(vec![(7, 1)]) && runs_below(&[7], 0).is_none());
     }
 }
