@@ -3,7 +3,12 @@ widely run configuration, its published verdict, costspec's answer and the sourc
 set only: the memory model has no fitted constants (its formulas are the papers'), so nothing here
 is tuned to these rows. tests/test_memory.py asserts the verdicts that agree.
 
-Run: python benchmarks/memory_practice.py   (prints the Markdown table)
+With --measured, the "memory vs measured" table instead: Hugging Face's single-GPU training guide
+measured bert-large-uncased (sequence 512) on a 16 GB V100 with nvidia-smi (the device's whole
+use, MiB), configuration by configuration, beside the CUDA context alone (1,343 MiB); costspec's
+answer is compared with the measurement less that context. Also a check set, nothing fitted.
+
+Run: python benchmarks/memory_practice.py [--measured]   (prints the Markdown table)
 """
 
 from __future__ import annotations
@@ -80,5 +85,49 @@ def main() -> None:
           "huggingface/peft README |")
 
 
+# Hugging Face Transformers, "Methods and tools for efficient training on a single GPU" (docs v4.27,
+# perf_train_gpu_one) and "Model training anatomy" (model_memory_anatomy): bert-large-uncased for
+# sequence classification, sequences of 512, Trainer defaults, one V100-SXM2 16 GB; "GPU memory
+# occupied" is nvidia-smi's used memory (pynvml, MiB). The context: `torch.ones((1, 1)).to("cuda")`.
+HF = "Hugging Face Transformers docs (perf_train_gpu_one, model_memory_anatomy)"
+CONTEXT_MIB = 1343
+BERT_LARGE = dict(params=335e6, attention="eager", logits="chunked", gpu="v100", gpus=1,
+                  architecture={"layers": 24, "d_model": 1024, "heads": 16, "ffn_dim": 4096, "vocab": 30522,
+                                "seq_len": 512, "gated_mlp": False})
+MEASURED: list[tuple[str, int, dict[str, Any] | None]] = [
+    ("batch 4, fp32, AdamW", 14949, dict(micro_batch=4, precision="fp32", optimizer="adam")),
+    ("batch 1 × 4 accumulated, fp32, AdamW", 8681, dict(micro_batch=1, precision="fp32", optimizer="adam")),
+    ("batch 1 × 4, gradient checkpointing, fp32, AdamW", 6775,
+     dict(micro_batch=1, precision="fp32", optimizer="adam", recompute="full")),
+    ("batch 4, fp16 (PyTorch AMP), AdamW", 13939, dict(micro_batch=4, precision="fp16", optimizer="adam")),
+    ("batch 1 × 4, checkpointing, fp16 AMP, AdamW", 7275,
+     dict(micro_batch=1, precision="fp16", optimizer="adam", recompute="full")),
+    ("batch 4, fp32, 8-bit Adam (bitsandbytes)", 13085, dict(micro_batch=4, precision="fp32", optimizer="adam8bit")),
+    ("batch 1 × 4, checkpointing, fp16 AMP, 8-bit Adam", 5363,
+     dict(micro_batch=1, precision="fp16", optimizer="adam8bit", recompute="full")),
+    ("batch 4, fp32, Adafactor", 12295, None),
+    ("batch 1 × 4, checkpointing, fp16 AMP, Adafactor", 4847, None),
+]
+
+
+def measured() -> None:
+    gb = 2**20 / 1e9  # (nvidia-smi's MiB in GB)
+    context = CONTEXT_MIB * gb
+    print("| bert-large-uncased, sequence 512, one V100 | measured | less the CUDA context | costspec | error |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, mib, kw in MEASURED:
+        total = mib * gb
+        if kw is None:
+            print(f"| {name} | {total:.2f} GB | {total - context:.2f} GB | not modelled (no Adafactor) | – |")
+            continue
+        e = answer({**BERT_LARGE, **kw})
+        err = e.memory_gb_per_gpu / (total - context) - 1
+        print(f"| {name} | {total:.2f} GB | {total - context:.2f} GB | {e.memory_gb_per_gpu:.2f} GB "
+              f"(activations {e.activations_gb:.2f}) | {err:+.0%} |")
+    print(f"| (context alone: `torch.ones((1, 1)).to(\"cuda\")`) | {context:.2f} GB | | not counted | |")
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    measured() if "--measured" in sys.argv[1:] else main()

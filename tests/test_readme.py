@@ -86,10 +86,11 @@ def test_readme_output_is_what_the_command_prints(command: str, shown: str, tmp_
     assert skipping or i == len(actual), "prints more than the README shows:\n" + "\n".join(actual[i:])
 
 
-def test_the_memory_practice_table_is_what_its_script_prints() -> None:
+@pytest.mark.parametrize("args", [[], ["--measured"]])
+def test_the_memory_practice_table_is_what_its_script_prints(args: list[str]) -> None:
     import subprocess
     import sys
 
-    printed = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "memory_practice.py")], capture_output=True,
-                             text=True, check=True).stdout.strip()
-    assert printed in (ROOT / "README.md").read_text(encoding="utf-8")
+    printed = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "memory_practice.py"), *args],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    assert printed.count("\n") > 5 and printed in (ROOT / "README.md").read_text(encoding="utf-8")
