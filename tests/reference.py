@@ -46,6 +46,9 @@ class RefPoint:
     context_parallel: int = 1
     expert_parallel: int = 1
     micro_batch: int = 1
+    dropout: bool | None = None  # (None: costspec's default without a preset, on)
+    framework_gb: float = 1.1  # (costspec's defaults)
+    allocator_share: float = 0.2
     goodput: float | None = None
 
     def native(self) -> dict[str, Any]:
@@ -132,6 +135,8 @@ def saved_tensors(p: RefPoint) -> list[tuple[str, float]]:
                   ("dropout output", 2 * heads * s)]
     else:  # FlashAttention keeps the softmax's log-sum-exp, fp32, per head
         saved.append(("log-sum-exp", 4 * heads))
+    if p.dropout is False:  # no masks, and the scores are not dropped
+        saved = [(n, v) for n, v in saved if "dropout" not in n]
     return saved
 
 
@@ -159,20 +164,26 @@ def activations(p: RefPoint) -> float | None:
     whole_names = {"attention layer norm input", "QKV projection input", "attention dropout mask",
                    "MLP layer norm input", "MLP input", "MLP dropout mask"}
     split_all = p.sequence_parallel or t == 1
+
+    def layer_bytes(kept: list[tuple[str, float]]) -> float:  # per token of one layer
+        if split_all:
+            return sum(v for _, v in kept) / t
+        return sum(v for n, v in kept if n in whole_names) + sum(v for n, v in kept if n not in whole_names) / t
+
     if p.recompute == "full":  # only each layer's input
         per_token = 2 * h / (t if p.sequence_parallel else 1)
     else:
-        kept = [(n, v) for n, v in saved if p.recompute != "selective" or n not in CORE]
-        if split_all:
-            per_token = sum(v for _, v in kept) / t
-        else:
-            per_token = sum(v for n, v in kept if n in whole_names) + sum(v for n, v in kept if n not in whole_names) / t
+        per_token = layer_bytes([(n, v) for n, v in saved if p.recompute != "selective" or n not in CORE])
+    # Recomputation rebuilds, one layer and micro-batch at a time, what it dropped: full, the
+    # whole layer; selective, the attention core (split by t: its heads are).
+    rebuilt = {"none": 0.0, "full": layer_bytes(saved),
+               "selective": sum(v for n, v in saved if n in CORE) / t}[p.recompute]
     ring = 0.0
     if p.context_parallel > 1:  # two in-flight K,V chunks of s/CP tokens, one layer at a time
         q = a["head_dim"] if a.get("head_dim") else h / a["heads"]
         kv = a["kv_heads"] if a.get("kv_heads") else a["heads"]
         ring = 2 * 2 * s * b * 2 * kv * q / t
-    return (a["layers"] * s * b * per_token + ring) * (2 if p.precision in ("fp32", "tf32") else 1)
+    return (a["layers"] * s * b * per_token + s * b * rebuilt + ring) * (2 if p.precision in ("fp32", "tf32") else 1)
 
 
 # Bytes per frozen base parameter: 16-bit, int8, and NF4 with QLoRA's double quantisation (a
@@ -251,6 +262,9 @@ def evaluate(p: RefPoint) -> dict[str, Any]:
     seq = a.get("seq_len") or 2048
     logits = 0.0 if p.logits == "chunked" else 4 * seq / p.context_parallel * p.micro_batch * vocab / p.tensor_parallel
     peak = max(act or 0, (act or 0) / p.pipeline_parallel + logits)
+    # The framework's memory beside the tensors: a fixed context and a share of the activations.
+    overhead = p.framework_gb * 1e9 + p.allocator_share * peak
+    peak += overhead
     total = w_pg + g_pg + o_pg + peak
     min_gpus = None
     if p.gpu_memory_gb is not None:
@@ -299,6 +313,7 @@ def evaluate(p: RefPoint) -> dict[str, Any]:
         "optimizer_gb": o_pg / 1e9,
         "activations_gb": None if act is None else act / 1e9,
         "logits_gb": logits / 1e9,
+        "overhead_gb": overhead / 1e9,
         "memory_gb_per_gpu": total / 1e9,
         # (without a GPU count: on one data-parallel replica)
         "fits": None if p.gpu_memory_gb is None else total <= p.gpu_memory_gb * 1e9 * (1 + 1e-12),

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pyarrow.csv as pcsv
 import pytest
 
 import costspec
 from clirun import run
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # A 7B MHA shape with a plain 4h MLP: Korthikanti et al. 2022's block.
 MHA_7B = {"layers": 32, "d_model": 4096, "heads": 32, "ffn_dim": 16384, "vocab": 32000}
@@ -30,19 +33,28 @@ def test_flash_attention_drops_the_scores(seq_len: int, ratio: float) -> None:
     assert eager * 1e9 == pytest.approx(layers * s * h * (34 + 5 * a * s / h), rel=1e-12)
     assert flash * 1e9 == pytest.approx(layers * (34 * s * h + 4 * a * s), rel=1e-12)
     assert eager / flash == pytest.approx(ratio, abs=0.01)
-    # Selective recomputation drops the core either way; full keeps each layer's input.
-    assert _act("eager", seq_len, "selective") == _act("flash", seq_len, "selective") == \
-        pytest.approx(layers * 34 * s * h / 1e9, rel=1e-12)
-    assert _act("eager", seq_len, "full") == pytest.approx(layers * 2 * s * h / 1e9, rel=1e-12)
+    # Selective recomputation drops the core either way, and rebuilds one layer's for its backward
+    # pass; full keeps each layer's input and rebuilds one whole layer.
+    core = {"eager": 5 * a * s * s, "flash": 4 * a * s}
+    for attention in ("eager", "flash"):
+        assert _act(attention, seq_len, "selective") == \
+            pytest.approx((layers * 34 * s * h + core[attention]) / 1e9, rel=1e-12)
+        assert _act(attention, seq_len, "full") == \
+            pytest.approx((layers * 2 * s * h + 34 * s * h + core[attention]) / 1e9, rel=1e-12)
 
 
 def test_gqa_and_gated_mlps_change_the_activations() -> None:
-    """Llama 2 70B: 8 KV heads of 128 and a SwiGLU MLP of 28,672 keep 7h + 4·8·128 (attention),
-    3h + 6·28672 (MLP) and 4h (norms) bytes per token and layer."""
+    """Llama 2 70B: 8 KV heads of 128 and a SwiGLU MLP of 28,672 keep 6h + 4·8·128 (attention),
+    2h + 6·28672 (MLP) and 4h (norms) bytes per token and layer: Llama trains without dropout,
+    whose masks (h each) Korthikanti's count adds."""
     e = costspec.estimate(model="llama2-70b", tokens="2T", recompute="selective")
+    assert e.dropout is False
     h, s, layers = 8192, 4096, 80
-    per_token = 7 * h + 4 * 8 * 128 + 3 * h + 6 * 28672 + 4 * h
-    assert e.activations_gb == pytest.approx(layers * s * per_token / 1e9, rel=1e-12)
+    per_token = 6 * h + 4 * 8 * 128 + 2 * h + 6 * 28672 + 4 * h
+    masks = costspec.estimate(model="llama2-70b", tokens="2T", recompute="selective", dropout=True)
+    assert masks.activations_gb == pytest.approx(e.activations_gb + layers * s * 2 * h / 1e9, rel=1e-12)
+    rebuilt = 4 * 64 * s  # (one layer's flash core, recomputed for its backward pass: fp32 per head)
+    assert e.activations_gb == pytest.approx((layers * s * per_token + rebuilt) / 1e9, rel=1e-12)
 
 
 def test_nf4_and_int8_bases() -> None:
@@ -100,8 +112,9 @@ def test_a_sweep_over_attention_and_base_weights(tmp_path: Path, capsys: pytest.
                               attention=r["attention"], base_weights=r["base_weights"])
         assert (r["weights_gb"], r["activations_gb"], r["fits"]) == \
             (pytest.approx(e.weights_gb, rel=1e-15), pytest.approx(e.activations_gb, rel=1e-15), e.fits)
-    # LoRA 7B at sequence 2048 fits 24 GB with FlashAttention; the eager s×s scores (30.6 GB) do not.
-    assert [r["fits"] for r in rows] == [True, True, False, False]
+    # LoRA 7B at sequence 2048 fits 24 GB with FlashAttention; the eager s×s softmax outputs (17.2 GB
+    # of activations) do not with a 16-bit base, and do with an NF4 one.
+    assert [r["fits"] for r in rows] == [True, True, False, True]
 
 
 def test_logits_take_4_bytes_per_position_and_vocabulary_entry() -> None:
@@ -111,14 +124,16 @@ def test_logits_take_4_bytes_per_position_and_vocabulary_entry() -> None:
     assert e.logits_gb == pytest.approx(4 * 8192 * 128256 / 1e9, rel=1e-15) and round(e.logits_gb, 1) == 4.2
     assert costspec.estimate(model="llama3-8b", tokens="1B", tensor_parallel=8).logits_gb * 8 == pytest.approx(e.logits_gb)
     chunked = costspec.estimate(model="llama3-8b", tokens="1B", logits="chunked")
-    assert chunked.logits_gb == 0 and e.memory_gb_per_gpu - chunked.memory_gb_per_gpu == pytest.approx(e.logits_gb)
+    assert chunked.logits_gb == 0 and e.memory_gb_per_gpu - chunked.memory_gb_per_gpu == pytest.approx(e.logits_gb * 1.2)
     # Pipelined: the first stage's L layers of activations, or the last's L/p and the logits.
     for pp, kw in ((2, {}), (4, {"recompute": "full"})):
         p = costspec.estimate(model="llama3-8b", tokens="1B", pipeline_parallel=pp, **kw)  # type: ignore[arg-type]
         c = costspec.estimate(model="llama3-8b", tokens="1B", pipeline_parallel=pp, logits="chunked", **kw)  # type: ignore[arg-type]
         assert p.activations_gb is not None
         peak = max(p.activations_gb, p.activations_gb / pp + p.logits_gb)
-        assert p.memory_gb_per_gpu - c.memory_gb_per_gpu == pytest.approx(peak - p.activations_gb, abs=1e-9)
+        # (the allocator's default share, 0.2, of the busiest stage's activations and logits too)
+        assert p.memory_gb_per_gpu - c.memory_gb_per_gpu == pytest.approx((peak - p.activations_gb) * 1.2, abs=1e-9)
+        assert p.overhead_gb == pytest.approx(1.1 + 0.2 * peak, rel=1e-12)
 
 
 def test_alpaca_and_megatrons_table_1_fit() -> None:
@@ -235,10 +250,100 @@ def test_cp_and_ep_without_a_count_are_judged_on_the_smallest_layout(capsys: pyt
 
 
 def test_solved_counts_are_the_fewest_the_layout_allows() -> None:
-    """With CP 4 and EP 4 the unit is TP·PP·lcm(4, 4) = 4, not 16: 76 GPUs meet a 30-day deadline."""
-    s = costspec.solve("gpus", {"wall_clock_days": 30}, model="mixtral-8x7b", tokens="1T", gpu="h100", mfu=0.4,
+    """With CP 4 and EP 4 the unit is TP·PP·lcm(4, 4) = 4, not 16: 92 GPUs meet a 25-day deadline."""
+    s = costspec.solve("gpus", {"wall_clock_days": 25}, model="mixtral-8x7b", tokens="1T", gpu="h100", mfu=0.4,
                        context_parallel=4, expert_parallel=4)
-    assert s.value == 76 and s.binding == "wall_clock_days"
+    assert s.value == 92 and s.binding == "wall_clock_days"
     fewer = costspec.estimate(model="mixtral-8x7b", tokens="1T", gpu="h100", mfu=0.4, context_parallel=4,
-                              expert_parallel=4, gpus=72)
-    assert fewer.wall_clock_days is not None and fewer.wall_clock_days > 30
+                              expert_parallel=4, gpus=88)
+    assert fewer.wall_clock_days is not None and fewer.wall_clock_days > 25
+
+
+def test_the_overhead_is_the_framework_and_a_share_of_the_activations() -> None:
+    """overhead_gb = framework_gb + allocator_share × the busiest stage's activations and logits,
+    part of memory_gb_per_gpu; both 0 leave the tensors alone."""
+    kw: dict[str, Any] = {"model": "llama2-7b", "tokens": "1B", "mode": "lora", "lora_rank": 8}
+    bare = costspec.estimate(**kw, framework_gb=0, allocator_share=0)
+    assert bare.overhead_gb == 0
+    e = costspec.estimate(**kw)
+    assert (e.framework_gb, e.allocator_share) == (1.1, 0.2)
+    assert e.activations_gb is not None
+    assert e.overhead_gb == pytest.approx(1.1 + 0.2 * (e.activations_gb + e.logits_gb), rel=1e-12)
+    assert e.memory_gb_per_gpu == pytest.approx(bare.memory_gb_per_gpu + e.overhead_gb, rel=1e-12)
+    # (pipelined: the share of the busier stage, the first's L layers here)
+    p = costspec.estimate(**kw, pipeline_parallel=4, framework_gb=0)
+    assert p.activations_gb is not None
+    assert p.overhead_gb == pytest.approx(0.2 * max(p.activations_gb, p.activations_gb / 4 + p.logits_gb))
+
+
+def test_the_default_share_is_the_fit_on_the_measured_table() -> None:
+    """benchmarks/memory_practice.py fits the share on Hugging Face's fp32 rows; the field's
+    default is that fit, rounded."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("memory_practice", ROOT / "benchmarks" / "memory_practice.py")
+    assert spec is not None and spec.loader is not None
+    mp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mp)
+    assert round(mp.fitted_share(), 2) == costspec.fields.FIELDS["training.allocator_share"].default == 0.2
+
+
+def test_fits_is_judged_on_the_memory_the_device_reports() -> None:
+    """An H100's "80 GB" is 81,559 MiB as nvidia-smi reports it: fits uses that, with the source;
+    a GPU without a reported total keeps its datasheet figure."""
+    e = costspec.estimate(params="7B", tokens="1B", gpu="h100", gpus=1, mfu=0.4)
+    assert e.gpu_memory_gb == 85.52 == round(81559 * 2**20 / 1e9, 2)
+    assert "81559MiB" in e.sources["gpu_memory_gb"]
+    assert costspec.estimate(params="7B", tokens="1B", gpu="h800", gpus=1, mfu=0.4).gpu_memory_gb == 80
+    # A model that needs 82 GB: over the datasheet's 80 GB, under the 85.52 GB reported.
+    arch = {"layers": 1, "d_model": 1, "heads": 1, "seq_len": 1}  # (model states, and a few bytes)
+    states = costspec.estimate(params=82e9 / 16, tokens="1B", gpu="h100", gpus=1, mfu=0.4, architecture=arch,
+                               framework_gb=0, allocator_share=0, zero=0, logits="chunked")
+    assert states.memory_gb_per_gpu == pytest.approx(82.0) and states.fits is True
+    # Serving keeps the datasheet's memory, which its fitted constants were fitted on.
+    served = costspec.serve(model="llama3.1-8b", gpu="h100", input_tokens=1000, output_tokens=100)
+    assert served.gpu_memory_gb == 80
+
+
+def test_dropout_comes_from_the_preset_and_can_be_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    llama = costspec.estimate(model="llama2-7b", tokens="1B")
+    assert llama.dropout is False
+    assert costspec.estimate(params="7B", tokens="1B").dropout is True  # (Korthikanti et al. 2022 count it)
+    on = costspec.estimate(model="llama2-7b", tokens="1B", dropout=True)
+    assert on.activations_gb is not None and llama.activations_gb is not None
+    assert on.activations_gb - llama.activations_gb == pytest.approx(32 * 4096 * 2 * 4096 / 1e9, rel=1e-12)
+    code, out, _ = run(capsys, "estimate", "--model", "llama2-7b", "--tokens", "1B", "--dropout")
+    assert code == 0 and "no dropout" not in out
+    code, out, _ = run(capsys, "estimate", "--model", "llama2-7b", "--tokens", "1B")
+    assert code == 0 and "recompute none, no dropout" in out
+    # A sweep over it: the column, as a flag.
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {preset: llama2-7b}\ntraining: {tokens: 1B}\n"
+                    "sweep: {grid: {training.dropout: [true, false]}}\n")
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
+    assert code == 0, err
+    rows = pcsv.read_csv(tmp_path / "o.csv").to_pylist()
+    assert [r["dropout"] for r in rows] == [True, False]
+    assert rows[0]["activations_gb"] == pytest.approx(on.activations_gb)
+    assert rows[1]["activations_gb"] == pytest.approx(llama.activations_gb)
+
+
+@pytest.mark.parametrize("flag,value", [("--framework-gb", "-1"), ("--allocator-share", "-0.5"),
+                                        ("--framework-gb", "nan"), ("--allocator-share", "inf")])
+def test_bad_overheads_are_one_line_errors(flag: str, value: str, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "estimate", "--params", "7B", "--tokens", "1B", flag, value)
+    assert code == 2 and err.count("\n") == 1 and flag in err and not out, err
+    field = flag[2:].replace("-", "_")
+    spec = tmp_path / "s.yaml"
+    spec.write_text(f"costspec: 1\nmodel: {{params: 7B}}\ntraining:\n  tokens: 1B\n  {field}: -1\n")
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 1 and "s.yaml:5:" in out and field in out
+
+
+def test_a_catalog_preset_with_a_non_boolean_dropout_is_refused(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    cat = tmp_path / "cat.yaml"
+    cat.write_text("models:\n  - id: m1\n    params: 7e9\n    training: {dropout: 0.1}\n")
+    code, out, err = run(capsys, "estimate", "--model", "m1", "--tokens", "1B", "--catalog", str(cat))
+    assert code == 2 and "training.dropout" in err and "expected true or false" in err and "cat.yaml:4" in err, err

@@ -177,9 +177,11 @@ def test_solve_gpus_memory_minimum_binds() -> None:
     kw: dict[str, Any] = {"model": "llama2-70b", "tokens": 1e12, "gpu": "a100", "mfu": 0.4,
                           "recompute": "selective", "tensor_parallel": 2}
     sol = solve("gpus", {"wall_clock_days": 3000}, **kw)
-    assert sol.binding == "memory" and sol.value == sol.estimate.min_gpus == 36  # (GQA- and SwiGLU-aware activations: 35.5·s·b·h per layer)
-    assert costspec.estimate(**kw, gpus=32).fits is False
-    assert costspec.estimate(**kw, gpus=32).wall_clock_days < 3000
+    # (GQA- and SwiGLU-aware activations without dropout, the framework's overhead, on the
+    # 85.9 GB an A100-80GB reports)
+    assert sol.binding == "memory" and sol.value == sol.estimate.min_gpus == 38
+    assert costspec.estimate(**kw, gpus=36).fits is False
+    assert costspec.estimate(**kw, gpus=36).wall_clock_days < 3000
     assert "memory minimum" in sol.describe()
 
 
@@ -316,7 +318,7 @@ def test_sweep_solve_gpus() -> None:
     grid = {"parallelism.tensor": [2, 4, 8], "solve.wall_clock_days": [1, 30, 3000], "solve.cost_usd": [1e5, 1e8]}
     rows = sweep_vs_point(base, grid)
     assert len(rows) == 9  # the $100k budget is below the ~$2M the run costs whatever the count
-    assert {r["gpus"] for r in rows} >= {36.0, 20.0, 24.0, 1280.0}  # memory minima (3000 days) and deadlines
+    assert {r["gpus"] for r in rows} >= {38.0, 20.0, 16.0, 1280.0}  # memory minima (3000 days) and deadlines
     for r in rows:
         assert r["gpus"] % r["tensor_parallel"] == 0 and r["fits"] is True and r["gpus"] >= r["min_gpus"]
 

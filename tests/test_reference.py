@@ -17,7 +17,7 @@ from reference import RefPoint, close, evaluate
 OUTPUT_KEYS = [
     "trainable_params", "model_flops_per_token", "model_flops", "hardware_flops", "mfu", "hfu", "gpu_hours",
     "wall_clock_days", "cost_usd", "energy_kwh", "co2e_kg", "weights_gb", "gradients_gb", "optimizer_gb",
-    "activations_gb", "logits_gb", "memory_gb_per_gpu", "fits", "min_gpus", "ettr", "mfu_average",
+    "activations_gb", "logits_gb", "overhead_gb", "memory_gb_per_gpu", "fits", "min_gpus", "ettr", "mfu_average",
 ]
 
 
@@ -82,6 +82,9 @@ def points(draw: st.DrawFn) -> RefPoint:
         context_parallel=cp,
         pipeline_parallel=pp,
         micro_batch=draw(st.sampled_from([1, 2, 4])),
+        framework_gb=draw(st.sampled_from([1.1, 0.0, 0.45])),
+        allocator_share=draw(st.sampled_from([0.2, 0.0, 0.35])),
+        dropout=draw(st.sampled_from([None, True, False])),
     )
     # Expert parallelism: a divisor of the experts (8 divides every drawn count), for MoE shapes.
     routed = (p.arch.get("experts") or 1) > (p.arch.get("experts_per_token") or 1) and \

@@ -450,7 +450,8 @@ def test_engine_matches_the_reference_on_random_sweeps(text: str) -> None:
             usd_per_gpu_hour=float(f["price.usd_per_gpu_hour"]),  # type: ignore[arg-type]
             watts=g.tdp_w.value if g.tdp_w else None, pue=float(f["energy.pue"]),  # type: ignore[arg-type]
             grid_kg_co2e_per_kwh=float(f["energy.grid_kg_co2e_per_kwh"]),  # type: ignore[arg-type]
-            gpu_memory_gb=g.memory_gb.value if g.memory_gb else None, zero=int(str(f["parallelism.zero"])),
+            gpu_memory_gb=g.device_memory.value if g.device_memory else None,
+            dropout=m.training.get("dropout", True), zero=int(str(f["parallelism.zero"])),
             tensor_parallel=int(f["parallelism.tensor"]),  # type: ignore[arg-type]
         )
         ref = evaluate(p)

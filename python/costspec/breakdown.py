@@ -192,7 +192,7 @@ def render(e: Estimate) -> str:
     add(("gradients", _gb(e.gradients_gb), "trainable params" + (", sharded by DP (ZeRO-2+)" if e.zero >= 2 else "")))
     add(("optimizer", _gb(e.optimizer_gb), f"{e.optimizer} states" + (", sharded by DP (ZeRO-1+)" if e.zero >= 1 else "")))
     if e.activations_gb is not None:
-        how = f"{e.attention} attention, recompute {e.recompute}"
+        how = f"{e.attention} attention, recompute {e.recompute}{'' if e.dropout else ', no dropout'}"
         if e.memory_basis == "rule":
             layers = (e.params / (12 * 128 * 128)) ** (1 / 3)
             seq = e.architecture.get("seq_len") or 2048
@@ -210,6 +210,8 @@ def render(e: Estimate) -> str:
         div = "TP·CP" if e.context_parallel > 1 else "TP"
         add(("logits", _gb(e.logits_gb), f"fp32 logits of one micro-batch, 4·s·b·V/{div} ({v}), on the last "
              "pipeline stage" + (" (the first stage's activations are more)" if e.pipeline_parallel > 1 else "")))
+    add(("overhead", _gb(e.overhead_gb), f"framework {e.framework_gb:g} GB (CUDA context, driver reserve) + "
+         f"{e.allocator_share:g} × activations and logits (transient buffers, allocator cache)"))
     unit = "TP·PP" if e.context_parallel == 1 and e.expert_parallel == 1 else "TP·PP·lcm(CP, EP)"  # (of a GPU count)
     if e.gpu is None:
         verdict = "give --gpu to see whether it fits"

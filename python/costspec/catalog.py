@@ -62,10 +62,19 @@ class Gpu:
     scale_up_gb_per_s: Figure | None = None
     scale_out_gbps: Figure | None = None
     network_system: str | None = None
+    # The memory the driver reports (nvidia-smi's total), where a source prints it: the datasheet's
+    # "80 GB" of an H100 is 81,559 MiB = 85.52 GB as the device reports it.
+    memory_total_gb: Figure | None = None
     aliases: tuple[str, ...] = ()
     year: int | None = None
     notes: str | None = None
     origin: str = "built-in"
+
+    @property
+    def device_memory(self) -> Figure | None:
+        """The device memory what fits is judged on: the total the driver reports where sourced,
+        else the datasheet's."""
+        return self.memory_total_gb or self.memory_gb
 
 
 @dataclass(frozen=True)
@@ -228,6 +237,7 @@ def _gpu(raw: Mapping[str, Any], origin: str, path: tuple[Any, ...], where: _Whe
         vendor=printable(str(raw.get("vendor", ""))),
         peak_tflops=peaks,
         memory_gb=_figure(raw.get("memory_gb"), (*path, "memory_gb"), where),
+        memory_total_gb=_figure(raw.get("memory_total_gb"), (*path, "memory_total_gb"), where),
         tdp_w=_figure(raw.get("tdp_w"), (*path, "tdp_w"), where),
         bandwidth_tbps=_figure(raw.get("bandwidth_tbps"), (*path, "bandwidth_tbps"), where),
         system_power_w=_figure(raw.get("system_power_w"), (*path, "system_power_w"), where),
@@ -266,6 +276,8 @@ def _model(raw: Mapping[str, Any], origin: str, path: tuple[Any, ...], where: _W
                 "co2e_t", "cost_usd", "accelerators", "throughput_tokens_per_s", "global_batch_tokens"):
         if training.get(key) is not None:  # published figures: numbers (tokens is used as an input)
             training[key] = _finite(training[key], (*path, "training", key), where)
+    if "dropout" in training and not isinstance(training["dropout"], bool):  # (the memory model's default)
+        raise where.error((*path, "training", "dropout"), "expected true or false")
     return ModelPreset(
         id=_text(raw, "id", path, where),
         name=printable(str(raw.get("name", raw["id"]))),

@@ -951,7 +951,7 @@ def catalog(what: str, catalog_files: tuple[str, ...], as_json: bool) -> None:
             echo(_dump([dataclasses.asdict(g) for g in items]))
             return
         precisions = ("fp32", "tf32", "bf16", "fp16", "fp8", "fp4")
-        head = ("id", *precisions, "memory GB", "HBM TB/s", "TDP W", "domain", "up GB/s", "out Gb/s", "name")
+        head = ("id", *precisions, "memory GB", "reported GB", "HBM TB/s", "TDP W", "domain", "up GB/s", "out Gb/s", "name")
         rows = []
 
         def fig(f: Any) -> str:
@@ -959,7 +959,7 @@ def catalog(what: str, catalog_files: tuple[str, ...], as_json: bool) -> None:
 
         for g in items:
             peaks = [f"{g.peak_tflops[p].value:g}" if p in g.peak_tflops else "-" for p in precisions]
-            rows.append((g.id, *peaks, fig(g.memory_gb), fig(g.bandwidth_tbps), fig(g.tdp_w), fig(g.scale_up_domain),
+            rows.append((g.id, *peaks, fig(g.memory_gb), fig(g.memory_total_gb), fig(g.bandwidth_tbps), fig(g.tdp_w), fig(g.scale_up_domain),
                          fig(g.scale_up_gb_per_s), fig(g.scale_out_gbps), g.name))
     elif what == "models":
         items = list(cat.models)

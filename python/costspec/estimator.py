@@ -88,6 +88,10 @@ class Estimate:
     optimizer_gb: float
     activations_gb: float | None
     logits_gb: float
+    dropout: bool
+    framework_gb: float
+    allocator_share: float
+    overhead_gb: float  # framework_gb + allocator_share × the busiest stage's activations and logits
     memory_gb_per_gpu: float
     memory_basis: str  # the activations' architecture: "preset", "architecture" (given) or "rule"
     gpu_memory_gb: float | None
@@ -204,6 +208,9 @@ def inputs(
     context_parallel: Number | Sequence[Number] | None = None,
     expert_parallel: Number | Sequence[Number] | None = None,
     micro_batch: Number | Sequence[Number] | None = None,
+    dropout: bool | None = None,
+    framework_gb: Number = 1.1,
+    allocator_share: Number = 0.2,
     interleave: Number | Sequence[Number] | None = None,
     global_batch_tokens: Number | None = None,
     scale_up_domain: Number | None = None,
@@ -296,8 +303,8 @@ def inputs(
             sources["usd_per_gpu_hour"] = cat.price(provider, g).cite()
         if watts is None and (src := watts_source(g, str(power_basis).lower())) is not None:
             sources["watts"] = src
-        if g.memory_gb is not None:
-            sources["gpu_memory_gb"] = f"{g.id}: {g.memory_gb.cite()}"
+        if g.device_memory is not None:
+            sources["gpu_memory_gb"] = f"{g.id}: {g.device_memory.cite()}"
     if price is not None:
         sources["usd_per_gpu_hour"] = "given"
     if watts is not None:
@@ -339,6 +346,9 @@ def inputs(
         "training.precision": prec,
         "training.optimizer": _choice(optimizer, "optimizer", OPTIMIZERS),
         "training.micro_batch": _allowed(micro_batch, "micro_batch", parse_number),
+        "training.dropout": None if dropout is None else _flag(dropout, "dropout"),
+        "training.framework_gb": _num(framework_gb, "framework_gb"),
+        "training.allocator_share": _num(allocator_share, "allocator_share"),
         "training.global_batch_tokens": _num(global_batch_tokens, "global_batch_tokens"),
         "parallelism.interleave": _allowed(interleave, "interleave", parse_number),
         "hardware.scale_up_domain": _num(scale_up_domain, "scale_up_domain"),
@@ -502,8 +512,8 @@ class Provenance:
                 sources["watts"] = "given"
             elif (src := watts_source(g, str(values.get("hardware.power_basis") or "chip").lower())) is not None:
                 sources["watts"] = src
-            if g.memory_gb is not None:
-                sources["gpu_memory_gb"] = f"{g.id}: {g.memory_gb.cite()}"
+            if g.device_memory is not None:
+                sources["gpu_memory_gb"] = f"{g.id}: {g.device_memory.cite()}"
         given = "solve" if solved == "mfu" else next(
             (d.split(".")[1] for d in ("hardware.mfu", "hardware.gpu_hours", "hardware.wall_clock_days")
              if values.get(d) is not None), None)

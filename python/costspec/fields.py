@@ -186,6 +186,23 @@ INPUTS: tuple[Field, ...] = (
     _f("training.micro_batch", "number", "Sequences per micro-batch, for the activation memory.", unit="sequences",
        domain=WHOLE, default=1, flag="--micro-batch", column="micro_batch", examples=(1,),
        help="Sequences per micro-batch (activations)."),
+    _f("training.dropout", "flag", "Dropout in training, for the activation memory: its masks (a byte per value "
+       "after attention and after the MLP) and, with eager attention, the dropped scores are kept (Korthikanti et "
+       "al. 2022). Defaults to the model preset's (Llama, Mixtral and DeepSeek-V3 train without), else true.",
+       choices=("true", "false"), kwarg="dropout", flag="--dropout/--no-dropout", column="dropout",
+       help="Dropout's masks in the activations (default: the preset's, else on)."),
+    _f("training.framework_gb", "number", "Memory per GPU outside any tensor: the CUDA context with its loaded "
+       "kernels and workspaces, and what the driver reserves within the total nvidia-smi reports. Default 1.1: "
+       "426 MiB of context (the largest measured on PyTorch 2 with CUDA's lazy module loading, 256-426 MiB; over "
+       "1 GB before CUDA 11.7) and 621 MiB reserved (an A100-40GB reports 40,960 MiB, CUDA allocates from "
+       "40,339).", unit="GB", domain=NON_NEGATIVE, default=1.1, flag="--framework-gb", column="framework_gb",
+       examples=(1.1, 0), help="Memory per GPU outside the tensors: CUDA context, driver reserve (default 1.1 GB)."),
+    _f("training.allocator_share", "number", "Memory PyTorch holds beyond the tensors training keeps, as a share "
+       "of the busiest stage's activations and logits: the backward pass's transient buffers and the caching "
+       "allocator's unused blocks. Default 0.2, fitted on Hugging Face's nvidia-smi measurements of bert-large "
+       "training (README, memory vs measured); 0 counts the kept tensors only.", unit="fraction",
+       domain=NON_NEGATIVE, default=0.2, flag="--allocator-share", column="allocator_share", examples=(0.2, 0),
+       help="Working memory beyond the kept tensors, as a share of the activations (default 0.2)."),
     _f("hardware.gpu", "name", "Accelerator from the catalog (costspec catalog gpus), matched case-insensitively with "
        "aliases.", flag="--gpu", column="gpu", examples=("H100-SXM", "a100-80gb"),
        help="Accelerator from the catalog, e.g. h100 (costspec catalog gpus)."),
@@ -503,10 +520,18 @@ OUTPUTS: tuple[Column, ...] = (
     Column("optimizer_gb", "GB", "optimizer states per GPU"),
     Column("activations_gb", "GB", "activations per GPU"),
     Column("logits_gb", "GB", "one micro-batch's fp32 logits on the last pipeline stage (0 with a chunked loss)"),
-    Column("memory_gb_per_gpu", "GB", "total memory per GPU"),
+    _in("training.dropout", "dropout's masks kept in the activations", unit="bool"),
+    _in("training.framework_gb", "framework memory outside the tensors (CUDA context, driver reserve)"),
+    _in("training.allocator_share", "working memory beyond the kept tensors, as a share of the activations and "
+                                    "logits"),
+    Column("overhead_gb", "GB", "framework memory per GPU beside the tensors: framework_gb + allocator_share × "
+                                "the busiest stage's activations and logits"),
+    Column("memory_gb_per_gpu", "GB", "total memory per GPU: weights, gradients, optimizer states, activations, "
+                                      "logits and the overhead"),
     Column("memory_basis", "", "the activations' architecture: preset, architecture (given) or rule (a shape rule "
                                "for the parameter count)"),
-    Column("gpu_memory_gb", "GB", "device memory"),
+    Column("gpu_memory_gb", "GB", "device memory: the total the device reports (nvidia-smi) where the catalog "
+                                  "has it, else the datasheet's (serving: the datasheet's, which its fits used)"),
     Column("fits", "bool", "whether the layout fits in device memory (serving: whether the replica serves the batch: "
                            "its caches fit and the latency bounds are met)"),
     Column("min_gpus", "GPUs", "fewest GPUs (a multiple of TP·PP·lcm(CP, EP)) that fit"),

@@ -271,6 +271,7 @@ class _Compiler:
             for a in registry.MODEL_ARCHITECTURE:
                 column(f"preset:{a}", [float(m.architecture.get(a, math.nan)) for m in ms])
             column("preset:gated_mlp", [1.0 if m.architecture.get("gated_mlp") else 0.0 for m in ms])
+            column("preset:dropout", [0.0 if m.training.get("dropout") is False else 1.0 for m in ms])
         elif name == "hardware.count" and all(isinstance(v, (int, float)) for v in vals):
             # The count's factor of the default goodput, e^{−R·N/(3600·gpu_mtbf_hours)} (rust/model/goodput.rs).
             k = GOODPUT["restart_minutes"] * 60.0 / (3600.0 * GOODPUT["gpu_mtbf_hours"])
@@ -278,7 +279,10 @@ class _Compiler:
         elif name == "hardware.gpu":
             gs = [self.cat.gpu(str(v)) for v in vals]
             self.gpus = gs
-            column("gpu:memory", [g.memory_gb.value if g.memory_gb else math.nan for g in gs])
+            # Training judges what fits on the memory the device reports; serving's fitted constants
+            # (reserved_gb, mbu) were fitted on the datasheet's, which it keeps.
+            column("gpu:memory", [g.device_memory.value if g.device_memory else math.nan for g in gs])
+            column("gpu:datasheet_memory", [g.memory_gb.value if g.memory_gb else math.nan for g in gs])
             column("gpu:tdp", [g.tdp_w.value if g.tdp_w else math.nan for g in gs])
             column("gpu:system_power", [g.system_power_w.value if g.system_power_w else math.nan for g in gs])
             for attr in ("scale_up_domain", "scale_up_gb_per_s", "scale_out_gbps", "bandwidth_tbps"):
@@ -428,6 +432,8 @@ class _Compiler:
                     r = ds if ep is None else self.bin("mul", ds, ep)
                 else:
                     r = self.regs.get("preset:tokens")
+            elif name == "training.dropout":  # the preset's, else on (Korthikanti et al. 2022 count it)
+                r = self.regs.get("preset:dropout", self.const(1.0))
             elif FIELDS[name].kind == "flag":  # (gated_mlp: from the preset above)
                 r = self.const(1.0 if registry.DEFAULTS.get(name) == "true" else 0.0)
             elif name in DEFAULTS:
@@ -702,6 +708,8 @@ class _Compiler:
             **self.model_and_network(e, cols, gpus), "logits": e("training.logits"),
             "base_weights": e("training.base_weights"), "optimizer": e("training.optimizer"),
             "gpu_memory_gb": self.regs.get("gpu:memory", nan),
+            "framework_gb": e("training.framework_gb"), "allocator_share": e("training.allocator_share"),
+            "dropout": e("training.dropout"),
             **{col: self._or(self.field_reg(name), nan) for name, col, _ in self.SEARCHED},
         }, **({"space": space} if space else {}))
         self.searched = {}
@@ -846,7 +854,8 @@ class _Compiler:
             "params": e("model.params"), "trainable_params": cols["trainable_params"],
             **{a: e(f"model.architecture.{a}") for a in ARCH}, "gated_mlp": self.common["gated_mlp"],
             "attention": e("training.attention"), "logits": e("training.logits"),
-            "base_weights": e("training.base_weights"),
+            "base_weights": e("training.base_weights"), "framework_gb": e("training.framework_gb"),
+            "allocator_share": e("training.allocator_share"), "dropout": e("training.dropout"),
             "precision": e("training.precision"), "optimizer": e("training.optimizer"), "zero": e("parallelism.zero"),
             "tensor_parallel": e("parallelism.tensor"), "pipeline_parallel": e("parallelism.pipeline"),
             "sequence_parallel": e("parallelism.sequence"), "context_parallel": e("parallelism.context"),
@@ -887,7 +896,8 @@ class _Compiler:
             "gpu": self.regs.get("hardware.gpu", nan), "gpus": gpus if gpus is not None else nan,
             "precision": mem_in["precision"], "convention": common["convention"], "mode": common["mode"],
             "recompute": common["recompute"], "optimizer": mem_in["optimizer"], "attention": mem_in["attention"],
-            "logits": mem_in["logits"],
+            "logits": mem_in["logits"], "framework_gb": mem_in["framework_gb"], "dropout": mem_in["dropout"],
+            "allocator_share": mem_in["allocator_share"],
             "base_weights": mem_in["base_weights"], "peak_tflops": peak,
             "usd_per_gpu_hour": price, "watts": e("hardware.watts"), "power_basis": e("hardware.power_basis"),
             "pue": e("energy.pue"),
@@ -1006,7 +1016,8 @@ class _Compiler:
             **{a: e(f"model.architecture.{a}") for a in ("layers", "d_model", "heads", "kv_heads", "head_dim",
                                                           "experts", "experts_per_token", "kv_latent")},
             "peak_tflops": self.serve_peak(weights, e("serving.activations")), "hbm_tbps": self.regs.get("gpu:bandwidth_tbps", nan),
-            "gpu_memory_gb": self.regs.get("gpu:memory", nan), "scale_up_gb_per_s": e("hardware.scale_up_gb_per_s"),
+            "gpu_memory_gb": self.regs.get("gpu:datasheet_memory", nan),
+            "scale_up_gb_per_s": e("hardware.scale_up_gb_per_s"),
             "scale_up_domain": e("hardware.scale_up_domain"), "scale_out_gbps": e("hardware.scale_out_gbps"),
             "tensor_parallel": tp, "pipeline_parallel": pp, "expert_parallel": ep, "weights": weights,
             "kv": e("serving.kv"), "input_tokens": e("serving.input_tokens"), "output_tokens": e("serving.output_tokens"),
@@ -1096,7 +1107,8 @@ class _Compiler:
             "gpu": self.regs.get("hardware.gpu", nan), "usd_per_gpu_hour": e("price.usd_per_gpu_hour"),
             "watts": e("hardware.watts"), "power_basis": e("hardware.power_basis"), "pue": e("energy.pue"),
             "grid_kg_co2e_per_kwh": e("energy.grid_kg_co2e_per_kwh"),
-            "gpu_memory_gb": self.regs.get("gpu:memory", nan), "scale_up_domain": e("hardware.scale_up_domain"),
+            "gpu_memory_gb": self.regs.get("gpu:datasheet_memory", nan),
+            "scale_up_domain": e("hardware.scale_up_domain"),
             "scale_up_gb_per_s": e("hardware.scale_up_gb_per_s"),
         })
         provider = self.field_reg("price.provider")

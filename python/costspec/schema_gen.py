@@ -262,6 +262,7 @@ DEFS: dict[str, Any] = {'quantity': {'description': "A number, a string with a m
                                                              'fp8': {'$ref': '#/$defs/figure'},
                                                              'fp4': {'$ref': '#/$defs/figure'}}},
                               'memory_gb': {'$ref': '#/$defs/figure'},
+                              'memory_total_gb': {'$ref': '#/$defs/figure'},
                               'tdp_w': {'$ref': '#/$defs/figure'},
                               'system_power_w': {'$ref': '#/$defs/figure'},
                               'scale_up_domain': {'$ref': '#/$defs/figure'},

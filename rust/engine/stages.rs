@@ -75,18 +75,20 @@ layout!(MemStatesIn {
     params, active_params, trainable_params, layers, d_model, heads, kv_heads, head_dim, ffn_dim, vocab, seq_len, experts,
     experts_per_token, gated_mlp, precision, optimizer, zero, tensor_parallel, sequence_parallel, pipeline_parallel,
     context_parallel, expert_parallel, micro_batch, recompute, attention, logits, mode, base_weights, gpu_memory_gb, arch_given,
+    framework_gb, allocator_share, dropout,
 });
 layout!(MemStatesOut {
     state_weights, state_grads, state_optim, state_weights_all, state_grads_all, state_optim_all, state_activations,
-    state_logits, state_shardable, state_fixed, min_gpus, memory_basis,
+    state_logits, state_overhead, state_shardable, state_fixed, min_gpus, memory_basis,
 });
 layout!(MemGpuIn {
     state_weights, state_grads, state_optim, state_weights_all, state_grads_all, state_optim_all, state_activations,
-    state_logits, state_shardable, state_fixed, zero, gpus, tensor_parallel, pipeline_parallel, context_parallel,
-    expert_parallel, gpu_memory_gb, min_gpus,
+    state_logits, state_overhead, state_shardable, state_fixed, zero, gpus, tensor_parallel, pipeline_parallel,
+    context_parallel, expert_parallel, gpu_memory_gb, min_gpus,
 });
 layout!(MemGpuOut {
-    weights_gb, gradients_gb, optimizer_gb, activations_gb, logits_gb, memory_gb_per_gpu, data_parallel, fits,
+    weights_gb, gradients_gb, optimizer_gb, activations_gb, logits_gb, overhead_gb, memory_gb_per_gpu, data_parallel,
+    fits,
 });
 
 layout!(StepIn {
@@ -115,7 +117,7 @@ layout!(SearchIn {
     experts_per_token, gated_mlp, mode, attention, logits, base_weights, precision, optimizer, model_flops_per_token,
     peak_tflops, gpu_memory_gb, gpus, global_batch_tokens, scale_up_domain, scale_up_gb_per_s, scale_out_gbps, hbm_tbps,
     sequence_parallel, tensor_parallel, pipeline_parallel, context_parallel, expert_parallel, micro_batch, interleave,
-    recompute, zero, tp_within_domain, peak16_tflops,
+    recompute, zero, tp_within_domain, peak16_tflops, framework_gb, allocator_share, dropout,
 });
 layout!(SearchOut {
     step_time_s, tokens_per_s, mfu, grad_accum, global_batch_tokens, bubble_fraction, comm_exposed_fraction,
@@ -306,6 +308,7 @@ pub(crate) fn mem_states(v: impl Fn(MemGpuIn) -> f64) -> States {
         optim_all: v(I::state_optim_all),
         activations: opt(v(I::state_activations)),
         logits: v(I::state_logits),
+        overhead: v(I::state_overhead),
         rule: false, // (the basis is the states stage's output; per-GPU memory does not need it)
         shardable: v(I::state_shardable),
         fixed: v(I::state_fixed),
@@ -323,10 +326,22 @@ pub(crate) fn memory_row(m: &crate::model::types::Memory) -> [f64; MemGpuOut::NA
     row[O::optimizer_gb] = m.optimizer_gb;
     row[O::activations_gb] = m.activations_gb.unwrap_or(f64::NAN);
     row[O::logits_gb] = m.logits_gb;
+    row[O::overhead_gb] = m.overhead_gb;
     row[O::memory_gb_per_gpu] = m.total_gb;
     row[O::data_parallel] = m.data_parallel.unwrap_or(f64::NAN);
     row[O::fits] = m.fits.map_or(f64::NAN, |f| if f { 1.0 } else { 0.0 });
     row
+}
+
+/// The framework overhead's inputs (`training.framework_gb`, `training.allocator_share`), checked:
+/// finite and not negative.
+pub(crate) fn overheads(framework_gb: f64, allocator_share: f64) -> Result<(f64, f64), crate::model::types::ModelError> {
+    for (field, x) in [("framework_gb", framework_gb), ("allocator_share", allocator_share)] {
+        if !(x.is_finite() && x >= 0.0) {
+            return Err(crate::model::types::out_of_range(field, x, "a finite number >= 0"));
+        }
+    }
+    Ok((framework_gb, allocator_share))
 }
 
 /// A whole number >= 1, tested without libm's trunc (slow on baseline x86-64, and it keeps loops
@@ -516,6 +531,7 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
                 }
             }
             p.sequence_parallel = i[I::sequence_parallel] != 0.0;
+            p.dropout = i[I::dropout] != 0.0;
             whole_at_least_one("context_parallel", i[I::context_parallel]).map_err(e)?;
             p.context_parallel = i[I::context_parallel];
             whole_at_least_one("expert_parallel", i[I::expert_parallel]).map_err(e)?;
@@ -562,6 +578,7 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
             p.recompute = pick(&RECOMPUTES, i[I::recompute], "recompute")?;
             p.mode = pick(&MODES, i[I::mode], "mode")?;
             p.gpu_memory_gb = opt(i[I::gpu_memory_gb]);
+            (p.framework_gb, p.allocator_share) = overheads(i[I::framework_gb], i[I::allocator_share]).map_err(e)?;
             let s = states(&p, i[I::trainable_params]);
             if let Some(a) = s.activations {
                 crate::model::estimate::activations_finite(a, &p).map_err(e)?;
@@ -577,6 +594,7 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
             o[O::state_optim_all] = s.optim_all;
             o[O::state_activations] = s.activations.unwrap_or(f64::NAN);
             o[O::state_logits] = s.logits;
+            o[O::state_overhead] = s.overhead;
             o[O::state_shardable] = s.shardable;
             o[O::state_fixed] = s.fixed;
             if let Some(m) = s.min_gpus {
@@ -848,6 +866,9 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
             base.precision = precision;
             base.optimizer = pick(&OPTIMIZERS, i[I::optimizer], "optimizer")?;
             base.gpu_memory_gb = opt(i[I::gpu_memory_gb]);
+            (base.framework_gb, base.allocator_share) =
+                overheads(i[I::framework_gb], i[I::allocator_share]).map_err(e)?;
+            base.dropout = i[I::dropout] != 0.0;
             let work = crate::model::step::Work {
                 params,
                 active_params: active,

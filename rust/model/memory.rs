@@ -27,7 +27,8 @@ pub fn bytes_per_param(precision: Precision, optimizer: Optimizer) -> (f64, f64,
 /// g, MLP width f (k experts per token) and sequence length s:
 ///
 /// - attention: the QKV input 2h, Q 2·a·q, K and V 2·2·g·q, the output projection's input 2·a·q,
-///   the dropout mask h; the core, eager: softmax output, dropout mask and dropout output 5·a·s;
+///   the dropout mask h; the core, eager: softmax output, dropout mask and dropout output 5·a·s
+///   (without dropout: no masks, and the softmax output 2·a·s alone);
 ///   flash: one fp32 log-sum-exp per head, 4·a;
 /// - MLP: its input 2h, per expert 2·f·2 (plain: the activation's input and the second matmul's)
 ///   or 2·f·3 (gated: gate, up and their product), the dropout mask h;
@@ -35,7 +36,8 @@ pub fn bytes_per_param(precision: Precision, optimizer: Optimizer) -> (f64, f64,
 ///
 /// With a = g, a·q = h and f = 4h this is Korthikanti's s·b·h·(34 + 5·a·s/h). Selective
 /// recomputation drops the core (eager's s×s terms; flash's is already small), full keeps only
-/// each layer's 2·s·b·h input. With sequence parallelism everything divides by t; without it the
+/// each layer's 2·s·b·h input; both add what they rebuild for one layer's backward pass at a time
+/// (full: that layer's activations; selective: its core). With sequence parallelism everything divides by t; without it the
 /// layer norms' inputs (4h), the two block inputs (4h) and the dropout masks (2h) stay whole on
 /// every TP rank (Korthikanti's s·b·h·(10 + 24/t + 5·a·s/(h·t))), and so does a full
 /// recomputation's layer input. 1F1B pipelining keeps L layers' worth on the first stage. fp32
@@ -50,25 +52,36 @@ pub fn activation_bytes(p: &Point) -> Option<f64> {
     let (b, t) = (p.micro_batch, p.tensor_parallel);
     let keys = s; // (a query attends over the whole sequence)
     let s = s / p.context_parallel; // (each context-parallel rank holds 1/CP of the sequence's tokens)
-    let attention = 2.0 * h + 2.0 * heads * q + 4.0 * kv * q + 2.0 * heads * q + h;
-    let mlp = 2.0 * h + k * f * if a.gated_mlp { 6.0 } else { 4.0 } + h;
+    // (a dropout mask: one byte per value; none without dropout)
+    let mask = if p.dropout { h } else { 0.0 };
+    let attention = 2.0 * h + 2.0 * heads * q + 4.0 * kv * q + 2.0 * heads * q + mask;
+    let mlp = 2.0 * h + k * f * if a.gated_mlp { 6.0 } else { 4.0 } + mask;
     let kept = attention + mlp + 4.0 * h;
-    let core = match p.attention {
-        Attention::Eager => 5.0 * heads * keys,
-        Attention::Flash => 4.0 * heads,
+    let core = match (p.attention, p.dropout) {
+        (Attention::Eager, true) => 5.0 * heads * keys,
+        (Attention::Eager, false) => 2.0 * heads * keys, // (the softmax output alone)
+        (Attention::Flash, _) => 4.0 * heads,
     };
     // What sequence parallelism splits by t, and without it stays whole: norms, inputs, masks.
-    let whole = if p.sequence_parallel || t == 1.0 { 0.0 } else { 10.0 * h };
+    let whole = if p.sequence_parallel || t == 1.0 { 0.0 } else { 8.0 * h + 2.0 * mask };
+    let layer = s * b * (whole + (kept + core - whole) / t);
     let per_layer = match p.recompute {
-        Recompute::None => s * b * (whole + (kept + core - whole) / t),
+        Recompute::None => layer,
         Recompute::Selective => s * b * (whole + (kept - whole) / t),
         Recompute::Full => 2.0 * s * b * h / if p.sequence_parallel { t } else { 1.0 },
+    };
+    // What recomputation rebuilds, one layer and one micro-batch at a time, for that layer's
+    // backward pass: full, the whole layer's activations; selective, its attention core.
+    let rebuilt = match p.recompute {
+        Recompute::None => 0.0,
+        Recompute::Selective => s * b * core / t,
+        Recompute::Full => layer,
     };
     // Ring attention receives the next chunk's K and V while computing on this one: two buffers
     // of s/CP tokens' K and V, for one layer at a time.
     let ring = if p.context_parallel > 1.0 { 2.0 * 2.0 * s * b * 2.0 * kv * q / t } else { 0.0 };
     let width = if matches!(p.precision, Precision::Fp32 | Precision::Tf32) { 2.0 } else { 1.0 };
-    Some((l * per_layer + ring) * width)
+    Some((l * per_layer + rebuilt + ring) * width)
 }
 
 /// The shape the activation memory assumes when the architecture is not given: N ≈ 12·L·h²
@@ -121,6 +134,9 @@ pub struct States {
     pub activations: Option<f64>,
     /// The logits of one micro-batch (bytes), on the pipeline's last stage.
     pub logits: f64,
+    /// Framework memory beside the tensors (bytes): the context, and the allocator's share of
+    /// the busiest stage's activations and logits. Part of `fixed`.
+    pub overhead: f64,
     /// Whether the activations come from `rule_architecture` (the architecture was not given).
     pub rule: bool,
     /// Bytes ZeRO shards over data parallelism, and bytes it does not (activations included).
@@ -192,7 +208,10 @@ pub fn states(p: &Point, trainable: f64) -> States {
     // and the logits (one stage: both).
     let act = activations.unwrap_or(0.0);
     let peak = act.max(act / p.pipeline_parallel + logits);
-    let fixed = unsharded(1, optim) + unsharded(2, grads) + unsharded(3, weights) + peak;
+    // What the device holds beside the tensors: the framework's context, and the working memory
+    // the allocator holds beyond the kept activations (transient buffers, cached blocks).
+    let overhead = p.framework_gb * GB + p.allocator_share * peak;
+    let fixed = unsharded(1, optim) + unsharded(2, grads) + unsharded(3, weights) + peak + overhead;
     // Smallest data-parallel degree with fixed + shardable/dp ≤ capacity (the capacity of
     // `per_gpu`'s fits, tolerance included: a model that fills the memory exactly fits).
     // (ZeRO shards over data × context parallel, which both CP and EP divide: the count is TP·PP
@@ -209,8 +228,8 @@ pub fn states(p: &Point, trainable: f64) -> States {
         }
     });
     States {
-        weights, grads, optim, weights_all, grads_all, optim_all, activations, logits, rule, shardable, fixed,
-        min_gpus,
+        weights, grads, optim, weights_all, grads_all, optim_all, activations, logits, overhead, rule, shardable,
+        fixed, min_gpus,
     }
 }
 
@@ -235,6 +254,7 @@ pub fn per_gpu(s: &States, zero: u8, gpus: Option<f64>, model_parallel: f64, con
         optimizer_gb: shard_of(1, s.optim_all, s.optim) / GB,
         activations_gb: s.activations.map(|a| a / GB),
         logits_gb: s.logits / GB,
+        overhead_gb: s.overhead / GB,
         total_gb: total / GB,
         data_parallel,
         // Without a GPU count, on one data-parallel replica (TP·PP GPUs).
@@ -300,10 +320,13 @@ pub(crate) mod tests {
         let flash = activation_bytes(&point(Recompute::None, 1.0, 0, 1.0)).unwrap();
         assert_eq!(flash, 96.0 * (sbh * 34.0 + 2048.0 * 4.0 * 96.0));
         assert!((none / flash - 3.35).abs() < 0.3, "{}", none / flash);
+        // Recomputation keeps less and rebuilds one layer's share at a time (selective: the core;
+        // full: the whole layer).
+        let core = 2048.0 * 4.0 * 96.0 / 8.0;
         let sel = activation_bytes(&point(Recompute::Selective, 8.0, 0, 8.0)).unwrap();
-        assert_eq!(sel, 96.0 * 34.0 * sbh / 8.0);
+        assert_eq!(sel, 96.0 * 34.0 * sbh / 8.0 + core);
         let full = activation_bytes(&point(Recompute::Full, 8.0, 0, 8.0)).unwrap();
-        assert_eq!(full, 96.0 * 2.0 * sbh / 8.0);
+        assert_eq!(full, 96.0 * 2.0 * sbh / 8.0 + (34.0 * sbh / 8.0 + core));
         // Without sequence parallelism (Korthikanti Table 2): s·b·h·(10 + 24/t + 5·a·s/(h·t)).
         let mut no_sp = point(Recompute::None, 8.0, 0, 8.0);
         no_sp.attention = Attention::Eager;
@@ -311,7 +334,25 @@ pub(crate) mod tests {
         let want = 96.0 * sbh * (10.0 + 24.0 / 8.0 + 5.0 * 96.0 * 2048.0 / (12288.0 * 8.0));
         assert!((activation_bytes(&no_sp).unwrap() / want - 1.0).abs() < 1e-12);
         no_sp.recompute = Recompute::Full;
-        assert_eq!(activation_bytes(&no_sp).unwrap(), 96.0 * 2.0 * sbh);
+        assert!((activation_bytes(&no_sp).unwrap() / (96.0 * 2.0 * sbh + want / 96.0) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn without_dropout_the_masks_and_the_dropped_scores_go() {
+        // Per token of a layer: 34h less the two masks (2h); eager, the core keeps the softmax
+        // output alone, 2·a·s instead of 5·a·s.
+        let sbh = 2048.0 * 12288.0;
+        let mut p = point(Recompute::None, 1.0, 0, 1.0);
+        p.dropout = false;
+        assert_eq!(activation_bytes(&p).unwrap(), 96.0 * (sbh * 32.0 + 2048.0 * 4.0 * 96.0));
+        p.attention = Attention::Eager;
+        assert_eq!(activation_bytes(&p).unwrap(), 96.0 * sbh * (32.0 + 2.0 * 96.0 * 2048.0 / 12288.0));
+        // Without sequence parallelism the norms and block inputs stay whole (8h), no masks.
+        p.attention = Attention::Flash;
+        p.tensor_parallel = 8.0;
+        p.sequence_parallel = false;
+        let want = 96.0 * (sbh * (8.0 + 24.0 / 8.0) + 2048.0 * 4.0 * 96.0 / 8.0);
+        assert!((activation_bytes(&p).unwrap() / want - 1.0).abs() < 1e-12);
     }
 
     /// An architecture with no activations (sequence length 0): model states only. (Without an

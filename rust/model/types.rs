@@ -242,6 +242,15 @@ pub struct Point {
     /// parallel; dense and attention parameters are not split.
     pub expert_parallel: f64,
     pub micro_batch: f64,
+    /// Framework memory per GPU outside the tensors (CUDA context, kernels, library workspaces), GB.
+    pub framework_gb: f64,
+    /// Memory the framework holds beyond the kept tensors while training (the backward pass's
+    /// transient buffers, the caching allocator's unused blocks), as a share of the activations
+    /// and logits of the busiest pipeline stage.
+    pub allocator_share: f64,
+    /// Dropout in training: its masks (and, eager, the dropped scores) are kept for the backward
+    /// pass (Korthikanti et al. 2022 count them; Llama-family models train without).
+    pub dropout: bool,
 }
 
 impl Default for Point {
@@ -277,6 +286,9 @@ impl Default for Point {
             context_parallel: 1.0,
             expert_parallel: 1.0,
             micro_batch: 1.0,
+            framework_gb: 0.0,
+            allocator_share: 0.0,
+            dropout: true,
         }
     }
 }
@@ -291,6 +303,9 @@ pub struct Memory {
     pub activations_gb: Option<f64>,
     /// The logits of one micro-batch, on the pipeline's last stage.
     pub logits_gb: f64,
+    /// Framework memory beside the tensors: the context and the allocator's share (included in
+    /// `total_gb`).
+    pub overhead_gb: f64,
     pub total_gb: f64,
     pub data_parallel: Option<f64>,
     pub fits: Option<bool>,
