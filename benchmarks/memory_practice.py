@@ -1,14 +1,18 @@
-"""The README's "memory vs practice" table, computed by costspec's own model: each published or
-widely run configuration, its published verdict, costspec's answer and the source. This is a check
-set only: the memory model has no fitted constants (its formulas are the papers'), so nothing here
-is tuned to these rows. tests/test_memory.py asserts the verdicts that agree.
+"""The README's memory tables, computed by costspec's own model.
 
-With --measured, the "memory vs measured" table instead: Hugging Face's single-GPU training guide
-measured bert-large-uncased (sequence 512) on a 16 GB V100 with nvidia-smi (the device's whole
-use, MiB), configuration by configuration, beside the CUDA context alone (1,343 MiB); costspec's
-answer is compared with the measurement less that context. Also a check set, nothing fitted.
+- (no argument) "memory vs practice": published or widely run configurations, the published
+  verdict, costspec's answer (with its default framework overhead) and the source.
+- --measured: "memory vs measured", the calibration set. Hugging Face's single-GPU training guide
+  measured bert-large-uncased (sequence 512) on a 16 GB V100 with nvidia-smi (the device's whole
+  use, MiB), configuration by configuration, beside the CUDA context alone (1,343 MiB). The
+  allocator share (training.allocator_share) is fitted here, once, on the fp32 AdamW rows: the
+  least-squares share of the activations that the measurement holds beyond the context and the
+  tensors costspec counts. The script prints the fit; the field's default is its value.
+- --check: "memory vs measured elsewhere", the check set, nothing refitted: LitGPT's, torchtune's
+  and PEFT's published peak memory, each against costspec with the defaults (the framework term
+  set to what the counter sees).
 
-Run: python benchmarks/memory_practice.py [--measured]   (prints the Markdown table)
+Run: python benchmarks/memory_practice.py [--measured | --check]   (prints Markdown)
 """
 
 from __future__ import annotations
@@ -19,6 +23,13 @@ import costspec
 
 QLORA = "Dettmers et al. 2023 (QLoRA)"
 LLAMA3 = "Dubey et al. 2024"
+TORCHTUNE = "torchtune README (0217d44c, 2024-05)"
+LITGPT = "LitGPT tutorials/resource-tables.md (2023-10)"
+# Llama 3 405B's layout (Dubey et al. 2024, Table 4); Meta "proactively deallocate[s] tensors that
+# will not be used for future computation ... based on detailed memory allocation profiling"
+# (§3.3.2), which the second figure takes as no allocator share.
+LLAMA3_8K = dict(model="llama3.1-405b", gpu="h100", gpus=16384, tensor_parallel=8, pipeline_parallel=16, zero=1,
+                 recompute="selective")
 ROWS: list[tuple[str, str, dict[str, Any], str, str]] = [
     ("QLoRA: LLaMA 65B, NF4 base, LoRA r = 64, full recomputation, one 48 GB RTX A6000", "fits",
      dict(model="llama-65b", mode="lora", lora_rank=64, base_weights="nf4", recompute="full", gpu="rtx-a6000",
@@ -26,22 +37,22 @@ ROWS: list[tuple[str, str, dict[str, Any], str, str]] = [
     ("QLoRA: LLaMA 33B, same, one 24 GB RTX 3090", "fits",
      dict(model="llama-33b", mode="lora", lora_rank=64, base_weights="nf4", recompute="full", gpu="rtx-3090", gpus=1),
      "", QLORA),
-    ("LoRA: LLaMA 7B, r = 16, 16-bit base, sequence 2,048, one 24 GB GPU", "fits",
-     dict(model="llama-7b", mode="lora", lora_rank=16, gpu="rtx-3090", gpus=1), "", "widely run (Hugging Face PEFT)"),
+    ("LoRA: Llama 2 7B, r = 8, batch 4 × 2,048, activation checkpointing, one RTX 4090", "fits (21.3 GB peak)",
+     dict(model="llama2-7b", mode="lora", lora_rank=8, micro_batch=4, recompute="full", gpu="rtx4090", gpus=1,
+          architecture={"seq_len": 2048}), "", TORCHTUNE),
+    ("LoRA: Llama 2 7B, r = 8, batch 4 × 1,304, no checkpointing, one A100-40GB", "out of memory",
+     dict(model="llama2-7b", mode="lora", lora_rank=8, micro_batch=4, gpu="a100-40gb", gpus=1,
+          architecture={"seq_len": 1304}), "", LITGPT),
     ("Alpaca: LLaMA 7B full fine-tune, FSDP (ZeRO-3) on 8 × A100-80GB, sequence 512, 4 per GPU", "fits",
      dict(model="llama-7b", mode="finetune", gpu="a100-80gb", gpus=8, zero=3, micro_batch=4,
           architecture={"seq_len": 512}), "", "Taori et al. 2023"),
     ("DeepSeek-V3: PP 16, EP 64, ZeRO-1 on 2,048 H800, fp8, full recomputation", "fits",
      dict(model="deepseek-v3", gpu="h800", gpus=2048, pipeline_parallel=16, expert_parallel=64, zero=1,
-          precision="fp8", recompute="full"), "", "DeepSeek-AI 2024"),
-    ("Llama 3 405B at 8K: TP 8, PP 16, ZeRO-1 on 16,384 H100", "fits",
-     dict(model="llama3.1-405b", gpu="h100", gpus=16384, tensor_parallel=8, pipeline_parallel=16, zero=1,
-          recompute="selective"),
-     "the first stage's activations under plain 1F1B (Meta tuned its schedule)", LLAMA3),
+          precision="fp8", recompute="full", architecture={"ffn_dim": 2048}), "", "DeepSeek-AI 2024"),
+    ("Llama 3 405B at 8K: TP 8, PP 16, ZeRO-1 on 16,384 H100, no activation checkpointing", "fits", LLAMA3_8K,
+     "", LLAMA3),
     ("Llama 3 405B at 131K: TP 8, CP 16, PP 16, ZeRO-1", "fits",
-     dict(model="llama3.1-405b", gpu="h100", gpus=16384, tensor_parallel=8, pipeline_parallel=16,
-          context_parallel=16, zero=1, recompute="selective", architecture={"seq_len": 131072}),
-     "with CP 16 each rank holds 8K tokens, as at 8K", LLAMA3),
+     dict(LLAMA3_8K, context_parallel=16, architecture={"seq_len": 131072}), "", LLAMA3),
 ]
 # Narayanan et al. 2021, Table 1: (params, heads, hidden, layers, TP, PP, GPUs), full recomputation, no ZeRO.
 MEGATRON = [
@@ -56,33 +67,36 @@ def answer(kw: dict[str, Any]) -> costspec.Estimate:
     return costspec.estimate(tokens="1B", mfu=0.3, **kw)
 
 
+def verdict(e: costspec.Estimate) -> str:
+    return f"{e.memory_gb_per_gpu:.1f} of {e.gpu_memory_gb:g} GB: {'fits' if e.fits else 'does not fit'}"
+
+
 def main() -> None:
     print("| configuration | published | costspec | source |")
     print("| --- | --- | --- | --- |")
-    for name, published, kw, why, source in ROWS[:4]:
-        e = answer(kw)
-        print(f"| {name} | {published} | {e.memory_gb_per_gpu:.1f} GB: {'fits' if e.fits else 'does not fit'}"
-              f"{' — ' + why if why else ''} | {source} |")
+    for name, published, kw, why, source in ROWS[:5]:
+        print(f"| {name} | {published} | {verdict(answer(kw))}{' — ' + why if why else ''} | {source} |")
     totals = []
     for n, heads, h, layers, tp, pp, gpus in MEGATRON:
         arch = {"layers": layers, "d_model": h, "heads": heads, "ffn_dim": 4 * h, "vocab": 51200, "seq_len": 2048}
         e = answer(dict(params=n, architecture=arch, gpu="a100-80gb", gpus=gpus, tensor_parallel=tp,
                         pipeline_parallel=pp, zero=0, recompute="full", attention="eager"))
         totals.append((e.memory_gb_per_gpu, e.fits))
-    verdict = "all fit" if all(f for _, f in totals) else f"{sum(1 for _, f in totals if f)} of 10 fit"
+    fit = "all fit" if all(f for _, f in totals) else f"{sum(1 for _, f in totals if f)} of 10 fit"
     print(f"| Megatron-LM Table 1: the ten GPT rows 1.7B–1T, full recomputation, no ZeRO | all fit on 80 GB | "
-          f"{verdict} ({min(t for t, _ in totals):.1f}–{max(t for t, _ in totals):.1f} GB) | Narayanan et al. 2021 |")
-    for name, published, kw, why, source in ROWS[4:]:
+          f"{fit} ({min(t for t, _ in totals):.1f}–{max(t for t, _ in totals):.1f} GB of 85.9) | "
+          "Narayanan et al. 2021 |")
+    for name, published, kw, _, source in ROWS[5:]:
         e = answer(kw)
-        extra = ""
         if kw.get("expert_parallel"):
             no_ep = answer({k: v for k, v in kw.items() if k != "expert_parallel"})
             extra = f" ({no_ep.memory_gb_per_gpu:.1f} GB without EP)"
-        print(f"| {name} | {published} | {e.memory_gb_per_gpu:.1f} GB: {'fits' if e.fits else 'does not fit'}{extra}"
-              f"{' — ' + why if why else ''} | {source} |")
-    print("| PEFT README GPU-memory table (T0_3B full 47.14 GB, bloomz-7b1 LoRA 32 GB, mt0-xxl LoRA 56 GB on "
-          "A100-80GB) | measured | not compared yet: needs a framework-overhead term and the runs' batch shapes | "
-          "huggingface/peft README |")
+        else:  # (Llama 3: what Meta's profiled deallocation leaves, as no allocator share)
+            bare = answer({**kw, "allocator_share": 0})
+            extra = (f" with the default allocator share ({e.overhead_gb - e.framework_gb:.1f} GB of "
+                     f"{e.activations_gb:.1f} GB activations); without it, as Meta profiled and deallocated, "
+                     f"{verdict(bare)}")
+        print(f"| {name} | {published} | {verdict(e)}{extra} | {source} |")
 
 
 # Hugging Face Transformers, "Methods and tools for efficient training on a single GPU" (docs v4.27,
@@ -90,6 +104,7 @@ def main() -> None:
 # sequence classification, sequences of 512, Trainer defaults, one V100-SXM2 16 GB; "GPU memory
 # occupied" is nvidia-smi's used memory (pynvml, MiB). The context: `torch.ones((1, 1)).to("cuda")`.
 HF = "Hugging Face Transformers docs (perf_train_gpu_one, model_memory_anatomy)"
+MIB = 2**20 / 1e9  # (nvidia-smi's MiB in GB)
 CONTEXT_MIB = 1343
 BERT_LARGE = dict(params=335e6, attention="eager", logits="chunked", gpu="v100", gpus=1,
                   architecture={"layers": 24, "d_model": 1024, "heads": 16, "ffn_dim": 4096, "vocab": 30522,
@@ -110,24 +125,99 @@ MEASURED: list[tuple[str, int, dict[str, Any] | None]] = [
 ]
 
 
-def measured() -> None:
-    gb = 2**20 / 1e9  # (nvidia-smi's MiB in GB)
-    context = CONTEXT_MIB * gb
-    print("| bert-large-uncased, sequence 512, one V100 | measured | less the CUDA context | costspec | error |")
-    print("| --- | --- | --- | --- | --- |")
-    for name, mib, kw in MEASURED:
-        total = mib * gb
-        if kw is None:
-            print(f"| {name} | {total:.2f} GB | {total - context:.2f} GB | not modelled (no Adafactor) | – |")
+def fitted_share() -> float:
+    """The allocator share fitted on the fp32 AdamW rows: least squares through the origin of what
+    nvidia-smi holds beyond the context and costspec's tensors, against the activations (and
+    logits) of the busiest stage."""
+    xs, ys = [], []
+    for _, mib, kw in MEASURED:
+        if kw is None or kw["precision"] != "fp32" or kw["optimizer"] != "adam":
             continue
-        e = answer({**BERT_LARGE, **kw})
-        err = e.memory_gb_per_gpu / (total - context) - 1
-        print(f"| {name} | {total:.2f} GB | {total - context:.2f} GB | {e.memory_gb_per_gpu:.2f} GB "
-              f"(activations {e.activations_gb:.2f}) | {err:+.0%} |")
-    print(f"| (context alone: `torch.ones((1, 1)).to(\"cuda\")`) | {context:.2f} GB | | not counted | |")
+        e = answer({**BERT_LARGE, **kw, "framework_gb": 0, "allocator_share": 0})
+        xs.append((e.activations_gb or 0.0) + e.logits_gb)
+        ys.append(mib * MIB - CONTEXT_MIB * MIB - e.memory_gb_per_gpu)
+    return sum(x * y for x, y in zip(xs, ys)) / sum(x * x for x in xs)
+
+
+def measured() -> None:
+    context = CONTEXT_MIB * MIB
+    share = fitted_share()
+    print("| bert-large-uncased, sequence 512, one V100 | measured (nvidia-smi) | costspec | error |")
+    print("| --- | --- | --- | --- |")
+    for name, mib, kw in MEASURED:
+        total = mib * MIB
+        if kw is None:
+            print(f"| {name} | {total:.2f} GB | not modelled (no Adafactor) | – |")
+            continue
+        e = answer({**BERT_LARGE, **kw, "framework_gb": context})
+        fit = " (fitted)" if kw["precision"] == "fp32" and kw["optimizer"] == "adam" else ""
+        print(f"| {name}{fit} | {total:.2f} GB | {e.memory_gb_per_gpu:.2f} GB (activations {e.activations_gb:.2f}, "
+              f"overhead {e.overhead_gb:.2f}) | {e.memory_gb_per_gpu / total - 1:+.0%} |")
+    print(f"| (context alone: `torch.ones((1, 1)).to(\"cuda\")`) | {context:.2f} GB | framework_gb = {context:.2f} "
+          "| |")
+    print()
+    print(f"Fitted allocator share: {share:.4f} of the activations (the default, 0.2, is this rounded).")
+
+
+# The check set: published peaks whose shapes the sources state; nothing is fitted to them. The
+# framework term is what the counter sees: torch.cuda.max_memory_allocated (LitGPT, PEFT) and
+# torchtune's peak counters hold no CUDA context or driver reserve (framework_gb = 0).
+PEFT = "huggingface/peft README (2022-12), A100-80GB"
+T5_NOTE = "encoder-decoder taken as its 24 encoder layers at the input length (the labels are a few tokens)"
+CHECK: list[tuple[str, float, dict[str, Any], str]] = [
+    ("LoRA r = 8 (q, v), Llama 2 7B, bf16, batch 1 × 1,304, no checkpointing, A100-40GB", 21.30,
+     dict(model="llama2-7b", mode="lora", lora_rank=8, gpu="a100-40gb", gpus=1, architecture={"seq_len": 1304}),
+     LITGPT),
+    ("same, batch 2", 29.07,
+     dict(model="llama2-7b", mode="lora", lora_rank=8, micro_batch=2, gpu="a100-40gb", gpus=1,
+          architecture={"seq_len": 1304}), LITGPT),
+    ("same, batch 1, NF4 base (double-quantised)", 13.84,
+     dict(model="llama2-7b", mode="lora", lora_rank=8, base_weights="nf4", gpu="a100-40gb", gpus=1,
+          architecture={"seq_len": 1304}), LITGPT),
+    ("LoRA r = 8 (q, v), Llama 2 13B, batch 1 × 1,304, A100-40GB", 38.12,
+     dict(model="llama2-13b", mode="lora", lora_rank=8, gpu="a100-40gb", gpus=1, architecture={"seq_len": 1304}),
+     LITGPT),
+    ("same, NF4 base (double-quantised)", 22.55,
+     dict(model="llama2-13b", mode="lora", lora_rank=8, base_weights="nf4", gpu="a100-40gb", gpus=1,
+          architecture={"seq_len": 1304}), LITGPT),
+    ("LoRA r = 8 (q, v), Llama 2 7B, batch 4 × 2,048, activation checkpointing, RTX 4090", 21.3,
+     dict(model="llama2-7b", mode="lora", lora_rank=8, micro_batch=4, recompute="full", gpu="rtx4090", gpus=1,
+          architecture={"seq_len": 2048}), TORCHTUNE),
+    ("QLoRA r = 8 (every linear layer, about 20M adapters), same", 12.3,
+     dict(model="llama2-7b", mode="lora", lora_fraction=0.003, base_weights="nf4", micro_batch=4, recompute="full",
+          gpu="rtx4090", gpus=1, architecture={"seq_len": 2048}), TORCHTUNE),
+    ("T0_3B full fine-tune, fp32 AdamW, batch 8 × 64 (assumed)", 47.14,
+     dict(params=2.85e9, mode="finetune", precision="fp32", micro_batch=8, logits="chunked", gpu="a100-80gb", gpus=1,
+          architecture={"layers": 24, "d_model": 2048, "heads": 32, "ffn_dim": 5120, "vocab": 32128,
+                        "seq_len": 64, "gated_mlp": True}), PEFT + "; " + T5_NOTE),
+    ("T0_3B LoRA r = 8 (q, v), fp32, same shape", 14.4,
+     dict(params=2.85e9, mode="lora", lora_rank=8, precision="fp32", micro_batch=8, logits="chunked",
+          gpu="a100-80gb", gpus=1,
+          architecture={"layers": 24, "d_model": 2048, "heads": 32, "ffn_dim": 5120, "vocab": 32128,
+                        "seq_len": 64, "gated_mlp": True}), PEFT + "; " + T5_NOTE),
+    ("mt0-xxl (12.9B) LoRA r = 8 (q, v), fp32, same shape", 56.0,
+     dict(params=12.9e9, mode="lora", lora_rank=8, precision="fp32", micro_batch=8, logits="chunked",
+          gpu="a100-80gb", gpus=1,
+          architecture={"layers": 24, "d_model": 4096, "heads": 64, "ffn_dim": 10240, "vocab": 250112,
+                        "seq_len": 64, "gated_mlp": True}), PEFT + "; " + T5_NOTE),
+    ("bloomz-7b1 LoRA r = 8 (fused QKV), fp32, batch 8 × 64", 32.0,
+     dict(params=7.07e9, mode="lora", lora_rank=8, precision="fp32", micro_batch=8, gpu="a100-80gb", gpus=1,
+          architecture={"layers": 30, "d_model": 4096, "heads": 32, "ffn_dim": 16384, "vocab": 250880,
+                        "seq_len": 64}), PEFT + " (max_length 64, batch 8: its example script)"),
+]
+
+
+def check() -> None:
+    print("| run | measured peak | costspec | error | source |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, gb, kw, source in CHECK:
+        e = answer({**kw, "framework_gb": 0})
+        print(f"| {name} | {gb:.2f} GB | {e.memory_gb_per_gpu:.2f} GB (weights {e.weights_gb:.2f}, activations "
+              f"{e.activations_gb:.2f}) | {e.memory_gb_per_gpu / gb - 1:+.0%} | {source} |")
 
 
 if __name__ == "__main__":
     import sys
 
-    measured() if "--measured" in sys.argv[1:] else main()
+    args = sys.argv[1:]
+    measured() if "--measured" in args else check() if "--check" in args else main()

@@ -86,7 +86,7 @@ def test_readme_output_is_what_the_command_prints(command: str, shown: str, tmp_
     assert skipping or i == len(actual), "prints more than the README shows:\n" + "\n".join(actual[i:])
 
 
-@pytest.mark.parametrize("args", [[], ["--measured"]])
+@pytest.mark.parametrize("args", [[], ["--measured"], ["--check"]])
 def test_the_memory_practice_table_is_what_its_script_prints(args: list[str]) -> None:
     import subprocess
     import sys
