@@ -46,6 +46,7 @@ class RefPoint:
     context_parallel: int = 1
     expert_parallel: int = 1
     micro_batch: int = 1
+    interleave: int = 1
     dropout: bool | None = None  # (None: costspec's default without a preset, on)
     framework_gb: float = 1.1  # (costspec's defaults)
     allocator_share: float = 0.2
@@ -150,7 +151,7 @@ def rule_shape(params: float, seq_len: float | None) -> dict[str, Any]:
     return {"layers": layers, "d_model": 128 * layers, "heads": layers, "head_dim": 128, "seq_len": seq_len or 2048}
 
 
-def activations(p: RefPoint) -> float | None:
+def activations(p: RefPoint) -> tuple[float, float] | None:
     a = p.arch
     if not all(a.get(k) for k in ("layers", "d_model", "heads", "seq_len")):
         from dataclasses import replace
@@ -183,7 +184,18 @@ def activations(p: RefPoint) -> float | None:
         q = a["head_dim"] if a.get("head_dim") else h / a["heads"]
         kv = a["kv_heads"] if a.get("kv_heads") else a["heads"]
         ring = 2 * 2 * s * b * 2 * kv * q / t
-    return (a["layers"] * s * b * per_token + s * b * rebuilt + ring) * (2 if p.precision in ("fp32", "tf32") else 1)
+    width = 2 if p.precision in ("fp32", "tf32") else 1
+    return a["layers"] * s * b * per_token * width, (s * b * rebuilt + ring) * width
+
+
+def stage_layers(p: RefPoint) -> tuple[float, float]:
+    """Layers' worth of activations on the first and last pipeline stage, as shares of L: 1F1B,
+    L and L/p; interleaved over v chunks, Megatron-LM's warm-ups (get_pp_rank_microbatches) plus the
+    micro-batch at work: 2(p-1) + (v-1)p + 1 chunks of L/(pv) layers first, (v-1)p + 1 last."""
+    pp, v = p.pipeline_parallel, p.interleave
+    if pp > 1 and v > 1:
+        return (2 * (pp - 1) + (v - 1) * pp + 1) / (pp * v), ((v - 1) * pp + 1) / (pp * v)
+    return 1.0, 1 / pp
 
 
 # Bytes per frozen base parameter: 16-bit, int8, and NF4 with QLoRA's double quantisation (a
@@ -250,7 +262,10 @@ def evaluate(p: RefPoint) -> dict[str, Any]:
     w_kept = weights - drop * base / mp
     g_kept = grads if p.mode == "lora" else grads - drop * gb / mp
     o_kept = opt if p.mode == "lora" else opt - drop * ob / mp
-    act = activations(p)
+    parts = activations(p)
+    first, last = stage_layers(p)
+    act = None if parts is None else parts[0] * first + parts[1]
+    act_last = 0.0 if parts is None else parts[0] * last + parts[1]
     dp = p.gpus / mp if p.gpus else None
     div = dp or math.lcm(p.context_parallel, p.expert_parallel)  # (no count: the smallest layout)
     w_pg = weights / div if p.zero >= 3 else w_kept
@@ -261,7 +276,7 @@ def evaluate(p: RefPoint) -> dict[str, Any]:
     vocab = a.get("vocab") or 32000
     seq = a.get("seq_len") or 2048
     logits = 0.0 if p.logits == "chunked" else 4 * seq / p.context_parallel * p.micro_batch * vocab / p.tensor_parallel
-    peak = max(act or 0, (act or 0) / p.pipeline_parallel + logits)
+    peak = max(act or 0, act_last + logits)
     # The framework's memory beside the tensors: a fixed context and a share of the activations.
     overhead = p.framework_gb * 1e9 + p.allocator_share * peak
     peak += overhead

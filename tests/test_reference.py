@@ -82,6 +82,7 @@ def points(draw: st.DrawFn) -> RefPoint:
         context_parallel=cp,
         pipeline_parallel=pp,
         micro_batch=draw(st.sampled_from([1, 2, 4])),
+        interleave=draw(st.sampled_from([1, 1, 2, 4])),
         framework_gb=draw(st.sampled_from([1.1, 0.0, 0.45])),
         allocator_share=draw(st.sampled_from([0.2, 0.0, 0.35])),
         dropout=draw(st.sampled_from([None, True, False])),

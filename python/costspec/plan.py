@@ -856,6 +856,7 @@ class _Compiler:
             "attention": e("training.attention"), "logits": e("training.logits"),
             "base_weights": e("training.base_weights"), "framework_gb": e("training.framework_gb"),
             "allocator_share": e("training.allocator_share"), "dropout": e("training.dropout"),
+            "interleave": e("parallelism.interleave"),
             "precision": e("training.precision"), "optimizer": e("training.optimizer"), "zero": e("parallelism.zero"),
             "tensor_parallel": e("parallelism.tensor"), "pipeline_parallel": e("parallelism.pipeline"),
             "sequence_parallel": e("parallelism.sequence"), "context_parallel": e("parallelism.context"),

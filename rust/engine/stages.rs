@@ -75,7 +75,7 @@ layout!(MemStatesIn {
     params, active_params, trainable_params, layers, d_model, heads, kv_heads, head_dim, ffn_dim, vocab, seq_len, experts,
     experts_per_token, gated_mlp, precision, optimizer, zero, tensor_parallel, sequence_parallel, pipeline_parallel,
     context_parallel, expert_parallel, micro_batch, recompute, attention, logits, mode, base_weights, gpu_memory_gb, arch_given,
-    framework_gb, allocator_share, dropout,
+    framework_gb, allocator_share, dropout, interleave,
 });
 layout!(MemStatesOut {
     state_weights, state_grads, state_optim, state_weights_all, state_grads_all, state_optim_all, state_activations,
@@ -532,6 +532,8 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
             }
             p.sequence_parallel = i[I::sequence_parallel] != 0.0;
             p.dropout = i[I::dropout] != 0.0;
+            whole_at_least_one("interleave", i[I::interleave]).map_err(e)?;
+            p.interleave = i[I::interleave];
             whole_at_least_one("context_parallel", i[I::context_parallel]).map_err(e)?;
             p.context_parallel = i[I::context_parallel];
             whole_at_least_one("expert_parallel", i[I::expert_parallel]).map_err(e)?;

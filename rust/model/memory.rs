@@ -40,9 +40,30 @@ pub fn bytes_per_param(precision: Precision, optimizer: Optimizer) -> (f64, f64,
 /// (full: that layer's activations; selective: its core). With sequence parallelism everything divides by t; without it the
 /// layer norms' inputs (4h), the two block inputs (4h) and the dropout masks (2h) stay whole on
 /// every TP rank (Korthikanti's s·b·h·(10 + 24/t + 5·a·s/(h·t))), and so does a full
-/// recomputation's layer input. 1F1B pipelining keeps L layers' worth on the first stage. fp32
-/// training doubles the widths.
+/// recomputation's layer input. 1F1B pipelining keeps L layers' worth on the first stage (see
+/// `stage_layers` for interleaving). fp32 training doubles the widths.
 pub fn activation_bytes(p: &Point) -> Option<f64> {
+    let (layers, extra) = activation_parts(p)?;
+    Some(layers * stage_layers(p).0 + extra)
+}
+
+/// The layers' worth of activations the first and the last pipeline stage hold, as shares of L:
+/// 1F1B keeps p micro-batches of L/p layers on the first stage (L) and one on the last (L/p);
+/// interleaved over v chunks, Megatron-LM's schedule warms the first stage up with 2(p−1) +
+/// (v−1)·p chunk micro-batches of L/(p·v) layers, L·(1 + (p−1)/(p·v)) with the one at work
+/// (Korthikanti et al. 2022, §4.2.3), and the last with (v−1)·p, L·((v−1)·p + 1)/(p·v).
+pub fn stage_layers(p: &Point) -> (f64, f64) {
+    let (pp, v) = (p.pipeline_parallel, p.interleave);
+    if pp > 1.0 && v > 1.0 {
+        ((v * pp + pp - 1.0) / (pp * v), ((v - 1.0) * pp + 1.0) / (pp * v))
+    } else {
+        (1.0, 1.0 / pp)
+    }
+}
+
+/// Activation bytes as (L layers' stored activations, what one layer at work adds: the layer a
+/// recomputation rebuilds and ring attention's K,V buffers).
+fn activation_parts(p: &Point) -> Option<(f64, f64)> {
     let a = &p.arch;
     let (l, h, heads, s) = (a.layers?, a.d_model?, a.heads?, a.seq_len?);
     let q = a.head_dim.unwrap_or(h / heads);
@@ -81,7 +102,7 @@ pub fn activation_bytes(p: &Point) -> Option<f64> {
     // of s/CP tokens' K and V, for one layer at a time.
     let ring = if p.context_parallel > 1.0 { 2.0 * 2.0 * s * b * 2.0 * kv * q / t } else { 0.0 };
     let width = if matches!(p.precision, Precision::Fp32 | Precision::Tf32) { 2.0 } else { 1.0 };
-    Some((l * per_layer + rebuilt + ring) * width)
+    Some((l * per_layer * width, (rebuilt + ring) * width))
 }
 
 /// The shape the activation memory assumes when the architecture is not given: N ≈ 12·L·h²
@@ -189,14 +210,18 @@ pub fn states(p: &Point, trainable: f64) -> States {
     let weights = (p.params * base * kept + adapters) / model_parallel;
     let grads = grads_all * trainable_kept;
     let optim = optim_all * trainable_kept;
-    let (activations, rule) = match activation_bytes(p) {
+    let (parts, rule) = match activation_parts(p) {
         Some(a) => (Some(a), false),
         None => {
             let mut shaped = p.clone();
             shaped.arch = rule_architecture(p.params, p.arch.seq_len);
-            (activation_bytes(&shaped), true)
+            (activation_parts(&shaped), true)
         }
     };
+    // The first pipeline stage's, and the last's (which also holds the logits).
+    let (first, last) = stage_layers(p);
+    let activations = parts.map(|(layers, extra)| layers * first + extra);
+    let last_stage = parts.map_or(0.0, |(layers, extra)| layers * last + extra);
 
     // ZeRO stage k shards optimizer states (k ≥ 1), gradients (k ≥ 2), weights (k = 3).
     let z = p.zero_stage;
@@ -207,7 +232,7 @@ pub fn states(p: &Point, trainable: f64) -> States {
     // The busiest stage: the first holds L layers' activations under 1F1B, the last L/p layers'
     // and the logits (one stage: both).
     let act = activations.unwrap_or(0.0);
-    let peak = act.max(act / p.pipeline_parallel + logits);
+    let peak = act.max(last_stage + logits);
     // What the device holds beside the tensors: the framework's context, and the working memory
     // the allocator holds beyond the kept activations (transient buffers, cached blocks).
     let overhead = p.framework_gb * GB + p.allocator_share * peak;
@@ -335,6 +360,20 @@ pub(crate) mod tests {
         assert!((activation_bytes(&no_sp).unwrap() / want - 1.0).abs() < 1e-12);
         no_sp.recompute = Recompute::Full;
         assert!((activation_bytes(&no_sp).unwrap() / (96.0 * 2.0 * sbh + want / 96.0) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn interleaving_holds_megatrons_warm_up_micro_batches() {
+        // p = 4, v = 2: the first stage warms up with 2·3 + 1·4 = 10 chunk micro-batches plus the one
+        // at work, 11 chunks of L/8 layers; the last with 4 (+1), 5 of L/8.
+        let mut p = point(Recompute::None, 1.0, 0, 1.0);
+        p.pipeline_parallel = 4.0;
+        assert_eq!(stage_layers(&p), (1.0, 0.25));
+        p.interleave = 2.0;
+        assert_eq!(stage_layers(&p), (11.0 / 8.0, 5.0 / 8.0));
+        assert_eq!(stage_layers(&p).0, 1.0 + 3.0 / 8.0); // Korthikanti's 1 + (p−1)/(p·v)
+        p.pipeline_parallel = 1.0;
+        assert_eq!(stage_layers(&p), (1.0, 1.0));
     }
 
     #[test]

@@ -283,6 +283,7 @@ pub fn search(base: &Point, trainable: f64, work: &Work, net: &Network, gpus: f6
             pt.recompute = r;
             pt.zero_stage = z;
             pt.sequence_parallel = sequence_parallel;
+            pt.interleave = layout.interleave;
             pt.gpus = Some(gpus);
             let m = memory(&pt, trainable);
             if m.fits == Some(true) {
@@ -396,6 +397,7 @@ mod tests {
                                             (pt.context_parallel, pt.expert_parallel) = (c, e);
                                             (pt.recompute, pt.zero_stage, pt.gpus) = (r, z, Some(gpus));
                                             pt.sequence_parallel = sp;
+                                            pt.interleave = v;
                                             if memory(&pt, trainable).fits == Some(true) {
                                                 best = best.min(per_token(&st));
                                             }

@@ -242,6 +242,9 @@ pub struct Point {
     /// parallel; dense and attention parameters are not split.
     pub expert_parallel: f64,
     pub micro_batch: f64,
+    /// Virtual pipeline stages per GPU (interleaved 1F1B): more micro-batches in flight on the
+    /// first stage (Korthikanti et al. 2022, §4.2.3).
+    pub interleave: f64,
     /// Framework memory per GPU outside the tensors (CUDA context, kernels, library workspaces), GB.
     pub framework_gb: f64,
     /// Memory the framework holds beyond the kept tensors while training (the backward pass's
@@ -286,6 +289,7 @@ impl Default for Point {
             context_parallel: 1.0,
             expert_parallel: 1.0,
             micro_batch: 1.0,
+            interleave: 1.0,
             framework_gb: 0.0,
             allocator_share: 0.0,
             dropout: true,
