@@ -576,3 +576,13 @@ def test_an_interrupt_during_the_report_names_what_was_written(tmp_path: Path, c
     assert code == 130
     assert err.strip() == f"costspec sweep: interrupted; the output {tmp_path / 's.parquet'} was written, its report was not"
     assert (tmp_path / "s.parquet").is_dir() and not (tmp_path / "s.report.html").exists()
+
+
+def test_the_memory_charts_capacity_is_the_memory_fits_uses() -> None:
+    """Without a gpu_memory_gb column the dashed line is the catalog's device memory: the total the
+    device reports (85.52 GB for an H100), on which fits is judged, not the datasheet's 80."""
+    from costspec.report.charts import _capacities
+
+    t = pa.table({"gpu": pa.array(["H100-SXM", "H800"]).dictionary_encode(), "memory_gb_per_gpu": [83.0, 70.0]})
+    caps = _capacities(Frame(t), np.arange(2), "gpu")
+    assert {c["gpu"]: c["memory_gb_per_gpu"] for c in caps} == {"H100-SXM": 85.52, "H800": 80.0}

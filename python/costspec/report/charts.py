@@ -396,7 +396,7 @@ def _capacities(f: Frame, rows: np.ndarray, by: str | None) -> list[dict[str, An
     cat = Catalog.builtin()
     for g in present:
         try:
-            m = cat.gpu(g).memory_gb
+            m = cat.gpu(g).device_memory  # (what fits is judged on)
         except Exception:  # noqa: BLE001 - a user catalog's GPU: no capacity line for it
             continue
         if m is not None:
