@@ -48,6 +48,7 @@ class RefPoint:
     micro_batch: int = 1
     interleave: int = 1
     dropout: bool | None = None  # (None: costspec's default without a preset, on)
+    lora_dropout: bool = False
     framework_gb: float = 1.1  # (costspec's defaults)
     allocator_share: float = 0.2
     goodput: float | None = None
@@ -120,22 +121,26 @@ def saved_tensors(p: RefPoint) -> list[tuple[str, float]]:
     f = a["ffn_dim"] if a.get("ffn_dim") else 4 * h
     k = (a.get("experts_per_token") or 1) if (a.get("experts") or 1) > 1 else 1
     s = a["seq_len"]
+    g = 1 if p.precision == "fp8" else 2  # (FP8 matmuls cache their inputs in FP8)
     saved = [
-        ("attention layer norm input", 2 * h), ("QKV projection input", 2 * h),
+        ("attention layer norm input", 2 * h), ("QKV projection input", g * h),
         ("Q", 2 * heads * q), ("K", 2 * kv * q), ("V", 2 * kv * q),
-        ("output projection input", 2 * heads * q), ("attention dropout mask", 1 * h),
-        ("MLP layer norm input", 2 * h), ("MLP input", 2 * h),
+        ("output projection input", g * heads * q), ("attention dropout mask", 1 * h),
+        ("MLP layer norm input", 2 * h), ("MLP input", g * h),
     ]
     if a.get("gated_mlp"):
-        saved += [("gate output", 2 * f * k), ("up output", 2 * f * k), ("down projection input", 2 * f * k)]
+        saved += [("gate output", 2 * f * k), ("up output", 2 * f * k), ("down projection input", g * f * k)]
     else:
-        saved += [("activation input", 2 * f * k), ("second matmul input", 2 * f * k)]
+        saved += [("activation input", 2 * f * k), ("second matmul input", g * f * k)]
     saved.append(("MLP dropout mask", 1 * h))
     if p.attention == "eager":  # (a query's scores span the whole sequence, context parallel or not)
         saved += [("softmax output", 2 * heads * s), ("softmax dropout mask", 1 * heads * s),
                   ("dropout output", 2 * heads * s)]
     else:  # FlashAttention keeps the softmax's log-sum-exp, fp32, per head
         saved.append(("log-sum-exp", 4 * heads))
+    if p.mode == "lora" and p.lora_dropout:  # PEFT: lora_B(lora_A(dropout(x))) on the query and value
+        saved += [("query adapter's dropped input", 2 * h), ("query adapter's mask", 1 * h),
+                  ("value adapter's dropped input", 2 * h), ("value adapter's mask", 1 * h)]
     if p.dropout is False:  # no masks, and the scores are not dropped
         saved = [(n, v) for n, v in saved if "dropout" not in n]
     return saved

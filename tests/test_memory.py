@@ -364,3 +364,37 @@ def test_interleaving_keeps_more_micro_batches_on_the_first_stage() -> None:
                                                            rel=1e-12)
     assert costspec.estimate(**{**kw, "pipeline_parallel": 1}, interleave=2).activations_gb == \
         costspec.estimate(**{**kw, "pipeline_parallel": 1}).activations_gb  # (no pipeline: nothing interleaves)
+
+
+def test_lora_dropout_keeps_the_adapters_dropped_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """PEFT's lora_B(lora_A(dropout(x))) on the query and value: each keeps its dropped input (2h)
+    and mask (h) per token, 6h a layer; nothing without adapter dropout, or outside LoRA."""
+    kw: dict[str, Any] = {"model": "llama2-7b", "tokens": "1B", "mode": "lora", "lora_rank": 8,
+                          "architecture": {"seq_len": 1304}}
+    off, on = costspec.estimate(**kw), costspec.estimate(**kw, lora_dropout=True)
+    assert off.lora_dropout is False and on.lora_dropout is True
+    assert on.activations_gb is not None and off.activations_gb is not None
+    assert on.activations_gb - off.activations_gb == pytest.approx(32 * 1304 * 6 * 4096 / 1e9, rel=1e-12)
+    code, out, err = run(capsys, "estimate", "--params", "7B", "--tokens", "1B", "--lora-dropout")
+    assert code == 2 and err.count("\n") == 1 and "lora_dropout" in err and "mode lora" in err and not out, err
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {params: 7B}\ntraining: {tokens: 1B, lora_dropout: true}\n")
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 1 and "s.yaml:3:" in out and "lora_dropout" in out
+
+
+def test_an_overhead_that_overflows_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    for flag, value in (("--framework-gb", "1e300"), ("--allocator-share", "1e308")):
+        code, _, err = run(capsys, "estimate", "--model", "llama2-7b", "--tokens", "1B", flag, value)
+        assert code == 2 and err.startswith(f"costspec estimate: error: {flag}: got "), err
+        assert "within the float range" in err
+
+
+def test_fp8_linears_cache_their_inputs_in_fp8() -> None:
+    """FP8 training keeps the QKV, output-projection, MLP and down-projection inputs at one byte
+    (Transformer Engine's FP8 linears; DeepSeek-V3 §3.3.3): h + a·q + h + f less per token and layer."""
+    kw: dict[str, Any] = {"model": "llama2-70b", "tokens": "1B", "gpu": "h100", "recompute": "selective"}
+    bf16, fp8 = costspec.estimate(**kw), costspec.estimate(**kw, precision="fp8")
+    assert bf16.activations_gb is not None and fp8.activations_gb is not None
+    h, f, s, layers = 8192, 28672, 4096, 80
+    assert bf16.activations_gb - fp8.activations_gb == pytest.approx(layers * s * (3 * h + f) / 1e9, rel=1e-12)

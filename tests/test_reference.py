@@ -96,6 +96,7 @@ def points(draw: st.DrawFn) -> RefPoint:
     p.gpus = draw(st.one_of(st.none(), st.integers(1, 2048).map(lambda d: float(d * tp * pp * group))))
     if p.mode == "lora":
         p.base_weights = draw(st.sampled_from([None, "bf16", "int8", "nf4"]))
+        p.lora_dropout = draw(st.booleans())
         if draw(st.booleans()):
             p.lora_rank = draw(st.sampled_from([4.0, 8.0, 16.0, 64.0]))
         else:

@@ -89,6 +89,7 @@ class Estimate:
     activations_gb: float | None
     logits_gb: float
     dropout: bool
+    lora_dropout: bool
     framework_gb: float
     allocator_share: float
     overhead_gb: float  # framework_gb + allocator_share × the busiest stage's activations and logits
@@ -209,6 +210,7 @@ def inputs(
     expert_parallel: Number | Sequence[Number] | None = None,
     micro_batch: Number | Sequence[Number] | None = None,
     dropout: bool | None = None,
+    lora_dropout: bool = False,
     framework_gb: Number = 1.1,
     allocator_share: Number = 0.2,
     interleave: Number | Sequence[Number] | None = None,
@@ -347,6 +349,7 @@ def inputs(
         "training.optimizer": _choice(optimizer, "optimizer", OPTIMIZERS),
         "training.micro_batch": _allowed(micro_batch, "micro_batch", parse_number),
         "training.dropout": None if dropout is None else _flag(dropout, "dropout"),
+        "training.lora_dropout": _flag(lora_dropout, "lora_dropout") if lora_dropout else None,
         "training.framework_gb": _num(framework_gb, "framework_gb"),
         "training.allocator_share": _num(allocator_share, "allocator_share"),
         "training.global_batch_tokens": _num(global_batch_tokens, "global_batch_tokens"),

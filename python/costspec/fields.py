@@ -188,9 +188,14 @@ INPUTS: tuple[Field, ...] = (
        help="Sequences per micro-batch (activations)."),
     _f("training.dropout", "flag", "Dropout in training, for the activation memory: its masks (a byte per value "
        "after attention and after the MLP) and, with eager attention, the dropped scores are kept (Korthikanti et "
-       "al. 2022). Defaults to the model preset's (Llama, Mixtral and DeepSeek-V3 train without), else true.",
+       "al. 2022). Defaults to the model preset's (the Llama presets train without), else true.",
        choices=("true", "false"), kwarg="dropout", flag="--dropout/--no-dropout", column="dropout",
        help="Dropout's masks in the activations (default: the preset's, else on)."),
+    _f("training.lora_dropout", "flag", "Dropout on LoRA's adapter inputs (PEFT's lora_dropout above 0; LitGPT's "
+       "and QLoRA's runs use 0.05-0.1): each of the two adapted projections keeps its dropped input and mask, 3 "
+       "bytes per hidden value and token. Default false (PEFT's default, 0).", choices=("true", "false"),
+       default="false", kwarg="lora_dropout", flag="--lora-dropout/--no-lora-dropout", column="lora_dropout",
+       help="LoRA adapter dropout's kept inputs and masks (default: off)."),
     _f("training.framework_gb", "number", "Memory per GPU outside any tensor: the CUDA context with its loaded "
        "kernels and workspaces, and what the driver reserves within the total nvidia-smi reports. Default 1.1: "
        "426 MiB of context (the largest measured on PyTorch 2 with CUDA's lazy module loading, 256-426 MiB; over "
@@ -521,17 +526,20 @@ OUTPUTS: tuple[Column, ...] = (
     Column("activations_gb", "GB", "activations per GPU"),
     Column("logits_gb", "GB", "one micro-batch's fp32 logits on the last pipeline stage (0 with a chunked loss)"),
     _in("training.dropout", "dropout's masks kept in the activations", unit="bool"),
+    _in("training.lora_dropout", "LoRA adapter dropout's inputs and masks kept in the activations", unit="bool"),
     _in("training.framework_gb", "framework memory outside the tensors (CUDA context, driver reserve)"),
     _in("training.allocator_share", "working memory beyond the kept tensors, as a share of the activations and "
                                     "logits"),
     Column("overhead_gb", "GB", "framework memory per GPU beside the tensors: framework_gb + allocator_share × "
                                 "the busiest stage's activations and logits"),
-    Column("memory_gb_per_gpu", "GB", "total memory per GPU: weights, gradients, optimizer states, activations, "
-                                      "logits and the overhead"),
+    Column("memory_gb_per_gpu", "GB", "total memory per GPU: weights, gradients and optimizer states, the "
+                                      "busier pipeline stage's activations (the first's, or the last's with the "
+                                      "logits), and the overhead"),
     Column("memory_basis", "", "the activations' architecture: preset, architecture (given) or rule (a shape rule "
                                "for the parameter count)"),
     Column("gpu_memory_gb", "GB", "device memory: the total the device reports (nvidia-smi) where the catalog "
-                                  "has it, else the datasheet's (serving: the datasheet's, which its fits used)"),
+                                  "has it, else the datasheet's (serving figures use the datasheet's, which their "
+                                  "fits used)"),
     Column("fits", "bool", "whether the layout fits in device memory (serving: whether the replica serves the batch: "
                            "its caches fit and the latency bounds are met)"),
     Column("min_gpus", "GPUs", "fewest GPUs (a multiple of TP·PP·lcm(CP, EP)) that fit"),

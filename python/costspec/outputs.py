@@ -48,7 +48,8 @@ ALWAYS_IF_SWEPT = {
     "peak_tflops": {"hardware.gpu", "training.precision"},
     "data_parallel": {"hardware.count", "parallelism.tensor", "parallelism.pipeline", "parallelism.context"},
     "activations_gb": {"training.recompute", "parallelism.tensor", "training.micro_batch", "training.attention",
-                       "parallelism.sequence", "parallelism.context", "training.dropout"},
+                       "parallelism.sequence", "parallelism.context", "training.dropout",
+                       "training.lora_dropout"},
     "weights_gb": {"training.base_weights", "parallelism.expert"},
     "logits_gb": {"training.logits", "training.micro_batch", "parallelism.tensor"},
     "overhead_gb": {"training.framework_gb", "training.allocator_share"},
@@ -58,7 +59,7 @@ ALWAYS_IF_SWEPT = {
 SEARCHED_COLUMNS = ("tensor_parallel", "pipeline_parallel", "data_parallel", "context_parallel", "expert_parallel",
                     "micro_batch", "interleave", "recompute", "zero", "layout_candidates")
 # Flags, written as booleans (null where there is no value).
-FLAGS = {"fits", "sequence_parallel", "tp_within_domain", "compute_bound", "dropout"}
+FLAGS = {"fits", "sequence_parallel", "tp_within_domain", "compute_bound", "dropout", "lora_dropout"}
 # Whole-number columns, written as int64 (null where there is no value).
 WHOLE = {"gpus", "min_gpus", "tensor_parallel", "pipeline_parallel", "context_parallel", "expert_parallel",
          "micro_batch", "data_parallel", "zero", "grad_accum", "interleave", "scale_up_domain",

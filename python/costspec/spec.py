@@ -957,6 +957,10 @@ class _Checker:
         if present("training.base_weights") and "lora" not in modes:
             self.err(where_set.get("training.base_weights", ("training",)), "base_weights stores LoRA's frozen "
                      "base, which only mode lora has", "training.mode: lora (or no base_weights)", None, key=True)
+        if present("training.lora_dropout") and "lora" not in modes and \
+                any(str(v).lower() == "true" for v, _ in values_of("training.lora_dropout")):
+            self.err(where_set.get("training.lora_dropout", ("training",)), "lora_dropout drops LoRA's adapter "
+                     "inputs, which only mode lora has", "training.mode: lora (or no lora_dropout)", None, key=True)
         if "lora" in modes and not lora_given:
             self.err(where_set.get("training.mode", ("training",)), "mode lora needs the adapters' size",
                      "training.lora_rank or training.lora_fraction", None, key=True)

@@ -75,7 +75,7 @@ layout!(MemStatesIn {
     params, active_params, trainable_params, layers, d_model, heads, kv_heads, head_dim, ffn_dim, vocab, seq_len, experts,
     experts_per_token, gated_mlp, precision, optimizer, zero, tensor_parallel, sequence_parallel, pipeline_parallel,
     context_parallel, expert_parallel, micro_batch, recompute, attention, logits, mode, base_weights, gpu_memory_gb, arch_given,
-    framework_gb, allocator_share, dropout, interleave,
+    framework_gb, allocator_share, dropout, interleave, lora_dropout,
 });
 layout!(MemStatesOut {
     state_weights, state_grads, state_optim, state_weights_all, state_grads_all, state_optim_all, state_activations,
@@ -117,7 +117,7 @@ layout!(SearchIn {
     experts_per_token, gated_mlp, mode, attention, logits, base_weights, precision, optimizer, model_flops_per_token,
     peak_tflops, gpu_memory_gb, gpus, global_batch_tokens, scale_up_domain, scale_up_gb_per_s, scale_out_gbps, hbm_tbps,
     sequence_parallel, tensor_parallel, pipeline_parallel, context_parallel, expert_parallel, micro_batch, interleave,
-    recompute, zero, tp_within_domain, peak16_tflops, framework_gb, allocator_share, dropout,
+    recompute, zero, tp_within_domain, peak16_tflops, framework_gb, allocator_share, dropout, lora_dropout,
 });
 layout!(SearchOut {
     step_time_s, tokens_per_s, mfu, grad_accum, global_batch_tokens, bubble_fraction, comm_exposed_fraction,
@@ -532,6 +532,7 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
             }
             p.sequence_parallel = i[I::sequence_parallel] != 0.0;
             p.dropout = i[I::dropout] != 0.0;
+            p.lora_dropout = i[I::lora_dropout] != 0.0;
             whole_at_least_one("interleave", i[I::interleave]).map_err(e)?;
             p.interleave = i[I::interleave];
             whole_at_least_one("context_parallel", i[I::context_parallel]).map_err(e)?;
@@ -584,6 +585,20 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
             let s = states(&p, i[I::trainable_params]);
             if let Some(a) = s.activations {
                 crate::model::estimate::activations_finite(a, &p).map_err(e)?;
+            }
+            if !s.overhead.is_finite() {
+                // (finite activations, and a framework_gb or share that overflows: name it, not params)
+                let (field, x) = if (p.framework_gb * 1e9).is_finite() {
+                    ("allocator_share", p.allocator_share)
+                } else {
+                    ("framework_gb", p.framework_gb)
+                };
+                return Err(crate::model::types::out_of_range(
+                    field,
+                    x,
+                    "a value that keeps the memory per GPU within the float range",
+                )
+                .to_string());
             }
             for x in [s.weights, s.grads, s.optim, s.shardable, s.fixed] {
                 crate::model::estimate::finite(x, "params", p.params, "the memory per GPU").map_err(e)?;
@@ -871,6 +886,7 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
             (base.framework_gb, base.allocator_share) =
                 overheads(i[I::framework_gb], i[I::allocator_share]).map_err(e)?;
             base.dropout = i[I::dropout] != 0.0;
+            base.lora_dropout = i[I::lora_dropout] != 0.0;
             let work = crate::model::step::Work {
                 params,
                 active_params: active,

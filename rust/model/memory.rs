@@ -32,7 +32,10 @@ pub fn bytes_per_param(precision: Precision, optimizer: Optimizer) -> (f64, f64,
 ///   flash: one fp32 log-sum-exp per head, 4·a;
 /// - MLP: its input 2h, per expert 2·f·2 (plain: the activation's input and the second matmul's)
 ///   or 2·f·3 (gated: gate, up and their product), the dropout mask h;
-/// - two layer norms: 4h.
+/// - two layer norms: 4h;
+/// - FP8 training: the four linear layers' inputs (QKV, output projection, MLP, down projection)
+///   at one byte per value instead of two;
+/// - LoRA with adapter dropout: the two adapted projections' dropped inputs and masks, 2·3h.
 ///
 /// With a = g, a·q = h and f = 4h this is Korthikanti's s·b·h·(34 + 5·a·s/h). Selective
 /// recomputation drops the core (eager's s×s terms; flash's is already small), full keeps only
@@ -75,8 +78,16 @@ fn activation_parts(p: &Point) -> Option<(f64, f64)> {
     let s = s / p.context_parallel; // (each context-parallel rank holds 1/CP of the sequence's tokens)
     // (a dropout mask: one byte per value; none without dropout)
     let mask = if p.dropout { h } else { 0.0 };
-    let attention = 2.0 * h + 2.0 * heads * q + 4.0 * kv * q + 2.0 * heads * q + mask;
-    let mlp = 2.0 * h + k * f * if a.gated_mlp { 6.0 } else { 4.0 } + mask;
+    // LoRA's adapter dropout: each of the two adapted projections (query and value) keeps its
+    // dropped input (2h) and mask (h).
+    let adapters = if p.mode == Mode::Lora && p.lora_dropout { 2.0 * 3.0 * h } else { 0.0 };
+    // The linear layers' inputs, kept for their weight gradients: 16-bit, or FP8 copies when the
+    // matmuls run in FP8 (Transformer Engine's FP8 linears cache their input in FP8; DeepSeek-V3
+    // §3.3.3 "cache[s] activations in FP8"): the QKV, output-projection, MLP and down-projection
+    // inputs.
+    let g = if p.precision == Precision::Fp8 { 1.0 } else { 2.0 };
+    let attention = g * h + 2.0 * heads * q + 4.0 * kv * q + g * heads * q + mask + adapters;
+    let mlp = g * h + k * f * if a.gated_mlp { 4.0 + g } else { 2.0 + g } + mask;
     let kept = attention + mlp + 4.0 * h;
     let core = match (p.attention, p.dropout) {
         (Attention::Eager, true) => 5.0 * heads * keys,
@@ -84,7 +95,7 @@ fn activation_parts(p: &Point) -> Option<(f64, f64)> {
         (Attention::Flash, _) => 4.0 * heads,
     };
     // What sequence parallelism splits by t, and without it stays whole: norms, inputs, masks.
-    let whole = if p.sequence_parallel || t == 1.0 { 0.0 } else { 8.0 * h + 2.0 * mask };
+    let whole = if p.sequence_parallel || t == 1.0 { 0.0 } else { 4.0 * h + 2.0 * g * h + 2.0 * mask };
     let layer = s * b * (whole + (kept + core - whole) / t);
     let per_layer = match p.recompute {
         Recompute::None => layer,

@@ -254,6 +254,9 @@ pub struct Point {
     /// Dropout in training: its masks (and, eager, the dropped scores) are kept for the backward
     /// pass (Korthikanti et al. 2022 count them; Llama-family models train without).
     pub dropout: bool,
+    /// Dropout on LoRA's adapter inputs (PEFT's lora_dropout > 0): each adapted projection keeps
+    /// its dropped input and mask.
+    pub lora_dropout: bool,
 }
 
 impl Default for Point {
@@ -293,6 +296,7 @@ impl Default for Point {
             framework_gb: 0.0,
             allocator_share: 0.0,
             dropout: true,
+            lora_dropout: false,
         }
     }
 }
