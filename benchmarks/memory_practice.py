@@ -28,21 +28,47 @@ LITGPT = "LitGPT tutorials/resource-tables.md (2023-10)"
 # Llama 3 405B's layout (Dubey et al. 2024, Table 4); Meta "proactively deallocate[s] tensors that
 # will not be used for future computation ... based on detailed memory allocation profiling"
 # (§3.3.2), which the second figure takes as no allocator share.
-LLAMA3_8K = dict(model="llama3.1-405b", gpu="h100", gpus=16384, tensor_parallel=8, pipeline_parallel=16, zero=1,
-                 recompute="selective")
+LLAMA3_8K = dict(model="llama3.1-405b", gpu="h100", gpus=16384, tensor_parallel=8, pipeline_parallel=16, zero=1)
+# NVIDIA's DGX Cloud benchmarking recipes (github.com/NVIDIA/dgxc-benchmarking) and NeMo's
+# performance summary: Megatron-Core on H100, the distributed optimizer (ZeRO-1), sequence
+# parallelism, no activation recomputation unless named, one sequence per micro-batch.
+DGXC = "NVIDIA dgxc-benchmarking"
+NEMO = "NeMo performance summary (24.07)"
+NEMOTRON_340B = {"layers": 96, "d_model": 18432, "heads": 96, "kv_heads": 8, "ffn_dim": 73728, "vocab": 256000,
+                 "seq_len": 4096, "gated_mlp": False}
+GPT3_175B = {"layers": 96, "d_model": 12288, "heads": 96, "ffn_dim": 49152, "vocab": 51200, "seq_len": 2048}
+RECIPES: list[tuple[str, dict[str, Any], str]] = [
+    ("Llama 3.1 405B, seq 8,192: TP 8, PP 8, CP 2, VP 8 on 1,024 H100", dict(
+        model="llama3.1-405b", gpus=1024, tensor_parallel=8, pipeline_parallel=8, context_parallel=2, interleave=8),
+     DGXC + " (v25.04)"),
+    ("Llama 3.1 70B, seq 8,192: TP 4, PP 4, CP 2, VP 5 on 64 H100", dict(
+        model="llama3.1-70b", gpus=64, tensor_parallel=4, pipeline_parallel=4, context_parallel=2, interleave=5),
+     DGXC + " (v25.01.1)"),
+    ("Llama 3.1 70B, FP8, seq 8,192: TP 4, PP 8, VP 5 on 64 H100", dict(
+        model="llama3.1-70b", gpus=64, tensor_parallel=4, pipeline_parallel=8, interleave=5, precision="fp8"),
+     DGXC + " (v25.04)"),
+    ("Nemotron-4 340B, seq 4,096: TP 8, PP 8, VP 12, selective recomputation, on 256 H100", dict(
+        params=341e9, architecture=NEMOTRON_340B, gpus=256, tensor_parallel=8, pipeline_parallel=8, interleave=12,
+        recompute="selective"), DGXC + " (v25.01.1)"),
+    ("GPT-3 175B, FP8, seq 2,048: TP 4, PP 8, VP 6, 2 sequences per micro-batch, on 512 H100", dict(
+        params=175e9, architecture=GPT3_175B, gpus=512, tensor_parallel=4, pipeline_parallel=8, interleave=6,
+        micro_batch=2, precision="fp8"), NEMO),
+    ("Llama 2 70B, FP8, seq 4,096: TP 4, PP 4, VP 20 on 64 H100", dict(
+        model="llama2-70b", gpus=64, tensor_parallel=4, pipeline_parallel=4, interleave=20, precision="fp8"), NEMO),
+]
 ROWS: list[tuple[str, str, dict[str, Any], str, str]] = [
     ("QLoRA: LLaMA 65B, NF4 base, LoRA r = 64, full recomputation, one 48 GB RTX A6000", "fits",
      dict(model="llama-65b", mode="lora", lora_rank=64, base_weights="nf4", recompute="full", gpu="rtx-a6000",
-          gpus=1), "", QLORA),
+          gpus=1, lora_dropout=True), "", QLORA),
     ("QLoRA: LLaMA 33B, same, one 24 GB RTX 3090", "fits",
-     dict(model="llama-33b", mode="lora", lora_rank=64, base_weights="nf4", recompute="full", gpu="rtx-3090", gpus=1),
-     "", QLORA),
+     dict(model="llama-33b", mode="lora", lora_rank=64, base_weights="nf4", recompute="full", gpu="rtx-3090", gpus=1,
+          lora_dropout=True), "", QLORA),
     ("LoRA: Llama 2 7B, r = 8, batch 4 × 2,048, activation checkpointing, one RTX 4090", "fits (21.3 GB peak)",
      dict(model="llama2-7b", mode="lora", lora_rank=8, micro_batch=4, recompute="full", gpu="rtx4090", gpus=1,
           architecture={"seq_len": 2048}), "", TORCHTUNE),
-    ("LoRA: Llama 2 7B, r = 8, batch 4 × 1,304, no checkpointing, one A100-40GB", "out of memory",
+    ("LoRA: Llama 2 7B, r = 8, adapter dropout, batch 4 × 1,304, no checkpointing, one A100-40GB", "out of memory",
      dict(model="llama2-7b", mode="lora", lora_rank=8, micro_batch=4, gpu="a100-40gb", gpus=1,
-          architecture={"seq_len": 1304}), "", LITGPT),
+          architecture={"seq_len": 1304}, lora_dropout=True), "", LITGPT),
     ("Alpaca: LLaMA 7B full fine-tune, FSDP (ZeRO-3) on 8 × A100-80GB, sequence 512, 4 per GPU", "fits",
      dict(model="llama-7b", mode="finetune", gpu="a100-80gb", gpus=8, zero=3, micro_batch=4,
           architecture={"seq_len": 512}), "", "Taori et al. 2023"),
@@ -86,6 +112,14 @@ def main() -> None:
     print(f"| Megatron-LM Table 1: the ten GPT rows 1.7B–1T, full recomputation, no ZeRO | all fit on 80 GB | "
           f"{fit} ({min(t for t, _ in totals):.1f}–{max(t for t, _ in totals):.1f} GB of 85.9) | "
           "Narayanan et al. 2021 |")
+    for name, kw, source in RECIPES:
+        print(f"| {name} | fits | {verdict(answer({'gpu': 'h100', 'zero': 1, **kw}))} | {source} |")
+    # The same recipe's first layout, and its statement that it "will not fit on fewer GPUs" than 576.
+    first = dict(model="llama3.1-405b", gpu="h100", zero=1, tensor_parallel=8, pipeline_parallel=9,
+                 context_parallel=2, interleave=7)
+    e, dp3 = answer(first), answer({**first, "gpus": 432})
+    print(f"| Llama 3.1 405B, seq 8,192: TP 8, PP 9, CP 2, VP 7 | at least 576 H100 | min_gpus {e.min_gpus:,.0f} "
+          f"(DP 3: {verdict(dp3)}) | {DGXC} (v24.11.1) |")
     for name, published, kw, _, source in ROWS[5:]:
         e = answer(kw)
         if kw.get("expert_parallel"):
@@ -165,21 +199,21 @@ def measured() -> None:
 PEFT = "huggingface/peft README (2022-12), A100-80GB"
 T5_NOTE = "encoder-decoder taken as its 24 encoder layers at the input length (the labels are a few tokens)"
 CHECK: list[tuple[str, float, dict[str, Any], str]] = [
-    ("LoRA r = 8 (q, v), Llama 2 7B, bf16, batch 1 × 1,304, no checkpointing, A100-40GB", 21.30,
-     dict(model="llama2-7b", mode="lora", lora_rank=8, gpu="a100-40gb", gpus=1, architecture={"seq_len": 1304}),
-     LITGPT),
+    ("LoRA r = 8 (q, v), adapter dropout, Llama 2 7B, bf16, batch 1 × 1,304, no checkpointing, A100-40GB", 21.30,
+     dict(model="llama2-7b", mode="lora", lora_rank=8, gpu="a100-40gb", gpus=1, architecture={"seq_len": 1304},
+          lora_dropout=True), LITGPT),
     ("same, batch 2", 29.07,
      dict(model="llama2-7b", mode="lora", lora_rank=8, micro_batch=2, gpu="a100-40gb", gpus=1,
-          architecture={"seq_len": 1304}), LITGPT),
+          architecture={"seq_len": 1304}, lora_dropout=True), LITGPT),
     ("same, batch 1, NF4 base (double-quantised)", 13.84,
      dict(model="llama2-7b", mode="lora", lora_rank=8, base_weights="nf4", gpu="a100-40gb", gpus=1,
-          architecture={"seq_len": 1304}), LITGPT),
-    ("LoRA r = 8 (q, v), Llama 2 13B, batch 1 × 1,304, A100-40GB", 38.12,
-     dict(model="llama2-13b", mode="lora", lora_rank=8, gpu="a100-40gb", gpus=1, architecture={"seq_len": 1304}),
-     LITGPT),
+          architecture={"seq_len": 1304}, lora_dropout=True), LITGPT),
+    ("LoRA r = 8 (q, v), adapter dropout, Llama 2 13B, batch 1 × 1,304, A100-40GB", 38.12,
+     dict(model="llama2-13b", mode="lora", lora_rank=8, gpu="a100-40gb", gpus=1, architecture={"seq_len": 1304},
+          lora_dropout=True), LITGPT),
     ("same, NF4 base (double-quantised)", 22.55,
      dict(model="llama2-13b", mode="lora", lora_rank=8, base_weights="nf4", gpu="a100-40gb", gpus=1,
-          architecture={"seq_len": 1304}), LITGPT),
+          architecture={"seq_len": 1304}, lora_dropout=True), LITGPT),
     ("LoRA r = 8 (q, v), Llama 2 7B, batch 4 × 2,048, activation checkpointing, RTX 4090", 21.3,
      dict(model="llama2-7b", mode="lora", lora_rank=8, micro_batch=4, recompute="full", gpu="rtx4090", gpus=1,
           architecture={"seq_len": 2048}), TORCHTUNE),
@@ -190,18 +224,19 @@ CHECK: list[tuple[str, float, dict[str, Any], str]] = [
      dict(params=2.85e9, mode="finetune", precision="fp32", micro_batch=8, logits="chunked", gpu="a100-80gb", gpus=1,
           architecture={"layers": 24, "d_model": 2048, "heads": 32, "ffn_dim": 5120, "vocab": 32128,
                         "seq_len": 64, "gated_mlp": True}), PEFT + "; " + T5_NOTE),
-    ("T0_3B LoRA r = 8 (q, v), fp32, same shape", 14.4,
-     dict(params=2.85e9, mode="lora", lora_rank=8, precision="fp32", micro_batch=8, logits="chunked",
+    ("T0_3B LoRA r = 8 (q, v), adapter dropout, fp32, same shape", 14.4,
+     dict(params=2.85e9, mode="lora", lora_rank=8, lora_dropout=True, precision="fp32", micro_batch=8, logits="chunked",
           gpu="a100-80gb", gpus=1,
           architecture={"layers": 24, "d_model": 2048, "heads": 32, "ffn_dim": 5120, "vocab": 32128,
                         "seq_len": 64, "gated_mlp": True}), PEFT + "; " + T5_NOTE),
-    ("mt0-xxl (12.9B) LoRA r = 8 (q, v), fp32, same shape", 56.0,
-     dict(params=12.9e9, mode="lora", lora_rank=8, precision="fp32", micro_batch=8, logits="chunked",
+    ("mt0-xxl (12.9B) LoRA r = 8 (q, v), adapter dropout, fp32, same shape", 56.0,
+     dict(params=12.9e9, mode="lora", lora_rank=8, lora_dropout=True, precision="fp32", micro_batch=8, logits="chunked",
           gpu="a100-80gb", gpus=1,
           architecture={"layers": 24, "d_model": 4096, "heads": 64, "ffn_dim": 10240, "vocab": 250112,
                         "seq_len": 64, "gated_mlp": True}), PEFT + "; " + T5_NOTE),
-    ("bloomz-7b1 LoRA r = 8 (fused QKV), fp32, batch 8 × 64", 32.0,
-     dict(params=7.07e9, mode="lora", lora_rank=8, precision="fp32", micro_batch=8, gpu="a100-80gb", gpus=1,
+    ("bloomz-7b1 LoRA r = 8 (fused QKV), adapter dropout, fp32, batch 8 × 64", 32.0,
+     dict(params=7.07e9, mode="lora", lora_rank=8, lora_dropout=True, precision="fp32", micro_batch=8,
+          gpu="a100-80gb", gpus=1,
           architecture={"layers": 30, "d_model": 4096, "heads": 32, "ffn_dim": 16384, "vocab": 250880,
                         "seq_len": 64}), PEFT + " (max_length 64, batch 8: its example script)"),
 ]
