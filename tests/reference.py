@@ -126,6 +126,8 @@ def saved_tensors(p: RefPoint) -> list[tuple[str, float]]:
         ("attention layer norm input", 2 * h), ("QKV projection input", g * h),
         ("Q", 2 * heads * q), ("K", 2 * kv * q), ("V", 2 * kv * q),
         ("output projection input", g * heads * q), ("attention dropout mask", 1 * h),
+        # (FlashAttention keeps its output, the projection's 16-bit input, for its own backward)
+        ("attention output", 2 * heads * q if g == 1 and p.attention == "flash" else 0),
         ("MLP layer norm input", 2 * h), ("MLP input", g * h),
     ]
     if a.get("gated_mlp"):

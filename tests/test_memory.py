@@ -392,9 +392,26 @@ def test_an_overhead_that_overflows_is_named(capsys: pytest.CaptureFixture[str])
 
 def test_fp8_linears_cache_their_inputs_in_fp8() -> None:
     """FP8 training keeps the QKV, output-projection, MLP and down-projection inputs at one byte
-    (Transformer Engine's FP8 linears; DeepSeek-V3 §3.3.3): h + a·q + h + f less per token and layer."""
+    (Transformer Engine's FP8 linears; DeepSeek-V3 §3.3.3): h + h + f less per token and layer, and
+    the output projection's FP8 copy, a·q, beside FlashAttention's own 16-bit output."""
     kw: dict[str, Any] = {"model": "llama2-70b", "tokens": "1B", "gpu": "h100", "recompute": "selective"}
     bf16, fp8 = costspec.estimate(**kw), costspec.estimate(**kw, precision="fp8")
     assert bf16.activations_gb is not None and fp8.activations_gb is not None
     h, f, s, layers = 8192, 28672, 4096, 80
-    assert bf16.activations_gb - fp8.activations_gb == pytest.approx(layers * s * (3 * h + f) / 1e9, rel=1e-12)
+    assert bf16.activations_gb - fp8.activations_gb == pytest.approx(layers * s * (h + f) / 1e9, rel=1e-12)
+    eager = {k: costspec.estimate(**kw, precision=k, attention="eager", dropout=False) for k in ("bf16", "fp8")}
+    assert eager["bf16"].activations_gb - eager["fp8"].activations_gb == \
+        pytest.approx(layers * s * (3 * h + f) / 1e9, rel=1e-12)  # (no kept attention output: a·q less)
+
+
+def test_the_layout_search_checks_each_candidates_interleave_against_the_memory() -> None:
+    """The search picks TP 4, PP 2 interleaved 4 for Llama 2 70B on 64 H100s; checking memory as if
+    every candidate were uninterleaved would pick a layout whose interleaving does not fit."""
+    kw: dict[str, Any] = {"model": "llama2-70b", "tokens": "1B", "gpu": "h100", "gpus": 64,
+                          "global_batch_tokens": "1M"}
+    e = costspec.estimate(**kw, layout="auto", tensor_parallel=[1, 2, 4, 8], pipeline_parallel=[2, 4, 8],
+                          recompute=["none"], zero=[1])
+    assert e.fits is True and e.interleave > 1
+    same = costspec.estimate(**kw, mfu=0.4, tensor_parallel=e.tensor_parallel, pipeline_parallel=e.pipeline_parallel,
+                             interleave=e.interleave, micro_batch=e.micro_batch, recompute="none", zero=1)
+    assert same.fits is True and same.memory_gb_per_gpu == pytest.approx(e.memory_gb_per_gpu, rel=1e-12)

@@ -192,7 +192,14 @@ def render(e: Estimate) -> str:
     add(("gradients", _gb(e.gradients_gb), "trainable params" + (", sharded by DP (ZeRO-2+)" if e.zero >= 2 else "")))
     add(("optimizer", _gb(e.optimizer_gb), f"{e.optimizer} states" + (", sharded by DP (ZeRO-1+)" if e.zero >= 1 else "")))
     if e.activations_gb is not None:
-        how = f"{e.attention} attention, recompute {e.recompute}{'' if e.dropout else ', no dropout'}"
+        how = f"{e.attention} attention, recompute {e.recompute}"
+        adapters = e.mode == "lora" and e.lora_dropout
+        how += {(True, False): "", (False, False): ", no dropout", (True, True): ", adapter dropout",
+                (False, True): ", dropout on the adapters only"}[(e.dropout, adapters)]
+        if e.precision == "fp8":
+            how += ", FP8 linear inputs"
+        if e.interleave > 1 and e.pipeline_parallel > 1:
+            how += f", {e.interleave} interleaved stages"
         if e.memory_basis == "rule":
             layers = (e.params / (12 * 128 * 128)) ** (1 / 3)
             seq = e.architecture.get("seq_len") or 2048

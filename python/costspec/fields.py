@@ -526,7 +526,8 @@ OUTPUTS: tuple[Column, ...] = (
     Column("activations_gb", "GB", "activations per GPU"),
     Column("logits_gb", "GB", "one micro-batch's fp32 logits on the last pipeline stage (0 with a chunked loss)"),
     _in("training.dropout", "dropout's masks kept in the activations", unit="bool"),
-    _in("training.lora_dropout", "LoRA adapter dropout's inputs and masks kept in the activations", unit="bool"),
+    _in("training.lora_dropout", "LoRA adapter dropout's inputs and masks kept in the activations (LoRA rows)",
+        unit="bool"),
     _in("training.framework_gb", "framework memory outside the tensors (CUDA context, driver reserve)"),
     _in("training.allocator_share", "working memory beyond the kept tensors, as a share of the activations and "
                                     "logits"),

@@ -49,7 +49,7 @@ ALWAYS_IF_SWEPT = {
     "data_parallel": {"hardware.count", "parallelism.tensor", "parallelism.pipeline", "parallelism.context"},
     "activations_gb": {"training.recompute", "parallelism.tensor", "training.micro_batch", "training.attention",
                        "parallelism.sequence", "parallelism.context", "training.dropout",
-                       "training.lora_dropout"},
+                       "training.lora_dropout", "parallelism.interleave", "training.precision"},
     "weights_gb": {"training.base_weights", "parallelism.expert"},
     "logits_gb": {"training.logits", "training.micro_batch", "parallelism.tensor"},
     "overhead_gb": {"training.framework_gb", "training.allocator_share"},

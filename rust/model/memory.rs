@@ -34,7 +34,7 @@ pub fn bytes_per_param(precision: Precision, optimizer: Optimizer) -> (f64, f64,
 ///   or 2·f·3 (gated: gate, up and their product), the dropout mask h;
 /// - two layer norms: 4h;
 /// - FP8 training: the four linear layers' inputs (QKV, output projection, MLP, down projection)
-///   at one byte per value instead of two;
+///   at one byte per value instead of two, beside FlashAttention's own 16-bit output;
 /// - LoRA with adapter dropout: the two adapted projections' dropped inputs and masks, 2·3h.
 ///
 /// With a = g, a·q = h and f = 4h this is Korthikanti's s·b·h·(34 + 5·a·s/h). Selective
@@ -86,7 +86,14 @@ fn activation_parts(p: &Point) -> Option<(f64, f64)> {
     // §3.3.3 "cache[s] activations in FP8"): the QKV, output-projection, MLP and down-projection
     // inputs.
     let g = if p.precision == Precision::Fp8 { 1.0 } else { 2.0 };
-    let attention = g * h + 2.0 * heads * q + 4.0 * kv * q + g * heads * q + mask + adapters;
+    // (the output projection's input is FlashAttention's output, which it keeps in 16 bits for its
+    // own backward pass: FP8 adds its copy to it)
+    let projection = match (p.precision == Precision::Fp8, p.attention) {
+        (false, _) => 2.0,
+        (true, Attention::Eager) => 1.0,
+        (true, Attention::Flash) => 3.0,
+    };
+    let attention = g * h + 2.0 * heads * q + 4.0 * kv * q + projection * heads * q + mask + adapters;
     let mlp = g * h + k * f * if a.gated_mlp { 4.0 + g } else { 2.0 + g } + mask;
     let kept = attention + mlp + 4.0 * h;
     let core = match (p.attention, p.dropout) {
