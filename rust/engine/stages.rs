@@ -335,7 +335,10 @@ pub(crate) fn memory_row(m: &crate::model::types::Memory) -> [f64; MemGpuOut::NA
 
 /// The framework overhead's inputs (`training.framework_gb`, `training.allocator_share`), checked:
 /// finite and not negative.
-pub(crate) fn overheads(framework_gb: f64, allocator_share: f64) -> Result<(f64, f64), crate::model::types::ModelError> {
+pub(crate) fn overheads(
+    framework_gb: f64,
+    allocator_share: f64,
+) -> Result<(f64, f64), crate::model::types::ModelError> {
     for (field, x) in [("framework_gb", framework_gb), ("allocator_share", allocator_share)] {
         if !(x.is_finite() && x >= 0.0) {
             return Err(crate::model::types::out_of_range(field, x, "a finite number >= 0"));

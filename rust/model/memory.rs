@@ -40,11 +40,12 @@ pub fn bytes_per_param(precision: Precision, optimizer: Optimizer) -> (f64, f64,
 /// With a = g, a·q = h and f = 4h this is Korthikanti's s·b·h·(34 + 5·a·s/h). Selective
 /// recomputation drops the core (eager's s×s terms; flash's is already small), full keeps only
 /// each layer's 2·s·b·h input; both add what they rebuild for one layer's backward pass at a time
-/// (full: that layer's activations; selective: its core). With sequence parallelism everything divides by t; without it the
-/// layer norms' inputs (4h), the two block inputs (4h) and the dropout masks (2h) stay whole on
-/// every TP rank (Korthikanti's s·b·h·(10 + 24/t + 5·a·s/(h·t))), and so does a full
-/// recomputation's layer input. 1F1B pipelining keeps L layers' worth on the first stage (see
-/// `stage_layers` for interleaving). fp32 training doubles the widths.
+/// (full: that layer's activations; selective: its core). With sequence parallelism everything
+/// divides by t; without it the layer norms' inputs (4h), the two block inputs (4h) and the
+/// dropout masks (2h) stay whole on every TP rank (Korthikanti's s·b·h·(10 + 24/t +
+/// 5·a·s/(h·t))), and so does a full recomputation's layer input. 1F1B pipelining keeps L layers'
+/// worth on the first stage (see `stage_layers` for interleaving). fp32 training doubles the
+/// widths.
 pub fn activation_bytes(p: &Point) -> Option<f64> {
     let (layers, extra) = activation_parts(p)?;
     Some(layers * stage_layers(p).0 + extra)
