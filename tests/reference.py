@@ -49,6 +49,7 @@ class RefPoint:
     interleave: int = 1
     dropout: bool | None = None  # (None: costspec's default without a preset, on)
     lora_dropout: bool = False
+    paged_optimizer: bool = False
     framework_gb: float = 1.1  # (costspec's defaults)
     allocator_share: float = 0.2
     goodput: float | None = None
@@ -287,7 +288,8 @@ def evaluate(p: RefPoint) -> dict[str, Any]:
     # The framework's memory beside the tensors: a fixed context and a share of the activations.
     overhead = p.framework_gb * 1e9 + p.allocator_share * peak
     peak += overhead
-    total = w_pg + g_pg + o_pg + peak
+    resident = 0.0 if p.paged_optimizer else 1.0  # (paged optimizer states need not fit)
+    total = w_pg + g_pg + o_pg * resident + peak
     min_gpus = None
     if p.gpu_memory_gb is not None:
         cap = p.gpu_memory_gb * 1e9 * (1 + 1e-12)
@@ -296,7 +298,7 @@ def evaluate(p: RefPoint) -> dict[str, Any]:
             return (
                 (weights / d if p.zero >= 3 else w_kept)
                 + (grads / d if p.zero >= 2 else g_kept)
-                + (opt / d if p.zero >= 1 else o_kept)
+                + (opt / d if p.zero >= 1 else o_kept) * resident
                 + peak
             )
 

@@ -415,3 +415,25 @@ def test_the_layout_search_checks_each_candidates_interleave_against_the_memory(
     same = costspec.estimate(**kw, mfu=0.4, tensor_parallel=e.tensor_parallel, pipeline_parallel=e.pipeline_parallel,
                              interleave=e.interleave, micro_batch=e.micro_batch, recompute="none", zero=1)
     assert same.fits is True and same.memory_gb_per_gpu == pytest.approx(e.memory_gb_per_gpu, rel=1e-12)
+
+
+def test_paged_optimizer_states_need_not_fit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """bitsandbytes' paged optimizers (QLoRA §3) keep the states in unified memory, moved to the
+    host under pressure: optimizer_gb reports them, the total and the minimum count leave them out."""
+    kw: dict[str, Any] = {"model": "llama2-7b", "tokens": "1B", "mode": "finetune", "gpu": "a100-80gb",
+                          "optimizer": "adam8bit", "zero": 0}
+    e, paged = costspec.estimate(**kw), costspec.estimate(**kw, paged_optimizer=True)
+    assert paged.paged_optimizer is True and paged.optimizer_gb == e.optimizer_gb > 0
+    assert e.memory_gb_per_gpu - paged.memory_gb_per_gpu == pytest.approx(e.optimizer_gb, rel=1e-12)
+    sharded = {k: costspec.estimate(**{**kw, "zero": 1}, paged_optimizer=k) for k in (False, True)}
+    assert sharded[True].min_gpus is not None and sharded[False].min_gpus is not None
+    assert sharded[True].min_gpus <= sharded[False].min_gpus
+    code, out, _ = run(capsys, "estimate", "--model", "llama2-7b", "--tokens", "1B", "--paged-optimizer")
+    assert code == 0 and "paged: moved to the host under pressure, not in the total" in out
+    code, out, err = run(capsys, "estimate", "--params", "7B", "--tokens", "1B", "--paged-optimizer",
+                         "--optimizer", "sgd")
+    assert code == 2 and err.count("\n") == 1 and "paged_optimizer" in err and not out, err
+    spec = tmp_path / "s.yaml"
+    spec.write_text("costspec: 1\nmodel: {params: 7B}\ntraining: {tokens: 1B, optimizer: sgd, paged_optimizer: true}\n")
+    code, out, _ = run(capsys, "validate", str(spec))
+    assert code == 1 and "s.yaml:3:" in out and "paged" in out

@@ -85,8 +85,10 @@ def points(draw: st.DrawFn) -> RefPoint:
         interleave=draw(st.sampled_from([1, 1, 2, 4])),
         framework_gb=draw(st.sampled_from([1.1, 0.0, 0.45])),
         allocator_share=draw(st.sampled_from([0.2, 0.0, 0.35])),
+        paged_optimizer=draw(st.booleans()),
         dropout=draw(st.sampled_from([None, True, False])),
     )
+    p.paged_optimizer = p.paged_optimizer and p.optimizer != "sgd"  # (bitsandbytes pages Adam's states)
     # Expert parallelism: a divisor of the experts (8 divides every drawn count), for MoE shapes.
     routed = (p.arch.get("experts") or 1) > (p.arch.get("experts_per_token") or 1) and \
         (p.active_params or p.params) < p.params

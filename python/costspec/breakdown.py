@@ -190,7 +190,8 @@ def render(e: Estimate) -> str:
     ep = f" (routed experts by EP {e.expert_parallel} too)" if e.expert_parallel > 1 and e.zero < 3 else ""
     add(("weights", _gb(e.weights_gb), base + "sharded by TP·PP" + ep + (" and DP (ZeRO-3)" if e.zero >= 3 else "")))
     add(("gradients", _gb(e.gradients_gb), "trainable params" + (", sharded by DP (ZeRO-2+)" if e.zero >= 2 else "")))
-    add(("optimizer", _gb(e.optimizer_gb), f"{e.optimizer} states" + (", sharded by DP (ZeRO-1+)" if e.zero >= 1 else "")))
+    add(("optimizer", _gb(e.optimizer_gb), f"{e.optimizer} states" + (", sharded by DP (ZeRO-1+)" if e.zero >= 1 else "")
+         + (", paged: moved to the host under pressure, not in the total" if e.paged_optimizer else "")))
     if e.activations_gb is not None:
         how = f"{e.attention} attention, recompute {e.recompute}"
         adapters = e.mode == "lora" and e.lora_dropout

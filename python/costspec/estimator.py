@@ -90,6 +90,7 @@ class Estimate:
     logits_gb: float
     dropout: bool
     lora_dropout: bool
+    paged_optimizer: bool
     framework_gb: float
     allocator_share: float
     overhead_gb: float  # framework_gb + allocator_share × the busiest stage's activations and logits
@@ -211,6 +212,7 @@ def inputs(
     micro_batch: Number | Sequence[Number] | None = None,
     dropout: bool | None = None,
     lora_dropout: bool = False,
+    paged_optimizer: bool = False,
     framework_gb: Number = 1.1,
     allocator_share: Number = 0.2,
     interleave: Number | Sequence[Number] | None = None,
@@ -350,6 +352,7 @@ def inputs(
         "training.micro_batch": _allowed(micro_batch, "micro_batch", parse_number),
         "training.dropout": None if dropout is None else _flag(dropout, "dropout"),
         "training.lora_dropout": _flag(lora_dropout, "lora_dropout") if lora_dropout else None,
+        "training.paged_optimizer": _flag(paged_optimizer, "paged_optimizer") if paged_optimizer else None,
         "training.framework_gb": _num(framework_gb, "framework_gb"),
         "training.allocator_share": _num(allocator_share, "allocator_share"),
         "training.global_batch_tokens": _num(global_batch_tokens, "global_batch_tokens"),

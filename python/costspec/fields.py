@@ -196,6 +196,11 @@ INPUTS: tuple[Field, ...] = (
        "bytes per hidden value and token. Default false (PEFT's default, 0).", choices=("true", "false"),
        default="false", kwarg="lora_dropout", flag="--lora-dropout/--no-lora-dropout", column="lora_dropout",
        help="LoRA adapter dropout's kept inputs and masks (default: off)."),
+    _f("training.paged_optimizer", "flag", "Paged optimizer states (bitsandbytes' PagedAdamW and PagedAdamW8bit, "
+       "QLoRA §3): kept in CUDA unified memory and moved to the host when the GPU runs out, so they need not fit; "
+       "optimizer_gb still reports their size. Adam or 8-bit Adam only. Default false.", choices=("true", "false"),
+       default="false", kwarg="paged_optimizer", flag="--paged-optimizer/--no-paged-optimizer",
+       column="paged_optimizer", help="Paged optimizer states: not counted in what must fit (default: off)."),
     _f("training.framework_gb", "number", "Memory per GPU outside any tensor: the CUDA context with its loaded "
        "kernels and workspaces, and what the driver reserves within the total nvidia-smi reports. Default 1.1: "
        "426 MiB of context (the largest measured on PyTorch 2 with CUDA's lazy module loading, 256-426 MiB; over "
@@ -527,6 +532,8 @@ OUTPUTS: tuple[Column, ...] = (
     Column("logits_gb", "GB", "one micro-batch's fp32 logits on the last pipeline stage (0 with a chunked loss)"),
     _in("training.dropout", "dropout's masks kept in the activations", unit="bool"),
     _in("training.lora_dropout", "LoRA adapter dropout's inputs and masks kept in the activations (LoRA rows)",
+        unit="bool"),
+    _in("training.paged_optimizer", "optimizer states paged to the host under pressure (not in the total)",
         unit="bool"),
     _in("training.framework_gb", "framework memory outside the tensors (CUDA context, driver reserve)"),
     _in("training.allocator_share", "working memory beyond the kept tensors, as a share of the activations and "

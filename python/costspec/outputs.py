@@ -59,7 +59,8 @@ ALWAYS_IF_SWEPT = {
 SEARCHED_COLUMNS = ("tensor_parallel", "pipeline_parallel", "data_parallel", "context_parallel", "expert_parallel",
                     "micro_batch", "interleave", "recompute", "zero", "layout_candidates")
 # Flags, written as booleans (null where there is no value).
-FLAGS = {"fits", "sequence_parallel", "tp_within_domain", "compute_bound", "dropout", "lora_dropout"}
+FLAGS = {"fits", "sequence_parallel", "tp_within_domain", "compute_bound", "dropout", "lora_dropout",
+         "paged_optimizer"}
 # Whole-number columns, written as int64 (null where there is no value).
 WHOLE = {"gpus", "min_gpus", "tensor_parallel", "pipeline_parallel", "context_parallel", "expert_parallel",
          "micro_batch", "data_parallel", "zero", "grad_accum", "interleave", "scale_up_domain",

@@ -710,6 +710,7 @@ class _Compiler:
             "gpu_memory_gb": self.regs.get("gpu:memory", nan),
             "framework_gb": e("training.framework_gb"), "allocator_share": e("training.allocator_share"),
             "dropout": e("training.dropout"), "lora_dropout": e("training.lora_dropout"),
+            "paged_optimizer": e("training.paged_optimizer"),
             **{col: self._or(self.field_reg(name), nan) for name, col, _ in self.SEARCHED},
         }, **({"space": space} if space else {}))
         self.searched = {}
@@ -857,6 +858,7 @@ class _Compiler:
             "base_weights": e("training.base_weights"), "framework_gb": e("training.framework_gb"),
             "allocator_share": e("training.allocator_share"), "dropout": e("training.dropout"),
             "interleave": e("parallelism.interleave"), "lora_dropout": e("training.lora_dropout"),
+            "paged_optimizer": e("training.paged_optimizer"),
             "precision": e("training.precision"), "optimizer": e("training.optimizer"), "zero": e("parallelism.zero"),
             "tensor_parallel": e("parallelism.tensor"), "pipeline_parallel": e("parallelism.pipeline"),
             "sequence_parallel": e("parallelism.sequence"), "context_parallel": e("parallelism.context"),
@@ -898,7 +900,7 @@ class _Compiler:
             "precision": mem_in["precision"], "convention": common["convention"], "mode": common["mode"],
             "recompute": common["recompute"], "optimizer": mem_in["optimizer"], "attention": mem_in["attention"],
             "logits": mem_in["logits"], "framework_gb": mem_in["framework_gb"], "dropout": mem_in["dropout"],
-            "lora_dropout": mem_in["lora_dropout"],
+            "lora_dropout": mem_in["lora_dropout"], "paged_optimizer": mem_in["paged_optimizer"],
             "allocator_share": mem_in["allocator_share"],
             "base_weights": mem_in["base_weights"], "peak_tflops": peak,
             "usd_per_gpu_hour": price, "watts": e("hardware.watts"), "power_basis": e("hardware.power_basis"),

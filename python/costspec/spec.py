@@ -961,6 +961,11 @@ class _Checker:
                 any(str(v).lower() == "true" for v, _ in values_of("training.lora_dropout")):
             self.err(where_set.get("training.lora_dropout", ("training",)), "lora_dropout drops LoRA's adapter "
                      "inputs, which only mode lora has", "training.mode: lora (or no lora_dropout)", None, key=True)
+        if any(str(v).lower() == "true" for v, _ in values_of("training.paged_optimizer")) and \
+                any(str(v).lower() == "sgd" for v, _ in values_of("training.optimizer")):
+            self.err(where_set.get("training.paged_optimizer", ("training",)), "paged optimizer states are "
+                     "bitsandbytes' paged Adam's", "training.optimizer: adam or adam8bit (or no paged_optimizer)",
+                     "sgd", key=True)
         if "lora" in modes and not lora_given:
             self.err(where_set.get("training.mode", ("training",)), "mode lora needs the adapters' size",
                      "training.lora_rank or training.lora_fraction", None, key=True)

@@ -75,7 +75,7 @@ layout!(MemStatesIn {
     params, active_params, trainable_params, layers, d_model, heads, kv_heads, head_dim, ffn_dim, vocab, seq_len, experts,
     experts_per_token, gated_mlp, precision, optimizer, zero, tensor_parallel, sequence_parallel, pipeline_parallel,
     context_parallel, expert_parallel, micro_batch, recompute, attention, logits, mode, base_weights, gpu_memory_gb, arch_given,
-    framework_gb, allocator_share, dropout, interleave, lora_dropout,
+    framework_gb, allocator_share, dropout, interleave, lora_dropout, paged_optimizer,
 });
 layout!(MemStatesOut {
     state_weights, state_grads, state_optim, state_weights_all, state_grads_all, state_optim_all, state_activations,
@@ -118,6 +118,7 @@ layout!(SearchIn {
     peak_tflops, gpu_memory_gb, gpus, global_batch_tokens, scale_up_domain, scale_up_gb_per_s, scale_out_gbps, hbm_tbps,
     sequence_parallel, tensor_parallel, pipeline_parallel, context_parallel, expert_parallel, micro_batch, interleave,
     recompute, zero, tp_within_domain, peak16_tflops, framework_gb, allocator_share, dropout, lora_dropout,
+    paged_optimizer,
 });
 layout!(SearchOut {
     step_time_s, tokens_per_s, mfu, grad_accum, global_batch_tokens, bubble_fraction, comm_exposed_fraction,
@@ -536,6 +537,7 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
             p.sequence_parallel = i[I::sequence_parallel] != 0.0;
             p.dropout = i[I::dropout] != 0.0;
             p.lora_dropout = i[I::lora_dropout] != 0.0;
+            p.paged_optimizer = i[I::paged_optimizer] != 0.0;
             whole_at_least_one("interleave", i[I::interleave]).map_err(e)?;
             p.interleave = i[I::interleave];
             whole_at_least_one("context_parallel", i[I::context_parallel]).map_err(e)?;
@@ -890,6 +892,7 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
                 overheads(i[I::framework_gb], i[I::allocator_share]).map_err(e)?;
             base.dropout = i[I::dropout] != 0.0;
             base.lora_dropout = i[I::lora_dropout] != 0.0;
+            base.paged_optimizer = i[I::paged_optimizer] != 0.0;
             let work = crate::model::step::Work {
                 params,
                 active_params: active,

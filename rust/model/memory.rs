@@ -245,7 +245,9 @@ pub fn states(p: &Point, trainable: f64) -> States {
     // ZeRO stage k shards optimizer states (k ≥ 1), gradients (k ≥ 2), weights (k = 3).
     let z = p.zero_stage;
     let sharded = |stage: u8, bytes: f64| if z >= stage { bytes } else { 0.0 };
-    let shardable = sharded(1, optim_all) + sharded(2, grads_all) + sharded(3, weights_all);
+    // (paged optimizer states move to the host under pressure: they need not fit)
+    let resident = if p.paged_optimizer { 0.0 } else { 1.0 };
+    let shardable = sharded(1, optim_all) * resident + sharded(2, grads_all) + sharded(3, weights_all);
     let unsharded = |stage: u8, bytes: f64| if z >= stage { 0.0 } else { bytes };
     let logits = logits_bytes(p, &p.arch);
     // The busiest stage: the first holds L layers' activations under 1F1B, the last L/p layers'
@@ -255,7 +257,7 @@ pub fn states(p: &Point, trainable: f64) -> States {
     // What the device holds beside the tensors: the framework's context, and the working memory
     // the allocator holds beyond the kept activations (transient buffers, cached blocks).
     let overhead = p.framework_gb * GB + p.allocator_share * peak;
-    let fixed = unsharded(1, optim) + unsharded(2, grads) + unsharded(3, weights) + peak + overhead;
+    let fixed = unsharded(1, optim) * resident + unsharded(2, grads) + unsharded(3, weights) + peak + overhead;
     // Smallest data-parallel degree with fixed + shardable/dp ≤ capacity (the capacity of
     // `per_gpu`'s fits, tolerance included: a model that fills the memory exactly fits).
     // (ZeRO shards over data × context parallel, which both CP and EP divide: the count is TP·PP

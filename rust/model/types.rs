@@ -257,6 +257,9 @@ pub struct Point {
     /// Dropout on LoRA's adapter inputs (PEFT's lora_dropout > 0): each adapted projection keeps
     /// its dropped input and mask.
     pub lora_dropout: bool,
+    /// Paged optimizer states (bitsandbytes' paged optimizers, QLoRA §3): in unified memory, moved
+    /// to the host when the GPU runs out, so they need not fit.
+    pub paged_optimizer: bool,
 }
 
 impl Default for Point {
@@ -297,6 +300,7 @@ impl Default for Point {
             allocator_share: 0.0,
             dropout: true,
             lora_dropout: false,
+            paged_optimizer: false,
         }
     }
 }
