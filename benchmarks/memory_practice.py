@@ -57,12 +57,12 @@ RECIPES: list[tuple[str, dict[str, Any], str]] = [
         model="llama2-70b", gpus=64, tensor_parallel=4, pipeline_parallel=4, interleave=20, precision="fp8"), NEMO),
 ]
 ROWS: list[tuple[str, str, dict[str, Any], str, str]] = [
-    ("QLoRA: LLaMA 65B, NF4 base, LoRA r = 64, full recomputation, one 48 GB RTX A6000", "fits",
+    ("QLoRA: LLaMA 65B, NF4 base, LoRA r = 64, full recomputation, paged optimizer, one 48 GB RTX A6000", "fits",
      dict(model="llama-65b", mode="lora", lora_rank=64, base_weights="nf4", recompute="full", gpu="rtx-a6000",
-          gpus=1, lora_dropout=True), "", QLORA),
+          gpus=1, lora_dropout=True, paged_optimizer=True), "", QLORA),
     ("QLoRA: LLaMA 33B, same, one 24 GB RTX 3090", "fits",
      dict(model="llama-33b", mode="lora", lora_rank=64, base_weights="nf4", recompute="full", gpu="rtx-3090", gpus=1,
-          lora_dropout=True), "", QLORA),
+          lora_dropout=True, paged_optimizer=True), "", QLORA),
     ("LoRA: Llama 2 7B, r = 8, batch 4 × 2,048, activation checkpointing, one RTX 4090", "fits (21.3 GB peak)",
      dict(model="llama2-7b", mode="lora", lora_rank=8, micro_batch=4, recompute="full", gpu="rtx4090", gpus=1,
           architecture={"seq_len": 2048}), "", TORCHTUNE),
