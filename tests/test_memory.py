@@ -13,6 +13,16 @@ from clirun import run
 
 ROOT = Path(__file__).resolve().parent.parent
 
+
+def _swept(tmp_path: Path, capsys: pytest.CaptureFixture[str], spec_text: str) -> list[dict[str, Any]]:
+    """`costspec sweep` of a spec to CSV: the rows."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text(spec_text)
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
+    assert code == 0, err
+    rows: list[dict[str, Any]] = pcsv.read_csv(tmp_path / "o.csv").to_pylist()
+    return rows
+
 # A 7B MHA shape with a plain 4h MLP: Korthikanti et al. 2022's block.
 MHA_7B = {"layers": 32, "d_model": 4096, "heads": 32, "ffn_dim": 16384, "vocab": 32000}
 
@@ -98,13 +108,10 @@ def test_base_weights_belong_to_lora(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_a_sweep_over_attention_and_base_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    spec = tmp_path / "s.yaml"
-    spec.write_text("costspec: 1\nmodel: {preset: llama-7b}\n"
-                    "training: {tokens: 1B, mode: lora, lora_rank: 16}\nhardware: {gpu: rtx4090, count: 1, mfu: 0.3}\n"
-                    "sweep: {grid: {training.attention: [flash, eager], training.base_weights: [bf16, nf4]}}\n")
-    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
-    assert code == 0, err
-    rows = pcsv.read_csv(tmp_path / "o.csv").to_pylist()
+    rows = _swept(tmp_path, capsys,
+                  "costspec: 1\nmodel: {preset: llama-7b}\n"
+                  "training: {tokens: 1B, mode: lora, lora_rank: 16}\nhardware: {gpu: rtx4090, count: 1, mfu: 0.3}\n"
+                  "sweep: {grid: {training.attention: [flash, eager], training.base_weights: [bf16, nf4]}}\n")
     assert [(r["attention"], r["base_weights"]) for r in rows] == \
         [("flash", "bf16"), ("flash", "nf4"), ("eager", "bf16"), ("eager", "nf4")]
     for r in rows:  # one evaluation path: each row is the one-point estimate
@@ -169,12 +176,9 @@ def test_sequence_parallelism_can_be_turned_off(tmp_path: Path, capsys: pytest.C
     assert on.sequence_parallel is True and off.sequence_parallel is False
     code, out, _ = run(capsys, "estimate", "--params", "6.7B", "--tokens", "1B", "--tp", "8", "--no-sp")
     assert code == 0 and "TP 8 without SP" in out
-    spec = tmp_path / "s.yaml"
-    spec.write_text("costspec: 1\nmodel: {preset: llama2-7b}\nparallelism: {tensor: 8}\n"
-                    "sweep: {grid: {parallelism.sequence: [true, false]}}\n")
-    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
-    assert code == 0, err
-    rows = pcsv.read_csv(tmp_path / "o.csv").to_pylist()
+    rows = _swept(tmp_path, capsys,
+                  "costspec: 1\nmodel: {preset: llama2-7b}\nparallelism: {tensor: 8}\n"
+                  "sweep: {grid: {parallelism.sequence: [true, false]}}\n")
     assert [r["sequence_parallel"] for r in rows] == [True, False] and rows[0]["activations_gb"] < rows[1]["activations_gb"]
     with pytest.raises(costspec.InputError, match="sequence_parallel"):
         costspec.estimate(params="7B", tokens="1T", sequence_parallel="no")  # type: ignore[arg-type]
@@ -319,12 +323,9 @@ def test_dropout_comes_from_the_preset_and_can_be_set(tmp_path: Path, capsys: py
     code, out, _ = run(capsys, "estimate", "--model", "llama2-7b", "--tokens", "1B")
     assert code == 0 and "recompute none, no dropout" in out
     # A sweep over it: the column, as a flag.
-    spec = tmp_path / "s.yaml"
-    spec.write_text("costspec: 1\nmodel: {preset: llama2-7b}\ntraining: {tokens: 1B}\n"
-                    "sweep: {grid: {training.dropout: [true, false]}}\n")
-    code, _, err = run(capsys, "sweep", str(spec), "-o", str(tmp_path / "o.csv"))
-    assert code == 0, err
-    rows = pcsv.read_csv(tmp_path / "o.csv").to_pylist()
+    rows = _swept(tmp_path, capsys,
+                  "costspec: 1\nmodel: {preset: llama2-7b}\ntraining: {tokens: 1B}\n"
+                  "sweep: {grid: {training.dropout: [true, false]}}\n")
     assert [r["dropout"] for r in rows] == [True, False]
     assert rows[0]["activations_gb"] == pytest.approx(on.activations_gb)
     assert rows[1]["activations_gb"] == pytest.approx(llama.activations_gb)

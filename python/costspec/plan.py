@@ -708,9 +708,7 @@ class _Compiler:
             **self.model_and_network(e, cols, gpus), "logits": e("training.logits"),
             "base_weights": e("training.base_weights"), "optimizer": e("training.optimizer"),
             "gpu_memory_gb": self.regs.get("gpu:memory", nan),
-            "framework_gb": e("training.framework_gb"), "allocator_share": e("training.allocator_share"),
-            "dropout": e("training.dropout"), "lora_dropout": e("training.lora_dropout"),
-            "paged_optimizer": e("training.paged_optimizer"),
+            **{col: e(f"training.{col}") for col in self.MEMORY_SETTINGS},
             **{col: self._or(self.field_reg(name), nan) for name, col, _ in self.SEARCHED},
         }, **({"space": space} if space else {}))
         self.searched = {}
@@ -847,6 +845,11 @@ class _Compiler:
             x = self.bin("max", self.bin("min", x, self.const(hi)), self.const(lo))  # NaN → hi; checked later
         return over(x)
 
+    # The memory model's settings both memory stages take (memory_settings in rust/engine/stages.rs),
+    # each training.<name>, written as the column <name>.
+    MEMORY_SETTINGS = ("framework_gb", "allocator_share", "dropout", "lora_dropout", "paged_optimizer")
+    assert all(FIELDS[f"training.{c}"].column == c for c in MEMORY_SETTINGS)
+
     def mem_inputs(self, ov: dict[str, int], cols: dict[str, int]) -> dict[str, int]:
         def e(name: str) -> int:
             return ov[name] if name in ov else self.effective(name)
@@ -855,10 +858,8 @@ class _Compiler:
             "params": e("model.params"), "trainable_params": cols["trainable_params"],
             **{a: e(f"model.architecture.{a}") for a in ARCH}, "gated_mlp": self.common["gated_mlp"],
             "attention": e("training.attention"), "logits": e("training.logits"),
-            "base_weights": e("training.base_weights"), "framework_gb": e("training.framework_gb"),
-            "allocator_share": e("training.allocator_share"), "dropout": e("training.dropout"),
-            "interleave": e("parallelism.interleave"), "lora_dropout": e("training.lora_dropout"),
-            "paged_optimizer": e("training.paged_optimizer"),
+            "base_weights": e("training.base_weights"), "interleave": e("parallelism.interleave"),
+            **{col: e(f"training.{col}") for col in self.MEMORY_SETTINGS},
             "precision": e("training.precision"), "optimizer": e("training.optimizer"), "zero": e("parallelism.zero"),
             "tensor_parallel": e("parallelism.tensor"), "pipeline_parallel": e("parallelism.pipeline"),
             "sequence_parallel": e("parallelism.sequence"), "context_parallel": e("parallelism.context"),
@@ -899,9 +900,7 @@ class _Compiler:
             "gpu": self.regs.get("hardware.gpu", nan), "gpus": gpus if gpus is not None else nan,
             "precision": mem_in["precision"], "convention": common["convention"], "mode": common["mode"],
             "recompute": common["recompute"], "optimizer": mem_in["optimizer"], "attention": mem_in["attention"],
-            "logits": mem_in["logits"], "framework_gb": mem_in["framework_gb"], "dropout": mem_in["dropout"],
-            "lora_dropout": mem_in["lora_dropout"], "paged_optimizer": mem_in["paged_optimizer"],
-            "allocator_share": mem_in["allocator_share"],
+            "logits": mem_in["logits"], **{col: mem_in[col] for col in self.MEMORY_SETTINGS},
             "base_weights": mem_in["base_weights"], "peak_tflops": peak,
             "usd_per_gpu_hour": price, "watts": e("hardware.watts"), "power_basis": e("hardware.power_basis"),
             "pue": e("energy.pue"),

@@ -334,18 +334,19 @@ pub(crate) fn memory_row(m: &crate::model::types::Memory) -> [f64; MemGpuOut::NA
     row
 }
 
-/// The framework overhead's inputs (`training.framework_gb`, `training.allocator_share`), checked:
-/// finite and not negative.
-pub(crate) fn overheads(
-    framework_gb: f64,
-    allocator_share: f64,
-) -> Result<(f64, f64), crate::model::types::ModelError> {
+/// The memory model's settings both memory stages take (`training.framework_gb`,
+/// `allocator_share`, `dropout`, `lora_dropout`, `paged_optimizer`), set on `p`; the overhead's
+/// two numbers checked finite and not negative.
+pub(crate) fn memory_settings(p: &mut Point, [framework_gb, allocator_share, dropout, lora_dropout, paged]: [f64; 5])
+                              -> Result<(), crate::model::types::ModelError> {
     for (field, x) in [("framework_gb", framework_gb), ("allocator_share", allocator_share)] {
         if !(x.is_finite() && x >= 0.0) {
             return Err(crate::model::types::out_of_range(field, x, "a finite number >= 0"));
         }
     }
-    Ok((framework_gb, allocator_share))
+    (p.framework_gb, p.allocator_share) = (framework_gb, allocator_share);
+    (p.dropout, p.lora_dropout, p.paged_optimizer) = (dropout != 0.0, lora_dropout != 0.0, paged != 0.0);
+    Ok(())
 }
 
 /// A whole number >= 1, tested without libm's trunc (slow on baseline x86-64, and it keeps loops
@@ -535,9 +536,6 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
                 }
             }
             p.sequence_parallel = i[I::sequence_parallel] != 0.0;
-            p.dropout = i[I::dropout] != 0.0;
-            p.lora_dropout = i[I::lora_dropout] != 0.0;
-            p.paged_optimizer = i[I::paged_optimizer] != 0.0;
             whole_at_least_one("interleave", i[I::interleave]).map_err(e)?;
             p.interleave = i[I::interleave];
             whole_at_least_one("context_parallel", i[I::context_parallel]).map_err(e)?;
@@ -586,7 +584,8 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
             p.recompute = pick(&RECOMPUTES, i[I::recompute], "recompute")?;
             p.mode = pick(&MODES, i[I::mode], "mode")?;
             p.gpu_memory_gb = opt(i[I::gpu_memory_gb]);
-            (p.framework_gb, p.allocator_share) = overheads(i[I::framework_gb], i[I::allocator_share]).map_err(e)?;
+            let settings = [I::framework_gb, I::allocator_share, I::dropout, I::lora_dropout, I::paged_optimizer];
+            memory_settings(&mut p, settings.map(|k| i[k])).map_err(e)?;
             let s = states(&p, i[I::trainable_params]);
             if let Some(a) = s.activations {
                 crate::model::estimate::activations_finite(a, &p).map_err(e)?;
@@ -888,11 +887,8 @@ pub(crate) fn stage_eval(stage: Stage, space: Option<&SearchSpace>, i: &[f64], o
             base.precision = precision;
             base.optimizer = pick(&OPTIMIZERS, i[I::optimizer], "optimizer")?;
             base.gpu_memory_gb = opt(i[I::gpu_memory_gb]);
-            (base.framework_gb, base.allocator_share) =
-                overheads(i[I::framework_gb], i[I::allocator_share]).map_err(e)?;
-            base.dropout = i[I::dropout] != 0.0;
-            base.lora_dropout = i[I::lora_dropout] != 0.0;
-            base.paged_optimizer = i[I::paged_optimizer] != 0.0;
+            let settings = [I::framework_gb, I::allocator_share, I::dropout, I::lora_dropout, I::paged_optimizer];
+            memory_settings(&mut base, settings.map(|k| i[k])).map_err(e)?;
             let work = crate::model::step::Work {
                 params,
                 active_params: active,
